@@ -1,0 +1,22 @@
+//! Downbeat's configuration: a TOML file declaring the services and the server's settings.
+//!
+//! Config is code (reviewed, versioned, reloadable); data lives in the store. The file is
+//! parsed into raw serde structs that reject unknown keys, then validated into the types of
+//! [`Config`], so a typo or a bad value is refused at start with the file, the key and the
+//! reason.
+//!
+//! # Layout
+//! - [`model`]: the validated configuration types the rest of Downbeat reads.
+//! - [`raw`]: the serde shape of the TOML file.
+//! - [`load`]: reading, parsing and validating a file, with errors that name the key.
+//! - [`EXAMPLE`]: the annotated example config (`downbeat config example`).
+
+pub mod load;
+pub mod model;
+pub mod raw;
+
+pub use load::{ConfigError, load_file, parse_str};
+pub use model::*;
+
+/// The annotated example configuration shipped with Downbeat.
+pub const EXAMPLE: &str = include_str!("../../../downbeat.example.toml");

@@ -1,0 +1,424 @@
+//! Reading and validating a config file. Every error names the file, the key and the reason.
+
+use crate::model::*;
+use crate::raw::*;
+use downbeat_domain::problem::{default_label, default_problems};
+use downbeat_domain::{ComponentId, ProblemKind, ProblemOption, ServiceId, Span};
+use ipnet::IpNet;
+use std::collections::HashSet;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+/// Why a config was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {file}: {message}")]
+    Syntax { file: String, message: String },
+    #[error("config file {file}: key `{key}`: {message}")]
+    Invalid {
+        file: String,
+        key: String,
+        message: String,
+    },
+}
+
+/// Reads and validates the config at `path`.
+pub fn load_file(path: &Path) -> Result<Config, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    parse_str(&text, &path.display().to_string())
+}
+
+/// Parses and validates config text; `file` names it in errors.
+pub fn parse_str(text: &str, file: &str) -> Result<Config, ConfigError> {
+    let syntax = |message: String| ConfigError::Syntax {
+        file: file.to_owned(),
+        message,
+    };
+    let de = toml::Deserializer::parse(text).map_err(|e| syntax(e.to_string()))?;
+    let raw: RawConfig = serde_path_to_error::deserialize(de).map_err(|e| {
+        let key = e.path().to_string();
+        let inner = e.into_inner().to_string();
+        if key == "." || key.is_empty() {
+            syntax(inner)
+        } else {
+            ConfigError::Invalid {
+                file: file.to_owned(),
+                key,
+                message: inner.trim().to_owned(),
+            }
+        }
+    })?;
+    Validator { file }.config(raw)
+}
+
+struct Validator<'a> {
+    file: &'a str,
+}
+
+impl Validator<'_> {
+    fn err(&self, key: impl Into<String>, message: impl std::fmt::Display) -> ConfigError {
+        ConfigError::Invalid {
+            file: self.file.to_owned(),
+            key: key.into(),
+            message: message.to_string(),
+        }
+    }
+
+    fn config(&self, raw: RawConfig) -> Result<Config, ConfigError> {
+        let server = self.server(raw.server)?;
+        let reports = self.reports(raw.reports)?;
+        let retention = self.retention(raw.retention)?;
+        let mut seen = HashSet::new();
+        let mut services = Vec::with_capacity(raw.services.len());
+        for (i, s) in raw.services.into_iter().enumerate() {
+            let svc = self.service(i, s)?;
+            if !seen.insert(svc.id.clone()) {
+                return Err(self.err(
+                    format!("service[{i}].id"),
+                    format!("duplicate service id {:?}", svc.id.as_str()),
+                ));
+            }
+            services.push(svc);
+        }
+        Ok(Config {
+            server,
+            reports,
+            retention,
+            services,
+        })
+    }
+
+    fn server(&self, raw: RawServer) -> Result<ServerConfig, ConfigError> {
+        let listen = raw
+            .listen
+            .map(|s| {
+                s.parse::<SocketAddr>().map_err(|_| {
+                    self.err(
+                        "server.listen",
+                        format!("{s:?} is not an address like 127.0.0.1:8080"),
+                    )
+                })
+            })
+            .transpose()?;
+        let database_url = raw
+            .database_url
+            .map(|u| {
+                if u.starts_with("postgres://")
+                    || u.starts_with("postgresql://")
+                    || u.starts_with("sqlite:")
+                {
+                    Ok(u)
+                } else {
+                    // Never echo the URL: it may hold a password.
+                    Err(self.err(
+                        "server.database_url",
+                        "must start with postgres://, postgresql:// or sqlite:",
+                    ))
+                }
+            })
+            .transpose()?;
+        let mut trusted_proxies = Vec::with_capacity(raw.trusted_proxies.len());
+        for (i, p) in raw.trusted_proxies.iter().enumerate() {
+            trusted_proxies.push(parse_net(p).ok_or_else(|| {
+                self.err(
+                    format!("server.trusted_proxies[{i}]"),
+                    format!(
+                        "{p:?} is not an IP network like 10.0.0.0/8 or an address like 192.0.2.1"
+                    ),
+                )
+            })?);
+        }
+        let region = raw.region.unwrap_or_else(|| "local".to_owned());
+        if region.is_empty()
+            || region.len() > 40
+            || !region
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(self.err(
+                "server.region",
+                "must be 1-40 letters, digits, '-' or '_' (e.g. eu-west)",
+            ));
+        }
+        Ok(ServerConfig {
+            listen,
+            data_dir: raw.data_dir.map(PathBuf::from),
+            database_url,
+            trusted_proxies,
+            region,
+        })
+    }
+
+    fn span(
+        &self,
+        key: &str,
+        value: Option<String>,
+        default: Span,
+        min: Span,
+        max: Span,
+    ) -> Result<Span, ConfigError> {
+        match value {
+            None => Ok(default),
+            Some(s) => Span::parse_within(&s, min, max).map_err(|e| self.err(key, e)),
+        }
+    }
+
+    fn reports(&self, raw: RawReports) -> Result<ReportSettings, ConfigError> {
+        let d = ReportSettings::default();
+        let dedupe_window = self.span(
+            "reports.dedupe_window",
+            raw.dedupe_window,
+            d.dedupe_window,
+            Span::from_secs(0),
+            Span::from_secs(86_400),
+        )?;
+        let rate_limit_burst = raw.rate_limit_burst.unwrap_or(d.rate_limit_burst);
+        if rate_limit_burst == 0 {
+            return Err(self.err("reports.rate_limit_burst", "must be at least 1"));
+        }
+        let rate_limit_per_minute = raw.rate_limit_per_minute.unwrap_or(d.rate_limit_per_minute);
+        if rate_limit_per_minute == 0 {
+            return Err(self.err("reports.rate_limit_per_minute", "must be at least 1"));
+        }
+        let max_body_bytes = raw.max_body_bytes.unwrap_or(d.max_body_bytes);
+        if !(256..=1 << 20).contains(&max_body_bytes) {
+            return Err(self.err("reports.max_body_bytes", "must be between 256 and 1048576"));
+        }
+        Ok(ReportSettings {
+            dedupe_window,
+            rate_limit_burst,
+            rate_limit_per_minute,
+            max_body_bytes,
+        })
+    }
+
+    fn retention(&self, raw: RawRetention) -> Result<Retention, ConfigError> {
+        let d = Retention::default();
+        let day = Span::from_secs(86_400);
+        let forever = Span::from_secs(100 * 365 * 86_400);
+        let raw_span = self.span("retention.raw", raw.raw, d.raw, day, forever)?;
+        let rollups = self.span("retention.rollups", raw.rollups, d.rollups, day, forever)?;
+        if rollups < raw_span {
+            return Err(self.err(
+                "retention.rollups",
+                "must be at least as long as retention.raw",
+            ));
+        }
+        Ok(Retention {
+            raw: raw_span,
+            rollups,
+        })
+    }
+
+    fn service(&self, i: usize, raw: RawService) -> Result<ServiceConfig, ConfigError> {
+        let key = |k: &str| format!("service[{i}].{k}");
+        let id = ServiceId::parse(&raw.id).map_err(|e| self.err(key("id"), e))?;
+        let name = self.text(&key("name"), raw.name, 100)?;
+        let mut components = Vec::with_capacity(raw.components.len());
+        let mut seen = HashSet::new();
+        for (j, c) in raw.components.into_iter().enumerate() {
+            let ckey = |k: &str| format!("service[{i}].component[{j}].{k}");
+            let cid = ComponentId::parse(&c.id).map_err(|e| self.err(ckey("id"), e))?;
+            if !seen.insert(cid.clone()) {
+                return Err(self.err(
+                    ckey("id"),
+                    format!("duplicate component id {:?}", cid.as_str()),
+                ));
+            }
+            components.push(ComponentConfig {
+                id: cid,
+                name: self.text(&ckey("name"), c.name, 100)?,
+                description: c
+                    .description
+                    .map(|d| self.text(&ckey("description"), d, 500))
+                    .transpose()?,
+            });
+        }
+        let problems = match raw.problems {
+            None => default_problems(),
+            Some(list) => {
+                if list.is_empty() {
+                    return Err(self.err(key("problems"), "must offer at least one problem kind (or be left out for the default list)"));
+                }
+                let mut out: Vec<ProblemOption> = Vec::with_capacity(list.len());
+                for (j, p) in list.into_iter().enumerate() {
+                    let pkey = format!("service[{i}].problems[{j}]");
+                    let (pid, label) = match p {
+                        RawProblem::Known(pid) => {
+                            let label = default_label(&pid).ok_or_else(|| {
+                                self.err(&pkey, format!("{pid:?} is not a well-known problem kind; write {{ id = {pid:?}, label = \"...\" }} to add it"))
+                            })?;
+                            (pid, label.to_owned())
+                        }
+                        RawProblem::Custom { id, label } => {
+                            (id, self.text(&format!("{pkey}.label"), label, 60)?)
+                        }
+                    };
+                    let kind = ProblemKind::parse(&pid).map_err(|e| self.err(&pkey, e))?;
+                    if out.iter().any(|o| o.kind == kind) {
+                        return Err(self.err(&pkey, format!("duplicate problem kind {pid:?}")));
+                    }
+                    out.push(ProblemOption { kind, label });
+                }
+                out
+            }
+        };
+        let tips = raw
+            .tips
+            .into_iter()
+            .enumerate()
+            .map(|(j, t)| self.text(&format!("service[{i}].tips[{j}]"), t, 500))
+            .collect::<Result<_, _>>()?;
+        Ok(ServiceConfig {
+            id,
+            name,
+            components,
+            problems,
+            tips,
+        })
+    }
+
+    /// Operator text shown on pages: trimmed, non-empty, bounded, no control characters.
+    fn text(&self, key: &str, s: String, max: usize) -> Result<String, ConfigError> {
+        let t = s.trim();
+        if t.is_empty() {
+            return Err(self.err(key, "must not be empty"));
+        }
+        if t.chars().count() > max {
+            return Err(self.err(key, format!("must be at most {max} characters")));
+        }
+        if t.chars().any(char::is_control) {
+            return Err(self.err(key, "must not contain control characters"));
+        }
+        Ok(t.to_owned())
+    }
+}
+
+/// Parses `10.0.0.0/8` or a single address (`192.0.2.1` = a /32 or /128).
+fn parse_net(s: &str) -> Option<IpNet> {
+    s.parse::<IpNet>()
+        .ok()
+        .or_else(|| s.parse::<IpAddr>().ok().map(IpNet::from))
+        .map(|n| n.trunc())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(text: &str) -> String {
+        parse_str(text, "test.toml").unwrap_err().to_string()
+    }
+
+    #[test]
+    fn the_shipped_example_is_valid() {
+        let c = parse_str(crate::EXAMPLE, "downbeat.example.toml").unwrap();
+        assert!(c.service("melodia").is_some());
+    }
+
+    #[test]
+    fn minimal_config_gets_defaults() {
+        let c = parse_str("[[service]]\nid = \"melodia\"\nname = \"Melodia\"\n", "t").unwrap();
+        let s = &c.services[0];
+        assert_eq!(s.problems.len(), 7);
+        assert!(s.offers("login").is_some());
+        assert_eq!(c.reports.dedupe_window.as_secs(), 900);
+        assert_eq!(c.retention.raw.as_secs(), 30 * 86_400);
+        assert!(c.server.trusted_proxies.is_empty());
+    }
+
+    #[test]
+    fn bad_configs_name_file_key_and_reason() {
+        let cases: &[(&str, &[&str])] = &[
+            (
+                "[[service]]\nid = \"Melodia\"\nname = \"M\"\n",
+                &["test.toml", "service[0].id", "lowercase"],
+            ),
+            (
+                "[[service]]\nid = \"m\"\nname = \"M\"\ncolour = 1\n",
+                &["test.toml", "colour"],
+            ),
+            (
+                "[server]\ntrusted_proxies = [\"10.0.0.0/33\"]\n",
+                &["server.trusted_proxies[0]", "IP network"],
+            ),
+            ("[server]\nlisten = \"everywhere\"\n", &["server.listen"]),
+            (
+                "[server]\ndatabase_url = \"mysql://u:hunter2@h/db\"\n",
+                &["server.database_url"],
+            ),
+            (
+                "[reports]\ndedupe_window = \"soon\"\n",
+                &["reports.dedupe_window", "not a duration"],
+            ),
+            (
+                "[reports]\nrate_limit_burst = 0\n",
+                &["reports.rate_limit_burst"],
+            ),
+            (
+                "[reports]\nrate_limit_burst = -3\n",
+                &["reports.rate_limit_burst"],
+            ),
+            (
+                "[[service]]\nid = \"m\"\nname = \"M\"\n[[service]]\nid = \"m\"\nname = \"N\"\n",
+                &["service[1].id", "duplicate"],
+            ),
+            (
+                "[[service]]\nid = \"m\"\nname = \"M\"\nproblems = [\"teleport\"]\n",
+                &["service[0].problems[0]", "teleport"],
+            ),
+            (
+                "[[service]]\nid = \"m\"\nname = \"  \"\n",
+                &["service[0].name", "empty"],
+            ),
+            (
+                "[[service]]\nid = \"m\"\nname = \"M\"\n[[service.component]]\nid = \"a b\"\nname = \"A\"\n",
+                &["service[0].component[0].id"],
+            ),
+            (
+                "[retention]\nraw = \"90d\"\nrollups = \"30d\"\n",
+                &["retention.rollups"],
+            ),
+            ("[[service]\n", &["test.toml"]),
+        ];
+        for (text, wants) in cases {
+            let e = err(text);
+            for w in *wants {
+                assert!(
+                    e.contains(w),
+                    "error for {text:?} should mention {w:?}, got: {e}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn database_url_errors_never_echo_secrets() {
+        let e = err("[server]\ndatabase_url = \"mysql://u:hunter2@h/db\"\n");
+        assert!(!e.contains("hunter2"), "{e}");
+    }
+
+    #[test]
+    fn custom_problem_kinds_and_proxies() {
+        let c = parse_str(
+            "[server]\ntrusted_proxies = [\"127.0.0.0/8\", \"::1\"]\n[[service]]\nid = \"m\"\nname = \"M\"\nproblems = [\"login\", { id = \"podcasts\", label = \"Podcasts\" }]\n",
+            "t",
+        )
+        .unwrap();
+        assert!(c.server.is_trusted_proxy("127.1.2.3".parse().unwrap()));
+        assert!(c.server.is_trusted_proxy("::1".parse().unwrap()));
+        assert!(!c.server.is_trusted_proxy("10.0.0.1".parse().unwrap()));
+        let s = &c.services[0];
+        assert_eq!(s.offers("podcasts").unwrap().label, "Podcasts");
+        assert_eq!(s.offers("login").unwrap().label, "Login");
+        assert!(s.offers("playback").is_none());
+    }
+}

@@ -1,0 +1,106 @@
+//! The validated configuration.
+
+use downbeat_domain::{ComponentId, ProblemOption, ServiceId, Span};
+use ipnet::IpNet;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+
+/// Everything the config file declares, validated.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub reports: ReportSettings,
+    pub retention: Retention,
+    pub services: Vec<ServiceConfig>,
+}
+
+impl Config {
+    pub fn service(&self, id: &str) -> Option<&ServiceConfig> {
+        self.services.iter().find(|s| s.id.as_str() == id)
+    }
+}
+
+/// `[server]`: where and how the server runs. `listen`, `data_dir` and `database_url` are
+/// defaults that command-line flags and `DOWNBEAT_*` variables override.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub listen: Option<SocketAddr>,
+    pub data_dir: Option<PathBuf>,
+    pub database_url: Option<String>,
+    /// Peers whose `X-Forwarded-For` is believed (a reverse proxy or CDN in front).
+    pub trusted_proxies: Vec<IpNet>,
+    /// The name of the vantage region this server probes from.
+    pub region: String,
+}
+
+impl ServerConfig {
+    pub fn is_trusted_proxy(&self, ip: IpAddr) -> bool {
+        self.trusted_proxies.iter().any(|net| net.contains(&ip))
+    }
+}
+
+/// `[reports]`: how crowd reports are accepted.
+#[derive(Debug, Clone)]
+pub struct ReportSettings {
+    /// The same client reporting on the same service within this window counts once.
+    pub dedupe_window: Span,
+    /// Token bucket per client address: this many reports at once...
+    pub rate_limit_burst: u32,
+    /// ...refilled at this many per minute.
+    pub rate_limit_per_minute: u32,
+    /// Larger request bodies are refused with 413.
+    pub max_body_bytes: usize,
+}
+
+impl Default for ReportSettings {
+    fn default() -> Self {
+        ReportSettings {
+            dedupe_window: Span::from_secs(15 * 60),
+            rate_limit_burst: 10,
+            rate_limit_per_minute: 10,
+            max_body_bytes: 16 * 1024,
+        }
+    }
+}
+
+/// `[retention]`: how long raw events and roll-ups are kept.
+#[derive(Debug, Clone)]
+pub struct Retention {
+    pub raw: Span,
+    pub rollups: Span,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Retention {
+            raw: Span::from_secs(30 * 86_400),
+            rollups: Span::from_secs(400 * 86_400),
+        }
+    }
+}
+
+/// `[[service]]`: one service people report problems with.
+#[derive(Debug, Clone)]
+pub struct ServiceConfig {
+    pub id: ServiceId,
+    pub name: String,
+    pub components: Vec<ComponentConfig>,
+    /// The problem kinds offered to reporters, in page order.
+    pub problems: Vec<ProblemOption>,
+    /// Troubleshooting tips shown to listeners.
+    pub tips: Vec<String>,
+}
+
+impl ServiceConfig {
+    pub fn offers(&self, problem: &str) -> Option<&ProblemOption> {
+        self.problems.iter().find(|p| p.kind.as_str() == problem)
+    }
+}
+
+/// `[[service.component]]`: a part of the service with its own official state.
+#[derive(Debug, Clone)]
+pub struct ComponentConfig {
+    pub id: ComponentId,
+    pub name: String,
+    pub description: Option<String>,
+}

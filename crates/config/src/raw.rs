@@ -1,0 +1,71 @@
+//! The serde shape of the TOML file. Every table rejects unknown keys so typos are caught.
+
+use serde::Deserialize;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    #[serde(default)]
+    pub server: RawServer,
+    #[serde(default)]
+    pub reports: RawReports,
+    #[serde(default)]
+    pub retention: RawRetention,
+    #[serde(default, rename = "service")]
+    pub services: Vec<RawService>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawServer {
+    pub listen: Option<String>,
+    pub data_dir: Option<String>,
+    pub database_url: Option<String>,
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
+    pub region: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawReports {
+    pub dedupe_window: Option<String>,
+    pub rate_limit_burst: Option<u32>,
+    pub rate_limit_per_minute: Option<u32>,
+    pub max_body_bytes: Option<usize>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRetention {
+    pub raw: Option<String>,
+    pub rollups: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawService {
+    pub id: String,
+    pub name: String,
+    #[serde(default, rename = "component")]
+    pub components: Vec<RawComponent>,
+    pub problems: Option<Vec<RawProblem>>,
+    #[serde(default)]
+    pub tips: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawComponent {
+    pub id: String,
+    pub name: String,
+    pub description: Option<String>,
+}
+
+/// A problem kind: a well-known id alone (`"login"`), or an id with its label.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum RawProblem {
+    Known(String),
+    Custom { id: String, label: String },
+}

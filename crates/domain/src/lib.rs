@@ -1,0 +1,36 @@
+//! Downbeat's domain: pure types with no I/O.
+//!
+//! Values are parsed once at the boundary (config, HTTP, store) into types whose constructors
+//! reject anything invalid, so the rest of the program never sees a malformed service id, an
+//! unknown country or an over-long city.
+//!
+//! # Layout
+//! - [`slug`]: the validated identifier shared by services, components and problem kinds.
+//! - [`problem`]: problem kinds offered to reporters, with the default list.
+//! - [`platform`]: the client platform a report comes from.
+//! - [`country`]: ISO 3166-1 alpha-2 codes with display names.
+//! - [`city`]: a free-text city name, bounded and free of control characters.
+//! - [`report`]: a validated crowd report.
+//! - [`status`]: crowd verdicts and component states.
+//! - [`span`]: human-written durations (`15m`, `30d`) with bounds.
+//! - [`clock`]: the injectable source of "now".
+
+pub mod city;
+pub mod clock;
+pub mod country;
+pub mod platform;
+pub mod problem;
+pub mod report;
+pub mod slug;
+pub mod span;
+pub mod status;
+
+pub use city::City;
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use country::CountryCode;
+pub use platform::Platform;
+pub use problem::{ProblemKind, ProblemOption};
+pub use report::Report;
+pub use slug::{ComponentId, ServiceId, Slug};
+pub use span::Span;
+pub use status::{ComponentState, Verdict};

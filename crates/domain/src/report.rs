@@ -1,0 +1,17 @@
+//! A crowd problem report, validated.
+
+use crate::{City, CountryCode, Platform, ProblemKind, ServiceId};
+use jiff::Timestamp;
+use serde::Serialize;
+
+/// One listener's report that something is wrong. Only the problem is required; the rest is
+/// what the listener chose (or the page guessed) to share.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Report {
+    pub service: ServiceId,
+    pub problem: ProblemKind,
+    pub platform: Option<Platform>,
+    pub country: Option<CountryCode>,
+    pub city: Option<City>,
+    pub received_at: Timestamp,
+}

@@ -1,0 +1,46 @@
+//! The store's one error type.
+
+/// What went wrong in the store, in terms callers can act on.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database cannot be reached or is busy: retry later (HTTP 503).
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// The store settings are wrong (bad URL, unwritable directory).
+    #[error("store configuration: {0}")]
+    Config(String),
+    /// A migration failed or the schema is newer than this binary.
+    #[error("store migration: {0}")]
+    Migration(String),
+    /// Anything else the database reported.
+    #[error("store error: {0}")]
+    Internal(String),
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        use rusqlite::ErrorCode::*;
+        match e.sqlite_error_code() {
+            Some(DatabaseBusy | DatabaseLocked | CannotOpen | DiskFull | SystemIoFailure) => {
+                StoreError::Unavailable(e.to_string())
+            }
+            _ => StoreError::Internal(e.to_string()),
+        }
+    }
+}
+
+impl From<tokio_postgres::Error> for StoreError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        if e.is_closed() || e.code().is_none() {
+            StoreError::Unavailable(e.to_string())
+        } else {
+            StoreError::Internal(e.to_string())
+        }
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for StoreError {
+    fn from(e: deadpool_postgres::PoolError) -> Self {
+        StoreError::Unavailable(e.to_string())
+    }
+}

@@ -1,0 +1,47 @@
+//! Versioned migrations: numbered SQL files per backend, applied in order, each once, each
+//! in its own transaction, recorded in `schema_migrations`.
+
+/// A migration: its version and SQL.
+pub struct Migration {
+    pub version: i64,
+    pub name: &'static str,
+    pub sql: &'static str,
+}
+
+macro_rules! migrations {
+    ($dir:literal: $($v:literal $name:literal),* $(,)?) => {
+        &[$(Migration {
+            version: $v,
+            name: $name,
+            sql: include_str!(concat!("../migrations/", $dir, "/", $name, ".sql")),
+        }),*]
+    };
+}
+
+pub const SQLITE: &[Migration] = migrations!("sqlite": 1 "0001_reports");
+pub const POSTGRES: &[Migration] = migrations!("postgres": 1 "0001_reports");
+
+/// The newest version this binary knows; a store with a newer one is refused.
+pub fn latest(list: &[Migration]) -> i64 {
+    list.last().map_or(0, |m| m.version)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_are_dense_and_backends_agree() {
+        for list in [SQLITE, POSTGRES] {
+            for (i, m) in list.iter().enumerate() {
+                assert_eq!(m.version, i as i64 + 1, "{}", m.name);
+            }
+        }
+        let names = |l: &[Migration]| l.iter().map(|m| m.name).collect::<Vec<_>>();
+        assert_eq!(
+            names(SQLITE),
+            names(POSTGRES),
+            "every migration exists for both backends"
+        );
+    }
+}

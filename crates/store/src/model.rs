@@ -1,0 +1,100 @@
+//! The rows the store reads and writes. Plain data: the domain types are converted at the
+//! edges so each backend binds strings and integers.
+
+use std::collections::BTreeMap;
+
+/// A keyed hash, truncated to 16 bytes: enough to tell clients apart, useless to recover an
+/// address without the day's salt.
+pub type Hash16 = [u8; 16];
+
+/// A report to write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewReport {
+    pub service: String,
+    pub received_at_ms: i64,
+    pub problem: String,
+    pub platform: Option<&'static str>,
+    pub country: Option<&'static str>,
+    pub city: Option<String>,
+    pub client_hash: Hash16,
+    pub network_hash: Hash16,
+    /// False when the same client already counted within the dedupe window.
+    pub counted: bool,
+}
+
+/// The last counted report of a client for a service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecentClient {
+    pub service: String,
+    pub client_hash: Hash16,
+    pub last_counted_ms: i64,
+}
+
+/// Counted reports in a window, broken down.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Summary {
+    pub total: u64,
+    pub by_problem: BTreeMap<String, u64>,
+    pub by_platform: BTreeMap<String, u64>,
+    pub by_country: BTreeMap<String, u64>,
+}
+
+impl Summary {
+    /// Adds one roll-up row; '' (not given) platforms and countries count in the total only.
+    pub fn add(&mut self, problem: String, platform: String, country: String, count: u64) {
+        self.total += count;
+        *self.by_problem.entry(problem).or_default() += count;
+        if !platform.is_empty() {
+            *self.by_platform.entry(platform).or_default() += count;
+        }
+        if !country.is_empty() {
+            *self.by_country.entry(country).or_default() += count;
+        }
+    }
+}
+
+/// Counted reports in one time bucket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BucketCount {
+    pub start_ms: i64,
+    pub count: u64,
+}
+
+/// What [`crate::Store::prune`] deletes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PruneCutoffs {
+    pub raw_before_ms: i64,
+    pub rollups_before_ms: i64,
+    pub salts_before_day: i64,
+}
+
+/// How many rows a prune deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PruneOutcome {
+    pub reports: u64,
+    pub rollups: u64,
+    pub salts: u64,
+}
+
+pub const MINUTE_MS: i64 = 60_000;
+
+/// The key of a minute roll-up row.
+pub type RollupKey<'a> = (&'a str, i64, &'a str, &'a str, &'a str);
+
+/// Aggregates the counted reports of a batch into roll-up increments, so a batch touches
+/// each roll-up row once.
+pub fn rollup_increments(batch: &[NewReport]) -> BTreeMap<RollupKey<'_>, i64> {
+    let mut out = BTreeMap::new();
+    for r in batch.iter().filter(|r| r.counted) {
+        let minute = r.received_at_ms.div_euclid(MINUTE_MS) * MINUTE_MS;
+        let key = (
+            r.service.as_str(),
+            minute,
+            r.problem.as_str(),
+            r.platform.unwrap_or(""),
+            r.country.unwrap_or(""),
+        );
+        *out.entry(key).or_insert(0) += 1;
+    }
+    out
+}

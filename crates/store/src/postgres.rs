@@ -1,0 +1,284 @@
+//! The multi-node backend: PostgreSQL through a connection pool.
+//!
+//! Several stateless Downbeat nodes can share one database. Migrations take an advisory lock
+//! so nodes starting together apply each migration once. A batch of reports goes in with one
+//! `INSERT ... SELECT FROM UNNEST(...)` and one roll-up upsert, in one transaction.
+
+use crate::migrate::{self, Migration};
+use crate::model::*;
+use crate::{Backend, Store, StoreError};
+use async_trait::async_trait;
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use std::str::FromStr;
+use tokio_postgres::NoTls;
+
+/// Arbitrary constant naming Downbeat's migration lock among the database's advisory locks.
+const MIGRATION_LOCK: i64 = 0x646f_776e_6265_6174; // "downbeat"
+
+pub struct PgStore {
+    pool: Pool,
+}
+
+impl PgStore {
+    /// Connects to `url`, checks the server answers, and applies pending migrations.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        // The URL may hold a password: errors describe it, never echo it.
+        let cfg = tokio_postgres::Config::from_str(url)
+            .map_err(|e| StoreError::Config(format!("bad PostgreSQL URL: {e}")))?;
+        let mgr = Manager::from_config(
+            cfg,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(mgr)
+            .max_size(16)
+            .build()
+            .map_err(|e| StoreError::Config(format!("PostgreSQL pool: {e}")))?;
+        let store = PgStore { pool };
+        store.migrate(migrate::POSTGRES).await?;
+        Ok(store)
+    }
+
+    async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
+        Ok(self.pool.get().await?)
+    }
+
+    async fn migrate(&self, list: &[Migration]) -> Result<(), StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+            .await?;
+        tx.batch_execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (
+                version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at_ms BIGINT NOT NULL)",
+        )
+        .await?;
+        let current: i64 = tx
+            .query_one(
+                "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+                &[],
+            )
+            .await?
+            .get(0);
+        if current > migrate::latest(list) {
+            return Err(StoreError::Migration(format!(
+                "database schema version {current} is newer than this binary knows ({}); upgrade Downbeat",
+                migrate::latest(list)
+            )));
+        }
+        for m in list.iter().filter(|m| m.version > current) {
+            tx.batch_execute(m.sql)
+                .await
+                .map_err(|e| StoreError::Migration(format!("{}: {e}", m.name)))?;
+            tx.execute(
+                "INSERT INTO schema_migrations (version, name, applied_at_ms) VALUES ($1, $2, $3)",
+                &[
+                    &m.version,
+                    &m.name,
+                    &jiff::Timestamp::now().as_millisecond(),
+                ],
+            )
+            .await?;
+            tracing::info!(
+                version = m.version,
+                name = m.name,
+                "applied PostgreSQL migration"
+            );
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+fn hash16(v: &[u8]) -> Result<Hash16, StoreError> {
+    v.try_into()
+        .map_err(|_| StoreError::Internal("stored hash is not 16 bytes".into()))
+}
+
+#[async_trait]
+impl Store for PgStore {
+    fn backend(&self) -> Backend {
+        Backend::Postgres
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.client().await?.query_one("SELECT 1", &[]).await?;
+        Ok(())
+    }
+
+    async fn insert_reports(&self, batch: &[NewReport]) -> Result<(), StoreError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let services: Vec<&str> = batch.iter().map(|r| r.service.as_str()).collect();
+        let times: Vec<i64> = batch.iter().map(|r| r.received_at_ms).collect();
+        let problems: Vec<&str> = batch.iter().map(|r| r.problem.as_str()).collect();
+        let platforms: Vec<Option<&str>> = batch.iter().map(|r| r.platform).collect();
+        let countries: Vec<Option<&str>> = batch.iter().map(|r| r.country).collect();
+        let cities: Vec<Option<&str>> = batch.iter().map(|r| r.city.as_deref()).collect();
+        let clients: Vec<&[u8]> = batch.iter().map(|r| &r.client_hash[..]).collect();
+        let networks: Vec<&[u8]> = batch.iter().map(|r| &r.network_hash[..]).collect();
+        let counted: Vec<bool> = batch.iter().map(|r| r.counted).collect();
+
+        let inc = rollup_increments(batch);
+        let r_services: Vec<&str> = inc.keys().map(|k| k.0).collect();
+        let r_minutes: Vec<i64> = inc.keys().map(|k| k.1).collect();
+        let r_problems: Vec<&str> = inc.keys().map(|k| k.2).collect();
+        let r_platforms: Vec<&str> = inc.keys().map(|k| k.3).collect();
+        let r_countries: Vec<&str> = inc.keys().map(|k| k.4).collect();
+        let r_counts: Vec<i64> = inc.values().copied().collect();
+
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        tx.execute(
+            "INSERT INTO reports (service, received_at_ms, problem, platform, country, city,
+                client_hash, network_hash, counted)
+             SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[],
+                $6::text[], $7::bytea[], $8::bytea[], $9::bool[])",
+            &[
+                &services, &times, &problems, &platforms, &countries, &cities, &clients, &networks,
+                &counted,
+            ],
+        )
+        .await?;
+        if !r_counts.is_empty() {
+            tx.execute(
+                "INSERT INTO report_minutes (service, minute_ms, problem, platform, country, count)
+                 SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::bigint[])
+                 ON CONFLICT (service, minute_ms, problem, platform, country)
+                 DO UPDATE SET count = report_minutes.count + excluded.count",
+                &[&r_services, &r_minutes, &r_problems, &r_platforms, &r_countries, &r_counts],
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn recent_counted_clients(&self, since_ms: i64) -> Result<Vec<RecentClient>, StoreError> {
+        let rows = self
+            .client()
+            .await?
+            .query(
+                "SELECT service, client_hash, MAX(received_at_ms) FROM reports
+                 WHERE received_at_ms >= $1 AND counted GROUP BY service, client_hash",
+                &[&since_ms],
+            )
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(RecentClient {
+                    service: r.get(0),
+                    client_hash: hash16(r.get::<_, &[u8]>(1))?,
+                    last_counted_ms: r.get(2),
+                })
+            })
+            .collect()
+    }
+
+    async fn summary(&self, service: &str, since_ms: i64) -> Result<Summary, StoreError> {
+        let since_minute = since_ms.div_euclid(MINUTE_MS) * MINUTE_MS;
+        let rows = self
+            .client()
+            .await?
+            .query(
+                "SELECT problem, platform, country, SUM(count)::bigint FROM report_minutes
+                 WHERE service = $1 AND minute_ms >= $2 GROUP BY problem, platform, country",
+                &[&service, &since_minute],
+            )
+            .await?;
+        let mut s = Summary::default();
+        for r in rows {
+            s.add(
+                r.get(0),
+                r.get(1),
+                r.get(2),
+                r.get::<_, i64>(3).max(0) as u64,
+            );
+        }
+        Ok(s)
+    }
+
+    async fn report_counts(
+        &self,
+        service: &str,
+        since_ms: i64,
+        until_ms: i64,
+        bucket_ms: i64,
+    ) -> Result<Vec<BucketCount>, StoreError> {
+        let bucket_ms = bucket_ms.max(MINUTE_MS);
+        let rows = self
+            .client()
+            .await?
+            .query(
+                "SELECT (minute_ms / $4) * $4 AS b, SUM(count)::bigint FROM report_minutes
+                 WHERE service = $1 AND minute_ms >= $2 AND minute_ms < $3 GROUP BY b ORDER BY b",
+                &[&service, &since_ms, &until_ms, &bucket_ms],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| BucketCount {
+                start_ms: r.get(0),
+                count: r.get::<_, i64>(1).max(0) as u64,
+            })
+            .collect())
+    }
+
+    async fn daily_salt(&self, day: i64, candidate: [u8; 32]) -> Result<[u8; 32], StoreError> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "INSERT INTO daily_salts (day, salt) VALUES ($1, $2) ON CONFLICT (day) DO NOTHING",
+                &[&day, &&candidate[..]],
+            )
+            .await?;
+        let row = client
+            .query_one("SELECT salt FROM daily_salts WHERE day = $1", &[&day])
+            .await?;
+        row.get::<_, &[u8]>(0)
+            .try_into()
+            .map_err(|_| StoreError::Internal("stored salt is not 32 bytes".into()))
+    }
+
+    async fn prune(&self, cut: PruneCutoffs) -> Result<PruneOutcome, StoreError> {
+        const CHUNK: i64 = 10_000;
+        let client = self.client().await?;
+        let mut out = PruneOutcome::default();
+        loop {
+            let n = client
+                .execute(
+                    "DELETE FROM reports WHERE id IN
+                     (SELECT id FROM reports WHERE received_at_ms < $1 LIMIT $2)",
+                    &[&cut.raw_before_ms, &CHUNK],
+                )
+                .await?;
+            out.reports += n;
+            if n < CHUNK as u64 {
+                break;
+            }
+        }
+        loop {
+            let n = client
+                .execute(
+                    "DELETE FROM report_minutes WHERE ctid IN
+                     (SELECT ctid FROM report_minutes WHERE minute_ms < $1 LIMIT $2)",
+                    &[&cut.rollups_before_ms, &CHUNK],
+                )
+                .await?;
+            out.rollups += n;
+            if n < CHUNK as u64 {
+                break;
+            }
+        }
+        out.salts = client
+            .execute(
+                "DELETE FROM daily_salts WHERE day < $1",
+                &[&cut.salts_before_day],
+            )
+            .await?;
+        Ok(out)
+    }
+}

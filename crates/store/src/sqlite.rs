@@ -1,0 +1,367 @@
+//! The embedded backend: a SQLite file in WAL mode.
+//!
+//! One writer connection (SQLite allows one writer at a time anyway) and a small pool of
+//! reader connections, which WAL lets read while the writer commits. Every call runs on
+//! tokio's blocking pool. `synchronous = FULL` makes each commit durable against power loss,
+//! not only against a killed process; group commit keeps that affordable.
+
+use crate::migrate::{self, Migration};
+use crate::model::*;
+use crate::{Backend, Store, StoreError};
+use async_trait::async_trait;
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use tokio::sync::Semaphore;
+
+/// The database file's name inside the data directory.
+pub const FILE_NAME: &str = "downbeat.sqlite3";
+
+const READERS: usize = 4;
+
+pub struct SqliteStore {
+    path: PathBuf,
+    writer: Arc<Mutex<Connection>>,
+    readers: Arc<Mutex<Vec<Connection>>>,
+    reader_slots: Arc<Semaphore>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panic while holding the lock cannot leave a half-applied transaction (rusqlite rolls
+    // back on drop), so the connection is still usable.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn configure(conn: &Connection) -> Result<(), StoreError> {
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(())
+}
+
+impl SqliteStore {
+    /// Opens or creates the database at `path` and applies pending migrations.
+    pub async fn open(path: &Path) -> Result<Self, StoreError> {
+        let path = path.to_owned();
+        tokio::task::spawn_blocking(move || Self::open_blocking(path))
+            .await
+            .map_err(|e| StoreError::Internal(format!("open task failed: {e}")))?
+    }
+
+    fn open_blocking(path: PathBuf) -> Result<Self, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                StoreError::Config(format!(
+                    "cannot create data directory {}: {e}",
+                    dir.display()
+                ))
+            })?;
+        }
+        let mut writer = Connection::open(&path).map_err(|e| {
+            StoreError::Config(format!(
+                "cannot open SQLite database {}: {e}",
+                path.display()
+            ))
+        })?;
+        let mode: String =
+            writer.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(StoreError::Config(format!(
+                "SQLite refused WAL mode (got {mode})"
+            )));
+        }
+        writer.pragma_update(None, "synchronous", "FULL")?;
+        configure(&writer)?;
+        apply_migrations(&mut writer, migrate::SQLITE)?;
+        let mut readers = Vec::with_capacity(READERS);
+        for _ in 0..READERS {
+            let r = Connection::open_with_flags(
+                &path,
+                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )?;
+            configure(&r)?;
+            readers.push(r);
+        }
+        Ok(SqliteStore {
+            path,
+            writer: Arc::new(Mutex::new(writer)),
+            readers: Arc::new(Mutex::new(readers)),
+            reader_slots: Arc::new(Semaphore::new(READERS)),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    async fn write<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let writer = self.writer.clone();
+        tokio::task::spawn_blocking(move || f(&mut lock(&writer)))
+            .await
+            .map_err(|e| StoreError::Internal(format!("write task failed: {e}")))?
+    }
+
+    async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let _slot = self
+            .reader_slots
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| StoreError::Unavailable("store closed".into()))?;
+        let readers = self.readers.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = lock(&readers)
+                .pop()
+                .ok_or_else(|| StoreError::Internal("no reader".into()))?;
+            let out = f(&conn);
+            lock(&readers).push(conn);
+            out
+        })
+        .await
+        .map_err(|e| StoreError::Internal(format!("read task failed: {e}")))?
+    }
+}
+
+fn apply_migrations(conn: &mut Connection, list: &[Migration]) -> Result<(), StoreError> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+            version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at_ms INTEGER NOT NULL)",
+    )?;
+    let current: i64 = conn.query_row(
+        "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+        [],
+        |r| r.get(0),
+    )?;
+    if current > migrate::latest(list) {
+        return Err(StoreError::Migration(format!(
+            "database schema version {current} is newer than this binary knows ({}); upgrade Downbeat",
+            migrate::latest(list)
+        )));
+    }
+    for m in list.iter().filter(|m| m.version > current) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(m.sql)
+            .map_err(|e| StoreError::Migration(format!("{}: {e}", m.name)))?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, name, applied_at_ms) VALUES (?1, ?2, ?3)",
+            params![m.version, m.name, jiff::Timestamp::now().as_millisecond()],
+        )?;
+        tx.commit()?;
+        tracing::info!(
+            version = m.version,
+            name = m.name,
+            "applied SQLite migration"
+        );
+    }
+    Ok(())
+}
+
+fn hash16(v: Vec<u8>) -> Result<Hash16, StoreError> {
+    v.try_into()
+        .map_err(|_| StoreError::Internal("stored hash is not 16 bytes".into()))
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn backend(&self) -> Backend {
+        Backend::Sqlite
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.read(|c| {
+            Ok(c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))
+                .map(|_| ())?)
+        })
+        .await
+    }
+
+    async fn insert_reports(&self, batch: &[NewReport]) -> Result<(), StoreError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        // Owned copy for the blocking thread; small next to the commit itself.
+        let batch = batch.to_vec();
+        self.write(move |conn| {
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            {
+                let mut insert = tx.prepare_cached(
+                    "INSERT INTO reports (service, received_at_ms, problem, platform, country, city,
+                        client_hash, network_hash, counted) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                )?;
+                for r in &batch {
+                    insert.execute(params![
+                        r.service,
+                        r.received_at_ms,
+                        r.problem,
+                        r.platform,
+                        r.country,
+                        r.city,
+                        &r.client_hash[..],
+                        &r.network_hash[..],
+                        r.counted,
+                    ])?;
+                }
+                let mut upsert = tx.prepare_cached(
+                    "INSERT INTO report_minutes (service, minute_ms, problem, platform, country, count)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                     ON CONFLICT (service, minute_ms, problem, platform, country)
+                     DO UPDATE SET count = count + excluded.count",
+                )?;
+                for ((service, minute, problem, platform, country), n) in rollup_increments(&batch) {
+                    upsert.execute(params![service, minute, problem, platform, country, n])?;
+                }
+            }
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn recent_counted_clients(&self, since_ms: i64) -> Result<Vec<RecentClient>, StoreError> {
+        self.read(move |c| {
+            let mut st = c.prepare(
+                "SELECT service, client_hash, MAX(received_at_ms) FROM reports
+                 WHERE received_at_ms >= ?1 AND counted = 1 GROUP BY service, client_hash",
+            )?;
+            let rows = st.query_map([since_ms], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?, r.get(2)?))
+            })?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (service, hash, last_counted_ms) = row?;
+                out.push(RecentClient {
+                    service,
+                    client_hash: hash16(hash)?,
+                    last_counted_ms,
+                });
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn summary(&self, service: &str, since_ms: i64) -> Result<Summary, StoreError> {
+        let service = service.to_owned();
+        let since_minute = since_ms.div_euclid(MINUTE_MS) * MINUTE_MS;
+        self.read(move |c| {
+            let mut st = c.prepare_cached(
+                "SELECT problem, platform, country, SUM(count) FROM report_minutes
+                 WHERE service = ?1 AND minute_ms >= ?2 GROUP BY problem, platform, country",
+            )?;
+            let mut rows = st.query(params![service, since_minute])?;
+            let mut s = Summary::default();
+            while let Some(r) = rows.next()? {
+                s.add(
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get::<_, i64>(3)?.max(0) as u64,
+                );
+            }
+            Ok(s)
+        })
+        .await
+    }
+
+    async fn report_counts(
+        &self,
+        service: &str,
+        since_ms: i64,
+        until_ms: i64,
+        bucket_ms: i64,
+    ) -> Result<Vec<BucketCount>, StoreError> {
+        let service = service.to_owned();
+        let bucket_ms = bucket_ms.max(MINUTE_MS);
+        self.read(move |c| {
+            let mut st = c.prepare_cached(
+                "SELECT (minute_ms / ?4) * ?4 AS b, SUM(count) FROM report_minutes
+                 WHERE service = ?1 AND minute_ms >= ?2 AND minute_ms < ?3 GROUP BY b ORDER BY b",
+            )?;
+            let rows = st.query_map(params![service, since_ms, until_ms, bucket_ms], |r| {
+                Ok(BucketCount {
+                    start_ms: r.get(0)?,
+                    count: r.get::<_, i64>(1)?.max(0) as u64,
+                })
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    async fn daily_salt(&self, day: i64, candidate: [u8; 32]) -> Result<[u8; 32], StoreError> {
+        self.write(move |c| {
+            c.execute(
+                "INSERT INTO daily_salts (day, salt) VALUES (?1, ?2) ON CONFLICT (day) DO NOTHING",
+                params![day, &candidate[..]],
+            )?;
+            let salt: Option<Vec<u8>> = c
+                .query_row("SELECT salt FROM daily_salts WHERE day = ?1", [day], |r| {
+                    r.get(0)
+                })
+                .optional()?;
+            salt.and_then(|s| s.try_into().ok())
+                .ok_or_else(|| StoreError::Internal("daily salt missing after insert".into()))
+        })
+        .await
+    }
+
+    async fn prune(&self, cut: PruneCutoffs) -> Result<PruneOutcome, StoreError> {
+        // Deletes in chunks so the writer lock is never held long: ingestion keeps flowing.
+        const CHUNK: i64 = 5_000;
+        let mut out = PruneOutcome::default();
+        loop {
+            let n = self
+                .write(move |c| {
+                    Ok(c.execute(
+                        "DELETE FROM reports WHERE id IN
+                         (SELECT id FROM reports WHERE received_at_ms < ?1 LIMIT ?2)",
+                        params![cut.raw_before_ms, CHUNK],
+                    )? as u64)
+                })
+                .await?;
+            out.reports += n;
+            if n < CHUNK as u64 {
+                break;
+            }
+        }
+        // Roll-ups have no rowid: delete them a few hours of minutes at a time instead.
+        loop {
+            let n = self
+                .write(move |c| {
+                    let oldest: Option<i64> =
+                        c.query_row("SELECT MIN(minute_ms) FROM report_minutes", [], |r| {
+                            r.get(0)
+                        })?;
+                    match oldest {
+                        Some(oldest) if oldest < cut.rollups_before_ms => {
+                            let upto = cut.rollups_before_ms.min(oldest + 6 * 3_600_000);
+                            Ok(Some(c.execute(
+                                "DELETE FROM report_minutes WHERE minute_ms < ?1",
+                                [upto],
+                            )? as u64))
+                        }
+                        _ => Ok(None),
+                    }
+                })
+                .await?;
+            match n {
+                Some(n) => out.rollups += n,
+                None => break,
+            }
+        }
+        out.salts = self
+            .write(move |c| {
+                Ok(c.execute(
+                    "DELETE FROM daily_salts WHERE day < ?1",
+                    [cut.salts_before_day],
+                )? as u64)
+            })
+            .await?;
+        Ok(out)
+    }
+}

@@ -1,0 +1,248 @@
+//! Every storage behaviour, run against every backend (SQLite always, PostgreSQL when
+//! configured; see `downbeat_store::testing`).
+
+use downbeat_store::testing::{self, TestStore};
+use downbeat_store::*;
+
+const T0: i64 = 1_767_225_600_000; // 2026-01-01T00:00:00Z
+
+fn report(service: &str, at_ms: i64, problem: &str, client: u8, counted: bool) -> NewReport {
+    NewReport {
+        service: service.into(),
+        received_at_ms: at_ms,
+        problem: problem.into(),
+        platform: Some(if client % 2 == 0 { "ios" } else { "web" }),
+        country: (client % 3 != 0).then_some("GB"),
+        city: Some("London".into()),
+        client_hash: [client; 16],
+        network_hash: [client / 10; 16],
+        counted,
+    }
+}
+
+async fn each_backend<F, Fut>(test: F)
+where
+    F: Fn(std::sync::Arc<dyn Store>, &'static str) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let stores: Vec<TestStore> = testing::all().await;
+    for t in &stores {
+        let store = open(&t.target)
+            .await
+            .unwrap_or_else(|e| panic!("{}: open: {e}", t.name));
+        test(store, t.name).await;
+    }
+}
+
+#[tokio::test]
+async fn summary_counts_only_counted_reports_in_the_window() {
+    each_backend(|s, name| async move {
+        let batch = vec![
+            report("melodia", T0 + 1_000, "login", 1, true),
+            report("melodia", T0 + 2_000, "login", 2, true),
+            report("melodia", T0 + 3_000, "playback", 3, true),
+            report("melodia", T0 + 4_000, "login", 1, false),
+            report("other", T0 + 5_000, "login", 4, true),
+            report("melodia", T0 - 3_600_000, "search", 5, true),
+        ];
+        s.insert_reports(&batch).await.unwrap();
+        let sum = s.summary("melodia", T0).await.unwrap();
+        assert_eq!(sum.total, 3, "{name}");
+        assert_eq!(sum.by_problem.get("login"), Some(&2), "{name}");
+        assert_eq!(sum.by_problem.get("playback"), Some(&1), "{name}");
+        assert_eq!(sum.by_platform.get("web"), Some(&2), "{name}");
+        assert_eq!(sum.by_platform.get("ios"), Some(&1), "{name}");
+        // client 3 gave no country: in the total, not in the breakdown
+        assert_eq!(sum.by_country.get("GB"), Some(&2), "{name}");
+        let wide = s.summary("melodia", T0 - 7_200_000).await.unwrap();
+        assert_eq!(wide.total, 4, "{name}");
+        assert_eq!(
+            s.summary("nobody", T0).await.unwrap(),
+            Summary::default(),
+            "{name}"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn roll_ups_accumulate_across_batches() {
+    each_backend(|s, name| async move {
+        for i in 0..5 {
+            s.insert_reports(&[report("melodia", T0 + i * 1_000, "login", 2, true)])
+                .await
+                .unwrap();
+        }
+        s.insert_reports(&[report("melodia", T0 + 61_000, "login", 2, true)])
+            .await
+            .unwrap();
+        let counts = s
+            .report_counts("melodia", T0, T0 + 3_600_000, MINUTE_MS)
+            .await
+            .unwrap();
+        assert_eq!(
+            counts,
+            vec![
+                BucketCount {
+                    start_ms: T0,
+                    count: 5
+                },
+                BucketCount {
+                    start_ms: T0 + 60_000,
+                    count: 1
+                }
+            ],
+            "{name}"
+        );
+        let hourly = s
+            .report_counts("melodia", T0, T0 + 3_600_000, 3_600_000)
+            .await
+            .unwrap();
+        assert_eq!(
+            hourly,
+            vec![BucketCount {
+                start_ms: T0,
+                count: 6
+            }],
+            "{name}"
+        );
+        let none = s
+            .report_counts("melodia", T0 + 120_000, T0 + 3_600_000, MINUTE_MS)
+            .await
+            .unwrap();
+        assert!(none.is_empty(), "{name}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn recent_counted_clients_restore_the_dedupe_window() {
+    each_backend(|s, name| async move {
+        s.insert_reports(&[
+            report("melodia", T0, "login", 1, true),
+            report("melodia", T0 + 5_000, "login", 1, true),
+            report("melodia", T0 + 9_000, "login", 1, false),
+            report("melodia", T0 - 60_000, "login", 2, true),
+            report("other", T0 + 1, "login", 1, true),
+        ])
+        .await
+        .unwrap();
+        let mut recent = s.recent_counted_clients(T0).await.unwrap();
+        recent.sort_by(|a, b| a.service.cmp(&b.service));
+        assert_eq!(
+            recent,
+            vec![
+                RecentClient {
+                    service: "melodia".into(),
+                    client_hash: [1; 16],
+                    last_counted_ms: T0 + 5_000
+                },
+                RecentClient {
+                    service: "other".into(),
+                    client_hash: [1; 16],
+                    last_counted_ms: T0 + 1
+                },
+            ],
+            "{name}"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_first_salt_of_a_day_wins() {
+    each_backend(|s, name| async move {
+        let a = s.daily_salt(20_000, [7; 32]).await.unwrap();
+        let b = s.daily_salt(20_000, [9; 32]).await.unwrap();
+        let c = s.daily_salt(20_001, [9; 32]).await.unwrap();
+        assert_eq!((a, b, c), ([7; 32], [7; 32], [9; 32]), "{name}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn prune_deletes_only_what_is_past_retention() {
+    each_backend(|s, name| async move {
+        let old = T0 - 40 * 86_400_000;
+        let ancient = T0 - 500 * 86_400_000;
+        s.insert_reports(&[
+            report("melodia", ancient, "login", 1, true),
+            report("melodia", old, "login", 2, true),
+            report("melodia", T0, "login", 3, true),
+        ])
+        .await
+        .unwrap();
+        s.daily_salt(10, [1; 32]).await.unwrap();
+        s.daily_salt(20, [1; 32]).await.unwrap();
+        let out = s
+            .prune(PruneCutoffs {
+                raw_before_ms: T0 - 30 * 86_400_000,
+                rollups_before_ms: T0 - 400 * 86_400_000,
+                salts_before_day: 15,
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            out,
+            PruneOutcome {
+                reports: 2,
+                rollups: 1,
+                salts: 1
+            },
+            "{name}"
+        );
+        // roll-ups outlive raw reports: the 40-day-old minute is still counted
+        assert_eq!(
+            s.summary("melodia", ancient).await.unwrap().total,
+            2,
+            "{name}"
+        );
+        assert!(
+            s.recent_counted_clients(ancient).await.unwrap().len() == 1,
+            "{name}"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn data_survives_reopening() {
+    for t in testing::all().await {
+        {
+            let s = open(&t.target).await.unwrap();
+            s.insert_reports(&[report("melodia", T0, "login", 1, true)])
+                .await
+                .unwrap();
+        }
+        let s = open(&t.target).await.unwrap();
+        s.ping().await.unwrap();
+        assert_eq!(
+            s.summary("melodia", T0).await.unwrap().total,
+            1,
+            "{}",
+            t.name
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_newer_schema_is_refused() {
+    let t = testing::sqlite();
+    drop(open(&t.target).await.unwrap());
+    let StoreTarget::Sqlite(path) = &t.target else {
+        unreachable!()
+    };
+    let conn = rusqlite::Connection::open(path).unwrap();
+    conn.execute(
+        "INSERT INTO schema_migrations VALUES (999, 'future', 0)",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+    let err = open(&t.target)
+        .await
+        .err()
+        .expect("must refuse")
+        .to_string();
+    assert!(err.contains("newer"), "{err}");
+}
