@@ -31,6 +31,17 @@ impl ManualClock {
         *self.0.lock().unwrap_or_else(|e| e.into_inner()) = t;
     }
 
+    /// Sets the time to `ms` unix milliseconds.
+    pub fn set_ms(&self, ms: i64) {
+        if let Ok(t) = Timestamp::from_millisecond(ms) {
+            self.set(t);
+        }
+    }
+
+    pub fn now_ms(&self) -> i64 {
+        self.now().as_millisecond()
+    }
+
     pub fn advance(&self, by: std::time::Duration) {
         let mut t = self.0.lock().unwrap_or_else(|e| e.into_inner());
         let by = jiff::SignedDuration::try_from(by).unwrap_or(jiff::SignedDuration::MAX);

@@ -1,1 +1,27 @@
-//! stub
+//! Downbeat's server: crowd reports in, JSON API and operations endpoints out.
+//!
+//! [`serve`] is the whole server: tests call it with a listener on port 0 and a oneshot as
+//! the shutdown signal; `downbeat serve` calls it with the configured address and SIGTERM /
+//! ctrl-c. On shutdown it stops accepting connections, lets in-flight requests finish, then
+//! drains the ingest queue into the store before returning.
+//!
+//! # Layout
+//! - [`app`]: [`App`], the shared state, and [`serve`].
+//! - [`api`]: the HTTP routes (reports, summary, series, health) and their error type.
+//! - [`identity`]: who a client is: address behind trusted proxies, keyed hashes, daily salts.
+//! - [`dedupe`]: one client counts once per service within the dedupe window.
+//! - [`limiter`]: per-client token buckets against floods.
+//! - [`ingest`]: the group-commit queue between handlers and the store.
+//! - [`metrics`]: Prometheus metrics and the request-timing middleware.
+//! - [`jobs`]: background work (retention pruning, housekeeping) with testable steps.
+
+pub mod api;
+pub mod app;
+pub mod dedupe;
+pub mod identity;
+pub mod ingest;
+pub mod jobs;
+pub mod limiter;
+pub mod metrics;
+
+pub use app::{App, serve};

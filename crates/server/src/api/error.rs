@@ -1,0 +1,105 @@
+//! The API's one error type: every failure becomes a status code and a JSON body
+//! `{"error": "..."}` naming what is wrong (and `"field"` when one field is to blame).
+
+use crate::ingest::IngestError;
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use downbeat_store::StoreError;
+use serde::Serialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    BadRequest(String),
+    /// A well-formed request with a field whose value is not acceptable.
+    #[error("{field}: {message}")]
+    InvalidField { field: &'static str, message: String },
+    #[error("request body is larger than the limit of {limit} bytes")]
+    TooLarge { limit: usize },
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("too many reports from this address; retry in {retry_after_s} s")]
+    RateLimited { retry_after_s: u64 },
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("method not allowed")]
+    MethodNotAllowed,
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<&'a str>,
+}
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::InvalidField { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+        }
+    }
+
+    pub fn unknown_service(service: &str) -> Self {
+        let shown: String = service.chars().take(64).collect();
+        ApiError::NotFound(format!("unknown service {shown:?}"))
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let field = match &self {
+            ApiError::InvalidField { field, .. } => Some(*field),
+            _ => None,
+        };
+        let retry_after = match &self {
+            ApiError::RateLimited { retry_after_s } => Some(*retry_after_s),
+            ApiError::Unavailable(_) => Some(1),
+            _ => None,
+        };
+        let mut resp = (status, Json(ErrorBody { error: self.to_string(), field })).into_response();
+        if let Some(s) = retry_after {
+            resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(s));
+        }
+        resp
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        // The store's detail goes to the log; the client learns it may retry.
+        tracing::error!(error = %e, "store error");
+        ApiError::Unavailable("the store is unavailable; retry shortly".into())
+    }
+}
+
+impl From<IngestError> for ApiError {
+    fn from(e: IngestError) -> Self {
+        match e {
+            IngestError::Store(e) => {
+                tracing::error!(error = %e, "report not stored");
+                ApiError::Unavailable("the report could not be stored; retry shortly".into())
+            }
+            other => ApiError::Unavailable(other.to_string()),
+        }
+    }
+}
+
+pub async fn not_found() -> ApiError {
+    ApiError::NotFound("no such endpoint".into())
+}
+
+pub async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
+}

@@ -1,0 +1,32 @@
+//! The HTTP routes.
+//!
+//! - `POST /api/v1/services/{service}/reports` — a crowd report (JSON or form).
+//! - `GET  /api/v1/services/{service}/summary?window=60m` — counted reports, broken down.
+//! - `GET  /api/v1/services/{service}/reports?since=…&bucket=5m` — counts per time bucket.
+//! - `GET  /healthz`, `GET /readyz`, `GET /metrics` — operations.
+
+pub mod body;
+pub mod error;
+pub mod health;
+pub mod query;
+pub mod reports;
+pub mod series;
+
+use crate::app::App;
+use axum::Router;
+use axum::routing::{get, post};
+pub use error::ApiError;
+
+pub fn router(app: App) -> Router {
+    let metrics = app.metrics.clone();
+    Router::new()
+        .route("/api/v1/services/{service}/reports", post(reports::submit).get(series::counts))
+        .route("/api/v1/services/{service}/summary", get(series::summary))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
+        .fallback(error::not_found)
+        .method_not_allowed_fallback(error::method_not_allowed)
+        .with_state(app)
+        .layer(axum::middleware::from_fn_with_state(metrics, crate::metrics::track))
+}

@@ -1,0 +1,118 @@
+//! The application state shared by every handler and job, and the server's run loop.
+
+use crate::dedupe::Dedupe;
+use crate::identity::Salts;
+use crate::ingest::{self, Ingest};
+use crate::jobs;
+use crate::limiter::Limiter;
+use crate::metrics::Metrics;
+use downbeat_config::Config;
+use downbeat_domain::Clock;
+use downbeat_store::{Store, StoreError};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+/// Everything a request or a job needs; cheap to clone.
+#[derive(Clone)]
+pub struct App {
+    inner: Arc<Inner>,
+}
+
+pub struct Inner {
+    pub config: Arc<Config>,
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn Clock>,
+    pub salts: Salts,
+    pub dedupe: Dedupe,
+    pub limiter: Limiter,
+    pub metrics: Metrics,
+    pub ingest: Ingest,
+}
+
+impl std::ops::Deref for App {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.inner
+    }
+}
+
+/// Background tasks started with the app, stopped by [`Running::stop`].
+pub struct Running {
+    stop: watch::Sender<bool>,
+    writer: tokio::task::JoinHandle<()>,
+    jobs: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl App {
+    /// Builds the state and starts the background tasks: the ingest writer and the jobs.
+    /// Restores the dedupe window from the store, so a restart does not count anyone twice.
+    pub async fn start(
+        config: Arc<Config>,
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<(App, Running), StoreError> {
+        let metrics = Metrics::new();
+        let now_ms = clock.now().as_millisecond();
+        let dedupe = Dedupe::new(config.reports.dedupe_window.as_millis());
+        let recent = store
+            .recent_counted_clients(now_ms - config.reports.dedupe_window.as_millis())
+            .await?;
+        dedupe.restore(recent.iter().map(|r| (r.client_hash, r.last_counted_ms)));
+        let salts = Salts::new(store.clone());
+        salts.prepare(now_ms).await?;
+        let (ingest, writer) = ingest::start(store.clone(), metrics.clone());
+        let app = App {
+            inner: Arc::new(Inner {
+                limiter: Limiter::new(&config.reports),
+                config,
+                store,
+                clock,
+                salts,
+                dedupe,
+                metrics,
+                ingest,
+            }),
+        };
+        let (stop, stopped) = watch::channel(false);
+        let jobs = jobs::spawn_all(&app, stopped);
+        Ok((app, Running { stop, writer, jobs }))
+    }
+}
+
+impl Running {
+    /// Stops the jobs, then closes the ingest queue and waits until every queued report is
+    /// committed (or has failed and been answered).
+    pub async fn stop(self, app: &App) {
+        let _ = self.stop.send(true);
+        for j in self.jobs {
+            let _ = j.await;
+        }
+        app.ingest.close();
+        let _ = self.writer.await;
+    }
+}
+
+/// Serves the app on `listener` until `shutdown` completes, then drains and returns.
+pub async fn serve(
+    config: Arc<Config>,
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let (app, running) = App::start(config, store, clock)
+        .await
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    let router = crate::api::router(app.clone());
+    tracing::info!(addr = %listener.local_addr()?, backend = app.store.backend().as_str(), "serving");
+    let result = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await;
+    tracing::info!("no more requests; draining the ingest queue");
+    running.stop(&app).await;
+    tracing::info!("stopped");
+    result
+}

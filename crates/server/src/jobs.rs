@@ -1,0 +1,79 @@
+//! Background jobs. Each is a step (`run_once(now)`) that tests call directly, wrapped in a
+//! loop that runs it periodically until the app stops.
+
+use crate::app::App;
+use crate::identity::DAY_MS;
+use downbeat_store::{PruneCutoffs, PruneOutcome, StoreError};
+use jiff::Timestamp;
+use std::future::Future;
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// How often raw reports and roll-ups past retention are deleted.
+pub const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+/// The first prune waits a little, so start-up is not slowed by it.
+pub const PRUNE_FIRST_AFTER: Duration = Duration::from_secs(60);
+/// How often in-memory structures are swept.
+pub const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(10);
+
+pub fn spawn_all(app: &App, stopped: watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
+    let prune_app = app.clone();
+    let house_app = app.clone();
+    vec![
+        tokio::spawn(every(PRUNE_EVERY, PRUNE_FIRST_AFTER, stopped.clone(), move || {
+            let app = prune_app.clone();
+            async move {
+                match prune_once(&app, app.clock.now()).await {
+                    Ok(out) if out != PruneOutcome::default() => tracing::info!(?out, "pruned"),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "prune failed; will retry"),
+                }
+            }
+        })),
+        tokio::spawn(every(HOUSEKEEPING_EVERY, HOUSEKEEPING_EVERY, stopped, move || {
+            let app = house_app.clone();
+            async move { housekeeping_once(&app) }
+        })),
+    ]
+}
+
+/// Runs `step` after `first`, then every `period`, until `stopped` turns true.
+async fn every<F, Fut>(period: Duration, first: Duration, mut stopped: watch::Receiver<bool>, mut step: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + first, period);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => step().await,
+            _ = stopped.changed() => return,
+        }
+        if *stopped.borrow() {
+            return;
+        }
+    }
+}
+
+/// Deletes what is past retention as of `now`: raw reports, roll-ups, and salts older than
+/// yesterday (the dedupe window never reaches further back).
+pub async fn prune_once(app: &App, now: Timestamp) -> Result<PruneOutcome, StoreError> {
+    let now_ms = now.as_millisecond();
+    let r = &app.config.retention;
+    app.store
+        .prune(PruneCutoffs {
+            raw_before_ms: now_ms - r.raw.as_millis(),
+            rollups_before_ms: now_ms - r.rollups.as_millis(),
+            salts_before_day: now_ms.div_euclid(DAY_MS) - 1,
+        })
+        .await
+}
+
+/// Sweeps the rate limiter's forgotten clients and refreshes gauges.
+pub fn housekeeping_once(app: &App) {
+    app.limiter.sweep();
+    app.metrics.rate_limited_clients.set(app.limiter.tracked_clients() as i64);
+    app.metrics.ingest_queue_depth.set(app.ingest.depth() as i64);
+}

@@ -1,0 +1,6 @@
+//! The server through its real HTTP API: one test binary, a module per area.
+
+mod helpers;
+mod ops;
+mod reports;
+mod series;
