@@ -18,6 +18,10 @@ impl ProblemKind {
     pub fn as_str(&self) -> &str {
         self.0.as_str()
     }
+
+    pub fn as_arc(&self) -> std::sync::Arc<str> {
+        self.0.as_arc()
+    }
 }
 
 impl fmt::Display for ProblemKind {

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Deserializer, Serialize};
 use std::fmt;
+use std::sync::Arc;
 
 /// Longest accepted slug, in bytes (all slug characters are ASCII).
 pub const MAX_SLUG_LEN: usize = 64;
@@ -20,9 +21,10 @@ pub enum SlugError {
 }
 
 /// A lowercase identifier safe in URLs, file names and SQL: `[a-z0-9][a-z0-9-]*`, 1–64 bytes.
+/// Shared, not copied: cloning one (once per report on the hot path) allocates nothing.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(transparent)]
-pub struct Slug(String);
+pub struct Slug(Arc<str>);
 
 impl Slug {
     pub fn parse(s: &str) -> Result<Self, SlugError> {
@@ -40,11 +42,16 @@ impl Slug {
         if !(first_ok && rest_ok) {
             return Err(SlugError::BadChar(s.chars().take(MAX_SLUG_LEN).collect()));
         }
-        Ok(Slug(s.to_owned()))
+        Ok(Slug(Arc::from(s)))
     }
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// The shared string, for rows that carry it without copying.
+    pub fn as_arc(&self) -> Arc<str> {
+        self.0.clone()
     }
 }
 
@@ -74,6 +81,9 @@ macro_rules! slug_newtype {
             }
             pub fn as_str(&self) -> &str {
                 self.0.as_str()
+            }
+            pub fn as_arc(&self) -> Arc<str> {
+                self.0.as_arc()
             }
         }
 

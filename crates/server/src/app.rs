@@ -5,10 +5,11 @@ use crate::identity::Salts;
 use crate::ingest::{self, Ingest};
 use crate::jobs;
 use crate::limiter::Limiter;
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, ReportCounters};
 use downbeat_config::Config;
 use downbeat_domain::Clock;
 use downbeat_store::{Store, StoreError};
+use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -29,6 +30,7 @@ pub struct Inner {
     pub dedupe: Dedupe,
     pub limiter: Limiter,
     pub metrics: Metrics,
+    pub report_counters: HashMap<String, ReportCounters>,
     pub ingest: Ingest,
 }
 
@@ -64,8 +66,14 @@ impl App {
         let salts = Salts::new(store.clone());
         salts.prepare(now_ms).await?;
         let (ingest, writer) = ingest::start(store.clone(), metrics.clone());
+        let report_counters = config
+            .services
+            .iter()
+            .map(|s| (s.id.to_string(), metrics.report_counters(s.id.as_str())))
+            .collect();
         let app = App {
             inner: Arc::new(Inner {
+                report_counters,
                 limiter: Limiter::new(&config.reports),
                 config,
                 store,
@@ -108,9 +116,12 @@ pub async fn serve(
         .map_err(|e| std::io::Error::other(e.to_string()))?;
     let router = crate::api::router(app.clone());
     tracing::info!(addr = %listener.local_addr()?, backend = app.store.backend().as_str(), "serving");
-    let result = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let result = axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await;
     tracing::info!("no more requests; draining the ingest queue");
     running.stop(&app).await;
     tracing::info!("stopped");

@@ -31,7 +31,14 @@ impl Dedupe {
     pub fn new(window_ms: i64) -> Self {
         Dedupe {
             window_ms,
-            shards: (0..SHARDS).map(|_| Mutex::new(Shard { last: HashMap::new(), sweep_at: 1024 })).collect(),
+            shards: (0..SHARDS)
+                .map(|_| {
+                    Mutex::new(Shard {
+                        last: HashMap::new(),
+                        sweep_at: 1024,
+                    })
+                })
+                .collect(),
         }
     }
 
@@ -40,7 +47,9 @@ impl Dedupe {
     }
 
     fn shard(&self, key: &Hash16) -> std::sync::MutexGuard<'_, Shard> {
-        self.shards[key[0] as usize % SHARDS].lock().unwrap_or_else(|e| e.into_inner())
+        self.shards[key[0] as usize % SHARDS]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
     }
 
     /// Decides whether a report from `key` at `now_ms` counts, and if so remembers it.
@@ -86,7 +95,10 @@ impl Dedupe {
     }
 
     pub fn len(&self) -> usize {
-        self.shards.iter().map(|s| s.lock().unwrap_or_else(|e| e.into_inner()).last.len()).sum()
+        self.shards
+            .iter()
+            .map(|s| s.lock().unwrap_or_else(|e| e.into_inner()).last.len())
+            .sum()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -114,7 +126,10 @@ mod tests {
     fn yesterdays_key_spans_midnight() {
         let d = Dedupe::new(W);
         assert_eq!(d.check_and_mark([1; 16], None, 0), Mark::Counted);
-        assert_eq!(d.check_and_mark([9; 16], Some([1; 16]), 60_000), Mark::Duplicate);
+        assert_eq!(
+            d.check_and_mark([9; 16], Some([1; 16]), 60_000),
+            Mark::Duplicate
+        );
     }
 
     #[test]

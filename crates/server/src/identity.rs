@@ -51,7 +51,9 @@ pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr
 /// The network an address belongs to for abuse analysis: its /24 or /48.
 pub fn network_of(ip: IpAddr) -> IpNet {
     let prefix = if ip.is_ipv4() { 24 } else { 48 };
-    IpNet::new(ip, prefix).map(|n| n.trunc()).unwrap_or_else(|_| IpNet::from(ip))
+    IpNet::new(ip, prefix)
+        .map(|n| n.trunc())
+        .unwrap_or_else(|_| IpNet::from(ip))
 }
 
 /// The keyed hashes of one client for one service.
@@ -102,7 +104,11 @@ fn ip_bytes(ip: IpAddr) -> Vec<u8> {
 
 impl Salts {
     pub fn new(store: Arc<dyn Store>) -> Self {
-        Salts { store, keys: RwLock::new(None), refresh: tokio::sync::Mutex::new(()) }
+        Salts {
+            store,
+            keys: RwLock::new(None),
+            refresh: tokio::sync::Mutex::new(()),
+        }
     }
 
     /// Loads (or creates) the salts for the day of `now_ms`.
@@ -118,8 +124,11 @@ impl Salts {
         }
         let today = self.store.daily_salt(day, random_salt()).await?;
         let yesterday = self.store.daily_salt(day - 1, random_salt()).await?;
-        *self.keys.write().unwrap_or_else(|e| e.into_inner()) =
-            Some(DayKeys { day, today: mac(&today), yesterday: Some(mac(&yesterday)) });
+        *self.keys.write().unwrap_or_else(|e| e.into_inner()) = Some(DayKeys {
+            day,
+            today: mac(&today),
+            yesterday: Some(mac(&yesterday)),
+        });
         Ok(())
     }
 
@@ -142,7 +151,8 @@ impl Salts {
             Some(k) => k,
             None => {
                 self.prepare(now_ms).await?;
-                self.cached(day).ok_or_else(|| StoreError::Internal("salt cache empty".into()))?
+                self.cached(day)
+                    .ok_or_else(|| StoreError::Internal("salt cache empty".into()))?
             }
         };
         let addr = ip_bytes(ip);
@@ -181,7 +191,10 @@ mod tests {
 
     #[test]
     fn forwarded_for_is_believed_only_from_trusted_proxies() {
-        let trusted: Vec<IpNet> = vec!["127.0.0.0/8".parse().unwrap(), "10.0.0.0/8".parse().unwrap()];
+        let trusted: Vec<IpNet> = vec![
+            "127.0.0.0/8".parse().unwrap(),
+            "10.0.0.0/8".parse().unwrap(),
+        ];
         let ip = |s: &str| s.parse::<IpAddr>().unwrap();
         let cases = [
             // (peer, headers, expected client)
@@ -190,20 +203,34 @@ mod tests {
             ("127.0.0.1", vec!["198.51.100.1"], "198.51.100.1"),
             ("127.0.0.1", vec!["6.6.6.6, 198.51.100.1"], "198.51.100.1"),
             ("127.0.0.1", vec!["198.51.100.1, 10.1.1.1"], "198.51.100.1"),
-            ("127.0.0.1", vec!["198.51.100.1", "10.1.1.1"], "198.51.100.1"),
+            (
+                "127.0.0.1",
+                vec!["198.51.100.1", "10.1.1.1"],
+                "198.51.100.1",
+            ),
             ("127.0.0.1", vec!["10.2.2.2, 10.1.1.1"], "10.2.2.2"),
             ("127.0.0.1", vec!["nonsense, 198.51.100.1"], "198.51.100.1"),
             ("127.0.0.1", vec!["198.51.100.1, nonsense"], "127.0.0.1"),
             ("::ffff:127.0.0.1", vec!["2001:db8::1"], "2001:db8::1"),
         ];
         for (peer, xff, want) in cases {
-            assert_eq!(client_ip(ip(peer), &headers(&xff), &trusted), ip(want), "{peer} {xff:?}");
+            assert_eq!(
+                client_ip(ip(peer), &headers(&xff), &trusted),
+                ip(want),
+                "{peer} {xff:?}"
+            );
         }
     }
 
     #[test]
     fn networks_are_slash_24_and_slash_48() {
-        assert_eq!(network_of("192.0.2.77".parse().unwrap()).to_string(), "192.0.2.0/24");
-        assert_eq!(network_of("2001:db8:1:2::9".parse().unwrap()).to_string(), "2001:db8:1::/48");
+        assert_eq!(
+            network_of("192.0.2.77".parse().unwrap()).to_string(),
+            "192.0.2.0/24"
+        );
+        assert_eq!(
+            network_of("2001:db8:1:2::9".parse().unwrap()).to_string(),
+            "2001:db8:1::/48"
+        );
     }
 }

@@ -47,7 +47,11 @@ pub struct Ingest {
 pub fn start(store: Arc<dyn Store>, metrics: Metrics) -> (Ingest, tokio::task::JoinHandle<()>) {
     let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
     let close = Arc::new(Notify::new());
-    let ingest = Ingest { tx, close: close.clone(), metrics: metrics.clone() };
+    let ingest = Ingest {
+        tx,
+        close: close.clone(),
+        metrics: metrics.clone(),
+    };
     let writer = tokio::spawn(writer(rx, store, metrics, close));
     (ingest, writer)
 }
@@ -56,10 +60,12 @@ impl Ingest {
     /// Queues a report and waits until it is committed.
     pub async fn submit(&self, report: NewReport) -> Result<(), IngestError> {
         let (reply, done) = oneshot::channel();
-        self.tx.try_send(Job { report, reply }).map_err(|e| match e {
-            mpsc::error::TrySendError::Full(_) => IngestError::Full,
-            mpsc::error::TrySendError::Closed(_) => IngestError::Closed,
-        })?;
+        self.tx
+            .try_send(Job { report, reply })
+            .map_err(|e| match e {
+                mpsc::error::TrySendError::Full(_) => IngestError::Full,
+                mpsc::error::TrySendError::Closed(_) => IngestError::Closed,
+            })?;
         self.metrics.ingest_queue_depth.set(self.depth() as i64);
         match done.await {
             Ok(Ok(())) => Ok(()),
@@ -79,7 +85,12 @@ impl Ingest {
     }
 }
 
-async fn writer(mut rx: mpsc::Receiver<Job>, store: Arc<dyn Store>, metrics: Metrics, close: Arc<Notify>) {
+async fn writer(
+    mut rx: mpsc::Receiver<Job>,
+    store: Arc<dyn Store>,
+    metrics: Metrics,
+    close: Arc<Notify>,
+) {
     let mut reports: Vec<NewReport> = Vec::with_capacity(MAX_BATCH);
     let mut replies: Vec<Reply> = Vec::with_capacity(MAX_BATCH);
     let mut closed = false;
@@ -110,17 +121,23 @@ async fn writer(mut rx: mpsc::Receiver<Job>, store: Arc<dyn Store>, metrics: Met
             }
         }
         let started = Instant::now();
-        let result = store.insert_reports(&reports).await.map_err(Arc::new);
-        metrics.commit_seconds.observe(started.elapsed().as_secs_f64());
-        metrics.commit_batch_size.observe(reports.len() as f64);
+        let batch = std::mem::take(&mut reports);
+        let (batch, result) = store.insert_reports(batch).await;
+        let result = result.map_err(Arc::new);
+        metrics
+            .commit_seconds
+            .observe(started.elapsed().as_secs_f64());
+        metrics.commit_batch_size.observe(batch.len() as f64);
         if let Err(e) = &result {
             metrics.commit_failures.inc();
-            tracing::error!(error = %e, reports = reports.len(), "group commit failed; reports refused with 503");
+            tracing::error!(error = %e, reports = batch.len(), "group commit failed; reports refused with 503");
         }
         for reply in replies.drain(..) {
             // A handler whose client went away no longer listens; its report is stored anyway.
             let _ = reply.send(result.clone());
         }
+        // Reuse the batch's allocation for the next one.
+        reports = batch;
         reports.clear();
         metrics.ingest_queue_depth.set(rx.len() as i64);
     }

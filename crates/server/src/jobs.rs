@@ -21,26 +21,40 @@ pub fn spawn_all(app: &App, stopped: watch::Receiver<bool>) -> Vec<JoinHandle<()
     let prune_app = app.clone();
     let house_app = app.clone();
     vec![
-        tokio::spawn(every(PRUNE_EVERY, PRUNE_FIRST_AFTER, stopped.clone(), move || {
-            let app = prune_app.clone();
-            async move {
-                match prune_once(&app, app.clock.now()).await {
-                    Ok(out) if out != PruneOutcome::default() => tracing::info!(?out, "pruned"),
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!(error = %e, "prune failed; will retry"),
+        tokio::spawn(every(
+            PRUNE_EVERY,
+            PRUNE_FIRST_AFTER,
+            stopped.clone(),
+            move || {
+                let app = prune_app.clone();
+                async move {
+                    match prune_once(&app, app.clock.now()).await {
+                        Ok(out) if out != PruneOutcome::default() => tracing::info!(?out, "pruned"),
+                        Ok(_) => {}
+                        Err(e) => tracing::warn!(error = %e, "prune failed; will retry"),
+                    }
                 }
-            }
-        })),
-        tokio::spawn(every(HOUSEKEEPING_EVERY, HOUSEKEEPING_EVERY, stopped, move || {
-            let app = house_app.clone();
-            async move { housekeeping_once(&app) }
-        })),
+            },
+        )),
+        tokio::spawn(every(
+            HOUSEKEEPING_EVERY,
+            HOUSEKEEPING_EVERY,
+            stopped,
+            move || {
+                let app = house_app.clone();
+                async move { housekeeping_once(&app) }
+            },
+        )),
     ]
 }
 
 /// Runs `step` after `first`, then every `period`, until `stopped` turns true.
-async fn every<F, Fut>(period: Duration, first: Duration, mut stopped: watch::Receiver<bool>, mut step: F)
-where
+async fn every<F, Fut>(
+    period: Duration,
+    first: Duration,
+    mut stopped: watch::Receiver<bool>,
+    mut step: F,
+) where
     F: FnMut() -> Fut,
     Fut: Future<Output = ()>,
 {
@@ -74,6 +88,10 @@ pub async fn prune_once(app: &App, now: Timestamp) -> Result<PruneOutcome, Store
 /// Sweeps the rate limiter's forgotten clients and refreshes gauges.
 pub fn housekeeping_once(app: &App) {
     app.limiter.sweep();
-    app.metrics.rate_limited_clients.set(app.limiter.tracked_clients() as i64);
-    app.metrics.ingest_queue_depth.set(app.ingest.depth() as i64);
+    app.metrics
+        .rate_limited_clients
+        .set(app.limiter.tracked_clients() as i64);
+    app.metrics
+        .ingest_queue_depth
+        .set(app.ingest.depth() as i64);
 }

@@ -17,7 +17,10 @@ impl Limiter {
         let per_minute = NonZeroU32::new(settings.rate_limit_per_minute).unwrap_or(NonZeroU32::MIN);
         let burst = NonZeroU32::new(settings.rate_limit_burst).unwrap_or(NonZeroU32::MIN);
         let quota = Quota::per_minute(per_minute).allow_burst(burst);
-        Limiter { reports: DefaultKeyedRateLimiter::keyed(quota), clock: DefaultClock::default() }
+        Limiter {
+            reports: DefaultKeyedRateLimiter::keyed(quota),
+            clock: DefaultClock::default(),
+        }
     }
 
     /// `Ok` if `ip` may report now, else how long until it may.

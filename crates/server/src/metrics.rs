@@ -50,6 +50,13 @@ fn latency_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.000_05, 2.0, 17))
 }
 
+/// One service's report counters.
+#[derive(Clone)]
+pub struct ReportCounters {
+    pub received: Counter,
+    pub counted: Counter,
+}
+
 /// Every metric Downbeat exports, cheap to clone (each metric is an `Arc` inside).
 #[derive(Clone)]
 pub struct Metrics {
@@ -86,20 +93,72 @@ impl Metrics {
             rate_limited_clients: Gauge::default(),
         };
         let mut r = Registry::with_prefix("downbeat");
-        r.register("reports_received", "Crowd reports accepted (counted or not)", m.reports_received.clone());
-        r.register("reports_counted", "Crowd reports counted (not duplicates)", m.reports_counted.clone());
-        r.register("reports_rejected", "Crowd reports refused, by reason", m.reports_rejected.clone());
-        r.register("http_request_duration_seconds", "HTTP request latency", m.requests.clone());
-        r.register("store_commit_duration_seconds", "Latency of one group commit of reports", m.commit_seconds.clone());
-        r.register("store_commit_batch_size", "Reports per group commit", m.commit_batch_size.clone());
-        r.register("store_commit_failures", "Group commits that failed", m.commit_failures.clone());
-        r.register("ingest_queue_depth", "Reports waiting for a commit", m.ingest_queue_depth.clone());
-        r.register("rate_limiter_clients", "Client addresses tracked by the rate limiter", m.rate_limited_clients.clone());
-        Metrics { registry: Arc::new(r), ..m }
+        r.register(
+            "reports_received",
+            "Crowd reports accepted (counted or not)",
+            m.reports_received.clone(),
+        );
+        r.register(
+            "reports_counted",
+            "Crowd reports counted (not duplicates)",
+            m.reports_counted.clone(),
+        );
+        r.register(
+            "reports_rejected",
+            "Crowd reports refused, by reason",
+            m.reports_rejected.clone(),
+        );
+        r.register(
+            "http_request_duration_seconds",
+            "HTTP request latency",
+            m.requests.clone(),
+        );
+        r.register(
+            "store_commit_duration_seconds",
+            "Latency of one group commit of reports",
+            m.commit_seconds.clone(),
+        );
+        r.register(
+            "store_commit_batch_size",
+            "Reports per group commit",
+            m.commit_batch_size.clone(),
+        );
+        r.register(
+            "store_commit_failures",
+            "Group commits that failed",
+            m.commit_failures.clone(),
+        );
+        r.register(
+            "ingest_queue_depth",
+            "Reports waiting for a commit",
+            m.ingest_queue_depth.clone(),
+        );
+        r.register(
+            "rate_limiter_clients",
+            "Client addresses tracked by the rate limiter",
+            m.rate_limited_clients.clone(),
+        );
+        Metrics {
+            registry: Arc::new(r),
+            ..m
+        }
+    }
+
+    /// The report counters of a service, created once so the hot path only increments.
+    pub fn report_counters(&self, service: &str) -> ReportCounters {
+        let label = ServiceLabel {
+            service: service.to_owned(),
+        };
+        ReportCounters {
+            received: self.reports_received.get_or_create_owned(&label),
+            counted: self.reports_counted.get_or_create_owned(&label),
+        }
     }
 
     pub fn reject(&self, reason: RejectReason) {
-        self.reports_rejected.get_or_create(&ReasonLabel { reason }).inc();
+        self.reports_rejected
+            .get_or_create(&ReasonLabel { reason })
+            .inc();
     }
 
     /// The Prometheus text exposition.
@@ -123,7 +182,11 @@ pub async fn track(State(metrics): State<Metrics>, req: Request, next: Next) -> 
     let resp = next.run(req).await;
     metrics
         .requests
-        .get_or_create(&RequestLabels { method, route, status: resp.status().as_u16() })
+        .get_or_create(&RequestLabels {
+            method,
+            route,
+            status: resp.status().as_u16(),
+        })
         .observe(start.elapsed().as_secs_f64());
     resp
 }

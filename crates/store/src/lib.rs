@@ -39,8 +39,12 @@ pub trait Store: Send + Sync + 'static {
     async fn ping(&self) -> Result<(), StoreError>;
 
     /// Writes a batch of reports and their minute roll-ups in one transaction. When this
-    /// returns `Ok`, every report of the batch is durable.
-    async fn insert_reports(&self, batch: &[NewReport]) -> Result<(), StoreError>;
+    /// returns `Ok`, every report of the batch is durable. The batch is handed over (and
+    /// handed back, for reuse) so a backend working on another thread need not copy it.
+    async fn insert_reports(
+        &self,
+        batch: Vec<NewReport>,
+    ) -> (Vec<NewReport>, Result<(), StoreError>);
 
     /// The latest counted report time per (service, client hash) since `since_ms`: restores
     /// the dedupe window after a restart.

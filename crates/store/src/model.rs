@@ -2,6 +2,7 @@
 //! edges so each backend binds strings and integers.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// A keyed hash, truncated to 16 bytes: enough to tell clients apart, useless to recover an
 /// address without the day's salt.
@@ -10,9 +11,9 @@ pub type Hash16 = [u8; 16];
 /// A report to write.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewReport {
-    pub service: String,
+    pub service: Arc<str>,
     pub received_at_ms: i64,
-    pub problem: String,
+    pub problem: Arc<str>,
     pub platform: Option<&'static str>,
     pub country: Option<&'static str>,
     pub city: Option<String>,
@@ -88,9 +89,9 @@ pub fn rollup_increments(batch: &[NewReport]) -> BTreeMap<RollupKey<'_>, i64> {
     for r in batch.iter().filter(|r| r.counted) {
         let minute = r.received_at_ms.div_euclid(MINUTE_MS) * MINUTE_MS;
         let key = (
-            r.service.as_str(),
+            &*r.service,
             minute,
-            r.problem.as_str(),
+            &*r.problem,
             r.platform.unwrap_or(""),
             r.country.unwrap_or(""),
         );

@@ -92,29 +92,15 @@ impl PgStore {
     }
 }
 
-fn hash16(v: &[u8]) -> Result<Hash16, StoreError> {
-    v.try_into()
-        .map_err(|_| StoreError::Internal("stored hash is not 16 bytes".into()))
-}
-
-#[async_trait]
-impl Store for PgStore {
-    fn backend(&self) -> Backend {
-        Backend::Postgres
-    }
-
-    async fn ping(&self) -> Result<(), StoreError> {
-        self.client().await?.query_one("SELECT 1", &[]).await?;
-        Ok(())
-    }
-
-    async fn insert_reports(&self, batch: &[NewReport]) -> Result<(), StoreError> {
+impl PgStore {
+    /// One transaction: every report through UNNEST, then the roll-up increments.
+    async fn insert_batch(&self, batch: &[NewReport]) -> Result<(), StoreError> {
         if batch.is_empty() {
             return Ok(());
         }
-        let services: Vec<&str> = batch.iter().map(|r| r.service.as_str()).collect();
+        let services: Vec<&str> = batch.iter().map(|r| &*r.service).collect();
         let times: Vec<i64> = batch.iter().map(|r| r.received_at_ms).collect();
-        let problems: Vec<&str> = batch.iter().map(|r| r.problem.as_str()).collect();
+        let problems: Vec<&str> = batch.iter().map(|r| &*r.problem).collect();
         let platforms: Vec<Option<&str>> = batch.iter().map(|r| r.platform).collect();
         let countries: Vec<Option<&str>> = batch.iter().map(|r| r.country).collect();
         let cities: Vec<Option<&str>> = batch.iter().map(|r| r.city.as_deref()).collect();
@@ -155,6 +141,31 @@ impl Store for PgStore {
         }
         tx.commit().await?;
         Ok(())
+    }
+}
+
+fn hash16(v: &[u8]) -> Result<Hash16, StoreError> {
+    v.try_into()
+        .map_err(|_| StoreError::Internal("stored hash is not 16 bytes".into()))
+}
+
+#[async_trait]
+impl Store for PgStore {
+    fn backend(&self) -> Backend {
+        Backend::Postgres
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.client().await?.query_one("SELECT 1", &[]).await?;
+        Ok(())
+    }
+
+    async fn insert_reports(
+        &self,
+        batch: Vec<NewReport>,
+    ) -> (Vec<NewReport>, Result<(), StoreError>) {
+        let result = self.insert_batch(&batch).await;
+        (batch, result)
     }
 
     async fn recent_counted_clients(&self, since_ms: i64) -> Result<Vec<RecentClient>, StoreError> {

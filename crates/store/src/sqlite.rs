@@ -161,6 +161,41 @@ fn apply_migrations(conn: &mut Connection, list: &[Migration]) -> Result<(), Sto
     Ok(())
 }
 
+/// One transaction: the reports, then their roll-up increments.
+fn insert_batch(conn: &mut Connection, batch: &[NewReport]) -> Result<(), StoreError> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    {
+        let mut insert = tx.prepare_cached(
+            "INSERT INTO reports (service, received_at_ms, problem, platform, country, city,
+                client_hash, network_hash, counted) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        )?;
+        for r in batch {
+            insert.execute(params![
+                &*r.service,
+                r.received_at_ms,
+                &*r.problem,
+                r.platform,
+                r.country,
+                r.city,
+                &r.client_hash[..],
+                &r.network_hash[..],
+                r.counted,
+            ])?;
+        }
+        let mut upsert = tx.prepare_cached(
+            "INSERT INTO report_minutes (service, minute_ms, problem, platform, country, count)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (service, minute_ms, problem, platform, country)
+             DO UPDATE SET count = count + excluded.count",
+        )?;
+        for ((service, minute, problem, platform, country), n) in rollup_increments(batch) {
+            upsert.execute(params![service, minute, problem, platform, country, n])?;
+        }
+    }
+    tx.commit()?;
+    Ok(())
+}
+
 fn hash16(v: Vec<u8>) -> Result<Hash16, StoreError> {
     v.try_into()
         .map_err(|_| StoreError::Internal("stored hash is not 16 bytes".into()))
@@ -180,46 +215,26 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn insert_reports(&self, batch: &[NewReport]) -> Result<(), StoreError> {
+    async fn insert_reports(
+        &self,
+        batch: Vec<NewReport>,
+    ) -> (Vec<NewReport>, Result<(), StoreError>) {
         if batch.is_empty() {
-            return Ok(());
+            return (batch, Ok(()));
         }
-        // Owned copy for the blocking thread; small next to the commit itself.
-        let batch = batch.to_vec();
-        self.write(move |conn| {
-            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            {
-                let mut insert = tx.prepare_cached(
-                    "INSERT INTO reports (service, received_at_ms, problem, platform, country, city,
-                        client_hash, network_hash, counted) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                )?;
-                for r in &batch {
-                    insert.execute(params![
-                        r.service,
-                        r.received_at_ms,
-                        r.problem,
-                        r.platform,
-                        r.country,
-                        r.city,
-                        &r.client_hash[..],
-                        &r.network_hash[..],
-                        r.counted,
-                    ])?;
-                }
-                let mut upsert = tx.prepare_cached(
-                    "INSERT INTO report_minutes (service, minute_ms, problem, platform, country, count)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                     ON CONFLICT (service, minute_ms, problem, platform, country)
-                     DO UPDATE SET count = count + excluded.count",
-                )?;
-                for ((service, minute, problem, platform, country), n) in rollup_increments(&batch) {
-                    upsert.execute(params![service, minute, problem, platform, country, n])?;
-                }
-            }
-            tx.commit()?;
-            Ok(())
+        let writer = self.writer.clone();
+        let done = tokio::task::spawn_blocking(move || {
+            let result = insert_batch(&mut lock(&writer), &batch);
+            (batch, result)
         })
-        .await
+        .await;
+        match done {
+            Ok(out) => out,
+            Err(e) => (
+                Vec::new(),
+                Err(StoreError::Internal(format!("write task failed: {e}"))),
+            ),
+        }
     }
 
     async fn recent_counted_clients(&self, since_ms: i64) -> Result<Vec<RecentClient>, StoreError> {

@@ -20,6 +20,11 @@ fn report(service: &str, at_ms: i64, problem: &str, client: u8, counted: bool) -
     }
 }
 
+async fn insert(s: &std::sync::Arc<dyn Store>, batch: Vec<NewReport>) {
+    let (_, r) = s.insert_reports(batch).await;
+    r.unwrap();
+}
+
 async fn each_backend<F, Fut>(test: F)
 where
     F: Fn(std::sync::Arc<dyn Store>, &'static str) -> Fut,
@@ -45,7 +50,7 @@ async fn summary_counts_only_counted_reports_in_the_window() {
             report("other", T0 + 5_000, "login", 4, true),
             report("melodia", T0 - 3_600_000, "search", 5, true),
         ];
-        s.insert_reports(&batch).await.unwrap();
+        insert(&s, batch).await;
         let sum = s.summary("melodia", T0).await.unwrap();
         assert_eq!(sum.total, 3, "{name}");
         assert_eq!(sum.by_problem.get("login"), Some(&2), "{name}");
@@ -69,13 +74,13 @@ async fn summary_counts_only_counted_reports_in_the_window() {
 async fn roll_ups_accumulate_across_batches() {
     each_backend(|s, name| async move {
         for i in 0..5 {
-            s.insert_reports(&[report("melodia", T0 + i * 1_000, "login", 2, true)])
-                .await
-                .unwrap();
+            insert(
+                &s,
+                vec![report("melodia", T0 + i * 1_000, "login", 2, true)],
+            )
+            .await;
         }
-        s.insert_reports(&[report("melodia", T0 + 61_000, "login", 2, true)])
-            .await
-            .unwrap();
+        insert(&s, vec![report("melodia", T0 + 61_000, "login", 2, true)]).await;
         let counts = s
             .report_counts("melodia", T0, T0 + 3_600_000, MINUTE_MS)
             .await
@@ -118,15 +123,17 @@ async fn roll_ups_accumulate_across_batches() {
 #[tokio::test]
 async fn recent_counted_clients_restore_the_dedupe_window() {
     each_backend(|s, name| async move {
-        s.insert_reports(&[
-            report("melodia", T0, "login", 1, true),
-            report("melodia", T0 + 5_000, "login", 1, true),
-            report("melodia", T0 + 9_000, "login", 1, false),
-            report("melodia", T0 - 60_000, "login", 2, true),
-            report("other", T0 + 1, "login", 1, true),
-        ])
-        .await
-        .unwrap();
+        insert(
+            &s,
+            vec![
+                report("melodia", T0, "login", 1, true),
+                report("melodia", T0 + 5_000, "login", 1, true),
+                report("melodia", T0 + 9_000, "login", 1, false),
+                report("melodia", T0 - 60_000, "login", 2, true),
+                report("other", T0 + 1, "login", 1, true),
+            ],
+        )
+        .await;
         let mut recent = s.recent_counted_clients(T0).await.unwrap();
         recent.sort_by(|a, b| a.service.cmp(&b.service));
         assert_eq!(
@@ -165,13 +172,15 @@ async fn prune_deletes_only_what_is_past_retention() {
     each_backend(|s, name| async move {
         let old = T0 - 40 * 86_400_000;
         let ancient = T0 - 500 * 86_400_000;
-        s.insert_reports(&[
-            report("melodia", ancient, "login", 1, true),
-            report("melodia", old, "login", 2, true),
-            report("melodia", T0, "login", 3, true),
-        ])
-        .await
-        .unwrap();
+        insert(
+            &s,
+            vec![
+                report("melodia", ancient, "login", 1, true),
+                report("melodia", old, "login", 2, true),
+                report("melodia", T0, "login", 3, true),
+            ],
+        )
+        .await;
         s.daily_salt(10, [1; 32]).await.unwrap();
         s.daily_salt(20, [1; 32]).await.unwrap();
         let out = s
@@ -210,9 +219,7 @@ async fn data_survives_reopening() {
     for t in testing::all().await {
         {
             let s = open(&t.target).await.unwrap();
-            s.insert_reports(&[report("melodia", T0, "login", 1, true)])
-                .await
-                .unwrap();
+            insert(&s, vec![report("melodia", T0, "login", 1, true)]).await;
         }
         let s = open(&t.target).await.unwrap();
         s.ping().await.unwrap();

@@ -48,13 +48,19 @@ pub fn load_config(given: Option<&Path>) -> anyhow::Result<Config> {
 }
 
 /// The store target from flags/env, then the config's [server] table, then defaults.
-pub fn store_target(args: &StoreArgs, config: &Config) -> anyhow::Result<(downbeat_store::StoreTarget, PathBuf)> {
+pub fn store_target(
+    args: &StoreArgs,
+    config: &Config,
+) -> anyhow::Result<(downbeat_store::StoreTarget, PathBuf)> {
     let data_dir = args
         .data_dir
         .clone()
         .or_else(|| config.server.data_dir.clone())
         .unwrap_or_else(|| PathBuf::from("downbeat-data"));
-    let url = args.database_url.as_deref().or(config.server.database_url.as_deref());
+    let url = args
+        .database_url
+        .as_deref()
+        .or(config.server.database_url.as_deref());
     let target = downbeat_store::StoreTarget::from_url(url, &data_dir)
         .map_err(|e| UsageError(e.to_string()))
         .context("choosing the store")?;

@@ -19,13 +19,21 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         .context("starting the async runtime")?;
     runtime.block_on(async move {
         tracing::info!(store = ?target, "opening store");
-        let store = downbeat_store::open(&target).await.context("opening the store")?;
+        let store = downbeat_store::open(&target)
+            .await
+            .context("opening the store")?;
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .with_context(|| format!("listening on {listen}"))?;
-        downbeat_server::serve(Arc::new(config), store, Arc::new(SystemClock), listener, shutdown_signal())
-            .await
-            .context("serving")
+        downbeat_server::serve(
+            Arc::new(config),
+            store,
+            Arc::new(SystemClock),
+            listener,
+            shutdown_signal(),
+        )
+        .await
+        .context("serving")
     })
 }
 

@@ -16,7 +16,10 @@ pub enum ApiError {
     BadRequest(String),
     /// A well-formed request with a field whose value is not acceptable.
     #[error("{field}: {message}")]
-    InvalidField { field: &'static str, message: String },
+    InvalidField {
+        field: &'static str,
+        message: String,
+    },
     #[error("request body is larger than the limit of {limit} bytes")]
     TooLarge { limit: usize },
     #[error("{0}")]
@@ -68,9 +71,17 @@ impl IntoResponse for ApiError {
             ApiError::Unavailable(_) => Some(1),
             _ => None,
         };
-        let mut resp = (status, Json(ErrorBody { error: self.to_string(), field })).into_response();
+        let mut resp = (
+            status,
+            Json(ErrorBody {
+                error: self.to_string(),
+                field,
+            }),
+        )
+            .into_response();
         if let Some(s) = retry_after {
-            resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(s));
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(s));
         }
         resp
     }

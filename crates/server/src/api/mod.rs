@@ -20,7 +20,10 @@ pub use error::ApiError;
 pub fn router(app: App) -> Router {
     let metrics = app.metrics.clone();
     Router::new()
-        .route("/api/v1/services/{service}/reports", post(reports::submit).get(series::counts))
+        .route(
+            "/api/v1/services/{service}/reports",
+            post(reports::submit).get(series::counts),
+        )
         .route("/api/v1/services/{service}/summary", get(series::summary))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
@@ -28,5 +31,8 @@ pub fn router(app: App) -> Router {
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .with_state(app)
-        .layer(axum::middleware::from_fn_with_state(metrics, crate::metrics::track))
+        .layer(axum::middleware::from_fn_with_state(
+            metrics,
+            crate::metrics::track,
+        ))
 }

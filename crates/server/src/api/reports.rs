@@ -5,7 +5,7 @@ use super::body::{self, RawReport};
 use crate::app::App;
 use crate::dedupe::Mark;
 use crate::identity::client_ip;
-use crate::metrics::{RejectReason, ServiceLabel};
+use crate::metrics::RejectReason;
 use axum::Json;
 use axum::body::Body;
 use axum::extract::rejection::PathRejection;
@@ -29,11 +29,16 @@ pub struct Accepted {
 }
 
 /// The service a path names, or 404.
-pub fn service_of<'a>(app: &'a App, path: &Result<Path<String>, PathRejection>) -> Result<&'a ServiceConfig, ApiError> {
+pub fn service_of<'a>(
+    app: &'a App,
+    path: &Result<Path<String>, PathRejection>,
+) -> Result<&'a ServiceConfig, ApiError> {
     let Ok(Path(id)) = path else {
         return Err(ApiError::NotFound("unknown service".into()));
     };
-    app.config.service(id).ok_or_else(|| ApiError::unknown_service(id))
+    app.config
+        .service(id)
+        .ok_or_else(|| ApiError::unknown_service(id))
 }
 
 pub async fn submit(
@@ -69,7 +74,9 @@ async fn accept(
     let ip = client_ip(peer.ip(), headers, &app.config.server.trusted_proxies);
     app.limiter
         .check_report(ip)
-        .map_err(|wait| ApiError::RateLimited { retry_after_s: wait.as_secs().max(1) })?;
+        .map_err(|wait| ApiError::RateLimited {
+            retry_after_s: wait.as_secs().max(1),
+        })?;
     let format = body::format_of(headers)?;
     let bytes = body::read_limited(headers, body, app.config.reports.max_body_bytes).await?;
     let raw = body::parse(format, &bytes)?;
@@ -78,12 +85,18 @@ async fn accept(
 
     let now_ms = now.as_millisecond();
     let window_ms = app.dedupe.window_ms();
-    let hashes = app.salts.hashes(service.id.as_str(), ip, now_ms, window_ms).await?;
-    let counted = app.dedupe.check_and_mark(hashes.client, hashes.client_yesterday, now_ms) == Mark::Counted;
+    let hashes = app
+        .salts
+        .hashes(service.id.as_str(), ip, now_ms, window_ms)
+        .await?;
+    let counted = app
+        .dedupe
+        .check_and_mark(hashes.client, hashes.client_yesterday, now_ms)
+        == Mark::Counted;
     let row = NewReport {
-        service: report.service.to_string(),
+        service: report.service.as_arc(),
         received_at_ms: now_ms,
-        problem: report.problem.to_string(),
+        problem: report.problem.as_arc(),
         platform: report.platform.map(Platform::as_str),
         country: report.country.map(CountryCode::as_str),
         city: report.city.map(|c| c.as_str().to_owned()),
@@ -98,10 +111,11 @@ async fn accept(
         return Err(e.into());
     }
 
-    let label = ServiceLabel { service: service.id.to_string() };
-    app.metrics.reports_received.get_or_create(&label).inc();
-    if counted {
-        app.metrics.reports_counted.get_or_create(&label).inc();
+    if let Some(c) = app.report_counters.get(service.id.as_str()) {
+        c.received.inc();
+        if counted {
+            c.counted.inc();
+        }
     }
     Ok(Accepted {
         status: "accepted",
@@ -120,14 +134,22 @@ async fn accept(
 }
 
 /// Turns a raw report into a valid one for `service`, naming the first bad field.
-pub fn validate(service: &ServiceConfig, raw: RawReport, now: jiff::Timestamp) -> Result<Report, ApiError> {
+pub fn validate(
+    service: &ServiceConfig,
+    raw: RawReport<'_>,
+    now: jiff::Timestamp,
+) -> Result<Report, ApiError> {
     let invalid = |field, message: String| ApiError::InvalidField { field, message };
     let problem = service.offers(raw.problem.trim()).ok_or_else(|| {
         let offered: Vec<&str> = service.problems.iter().map(|p| p.kind.as_str()).collect();
         let shown: String = raw.problem.chars().take(40).collect();
         invalid(
             "problem",
-            format!("unknown problem kind {shown:?} for {}; expected one of {}", service.name, offered.join(", ")),
+            format!(
+                "unknown problem kind {shown:?} for {}; expected one of {}",
+                service.name,
+                offered.join(", ")
+            ),
         )
     })?;
     let platform = raw
@@ -144,5 +166,12 @@ pub fn validate(service: &ServiceConfig, raw: RawReport, now: jiff::Timestamp) -
         Some(c) => City::parse(&c).map_err(|e| invalid("city", e.to_string()))?,
         None => None,
     };
-    Ok(Report { service: service.id.clone(), problem: problem.kind.clone(), platform, country, city, received_at: now })
+    Ok(Report {
+        service: service.id.clone(),
+        problem: problem.kind.clone(),
+        platform,
+        country,
+        city,
+        received_at: now,
+    })
 }

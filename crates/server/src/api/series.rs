@@ -45,7 +45,10 @@ pub async fn summary(
     let window = match q.window {
         None => Span::from_secs(3600),
         Some(w) => Span::parse_within(&w, Span::from_secs(60), app.config.retention.rollups)
-            .map_err(|e| ApiError::InvalidField { field: "window", message: e.to_string() })?,
+            .map_err(|e| ApiError::InvalidField {
+                field: "window",
+                message: e.to_string(),
+            })?,
     };
     let now = app.clock.now();
     let since_ms = now.as_millisecond() - window.as_millis();
@@ -53,7 +56,8 @@ pub async fn summary(
     Ok(Json(SummaryBody {
         service: service.id.to_string(),
         window: window.to_string(),
-        since: Timestamp::from_millisecond(since_ms.div_euclid(MINUTE_MS) * MINUTE_MS).unwrap_or(now),
+        since: Timestamp::from_millisecond(since_ms.div_euclid(MINUTE_MS) * MINUTE_MS)
+            .unwrap_or(now),
         total: s.total,
         by_problem: s.by_problem,
         by_platform: s.by_platform,
@@ -84,7 +88,12 @@ pub struct CountsBody {
 }
 
 /// The accepted bucket sizes and their names.
-const BUCKETS: [(&str, i64); 4] = [("1m", 60_000), ("5m", 300_000), ("15m", 900_000), ("1h", 3_600_000)];
+const BUCKETS: [(&str, i64); 4] = [
+    ("1m", 60_000),
+    ("5m", 300_000),
+    ("15m", 900_000),
+    ("1h", 3_600_000),
+];
 
 /// Parses `since`: an RFC 3339 time, or a duration meaning that long ago (`24h`).
 fn parse_since(s: &str, now: Timestamp) -> Result<Timestamp, String> {
@@ -96,7 +105,10 @@ fn parse_since(s: &str, now: Timestamp) -> Result<Timestamp, String> {
         return Ok(t);
     }
     match Span::parse(s) {
-        Ok(span) => Ok(Timestamp::from_millisecond(now.as_millisecond() - span.as_millis()).unwrap_or(Timestamp::UNIX_EPOCH)),
+        Ok(span) => Ok(
+            Timestamp::from_millisecond(now.as_millisecond() - span.as_millis())
+                .unwrap_or(Timestamp::UNIX_EPOCH),
+        ),
         Err(_) => Err(format!(
             "{:?} is neither an RFC 3339 time (2026-11-22T08:00:00Z) nor a duration ago (24h)",
             s.chars().take(40).collect::<String>()
@@ -115,30 +127,49 @@ pub async fn counts(
     let q: CountsQuery = parse_query(q.as_deref())?;
     let (bucket_name, bucket_ms) = match q.bucket.as_deref() {
         None => BUCKETS[1],
-        Some(b) => *BUCKETS.iter().find(|(n, _)| *n == b).ok_or_else(|| ApiError::InvalidField {
-            field: "bucket",
-            message: format!("{:?} is not one of 1m, 5m, 15m, 1h", b.chars().take(20).collect::<String>()),
-        })?,
+        Some(b) => {
+            *BUCKETS
+                .iter()
+                .find(|(n, _)| *n == b)
+                .ok_or_else(|| ApiError::InvalidField {
+                    field: "bucket",
+                    message: format!(
+                        "{:?} is not one of 1m, 5m, 15m, 1h",
+                        b.chars().take(20).collect::<String>()
+                    ),
+                })?
+        }
     };
     let now = app.clock.now();
     let since = match q.since.as_deref() {
         None => Timestamp::from_millisecond(now.as_millisecond() - 86_400_000).unwrap_or(now),
-        Some(s) => parse_since(s, now).map_err(|message| ApiError::InvalidField { field: "since", message })?,
+        Some(s) => parse_since(s, now).map_err(|message| ApiError::InvalidField {
+            field: "since",
+            message,
+        })?,
     };
     let now_ms = now.as_millisecond();
     let since_ms = since.as_millisecond().div_euclid(bucket_ms) * bucket_ms;
     if since_ms > now_ms {
-        return Err(ApiError::InvalidField { field: "since", message: "is in the future".into() });
+        return Err(ApiError::InvalidField {
+            field: "since",
+            message: "is in the future".into(),
+        });
     }
     let until_ms = (now_ms.div_euclid(bucket_ms) + 1) * bucket_ms;
     let n = (until_ms - since_ms) / bucket_ms;
     if n > MAX_BUCKETS {
         return Err(ApiError::InvalidField {
             field: "since",
-            message: format!("asks for {n} buckets of {bucket_name}; at most {MAX_BUCKETS}: use a larger bucket or a later since"),
+            message: format!(
+                "asks for {n} buckets of {bucket_name}; at most {MAX_BUCKETS}: use a larger bucket or a later since"
+            ),
         });
     }
-    let rows = app.store.report_counts(service.id.as_str(), since_ms, until_ms, bucket_ms).await?;
+    let rows = app
+        .store
+        .report_counts(service.id.as_str(), since_ms, until_ms, bucket_ms)
+        .await?;
     let mut rows = rows.into_iter().peekable();
     let mut buckets = Vec::with_capacity(n as usize);
     let mut start = since_ms;
@@ -147,7 +178,10 @@ pub async fn counts(
             Some(r) if r.start_ms == start => rows.next().map_or(0, |r| r.count),
             _ => 0,
         };
-        buckets.push(Bucket { start: Timestamp::from_millisecond(start).unwrap_or(now), count });
+        buckets.push(Bucket {
+            start: Timestamp::from_millisecond(start).unwrap_or(now),
+            count,
+        });
         start += bucket_ms;
     }
     Ok(Json(CountsBody {

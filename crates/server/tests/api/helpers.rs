@@ -62,16 +62,29 @@ pub async fn spawn_on(store: TestStore, extra: &str, clock: Arc<ManualClock>) ->
 /// A server with exactly `config` as its config file.
 pub async fn spawn_raw(store: TestStore, config: &str, clock: Arc<ManualClock>) -> TestApp {
     let config = Arc::new(downbeat_config::parse_str(config, "test.toml").expect("test config"));
-    let db = downbeat_store::open(&store.target).await.expect("open store");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let db = downbeat_store::open(&store.target)
+        .await
+        .expect("open store");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = oneshot::channel::<()>();
-    let handle = tokio::spawn(downbeat_server::serve(config, db, clock.clone(), listener, async {
-        let _ = rx.await;
-    }));
+    let handle = tokio::spawn(downbeat_server::serve(
+        config,
+        db,
+        clock.clone(),
+        listener,
+        async {
+            let _ = rx.await;
+        },
+    ));
     TestApp {
         addr,
-        client: reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap(),
+        client: reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap(),
         clock,
         store,
         shutdown: Some(tx),
@@ -97,19 +110,30 @@ impl TestApp {
 
     /// Posts a report and returns whether it counted; panics unless 202.
     pub async fn report_counted(&self, problem: &str, ip: &str) -> bool {
-        let r = self.report("melodia", json!({"problem": problem}), ip).await;
+        let r = self
+            .report("melodia", json!({"problem": problem}), ip)
+            .await;
         assert_eq!(r.status(), StatusCode::ACCEPTED);
-        r.json::<Value>().await.unwrap()["counted"].as_bool().unwrap()
+        r.json::<Value>().await.unwrap()["counted"]
+            .as_bool()
+            .unwrap()
     }
 
     pub async fn get_json(&self, path: &str) -> (StatusCode, Value) {
-        let r = self.client.get(self.url(path)).send().await.expect("request");
+        let r = self
+            .client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request");
         let status = r.status();
         (status, r.json().await.unwrap_or(Value::Null))
     }
 
     pub async fn summary(&self, window: &str) -> Value {
-        let (s, v) = self.get_json(&format!("/api/v1/services/melodia/summary?window={window}")).await;
+        let (s, v) = self
+            .get_json(&format!("/api/v1/services/melodia/summary?window={window}"))
+            .await;
         assert_eq!(s, StatusCode::OK, "{v}");
         v
     }

@@ -13,11 +13,22 @@ async fn health_readiness_and_metrics() {
     let (s, v) = app.get_json("/healthz").await;
     assert_eq!((s, v), (StatusCode::OK, json!({"status": "ok"})));
     let (s, v) = app.get_json("/readyz").await;
-    assert_eq!((s, v), (StatusCode::OK, json!({"status": "ready", "store": "sqlite"})));
+    assert_eq!(
+        (s, v),
+        (
+            StatusCode::OK,
+            json!({"status": "ready", "store": "sqlite"})
+        )
+    );
     assert!(app.report_counted("login", "192.0.2.1").await);
     assert!(!app.report_counted("login", "192.0.2.1").await);
     let r = app.client.get(app.url("/metrics")).send().await.unwrap();
-    assert!(r.headers()["content-type"].to_str().unwrap().contains("openmetrics"));
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .contains("openmetrics")
+    );
     let m = r.text().await.unwrap();
     for line in [
         r#"downbeat_reports_received_total{service="melodia"} 2"#,
@@ -34,11 +45,19 @@ async fn health_readiness_and_metrics() {
 #[tokio::test]
 async fn prune_deletes_past_retention_but_keeps_roll_ups_longer() {
     let t = testing::sqlite();
-    let config = Arc::new(downbeat_config::parse_str(&config_text("[retention]\nraw = \"30d\"\nrollups = \"90d\"\n"), "t").unwrap());
+    let config = Arc::new(
+        downbeat_config::parse_str(
+            &config_text("[retention]\nraw = \"30d\"\nrollups = \"90d\"\n"),
+            "t",
+        )
+        .unwrap(),
+    );
     let store = downbeat_store::open(&t.target).await.unwrap();
     let now = jiff::Timestamp::now();
     let clock = Arc::new(downbeat_domain::ManualClock::new(now));
-    let (app, running) = App::start(config, store.clone(), clock.clone()).await.unwrap();
+    let (app, running) = App::start(config, store.clone(), clock.clone())
+        .await
+        .unwrap();
     let day = 86_400_000;
     let row = |age_days: i64, client: u8| downbeat_store::NewReport {
         service: "melodia".into(),
@@ -51,11 +70,23 @@ async fn prune_deletes_past_retention_but_keeps_roll_ups_longer() {
         network_hash: [0; 16],
         counted: true,
     };
-    store.insert_reports(&[row(100, 1), row(45, 2), row(1, 3)]).await.unwrap();
+    store
+        .insert_reports(vec![row(100, 1), row(45, 2), row(1, 3)])
+        .await
+        .1
+        .unwrap();
     let out = downbeat_server::jobs::prune_once(&app, now).await.unwrap();
     assert_eq!((out.reports, out.rollups), (2, 1));
     let since = now.as_millisecond() - 200 * day;
-    assert_eq!(store.summary("melodia", since).await.unwrap().total, 2, "45-day-old roll-up kept");
-    assert_eq!(store.recent_counted_clients(since).await.unwrap().len(), 1, "only the recent raw report");
+    assert_eq!(
+        store.summary("melodia", since).await.unwrap().total,
+        2,
+        "45-day-old roll-up kept"
+    );
+    assert_eq!(
+        store.recent_counted_clients(since).await.unwrap().len(),
+        1,
+        "only the recent raw report"
+    );
     running.stop(&app).await;
 }

@@ -12,17 +12,31 @@ async fn a_report_is_acknowledged_counted_and_broken_down_on_every_backend() {
         let name = store.name;
         let app = spawn_with(store, "").await;
         let r = app
-            .report("melodia", json!({"problem": "login", "platform": "ios", "country": "gb", "city": " London "}), "198.51.100.1")
+            .report(
+                "melodia",
+                json!({"problem": "login", "platform": "ios", "country": "gb", "city": " London "}),
+                "198.51.100.1",
+            )
             .await;
         assert_eq!(r.status(), StatusCode::ACCEPTED, "{name}");
         let body: Value = r.json().await.unwrap();
         assert_eq!(body["counted"], json!(true), "{name}");
         assert_eq!(body["problem"], json!("login"), "{name}");
-        let r = app.report("melodia", json!({"problem": "playback", "platform": "web"}), "198.51.100.2").await;
+        let r = app
+            .report(
+                "melodia",
+                json!({"problem": "playback", "platform": "web"}),
+                "198.51.100.2",
+            )
+            .await;
         assert_eq!(r.status(), StatusCode::ACCEPTED, "{name}");
         let s = app.summary("60m").await;
         assert_eq!(s["total"], json!(2), "{name}: {s}");
-        assert_eq!(s["by_problem"], json!({"login": 1, "playback": 1}), "{name}");
+        assert_eq!(
+            s["by_problem"],
+            json!({"login": 1, "playback": 1}),
+            "{name}"
+        );
         assert_eq!(s["by_platform"], json!({"ios": 1, "web": 1}), "{name}");
         assert_eq!(s["by_country"], json!({"GB": 1}), "{name}");
         app.stop().await;
@@ -34,15 +48,23 @@ async fn one_client_counts_once_per_dedupe_window() {
     let app = spawn_app().await;
     assert!(app.report_counted("login", "192.0.2.77").await);
     assert!(!app.report_counted("login", "192.0.2.77").await);
-    assert!(!app.report_counted("playback", "192.0.2.77").await, "another problem from the same client");
-    assert!(app.report_counted("login", "192.0.2.78").await, "a neighbour counts on its own");
+    assert!(
+        !app.report_counted("playback", "192.0.2.77").await,
+        "another problem from the same client"
+    );
+    assert!(
+        app.report_counted("login", "192.0.2.78").await,
+        "a neighbour counts on its own"
+    );
     assert_eq!(app.summary("60m").await["total"], json!(2));
     // the same client, once the 15-minute window has passed
     app.clock.advance(Duration::from_secs(15 * 60 + 1));
     assert!(app.report_counted("login", "192.0.2.77").await);
     assert_eq!(app.summary("60m").await["total"], json!(3));
     // a client counts once per service, not once overall
-    let r = app.report("quiet", json!({"problem": "podcasts"}), "192.0.2.77").await;
+    let r = app
+        .report("quiet", json!({"problem": "podcasts"}), "192.0.2.77")
+        .await;
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["counted"], json!(true));
     app.stop().await;
@@ -54,30 +76,61 @@ async fn the_dedupe_window_survives_a_restart() {
     assert!(app.report_counted("login", "192.0.2.10").await);
     let (store, clock) = app.stop().await;
     let app = spawn_on(store, "", clock).await;
-    assert!(!app.report_counted("login", "192.0.2.10").await, "restart must not count the client again");
+    assert!(
+        !app.report_counted("login", "192.0.2.10").await,
+        "restart must not count the client again"
+    );
     assert_eq!(app.summary("60m").await["total"], json!(1));
     app.stop().await;
 }
 
 #[tokio::test]
 async fn a_flood_from_one_address_gets_429_with_retry_after() {
-    let app = spawn_with(testing::sqlite(), "[reports]\nrate_limit_burst = 3\nrate_limit_per_minute = 6\n").await;
+    let app = spawn_with(
+        testing::sqlite(),
+        "[reports]\nrate_limit_burst = 3\nrate_limit_per_minute = 6\n",
+    )
+    .await;
     for _ in 0..3 {
-        let r = app.report("melodia", json!({"problem": "login"}), "203.0.113.5").await;
+        let r = app
+            .report("melodia", json!({"problem": "login"}), "203.0.113.5")
+            .await;
         assert_eq!(r.status(), StatusCode::ACCEPTED);
     }
-    let r = app.report("melodia", json!({"problem": "login"}), "203.0.113.5").await;
+    let r = app
+        .report("melodia", json!({"problem": "login"}), "203.0.113.5")
+        .await;
     assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
-    let retry: u64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    let retry: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!((1..=10).contains(&retry), "Retry-After {retry}");
     let body: Value = r.json().await.unwrap();
-    assert!(body["error"].as_str().unwrap().contains("too many"), "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("too many"),
+        "{body}"
+    );
     // others are not held back by one flooding address
-    let r = app.report("melodia", json!({"problem": "login"}), "203.0.113.6").await;
+    let r = app
+        .report("melodia", json!({"problem": "login"}), "203.0.113.6")
+        .await;
     assert_eq!(r.status(), StatusCode::ACCEPTED);
     assert_eq!(app.summary("60m").await["total"], json!(2));
-    let metrics = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
-    assert!(metrics.contains(r#"downbeat_reports_rejected_total{reason="rate_limited"} 1"#), "{metrics}");
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(r#"downbeat_reports_rejected_total{reason="rate_limited"} 1"#),
+        "{metrics}"
+    );
     app.stop().await;
 }
 
@@ -85,12 +138,22 @@ async fn a_flood_from_one_address_gets_429_with_retry_after() {
 async fn x_forwarded_for_from_an_untrusted_peer_is_ignored() {
     // No trusted proxies: every request comes from 127.0.0.1, whatever it claims.
     let clock = std::sync::Arc::new(downbeat_domain::ManualClock::new(jiff::Timestamp::now()));
-    let app = spawn_raw(testing::sqlite(), "[[service]]\nid = \"melodia\"\nname = \"Melodia\"\n", clock).await;
+    let app = spawn_raw(
+        testing::sqlite(),
+        "[[service]]\nid = \"melodia\"\nname = \"Melodia\"\n",
+        clock,
+    )
+    .await;
     let mut counted = 0;
     for i in 0..3 {
-        counted += app.report_counted("login", &format!("198.51.100.{i}")).await as u32;
+        counted += app
+            .report_counted("login", &format!("198.51.100.{i}"))
+            .await as u32;
     }
-    assert_eq!(counted, 1, "spoofed X-Forwarded-For must not make three clients");
+    assert_eq!(
+        counted, 1,
+        "spoofed X-Forwarded-For must not make three clients"
+    );
     app.stop().await;
 }
 
@@ -115,7 +178,14 @@ async fn html_form_posts_are_accepted() {
 }
 
 /// (name, path, content type, body, expected status, words the error must contain)
-type BadCase = (&'static str, &'static str, &'static str, Vec<u8>, u16, &'static [&'static str]);
+type BadCase = (
+    &'static str,
+    &'static str,
+    &'static str,
+    Vec<u8>,
+    u16,
+    &'static [&'static str],
+);
 
 #[tokio::test]
 async fn bad_input_gets_a_4xx_json_error_naming_what_is_wrong() {
@@ -123,25 +193,162 @@ async fn bad_input_gets_a_4xx_json_error_naming_what_is_wrong() {
     let reports = "/api/v1/services/melodia/reports";
     let json_ct = "application/json";
     let cases: Vec<BadCase> = vec![
-        ("unknown service", "/api/v1/services/spotify/reports", json_ct, br#"{"problem":"login"}"#.to_vec(), 404, &["unknown service", "spotify"]),
-        ("malformed JSON", reports, json_ct, br#"{"problem": "#.to_vec(), 400, &["invalid JSON"]),
-        ("empty body", reports, json_ct, b"".to_vec(), 400, &["invalid JSON"]),
-        ("array", reports, json_ct, b"[1,2,3]".to_vec(), 400, &["object"]),
-        ("wrong type", reports, json_ct, br#"{"problem": 7}"#.to_vec(), 400, &["problem", "integer"]),
-        ("missing problem", reports, json_ct, br#"{"platform": "ios"}"#.to_vec(), 400, &["problem"]),
-        ("unknown field", reports, json_ct, br#"{"problem": "login", "mood": "sad"}"#.to_vec(), 400, &["mood"]),
-        ("unknown problem", reports, json_ct, br#"{"problem": "teleportation"}"#.to_vec(), 422, &["problem", "teleportation", "login"]),
-        ("problem not offered", "/api/v1/services/quiet/reports", json_ct, br#"{"problem": "playback"}"#.to_vec(), 422, &["problem", "playback"]),
-        ("unknown platform", reports, json_ct, br#"{"problem": "login", "platform": "toaster"}"#.to_vec(), 422, &["platform", "toaster"]),
-        ("bad country", reports, json_ct, br#"{"problem": "login", "country": "XX1"}"#.to_vec(), 422, &["country", "ISO 3166"]),
-        ("unassigned country", reports, json_ct, br#"{"problem": "login", "country": "XX"}"#.to_vec(), 422, &["country"]),
-        ("long city", reports, json_ct, format!(r#"{{"problem": "login", "city": "{}"}}"#, "a".repeat(5000)).into_bytes(), 422, &["city", "at most"]),
-        ("control char in city", reports, json_ct, br#"{"problem": "login", "city": "Lon\u0000don"}"#.to_vec(), 422, &["city", "control"]),
-        ("invalid UTF-8", reports, json_ct, b"\xff\xfe{\"problem\":\"login\"}".to_vec(), 400, &["invalid JSON"]),
-        ("too large", reports, json_ct, format!(r#"{{"problem": "login", "x": "{}"}}"#, "b".repeat(2_000_000)).into_bytes(), 413, &["larger than"]),
-        ("wrong content type", reports, "text/plain", b"problem=login".to_vec(), 415, &["Content-Type"]),
-        ("no content type", reports, "", br#"{"problem":"login"}"#.to_vec(), 415, &["Content-Type"]),
-        ("bad form", reports, "application/x-www-form-urlencoded", b"problem=login&colour=red".to_vec(), 400, &["colour"]),
+        (
+            "unknown service",
+            "/api/v1/services/spotify/reports",
+            json_ct,
+            br#"{"problem":"login"}"#.to_vec(),
+            404,
+            &["unknown service", "spotify"],
+        ),
+        (
+            "malformed JSON",
+            reports,
+            json_ct,
+            br#"{"problem": "#.to_vec(),
+            400,
+            &["invalid JSON"],
+        ),
+        (
+            "empty body",
+            reports,
+            json_ct,
+            b"".to_vec(),
+            400,
+            &["invalid JSON"],
+        ),
+        (
+            "array",
+            reports,
+            json_ct,
+            b"[1,2,3]".to_vec(),
+            400,
+            &["object"],
+        ),
+        (
+            "wrong type",
+            reports,
+            json_ct,
+            br#"{"problem": 7}"#.to_vec(),
+            400,
+            &["problem", "integer"],
+        ),
+        (
+            "missing problem",
+            reports,
+            json_ct,
+            br#"{"platform": "ios"}"#.to_vec(),
+            400,
+            &["problem"],
+        ),
+        (
+            "unknown field",
+            reports,
+            json_ct,
+            br#"{"problem": "login", "mood": "sad"}"#.to_vec(),
+            400,
+            &["mood"],
+        ),
+        (
+            "unknown problem",
+            reports,
+            json_ct,
+            br#"{"problem": "teleportation"}"#.to_vec(),
+            422,
+            &["problem", "teleportation", "login"],
+        ),
+        (
+            "problem not offered",
+            "/api/v1/services/quiet/reports",
+            json_ct,
+            br#"{"problem": "playback"}"#.to_vec(),
+            422,
+            &["problem", "playback"],
+        ),
+        (
+            "unknown platform",
+            reports,
+            json_ct,
+            br#"{"problem": "login", "platform": "toaster"}"#.to_vec(),
+            422,
+            &["platform", "toaster"],
+        ),
+        (
+            "bad country",
+            reports,
+            json_ct,
+            br#"{"problem": "login", "country": "XX1"}"#.to_vec(),
+            422,
+            &["country", "ISO 3166"],
+        ),
+        (
+            "unassigned country",
+            reports,
+            json_ct,
+            br#"{"problem": "login", "country": "XX"}"#.to_vec(),
+            422,
+            &["country"],
+        ),
+        (
+            "long city",
+            reports,
+            json_ct,
+            format!(r#"{{"problem": "login", "city": "{}"}}"#, "a".repeat(5000)).into_bytes(),
+            422,
+            &["city", "at most"],
+        ),
+        (
+            "control char in city",
+            reports,
+            json_ct,
+            br#"{"problem": "login", "city": "Lon\u0000don"}"#.to_vec(),
+            422,
+            &["city", "control"],
+        ),
+        (
+            "invalid UTF-8",
+            reports,
+            json_ct,
+            b"\xff\xfe{\"problem\":\"login\"}".to_vec(),
+            400,
+            &["invalid JSON"],
+        ),
+        (
+            "too large",
+            reports,
+            json_ct,
+            format!(
+                r#"{{"problem": "login", "x": "{}"}}"#,
+                "b".repeat(2_000_000)
+            )
+            .into_bytes(),
+            413,
+            &["larger than"],
+        ),
+        (
+            "wrong content type",
+            reports,
+            "text/plain",
+            b"problem=login".to_vec(),
+            415,
+            &["Content-Type"],
+        ),
+        (
+            "no content type",
+            reports,
+            "",
+            br#"{"problem":"login"}"#.to_vec(),
+            415,
+            &["Content-Type"],
+        ),
+        (
+            "bad form",
+            reports,
+            "application/x-www-form-urlencoded",
+            b"problem=login&colour=red".to_vec(),
+            400,
+            &["colour"],
+        ),
     ];
     for (i, (name, path, ct, body, want, words)) in cases.into_iter().enumerate() {
         let mut req = app
@@ -155,10 +362,16 @@ async fn bad_input_gets_a_4xx_json_error_naming_what_is_wrong() {
         let r = req.send().await.unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(r.status().as_u16(), want, "{name}");
         let text = r.text().await.unwrap();
-        let v: Value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("{name}: body is not JSON: {text}"));
-        let err = v["error"].as_str().unwrap_or_else(|| panic!("{name}: no error string: {v}"));
+        let v: Value = serde_json::from_str(&text)
+            .unwrap_or_else(|_| panic!("{name}: body is not JSON: {text}"));
+        let err = v["error"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{name}: no error string: {v}"));
         for w in words {
-            assert!(err.contains(w), "{name}: error {err:?} should mention {w:?}");
+            assert!(
+                err.contains(w),
+                "{name}: error {err:?} should mention {w:?}"
+            );
         }
     }
     // nothing bad was counted, and the server is fine
@@ -201,6 +414,9 @@ async fn graceful_shutdown_commits_every_acknowledged_report() {
     let app = spawn_on(store, "", clock).await;
     let total = app.summary("60m").await["total"].as_u64().unwrap();
     assert!(total >= acked, "{acked} acknowledged but {total} stored");
-    assert!(acked > 0, "some reports should have been acknowledged before shutdown");
+    assert!(
+        acked > 0,
+        "some reports should have been acknowledged before shutdown"
+    );
     app.stop().await;
 }
