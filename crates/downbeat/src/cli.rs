@@ -36,6 +36,33 @@ pub enum Command {
     /// Print or check configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Backtest the outage detector on a time series (CSV: timestamp,value[,...]).
+    ///
+    /// Timestamps may be RFC 3339, `YYYY-MM-DD HH:MM:SS` (UTC) or Unix seconds. Writes CSV to
+    /// stdout: timestamp,value,anomaly_score,expected,verdict — one row per input row, in
+    /// input order — and a summary to stderr. A malformed file is refused naming the line.
+    Detect(DetectArgs),
+    /// Generate realistic report traffic from a scenario: as CSV, or sent to a running
+    /// server as real HTTP reports on an accelerated clock.
+    Replay(ReplayArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DetectArgs {
+    /// The CSV file; `-` reads standard input.
+    pub file: PathBuf,
+    /// The kind of series, overriding the guess from the data: counts (events per bucket),
+    /// gauge (both directions unusual), gauge-up (higher is bad, e.g. latency) or gauge-down
+    /// (lower is bad, e.g. success ratio).
+    #[arg(long)]
+    pub kind: Option<String>,
+}
+
+/// Filled in by the replay work (issue 3); see `cmd/replay.rs`.
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// The scenario: a TOML file, or the name of a shipped scenario.
+    pub scenario: String,
 }
 
 /// Where the config and the store are: shared by every subcommand that touches the store.

@@ -1,6 +1,8 @@
 //! One module per subcommand.
 
 mod config;
+mod detect;
+mod replay;
 mod serve;
 
 use crate::cli::{Command, StoreArgs};
@@ -17,6 +19,8 @@ pub fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Serve(args) => serve::run(args),
         Command::Config(c) => config::run(c),
+        Command::Detect(args) => detect::run(args),
+        Command::Replay(args) => replay::run(args),
     }
 }
 
