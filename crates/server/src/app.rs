@@ -59,10 +59,11 @@ impl App {
         let metrics = Metrics::new();
         let now_ms = clock.now().as_millisecond();
         let dedupe = Dedupe::new(config.reports.dedupe_window.as_millis());
-        let recent = store
-            .recent_counted_clients(now_ms - config.reports.dedupe_window.as_millis())
-            .await?;
-        dedupe.restore(recent.iter().map(|r| (r.client_hash, r.last_counted_ms)));
+        let since_ms = now_ms - config.reports.dedupe_window.as_millis();
+        for service in &config.services {
+            let recent = store.recent_counted_clients(service.id.as_str(), since_ms).await?;
+            dedupe.restore(recent.iter().map(|r| (r.client_hash, r.last_counted_ms)));
+        }
         let salts = Salts::new(store.clone());
         salts.prepare(now_ms).await?;
         let (ingest, writer) = ingest::start(store.clone(), metrics.clone());

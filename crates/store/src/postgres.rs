@@ -168,14 +168,14 @@ impl Store for PgStore {
         (batch, result)
     }
 
-    async fn recent_counted_clients(&self, since_ms: i64) -> Result<Vec<RecentClient>, StoreError> {
+    async fn recent_counted_clients(&self, service: &str, since_ms: i64) -> Result<Vec<RecentClient>, StoreError> {
         let rows = self
             .client()
             .await?
             .query(
                 "SELECT service, client_hash, MAX(received_at_ms) FROM reports
-                 WHERE received_at_ms >= $1 AND counted GROUP BY service, client_hash",
-                &[&since_ms],
+                 WHERE service = $1 AND received_at_ms >= $2 AND counted GROUP BY service, client_hash",
+                &[&service, &since_ms],
             )
             .await?;
         rows.iter()
@@ -261,8 +261,10 @@ impl Store for PgStore {
         loop {
             let n = client
                 .execute(
+                    // Ids grow with time: look only at the oldest chunk (see the SQLite
+                    // backend).
                     "DELETE FROM reports WHERE id IN
-                     (SELECT id FROM reports WHERE received_at_ms < $1 LIMIT $2)",
+                     (SELECT id FROM reports ORDER BY id LIMIT $2) AND received_at_ms < $1",
                     &[&cut.raw_before_ms, &CHUNK],
                 )
                 .await?;

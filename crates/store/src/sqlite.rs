@@ -237,13 +237,14 @@ impl Store for SqliteStore {
         }
     }
 
-    async fn recent_counted_clients(&self, since_ms: i64) -> Result<Vec<RecentClient>, StoreError> {
+    async fn recent_counted_clients(&self, service: &str, since_ms: i64) -> Result<Vec<RecentClient>, StoreError> {
+        let service = service.to_owned();
         self.read(move |c| {
             let mut st = c.prepare(
                 "SELECT service, client_hash, MAX(received_at_ms) FROM reports
-                 WHERE received_at_ms >= ?1 AND counted = 1 GROUP BY service, client_hash",
+                 WHERE service = ?1 AND received_at_ms >= ?2 AND counted = 1 GROUP BY service, client_hash",
             )?;
-            let rows = st.query_map([since_ms], |r| {
+            let rows = st.query_map(params![service, since_ms], |r| {
                 Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?, r.get(2)?))
             })?;
             let mut out = Vec::new();
@@ -333,8 +334,10 @@ impl Store for SqliteStore {
             let n = self
                 .write(move |c| {
                     Ok(c.execute(
+                        // Ids grow with time: look only at the oldest chunk, and stop at the
+                        // first chunk that is not entirely past retention.
                         "DELETE FROM reports WHERE id IN
-                         (SELECT id FROM reports WHERE received_at_ms < ?1 LIMIT ?2)",
+                         (SELECT id FROM reports ORDER BY id LIMIT ?2) AND received_at_ms < ?1",
                         params![cut.raw_before_ms, CHUNK],
                     )? as u64)
                 })
