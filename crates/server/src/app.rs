@@ -1,5 +1,6 @@
 //! The application state shared by every handler and job, and the server's run loop.
 
+use crate::cache::{Generations, ResponseCache};
 use crate::dedupe::Dedupe;
 use crate::identity::Salts;
 use crate::ingest::{self, Ingest};
@@ -15,6 +16,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+
+/// How stale a cached API answer may be when nothing changed (the clock still moves).
+pub const API_CACHE_MAX_AGE_MS: i64 = 1_000;
 
 /// Everything a request or a job needs; cheap to clone.
 #[derive(Clone)]
@@ -32,6 +36,9 @@ pub struct Inner {
     pub metrics: Metrics,
     pub report_counters: HashMap<String, ReportCounters>,
     pub ingest: Ingest,
+    /// Moves when a service's counted reports change; validates cached answers.
+    pub generations: Arc<Generations>,
+    pub api_cache: ResponseCache,
 }
 
 impl std::ops::Deref for App {
@@ -61,12 +68,17 @@ impl App {
         let dedupe = Dedupe::new(config.reports.dedupe_window.as_millis());
         let since_ms = now_ms - config.reports.dedupe_window.as_millis();
         for service in &config.services {
-            let recent = store.recent_counted_clients(service.id.as_str(), since_ms).await?;
+            let recent = store
+                .recent_counted_clients(service.id.as_str(), since_ms)
+                .await?;
             dedupe.restore(recent.iter().map(|r| (r.client_hash, r.last_counted_ms)));
         }
         let salts = Salts::new(store.clone());
         salts.prepare(now_ms).await?;
-        let (ingest, writer) = ingest::start(store.clone(), metrics.clone());
+        let generations = Arc::new(Generations::new(
+            config.services.iter().map(|s| s.id.as_str()),
+        ));
+        let (ingest, writer) = ingest::start(store.clone(), metrics.clone(), generations.clone());
         let report_counters = config
             .services
             .iter()
@@ -75,6 +87,8 @@ impl App {
         let app = App {
             inner: Arc::new(Inner {
                 report_counters,
+                generations,
+                api_cache: ResponseCache::new(API_CACHE_MAX_AGE_MS, 1024),
                 limiter: Limiter::new(&config.reports),
                 config,
                 store,

@@ -7,6 +7,7 @@
 //! already in it and stop: shutdown loses nothing that was acknowledged, and nothing queued
 //! goes unanswered.
 
+use crate::cache::Generations;
 use crate::metrics::Metrics;
 use downbeat_store::{NewReport, Store, StoreError};
 use std::sync::Arc;
@@ -44,7 +45,11 @@ pub struct Ingest {
 }
 
 /// Starts the writer task; returns the queue and the writer's handle.
-pub fn start(store: Arc<dyn Store>, metrics: Metrics) -> (Ingest, tokio::task::JoinHandle<()>) {
+pub fn start(
+    store: Arc<dyn Store>,
+    metrics: Metrics,
+    generations: Arc<Generations>,
+) -> (Ingest, tokio::task::JoinHandle<()>) {
     let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
     let close = Arc::new(Notify::new());
     let ingest = Ingest {
@@ -52,7 +57,7 @@ pub fn start(store: Arc<dyn Store>, metrics: Metrics) -> (Ingest, tokio::task::J
         close: close.clone(),
         metrics: metrics.clone(),
     };
-    let writer = tokio::spawn(writer(rx, store, metrics, close));
+    let writer = tokio::spawn(writer(rx, store, metrics, close, generations));
     (ingest, writer)
 }
 
@@ -90,6 +95,7 @@ async fn writer(
     store: Arc<dyn Store>,
     metrics: Metrics,
     close: Arc<Notify>,
+    generations: Arc<Generations>,
 ) {
     let mut reports: Vec<NewReport> = Vec::with_capacity(MAX_BATCH);
     let mut replies: Vec<Reply> = Vec::with_capacity(MAX_BATCH);
@@ -131,6 +137,16 @@ async fn writer(
         if let Err(e) = &result {
             metrics.commit_failures.inc();
             tracing::error!(error = %e, reports = batch.len(), "group commit failed; reports refused with 503");
+        }
+        if result.is_ok() {
+            // Services are few; bump each service of the batch once.
+            let mut last: Option<&str> = None;
+            for r in batch.iter().filter(|r| r.counted) {
+                if last != Some(&*r.service) {
+                    generations.bump(&r.service);
+                    last = Some(&r.service);
+                }
+            }
         }
         for reply in replies.drain(..) {
             // A handler whose client went away no longer listens; its report is stored anyway.

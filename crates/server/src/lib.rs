@@ -7,6 +7,7 @@
 //!
 //! # Layout
 //! - [`app`]: [`App`], the shared state, and [`serve`].
+//! - [`cache`]: answers served from memory, invalidated by per-service generations.
 //! - [`api`]: the HTTP routes (reports, summary, series, health) and their error type.
 //! - [`identity`]: who a client is: address behind trusted proxies, keyed hashes, daily salts.
 //! - [`dedupe`]: one client counts once per service within the dedupe window.
@@ -17,6 +18,7 @@
 
 pub mod api;
 pub mod app;
+pub mod cache;
 pub mod dedupe;
 pub mod identity;
 pub mod ingest;

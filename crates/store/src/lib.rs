@@ -48,7 +48,11 @@ pub trait Store: Send + Sync + 'static {
 
     /// The latest counted report time per client hash of `service` since `since_ms`:
     /// restores the dedupe window after a restart.
-    async fn recent_counted_clients(&self, service: &str, since_ms: i64) -> Result<Vec<RecentClient>, StoreError>;
+    async fn recent_counted_clients(
+        &self,
+        service: &str,
+        since_ms: i64,
+    ) -> Result<Vec<RecentClient>, StoreError>;
 
     /// Counted reports of a service since `since_ms` (from the minute roll-ups, so the window
     /// starts at the beginning of that minute), broken down by problem, platform and country.

@@ -168,7 +168,11 @@ impl Store for PgStore {
         (batch, result)
     }
 
-    async fn recent_counted_clients(&self, service: &str, since_ms: i64) -> Result<Vec<RecentClient>, StoreError> {
+    async fn recent_counted_clients(
+        &self,
+        service: &str,
+        since_ms: i64,
+    ) -> Result<Vec<RecentClient>, StoreError> {
         let rows = self
             .client()
             .await?

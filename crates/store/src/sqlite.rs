@@ -237,7 +237,11 @@ impl Store for SqliteStore {
         }
     }
 
-    async fn recent_counted_clients(&self, service: &str, since_ms: i64) -> Result<Vec<RecentClient>, StoreError> {
+    async fn recent_counted_clients(
+        &self,
+        service: &str,
+        since_ms: i64,
+    ) -> Result<Vec<RecentClient>, StoreError> {
         let service = service.to_owned();
         self.read(move |c| {
             let mut st = c.prepare(

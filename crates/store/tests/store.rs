@@ -137,13 +137,11 @@ async fn recent_counted_clients_restore_the_dedupe_window() {
         let recent = s.recent_counted_clients("melodia", T0).await.unwrap();
         assert_eq!(
             recent,
-            vec![
-                RecentClient {
-                    service: "melodia".into(),
-                    client_hash: [1; 16],
-                    last_counted_ms: T0 + 5_000
-                },
-            ],
+            vec![RecentClient {
+                service: "melodia".into(),
+                client_hash: [1; 16],
+                last_counted_ms: T0 + 5_000
+            },],
             "{name}"
         );
     })
@@ -201,7 +199,11 @@ async fn prune_deletes_only_what_is_past_retention() {
             "{name}"
         );
         assert!(
-            s.recent_counted_clients("melodia", ancient).await.unwrap().len() == 1,
+            s.recent_counted_clients("melodia", ancient)
+                .await
+                .unwrap()
+                .len()
+                == 1,
             "{name}"
         );
     })

@@ -5,9 +5,12 @@ use super::ApiError;
 use super::query::parse_query;
 use super::reports::service_of;
 use crate::app::App;
-use axum::Json;
+use axum::body::Bytes;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, RawQuery, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use downbeat_config::ServiceConfig;
 use downbeat_domain::Span;
 use downbeat_store::MINUTE_MS;
 use jiff::Timestamp;
@@ -38,10 +41,21 @@ pub struct SummaryBody {
 pub async fn summary(
     State(app): State<App>,
     path: Result<Path<String>, PathRejection>,
-    RawQuery(q): RawQuery,
-) -> Result<Json<SummaryBody>, ApiError> {
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
     let service = service_of(&app, &path)?;
-    let q: SummaryQuery = parse_query(q.as_deref())?;
+    cached(&app, service.id.as_str(), "summary", raw.as_deref(), || {
+        summary_body(&app, service, raw.as_deref())
+    })
+    .await
+}
+
+async fn summary_body(
+    app: &App,
+    service: &ServiceConfig,
+    raw: Option<&str>,
+) -> Result<SummaryBody, ApiError> {
+    let q: SummaryQuery = parse_query(raw)?;
     let window = match q.window {
         None => Span::from_secs(3600),
         Some(w) => Span::parse_within(&w, Span::from_secs(60), app.config.retention.rollups)
@@ -53,7 +67,7 @@ pub async fn summary(
     let now = app.clock.now();
     let since_ms = now.as_millisecond() - window.as_millis();
     let s = app.store.summary(service.id.as_str(), since_ms).await?;
-    Ok(Json(SummaryBody {
+    Ok(SummaryBody {
         service: service.id.to_string(),
         window: window.to_string(),
         since: Timestamp::from_millisecond(since_ms.div_euclid(MINUTE_MS) * MINUTE_MS)
@@ -62,7 +76,7 @@ pub async fn summary(
         by_problem: s.by_problem,
         by_platform: s.by_platform,
         by_country: s.by_country,
-    }))
+    })
 }
 
 #[derive(Deserialize)]
@@ -121,10 +135,21 @@ fn parse_since(s: &str, now: Timestamp) -> Result<Timestamp, String> {
 pub async fn counts(
     State(app): State<App>,
     path: Result<Path<String>, PathRejection>,
-    RawQuery(q): RawQuery,
-) -> Result<Json<CountsBody>, ApiError> {
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
     let service = service_of(&app, &path)?;
-    let q: CountsQuery = parse_query(q.as_deref())?;
+    cached(&app, service.id.as_str(), "counts", raw.as_deref(), || {
+        counts_body(&app, service, raw.as_deref())
+    })
+    .await
+}
+
+async fn counts_body(
+    app: &App,
+    service: &ServiceConfig,
+    raw: Option<&str>,
+) -> Result<CountsBody, ApiError> {
+    let q: CountsQuery = parse_query(raw)?;
     let (bucket_name, bucket_ms) = match q.bucket.as_deref() {
         None => BUCKETS[1],
         Some(b) => {
@@ -184,11 +209,44 @@ pub async fn counts(
         });
         start += bucket_ms;
     }
-    Ok(Json(CountsBody {
+    Ok(CountsBody {
         service: service.id.to_string(),
         bucket: bucket_name,
         since: Timestamp::from_millisecond(since_ms).unwrap_or(now),
         until: Timestamp::from_millisecond(until_ms).unwrap_or(now),
         buckets,
-    }))
+    })
+}
+
+/// Serves `render`'s answer from the API cache while the service's reports are unchanged
+/// (and for at most a second, since answers are relative to now). Errors are not cached.
+async fn cached<T, F, Fut>(
+    app: &App,
+    service: &str,
+    endpoint: &str,
+    raw: Option<&str>,
+    render: F,
+) -> Result<Response, ApiError>
+where
+    T: Serialize,
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = Result<T, ApiError>>,
+{
+    let key = format!("{endpoint}?{}", raw.unwrap_or(""));
+    let generation = app.generations.get(service);
+    let now_ms = app.clock.now().as_millisecond();
+    let body = match app.api_cache.get(service, &key, generation, now_ms) {
+        Some(body) => body,
+        None => {
+            let value = render().await?;
+            let body = Bytes::from(
+                serde_json::to_vec(&value)
+                    .map_err(|e| ApiError::Unavailable(format!("encoding: {e}")))?,
+            );
+            app.api_cache
+                .put(service, &key, generation, now_ms, body.clone());
+            body
+        }
+    };
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }

@@ -84,7 +84,11 @@ async fn prune_deletes_past_retention_but_keeps_roll_ups_longer() {
         "45-day-old roll-up kept"
     );
     assert_eq!(
-        store.recent_counted_clients("melodia", since).await.unwrap().len(),
+        store
+            .recent_counted_clients("melodia", since)
+            .await
+            .unwrap()
+            .len(),
         1,
         "only the recent raw report"
     );
