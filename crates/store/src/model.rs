@@ -99,3 +99,40 @@ pub fn rollup_increments(batch: &[NewReport]) -> BTreeMap<RollupKey<'_>, i64> {
     }
     out
 }
+
+/// Counted reports of one minute from one /24 (or /48) network, by problem, platform and
+/// country ('' when not given): what the crowd detector reads, so it can weigh networks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetworkMinute {
+    pub minute_ms: i64,
+    pub network_hash: Hash16,
+    pub problem: String,
+    pub platform: String,
+    pub country: String,
+    pub count: u64,
+}
+
+/// A detector's saved state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DetectorState {
+    pub series: String,
+    pub state: String,
+    pub through_minute_ms: i64,
+}
+
+/// A verdict change with its evidence.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VerdictEvent {
+    pub id: i64,
+    pub service: String,
+    pub series: String,
+    pub at_ms: i64,
+    pub verdict: String,
+    pub previous: String,
+    pub score: f64,
+    pub observed: f64,
+    pub expected: f64,
+    pub explanation: String,
+    /// JSON.
+    pub evidence: String,
+}

@@ -258,6 +258,106 @@ impl Store for PgStore {
             .map_err(|_| StoreError::Internal("stored salt is not 32 bytes".into()))
     }
 
+    async fn network_minutes(&self, service: &str, from_ms: i64, until_ms: i64) -> Result<Vec<NetworkMinute>, StoreError> {
+        let rows = self
+            .client()
+            .await?
+            .query(
+                "SELECT (received_at_ms / 60000) * 60000 AS m, network_hash, problem,
+                        COALESCE(platform, ''), COALESCE(country, ''), COUNT(*)
+                 FROM reports
+                 WHERE service = $1 AND received_at_ms >= $2 AND received_at_ms < $3 AND counted
+                 GROUP BY m, network_hash, problem, platform, country",
+                &[&service, &from_ms, &until_ms],
+            )
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(NetworkMinute {
+                    minute_ms: r.get(0),
+                    network_hash: hash16(r.get::<_, &[u8]>(1))?,
+                    problem: r.get(2),
+                    platform: r.get(3),
+                    country: r.get(4),
+                    count: r.get::<_, i64>(5).max(0) as u64,
+                })
+            })
+            .collect()
+    }
+
+    async fn detector_states(&self, service: &str) -> Result<Vec<DetectorState>, StoreError> {
+        let rows = self
+            .client()
+            .await?
+            .query("SELECT series, state, through_minute_ms FROM detector_states WHERE service = $1", &[&service])
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| DetectorState { series: r.get(0), state: r.get(1), through_minute_ms: r.get(2) })
+            .collect())
+    }
+
+    async fn save_detector_states(&self, service: &str, states: Vec<DetectorState>) -> Result<(), StoreError> {
+        let series: Vec<&str> = states.iter().map(|d| d.series.as_str()).collect();
+        let blobs: Vec<&str> = states.iter().map(|d| d.state.as_str()).collect();
+        let through: Vec<i64> = states.iter().map(|d| d.through_minute_ms).collect();
+        self.client()
+            .await?
+            .execute(
+                "INSERT INTO detector_states (service, series, state, through_minute_ms)
+                 SELECT $1, * FROM UNNEST($2::text[], $3::text[], $4::bigint[])
+                 ON CONFLICT (service, series) DO UPDATE
+                 SET state = excluded.state, through_minute_ms = excluded.through_minute_ms",
+                &[&service, &series, &blobs, &through],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn insert_verdict_event(&self, e: VerdictEvent) -> Result<i64, StoreError> {
+        let row = self
+            .client()
+            .await?
+            .query_one(
+                "INSERT INTO verdict_events (service, series, at_ms, verdict, previous, score, observed,
+                    expected, explanation, evidence) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                 RETURNING id",
+                &[&e.service, &e.series, &e.at_ms, &e.verdict, &e.previous, &e.score, &e.observed, &e.expected, &e.explanation, &e.evidence],
+            )
+            .await?;
+        Ok(row.get(0))
+    }
+
+    async fn verdict_events(&self, service: &str, since_ms: i64, limit: u32) -> Result<Vec<VerdictEvent>, StoreError> {
+        let rows = self
+            .client()
+            .await?
+            .query(
+                "SELECT id, service, series, at_ms, verdict, previous, score, observed, expected,
+                        explanation, evidence
+                 FROM verdict_events WHERE service = $1 AND at_ms >= $2
+                 ORDER BY at_ms DESC, id DESC LIMIT $3",
+                &[&service, &since_ms, &(limit as i64)],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| VerdictEvent {
+                id: r.get(0),
+                service: r.get(1),
+                series: r.get(2),
+                at_ms: r.get(3),
+                verdict: r.get(4),
+                previous: r.get(5),
+                score: r.get(6),
+                observed: r.get(7),
+                expected: r.get(8),
+                explanation: r.get(9),
+                evidence: r.get(10),
+            })
+            .collect())
+    }
+
     async fn prune(&self, cut: PruneCutoffs) -> Result<PruneOutcome, StoreError> {
         const CHUNK: i64 = 10_000;
         let client = self.client().await?;

@@ -330,6 +330,109 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn network_minutes(&self, service: &str, from_ms: i64, until_ms: i64) -> Result<Vec<NetworkMinute>, StoreError> {
+        let service = service.to_owned();
+        self.read(move |c| {
+            let mut st = c.prepare_cached(
+                "SELECT (received_at_ms / 60000) * 60000 AS m, network_hash, problem,
+                        COALESCE(platform, ''), COALESCE(country, ''), COUNT(*)
+                 FROM reports
+                 WHERE service = ?1 AND received_at_ms >= ?2 AND received_at_ms < ?3 AND counted = 1
+                 GROUP BY m, network_hash, problem, platform, country",
+            )?;
+            let mut rows = st.query(params![service, from_ms, until_ms])?;
+            let mut out = Vec::new();
+            while let Some(r) = rows.next()? {
+                out.push(NetworkMinute {
+                    minute_ms: r.get(0)?,
+                    network_hash: hash16(r.get(1)?)?,
+                    problem: r.get(2)?,
+                    platform: r.get(3)?,
+                    country: r.get(4)?,
+                    count: r.get::<_, i64>(5)?.max(0) as u64,
+                });
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn detector_states(&self, service: &str) -> Result<Vec<DetectorState>, StoreError> {
+        let service = service.to_owned();
+        self.read(move |c| {
+            let mut st = c.prepare_cached(
+                "SELECT series, state, through_minute_ms FROM detector_states WHERE service = ?1",
+            )?;
+            let rows = st.query_map([service], |r| {
+                Ok(DetectorState { series: r.get(0)?, state: r.get(1)?, through_minute_ms: r.get(2)? })
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    async fn save_detector_states(&self, service: &str, states: Vec<DetectorState>) -> Result<(), StoreError> {
+        let service = service.to_owned();
+        self.write(move |c| {
+            let tx = c.transaction()?;
+            {
+                let mut st = tx.prepare_cached(
+                    "INSERT INTO detector_states (service, series, state, through_minute_ms)
+                     VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (service, series) DO UPDATE
+                     SET state = excluded.state, through_minute_ms = excluded.through_minute_ms",
+                )?;
+                for d in &states {
+                    st.execute(params![service, d.series, d.state, d.through_minute_ms])?;
+                }
+            }
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn insert_verdict_event(&self, e: VerdictEvent) -> Result<i64, StoreError> {
+        self.write(move |c| {
+            c.execute(
+                "INSERT INTO verdict_events (service, series, at_ms, verdict, previous, score, observed,
+                    expected, explanation, evidence) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                params![e.service, e.series, e.at_ms, e.verdict, e.previous, e.score, e.observed, e.expected, e.explanation, e.evidence],
+            )?;
+            Ok(c.last_insert_rowid())
+        })
+        .await
+    }
+
+    async fn verdict_events(&self, service: &str, since_ms: i64, limit: u32) -> Result<Vec<VerdictEvent>, StoreError> {
+        let service = service.to_owned();
+        self.read(move |c| {
+            let mut st = c.prepare_cached(
+                "SELECT id, service, series, at_ms, verdict, previous, score, observed, expected,
+                        explanation, evidence
+                 FROM verdict_events WHERE service = ?1 AND at_ms >= ?2
+                 ORDER BY at_ms DESC, id DESC LIMIT ?3",
+            )?;
+            let rows = st.query_map(params![service, since_ms, limit], |r| {
+                Ok(VerdictEvent {
+                    id: r.get(0)?,
+                    service: r.get(1)?,
+                    series: r.get(2)?,
+                    at_ms: r.get(3)?,
+                    verdict: r.get(4)?,
+                    previous: r.get(5)?,
+                    score: r.get(6)?,
+                    observed: r.get(7)?,
+                    expected: r.get(8)?,
+                    explanation: r.get(9)?,
+                    evidence: r.get(10)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
     async fn prune(&self, cut: PruneCutoffs) -> Result<PruneOutcome, StoreError> {
         // Deletes in chunks so the writer lock is never held long: ingestion keeps flowing.
         const CHUNK: i64 = 5_000;

@@ -249,3 +249,77 @@ async fn a_newer_schema_is_refused() {
         .to_string();
     assert!(err.contains("newer"), "{err}");
 }
+
+#[tokio::test]
+async fn network_minutes_group_counted_reports_by_minute_and_network() {
+    each_backend(|s, name| async move {
+        insert(
+            &s,
+            vec![
+                report("melodia", T0 + 1_000, "login", 11, true),
+                report("melodia", T0 + 2_000, "login", 12, true), // same network (client / 10)
+                report("melodia", T0 + 3_000, "login", 21, true),
+                report("melodia", T0 + 4_000, "login", 22, false), // not counted
+                report("melodia", T0 + 61_000, "search", 11, true),
+                report("melodia", T0 + 120_000, "search", 11, true), // outside the range
+            ],
+        )
+        .await;
+        let mut rows = s.network_minutes("melodia", T0, T0 + 120_000).await.unwrap();
+        rows.sort_by_key(|r| (r.minute_ms, r.network_hash, r.platform.clone()));
+        let summary: Vec<(i64, u8, &str, &str, u64)> = rows
+            .iter()
+            .map(|r| (r.minute_ms - T0, r.network_hash[0], r.problem.as_str(), r.platform.as_str(), r.count))
+            .collect();
+        assert_eq!(
+            summary,
+            vec![
+                (0, 1, "login", "ios", 1),
+                (0, 1, "login", "web", 1),
+                (0, 2, "login", "web", 1),
+                (60_000, 1, "search", "web", 1),
+            ],
+            "{name}"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn detector_states_and_verdict_events_round_trip() {
+    each_backend(|s, name| async move {
+        let st = |series: &str, v: &str, t| DetectorState { series: series.into(), state: v.into(), through_minute_ms: t };
+        s.save_detector_states("melodia", vec![st("all", "{\"a\":1}", 60_000), st("country:GB", "{}", 60_000)])
+            .await
+            .unwrap();
+        s.save_detector_states("melodia", vec![st("all", "{\"a\":2}", 120_000)]).await.unwrap();
+        let mut got = s.detector_states("melodia").await.unwrap();
+        got.sort_by(|a, b| a.series.cmp(&b.series));
+        assert_eq!(got, vec![st("all", "{\"a\":2}", 120_000), st("country:GB", "{}", 60_000)], "{name}");
+        assert!(s.detector_states("other").await.unwrap().is_empty(), "{name}");
+
+        let ev = |at_ms, verdict: &str| VerdictEvent {
+            id: 0,
+            service: "melodia".into(),
+            series: "all".into(),
+            at_ms,
+            verdict: verdict.into(),
+            previous: "no_problems".into(),
+            score: 0.9,
+            observed: 140.0,
+            expected: 10.0,
+            explanation: "reports 14× the usual".into(),
+            evidence: "{}".into(),
+        };
+        let a = s.insert_verdict_event(ev(T0, "possible_problems")).await.unwrap();
+        let b = s.insert_verdict_event(ev(T0 + 60_000, "problems")).await.unwrap();
+        assert!(b > a, "{name}");
+        let events = s.verdict_events("melodia", T0, 10).await.unwrap();
+        assert_eq!(events.iter().map(|e| e.verdict.as_str()).collect::<Vec<_>>(), ["problems", "possible_problems"], "{name}");
+        assert_eq!(events[0].id, b, "{name}");
+        assert_eq!(events[0].explanation, "reports 14× the usual", "{name}");
+        assert_eq!(s.verdict_events("melodia", T0 + 1, 10).await.unwrap().len(), 1, "{name}");
+        assert_eq!(s.verdict_events("melodia", 0, 1).await.unwrap().len(), 1, "{name}");
+    })
+    .await;
+}
