@@ -1,6 +1,7 @@
 //! The application state shared by every handler and job, and the server's run loop.
 
 use crate::cache::{Generations, ResponseCache};
+use crate::crowd::Crowd;
 use crate::dedupe::Dedupe;
 use crate::identity::Salts;
 use crate::ingest::{self, Ingest};
@@ -39,6 +40,7 @@ pub struct Inner {
     /// Moves when a service's counted reports change; validates cached answers.
     pub generations: Arc<Generations>,
     pub api_cache: ResponseCache,
+    pub crowd: Crowd,
 }
 
 impl std::ops::Deref for App {
@@ -89,6 +91,7 @@ impl App {
                 report_counters,
                 generations,
                 api_cache: ResponseCache::new(API_CACHE_MAX_AGE_MS, 1024),
+                crowd: Crowd::default(),
                 limiter: Limiter::new(&config.reports),
                 config,
                 store,
@@ -113,6 +116,9 @@ impl Running {
         for j in self.jobs {
             let _ = j.await;
         }
+        if let Err(e) = crate::crowd::save_all(app).await {
+            tracing::warn!(error = %e, "could not save detector state; it will be relearned from stored reports");
+        }
         app.ingest.close();
         let _ = self.writer.await;
     }
@@ -129,6 +135,16 @@ pub async fn serve(
     let (app, running) = App::start(config, store, clock)
         .await
         .map_err(|e| std::io::Error::other(e.to_string()))?;
+    serve_app(app, running, listener, shutdown).await
+}
+
+/// Serves an already started app (tests keep a handle on it to step its jobs).
+pub async fn serve_app(
+    app: App,
+    running: Running,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let router = crate::api::router(app.clone());
     tracing::info!(addr = %listener.local_addr()?, backend = app.store.backend().as_str(), "serving");
     let result = axum::serve(

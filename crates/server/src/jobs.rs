@@ -14,13 +14,29 @@ use tokio::task::JoinHandle;
 pub const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 /// The first prune waits a little, so start-up is not slowed by it.
 pub const PRUNE_FIRST_AFTER: Duration = Duration::from_secs(60);
+/// How often the crowd detector looks for newly completed minutes.
+pub const CROWD_EVERY: Duration = Duration::from_secs(5);
 /// How often in-memory structures are swept.
 pub const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(10);
 
 pub fn spawn_all(app: &App, stopped: watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
     let prune_app = app.clone();
     let house_app = app.clone();
+    let crowd_app = app.clone();
     vec![
+        tokio::spawn(every(
+            CROWD_EVERY,
+            CROWD_EVERY,
+            stopped.clone(),
+            move || {
+                let app = crowd_app.clone();
+                async move {
+                    if let Err(e) = crate::crowd::run_once(&app, app.clock.now()).await {
+                        tracing::warn!(error = %e, "crowd detection failed; will retry");
+                    }
+                }
+            },
+        )),
         tokio::spawn(every(
             PRUNE_EVERY,
             PRUNE_FIRST_AFTER,

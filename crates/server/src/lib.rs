@@ -8,6 +8,7 @@
 //! # Layout
 //! - [`app`]: [`App`], the shared state, and [`serve`].
 //! - [`cache`]: answers served from memory, invalidated by per-service generations.
+//! - [`crowd`]: live crowd verdicts: detectors fed every minute, verdict events.
 //! - [`api`]: the HTTP routes (reports, summary, series, health) and their error type.
 //! - [`identity`]: who a client is: address behind trusted proxies, keyed hashes, daily salts.
 //! - [`dedupe`]: one client counts once per service within the dedupe window.
@@ -19,6 +20,7 @@
 pub mod api;
 pub mod app;
 pub mod cache;
+pub mod crowd;
 pub mod dedupe;
 pub mod identity;
 pub mod ingest;
@@ -26,4 +28,4 @@ pub mod jobs;
 pub mod limiter;
 pub mod metrics;
 
-pub use app::{App, serve};
+pub use app::{App, Running, serve, serve_app};

@@ -3,6 +3,8 @@
 //! - `POST /api/v1/services/{service}/reports` — a crowd report (JSON or form).
 //! - `GET  /api/v1/services/{service}/summary?window=60m` — counted reports, broken down.
 //! - `GET  /api/v1/services/{service}/reports?since=…&bucket=5m` — counts per time bucket.
+//! - `GET  /api/v1/services/{service}/status` — the crowd verdict, explained.
+//! - `GET  /api/v1/services/{service}/events?since=24h` — verdict changes with evidence.
 //! - `GET  /healthz`, `GET /readyz`, `GET /metrics` — operations.
 
 pub mod body;
@@ -11,6 +13,7 @@ pub mod health;
 pub mod query;
 pub mod reports;
 pub mod series;
+pub mod status;
 
 use crate::app::App;
 use axum::Router;
@@ -25,6 +28,8 @@ pub fn router(app: App) -> Router {
             post(reports::submit).get(series::counts),
         )
         .route("/api/v1/services/{service}/summary", get(series::summary))
+        .route("/api/v1/services/{service}/status", get(status::status))
+        .route("/api/v1/services/{service}/events", get(status::events))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))

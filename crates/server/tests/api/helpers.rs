@@ -1,6 +1,7 @@
 //! `spawn_app()`: a real server on 127.0.0.1:0 with a fresh store and a manual clock.
 
-use downbeat_domain::ManualClock;
+use downbeat_domain::{Clock, ManualClock};
+use downbeat_server::App;
 use downbeat_store::testing::{self, TestStore};
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
@@ -36,6 +37,7 @@ problems = ["login", {{ id = "podcasts", label = "Podcasts" }}]
 }
 
 pub struct TestApp {
+    pub app: App,
     pub addr: SocketAddr,
     pub client: reqwest::Client,
     pub clock: Arc<ManualClock>,
@@ -70,16 +72,19 @@ pub async fn spawn_raw(store: TestStore, config: &str, clock: Arc<ManualClock>) 
         .expect("bind");
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = oneshot::channel::<()>();
-    let handle = tokio::spawn(downbeat_server::serve(
-        config,
-        db,
-        clock.clone(),
+    let (app, running) = App::start(config, db, clock.clone())
+        .await
+        .expect("start app");
+    let handle = tokio::spawn(downbeat_server::serve_app(
+        app.clone(),
+        running,
         listener,
         async {
             let _ = rx.await;
         },
     ));
     TestApp {
+        app,
         addr,
         client: reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
@@ -128,6 +133,21 @@ impl TestApp {
             .expect("request");
         let status = r.status();
         (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Runs the crowd detector as of the clock's now (the background job does the same
+    /// every few seconds; stepping it here keeps tests independent of real time).
+    pub async fn detect(&self) {
+        downbeat_server::crowd::run_once(&self.app, self.clock.now())
+            .await
+            .expect("crowd detection");
+    }
+
+    /// The crowd verdict from `/status`.
+    pub async fn verdict(&self) -> (String, Value) {
+        let (s, v) = self.get_json("/api/v1/services/melodia/status").await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        (v["verdict"].as_str().unwrap_or_default().to_owned(), v)
     }
 
     pub async fn summary(&self, window: &str) -> Value {

@@ -1,0 +1,104 @@
+//! The crowd verdict of a service and its history of changes.
+
+use super::ApiError;
+use super::query::parse_query;
+use super::reports::service_of;
+use crate::app::App;
+use crate::crowd::CrowdStatus;
+use axum::Json;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, RawQuery, State};
+use downbeat_domain::Span;
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+/// `GET /api/v1/services/{service}/status`
+pub async fn status(
+    State(app): State<App>,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<Json<Arc<CrowdStatus>>, ApiError> {
+    let service = service_of(&app, &path)?;
+    Ok(Json(app.crowd.status(service)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventsQuery {
+    since: Option<String>,
+    limit: Option<u32>,
+}
+
+#[derive(Serialize)]
+pub struct EventBody {
+    id: i64,
+    series: String,
+    at: Option<Timestamp>,
+    verdict: String,
+    previous: String,
+    score: f64,
+    observed: f64,
+    expected: f64,
+    explanation: String,
+    evidence: serde_json::Value,
+}
+
+#[derive(Serialize)]
+pub struct EventsBody {
+    service: String,
+    events: Vec<EventBody>,
+}
+
+/// `GET /api/v1/services/{service}/events?since=24h&limit=100` — newest first.
+pub async fn events(
+    State(app): State<App>,
+    path: Result<Path<String>, PathRejection>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<EventsBody>, ApiError> {
+    let service = service_of(&app, &path)?;
+    let q: EventsQuery = parse_query(raw.as_deref())?;
+    let now = app.clock.now().as_millisecond();
+    let since_ms = match q.since.as_deref() {
+        None => now - 7 * 86_400_000,
+        Some(s) => match s.parse::<Timestamp>() {
+            Ok(t) => t.as_millisecond(),
+            Err(_) => {
+                now - Span::parse(s)
+                    .map_err(|e| ApiError::InvalidField {
+                        field: "since",
+                        message: e.to_string(),
+                    })?
+                    .as_millis()
+            }
+        },
+    };
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::InvalidField {
+            field: "limit",
+            message: "must be between 1 and 1000".into(),
+        });
+    }
+    let rows = app
+        .store
+        .verdict_events(service.id.as_str(), since_ms, limit)
+        .await?;
+    Ok(Json(EventsBody {
+        service: service.id.to_string(),
+        events: rows
+            .into_iter()
+            .map(|e| EventBody {
+                id: e.id,
+                series: e.series,
+                at: Timestamp::from_millisecond(e.at_ms).ok(),
+                verdict: e.verdict,
+                previous: e.previous,
+                score: e.score,
+                observed: e.observed,
+                expected: e.expected,
+                explanation: e.explanation,
+                evidence: serde_json::from_str(&e.evidence).unwrap_or(serde_json::Value::Null),
+            })
+            .collect(),
+    }))
+}
