@@ -272,3 +272,57 @@ async fn status_before_any_report_is_calm_and_events_validate_parameters() {
     }
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_seeded_baseline_judges_from_the_first_minute() {
+    let store = downbeat_store::testing::sqlite();
+    let now = jiff::Timestamp::now();
+    // two weeks of hourly counts: about 8 reports a minute
+    let mut csv = String::from("timestamp,count\n");
+    let start = now.as_second() / 3600 * 3600 - 14 * 86_400;
+    for h in 0..14 * 24 {
+        csv.push_str(&format!("{},{}\n", start + h * 3600, 480 + (h % 7) * 3));
+    }
+    let db = downbeat_store::open(&store.target).await.unwrap();
+    let s = downbeat_server::crowd::seed_from_csv(&*db, "melodia", csv.as_bytes(), now)
+        .await
+        .unwrap();
+    assert_eq!((s.rows, s.bucket_s), (14 * 24, 3600));
+    drop(db);
+    let app = spawn_on(store, "", Arc::new(downbeat_domain::ManualClock::new(now))).await;
+    let t0 = start_of_minute(&app);
+    let mut d = Driver {
+        app: &app,
+        t0,
+        next_client: 0,
+    };
+    // at the usual level: calm; then an outage, caught at once (no 30-minute warm-up)
+    for m in 0..3 {
+        assert_eq!(d.minute(m, 8, normal, None).await, "no_problems");
+    }
+    let mut seen = None;
+    for k in 0..6 {
+        if d.minute(3 + k, 150, outage, None).await != "no_problems" {
+            seen = Some(k);
+            break;
+        }
+    }
+    assert!(
+        seen.is_some_and(|k| k <= 3),
+        "seeded outage seen at {seen:?}"
+    );
+    app.stop().await;
+
+    let store = downbeat_store::testing::sqlite();
+    let db = downbeat_store::open(&store.target).await.unwrap();
+    let err = downbeat_server::crowd::seed_from_csv(
+        &*db,
+        "melodia",
+        "t,v\n2026-01-01T00:00:00Z,x\n".as_bytes(),
+        now,
+    )
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("line 2"), "{err}");
+}
