@@ -135,17 +135,19 @@ pub async fn serve(
     let (app, running) = App::start(config, store, clock)
         .await
         .map_err(|e| std::io::Error::other(e.to_string()))?;
-    serve_app(app, running, listener, shutdown).await
+    let router = crate::api::router(app.clone());
+    serve_app(app, running, router, listener, shutdown).await
 }
 
-/// Serves an already started app (tests keep a handle on it to step its jobs).
+/// Serves an already started app with `router` (the API, plus whatever the caller merged
+/// into it, such as the pages); tests keep a handle on the app to step its jobs.
 pub async fn serve_app(
     app: App,
     running: Running,
+    router: axum::Router,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let router = crate::api::router(app.clone());
     tracing::info!(addr = %listener.local_addr()?, backend = app.store.backend().as_str(), "serving");
     let result = axum::serve(
         listener,

@@ -48,7 +48,10 @@ pub async fn submit(
     headers: HeaderMap,
     body: Body,
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
-    let result = accept(&app, path, peer, &headers, body).await;
+    let result = match service_of(&app, &path) {
+        Ok(service) => accept(&app, service, peer, &headers, body).await,
+        Err(e) => Err(e),
+    };
     if let Err(e) = &result {
         app.metrics.reject(match e {
             ApiError::NotFound(_) => RejectReason::unknown_service,
@@ -63,14 +66,15 @@ pub async fn submit(
     result.map(|a| (StatusCode::ACCEPTED, Json(a)))
 }
 
-async fn accept(
+/// Accepts one report: the whole path from address to durable commit, shared by the JSON API
+/// and the status page's form.
+pub async fn accept(
     app: &App,
-    path: Result<Path<String>, PathRejection>,
+    service: &ServiceConfig,
     peer: SocketAddr,
     headers: &HeaderMap,
     body: Body,
 ) -> Result<Accepted, ApiError> {
-    let service = service_of(app, &path)?;
     let ip = client_ip(peer.ip(), headers, &app.config.server.trusted_proxies);
     app.limiter
         .check_report(ip)

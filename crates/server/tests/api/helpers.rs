@@ -75,9 +75,11 @@ pub async fn spawn_raw(store: TestStore, config: &str, clock: Arc<ManualClock>) 
     let (app, running) = App::start(config, db, clock.clone())
         .await
         .expect("start app");
+    let router = downbeat_server::api::router(app.clone());
     let handle = tokio::spawn(downbeat_server::serve_app(
         app.clone(),
         running,
+        router,
         listener,
         async {
             let _ = rx.await;
