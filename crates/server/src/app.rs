@@ -41,6 +41,8 @@ pub struct Inner {
     pub generations: Arc<Generations>,
     pub api_cache: ResponseCache,
     pub crowd: Crowd,
+    /// This process's name in leases (random per start).
+    pub node_id: String,
 }
 
 impl std::ops::Deref for App {
@@ -92,6 +94,7 @@ impl App {
                 generations,
                 api_cache: ResponseCache::new(API_CACHE_MAX_AGE_MS, 1024),
                 crowd: Crowd::default(),
+                node_id: format!("{:016x}", rand::random::<u64>()),
                 limiter: Limiter::new(&config.reports),
                 config,
                 store,

@@ -12,6 +12,10 @@
 //! judging the last hour (cold start: see the detector crate for its priors).
 //!
 //! Every verdict change is stored as an event with its evidence.
+//!
+//! With several nodes on one PostgreSQL, every node runs the detectors (they are
+//! deterministic over the same stored reports, so every node shows the same verdict), but
+//! only the holder of the `crowd` lease records events and saves state.
 
 use crate::app::App;
 use downbeat_config::ServiceConfig;
@@ -35,6 +39,10 @@ pub const SAVE_EVERY_MINUTES: u32 = 10;
 pub const LEARN_FROM_DAYS: i64 = 7;
 /// Minutes judged (not only learned) when catching up: the last hour.
 pub const JUDGE_LAST_MINUTES: i64 = 60;
+/// The lease that makes one node record events and save state.
+pub const LEASE: &str = "crowd";
+/// The lease outlives a few runs of the job, so a live leader keeps it.
+pub const LEASE_TTL_MS: i64 = 60_000;
 /// Minutes of breakdowns kept for explanations.
 pub const RECENT_MINUTES: usize = 15;
 
@@ -193,6 +201,10 @@ fn ts(ms: i64) -> Option<Timestamp> {
 /// changes, saves state now and then, and refreshes the status snapshots.
 pub async fn run_once(app: &App, now: Timestamp) -> Result<(), StoreError> {
     let mut watches = app.crowd.watches.lock().await;
+    let leader = app
+        .store
+        .try_lease(LEASE, &app.node_id, now.as_millisecond(), LEASE_TTL_MS)
+        .await?;
     for service in &app.config.services {
         let key = service.id.to_string();
         if !watches.contains_key(&key) {
@@ -200,7 +212,7 @@ pub async fn run_once(app: &App, now: Timestamp) -> Result<(), StoreError> {
             watches.insert(key.clone(), w);
         }
         let watch = watches.get_mut(&key).expect("inserted above");
-        advance(app, service, watch, now.as_millisecond()).await?;
+        advance(app, service, watch, now.as_millisecond(), leader).await?;
         let snapshot = Arc::new(snapshot(service, watch));
         app.crowd
             .snapshots
@@ -214,6 +226,14 @@ pub async fn run_once(app: &App, now: Timestamp) -> Result<(), StoreError> {
 /// Saves every service's detector state (at shutdown).
 pub async fn save_all(app: &App) -> Result<(), StoreError> {
     let mut watches = app.crowd.watches.lock().await;
+    let now = app.clock.now().as_millisecond();
+    if !app
+        .store
+        .try_lease(LEASE, &app.node_id, now, LEASE_TTL_MS)
+        .await?
+    {
+        return Ok(());
+    }
     for (service, watch) in watches.iter_mut() {
         save(app, service, watch).await?;
     }
@@ -255,6 +275,7 @@ async fn advance(
     service: &ServiceConfig,
     watch: &mut Watch,
     now_ms: i64,
+    leader: bool,
 ) -> Result<(), StoreError> {
     // The last complete minute: it ended at least GRACE_MS ago.
     let last_complete = (now_ms - GRACE_MS).div_euclid(MINUTE_MS) * MINUTE_MS - MINUTE_MS;
@@ -294,12 +315,12 @@ async fn advance(
                 .remove(&m)
                 .map(|rows| weigh(&rows))
                 .unwrap_or_default();
-            feed(app, service, watch, m, counts, m >= judge_from).await?;
+            feed(app, service, watch, m, counts, m >= judge_from, leader).await?;
             m += MINUTE_MS;
         }
         chunk_start = chunk_end;
     }
-    if watch.unsaved >= SAVE_EVERY_MINUTES {
+    if leader && watch.unsaved >= SAVE_EVERY_MINUTES {
         save(app, service.id.as_str(), watch).await?;
     }
     Ok(())
@@ -312,6 +333,7 @@ async fn feed(
     minute_ms: i64,
     counts: MinuteCounts,
     judge: bool,
+    leader: bool,
 ) -> Result<(), StoreError> {
     let t = minute_ms / 1000;
     // New sub-series for values with volume, bounded per dimension.
@@ -350,7 +372,7 @@ async fn feed(
         } else {
             s.detector.warm_up(t, v)
         };
-        if judge && a.changed {
+        if judge && leader && a.changed {
             changes.push((key.clone(), a.clone()));
         }
         s.last = Some(a);

@@ -75,19 +75,43 @@ pub trait Store: Send + Sync + 'static {
 
     /// Counted reports in `[from_ms, until_ms)` per minute, network, problem, platform and
     /// country.
-    async fn network_minutes(&self, service: &str, from_ms: i64, until_ms: i64) -> Result<Vec<NetworkMinute>, StoreError>;
+    async fn network_minutes(
+        &self,
+        service: &str,
+        from_ms: i64,
+        until_ms: i64,
+    ) -> Result<Vec<NetworkMinute>, StoreError>;
 
     /// The saved detector states of a service.
     async fn detector_states(&self, service: &str) -> Result<Vec<DetectorState>, StoreError>;
 
     /// Saves (inserts or replaces) detector states of a service, in one transaction.
-    async fn save_detector_states(&self, service: &str, states: Vec<DetectorState>) -> Result<(), StoreError>;
+    async fn save_detector_states(
+        &self,
+        service: &str,
+        states: Vec<DetectorState>,
+    ) -> Result<(), StoreError>;
 
     /// Records a verdict change; returns its id. (`event.id` is ignored.)
     async fn insert_verdict_event(&self, event: VerdictEvent) -> Result<i64, StoreError>;
 
     /// Verdict changes of a service at or after `since_ms`, newest first, at most `limit`.
-    async fn verdict_events(&self, service: &str, since_ms: i64, limit: u32) -> Result<Vec<VerdictEvent>, StoreError>;
+    async fn verdict_events(
+        &self,
+        service: &str,
+        since_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<VerdictEvent>, StoreError>;
+
+    /// Takes or renews the lease `name` for `holder` until `now_ms + ttl_ms`, if it is free,
+    /// expired, or already held by `holder`. Returns whether `holder` holds it now.
+    async fn try_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now_ms: i64,
+        ttl_ms: i64,
+    ) -> Result<bool, StoreError>;
 
     /// Deletes raw reports older than `raw_before_ms`, roll-ups older than
     /// `rollups_before_ms` and salts of days before `salts_before_day`.

@@ -18,8 +18,10 @@ macro_rules! migrations {
     };
 }
 
-pub const SQLITE: &[Migration] = migrations!("sqlite": 1 "0001_reports", 2 "0002_detection");
-pub const POSTGRES: &[Migration] = migrations!("postgres": 1 "0001_reports", 2 "0002_detection");
+pub const SQLITE: &[Migration] =
+    migrations!("sqlite": 1 "0001_reports", 2 "0002_detection", 3 "0003_leases");
+pub const POSTGRES: &[Migration] =
+    migrations!("postgres": 1 "0001_reports", 2 "0002_detection", 3 "0003_leases");
 
 /// The newest version this binary knows; a store with a newer one is refused.
 pub fn latest(list: &[Migration]) -> i64 {

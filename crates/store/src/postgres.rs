@@ -258,7 +258,12 @@ impl Store for PgStore {
             .map_err(|_| StoreError::Internal("stored salt is not 32 bytes".into()))
     }
 
-    async fn network_minutes(&self, service: &str, from_ms: i64, until_ms: i64) -> Result<Vec<NetworkMinute>, StoreError> {
+    async fn network_minutes(
+        &self,
+        service: &str,
+        from_ms: i64,
+        until_ms: i64,
+    ) -> Result<Vec<NetworkMinute>, StoreError> {
         let rows = self
             .client()
             .await?
@@ -289,15 +294,26 @@ impl Store for PgStore {
         let rows = self
             .client()
             .await?
-            .query("SELECT series, state, through_minute_ms FROM detector_states WHERE service = $1", &[&service])
+            .query(
+                "SELECT series, state, through_minute_ms FROM detector_states WHERE service = $1",
+                &[&service],
+            )
             .await?;
         Ok(rows
             .iter()
-            .map(|r| DetectorState { series: r.get(0), state: r.get(1), through_minute_ms: r.get(2) })
+            .map(|r| DetectorState {
+                series: r.get(0),
+                state: r.get(1),
+                through_minute_ms: r.get(2),
+            })
             .collect())
     }
 
-    async fn save_detector_states(&self, service: &str, states: Vec<DetectorState>) -> Result<(), StoreError> {
+    async fn save_detector_states(
+        &self,
+        service: &str,
+        states: Vec<DetectorState>,
+    ) -> Result<(), StoreError> {
         let series: Vec<&str> = states.iter().map(|d| d.series.as_str()).collect();
         let blobs: Vec<&str> = states.iter().map(|d| d.state.as_str()).collect();
         let through: Vec<i64> = states.iter().map(|d| d.through_minute_ms).collect();
@@ -328,7 +344,12 @@ impl Store for PgStore {
         Ok(row.get(0))
     }
 
-    async fn verdict_events(&self, service: &str, since_ms: i64, limit: u32) -> Result<Vec<VerdictEvent>, StoreError> {
+    async fn verdict_events(
+        &self,
+        service: &str,
+        since_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<VerdictEvent>, StoreError> {
         let rows = self
             .client()
             .await?
@@ -356,6 +377,26 @@ impl Store for PgStore {
                 evidence: r.get(10),
             })
             .collect())
+    }
+
+    async fn try_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now_ms: i64,
+        ttl_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let n = self
+            .client()
+            .await?
+            .execute(
+                "INSERT INTO leases (name, holder, expires_at_ms) VALUES ($1, $2, $3)
+                 ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at_ms = excluded.expires_at_ms
+                 WHERE leases.holder = excluded.holder OR leases.expires_at_ms <= $4",
+                &[&name, &holder, &(now_ms + ttl_ms), &now_ms],
+            )
+            .await?;
+        Ok(n == 1)
     }
 
     async fn prune(&self, cut: PruneCutoffs) -> Result<PruneOutcome, StoreError> {

@@ -330,7 +330,12 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn network_minutes(&self, service: &str, from_ms: i64, until_ms: i64) -> Result<Vec<NetworkMinute>, StoreError> {
+    async fn network_minutes(
+        &self,
+        service: &str,
+        from_ms: i64,
+        until_ms: i64,
+    ) -> Result<Vec<NetworkMinute>, StoreError> {
         let service = service.to_owned();
         self.read(move |c| {
             let mut st = c.prepare_cached(
@@ -364,14 +369,22 @@ impl Store for SqliteStore {
                 "SELECT series, state, through_minute_ms FROM detector_states WHERE service = ?1",
             )?;
             let rows = st.query_map([service], |r| {
-                Ok(DetectorState { series: r.get(0)?, state: r.get(1)?, through_minute_ms: r.get(2)? })
+                Ok(DetectorState {
+                    series: r.get(0)?,
+                    state: r.get(1)?,
+                    through_minute_ms: r.get(2)?,
+                })
             })?;
             Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })
         .await
     }
 
-    async fn save_detector_states(&self, service: &str, states: Vec<DetectorState>) -> Result<(), StoreError> {
+    async fn save_detector_states(
+        &self,
+        service: &str,
+        states: Vec<DetectorState>,
+    ) -> Result<(), StoreError> {
         let service = service.to_owned();
         self.write(move |c| {
             let tx = c.transaction()?;
@@ -404,7 +417,12 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn verdict_events(&self, service: &str, since_ms: i64, limit: u32) -> Result<Vec<VerdictEvent>, StoreError> {
+    async fn verdict_events(
+        &self,
+        service: &str,
+        since_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<VerdictEvent>, StoreError> {
         let service = service.to_owned();
         self.read(move |c| {
             let mut st = c.prepare_cached(
@@ -429,6 +447,26 @@ impl Store for SqliteStore {
                 })
             })?;
             Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    async fn try_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now_ms: i64,
+        ttl_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let (name, holder) = (name.to_owned(), holder.to_owned());
+        self.write(move |c| {
+            let n = c.execute(
+                "INSERT INTO leases (name, holder, expires_at_ms) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at_ms = excluded.expires_at_ms
+                 WHERE leases.holder = excluded.holder OR leases.expires_at_ms <= ?4",
+                params![name, holder, now_ms + ttl_ms, now_ms],
+            )?;
+            Ok(n == 1)
         })
         .await
     }

@@ -2,6 +2,7 @@
 //! with the detector stepped minute by minute.
 
 use crate::helpers::*;
+use downbeat_domain::Clock;
 use serde_json::{Value, json};
 use std::sync::Arc;
 
@@ -325,4 +326,58 @@ async fn a_seeded_baseline_judges_from_the_first_minute() {
     .unwrap_err()
     .to_string();
     assert!(err.contains("line 2"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_agree_and_record_each_change_once() {
+    for store in downbeat_store::testing::all().await {
+        let name = store.name;
+        let a = spawn_with(store, "").await;
+        // a second node on the same database, sharing the clock
+        let config = Arc::new(downbeat_config::parse_str(&config_text(""), "t").unwrap());
+        let db_b = downbeat_store::open(&a.store.target).await.unwrap();
+        let clock: Arc<dyn downbeat_domain::Clock> = a.clock.clone();
+        let (b, running_b) = downbeat_server::App::start(config, db_b, clock)
+            .await
+            .unwrap();
+        let t0 = start_of_minute(&a) - 200 * MINUTE;
+        let mut d = Driver {
+            app: &a,
+            t0,
+            next_client: 0,
+        };
+        for m in 0..60 {
+            d.minute(m, 6 + (m % 3) as u32, normal, None).await;
+            downbeat_server::crowd::run_once(&b, a.clock.now())
+                .await
+                .unwrap();
+        }
+        for k in 0..6 {
+            d.minute(60 + k, 150, outage, None).await;
+            downbeat_server::crowd::run_once(&b, a.clock.now())
+                .await
+                .unwrap();
+        }
+        let sb = b.crowd.status(&b.config.services[0]);
+        let (va, _) = a.verdict().await;
+        assert_eq!(va, sb.verdict.as_str(), "{name}: nodes disagree");
+        assert_ne!(va, "no_problems", "{name}");
+        let (_, events) = a.get_json("/api/v1/services/melodia/events?since=1d").await;
+        let overall: Vec<&str> = events["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["series"] == "all")
+            .map(|e| e["verdict"].as_str().unwrap())
+            .collect();
+        let mut dedup = overall.clone();
+        dedup.dedup();
+        assert_eq!(
+            overall, dedup,
+            "{name}: a change was recorded twice: {overall:?}"
+        );
+        assert!(!overall.is_empty(), "{name}");
+        running_b.stop(&b).await;
+        a.stop().await;
+    }
 }
