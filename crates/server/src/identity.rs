@@ -95,10 +95,18 @@ fn tag(mut m: HmacSha256, parts: &[&[u8]]) -> Hash16 {
     out
 }
 
-fn ip_bytes(ip: IpAddr) -> Vec<u8> {
+/// An address's bytes in a fixed buffer (no allocation on the hot path) and their length.
+fn ip_bytes(ip: IpAddr) -> ([u8; 17], usize) {
+    let mut b = [0u8; 17];
     match ip {
-        IpAddr::V4(v4) => v4.octets().to_vec(),
-        IpAddr::V6(v6) => v6.octets().to_vec(),
+        IpAddr::V4(v4) => {
+            b[..4].copy_from_slice(&v4.octets());
+            (b, 4)
+        }
+        IpAddr::V6(v6) => {
+            b[..16].copy_from_slice(&v6.octets());
+            (b, 16)
+        }
     }
 }
 
@@ -155,17 +163,20 @@ impl Salts {
                     .ok_or_else(|| StoreError::Internal("salt cache empty".into()))?
             }
         };
-        let addr = ip_bytes(ip);
+        let (addr_buf, addr_len) = ip_bytes(ip);
+        let addr = &addr_buf[..addr_len];
         let net = network_of(ip);
-        let net_bytes = [ip_bytes(net.network()), vec![net.prefix_len()]].concat();
+        let (mut net_buf, net_len) = ip_bytes(net.network());
+        net_buf[net_len] = net.prefix_len();
+        let net_bytes = &net_buf[..=net_len];
         let near_midnight = now_ms - day * DAY_MS < window_ms;
         Ok(ClientHashes {
-            client: tag(keys.today.clone(), &[b"client", service.as_bytes(), &addr]),
-            network: tag(keys.today.clone(), &[b"network", &net_bytes]),
+            client: tag(keys.today.clone(), &[b"client", service.as_bytes(), addr]),
+            network: tag(keys.today.clone(), &[b"network", net_bytes]),
             client_yesterday: keys
                 .yesterday
                 .filter(|_| near_midnight)
-                .map(|m| tag(m, &[b"client", service.as_bytes(), &addr])),
+                .map(|m| tag(m, &[b"client", service.as_bytes(), addr])),
         })
     }
 }

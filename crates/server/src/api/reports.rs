@@ -15,7 +15,9 @@ use downbeat_config::ServiceConfig;
 use downbeat_domain::{City, CountryCode, Platform, Report};
 use downbeat_store::NewReport;
 use serde::Serialize;
+use std::borrow::Cow;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 /// The answer to an accepted report.
 #[derive(Debug, Serialize)]
@@ -23,9 +25,9 @@ pub struct Accepted {
     pub status: &'static str,
     /// False when this client already counted for this service within the dedupe window.
     pub counted: bool,
-    pub service: String,
-    pub problem: String,
-    pub message: String,
+    pub service: Arc<str>,
+    pub problem: Arc<str>,
+    pub message: Cow<'static, str>,
 }
 
 /// The service a path names, or 404.
@@ -45,11 +47,12 @@ pub async fn submit(
     State(app): State<App>,
     path: Result<Path<String>, PathRejection>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    body: Body,
+    req: axum::extract::Request,
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
+    // The whole request rather than a `HeaderMap` extractor, which would clone the headers.
+    let (parts, body) = req.into_parts();
     let result = match service_of(&app, &path) {
-        Ok(service) => accept(&app, service, peer, &headers, body).await,
+        Ok(service) => accept(&app, service, peer, &parts.headers, body).await,
         Err(e) => Err(e),
     };
     if let Err(e) = &result {
@@ -103,7 +106,7 @@ pub async fn accept(
         problem: report.problem.as_arc(),
         platform: report.platform.map(Platform::as_str),
         country: report.country.map(CountryCode::as_str),
-        city: report.city.map(|c| c.as_str().to_owned()),
+        city: report.city.map(City::into_string),
         client_hash: hashes.client,
         network_hash: hashes.network,
         counted,
@@ -124,15 +127,15 @@ pub async fn accept(
     Ok(Accepted {
         status: "accepted",
         counted,
-        service: service.id.to_string(),
-        problem: report.problem.to_string(),
+        service: service.id.as_arc(),
+        problem: report.problem.as_arc(),
         message: if counted {
-            "Thanks: your report counts.".into()
+            Cow::Borrowed("Thanks: your report counts.")
         } else {
-            format!(
+            Cow::Owned(format!(
                 "Thanks: you already reported a problem with {} in the last {}, so this one is not counted again.",
                 service.name, app.config.reports.dedupe_window
-            )
+            ))
         },
     })
 }
