@@ -1,0 +1,426 @@
+//! What a probe observed: [`ProbeResult`] with its [`Timings`], certificate and DNS findings,
+//! and a plain-words [`ProbeResult::explanation`].
+
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::outcome::{Cause, Detail, Outcome};
+use crate::spec::ProbeKind;
+
+/// How long each phase took. Only phases that happened are present.
+///
+/// - `dns`: resolving the host name (absent for IP literals and `localhost`);
+/// - `connect`: the TCP handshake;
+/// - `tls`: the TLS handshake, certificate verification included;
+/// - `ttfb`: from sending the request to receiving the response head;
+/// - `total`: the whole probe, from start to the end of the body (all redirect hops).
+///
+/// With redirects, each phase is the sum over the hops. Serialized as fractional milliseconds
+/// (`"connect_ms": 0.153`): readable, and a µs resolution is plenty for network phases.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Timings {
+    /// DNS resolution.
+    #[serde(
+        rename = "dns_ms",
+        with = "ms",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub dns: Option<Duration>,
+    /// TCP connect.
+    #[serde(
+        rename = "connect_ms",
+        with = "ms",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub connect: Option<Duration>,
+    /// TLS handshake.
+    #[serde(
+        rename = "tls_ms",
+        with = "ms",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub tls: Option<Duration>,
+    /// Request sent to response head received.
+    #[serde(
+        rename = "ttfb_ms",
+        with = "ms",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub ttfb: Option<Duration>,
+    /// The whole probe.
+    #[serde(
+        rename = "total_ms",
+        with = "ms",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub total: Option<Duration>,
+}
+
+impl Timings {
+    pub(crate) fn add_dns(&mut self, d: Duration) {
+        self.dns = Some(self.dns.unwrap_or_default() + d);
+    }
+    pub(crate) fn add_connect(&mut self, d: Duration) {
+        self.connect = Some(self.connect.unwrap_or_default() + d);
+    }
+    pub(crate) fn add_tls(&mut self, d: Duration) {
+        self.tls = Some(self.tls.unwrap_or_default() + d);
+    }
+    pub(crate) fn add_ttfb(&mut self, d: Duration) {
+        self.ttfb = Some(self.ttfb.unwrap_or_default() + d);
+    }
+}
+
+/// The server certificate's facts that matter during an outage.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CertInfo {
+    /// Subject distinguished name, e.g. `CN=melodia.example`.
+    pub subject: String,
+    /// Issuer distinguished name.
+    pub issuer: String,
+    /// Start of validity.
+    pub not_before: Timestamp,
+    /// End of validity.
+    pub not_after: Timestamp,
+    /// Whole days from the probe to `not_after`, rounded down: negative once expired.
+    pub days_until_expiry: i64,
+}
+
+/// What a DNS probe got back.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DnsAnswer {
+    /// Response code mnemonic: NOERROR, NXDOMAIN, SERVFAIL, REFUSED, ...
+    pub rcode: String,
+    /// Answers of the asked type, as text (`192.0.2.1`, `10 mail.example.com`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub answers: Vec<String>,
+}
+
+/// The result of one probe.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProbeResult {
+    /// The kind of probe that produced this.
+    pub kind: ProbeKind,
+    /// When the probe started.
+    pub started_at: Timestamp,
+    /// Up, degraded or down.
+    pub outcome: Outcome,
+    /// Why it is down; absent when up or degraded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cause: Option<Cause>,
+    /// The specific finding: set when down, and when degraded (`expires_soon`, `slow`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<Detail>,
+    /// The underlying error or mismatch, as text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Phase timings.
+    pub timings: Timings,
+    /// The address connected to (last hop for redirects).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<SocketAddr>,
+    /// HTTP status of the last response.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_status: Option<u16>,
+    /// Redirects followed.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub redirects: u8,
+    /// The server certificate (tls and https), also when it was rejected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<CertInfo>,
+    /// The DNS response (dns probes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dns: Option<DnsAnswer>,
+}
+
+fn is_zero(n: &u8) -> bool {
+    *n == 0
+}
+
+impl ProbeResult {
+    pub(crate) fn new(kind: ProbeKind, started_at: Timestamp) -> Self {
+        ProbeResult {
+            kind,
+            started_at,
+            outcome: Outcome::Up,
+            cause: None,
+            detail: None,
+            error: None,
+            timings: Timings::default(),
+            address: None,
+            http_status: None,
+            redirects: 0,
+            certificate: None,
+            dns: None,
+        }
+    }
+
+    /// Whether the check passed (up or degraded).
+    pub fn is_up(&self) -> bool {
+        self.outcome != Outcome::Down
+    }
+
+    /// The result in plain words, for pages and notifications, e.g. "TLS certificate expired
+    /// 2 h ago (not after 2026-11-22 08:00 UTC)". Relative times are measured from
+    /// [`ProbeResult::started_at`], so the text is stable for a stored result.
+    pub fn explanation(&self) -> String {
+        let mut s = String::new();
+        let cert_when = |s: &mut String| {
+            if let Some(c) = &self.certificate {
+                let _ = write!(
+                    s,
+                    " (not after {})",
+                    c.not_after.strftime("%Y-%m-%d %H:%M UTC")
+                );
+            }
+        };
+        match (self.outcome, self.cause, self.detail) {
+            (Outcome::Up, ..) => {
+                s.push_str("up");
+                match self.kind {
+                    ProbeKind::Http => {
+                        if let Some(code) = self.http_status {
+                            let _ = write!(s, ": HTTP {code}");
+                        }
+                    }
+                    ProbeKind::Dns => {
+                        if let Some(d) = &self.dns {
+                            let _ = write!(s, ": {}", d.rcode);
+                            if !d.answers.is_empty() {
+                                let _ = write!(s, " {}", d.answers.join(", "));
+                            }
+                        }
+                    }
+                    ProbeKind::Tcp => s.push_str(": port open"),
+                    ProbeKind::Tls => s.push_str(": certificate valid"),
+                }
+                if let Some(t) = self.timings.total {
+                    let _ = write!(s, " in {}", human_duration(t));
+                }
+                if let Some(c) = &self.certificate {
+                    let _ = write!(s, "; certificate expires in {} days", c.days_until_expiry);
+                }
+            }
+            (Outcome::Degraded, _, Some(Detail::ExpiresSoon)) => {
+                let days = self.certificate.as_ref().map_or(0, |c| c.days_until_expiry);
+                let _ = write!(s, "TLS certificate expires in {days} days");
+                cert_when(&mut s);
+            }
+            (Outcome::Degraded, _, _) => {
+                s.push_str("slow: answered in ");
+                s.push_str(
+                    &self
+                        .timings
+                        .total
+                        .map_or_else(|| "?".into(), human_duration),
+                );
+                if let Some(e) = &self.error {
+                    let _ = write!(s, " ({e})");
+                }
+            }
+            (Outcome::Down, cause, detail) => {
+                s.push_str(&self.down_words(cause, detail));
+                if cause == Some(Cause::TlsCertificate) {
+                    cert_when(&mut s);
+                }
+                if let Some(e) = &self.error
+                    && !matches!(detail, Some(Detail::Expired | Detail::NotYetValid))
+                {
+                    let _ = write!(s, ": {e}");
+                }
+            }
+        }
+        s
+    }
+
+    fn down_words(&self, cause: Option<Cause>, detail: Option<Detail>) -> String {
+        let status = self.http_status.unwrap_or_default();
+        let ago = |t: Timestamp| human_duration(signed_secs(self.started_at, t));
+        match (cause, detail) {
+            (Some(Cause::Dns), Some(Detail::Nxdomain)) => {
+                "DNS: the name does not exist (NXDOMAIN)".into()
+            }
+            (Some(Cause::Dns), Some(Detail::Servfail)) => {
+                "DNS: the resolver failed (SERVFAIL)".into()
+            }
+            (Some(Cause::Dns), Some(Detail::DnsRefused)) => {
+                "DNS: the resolver refused the query".into()
+            }
+            (Some(Cause::Dns), Some(Detail::NoAnswer)) => "DNS: no record of that type".into(),
+            (Some(Cause::Dns), Some(Detail::TimedOut)) => {
+                "DNS: no answer from the resolver in time".into()
+            }
+            (Some(Cause::Dns), Some(Detail::UnexpectedAnswer)) => {
+                "DNS: the expected answer is missing".into()
+            }
+            (Some(Cause::Dns), Some(Detail::UnexpectedRcode)) => {
+                "DNS: unexpected response code".into()
+            }
+            (Some(Cause::Dns), _) => "DNS resolution failed".into(),
+            (Some(Cause::Connect), Some(Detail::Refused)) => {
+                "connection refused: nothing listens on that port".into()
+            }
+            (Some(Cause::Connect), Some(Detail::Unreachable)) => "host unreachable".into(),
+            (Some(Cause::Connect), Some(Detail::TimedOut)) => {
+                "connection timed out: no answer to the TCP handshake".into()
+            }
+            (Some(Cause::Connect), _) => "connection failed".into(),
+            (Some(Cause::TlsCertificate), Some(Detail::Expired)) => match &self.certificate {
+                Some(c) => format!("TLS certificate expired {} ago", ago(c.not_after)),
+                None => "TLS certificate expired".into(),
+            },
+            (Some(Cause::TlsCertificate), Some(Detail::NotYetValid)) => match &self.certificate {
+                Some(c) => format!(
+                    "TLS certificate not valid for another {}",
+                    ago(c.not_before)
+                ),
+                None => "TLS certificate not yet valid".into(),
+            },
+            (Some(Cause::TlsCertificate), Some(Detail::WrongHost)) => {
+                "TLS certificate is for another host name".into()
+            }
+            (Some(Cause::TlsCertificate), Some(Detail::Untrusted)) => {
+                "TLS certificate is not from a trusted authority".into()
+            }
+            (Some(Cause::TlsCertificate), Some(Detail::Revoked)) => {
+                "TLS certificate was revoked".into()
+            }
+            (Some(Cause::TlsCertificate), _) => "TLS certificate rejected".into(),
+            (Some(Cause::TlsHandshake), _) => "TLS handshake failed".into(),
+            (Some(Cause::Timeout), _) => "no answer before the timeout".into(),
+            (Some(Cause::Overload), Some(Detail::Slow)) => format!(
+                "overloaded: answered in {}, far above the limit",
+                self.timings
+                    .total
+                    .map_or_else(|| "?".into(), human_duration)
+            ),
+            (Some(Cause::Overload), _) => format!("overloaded: HTTP {status}"),
+            (Some(Cause::Http5xx), _) => format!("server error: HTTP {status}"),
+            (Some(Cause::Http4xx), _) => format!("client error: HTTP {status}"),
+            (Some(Cause::Content), Some(Detail::Status)) => format!("unexpected HTTP {status}"),
+            (Some(Cause::Content), Some(Detail::BodyMismatch)) => {
+                "the page does not contain what it should".into()
+            }
+            (Some(Cause::Content), Some(Detail::JsonMismatch)) => {
+                "the JSON answer is not what it should be".into()
+            }
+            (Some(Cause::Content), Some(Detail::Redirect)) => "redirect not followed".into(),
+            (Some(Cause::Content), _) => "unexpected answer".into(),
+            (None, _) => "down".into(),
+        }
+    }
+}
+
+fn signed_secs(now: Timestamp, then: Timestamp) -> Duration {
+    Duration::from_secs((now.as_second() - then.as_second()).unsigned_abs())
+}
+
+/// "850 µs", "12 ms", "3.2 s", "45 min", "2 h", "3 d": coarse on purpose, for people.
+pub fn human_duration(d: Duration) -> String {
+    let secs = d.as_secs();
+    if d < Duration::from_millis(1) {
+        format!("{} µs", d.as_micros())
+    } else if d < Duration::from_secs(1) {
+        format!("{} ms", d.as_millis())
+    } else if secs < 60 {
+        format!("{:.1} s", d.as_secs_f64())
+    } else if secs < 3600 {
+        format!("{} min", secs / 60)
+    } else if secs < 2 * 86400 {
+        format!("{} h", secs / 3600)
+    } else {
+        format!("{} d", secs / 86400)
+    }
+}
+
+/// Serde for `Option<Duration>` as fractional milliseconds.
+mod ms {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            // Rounded to the microsecond so JSON stays short.
+            Some(d) => s.serialize_f64(d.as_micros() as f64 / 1000.0),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        let v = Option::<f64>::deserialize(d)?;
+        match v {
+            Some(ms) if ms.is_finite() && ms >= 0.0 => {
+                Ok(Some(Duration::from_secs_f64(ms / 1000.0)))
+            }
+            Some(ms) => Err(serde::de::Error::custom(format!(
+                "{ms} is not a duration in ms"
+            ))),
+            None => Ok(None),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn human_durations() {
+        for (d, want) in [
+            (Duration::from_micros(850), "850 µs"),
+            (Duration::from_millis(12), "12 ms"),
+            (Duration::from_millis(3200), "3.2 s"),
+            (Duration::from_secs(45 * 60), "45 min"),
+            (Duration::from_secs(2 * 3600 + 5), "2 h"),
+            (Duration::from_secs(3 * 86400), "3 d"),
+        ] {
+            assert_eq!(human_duration(d), want);
+        }
+    }
+
+    #[test]
+    fn expired_certificate_explained_with_when() {
+        let now: Timestamp = "2026-11-22T10:00:00Z".parse().expect("ts");
+        let mut r = ProbeResult::new(ProbeKind::Tls, now);
+        r.outcome = Outcome::Down;
+        r.cause = Some(Cause::TlsCertificate);
+        r.detail = Some(Detail::Expired);
+        r.certificate = Some(CertInfo {
+            subject: "CN=melodia.example".into(),
+            issuer: "CN=Test CA".into(),
+            not_before: "2026-08-22T08:00:00Z".parse().expect("ts"),
+            not_after: "2026-11-22T08:00:00Z".parse().expect("ts"),
+            days_until_expiry: -1,
+        });
+        assert_eq!(
+            r.explanation(),
+            "TLS certificate expired 2 h ago (not after 2026-11-22 08:00 UTC)"
+        );
+    }
+
+    #[test]
+    fn timings_serialize_as_milliseconds() {
+        let t = Timings {
+            connect: Some(Duration::from_micros(1530)),
+            total: Some(Duration::from_millis(12)),
+            ..Timings::default()
+        };
+        let json = serde_json::to_value(t).expect("serialize");
+        assert_eq!(
+            json,
+            serde_json::json!({"connect_ms": 1.53, "total_ms": 12.0})
+        );
+        let back: Timings = serde_json::from_value(json).expect("deserialize");
+        assert_eq!(back, t);
+    }
+}

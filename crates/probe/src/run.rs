@@ -1,0 +1,112 @@
+//! Running one probe: [`probe`] dispatches on the kind, each phase stays within the deadline
+//! and records its timing, and the first failure becomes the result's cause.
+
+use std::time::Duration;
+
+use jiff::Timestamp;
+use tokio::time::Instant;
+
+use crate::outcome::{Cause, Detail, Outcome};
+use crate::prober::Prober;
+use crate::result::ProbeResult;
+use crate::spec::{Check, ProbeSpec, TlsCheck};
+use crate::{connect, dns, http, tls};
+
+/// Response times above `max_latency` times this factor count as `overload` (down), not just
+/// `degraded`: a service answering four times slower than its ceiling is failing its users.
+pub const OVERLOAD_LATENCY_FACTOR: u32 = 4;
+
+/// Why a phase stopped the probe.
+#[derive(Debug)]
+pub(crate) struct Failure {
+    pub(crate) cause: Cause,
+    pub(crate) detail: Detail,
+    pub(crate) error: String,
+}
+
+impl Failure {
+    pub(crate) fn new(cause: Cause, detail: Detail, error: impl Into<String>) -> Self {
+        Failure {
+            cause,
+            detail,
+            error: error.into(),
+        }
+    }
+}
+
+/// A passing probe's verdict: up, or degraded with the reason.
+pub(crate) enum Pass {
+    Up,
+    Degraded(Detail, Option<String>),
+}
+
+/// One probe in progress.
+pub(crate) struct Run<'a> {
+    pub(crate) prober: &'a Prober,
+    pub(crate) started: Instant,
+    pub(crate) deadline: Instant,
+    pub(crate) timeout: Duration,
+    /// Wall-clock start, for certificate dates.
+    pub(crate) now: Timestamp,
+    pub(crate) result: ProbeResult,
+}
+
+/// Runs one probe to completion. Never fails and never exceeds the spec's timeout by more than
+/// scheduling noise: every failure is a result with a [`Cause`].
+pub async fn probe(spec: &ProbeSpec, prober: &Prober) -> ProbeResult {
+    let started = Instant::now();
+    let now = Timestamp::now();
+    let mut run = Run {
+        prober,
+        started,
+        deadline: started + spec.timeout(),
+        timeout: spec.timeout(),
+        now,
+        result: ProbeResult::new(spec.kind(), now),
+    };
+    let verdict = match spec.check() {
+        Check::Tcp(endpoint) => connect::open(&mut run, endpoint).await.map(|_| Pass::Up),
+        Check::Tls(check) => tls_check(&mut run, check).await,
+        Check::Http(check) => http::run(&mut run, check).await,
+        Check::Dns(check) => dns::run(&mut run, check).await,
+    };
+    run.result.timings.total = Some(started.elapsed());
+    let mut result = run.result;
+    match verdict {
+        Ok(Pass::Up) => result.outcome = Outcome::Up,
+        Ok(Pass::Degraded(detail, error)) => {
+            result.outcome = Outcome::Degraded;
+            result.detail = Some(detail);
+            result.error = error;
+        }
+        Err(f) => {
+            result.outcome = Outcome::Down;
+            result.cause = Some(f.cause);
+            result.detail = Some(f.detail);
+            result.error = Some(f.error);
+        }
+    }
+    result
+}
+
+async fn tls_check(run: &mut Run<'_>, check: &TlsCheck) -> Result<Pass, Failure> {
+    let tcp = connect::open(run, &check.endpoint).await?;
+    let _stream = tls::handshake(run, tcp, &check.endpoint, &check.tls, false).await?;
+    Ok(tls::expiry_verdict(run, &check.tls))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The scheduler spawns probes on a multi-threaded runtime: the future must stay `Send`.
+    #[test]
+    fn probe_future_is_send() {
+        fn assert_send<T: Send>(_: &T) {}
+        let prober: Option<Prober> = None;
+        if let (Some(prober), Ok(spec)) = (prober, ProbeSpec::tcp("127.0.0.1:1")) {
+            let fut = probe(&spec, &prober);
+            assert_send(&fut);
+        }
+    }
+}
