@@ -58,11 +58,69 @@ pub struct DetectArgs {
     pub kind: Option<String>,
 }
 
-/// Filled in by the replay work (issue 3); see `cmd/replay.rs`.
+/// `downbeat replay`: a scenario as CSV, as live HTTP reports, or (with neither) a summary of
+/// it. Exit codes: 0 done (or stopped with ctrl-c), 1 server unreachable or gone, 2 bad
+/// scenario or flags.
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  downbeat replay --list
+  downbeat replay design-outage --csv - | downbeat detect -
+  downbeat replay normal-30-days --csv counts.csv --breakdown
+  downbeat replay design-outage --from 1d --server http://127.0.0.1:8080 --speed 600")]
+#[command(group = clap::ArgGroup::new("output").args(["csv", "server"]))]
 pub struct ReplayArgs {
-    /// The scenario: a TOML file, or the name of a shipped scenario.
-    pub scenario: String,
+    /// The scenario: a TOML file, or the name of a shipped scenario (see --list).
+    #[arg(required_unless_present = "list")]
+    pub scenario: Option<String>,
+    /// List the shipped scenarios and exit.
+    #[arg(long, conflicts_with_all = ["scenario", "output"])]
+    pub list: bool,
+    /// Write CSV to FILE (`-` for stdout): one row per minute, `timestamp,value` (RFC 3339
+    /// minute start, reports sent that minute, floods included) — the input `downbeat detect`
+    /// reads.
+    #[arg(long, value_name = "FILE")]
+    pub csv: Option<std::path::PathBuf>,
+    /// With --csv: the value is the reports a correct server counts (each client address
+    /// once per 15-minute dedupe window: flood repeats drop out) instead of all reports sent.
+    #[arg(long, requires = "csv", conflicts_with = "reports")]
+    pub counted: bool,
+    /// With --csv: add the columns expected,normal,outage,flood,counted and one per problem
+    /// kind, platform and country (`problem:login`, `platform:ios`, `country:GB`).
+    #[arg(long, requires = "csv", conflicts_with = "reports")]
+    pub breakdown: bool,
+    /// With --csv: one row per report instead of per minute:
+    /// timestamp,problem,platform,country,city,client,source.
+    #[arg(long, requires = "csv")]
+    pub reports: bool,
+    /// Send every report as a real POST to the Downbeat server at this base URL (plain
+    /// HTTP), with its client address in X-Forwarded-For: the server must list this
+    /// machine in `[server] trusted_proxies` (the example config trusts loopback).
+    #[arg(long, value_name = "URL")]
+    pub server: Option<String>,
+    /// With --server: simulated seconds per real second (600 sends an hour in 6 s), or `max`.
+    /// Reports are never skipped: if the server is slower, simulated time lags.
+    #[arg(long, default_value = "60", requires = "server")]
+    pub speed: downbeat_replay::Speed,
+    /// With --server: the service id to report on [default: the scenario's `service`].
+    #[arg(long, requires = "server")]
+    pub service: Option<String>,
+    /// With --server: requests in flight at most.
+    #[arg(long, default_value_t = 64, requires = "server")]
+    pub concurrency: usize,
+    /// Start here: minutes from the scenario's start (`90`, `90m`, `1d`) or an RFC 3339 time.
+    #[arg(long)]
+    pub from: Option<downbeat_replay::Position>,
+    /// Stop before here (same forms as --from) [default: the scenario's end].
+    #[arg(long)]
+    pub until: Option<downbeat_replay::Position>,
+    /// Use this seed instead of the scenario's. It also draws new client addresses: a
+    /// server counts an address once per dedupe window (15m), so sending the same slice
+    /// twice in a row is mostly "not counted" the second time unless the seed changes.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Multiply every rate by this factor, e.g. 0.01 to send a big outage to a small server.
+    #[arg(long)]
+    pub scale: Option<f64>,
 }
 
 /// Where the config and the store are: shared by every subcommand that touches the store.
