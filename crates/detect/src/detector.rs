@@ -523,11 +523,14 @@ impl Detector {
         // at face value, and learn neither noise nor shape from residuals that only measure
         // the prior's error.
         let settling = self.warming_up();
-        let yc = if settling {
-            y
-        } else {
-            y.clamp(p.lower, p.upper)
-        };
+        // A point outside the band teaches nothing: it is learned as if it had been the
+        // expected value. Clipping it to the band's edge instead would still feed the model
+        // edge values minute after minute, and the noise estimate learned from edge-sized
+        // residuals widens the band, whose new edge is learned next: during a long, huge
+        // outage that loop grew the baseline a hundredfold within the hour. Sustained new
+        // normals are accepted by the shift rebase below, not by creeping.
+        let outside = !settling && (y < p.lower || y > p.upper);
+        let yc = if outside { p.expected } else { y };
         let c = &self.config;
         let s = &mut self.s;
         let k_fast = keep(dt, memory(FAST_MEMORY_S as i64, FAST_MIN_POINTS));
@@ -562,8 +565,18 @@ impl Detector {
                 if settling {
                     return;
                 }
-                let r = yc - p.expected;
-                s.noise_num = k_noise * s.noise_num + (r * r - p.expected);
+                // Outside the band, the residual is taken at the model's own variance, so
+                // the noise estimate neither grows nor shrinks.
+                let r2 = if outside {
+                    p.expected
+                        + div(s.noise_num, s.noise_den, 0.0).clamp(0.0, MAX_PHI)
+                            * p.expected
+                            * p.expected
+                } else {
+                    let r = y - p.expected;
+                    r * r
+                };
+                s.noise_num = k_noise * s.noise_num + (r2 - p.expected);
                 s.noise_den = k_noise * s.noise_den + p.expected * p.expected;
                 s.daily.learn(
                     p.daily_pos,
@@ -597,8 +610,13 @@ impl Detector {
                 s.fast_den = k_fast * s.fast_den + 1.0;
                 // A gauge's level starts at its first value, so residuals measure noise from
                 // the start (clipped, so one wild early sample cannot blow up the scale).
-                let r = y.clamp(p.lower, p.upper) - p.expected;
-                s.noise_num = k_noise * s.noise_num + r.abs();
+                let r = if outside {
+                    // As for counts: an outlier leaves the scale as it is.
+                    div(s.noise_num, s.noise_den, (p.upper - p.expected).abs())
+                } else {
+                    (y.clamp(p.lower, p.upper) - p.expected).abs()
+                };
+                s.noise_num = k_noise * s.noise_num + r;
                 s.noise_den = k_noise * s.noise_den + 1.0;
                 if settling {
                     return;

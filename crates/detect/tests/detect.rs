@@ -429,3 +429,61 @@ proptest! {
         }
     }
 }
+
+/// Regression: points clipped to the band's edge used to teach the noise estimate
+/// edge-sized residuals, widening the band minute after minute; on a one-day history a
+/// 40,000-a-minute outage became the baseline within 45 minutes.
+#[test]
+fn regression_a_huge_long_outage_on_a_short_history_never_becomes_the_baseline() {
+    let mut d = downbeat_detect::Detector::new(downbeat_detect::DetectorConfig::for_counts());
+    let mut seed: u64 = 7;
+    let mut noise = || {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((seed >> 33) % 9) as f64 - 4.0
+    };
+    let t0 = 1_767_225_600; // a midnight
+    let day = 1440;
+    let onset = day + 8 * 60;
+    for m in 0..day + 14 * 60 {
+        let hour = (m % day) as f64 / 60.0;
+        let base = 20.0 + 10.0 * ((hour - 14.0) / 24.0 * std::f64::consts::TAU).cos();
+        let extra = if m < onset {
+            0.0
+        } else if m < onset + 30 {
+            40_000.0 * (m - onset) as f64 / 30.0
+        } else if m < onset + 240 {
+            40_000.0
+        } else {
+            0.0
+        };
+        let a = d.observe(t0 + m * 60, (base + noise()).max(0.0) + extra);
+        if (onset + 5..onset + 240).contains(&m) {
+            assert_eq!(
+                a.verdict,
+                downbeat_detect::Verdict::Problems,
+                "minute {} of the outage",
+                m - onset
+            );
+            assert!(
+                a.expected < 100.0,
+                "the outage leaked into the baseline: expected {} at minute {}",
+                a.expected,
+                m - onset
+            );
+        }
+        if m > onset + 240 + 30 {
+            assert!(
+                a.expected < 100.0,
+                "baseline after the outage: {}",
+                a.expected
+            );
+        }
+    }
+    assert_eq!(
+        d.verdict(),
+        downbeat_detect::Verdict::NoProblems,
+        "recovered"
+    );
+}
