@@ -88,11 +88,25 @@ impl Validator<'_> {
             }
             services.push(svc);
         }
+        let probes = self.probes(raw.probes)?;
+        let mut monitors: Vec<MonitorConfig> = Vec::with_capacity(raw.monitors.len());
+        for (i, table) in raw.monitors.into_iter().enumerate() {
+            let m = self.monitor(i, table, &services)?;
+            if monitors.iter().any(|o| o.id == m.id) {
+                return Err(self.err(
+                    format!("monitor[{i}].id"),
+                    format!("duplicate monitor id {:?}", m.id.as_str()),
+                ));
+            }
+            monitors.push(m);
+        }
         Ok(Config {
             server,
             reports,
             retention,
             services,
+            probes,
+            monitors,
         })
     }
 
@@ -286,6 +300,124 @@ impl Validator<'_> {
         })
     }
 
+    fn probes(&self, raw: RawProbes) -> Result<ProbeSettings, ConfigError> {
+        let d = ProbeSettings::default();
+        let positive = |key: &str, v: Option<u32>, default: u32| match v {
+            Some(0) => Err(self.err(key, "must be at least 1")),
+            Some(n) => Ok(n),
+            None => Ok(default),
+        };
+        Ok(ProbeSettings {
+            quorum: positive("probes.quorum", raw.quorum, d.quorum)?,
+            failures_to_open: positive(
+                "probes.failures_to_open",
+                raw.failures_to_open,
+                d.failures_to_open,
+            )?,
+            successes_to_close: positive(
+                "probes.successes_to_close",
+                raw.successes_to_close,
+                d.successes_to_close,
+            )?,
+            canary: raw.canary,
+            concurrency: match raw.concurrency {
+                Some(0) => return Err(self.err("probes.concurrency", "must be at least 1")),
+                Some(n) => n,
+                None => d.concurrency,
+            },
+        })
+    }
+
+    /// A `[[monitor]]` table: Downbeat's own keys (id, service, component, interval,
+    /// timeout), the rest handed to the probe crate's definition, which names any key it
+    /// does not know.
+    fn monitor(
+        &self,
+        i: usize,
+        mut t: toml::Table,
+        services: &[ServiceConfig],
+    ) -> Result<MonitorConfig, ConfigError> {
+        let key = |k: &str| format!("monitor[{i}].{k}");
+        let mut text = |k: &str, required: bool| -> Result<Option<String>, ConfigError> {
+            match t.remove(k) {
+                None if required => Err(self.err(key(k), "is required")),
+                None => Ok(None),
+                Some(toml::Value::String(s)) => Ok(Some(s)),
+                Some(other) => Err(self.err(
+                    key(k),
+                    format!("must be a string, not {}", other.type_str()),
+                )),
+            }
+        };
+        let id_text = text("id", true)?.unwrap_or_default();
+        let service_text = text("service", true)?.unwrap_or_default();
+        let component_text = text("component", false)?;
+        let interval_text = text("interval", false)?;
+        let timeout_text = text("timeout", false)?;
+        let id = downbeat_domain::Slug::parse(&id_text).map_err(|e| self.err(key("id"), e))?;
+        let service = services
+            .iter()
+            .find(|s| s.id.as_str() == service_text)
+            .ok_or_else(|| {
+                self.err(
+                    key("service"),
+                    format!("no [[service]] has id {service_text:?}"),
+                )
+            })?;
+        let component = component_text
+            .map(|c| {
+                service
+                    .components
+                    .iter()
+                    .find(|x| x.id.as_str() == c)
+                    .map(|x| x.id.clone())
+                    .ok_or_else(|| {
+                        self.err(
+                            key("component"),
+                            format!("service {:?} has no component {c:?}", service.id.as_str()),
+                        )
+                    })
+            })
+            .transpose()?;
+        let interval = match interval_text {
+            None => Span::from_secs(60),
+            Some(s) => Span::parse_within(&s, Span::from_secs(5), Span::from_secs(86_400))
+                .map_err(|e| self.err(key("interval"), e))?,
+        };
+        if let Some(s) = timeout_text {
+            let timeout = Span::parse_within(&s, Span::from_secs(0), Span::from_secs(120))
+                .map_err(|e| self.err(key("timeout"), e))?;
+            if timeout.as_millis() == 0 {
+                return Err(self.err(key("timeout"), "must be more than zero"));
+            }
+            if timeout > interval {
+                return Err(self.err(
+                    key("timeout"),
+                    format!("{timeout} is longer than the interval ({interval})"),
+                ));
+            }
+            t.insert(
+                "timeout_ms".into(),
+                toml::Value::Integer(timeout.as_millis()),
+            );
+        }
+        let def: downbeat_probe::ProbeDef =
+            toml::Value::Table(t)
+                .try_into()
+                .map_err(|e: toml::de::Error| {
+                    self.err(format!("monitor[{i}]"), e.message().trim().to_owned())
+                })?;
+        let probe =
+            downbeat_probe::ProbeSpec::parse(def).map_err(|e| self.err(key(e.field()), e))?;
+        Ok(MonitorConfig {
+            id,
+            service: service.id.clone(),
+            component,
+            interval,
+            probe,
+        })
+    }
+
     /// Operator text shown on pages: trimmed, non-empty, bounded, no control characters.
     fn text(&self, key: &str, s: String, max: usize) -> Result<String, ConfigError> {
         let t = s.trim();
@@ -404,6 +536,82 @@ mod tests {
     fn database_url_errors_never_echo_secrets() {
         let e = err("[server]\ndatabase_url = \"mysql://u:hunter2@h/db\"\n");
         assert!(!e.contains("hunter2"), "{e}");
+    }
+
+    const SVC: &str = "[[service]]\nid = \"melodia\"\nname = \"M\"\n[[service.component]]\nid = \"login\"\nname = \"Login\"\n";
+
+    #[test]
+    fn monitors_are_parsed_with_probe_options() {
+        let text = format!(
+            "{SVC}[probes]\nquorum = 2\n[[monitor]]\nid = \"api\"\nservice = \"melodia\"\ncomponent = \"login\"\nkind = \"http\"\ntarget = \"https://127.0.0.1:8443/health\"\ninterval = \"30s\"\ntimeout = \"5s\"\nexpect_status = \"200-299\"\nbody_contains = \"ok\"\n[[monitor]]\nid = \"cert\"\nservice = \"melodia\"\nkind = \"tls\"\ntarget = \"localhost:8443\"\n"
+        );
+        let c = parse_str(&text, "t").unwrap();
+        assert_eq!(c.probes.quorum, 2);
+        let api = c.monitor("api").unwrap();
+        assert_eq!(api.interval.as_secs(), 30);
+        assert_eq!(api.probe.timeout().as_secs(), 5);
+        assert_eq!(api.component.as_ref().unwrap().as_str(), "login");
+        assert_eq!(
+            c.monitor("cert").unwrap().interval.as_secs(),
+            60,
+            "default interval"
+        );
+    }
+
+    #[test]
+    fn bad_monitors_name_their_key() {
+        let m = |body: &str| format!("{SVC}[[monitor]]\nid = \"m\"\nservice = \"melodia\"\n{body}");
+        let cases: &[(String, &[&str])] = &[
+            (
+                m("kind = \"http\"\ntarget = \"http://x/\"\ninterval = \"1s\"\n"),
+                &["monitor[0].interval", "minimum"],
+            ),
+            (
+                m(
+                    "kind = \"http\"\ntarget = \"http://x/\"\ninterval = \"10s\"\ntimeout = \"20s\"\n",
+                ),
+                &["monitor[0].timeout", "longer"],
+            ),
+            (m("kind = \"ftp\"\ntarget = \"x\"\n"), &["monitor[0]"]),
+            (
+                m("kind = \"http\"\ntarget = \"http://x/\"\ncolour = \"red\"\n"),
+                &["monitor[0]", "colour"],
+            ),
+            (
+                m("kind = \"http\"\ntarget = \"not a url\"\n"),
+                &["monitor[0].target"],
+            ),
+            (
+                m("kind = \"http\"\ntarget = \"http://x/\"\ncomponent = \"nope\"\n"),
+                &["monitor[0].component", "nope"],
+            ),
+            (
+                format!(
+                    "{SVC}[[monitor]]\nid = \"m\"\nservice = \"spotify\"\nkind = \"tcp\"\ntarget = \"h:1\"\n"
+                ),
+                &["monitor[0].service", "spotify"],
+            ),
+            (
+                format!(
+                    "{SVC}[[monitor]]\nservice = \"melodia\"\nkind = \"tcp\"\ntarget = \"h:1\"\n"
+                ),
+                &["monitor[0].id", "required"],
+            ),
+            (format!("{SVC}[probes]\nquorum = 0\n"), &["probes.quorum"]),
+        ];
+        for (text, wants) in cases {
+            let e = err(text);
+            for w in *wants {
+                assert!(
+                    e.contains(w),
+                    "error for {text:?} should mention {w:?}, got: {e}"
+                );
+            }
+        }
+        let dup = format!(
+            "{SVC}[[monitor]]\nid = \"m\"\nservice = \"melodia\"\nkind = \"tcp\"\ntarget = \"h:1\"\n[[monitor]]\nid = \"m\"\nservice = \"melodia\"\nkind = \"tcp\"\ntarget = \"h:2\"\n"
+        );
+        assert!(err(&dup).contains("duplicate monitor"));
     }
 
     #[test]

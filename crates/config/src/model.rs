@@ -12,11 +12,17 @@ pub struct Config {
     pub reports: ReportSettings,
     pub retention: Retention,
     pub services: Vec<ServiceConfig>,
+    pub probes: ProbeSettings,
+    pub monitors: Vec<MonitorConfig>,
 }
 
 impl Config {
     pub fn service(&self, id: &str) -> Option<&ServiceConfig> {
         self.services.iter().find(|s| s.id.as_str() == id)
+    }
+
+    pub fn monitor(&self, id: &str) -> Option<&MonitorConfig> {
+        self.monitors.iter().find(|m| m.id.as_str() == id)
     }
 }
 
@@ -103,4 +109,45 @@ pub struct ComponentConfig {
     pub id: ComponentId,
     pub name: String,
     pub description: Option<String>,
+}
+
+/// `[probes]`: how monitor results become a verdict.
+#[derive(Debug, Clone)]
+pub struct ProbeSettings {
+    /// A monitor is down when at least this many vantage regions see it fail (default 1; with
+    /// agents in several regions, 2 keeps one broken vantage point from paging anyone).
+    pub quorum: u32,
+    /// Consecutive failing rounds before a monitor is declared down.
+    pub failures_to_open: u32,
+    /// Consecutive good rounds before a down monitor is declared up again.
+    pub successes_to_close: u32,
+    /// A known-good target (`host:port`) every vantage point checks: when a vantage cannot
+    /// reach it, its failures are marked unreliable instead of blamed on the monitors.
+    pub canary: Option<String>,
+    /// Most probes in flight at once on this node.
+    pub concurrency: usize,
+}
+
+impl Default for ProbeSettings {
+    fn default() -> Self {
+        ProbeSettings {
+            quorum: 1,
+            failures_to_open: 2,
+            successes_to_close: 2,
+            canary: None,
+            concurrency: 512,
+        }
+    }
+}
+
+/// `[[monitor]]`: a synthetic check of a service, run on a schedule from every region.
+#[derive(Debug, Clone)]
+pub struct MonitorConfig {
+    pub id: downbeat_domain::Slug,
+    pub service: ServiceId,
+    pub component: Option<ComponentId>,
+    /// How often to probe (default 60 s, at least 5 s).
+    pub interval: Span,
+    /// The validated probe: kind, target, timeout and kind-specific expectations.
+    pub probe: downbeat_probe::ProbeSpec,
 }

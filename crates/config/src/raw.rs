@@ -13,6 +13,22 @@ pub struct RawConfig {
     pub retention: RawRetention,
     #[serde(default, rename = "service")]
     pub services: Vec<RawService>,
+    #[serde(default)]
+    pub probes: RawProbes,
+    /// Each monitor is a table whose probe options are checked by the probe crate's own
+    /// (strict) definition, so it stays a plain table here.
+    #[serde(default, rename = "monitor")]
+    pub monitors: Vec<toml::Table>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawProbes {
+    pub quorum: Option<u32>,
+    pub failures_to_open: Option<u32>,
+    pub successes_to_close: Option<u32>,
+    pub canary: Option<String>,
+    pub concurrency: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
