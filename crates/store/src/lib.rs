@@ -113,7 +113,35 @@ pub trait Store: Send + Sync + 'static {
         ttl_ms: i64,
     ) -> Result<bool, StoreError>;
 
-    /// Deletes raw reports older than `raw_before_ms`, roll-ups older than
+    /// Stores a batch of monitor results and their hourly roll-ups in one transaction.
+    async fn insert_probe_results(&self, batch: Vec<NewProbeResult>) -> Result<(), StoreError>;
+
+    /// Results of a monitor at or after `since_ms`, oldest first, at most `limit`.
+    async fn probe_results(
+        &self,
+        monitor: &str,
+        since_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<StoredProbeResult>, StoreError>;
+
+    /// The newest result of every (monitor, region) since `since_ms`: restores the picture
+    /// after a restart.
+    async fn latest_probe_results(
+        &self,
+        since_ms: i64,
+    ) -> Result<Vec<StoredProbeResult>, StoreError>;
+
+    /// Hourly roll-ups of a monitor since `since_ms` (uptime bars).
+    async fn probe_hours(&self, monitor: &str, since_ms: i64)
+    -> Result<Vec<ProbeHour>, StoreError>;
+
+    /// Every monitor's saved hysteresis state.
+    async fn monitor_states(&self) -> Result<Vec<MonitorState>, StoreError>;
+
+    /// Saves one monitor's hysteresis state.
+    async fn save_monitor_state(&self, state: MonitorState) -> Result<(), StoreError>;
+
+    /// Deletes raw reports and probe results older than `raw_before_ms`, roll-ups older than
     /// `rollups_before_ms` and salts of days before `salts_before_day`.
     async fn prune(&self, cutoffs: PruneCutoffs) -> Result<PruneOutcome, StoreError>;
 }

@@ -75,6 +75,7 @@ pub struct PruneOutcome {
     pub reports: u64,
     pub rollups: u64,
     pub salts: u64,
+    pub probe_results: u64,
 }
 
 pub const MINUTE_MS: i64 = 60_000;
@@ -135,4 +136,72 @@ pub struct VerdictEvent {
     pub explanation: String,
     /// JSON.
     pub evidence: String,
+}
+
+/// A monitor result to store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewProbeResult {
+    pub monitor: Arc<str>,
+    pub region: Arc<str>,
+    pub at_ms: i64,
+    pub outcome: &'static str,
+    pub cause: Option<&'static str>,
+    pub total_ms: Option<f64>,
+    /// False when the vantage could not reach its canary: its failures blame nobody.
+    pub reliable: bool,
+    /// The whole result as JSON.
+    pub result: String,
+}
+
+/// A stored monitor result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredProbeResult {
+    pub monitor: String,
+    pub region: String,
+    pub at_ms: i64,
+    pub outcome: String,
+    pub cause: Option<String>,
+    pub total_ms: Option<f64>,
+    pub reliable: bool,
+    pub result: String,
+}
+
+/// Probes of one monitor from one region in one hour.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProbeHour {
+    pub region: String,
+    pub hour_ms: i64,
+    pub probes: u64,
+    pub failures: u64,
+    pub total_ms: f64,
+}
+
+/// A monitor's hysteresis state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MonitorState {
+    pub monitor: String,
+    /// "up" or "down".
+    pub state: String,
+    pub since_ms: i64,
+    pub cause: Option<String>,
+}
+
+pub const HOUR_MS: i64 = 3_600_000;
+
+/// The hourly roll-up increments of a batch of results: (monitor, region, hour) →
+/// (probes, failures, total ms).
+pub fn probe_hour_increments(
+    batch: &[NewProbeResult],
+) -> BTreeMap<(&str, &str, i64), (i64, i64, f64)> {
+    let mut out = BTreeMap::new();
+    for r in batch {
+        let hour = r.at_ms.div_euclid(HOUR_MS) * HOUR_MS;
+        let e = out
+            .entry((&*r.monitor, &*r.region, hour))
+            .or_insert((0, 0, 0.0));
+        e.0 += 1;
+        e.1 += i64::from(r.outcome == "down");
+        e.2 += r.total_ms.unwrap_or(0.0);
+    }
+    out
 }

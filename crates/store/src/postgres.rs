@@ -144,6 +144,19 @@ impl PgStore {
     }
 }
 
+fn probe_row(r: &tokio_postgres::Row) -> StoredProbeResult {
+    StoredProbeResult {
+        monitor: r.get(0),
+        region: r.get(1),
+        at_ms: r.get(2),
+        outcome: r.get(3),
+        cause: r.get(4),
+        total_ms: r.get(5),
+        reliable: r.get(6),
+        result: r.get(7),
+    }
+}
+
 fn hash16(v: &[u8]) -> Result<Hash16, StoreError> {
     v.try_into()
         .map_err(|_| StoreError::Internal("stored hash is not 16 bytes".into()))
@@ -399,6 +412,139 @@ impl Store for PgStore {
         Ok(n == 1)
     }
 
+    async fn insert_probe_results(&self, batch: Vec<NewProbeResult>) -> Result<(), StoreError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let monitors: Vec<&str> = batch.iter().map(|r| &*r.monitor).collect();
+        let regions: Vec<&str> = batch.iter().map(|r| &*r.region).collect();
+        let ats: Vec<i64> = batch.iter().map(|r| r.at_ms).collect();
+        let outcomes: Vec<&str> = batch.iter().map(|r| r.outcome).collect();
+        let causes: Vec<Option<&str>> = batch.iter().map(|r| r.cause).collect();
+        let totals: Vec<Option<f64>> = batch.iter().map(|r| r.total_ms).collect();
+        let reliable: Vec<bool> = batch.iter().map(|r| r.reliable).collect();
+        let results: Vec<&str> = batch.iter().map(|r| r.result.as_str()).collect();
+        let inc = probe_hour_increments(&batch);
+        let h_mon: Vec<&str> = inc.keys().map(|k| k.0).collect();
+        let h_reg: Vec<&str> = inc.keys().map(|k| k.1).collect();
+        let h_hour: Vec<i64> = inc.keys().map(|k| k.2).collect();
+        let h_n: Vec<i64> = inc.values().map(|v| v.0).collect();
+        let h_f: Vec<i64> = inc.values().map(|v| v.1).collect();
+        let h_t: Vec<f64> = inc.values().map(|v| v.2).collect();
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        tx.execute(
+            "INSERT INTO probe_results (monitor, region, at_ms, outcome, cause, total_ms, reliable, result)
+             SELECT * FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[],
+                $6::float8[], $7::bool[], $8::text[])",
+            &[&monitors, &regions, &ats, &outcomes, &causes, &totals, &reliable, &results],
+        )
+        .await?;
+        tx.execute(
+            "INSERT INTO probe_hours (monitor, region, hour_ms, probes, failures, total_ms)
+             SELECT * FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::float8[])
+             ON CONFLICT (monitor, region, hour_ms) DO UPDATE SET probes = probe_hours.probes + excluded.probes,
+                failures = probe_hours.failures + excluded.failures, total_ms = probe_hours.total_ms + excluded.total_ms",
+            &[&h_mon, &h_reg, &h_hour, &h_n, &h_f, &h_t],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn probe_results(
+        &self,
+        monitor: &str,
+        since_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<StoredProbeResult>, StoreError> {
+        let rows = self
+            .client()
+            .await?
+            .query(
+                "SELECT monitor, region, at_ms, outcome, cause, total_ms, reliable, result FROM probe_results
+                 WHERE monitor = $1 AND at_ms >= $2 ORDER BY at_ms, id LIMIT $3",
+                &[&monitor, &since_ms, &(limit as i64)],
+            )
+            .await?;
+        Ok(rows.iter().map(probe_row).collect())
+    }
+
+    async fn latest_probe_results(
+        &self,
+        since_ms: i64,
+    ) -> Result<Vec<StoredProbeResult>, StoreError> {
+        let rows = self
+            .client()
+            .await?
+            .query(
+                "SELECT DISTINCT ON (monitor, region) monitor, region, at_ms, outcome, cause, total_ms, reliable, result
+                 FROM probe_results WHERE at_ms >= $1 ORDER BY monitor, region, id DESC",
+                &[&since_ms],
+            )
+            .await?;
+        Ok(rows.iter().map(probe_row).collect())
+    }
+
+    async fn probe_hours(
+        &self,
+        monitor: &str,
+        since_ms: i64,
+    ) -> Result<Vec<ProbeHour>, StoreError> {
+        let rows = self
+            .client()
+            .await?
+            .query(
+                "SELECT region, hour_ms, probes, failures, total_ms FROM probe_hours
+                 WHERE monitor = $1 AND hour_ms >= $2 ORDER BY hour_ms, region",
+                &[&monitor, &since_ms],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| ProbeHour {
+                region: r.get(0),
+                hour_ms: r.get(1),
+                probes: r.get::<_, i64>(2).max(0) as u64,
+                failures: r.get::<_, i64>(3).max(0) as u64,
+                total_ms: r.get(4),
+            })
+            .collect())
+    }
+
+    async fn monitor_states(&self) -> Result<Vec<MonitorState>, StoreError> {
+        let rows = self
+            .client()
+            .await?
+            .query(
+                "SELECT monitor, state, since_ms, cause FROM monitor_states",
+                &[],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| MonitorState {
+                monitor: r.get(0),
+                state: r.get(1),
+                since_ms: r.get(2),
+                cause: r.get(3),
+            })
+            .collect())
+    }
+
+    async fn save_monitor_state(&self, m: MonitorState) -> Result<(), StoreError> {
+        self.client()
+            .await?
+            .execute(
+                "INSERT INTO monitor_states (monitor, state, since_ms, cause) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (monitor) DO UPDATE SET state = excluded.state, since_ms = excluded.since_ms,
+                    cause = excluded.cause",
+                &[&m.monitor, &m.state, &m.since_ms, &m.cause],
+            )
+            .await?;
+        Ok(())
+    }
+
     async fn prune(&self, cut: PruneCutoffs) -> Result<PruneOutcome, StoreError> {
         const CHUNK: i64 = 10_000;
         let client = self.client().await?;
@@ -431,6 +577,25 @@ impl Store for PgStore {
                 break;
             }
         }
+        loop {
+            let n = client
+                .execute(
+                    "DELETE FROM probe_results WHERE id IN
+                     (SELECT id FROM probe_results ORDER BY id LIMIT $2) AND at_ms < $1",
+                    &[&cut.raw_before_ms, &CHUNK],
+                )
+                .await?;
+            out.probe_results += n;
+            if n < CHUNK as u64 {
+                break;
+            }
+        }
+        client
+            .execute(
+                "DELETE FROM probe_hours WHERE hour_ms < $1",
+                &[&cut.rollups_before_ms],
+            )
+            .await?;
         out.salts = client
             .execute(
                 "DELETE FROM daily_salts WHERE day < $1",

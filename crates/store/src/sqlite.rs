@@ -196,6 +196,19 @@ fn insert_batch(conn: &mut Connection, batch: &[NewReport]) -> Result<(), StoreE
     Ok(())
 }
 
+fn probe_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredProbeResult> {
+    Ok(StoredProbeResult {
+        monitor: r.get(0)?,
+        region: r.get(1)?,
+        at_ms: r.get(2)?,
+        outcome: r.get(3)?,
+        cause: r.get(4)?,
+        total_ms: r.get(5)?,
+        reliable: r.get(6)?,
+        result: r.get(7)?,
+    })
+}
+
 fn hash16(v: Vec<u8>) -> Result<Hash16, StoreError> {
     v.try_into()
         .map_err(|_| StoreError::Internal("stored hash is not 16 bytes".into()))
@@ -471,6 +484,126 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn insert_probe_results(&self, batch: Vec<NewProbeResult>) -> Result<(), StoreError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        self.write(move |c| {
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            {
+                let mut ins = tx.prepare_cached(
+                    "INSERT INTO probe_results (monitor, region, at_ms, outcome, cause, total_ms, reliable, result)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                )?;
+                for r in &batch {
+                    ins.execute(params![&*r.monitor, &*r.region, r.at_ms, r.outcome, r.cause, r.total_ms, r.reliable, r.result])?;
+                }
+                let mut up = tx.prepare_cached(
+                    "INSERT INTO probe_hours (monitor, region, hour_ms, probes, failures, total_ms)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                     ON CONFLICT (monitor, region, hour_ms) DO UPDATE SET probes = probes + excluded.probes,
+                        failures = failures + excluded.failures, total_ms = total_ms + excluded.total_ms",
+                )?;
+                for ((m, r, h), (n, f, t)) in probe_hour_increments(&batch) {
+                    up.execute(params![m, r, h, n, f, t])?;
+                }
+            }
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn probe_results(
+        &self,
+        monitor: &str,
+        since_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<StoredProbeResult>, StoreError> {
+        let monitor = monitor.to_owned();
+        self.read(move |c| {
+            let mut st = c.prepare_cached(
+                "SELECT monitor, region, at_ms, outcome, cause, total_ms, reliable, result FROM probe_results
+                 WHERE monitor = ?1 AND at_ms >= ?2 ORDER BY at_ms, id LIMIT ?3",
+            )?;
+            let rows = st.query_map(params![monitor, since_ms, limit], probe_row)?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    async fn latest_probe_results(
+        &self,
+        since_ms: i64,
+    ) -> Result<Vec<StoredProbeResult>, StoreError> {
+        self.read(move |c| {
+            let mut st = c.prepare_cached(
+                "SELECT p.monitor, p.region, p.at_ms, p.outcome, p.cause, p.total_ms, p.reliable, p.result
+                 FROM probe_results p
+                 JOIN (SELECT monitor, region, MAX(id) AS id FROM probe_results WHERE at_ms >= ?1
+                       GROUP BY monitor, region) l ON l.id = p.id",
+            )?;
+            let rows = st.query_map([since_ms], probe_row)?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    async fn probe_hours(
+        &self,
+        monitor: &str,
+        since_ms: i64,
+    ) -> Result<Vec<ProbeHour>, StoreError> {
+        let monitor = monitor.to_owned();
+        self.read(move |c| {
+            let mut st = c.prepare_cached(
+                "SELECT region, hour_ms, probes, failures, total_ms FROM probe_hours
+                 WHERE monitor = ?1 AND hour_ms >= ?2 ORDER BY hour_ms, region",
+            )?;
+            let rows = st.query_map(params![monitor, since_ms], |r| {
+                Ok(ProbeHour {
+                    region: r.get(0)?,
+                    hour_ms: r.get(1)?,
+                    probes: r.get::<_, i64>(2)?.max(0) as u64,
+                    failures: r.get::<_, i64>(3)?.max(0) as u64,
+                    total_ms: r.get(4)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    async fn monitor_states(&self) -> Result<Vec<MonitorState>, StoreError> {
+        self.read(|c| {
+            let mut st =
+                c.prepare_cached("SELECT monitor, state, since_ms, cause FROM monitor_states")?;
+            let rows = st.query_map([], |r| {
+                Ok(MonitorState {
+                    monitor: r.get(0)?,
+                    state: r.get(1)?,
+                    since_ms: r.get(2)?,
+                    cause: r.get(3)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    async fn save_monitor_state(&self, m: MonitorState) -> Result<(), StoreError> {
+        self.write(move |c| {
+            c.execute(
+                "INSERT INTO monitor_states (monitor, state, since_ms, cause) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (monitor) DO UPDATE SET state = excluded.state, since_ms = excluded.since_ms,
+                    cause = excluded.cause",
+                params![m.monitor, m.state, m.since_ms, m.cause],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
     async fn prune(&self, cut: PruneCutoffs) -> Result<PruneOutcome, StoreError> {
         // Deletes in chunks so the writer lock is never held long: ingestion keeps flowing.
         const CHUNK: i64 = 5_000;
@@ -517,6 +650,28 @@ impl Store for SqliteStore {
                 None => break,
             }
         }
+        loop {
+            let n = self
+                .write(move |c| {
+                    Ok(c.execute(
+                        "DELETE FROM probe_results WHERE id IN
+                         (SELECT id FROM probe_results ORDER BY id LIMIT ?2) AND at_ms < ?1",
+                        params![cut.raw_before_ms, CHUNK],
+                    )? as u64)
+                })
+                .await?;
+            out.probe_results += n;
+            if n < CHUNK as u64 {
+                break;
+            }
+        }
+        self.write(move |c| {
+            Ok(c.execute(
+                "DELETE FROM probe_hours WHERE hour_ms < ?1",
+                [cut.rollups_before_ms],
+            )?)
+        })
+        .await?;
         out.salts = self
             .write(move |c| {
                 Ok(c.execute(
