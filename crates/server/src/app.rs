@@ -43,6 +43,7 @@ pub struct Inner {
     pub crowd: Crowd,
     /// This process's name in leases (random per start).
     pub node_id: String,
+    pub monitors: crate::monitors::Monitors,
 }
 
 impl std::ops::Deref for App {
@@ -83,6 +84,8 @@ impl App {
             config.services.iter().map(|s| s.id.as_str()),
         ));
         let (ingest, writer) = ingest::start(store.clone(), metrics.clone(), generations.clone());
+        let config_region = config.server.region.clone();
+        let monitor_count = config.monitors.len();
         let report_counters = config
             .services
             .iter()
@@ -95,6 +98,7 @@ impl App {
                 api_cache: ResponseCache::new(API_CACHE_MAX_AGE_MS, 1024),
                 crowd: Crowd::default(),
                 node_id: format!("{:016x}", rand::random::<u64>()),
+                monitors: crate::monitors::Monitors::new(&config_region, monitor_count),
                 limiter: Limiter::new(&config.reports),
                 config,
                 store,
@@ -106,7 +110,8 @@ impl App {
             }),
         };
         let (stop, stopped) = watch::channel(false);
-        let jobs = jobs::spawn_all(&app, stopped);
+        let mut jobs = jobs::spawn_all(&app, stopped.clone());
+        jobs.extend(crate::monitors::start(&app, stopped).await?);
         Ok((app, Running { stop, writer, jobs }))
     }
 }

@@ -14,6 +14,7 @@
 //! - [`dedupe`]: one client counts once per service within the dedupe window.
 //! - [`limiter`]: per-client token buckets against floods.
 //! - [`ingest`]: the group-commit queue between handlers and the store.
+//! - [`monitors`]: synthetic monitors: schedule, quorum, hysteresis, diagnosis.
 //! - [`metrics`]: Prometheus metrics and the request-timing middleware.
 //! - [`jobs`]: background work (retention pruning, housekeeping) with testable steps.
 
@@ -27,5 +28,6 @@ pub mod ingest;
 pub mod jobs;
 pub mod limiter;
 pub mod metrics;
+pub mod monitors;
 
 pub use app::{App, Running, serve, serve_app};

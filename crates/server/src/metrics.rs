@@ -37,6 +37,11 @@ pub struct ReasonLabel {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabel {
+    pub outcome: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
     pub method: String,
     pub route: String,
@@ -70,6 +75,7 @@ pub struct Metrics {
     pub commit_failures: Counter,
     pub ingest_queue_depth: Gauge,
     pub rate_limited_clients: Gauge,
+    pub probes: Family<OutcomeLabel, Counter>,
 }
 
 impl Default for Metrics {
@@ -91,6 +97,7 @@ impl Metrics {
             commit_failures: Counter::default(),
             ingest_queue_depth: Gauge::default(),
             rate_limited_clients: Gauge::default(),
+            probes: Family::default(),
         };
         let mut r = Registry::with_prefix("downbeat");
         r.register(
@@ -138,6 +145,7 @@ impl Metrics {
             "Client addresses tracked by the rate limiter",
             m.rate_limited_clients.clone(),
         );
+        r.register("probes", "Monitor probes run, by outcome", m.probes.clone());
         Metrics {
             registry: Arc::new(r),
             ..m

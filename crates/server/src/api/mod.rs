@@ -5,11 +5,14 @@
 //! - `GET  /api/v1/services/{service}/reports?since=…&bucket=5m` — counts per time bucket.
 //! - `GET  /api/v1/services/{service}/status` — the crowd verdict, explained.
 //! - `GET  /api/v1/services/{service}/events?since=24h` — verdict changes with evidence.
+//! - `GET  /api/v1/services/{service}/monitors` — monitors, latest result per region, diagnosis.
+//! - `GET  /api/v1/monitors/{id}/results?since=1h` — a monitor's results.
 //! - `GET  /healthz`, `GET /readyz`, `GET /metrics` — operations.
 
 pub mod body;
 pub mod error;
 pub mod health;
+pub mod monitors;
 pub mod query;
 pub mod reports;
 pub mod series;
@@ -30,6 +33,8 @@ pub fn router(app: App) -> Router {
         .route("/api/v1/services/{service}/summary", get(series::summary))
         .route("/api/v1/services/{service}/status", get(status::status))
         .route("/api/v1/services/{service}/events", get(status::events))
+        .route("/api/v1/services/{service}/monitors", get(monitors::list))
+        .route("/api/v1/monitors/{id}/results", get(monitors::results))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))

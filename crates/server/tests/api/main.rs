@@ -2,6 +2,7 @@
 
 mod crowd;
 mod helpers;
+mod monitors;
 mod ops;
 mod reports;
 mod series;

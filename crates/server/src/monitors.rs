@@ -1,0 +1,527 @@
+//! Synthetic monitors: a drift-free schedule, results stored in batches, quorum across
+//! vantage regions, hysteresis, and a service diagnosis in plain words.
+//!
+//! The scheduler keeps every monitor's next due time in a heap; a monitor due at `t` is due
+//! next at `t + interval` (never "now + interval"), so thousands of monitors keep their
+//! cadence instead of drifting, and first runs are spread over the interval by a hash of
+//! the id. Probes run as tasks under a concurrency limit; a round that finds no free slot is
+//! skipped and counted rather than queued without bound.
+//!
+//! Every result updates the monitor's picture: its latest result per region (fresh for
+//! three intervals). A round is bad when at least `quorum` regions' fresh, reliable results
+//! are down; `failures_to_open` bad rounds in a row open the monitor (down),
+//! `successes_to_close` good ones close it. Transitions are saved, so a restart neither
+//! re-alerts nor forgets. When a canary target is configured and this vantage cannot reach
+//! it, its failures are marked unreliable: they are shown, but blame nobody.
+
+use crate::app::App;
+use downbeat_config::{MonitorConfig, ProbeSettings};
+use downbeat_probe::{Cause, Outcome, ProbeResult, ProbeSpec, Prober};
+use downbeat_store::{MonitorState, NewProbeResult, StoreError};
+use jiff::Timestamp;
+use serde::Serialize;
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::time::Instant;
+
+/// Results waiting to be stored before probes start waiting for the writer.
+const RESULT_QUEUE: usize = 16_384;
+const MAX_BATCH: usize = 2_048;
+/// How often the canary is checked.
+const CANARY_EVERY: Duration = Duration::from_secs(30);
+
+/// A result as the API shows it: the probe's own fields plus where and whether to trust it.
+#[derive(Debug, Clone, Serialize)]
+pub struct RegionResult {
+    pub region: Arc<str>,
+    pub at: Timestamp,
+    pub reliable: bool,
+    pub explanation: String,
+    #[serde(flatten)]
+    pub result: ProbeResult,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Hysteresis {
+    down: bool,
+    since_ms: Option<i64>,
+    cause: Option<String>,
+    bad_rounds: u32,
+    good_rounds: u32,
+}
+
+/// Every monitor's picture; shared by the scheduler, the writer and the API.
+pub struct Monitors {
+    region: Arc<str>,
+    latest: RwLock<HashMap<usize, BTreeMap<Arc<str>, RegionResult>>>,
+    states: Mutex<Vec<Hysteresis>>,
+    canary_ok: AtomicBool,
+    pub skipped: AtomicU64,
+}
+
+impl Monitors {
+    pub fn new(region: &str, count: usize) -> Self {
+        Monitors {
+            region: Arc::from(region),
+            latest: RwLock::new(HashMap::new()),
+            states: Mutex::new(vec![Hysteresis::default(); count]),
+            canary_ok: AtomicBool::new(true),
+            skipped: AtomicU64::new(0),
+        }
+    }
+
+    /// The latest result per region of monitor `index`.
+    pub fn latest(&self, index: usize) -> BTreeMap<Arc<str>, RegionResult> {
+        self.latest
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&index)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Whether monitor `index` is open (down), since when, and why.
+    pub fn state(&self, index: usize) -> (bool, Option<i64>, Option<String>) {
+        let states = self.states.lock().unwrap_or_else(|e| e.into_inner());
+        states.get(index).map_or((false, None, None), |h| {
+            (h.down, h.since_ms, h.cause.clone())
+        })
+    }
+}
+
+/// Restores saved states and recent results, then starts the scheduler and the writer.
+pub async fn start(
+    app: &App,
+    stopped: watch::Receiver<bool>,
+) -> Result<Vec<tokio::task::JoinHandle<()>>, StoreError> {
+    let config = &app.config;
+    if config.monitors.is_empty() {
+        return Ok(Vec::new());
+    }
+    restore(app).await?;
+    let prober = match Prober::new() {
+        Ok(p) => p,
+        Err(e) => {
+            // No usable /etc/resolv.conf: probe without a system resolver rather than not at all.
+            tracing::warn!(error = %e, "system resolver unavailable; probing with built-in defaults");
+            match Prober::builder()
+                .nameservers(vec![std::net::SocketAddr::from(([127, 0, 0, 53], 53))])
+                .build()
+            {
+                Ok(p) => p,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot build the prober; monitors disabled");
+                    return Ok(Vec::new());
+                }
+            }
+        }
+    };
+    let (tx, rx) = mpsc::channel(RESULT_QUEUE);
+    let mut tasks = vec![
+        tokio::spawn(schedule(app.clone(), prober.clone(), tx, stopped.clone())),
+        tokio::spawn(write_results(app.clone(), rx)),
+    ];
+    if let Some(canary) = config.probes.canary.clone() {
+        tasks.push(tokio::spawn(watch_canary(
+            app.clone(),
+            prober,
+            canary,
+            stopped,
+        )));
+    }
+    Ok(tasks)
+}
+
+async fn restore(app: &App) -> Result<(), StoreError> {
+    let index: HashMap<&str, usize> = app
+        .config
+        .monitors
+        .iter()
+        .enumerate()
+        .map(|(i, m)| (m.id.as_str(), i))
+        .collect();
+    {
+        let saved = app.store.monitor_states().await?;
+        let mut states = app
+            .monitors
+            .states
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        for s in saved {
+            if let Some(&i) = index.get(s.monitor.as_str()) {
+                states[i] = Hysteresis {
+                    down: s.state == "down",
+                    since_ms: Some(s.since_ms),
+                    cause: s.cause,
+                    bad_rounds: 0,
+                    good_rounds: 0,
+                };
+            }
+        }
+    }
+    let since = app.clock.now().as_millisecond() - 3_600_000;
+    let rows = app.store.latest_probe_results(since).await?;
+    let mut latest = app
+        .monitors
+        .latest
+        .write()
+        .unwrap_or_else(|e| e.into_inner());
+    for r in rows {
+        let (Some(&i), Ok(result)) = (
+            index.get(r.monitor.as_str()),
+            serde_json::from_str::<ProbeResult>(&r.result),
+        ) else {
+            continue;
+        };
+        let region: Arc<str> = Arc::from(r.region.as_str());
+        let at = Timestamp::from_millisecond(r.at_ms).unwrap_or(result.started_at);
+        latest.entry(i).or_default().insert(
+            region.clone(),
+            RegionResult {
+                region,
+                at,
+                reliable: r.reliable,
+                explanation: result.explanation(),
+                result,
+            },
+        );
+    }
+    Ok(())
+}
+
+/// Spreads first runs over the interval, stably per monitor id.
+fn first_offset(m: &MonitorConfig) -> Duration {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    m.id.as_str().hash(&mut h);
+    let ms = m.interval.as_millis().max(1) as u64;
+    Duration::from_millis(h.finish() % ms)
+}
+
+async fn schedule(
+    app: App,
+    prober: Prober,
+    tx: mpsc::Sender<(usize, ProbeResult)>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let monitors = &app.config.monitors;
+    let start = Instant::now();
+    let mut heap: BinaryHeap<Reverse<(Instant, usize)>> = monitors
+        .iter()
+        .enumerate()
+        .map(|(i, m)| Reverse((start + first_offset(m), i)))
+        .collect();
+    let slots = Arc::new(Semaphore::new(app.config.probes.concurrency));
+    let specs: Arc<Vec<ProbeSpec>> = Arc::new(monitors.iter().map(|m| m.probe.clone()).collect());
+    loop {
+        let Some(&Reverse((due, _))) = heap.peek() else {
+            return;
+        };
+        tokio::select! {
+            () = tokio::time::sleep_until(due) => {}
+            _ = stopped.changed() => return,
+        }
+        let now = Instant::now();
+        while let Some(&Reverse((due, i))) = heap.peek() {
+            if due > now {
+                break;
+            }
+            heap.pop();
+            let interval = monitors[i].interval.as_duration();
+            match slots.clone().try_acquire_owned() {
+                Ok(permit) => {
+                    let (specs, prober, tx) = (specs.clone(), prober.clone(), tx.clone());
+                    tokio::spawn(async move {
+                        let result = downbeat_probe::probe(&specs[i], &prober).await;
+                        drop(permit);
+                        let _ = tx.send((i, result)).await;
+                    });
+                }
+                Err(_) => {
+                    app.monitors.skipped.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            // The next run keeps the cadence; if we fell behind by whole intervals, skip them.
+            let mut next = due + interval;
+            while next <= now {
+                next += interval;
+            }
+            heap.push(Reverse((next, i)));
+        }
+    }
+}
+
+async fn watch_canary(
+    app: App,
+    prober: Prober,
+    canary: String,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let Ok(spec) = ProbeSpec::tcp(&canary) else {
+        tracing::error!(%canary, "probes.canary is not host:port; canary disabled");
+        return;
+    };
+    let mut tick = tokio::time::interval(CANARY_EVERY);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stopped.changed() => return,
+        }
+        let ok = downbeat_probe::probe(&spec, &prober).await.is_up();
+        if app.monitors.canary_ok.swap(ok, Ordering::Relaxed) != ok {
+            tracing::warn!(%canary, ok, "canary reachability changed; this vantage's failures are {}", if ok { "trusted again" } else { "marked unreliable" });
+        }
+    }
+}
+
+async fn write_results(app: App, mut rx: mpsc::Receiver<(usize, ProbeResult)>) {
+    let mut batch: Vec<(usize, ProbeResult)> = Vec::with_capacity(MAX_BATCH);
+    while let Some(first) = rx.recv().await {
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(r) => batch.push(r),
+                Err(_) => break,
+            }
+        }
+        let reliable = app.monitors.canary_ok.load(Ordering::Relaxed);
+        let mut rows = Vec::with_capacity(batch.len());
+        let mut changes = Vec::new();
+        for (i, result) in batch.drain(..) {
+            let m = &app.config.monitors[i];
+            let at = result.started_at;
+            rows.push(NewProbeResult {
+                monitor: m.id.as_arc(),
+                region: app.monitors.region.clone(),
+                at_ms: at.as_millisecond(),
+                outcome: result.outcome.as_str(),
+                cause: result.cause.map(Cause::as_str),
+                total_ms: result.timings.total.map(|d| d.as_secs_f64() * 1000.0),
+                reliable,
+                result: serde_json::to_string(&result).unwrap_or_else(|_| "{}".into()),
+            });
+            let region = app.monitors.region.clone();
+            let explanation = result.explanation();
+            app.monitors
+                .latest
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .entry(i)
+                .or_default()
+                .insert(
+                    region.clone(),
+                    RegionResult {
+                        region,
+                        at,
+                        reliable,
+                        explanation,
+                        result,
+                    },
+                );
+            if let Some(change) = evaluate(&app, i, at.as_millisecond()) {
+                changes.push(change);
+            }
+        }
+        let outcomes: Vec<&'static str> = rows.iter().map(|r| r.outcome).collect();
+        if let Err(e) = app.store.insert_probe_results(rows).await {
+            tracing::warn!(error = %e, "could not store probe results");
+        }
+        for o in outcomes {
+            app.metrics
+                .probes
+                .get_or_create(&crate::metrics::OutcomeLabel { outcome: o })
+                .inc();
+        }
+        for c in changes {
+            tracing::info!(monitor = %c.monitor, state = %c.state, cause = ?c.cause, "monitor state changed");
+            if let Err(e) = app.store.save_monitor_state(c).await {
+                tracing::warn!(error = %e, "could not save monitor state");
+            }
+        }
+    }
+}
+
+/// Applies quorum and hysteresis after a new result of monitor `i`; returns a transition.
+fn evaluate(app: &App, i: usize, now_ms: i64) -> Option<MonitorState> {
+    let m = &app.config.monitors[i];
+    let settings: &ProbeSettings = &app.config.probes;
+    let fresh_ms = 3 * m.interval.as_millis() + m.probe.timeout().as_millis() as i64;
+    let latest = app.monitors.latest(i);
+    let failing: Vec<&RegionResult> = latest
+        .values()
+        .filter(|r| {
+            now_ms - r.at.as_millisecond() <= fresh_ms
+                && r.reliable
+                && r.result.outcome == Outcome::Down
+        })
+        .collect();
+    let bad = failing.len() as u32 >= settings.quorum;
+    let mut states = app
+        .monitors
+        .states
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    let h = &mut states[i];
+    if bad {
+        h.bad_rounds += 1;
+        h.good_rounds = 0;
+        if !h.down && h.bad_rounds >= settings.failures_to_open {
+            h.down = true;
+            h.since_ms = Some(now_ms);
+            h.cause = most_common_cause(&failing);
+            return Some(MonitorState {
+                monitor: m.id.to_string(),
+                state: "down".into(),
+                since_ms: now_ms,
+                cause: h.cause.clone(),
+            });
+        }
+    } else {
+        h.good_rounds += 1;
+        h.bad_rounds = 0;
+        if h.down && h.good_rounds >= settings.successes_to_close {
+            h.down = false;
+            h.since_ms = Some(now_ms);
+            h.cause = None;
+            return Some(MonitorState {
+                monitor: m.id.to_string(),
+                state: "up".into(),
+                since_ms: now_ms,
+                cause: None,
+            });
+        }
+    }
+    None
+}
+
+fn most_common_cause(failing: &[&RegionResult]) -> Option<String> {
+    let mut counts: BTreeMap<&'static str, usize> = BTreeMap::new();
+    for r in failing {
+        if let Some(c) = r.result.cause {
+            *counts.entry(c.as_str()).or_default() += 1;
+        }
+    }
+    counts
+        .into_iter()
+        .max_by_key(|(_, n)| *n)
+        .map(|(c, _)| c.to_owned())
+}
+
+fn cause_words(cause: &str) -> &'static str {
+    match cause {
+        "dns" => "DNS resolution",
+        "connect" => "to connect",
+        "tls_certificate" => "TLS certificate checks",
+        "tls_handshake" => "the TLS handshake",
+        "timeout" => "with timeouts",
+        "http_5xx" => "with server errors (5xx)",
+        "http_4xx" => "with client errors (4xx)",
+        "overload" => "as overloaded (429/503 or far too slow)",
+        "content" => "content checks",
+        _ => "checks",
+    }
+}
+
+/// The service-level diagnosis: which monitors fail where, and the probable cause.
+pub fn diagnose(app: &App, service: &str, now_ms: i64) -> String {
+    let monitors: Vec<(usize, &MonitorConfig)> = app
+        .config
+        .monitors
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| m.service.as_str() == service)
+        .collect();
+    if monitors.is_empty() {
+        return "No monitors configured.".into();
+    }
+    // cause -> (regions failing with it, one example explanation, monitors)
+    let mut by_cause: BTreeMap<&'static str, (Vec<Arc<str>>, String, Vec<String>)> =
+        BTreeMap::new();
+    let mut all_regions: Vec<Arc<str>> = Vec::new();
+    let mut any = false;
+    for (i, m) in &monitors {
+        let fresh_ms = 3 * m.interval.as_millis() + m.probe.timeout().as_millis() as i64;
+        for r in app.monitors.latest(*i).values() {
+            if now_ms - r.at.as_millisecond() > fresh_ms {
+                continue;
+            }
+            any = true;
+            if !all_regions.contains(&r.region) {
+                all_regions.push(r.region.clone());
+            }
+            if r.result.outcome == Outcome::Down
+                && r.reliable
+                && let Some(c) = r.result.cause
+            {
+                let e = by_cause
+                    .entry(c.as_str())
+                    .or_insert_with(|| (Vec::new(), r.explanation.clone(), Vec::new()));
+                if !e.0.contains(&r.region) {
+                    e.0.push(r.region.clone());
+                }
+                if !e.2.contains(&m.id.to_string()) {
+                    e.2.push(m.id.to_string());
+                }
+            }
+        }
+    }
+    if !any {
+        return "No probe results yet.".into();
+    }
+    if by_cause.is_empty() {
+        return format!(
+            "All {} monitor{} pass from {} region{}.",
+            monitors.len(),
+            if monitors.len() == 1 { "" } else { "s" },
+            all_regions.len(),
+            if all_regions.len() == 1 { "" } else { "s" }
+        );
+    }
+    let mut causes: Vec<_> = by_cause.into_iter().collect();
+    causes.sort_by_key(|(_, (regions, _, monitors))| Reverse((regions.len(), monitors.len())));
+    let parts: Vec<String> = causes
+        .iter()
+        .take(3)
+        .map(|(cause, (regions, example, mons))| {
+            let names = regions
+                .iter()
+                .map(|r| r.to_string())
+                .collect::<Vec<_>>()
+                .join(", ");
+            let scope = if regions.len() == all_regions.len() {
+                if all_regions.len() == 1 {
+                    format!("the {names} probe fails")
+                } else {
+                    "all regions fail".into()
+                }
+            } else {
+                format!(
+                    "only {names} fail{}",
+                    if regions.len() == 1 { "s" } else { "" }
+                )
+            };
+            let hint = if regions.len() < all_regions.len()
+                && (*cause == "connect" || *cause == "timeout")
+            {
+                ": regional network or CDN"
+            } else {
+                ""
+            };
+            format!(
+                "{scope} {}{hint} — {} ({})",
+                cause_words(cause),
+                example.trim_end_matches('.'),
+                mons.join(", ")
+            )
+        })
+        .collect();
+    let mut s = parts.join("; ");
+    if let Some(first) = s.get(..1) {
+        s = first.to_uppercase() + &s[1..];
+    }
+    s + "."
+}
