@@ -42,9 +42,24 @@ pub enum Command {
     /// stdout: timestamp,value,anomaly_score,expected,verdict — one row per input row, in
     /// input order — and a summary to stderr. A malformed file is refused naming the line.
     Detect(DetectArgs),
+    /// Seed a service's crowd baseline from past counts (CSV: timestamp,count per bucket of
+    /// any regular size, e.g. hourly), so detection judges from the first minute instead of
+    /// learning for 30. Run it before `serve` (or restart the server afterwards).
+    Seed(SeedArgs),
     /// Generate realistic report traffic from a scenario: as CSV, or sent to a running
     /// server as real HTTP reports on an accelerated clock.
     Replay(ReplayArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SeedArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// The service whose baseline to seed.
+    #[arg(long)]
+    pub service: String,
+    /// The CSV file; `-` reads standard input.
+    pub file: PathBuf,
 }
 
 #[derive(Debug, Args)]

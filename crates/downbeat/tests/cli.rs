@@ -228,3 +228,56 @@ async fn sigkill_while_acknowledging_loses_no_acknowledged_report() {
     );
     assert!(counted <= sent, "counted {counted} > sent {sent}");
 }
+
+#[test]
+fn seed_reads_a_csv_and_names_bad_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("c.toml");
+    std::fs::write(&cfg, "[[service]]\nid = \"melodia\"\nname = \"M\"\n").unwrap();
+    let csv = dir.path().join("past.csv");
+    let mut text = String::from("timestamp,count\n");
+    for h in 0..48 {
+        text.push_str(&format!("{},{}\n", 1_767_225_600 + h * 3600, 300 + h));
+    }
+    std::fs::write(&csv, text).unwrap();
+    let data = dir.path().join("data");
+    let args = |file: &Path, service: &str| {
+        vec![
+            "seed".to_owned(),
+            "--config".into(),
+            cfg.display().to_string(),
+            "--data-dir".into(),
+            data.display().to_string(),
+            "--service".into(),
+            service.into(),
+            file.display().to_string(),
+        ]
+    };
+    let out = Command::new(BIN)
+        .args(args(&csv, "melodia"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("48 rows of 3600-second buckets"));
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(&bad, "t,v\n2026-01-01T00:00:00Z,12\nyesterday,3\n").unwrap();
+    let out = Command::new(BIN)
+        .args(args(&bad, "melodia"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("line 3"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = Command::new(BIN)
+        .args(args(&csv, "nobody"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}

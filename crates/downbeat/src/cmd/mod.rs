@@ -3,6 +3,7 @@
 mod config;
 mod detect;
 mod replay;
+mod seed;
 mod serve;
 
 use crate::cli::{Command, StoreArgs};
@@ -21,6 +22,7 @@ pub fn run(command: Command) -> anyhow::Result<()> {
         Command::Config(c) => config::run(c),
         Command::Detect(args) => detect::run(args),
         Command::Replay(args) => replay::run(args),
+        Command::Seed(args) => seed::run(args),
     }
 }
 
