@@ -381,3 +381,52 @@ async fn two_nodes_agree_and_record_each_change_once() {
         a.stop().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_regional_outage_is_detected_in_its_country() {
+    let app = spawn_app().await;
+    let t0 = start_of_minute(&app) - 200 * MINUTE;
+    let mut d = Driver {
+        app: &app,
+        t0,
+        next_client: 0,
+    };
+    let countries = ["US", "DE", "FR", "JP", "GB"];
+    let spread = |i: u32| json!({"problem": "playback", "platform": "web", "country": countries[(i % 5) as usize]});
+    for m in 0..75 {
+        d.minute(m, 20, spread, None).await;
+    }
+    // The United Kingdom only: its usual 4 a minute become 40.
+    let mut seen = None;
+    for k in 0..8 {
+        d.minute(75 + k, 16, spread, None).await;
+        let base = d.next_client;
+        d.next_client += 36;
+        post_many(
+            &app,
+            36,
+            |_| json!({"problem": "playback", "platform": "ios", "country": "GB"}),
+            move |i| spread_ip(base + i),
+        )
+        .await;
+        app.detect().await;
+        let (_, status) = app.verdict().await;
+        let hot: Vec<String> = status["hot_series"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["series"].as_str().unwrap().starts_with("country:"))
+            .map(|s| s["series"].as_str().unwrap().to_owned())
+            .collect();
+        if !hot.is_empty() {
+            assert_eq!(hot, ["country:GB"], "only the United Kingdom: {status}");
+            seen = Some(k);
+            break;
+        }
+    }
+    assert!(
+        seen.is_some_and(|k| k <= 4),
+        "regional outage seen at {seen:?}"
+    );
+    app.stop().await;
+}
