@@ -373,7 +373,7 @@ async fn feed(
             s.detector.warm_up(t, v)
         };
         if judge && leader && a.changed {
-            changes.push((key.clone(), a.clone()));
+            changes.push((key.clone(), a));
         }
         s.last = Some(a);
     }
@@ -562,7 +562,7 @@ fn explain(service: &ServiceConfig, a: &Assessment, b: &Breakdown, key: &str) ->
 }
 
 fn snapshot(service: &ServiceConfig, watch: &Watch) -> CrowdStatus {
-    let Some(all) = watch.series.get("all").and_then(|s| s.last.clone()) else {
+    let Some(all) = watch.series.get("all").and_then(|s| s.last) else {
         return empty_status(service);
     };
     let b = breakdown(service, &watch.recent);

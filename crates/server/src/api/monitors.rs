@@ -8,7 +8,6 @@ use crate::monitors::{RegionResult, diagnose};
 use axum::Json;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, RawQuery, State};
-use downbeat_domain::Span;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -107,23 +106,7 @@ pub async fn results(
     })?;
     let q: ResultsQuery = parse_query(raw.as_deref())?;
     let now = app.clock.now().as_millisecond();
-    let since_ms = match q.since.as_deref() {
-        None => now - 3_600_000,
-        Some(s) => match s
-            .parse::<Timestamp>()
-            .or_else(|_| s.replace(' ', "+").parse::<Timestamp>())
-        {
-            Ok(t) => t.as_millisecond(),
-            Err(_) => {
-                now - Span::parse(s)
-                    .map_err(|e| ApiError::InvalidField {
-                        field: "since",
-                        message: e.to_string(),
-                    })?
-                    .as_millis()
-            }
-        },
-    };
+    let since_ms = super::query::since_ms(q.since.as_deref(), now, 3_600_000)?;
     let limit = q.limit.unwrap_or(1000);
     if !(1..=10_000).contains(&limit) {
         return Err(ApiError::InvalidField {

@@ -109,27 +109,6 @@ const BUCKETS: [(&str, i64); 4] = [
     ("1h", 3_600_000),
 ];
 
-/// Parses `since`: an RFC 3339 time, or a duration meaning that long ago (`24h`).
-fn parse_since(s: &str, now: Timestamp) -> Result<Timestamp, String> {
-    if let Ok(t) = s.parse::<Timestamp>() {
-        return Ok(t);
-    }
-    // An unencoded '+' in a query string arrives as a space.
-    if let Ok(t) = s.replace(' ', "+").parse::<Timestamp>() {
-        return Ok(t);
-    }
-    match Span::parse(s) {
-        Ok(span) => Ok(
-            Timestamp::from_millisecond(now.as_millisecond() - span.as_millis())
-                .unwrap_or(Timestamp::UNIX_EPOCH),
-        ),
-        Err(_) => Err(format!(
-            "{:?} is neither an RFC 3339 time (2026-11-22T08:00:00Z) nor a duration ago (24h)",
-            s.chars().take(40).collect::<String>()
-        )),
-    }
-}
-
 /// `GET /api/v1/services/{service}/reports?since=…&bucket=1m|5m|15m|1h` — every bucket from
 /// `since` to now, including empty ones.
 pub async fn counts(
@@ -166,15 +145,10 @@ async fn counts_body(
         }
     };
     let now = app.clock.now();
-    let since = match q.since.as_deref() {
-        None => Timestamp::from_millisecond(now.as_millisecond() - 86_400_000).unwrap_or(now),
-        Some(s) => parse_since(s, now).map_err(|message| ApiError::InvalidField {
-            field: "since",
-            message,
-        })?,
-    };
     let now_ms = now.as_millisecond();
-    let since_ms = since.as_millisecond().div_euclid(bucket_ms) * bucket_ms;
+    let since_ms = super::query::since_ms(q.since.as_deref(), now_ms, 86_400_000)?
+        .div_euclid(bucket_ms)
+        * bucket_ms;
     if since_ms > now_ms {
         return Err(ApiError::InvalidField {
             field: "since",

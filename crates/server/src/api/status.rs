@@ -8,7 +8,6 @@ use crate::crowd::CrowdStatus;
 use axum::Json;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, RawQuery, State};
-use downbeat_domain::Span;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -58,20 +57,7 @@ pub async fn events(
     let service = service_of(&app, &path)?;
     let q: EventsQuery = parse_query(raw.as_deref())?;
     let now = app.clock.now().as_millisecond();
-    let since_ms = match q.since.as_deref() {
-        None => now - 7 * 86_400_000,
-        Some(s) => match s.parse::<Timestamp>() {
-            Ok(t) => t.as_millisecond(),
-            Err(_) => {
-                now - Span::parse(s)
-                    .map_err(|e| ApiError::InvalidField {
-                        field: "since",
-                        message: e.to_string(),
-                    })?
-                    .as_millis()
-            }
-        },
-    };
+    let since_ms = super::query::since_ms(q.since.as_deref(), now, 7 * 86_400_000)?;
     let limit = q.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
         return Err(ApiError::InvalidField {

@@ -91,7 +91,7 @@ fn outage(i: u32) -> Value {
     let problem = if i % 10 < 7 { "login" } else { "playback" };
     let platform = match i % 20 {
         0..=12 => {
-            if i % 2 == 0 {
+            if i.is_multiple_of(2) {
                 "ios"
             } else {
                 "android"
