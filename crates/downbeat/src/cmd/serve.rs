@@ -25,15 +25,16 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .with_context(|| format!("listening on {listen}"))?;
-        downbeat_server::serve(
-            Arc::new(config),
-            store,
-            Arc::new(SystemClock),
-            listener,
-            shutdown_signal(),
-        )
-        .await
-        .context("serving")
+        let (app, running) =
+            downbeat_server::App::start(Arc::new(config), store, Arc::new(SystemClock))
+                .await
+                .context("starting the server")?;
+        // The JSON API and the public pages share one listener and one app.
+        let router =
+            downbeat_server::api::router(app.clone()).merge(downbeat_web::router(app.clone()));
+        downbeat_server::serve_app(app, running, router, listener, shutdown_signal())
+            .await
+            .context("serving")
     })
 }
 

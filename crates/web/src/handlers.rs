@@ -1,0 +1,127 @@
+//! The axum handlers of the GET pages: find the page a request names, then serve it from the
+//! cache. Handlers take the whole request rather than extractors that copy (headers, path
+//! segments): the hot path allocates only the response.
+
+use crate::cache::{Key, Page};
+use crate::render::{HTML, index_html};
+use crate::state::Web;
+use crate::views::{Layout, NotFoundPage};
+use crate::visitor;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, Response, StatusCode, header};
+use axum::response::IntoResponse;
+use std::sync::Arc;
+
+type Res = Response<Body>;
+
+/// An HTML 404 in the pages' frame.
+pub fn not_found(web: &Web, message: impl Into<String>) -> Res {
+    let page = NotFoundPage {
+        layout: Layout {
+            title: "Not found · Downbeat".into(),
+            description: "This page does not exist.".into(),
+            css: &web.css_path,
+        },
+        message: message.into(),
+    };
+    (StatusCode::NOT_FOUND, page).into_response()
+}
+
+/// Serves the page of the service named in the path, built by `page`.
+fn service_page(web: &Arc<Web>, req: &Request, page: fn(usize) -> Page) -> Res {
+    match web.service_in(req.uri().path()) {
+        Some(i) => web.serve(Key::plain(page(i)), req.headers()),
+        None => not_found(web, "There is no such service."),
+    }
+}
+
+pub async fn service(State(web): State<Arc<Web>>, req: Request) -> Res {
+    let Some(i) = web.service_in(req.uri().path()) else {
+        return not_found(&web, "There is no such service.");
+    };
+    // A visitor whose country has its own verdict gets the variant with that line; anyone
+    // else gets the page everybody gets.
+    let country =
+        visitor::country(req.headers()).filter(|c| web.model(i).regional_for(*c).is_some());
+    web.serve(
+        Key {
+            page: Page::Service(i),
+            country,
+        },
+        req.headers(),
+    )
+}
+
+pub async fn index(State(web): State<Arc<Web>>, req: Request) -> Res {
+    let q = req
+        .uri()
+        .query()
+        .and_then(|q| serde_urlencoded::from_str::<Vec<(String, String)>>(q).ok())
+        .and_then(|pairs| pairs.into_iter().find(|(k, _)| k == "q").map(|(_, v)| v))
+        .unwrap_or_default();
+    if q.trim().is_empty() {
+        return web.serve(Key::plain(Page::Index), req.headers());
+    }
+    // Searches are rendered per request from the in-memory models (no store access); they
+    // are rare next to the plain front page, and their keys are unbounded.
+    let q: String = q.chars().take(100).collect();
+    match index_html(&web, &q) {
+        Ok(html) => (
+            [
+                (header::CONTENT_TYPE, HeaderValue::from_static(HTML)),
+                (
+                    header::CACHE_CONTROL,
+                    HeaderValue::from_static(crate::encoded::PAGE_CACHE_CONTROL),
+                ),
+            ],
+            html,
+        )
+            .into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "rendering the search failed");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
+
+pub async fn incidents(State(web): State<Arc<Web>>, req: Request) -> Res {
+    service_page(&web, &req, Page::Incidents)
+}
+
+/// No incident exists until incidents land (issue 6): every id is unknown.
+pub async fn incident(State(web): State<Arc<Web>>, req: Request) -> Res {
+    match web.service_in(req.uri().path()) {
+        Some(_) => not_found(&web, "There is no such incident."),
+        None => not_found(&web, "There is no such service."),
+    }
+}
+
+pub async fn service_feed(State(web): State<Arc<Web>>, req: Request) -> Res {
+    service_page(&web, &req, Page::ServiceFeed)
+}
+
+pub async fn badge(State(web): State<Arc<Web>>, req: Request) -> Res {
+    service_page(&web, &req, Page::Badge)
+}
+
+pub async fn service_summary(State(web): State<Arc<Web>>, req: Request) -> Res {
+    service_page(&web, &req, Page::ServiceSummary)
+}
+
+pub async fn feed(State(web): State<Arc<Web>>, req: Request) -> Res {
+    web.serve(Key::plain(Page::Feed), req.headers())
+}
+
+pub async fn summary(State(web): State<Arc<Web>>, req: Request) -> Res {
+    web.serve(Key::plain(Page::Summary), req.headers())
+}
+
+/// The stylesheet under its content hash; any other name is gone.
+pub async fn asset(State(web): State<Arc<Web>>, req: Request) -> Res {
+    if req.uri().path() == web.css_path {
+        web.css.respond(req.headers(), StatusCode::OK)
+    } else {
+        not_found(&web, "There is no such file.")
+    }
+}

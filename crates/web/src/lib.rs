@@ -1,0 +1,85 @@
+//! Downbeat's public pages: "is it down, or is it just me?", answered fast when everyone
+//! asks at once.
+//!
+//! [`router`] gives the routes to merge beside the JSON API:
+//!
+//! - `GET /` — every service with its crowd verdict and official status; `?q=` filters.
+//! - `GET /s/{service}` — the service page: verdict headline, 24-hour chart, breakdowns,
+//!   map, official status, tips and the "I have a problem" form.
+//! - `POST /s/{service}/report` — that form (no JavaScript needed); answers with the
+//!   thank-you view, or the form again with the error.
+//! - `GET /s/{service}/incidents`, `GET /s/{service}/incidents/{id}` — incident history.
+//! - `GET /feed.atom`, `GET /s/{service}/feed.atom` — crowd verdict changes as Atom.
+//! - `GET /s/{service}/badge.svg` — a shields-style status badge.
+//! - `GET /api/v2/summary.json` (all services as one page, each service a component group)
+//!   and `GET /s/{service}/api/v2/summary.json` (one service as one page) — Atlassian
+//!   Statuspage's summary shape, so existing aggregators can read Downbeat.
+//! - `GET /assets/style-{hash}.css` — the one stylesheet, cached forever under its hash.
+//!
+//! Every GET page above is served from memory (see [`cache`]): rendered once per data
+//! change, with identity, gzip and brotli bodies and ETags prepared in advance.
+//!
+//! # Layout
+//! - [`model`]: [`model::PageModel`], everything a service's pages show, loaded from the app.
+//! - [`state`]: the shared state, the refresher that reloads models when data moves, and
+//!   the render-or-serve-from-cache step.
+//! - [`cache`]: rendered pages by key, with epochs and single-flight background re-renders.
+//! - [`encoded`]: a body in three codings with ETags; content negotiation and 304s.
+//! - [`render`]: which template or serializer makes each cached page.
+//! - [`views`]: template structs and their view data; templates live in `templates/`.
+//! - [`chart`], [`map`], [`map_data`]: the SVG chart and world map geometry.
+//! - [`feed`], [`statuspage`]: the Atom feeds and the Statuspage-shaped summary.
+//! - [`report`]: the report form's POST and the thank-you view.
+//! - [`visitor`]: guesses from request headers (country, platform).
+//! - [`handlers`]: the axum handlers.
+//! - [`time`]: how times are printed.
+
+pub mod cache;
+pub mod chart;
+pub mod encoded;
+pub mod feed;
+pub mod handlers;
+pub mod map;
+pub mod map_data;
+pub mod model;
+pub mod render;
+pub mod report;
+pub mod state;
+pub mod statuspage;
+pub mod time;
+pub mod views;
+pub mod visitor;
+
+use axum::Router;
+use axum::routing::{get, post};
+use downbeat_server::App;
+pub use state::Pages;
+
+/// The public pages' routes for `app`, with a background refresher that stops when the
+/// router is dropped. Merge with `downbeat_server::api::router(app)`.
+pub fn router(app: App) -> Router {
+    Pages::new(app).router()
+}
+
+impl Pages {
+    /// The routes, sharing this state (tests keep the [`Pages`] to refresh on demand).
+    pub fn router(&self) -> Router {
+        let web = self.state();
+        Router::new()
+            .route("/", get(handlers::index))
+            .route("/s/{service}", get(handlers::service))
+            .route("/s/{service}/report", post(report::submit))
+            .route("/s/{service}/incidents", get(handlers::incidents))
+            .route("/s/{service}/incidents/{id}", get(handlers::incident))
+            .route("/s/{service}/feed.atom", get(handlers::service_feed))
+            .route("/s/{service}/badge.svg", get(handlers::badge))
+            .route(
+                "/s/{service}/api/v2/summary.json",
+                get(handlers::service_summary),
+            )
+            .route("/feed.atom", get(handlers::feed))
+            .route("/api/v2/summary.json", get(handlers::summary))
+            .route("/assets/{file}", get(handlers::asset))
+            .with_state(web)
+    }
+}

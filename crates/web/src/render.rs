@@ -1,0 +1,98 @@
+//! Which template or serializer makes each cached page, from the current models.
+
+use crate::cache::{Key, Page};
+use crate::encoded::{Encoded, PAGE_CACHE_CONTROL, VARY_ENCODING, VARY_ENCODING_LANGUAGE};
+use crate::state::Web;
+use crate::views::{Badge, IncidentRow, IncidentsPage, IndexPage, Layout, ServicePage, ServiceRow};
+use crate::{feed, statuspage, time};
+use askama::Template;
+
+pub const HTML: &str = "text/html; charset=utf-8";
+const ATOM: &str = "application/atom+xml; charset=utf-8";
+const SVG: &str = "image/svg+xml";
+const JSON: &str = "application/json";
+
+/// Renders the page a key names; `previous` is the entry it replaces, if any.
+pub fn render(web: &Web, key: Key, previous: Option<&Encoded>) -> Result<Encoded, askama::Error> {
+    let now = web.app.clock.now();
+    let page = |body: String, ct: &'static str| {
+        Encoded::reusing(
+            body.into_bytes(),
+            ct,
+            PAGE_CACHE_CONTROL,
+            VARY_ENCODING,
+            previous,
+        )
+    };
+    Ok(match key.page {
+        Page::Service(i) => {
+            let m = web.model(i);
+            let html = ServicePage::new(&m, &web.css_path, key.country, now).render()?;
+            // While some country's verdict differs, visitors from there get their own line.
+            let vary = if m.regional.is_empty() {
+                VARY_ENCODING
+            } else {
+                VARY_ENCODING_LANGUAGE
+            };
+            Encoded::reusing(html.into_bytes(), HTML, PAGE_CACHE_CONTROL, vary, previous)
+        }
+        Page::Index => page(index_html(web, "")?, HTML),
+        Page::Incidents(i) => {
+            let m = web.model(i);
+            let html = IncidentsPage {
+                layout: Layout {
+                    title: format!("{}: incident history", m.service.name),
+                    description: format!("Past incidents of {}.", m.service.name),
+                    css: &web.css_path,
+                },
+                id: m.service.id.as_str(),
+                name: &m.service.name,
+                incidents: m
+                    .incidents
+                    .iter()
+                    .map(|i| IncidentRow {
+                        id: i.id.clone(),
+                        title: i.title.clone(),
+                        when: time::since(i.started_at, now),
+                    })
+                    .collect(),
+            }
+            .render()?;
+            page(html, HTML)
+        }
+        Page::ServiceFeed(i) => page(feed::service(web, &web.model(i)).render()?, ATOM),
+        Page::Feed => page(feed::all(web).render()?, ATOM),
+        Page::Badge(i) => {
+            let m = web.model(i);
+            page(Badge::new(&m.service.name, m.crowd.verdict).render()?, SVG)
+        }
+        Page::ServiceSummary(i) => page(statuspage::service(&web.model(i)), JSON),
+        Page::Summary => page(statuspage::all(&web.models(), now), JSON),
+    })
+}
+
+/// The front page, filtered by `q` (case-insensitive, on name and id).
+pub fn index_html(web: &Web, q: &str) -> Result<String, askama::Error> {
+    let models = web.models();
+    let needle = q.trim().to_lowercase();
+    let services: Vec<ServiceRow> = models
+        .iter()
+        .filter(|m| {
+            needle.is_empty()
+                || m.service.name.to_lowercase().contains(&needle)
+                || m.service.id.as_str().contains(&needle)
+        })
+        .map(|m| ServiceRow::new(m))
+        .collect();
+    IndexPage {
+        layout: Layout {
+            title: "Downbeat: is it down, or is it just me?".into(),
+            description: "Live user reports and official status for every service.".into(),
+            css: &web.css_path,
+        },
+        q: q.trim(),
+        services,
+        total: models.len(),
+    }
+    .render()
+}

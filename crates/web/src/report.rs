@@ -1,0 +1,224 @@
+//! `POST /s/{service}/report`: the "I have a problem" form, and the thank-you view.
+//!
+//! The form posts plain `application/x-www-form-urlencoded` fields (problem, platform,
+//! country, city). Platform may say [`AUTO`] and country may be empty: the cached page is the
+//! same for everyone, so the guess from this request's User-Agent and Accept-Language is made
+//! here. A typed country name is turned into its code.
+//! The report then takes exactly the JSON API's path (`accept`: rate limit, validation,
+//! dedupe, durable commit). A bad form comes back with the error and the visitor's choices,
+//! with the API's 4xx status; the answer is never a 500.
+
+use crate::handlers::not_found;
+use crate::state::Web;
+use crate::views::{FormPage, FormView, Layout, ThanksPage};
+use crate::visitor;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Response, StatusCode, header};
+use axum::response::IntoResponse;
+use downbeat_domain::{CountryCode, Platform};
+use downbeat_server::api::ApiError;
+use downbeat_server::api::reports::accept;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+/// The form value meaning "guess from my browser".
+pub const AUTO: &str = "auto";
+const HOUR_MS: i64 = 3_600_000;
+
+pub async fn submit(
+    State(web): State<Arc<Web>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    req: Request,
+) -> Response<Body> {
+    let (parts, body) = req.into_parts();
+    let Some(i) = web.service_in(parts.uri.path()) else {
+        return not_found(&web, "There is no such service.");
+    };
+    let model = web.model(i);
+    let service = &web.app.config.services[i];
+    let mut form = FormView::new(&model);
+    let limit = web.app.config.reports.max_body_bytes;
+    let Ok(bytes) = axum::body::to_bytes(body, limit).await else {
+        let e = ApiError::TooLarge { limit };
+        return form_error(&web, i, form, &e);
+    };
+    let Ok(pairs) = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes) else {
+        let e = ApiError::BadRequest("The form could not be read; please try again.".into());
+        return form_error(&web, i, form, &e);
+    };
+    // Keep what the visitor chose, to show it again if something is wrong; resolve "auto".
+    let mut fields: Vec<(&str, String)> = Vec::with_capacity(4);
+    for (k, v) in &pairs {
+        match k.as_str() {
+            "problem" => fields.push(("problem", v.clone())),
+            "platform" => {
+                form.platform = v.clone();
+                let v = if v == AUTO {
+                    visitor::platform(&parts.headers)
+                        .map_or("", Platform::as_str)
+                        .to_owned()
+                } else {
+                    v.clone()
+                };
+                fields.push(("platform", v));
+            }
+            "country" => {
+                form.country = v.chars().take(60).collect();
+                match country_field(v, &parts.headers) {
+                    Ok(code) => fields.push(("country", code.to_owned())),
+                    Err(e) => return form_error(&web, i, form, &e),
+                }
+            }
+            "city" => {
+                form.city = v.chars().take(200).collect();
+                fields.push(("city", v.clone()));
+            }
+            // Nothing else is on the form; the API would refuse unknown fields.
+            _ => {}
+        }
+    }
+    let Ok(encoded) = serde_urlencoded::to_string(&fields) else {
+        let e = ApiError::BadRequest("The form could not be read; please try again.".into());
+        return form_error(&web, i, form, &e);
+    };
+    let mut headers = parts.headers.clone();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/x-www-form-urlencoded"),
+    );
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(encoded.len()));
+    headers.remove(header::TRANSFER_ENCODING);
+    let accepted = match accept(&web.app, service, peer, &headers, Body::from(encoded)).await {
+        Ok(a) => a,
+        Err(e) => return form_error(&web, i, form, &e),
+    };
+
+    // The count comes from the store, after the commit: it includes this report if counted.
+    let now_ms = web.app.clock.now().as_millisecond();
+    let same = web
+        .app
+        .store
+        .summary(service.id.as_str(), now_ms - HOUR_MS)
+        .await
+        .ok()
+        .map(|s| s.by_problem.get(&*accepted.problem).copied().unwrap_or(0));
+    let value = |k: &str| {
+        fields
+            .iter()
+            .find(|(f, _)| *f == k)
+            .map(|(_, v)| v.trim())
+            .filter(|v| !v.is_empty())
+    };
+    let problem_label: String = service
+        .offers(&accepted.problem)
+        .map_or_else(|| accepted.problem.to_string(), |p| p.label.clone());
+    let not_given = || "not given".to_owned();
+    let recorded: Vec<(&'static str, String)> = vec![
+        ("Problem", problem_label.clone()),
+        (
+            "Device",
+            value("platform")
+                .and_then(|p| p.to_ascii_lowercase().parse::<Platform>().ok())
+                .map_or_else(not_given, |p| p.label().to_owned()),
+        ),
+        (
+            "Country",
+            value("country")
+                .and_then(|c| CountryCode::parse(c).ok())
+                .map_or_else(not_given, |c| c.name().to_owned()),
+        ),
+        ("City", value("city").map_or_else(not_given, str::to_owned)),
+    ];
+    let page = ThanksPage {
+        layout: Layout {
+            title: format!("Thank you · {}", service.name),
+            description: format!("Your report of a problem with {}.", service.name),
+            css: &web.css_path,
+        },
+        id: service.id.as_str(),
+        name: &service.name,
+        message: accepted.message.to_string(),
+        problem: problem_label,
+        same,
+        counted: accepted.counted,
+        recorded,
+    };
+    let mut res = page.into_response();
+    // A personal answer: never stored by a shared cache.
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}
+
+/// The country as typed: empty or [`AUTO`] is the guess from the browser language, "none"
+/// or "-" leaves it out, otherwise a two-letter code or an English name ("United Kingdom",
+/// "the Netherlands"; "UK" too). Returns the code, or "" for none.
+fn country_field(value: &str, headers: &HeaderMap) -> Result<&'static str, ApiError> {
+    let v = value.trim();
+    if v.is_empty() || v.eq_ignore_ascii_case(AUTO) {
+        return Ok(visitor::country(headers).map_or("", CountryCode::as_str));
+    }
+    if v == "-" || v.eq_ignore_ascii_case("none") {
+        return Ok("");
+    }
+    if let Ok(c) = CountryCode::parse(v) {
+        return Ok(c.as_str());
+    }
+    let lower = v.to_lowercase();
+    let name = lower.strip_prefix("the ").unwrap_or(&lower);
+    let alias = match name {
+        "uk" | "britain" | "great britain" | "england" | "scotland" | "wales"
+        | "northern ireland" => Some("GB"),
+        "usa" | "america" | "united states of america" => Some("US"),
+        _ => None,
+    };
+    alias
+        .and_then(|a| CountryCode::parse(a).ok())
+        .or_else(|| CountryCode::all().find(|c| c.name().eq_ignore_ascii_case(name)))
+        .map(CountryCode::as_str)
+        .ok_or_else(|| ApiError::InvalidField {
+            field: "country",
+            message: format!(
+                "no country is called {:?}: type its name (United Kingdom) or its two-letter code (GB), or leave it empty",
+                v.chars().take(40).collect::<String>()
+            ),
+        })
+}
+
+/// The form again, with what went wrong, under the API's status for that error.
+fn form_error(web: &Web, i: usize, mut form: FormView, e: &ApiError) -> Response<Body> {
+    let service = &web.app.config.services[i];
+    form.error = Some(match e {
+        ApiError::RateLimited { retry_after_s } => format!(
+            "You have sent many reports in a short time. Please try again in {retry_after_s} s."
+        ),
+        ApiError::Unavailable(_) => {
+            "Reports cannot be saved right now. Please try again in a minute.".into()
+        }
+        other => other.to_string(),
+    });
+    let page = FormPage {
+        layout: Layout {
+            title: format!("Report a problem · {}", service.name),
+            description: format!("Report a problem with {}.", service.name),
+            css: &web.css_path,
+        },
+        id: service.id.as_str(),
+        name: &service.name,
+        form,
+    };
+    let status = match e.status() {
+        s if s.is_server_error() && s != StatusCode::SERVICE_UNAVAILABLE => {
+            StatusCode::SERVICE_UNAVAILABLE
+        }
+        s => s,
+    };
+    let mut res = (status, page).into_response();
+    let h = res.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let ApiError::RateLimited { retry_after_s } = e {
+        h.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_s));
+    }
+    res
+}

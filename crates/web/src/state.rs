@@ -1,0 +1,213 @@
+//! The pages' shared state: one model per service, data epochs, the page cache and the
+//! stylesheet; the refresher that keeps models current; the serve-or-render step.
+
+use crate::cache::{Entry, Key, Page, PageCache};
+use crate::encoded::{ASSET_CACHE_CONTROL, Encoded, VARY_ENCODING};
+use crate::model::{PageModel, Version};
+use axum::body::Body;
+use axum::http::{HeaderMap, Response, StatusCode};
+use downbeat_server::App;
+use jiff::Timestamp;
+use std::collections::HashMap;
+use std::hash::Hasher;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock, Weak};
+use std::time::Duration;
+
+/// How often the refresher looks for new data: pages are at most about this stale, plus
+/// the time to load and render.
+pub const REFRESH_EVERY: Duration = Duration::from_secs(1);
+/// Bound on cached pages (plain pages plus per-country variants).
+const MAX_ENTRIES: usize = 4096;
+const CSS: &str = include_str!("../assets/style.css");
+
+/// The pages of an app. Cheap to clone.
+#[derive(Clone)]
+pub struct Pages {
+    web: Arc<Web>,
+}
+
+/// What handlers share.
+pub struct Web {
+    pub app: App,
+    models: Vec<RwLock<Arc<PageModel>>>,
+    /// Per service: moves when its model is rebuilt.
+    epochs: Vec<AtomicU64>,
+    /// Moves when any model is rebuilt (pages over all services).
+    global_epoch: AtomicU64,
+    pub cache: PageCache,
+    ids: HashMap<String, usize>,
+    pub css_path: String,
+    pub css: Encoded,
+    /// When these pages started: the `updated` of a feed with no entries yet.
+    pub started: Timestamp,
+    refresh_lock: tokio::sync::Mutex<()>,
+}
+
+impl Pages {
+    /// Builds the state from memory only (models fill in on the first refresh, which starts
+    /// at once in the background when a tokio runtime is running).
+    pub fn new(app: App) -> Pages {
+        let now = app.clock.now();
+        let n = app.config.services.len();
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        h.write(CSS.as_bytes());
+        let css_path = format!("/assets/style-{:08x}.css", h.finish() as u32);
+        let web = Arc::new(Web {
+            models: (0..n)
+                .map(|i| RwLock::new(Arc::new(PageModel::empty(&app, i, now))))
+                .collect(),
+            epochs: (0..n).map(|_| AtomicU64::new(0)).collect(),
+            global_epoch: AtomicU64::new(0),
+            cache: PageCache::new(MAX_ENTRIES),
+            ids: app
+                .config
+                .services
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (s.id.to_string(), i))
+                .collect(),
+            css_path,
+            css: Encoded::new(
+                CSS.as_bytes().to_vec(),
+                "text/css; charset=utf-8",
+                ASSET_CACHE_CONTROL,
+                VARY_ENCODING,
+            ),
+            started: now,
+            refresh_lock: tokio::sync::Mutex::new(()),
+            app,
+        });
+        if tokio::runtime::Handle::try_current().is_ok() {
+            spawn_refresher(Arc::downgrade(&web));
+        } else {
+            tracing::warn!("no tokio runtime: status pages will not refresh by themselves");
+        }
+        Pages { web }
+    }
+
+    pub fn state(&self) -> Arc<Web> {
+        self.web.clone()
+    }
+
+    /// Reloads the models whose data moved and re-renders the cached pages that show them;
+    /// returns when done. The background refresher calls this every [`REFRESH_EVERY`];
+    /// tests call it to see new data at once.
+    pub async fn refresh(&self) {
+        self.web.refresh().await;
+    }
+}
+
+fn spawn_refresher(web: Weak<Web>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(REFRESH_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            // The router owns the state; once the server is gone, so is this task.
+            let Some(web) = web.upgrade() else { break };
+            web.refresh().await;
+        }
+    });
+}
+
+impl Web {
+    /// The position of the service a `/s/{service}/...` path names.
+    pub fn service_in(&self, path: &str) -> Option<usize> {
+        let rest = path.strip_prefix("/s/")?;
+        let id = rest.split('/').next()?;
+        self.ids.get(id).copied()
+    }
+
+    pub fn model(&self, i: usize) -> Arc<PageModel> {
+        self.models[i]
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    pub fn models(&self) -> Vec<Arc<PageModel>> {
+        (0..self.models.len()).map(|i| self.model(i)).collect()
+    }
+
+    pub fn epoch_of(&self, page: Page) -> u64 {
+        match page.service() {
+            Some(i) => self.epochs[i].load(Ordering::Acquire),
+            None => self.global_epoch.load(Ordering::Acquire),
+        }
+    }
+
+    async fn refresh(self: &Arc<Self>) {
+        let _one_at_a_time = self.refresh_lock.lock().await;
+        let now = self.app.clock.now();
+        let mut changed = false;
+        for (i, service) in self.app.config.services.iter().enumerate() {
+            if self.model(i).version == Version::current(&self.app, service, now) {
+                continue;
+            }
+            match PageModel::load(&self.app, i, now).await {
+                Ok(m) => {
+                    *self.models[i].write().unwrap_or_else(|e| e.into_inner()) = Arc::new(m);
+                    self.epochs[i].fetch_add(1, Ordering::AcqRel);
+                    changed = true;
+                }
+                // The pages keep showing the last model; the next tick tries again.
+                Err(e) => {
+                    tracing::warn!(service = %service.id, error = %e, "could not reload status page data")
+                }
+            }
+        }
+        if !changed {
+            return;
+        }
+        self.global_epoch.fetch_add(1, Ordering::AcqRel);
+        let keys = self.cache.stale_keys(|p| self.epoch_of(p));
+        let web = self.clone();
+        // Rendering and compressing is CPU work: off the async workers.
+        let _ = tokio::task::spawn_blocking(move || {
+            for key in keys {
+                let _ = web.render_entry(key);
+            }
+        })
+        .await;
+    }
+
+    /// Renders `key` from the current models and caches it.
+    pub fn render_entry(&self, key: Key) -> Result<Arc<Entry>, askama::Error> {
+        // The epoch is read before the model: if the model moves during the render, the
+        // entry is labelled older and gets re-rendered.
+        let epoch = self.epoch_of(key.page);
+        let previous = self.cache.get(&key);
+        let body = crate::render::render(self, key, previous.as_ref().map(|e| &e.body))?;
+        let entry = Arc::new(Entry::new(epoch, body));
+        self.cache.put(key, entry.clone());
+        Ok(entry)
+    }
+
+    /// The hot path: the cached page for `key`, rendered now only if it was never rendered.
+    /// A stale entry is served as is while one background task re-renders it.
+    pub fn serve(self: &Arc<Self>, key: Key, headers: &HeaderMap) -> Response<Body> {
+        let entry = match self.cache.get(&key) {
+            Some(e) => {
+                e.touch();
+                if e.epoch != self.epoch_of(key.page) && e.claim_refresh() {
+                    let web = self.clone();
+                    tokio::task::spawn_blocking(move || {
+                        let _ = web.render_entry(key);
+                    });
+                }
+                e
+            }
+            None => match self.render_entry(key) {
+                Ok(e) => e,
+                Err(e) => {
+                    tracing::error!(error = %e, ?key, "rendering a page failed");
+                    let mut r = Response::new(Body::from("This page could not be rendered."));
+                    *r.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+                    return r;
+                }
+            },
+        };
+        entry.body.respond(headers, StatusCode::OK)
+    }
+}

@@ -1,0 +1,188 @@
+//! `/api/v2/summary.json` in Atlassian Statuspage's shape, so aggregators that read
+//! Statuspage can read Downbeat.
+//!
+//! Two views: `/s/{service}/api/v2/summary.json` is one service as one page (its components
+//! as components); `/api/v2/summary.json` is the whole site as one page, each service a
+//! component group. `status` is the official side only (components, incidents), as in
+//! Statuspage; the crowd verdict is added under a `crowd` key that Statuspage clients ignore.
+
+use crate::model::{PageModel, severity};
+use crate::time::rfc3339;
+use downbeat_domain::ComponentState;
+use jiff::Timestamp;
+use serde::Serialize;
+use std::sync::Arc;
+
+#[derive(Serialize)]
+struct Summary<C: Serialize> {
+    page: PageInfo,
+    components: Vec<Component>,
+    incidents: Vec<serde_json::Value>,
+    scheduled_maintenances: Vec<serde_json::Value>,
+    status: Status,
+    crowd: C,
+}
+
+#[derive(Serialize)]
+struct PageInfo {
+    id: String,
+    name: String,
+    url: String,
+    time_zone: &'static str,
+    updated_at: String,
+}
+
+#[derive(Serialize)]
+struct Component {
+    id: String,
+    name: String,
+    status: &'static str,
+    created_at: String,
+    updated_at: String,
+    position: usize,
+    description: Option<String>,
+    showcase: bool,
+    start_date: Option<String>,
+    group_id: Option<String>,
+    page_id: String,
+    group: bool,
+    only_show_if_degraded: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    components: Option<Vec<String>>,
+}
+
+#[derive(Serialize)]
+struct Status {
+    indicator: &'static str,
+    description: &'static str,
+}
+
+#[derive(Serialize)]
+struct Crowd {
+    service: String,
+    verdict: &'static str,
+    since: Option<String>,
+    explanation: String,
+}
+
+fn status_of(worst: ComponentState) -> Status {
+    let (indicator, description) = match worst {
+        ComponentState::Operational => ("none", "All Systems Operational"),
+        ComponentState::UnderMaintenance => ("maintenance", "Service Under Maintenance"),
+        ComponentState::DegradedPerformance => ("minor", "Minor Service Outage"),
+        ComponentState::PartialOutage => ("major", "Partial System Outage"),
+        ComponentState::MajorOutage => ("critical", "Major Service Outage"),
+    };
+    Status {
+        indicator,
+        description,
+    }
+}
+
+fn crowd(m: &PageModel) -> Crowd {
+    Crowd {
+        service: m.service.id.to_string(),
+        verdict: m.crowd.verdict.as_str(),
+        since: m.crowd.since.map(rfc3339),
+        explanation: m.crowd.explanation.clone(),
+    }
+}
+
+fn components(m: &PageModel, page_id: &str, group_id: Option<&str>, at: &str) -> Vec<Component> {
+    m.components
+        .iter()
+        .enumerate()
+        .map(|(pos, c)| Component {
+            id: match group_id {
+                Some(g) => format!("{g}.{}", c.id),
+                None => c.id.clone(),
+            },
+            name: c.name.clone(),
+            status: c.state.as_str(),
+            created_at: at.to_owned(),
+            updated_at: at.to_owned(),
+            position: pos + 1,
+            description: c.description.clone(),
+            showcase: true,
+            start_date: None,
+            group_id: group_id.map(str::to_owned),
+            page_id: page_id.to_owned(),
+            group: false,
+            only_show_if_degraded: false,
+            components: None,
+        })
+        .collect()
+}
+
+fn to_json(v: &impl Serialize) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "{}".into())
+}
+
+/// One service as one Statuspage page.
+pub fn service(m: &PageModel) -> String {
+    let at = rfc3339(m.built_at);
+    let id = m.service.id.as_str();
+    to_json(&Summary {
+        page: PageInfo {
+            id: id.to_owned(),
+            name: m.service.name.clone(),
+            url: format!("/s/{id}"),
+            time_zone: "Etc/UTC",
+            updated_at: at.clone(),
+        },
+        components: components(m, id, None, &at),
+        incidents: Vec::new(),
+        scheduled_maintenances: Vec::new(),
+        status: status_of(m.official_state()),
+        crowd: crowd(m),
+    })
+}
+
+/// Every service as one page, each service a component group (a service without
+/// components is one component).
+pub fn all(models: &[Arc<PageModel>], now: Timestamp) -> String {
+    let at = rfc3339(models.iter().map(|m| m.built_at).max().unwrap_or(now));
+    let mut list = Vec::new();
+    for (pos, m) in models.iter().enumerate() {
+        let id = m.service.id.to_string();
+        let children = components(m, "downbeat", Some(&id), &at);
+        let worst = m.official_state();
+        list.push(Component {
+            components: (!children.is_empty())
+                .then(|| children.iter().map(|c| c.id.clone()).collect()),
+            group: !children.is_empty(),
+            id,
+            name: m.service.name.clone(),
+            status: worst.as_str(),
+            created_at: at.clone(),
+            updated_at: at.clone(),
+            position: pos + 1,
+            description: None,
+            showcase: true,
+            start_date: None,
+            group_id: None,
+            page_id: "downbeat".into(),
+            only_show_if_degraded: false,
+        });
+        list.extend(children);
+    }
+    let worst = models
+        .iter()
+        .map(|m| m.official_state())
+        .max_by_key(|s| severity(*s))
+        .unwrap_or(ComponentState::Operational);
+    to_json(&Summary {
+        page: PageInfo {
+            id: "downbeat".into(),
+            name: "Downbeat".into(),
+            url: "/".into(),
+            time_zone: "Etc/UTC",
+            updated_at: at,
+        },
+        components: list,
+        incidents: Vec::new(),
+        scheduled_maintenances: Vec::new(),
+        status: status_of(worst),
+        crowd: models.iter().map(|m| crowd(m)).collect::<Vec<_>>(),
+    })
+}

@@ -1,0 +1,111 @@
+//! The pages in real tools: html-validate on every kind of page, and Chromium (through
+//! playwright-core) reporting a problem by clicking, with axe-core and screenshots.
+//!
+//! Needs node, `npm ci --prefix crates/web/tests/browser` and Debian's chromium. Without
+//! them these tests skip with a loud message, except under CI (`CI` set), where they fail.
+//! Screenshots go to `artifacts/screenshots/` at the workspace root (git-ignored).
+
+use crate::helpers::*;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn screenshots() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../artifacts/screenshots")
+}
+
+fn run_node(dir: &Path, args: &[&str]) -> (bool, String) {
+    let out = Command::new("node")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("run node");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_kind_of_page_is_valid_html() {
+    let Some(dir) = node_tools("HTML validation") else {
+        return;
+    };
+    let app = spawn_with(
+        &config_text(EVIL),
+        downbeat_store::testing::sqlite(),
+        jiff::Timestamp::now(),
+    )
+    .await;
+    app.post_many(20, 0, outage).await;
+    app.detect().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let mut files = Vec::new();
+    let mut save = |name: &str, body: String| {
+        let p = tmp.path().join(format!("{name}.html"));
+        std::fs::write(&p, body).unwrap();
+        files.push(p.display().to_string());
+    };
+    save("index", app.page("/").await);
+    save("search", app.page("/?q=mel").await);
+    save("service", app.page("/s/melodia").await);
+    save("evil", app.page("/s/evil").await);
+    save("incidents", app.page("/s/melodia/incidents").await);
+    save(
+        "not-found",
+        app.get("/s/nobody").await.text().await.unwrap(),
+    );
+    let thanks = app
+        .post_form(
+            "melodia",
+            &[
+                ("problem", "login"),
+                ("platform", "auto"),
+                ("country", "auto"),
+            ],
+            &[("x-forwarded-for", "10.3.3.3")],
+        )
+        .await;
+    save("thanks", thanks.text().await.unwrap());
+    let error = app
+        .post_form(
+            "melodia",
+            &[("problem", "nope")],
+            &[("x-forwarded-for", "10.3.3.4")],
+        )
+        .await;
+    save("form-error", error.text().await.unwrap());
+    let mut args = vec!["validate.js"];
+    args.extend(files.iter().map(String::as_str));
+    let (ok, text) = run_node(&dir, &args);
+    assert!(ok, "html-validate found errors:\n{text}");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_visitor_reports_a_problem_in_chromium() {
+    let Some(dir) = node_tools("browser test") else {
+        return;
+    };
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    if !Path::new(&chromium).exists() {
+        let why = format!("{chromium} is missing (apt-get install chromium)");
+        if std::env::var_os("CI").is_some() {
+            panic!("browser test: {why}; under CI this must run");
+        }
+        eprintln!("\n*** SKIPPED: browser test: {why} ***\n");
+        return;
+    }
+    let app = spawn_app().await;
+    app.post_many(30, 0, outage).await;
+    app.detect().await;
+    let shots = screenshots();
+    let (ok, text) = run_node(
+        &dir,
+        &["report.js", &app.url(""), &shots.display().to_string()],
+    );
+    assert!(ok, "browser test failed:\n{text}");
+    eprintln!("browser: {text}screenshots in {}", shots.display());
+    app.stop().await;
+}
