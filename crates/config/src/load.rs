@@ -100,6 +100,17 @@ impl Validator<'_> {
             }
             monitors.push(m);
         }
+        let mut users: Vec<UserConfig> = Vec::with_capacity(raw.users.len());
+        for (i, u) in raw.users.into_iter().enumerate() {
+            let u = self.user(i, u)?;
+            if users.iter().any(|o| o.name == u.name) {
+                return Err(self.err(
+                    format!("user[{i}].name"),
+                    format!("duplicate user {:?}", u.name),
+                ));
+            }
+            users.push(u);
+        }
         Ok(Config {
             server,
             reports,
@@ -107,6 +118,48 @@ impl Validator<'_> {
             services,
             probes,
             monitors,
+            users,
+        })
+    }
+
+    fn user(&self, i: usize, raw: RawUser) -> Result<UserConfig, ConfigError> {
+        let key = |k: &str| format!("user[{i}].{k}");
+        let name = raw.name;
+        let name_ok = !name.is_empty()
+            && name.len() <= 64
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '@'));
+        if !name_ok {
+            return Err(self.err(
+                key("name"),
+                "must be 1-64 letters, digits, '-', '_', '.' or '@'",
+            ));
+        }
+        let role = UserRole::parse(&raw.role).ok_or_else(|| {
+            let shown: String = raw.role.chars().take(40).collect();
+            self.err(
+                key("role"),
+                format!("{shown:?} is not a role: use viewer, editor or admin"),
+            )
+        })?;
+        // Never echo the value: it is a password hash.
+        let phc = argon2::password_hash::phc::PasswordHash::new(&raw.password_hash);
+        let is_argon2 = phc.as_ref().is_ok_and(|h| {
+            matches!(h.algorithm.as_str(), "argon2id" | "argon2i" | "argon2d")
+                && h.hash.is_some()
+                && argon2::Params::try_from(h).is_ok()
+        });
+        if !is_argon2 {
+            return Err(self.err(
+                key("password_hash"),
+                "is not an argon2 PHC string like $argon2id$v=19$m=...; make one with `downbeat user hash`",
+            ));
+        }
+        Ok(UserConfig {
+            name,
+            role,
+            password_hash: raw.password_hash,
         })
     }
 
@@ -521,6 +574,26 @@ mod tests {
                 &["retention.rollups"],
             ),
             ("[[service]\n", &["test.toml"]),
+            (
+                "[[user]]\nname = \"ana\"\nrole = \"root\"\npassword_hash = \"x\"\n",
+                &["user[0].role", "\"root\" is not a role", "viewer, editor or admin"],
+            ),
+            (
+                "[[user]]\nname = \"ana\"\nrole = \"editor\"\npassword_hash = \"hunter2\"\n",
+                &["user[0].password_hash", "argon2 PHC", "downbeat user hash"],
+            ),
+            (
+                "[[user]]\nname = \"ana\"\nrole = \"editor\"\npassword_hash = \"$pbkdf2-sha256$i=1000$c2FsdA$aGFzaA\"\n",
+                &["user[0].password_hash", "argon2"],
+            ),
+            (
+                "[[user]]\nname = \"a b\"\nrole = \"editor\"\npassword_hash = \"x\"\n",
+                &["user[0].name"],
+            ),
+            (
+                "[[user]]\nname = \"ana\"\nrole = \"viewer\"\npassword = \"x\"\n",
+                &["user[0]", "password"],
+            ),
         ];
         for (text, wants) in cases {
             let e = err(text);
@@ -531,6 +604,28 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn users_with_an_argon2_hash_are_accepted() {
+        let hash = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$qLml5cbqFAO6YxVHhrSBHP0UWdxrIxkNcM8aMX3JA8k";
+        let c = parse_str(
+            &format!("[[user]]\nname = \"ana\"\nrole = \"editor\"\npassword_hash = \"{hash}\"\n"),
+            "t",
+        )
+        .unwrap();
+        assert_eq!(c.users.len(), 1);
+        assert_eq!(c.users[0].role, UserRole::Editor);
+        assert_eq!(c.users[0].password_hash, hash);
+        assert!(!format!("{:?}", c.users[0]).contains("argon2id"), "hash kept out of Debug");
+        let twice = format!(
+            "[[user]]\nname = \"ana\"\nrole = \"editor\"\npassword_hash = \"{hash}\"\n\
+             [[user]]\nname = \"ana\"\nrole = \"viewer\"\npassword_hash = \"{hash}\"\n"
+        );
+        let e = err(&twice);
+        assert!(e.contains("user[1].name") && e.contains("duplicate"), "{e}");
+        let e = err("[[user]]\nname = \"ana\"\nrole = \"editor\"\npassword_hash = \"hunter2\"\n");
+        assert!(!e.contains("hunter2"), "{e}");
     }
 
     #[test]

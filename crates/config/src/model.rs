@@ -14,6 +14,8 @@ pub struct Config {
     pub services: Vec<ServiceConfig>,
     pub probes: ProbeSettings,
     pub monitors: Vec<MonitorConfig>,
+    /// `[[user]]`: admin users declared in the file, synced to the store at start.
+    pub users: Vec<UserConfig>,
 }
 
 impl Config {
@@ -152,4 +154,50 @@ pub struct MonitorConfig {
     pub interval: Span,
     /// The validated probe: kind, target, timeout and kind-specific expectations.
     pub probe: downbeat_probe::ProbeSpec,
+}
+
+/// What an admin user may do (API tokens have one more role, `agent`, which no person has).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserRole {
+    Viewer,
+    Editor,
+    Admin,
+}
+
+impl UserRole {
+    pub const ALL: [UserRole; 3] = [UserRole::Viewer, UserRole::Editor, UserRole::Admin];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UserRole::Viewer => "viewer",
+            UserRole::Editor => "editor",
+            UserRole::Admin => "admin",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<UserRole> {
+        UserRole::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+/// `[[user]]`: an admin user whose password hash lives in the config file (for deployments
+/// that keep every secret in configuration management). At start it is written to the
+/// store, replacing a stored user of the same name.
+#[derive(Clone, PartialEq, Eq)]
+pub struct UserConfig {
+    pub name: String,
+    pub role: UserRole,
+    /// An argon2 PHC string (`$argon2id$v=19$...`).
+    pub password_hash: String,
+}
+
+impl std::fmt::Debug for UserConfig {
+    // The hash is not the password, but it is offline-crackable: keep it out of logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserConfig")
+            .field("name", &self.name)
+            .field("role", &self.role)
+            .field("password_hash", &"<redacted>")
+            .finish()
+    }
 }

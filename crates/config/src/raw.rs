@@ -19,6 +19,18 @@ pub struct RawConfig {
     /// (strict) definition, so it stays a plain table here.
     #[serde(default, rename = "monitor")]
     pub monitors: Vec<toml::Table>,
+    /// Admin users declared in the file (beside those added with `downbeat user add`).
+    #[serde(default, rename = "user")]
+    pub users: Vec<RawUser>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUser {
+    pub name: String,
+    pub role: String,
+    /// An argon2 PHC string, as `downbeat user hash` prints it.
+    pub password_hash: String,
 }
 
 #[derive(Debug, Default, Deserialize)]
