@@ -576,7 +576,11 @@ mod tests {
             ("[[service]\n", &["test.toml"]),
             (
                 "[[user]]\nname = \"ana\"\nrole = \"root\"\npassword_hash = \"x\"\n",
-                &["user[0].role", "\"root\" is not a role", "viewer, editor or admin"],
+                &[
+                    "user[0].role",
+                    "\"root\" is not a role",
+                    "viewer, editor or admin",
+                ],
             ),
             (
                 "[[user]]\nname = \"ana\"\nrole = \"editor\"\npassword_hash = \"hunter2\"\n",
@@ -617,7 +621,10 @@ mod tests {
         assert_eq!(c.users.len(), 1);
         assert_eq!(c.users[0].role, UserRole::Editor);
         assert_eq!(c.users[0].password_hash, hash);
-        assert!(!format!("{:?}", c.users[0]).contains("argon2id"), "hash kept out of Debug");
+        assert!(
+            !format!("{:?}", c.users[0]).contains("argon2id"),
+            "hash kept out of Debug"
+        );
         let twice = format!(
             "[[user]]\nname = \"ana\"\nrole = \"editor\"\npassword_hash = \"{hash}\"\n\
              [[user]]\nname = \"ana\"\nrole = \"viewer\"\npassword_hash = \"{hash}\"\n"

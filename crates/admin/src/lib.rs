@@ -1,0 +1,98 @@
+//! Downbeat's admin area, `/admin`: where operators sign in, see the drafts Downbeat wrote
+//! from its signals (with the evidence), publish them in one click, run incidents and
+//! maintenance, and write post-mortems.
+//!
+//! Server-rendered HTML (askama, auto-escaping), one small stylesheet served from here, no
+//! JavaScript. Every change goes through `downbeat_server::incidents::ops`, so the rules and
+//! error messages are the JSON API's.
+//!
+//! [`router`] gives the routes to merge beside the API and the public pages; call
+//! [`sync_config_users`] once at start so `[[user]]` tables reach the store.
+//!
+//! Security, in short (details in [`session`], [`guard`] and [`login`]):
+//! - users from the store, argon2 passwords; 5 failed sign-ins lock a user for 15 minutes,
+//!   and each client address gets 10 attempts, then one a minute;
+//! - a session is a random cookie (`HttpOnly`, `SameSite=Strict`, 12 hours) of which the
+//!   store keeps only the SHA-256; `Secure` with the `__Host-` prefix behind HTTPS;
+//! - plain HTTP is served only to loopback clients (tests, SSH tunnels); anyone else gets a
+//!   page asking for HTTPS;
+//! - every form carries a CSRF token, compared in constant time, and a cross-origin
+//!   `Origin`/`Referer` is refused; viewers get no forms and their POSTs are refused.
+//!
+//! # Layout
+//! - [`session`]: the transport (HTTPS or loopback), cookies, sessions in the store.
+//! - [`guard`]: the request context extractor and the checks every POST passes.
+//! - [`throttle`]: login attempts per client address.
+//! - [`login`]: sign-in (with lock-out) and sign-out.
+//! - [`users`]: `[[user]]` tables synced to the store.
+//! - [`pages`]: the dashboard, incident, new-incident, maintenance and people pages, and
+//!   their forms.
+//! - [`evidence`]: a draft's evidence JSON as readable view data.
+//! - [`views`]: template structs and shared view helpers; templates live in `templates/`.
+//! - [`error`]: [`error::AdminError`], every refusal as an HTML page with its status.
+//! - [`assets`]: the stylesheet under its content hash.
+
+pub mod assets;
+pub mod error;
+pub mod evidence;
+pub mod guard;
+pub mod login;
+pub mod pages;
+pub mod session;
+pub mod throttle;
+pub mod users;
+pub mod views;
+
+use axum::Router;
+use axum::routing::{get, post};
+use downbeat_server::App;
+use std::sync::Arc;
+
+pub use users::sync_config_users;
+
+/// The admin area's shared state.
+pub struct Admin {
+    pub app: App,
+    pub throttle: throttle::Throttle,
+    /// A hash to verify against when the user is unknown or locked, so a failed sign-in
+    /// costs the same time whether or not the user exists.
+    pub decoy_hash: String,
+}
+
+/// The `/admin` routes for `app`. Merge with `downbeat_server::api::router(app)`.
+pub fn router(app: App) -> Router {
+    let admin = Arc::new(Admin {
+        app,
+        throttle: throttle::Throttle::new(throttle::BURST, throttle::PER_MINUTE),
+        decoy_hash: downbeat_server::auth::hash_password(&downbeat_server::auth::hex(
+            &rand::random::<[u8; 16]>(),
+        ))
+        .expect("argon2 hashes a random password"),
+    });
+    Router::new()
+        .route("/admin", get(pages::home))
+        .route("/admin/", get(pages::home))
+        .route("/admin/login", get(login::form).post(login::submit))
+        .route("/admin/logout", post(login::logout))
+        .route("/admin/people", get(pages::people))
+        .route("/admin/s/{service}", get(pages::service))
+        .route(
+            "/admin/s/{service}/incidents",
+            get(pages::new_incident).post(pages::create_incident),
+        )
+        .route(
+            "/admin/s/{service}/maintenance",
+            get(pages::new_maintenance).post(pages::create_maintenance),
+        )
+        .route("/admin/incidents/{id}", get(pages::incident))
+        .route("/admin/incidents/{id}/updates", post(pages::post_update))
+        .route("/admin/incidents/{id}/publish", post(pages::publish))
+        .route("/admin/incidents/{id}/postmortem", post(pages::postmortem))
+        .route("/admin/assets/{file}", get(assets::serve))
+        // The merged router's fallback is the API's JSON 404; admin paths get a page.
+        .route(
+            "/admin/{*rest}",
+            get(error::not_found).post(error::not_found),
+        )
+        .with_state(admin)
+}

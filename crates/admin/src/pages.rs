@@ -1,0 +1,669 @@
+//! The admin pages and their forms. Reading needs any signed-in user; every change needs an
+//! editor and goes through `incidents::ops`, whose error messages come back in the form
+//! that failed (with what was typed), with the status code the API would give.
+
+use crate::Admin;
+use crate::error::AdminError;
+use crate::guard::{Ctx, Fields};
+use crate::session::Session;
+use crate::views::*;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use downbeat_config::ServiceConfig;
+use downbeat_server::api::ApiError;
+use downbeat_server::auth::Role;
+use downbeat_server::incidents::model::Components;
+use downbeat_server::incidents::ops::{
+    self, MaintenanceComponents, NewIncident, NewMaintenance, NewUpdate,
+};
+use downbeat_server::incidents::{Impact, Incident, Kind, Status};
+use downbeat_store::IncidentFilter;
+use std::sync::Arc;
+
+/// Past incidents shown on a service's dashboard.
+const HISTORY: usize = 20;
+
+fn service_of<'a>(admin: &'a Admin, id: &str) -> Result<&'a ServiceConfig, AdminError> {
+    admin.app.config.service(id).ok_or_else(|| {
+        let shown: String = id.chars().take(64).collect();
+        AdminError::NotFound(format!("There is no service {shown:?}."))
+    })
+}
+
+fn incident_id(raw: &str) -> Result<i64, AdminError> {
+    raw.parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0)
+        .ok_or_else(|| AdminError::NotFound("There is no such incident.".into()))
+}
+
+fn editor(s: &Session) -> Result<(), AdminError> {
+    if s.role.allows(Role::Editor) {
+        Ok(())
+    } else {
+        Err(AdminError::Forbidden(format!(
+            "Your role ({}) lets you look but not change anything; this page needs the editor role.",
+            s.role
+        )))
+    }
+}
+
+/// A service's incidents and maintenance, newest first, drafts included.
+async fn records(admin: &Admin, service: &str) -> Result<Vec<Incident>, AdminError> {
+    let rows = admin
+        .app
+        .store
+        .incidents(IncidentFilter {
+            service: Some(service.to_owned()),
+            include_drafts: true,
+            limit: 200,
+            ..Default::default()
+        })
+        .await?;
+    Ok(rows.iter().map(Incident::from_record).collect())
+}
+
+/// `GET /admin`: every service with what awaits an operator.
+pub async fn home(State(admin): State<Arc<Admin>>, ctx: Ctx) -> Result<Response, AdminError> {
+    let s = ctx.user()?;
+    let mut services = Vec::new();
+    for svc in &admin.app.config.services {
+        let all = records(&admin, svc.id.as_str()).await?;
+        let open = |i: &&Incident| i.is_open();
+        services.push(ServiceLine {
+            id: svc.id.to_string(),
+            name: svc.name.clone(),
+            drafts: all.iter().filter(open).filter(|i| i.draft).count(),
+            open: all
+                .iter()
+                .filter(open)
+                .filter(|i| !i.draft && i.kind == Kind::Incident)
+                .count(),
+            maintenance: all
+                .iter()
+                .filter(open)
+                .filter(|i| i.kind == Kind::Maintenance)
+                .count(),
+            recovered: all
+                .iter()
+                .filter(open)
+                .filter(|i| i.recovered_at.is_some())
+                .count(),
+        });
+    }
+    Ok(html(
+        StatusCode::OK,
+        &HomePage {
+            layout: Layout::of("Dashboard", s),
+            services,
+        },
+    ))
+}
+
+/// `GET /admin/s/{service}`: drafts with their evidence, open incidents, maintenance and
+/// recent history.
+pub async fn service(
+    State(admin): State<Arc<Admin>>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+) -> Result<Response, AdminError> {
+    let s = ctx.user()?;
+    let svc = service_of(&admin, &id)?;
+    let all = records(&admin, svc.id.as_str()).await?;
+    let card = |i: &Incident| Card::of(i, svc, true);
+    let crowd = admin.app.crowd.status(svc);
+    let (crowd_words, crowd_class) = match crowd.verdict {
+        downbeat_domain::Verdict::NoProblems => ("No problems", "no_problems"),
+        downbeat_domain::Verdict::PossibleProblems => ("Possible problems", "possible_problems"),
+        downbeat_domain::Verdict::Problems => ("Problems", "problems"),
+    };
+    let crowd_line = if crowd.explanation.is_empty() {
+        format!("Crowd reports: {crowd_words}.")
+    } else {
+        format!("Crowd reports: {crowd_words}. {}", crowd.explanation)
+    };
+    Ok(html(
+        StatusCode::OK,
+        &ServicePage {
+            layout: Layout::of(format!("{} — dashboard", svc.name), s),
+            service_id: svc.id.to_string(),
+            service_name: svc.name.clone(),
+            can_edit: s.role.allows(Role::Editor),
+            csrf: s.csrf.clone(),
+            crowd: crowd_line,
+            crowd_class,
+            drafts: all
+                .iter()
+                .filter(|i| i.draft && i.is_open())
+                .map(card)
+                .collect(),
+            open: all
+                .iter()
+                .filter(|i| !i.draft && i.is_open() && i.kind == Kind::Incident)
+                .map(card)
+                .collect(),
+            maintenance: all
+                .iter()
+                .filter(|i| i.is_open() && i.kind == Kind::Maintenance)
+                .map(card)
+                .collect(),
+            history: all
+                .iter()
+                .filter(|i| !i.is_open())
+                .take(HISTORY)
+                .map(|i| Card::of(i, svc, false))
+                .collect(),
+        },
+    ))
+}
+
+fn notice(raw: Option<&str>) -> Option<&'static str> {
+    let q: Vec<(String, String)> = serde_urlencoded::from_str(raw.unwrap_or_default()).ok()?;
+    let done = q.iter().find(|(k, _)| k == "done")?.1.as_str();
+    Some(match done {
+        "created" => "The incident is created.",
+        "drafted" => "The draft is saved: it is visible to operators only until published.",
+        "scheduled" => "The maintenance window is scheduled and published.",
+        "updated" => "The update is posted.",
+        "resolved" => "Resolved: the update is posted and the components are operational again.",
+        "published" => "Published: the incident is now on the public status page.",
+        "postmortem" => "The post-mortem is saved and published with the incident.",
+        _ => return None,
+    })
+}
+
+async fn incident_page(
+    admin: &Admin,
+    s: &Session,
+    id: i64,
+    notice: Option<&'static str>,
+    form: FormState,
+    status: StatusCode,
+) -> Result<Response, AdminError> {
+    let i = Incident::from_record(&ops::load(&admin.app, id).await?);
+    let svc = service_of(admin, &i.service)?;
+    let is_incident = i.kind == Kind::Incident;
+    let mut metrics = Vec::new();
+    if let Some(t) = i.onset_at {
+        metrics.push(("Trouble began", when(t)));
+    }
+    if let Some(t) = i.detected_at {
+        metrics.push(("Detected", when(t)));
+    }
+    if let Some(d) = i.time_to_detect_s {
+        metrics.push(("Time to detect", duration(d)));
+    }
+    if let Some(d) = i.time_to_acknowledge_s {
+        metrics.push(("Time to acknowledge", duration(d)));
+    }
+    if let Some(d) = i.time_to_resolve_s {
+        metrics.push(("Time to resolve", duration(d)));
+    }
+    let component_name = |id: &str| {
+        svc.components
+            .iter()
+            .find(|c| c.id.as_str() == id)
+            .map_or_else(|| id.to_owned(), |c| c.name.clone())
+    };
+    let timeline = i
+        .updates
+        .iter()
+        .rev()
+        .map(|u| UpdateLine {
+            at: when(u.at),
+            status: u.status.label(),
+            message: u.message.clone(),
+            author: u.author.clone(),
+            components: u
+                .components
+                .iter()
+                .map(|(id, st)| (component_name(id), st.label()))
+                .collect(),
+        })
+        .collect();
+    let (resolve_status, resolve_label, resolve_default) = if is_incident {
+        (
+            Status::Resolved.as_str(),
+            "Resolve",
+            "This incident has been resolved.",
+        )
+    } else {
+        (
+            Status::Completed.as_str(),
+            "Complete",
+            "The scheduled maintenance has been completed.",
+        )
+    };
+    let page = IncidentPage {
+        layout: Layout::of(format!("{} — {}", i.title, svc.name), s),
+        service_id: svc.id.to_string(),
+        service_name: svc.name.clone(),
+        is_incident,
+        metrics,
+        timeline,
+        can_edit: s.role.allows(Role::Editor),
+        csrf: s.csrf.clone(),
+        notice,
+        title_value: i.title.clone(),
+        statuses: status_options(i.kind, i.status.as_str(), false),
+        impacts: impact_options("", Some("Unchanged")),
+        components: component_rows(svc, "Unchanged", |_| None),
+        resolve_status,
+        resolve_label,
+        resolve_message: if form.failed == "resolve" {
+            form.message.clone()
+        } else {
+            resolve_default.to_owned()
+        },
+        show_postmortem_form: is_incident && i.status == Status::Resolved,
+        postmortem: if form.failed == "postmortem" {
+            form.markdown.clone()
+        } else {
+            i.postmortem.clone().unwrap_or_default()
+        },
+        postmortem_at: i.postmortem_at.map(when).unwrap_or_default(),
+        card: Card::of(&i, svc, true),
+        form,
+    };
+    Ok(html(status, &page))
+}
+
+/// `GET /admin/incidents/{id}`: the timeline, the evidence, and (for editors) the forms.
+pub async fn incident(
+    State(admin): State<Arc<Admin>>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, AdminError> {
+    let s = ctx.user()?;
+    let id = incident_id(&id)?;
+    incident_page(
+        &admin,
+        s,
+        id,
+        notice(raw.as_deref()),
+        FormState::default(),
+        StatusCode::OK,
+    )
+    .await
+}
+
+fn done(to: String) -> Response {
+    Redirect::to(&to).into_response()
+}
+
+/// An ops error from a form: the form again with the message, or a page for a missing
+/// incident or an unavailable store.
+fn form_error(e: ApiError) -> Result<(StatusCode, String), AdminError> {
+    match e {
+        ApiError::NotFound(_) | ApiError::Unavailable(_) => Err(e.into()),
+        other => Ok((other.status(), other.to_string())),
+    }
+}
+
+/// `POST /admin/incidents/{id}/updates`: an update, or resolving (`form=resolve`).
+pub async fn post_update(
+    State(admin): State<Arc<Admin>>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+    form: Fields,
+) -> Result<Response, AdminError> {
+    let s = ctx.check_post(&form, Role::Editor)?;
+    let id = incident_id(&id)?;
+    let which: &'static str = if form.get("form") == Some("resolve") {
+        "resolve"
+    } else {
+        "update"
+    };
+    let fail = |error: String| FormState {
+        failed: which,
+        error,
+        message: form.text("message"),
+        markdown: String::new(),
+    };
+    let req = match update_request(&form) {
+        Ok(r) => r,
+        Err(msg) => {
+            let f = fail(msg);
+            return incident_page(&admin, s, id, None, f, StatusCode::UNPROCESSABLE_ENTITY).await;
+        }
+    };
+    let resolving = req.status.is_some_and(Status::is_final);
+    match ops::update(&admin.app, id, req, &s.user).await {
+        Ok(_) => Ok(done(format!(
+            "/admin/incidents/{id}?done={}",
+            if resolving { "resolved" } else { "updated" }
+        ))),
+        Err(e) => {
+            let (status, msg) = form_error(e)?;
+            incident_page(&admin, s, id, None, fail(msg), status).await
+        }
+    }
+}
+
+/// The update form as the ops request; a bad choice is a message for the form.
+fn update_request(form: &Fields) -> Result<NewUpdate, String> {
+    let status = match form.get("status").unwrap_or_default() {
+        "" => None,
+        v => Some(Status::parse(v).ok_or_else(|| format!("status: {v:?} is not a status"))?),
+    };
+    let impact = match form.get("impact").unwrap_or_default() {
+        "" => None,
+        v => Some(Impact::parse(v).ok_or_else(|| format!("impact: {v:?} is not an impact"))?),
+    };
+    let mut components = Components::new();
+    for (id, v) in form.prefixed("component.") {
+        if v.is_empty() {
+            continue;
+        }
+        let state = parse_component_state(v)
+            .ok_or_else(|| format!("components: {v:?} is not a component state"))?;
+        components.insert(id.to_owned(), state);
+    }
+    Ok(NewUpdate {
+        status,
+        message: form.text("message"),
+        components: (!components.is_empty()).then_some(components),
+        impact,
+        title: form
+            .get("title")
+            .filter(|t| !t.trim().is_empty())
+            .filter(|t| Some(t.trim()) != form.get("current_title").map(str::trim))
+            .map(str::to_owned),
+    })
+}
+
+/// `POST /admin/incidents/{id}/publish`: a draft goes public, in one click.
+pub async fn publish(
+    State(admin): State<Arc<Admin>>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+    form: Fields,
+) -> Result<Response, AdminError> {
+    let s = ctx.check_post(&form, Role::Editor)?;
+    let id = incident_id(&id)?;
+    match ops::publish(&admin.app, id).await {
+        Ok(_) => {
+            tracing::info!(incident = id, user = %s.user, "draft published");
+            Ok(done(format!("/admin/incidents/{id}?done=published")))
+        }
+        Err(e) => {
+            let (status, msg) = form_error(e)?;
+            let f = FormState {
+                failed: "publish",
+                error: msg,
+                ..Default::default()
+            };
+            incident_page(&admin, s, id, None, f, status).await
+        }
+    }
+}
+
+/// `POST /admin/incidents/{id}/postmortem`
+pub async fn postmortem(
+    State(admin): State<Arc<Admin>>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+    form: Fields,
+) -> Result<Response, AdminError> {
+    let s = ctx.check_post(&form, Role::Editor)?;
+    let id = incident_id(&id)?;
+    let markdown = form.text("markdown");
+    match ops::set_postmortem(&admin.app, id, &markdown).await {
+        Ok(_) => Ok(done(format!("/admin/incidents/{id}?done=postmortem"))),
+        Err(e) => {
+            let (status, msg) = form_error(e)?;
+            let f = FormState {
+                failed: "postmortem",
+                error: msg,
+                markdown,
+                ..Default::default()
+            };
+            incident_page(&admin, s, id, None, f, status).await
+        }
+    }
+}
+
+fn new_incident_page(
+    s: &Session,
+    svc: &ServiceConfig,
+    form: &Fields,
+    error: Option<String>,
+) -> NewIncidentPage {
+    NewIncidentPage {
+        layout: Layout::of(format!("New incident — {}", svc.name), s),
+        service_id: svc.id.to_string(),
+        service_name: svc.name.clone(),
+        csrf: s.csrf.clone(),
+        title: form.text("title"),
+        message: form.text("message"),
+        statuses: status_options(
+            Kind::Incident,
+            form.get("status").unwrap_or("investigating"),
+            false,
+        ),
+        impacts: impact_options(form.get("impact").unwrap_or("minor"), None),
+        components: component_rows(svc, "Not affected", |id| {
+            form.get(&format!("component.{id}")).map(str::to_owned)
+        }),
+        draft: form.get("draft").is_some(),
+        error,
+    }
+}
+
+/// `GET /admin/s/{service}/incidents`: the new-incident form.
+pub async fn new_incident(
+    State(admin): State<Arc<Admin>>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+) -> Result<Response, AdminError> {
+    let s = ctx.user()?;
+    editor(s)?;
+    let svc = service_of(&admin, &id)?;
+    Ok(html(
+        StatusCode::OK,
+        &new_incident_page(s, svc, &Fields::default(), None),
+    ))
+}
+
+/// `POST /admin/s/{service}/incidents`
+pub async fn create_incident(
+    State(admin): State<Arc<Admin>>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+    form: Fields,
+) -> Result<Response, AdminError> {
+    let s = ctx.check_post(&form, Role::Editor)?;
+    let svc = service_of(&admin, &id)?;
+    let refuse = |status: StatusCode, msg: String| {
+        html(status, &new_incident_page(s, svc, &form, Some(msg)))
+    };
+    let req = match create_request(&form) {
+        Ok(r) => r,
+        Err(msg) => return Ok(refuse(StatusCode::UNPROCESSABLE_ENTITY, msg)),
+    };
+    let draft = req.draft;
+    match ops::create(&admin.app, svc, req, &s.user).await {
+        Ok(i) => Ok(done(format!(
+            "/admin/incidents/{}?done={}",
+            i.id,
+            if draft { "drafted" } else { "created" }
+        ))),
+        Err(e) => {
+            let (status, msg) = form_error(e)?;
+            Ok(refuse(status, msg))
+        }
+    }
+}
+
+fn create_request(form: &Fields) -> Result<NewIncident, String> {
+    let u = update_request(form)?;
+    Ok(NewIncident {
+        title: form.text("title"),
+        status: u.status,
+        impact: u.impact,
+        message: u.message,
+        components: u.components.unwrap_or_default(),
+        draft: form.get("draft").is_some(),
+    })
+}
+
+fn maintenance_page(
+    s: &Session,
+    svc: &ServiceConfig,
+    form: &Fields,
+    error: Option<String>,
+) -> MaintenancePage {
+    let checked = form.all("components");
+    MaintenancePage {
+        layout: Layout::of(format!("Schedule maintenance — {}", svc.name), s),
+        service_id: svc.id.to_string(),
+        service_name: svc.name.clone(),
+        csrf: s.csrf.clone(),
+        title: form.text("title"),
+        message: form.text("message"),
+        starts: form.text("scheduled_for"),
+        ends: form.text("scheduled_until"),
+        components: svc
+            .components
+            .iter()
+            .map(|c| Check {
+                id: c.id.to_string(),
+                name: c.name.clone(),
+                checked: checked.contains(&c.id.as_str()),
+            })
+            .collect(),
+        error,
+    }
+}
+
+/// `GET /admin/s/{service}/maintenance`: the form to schedule a maintenance window.
+pub async fn new_maintenance(
+    State(admin): State<Arc<Admin>>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+) -> Result<Response, AdminError> {
+    let s = ctx.user()?;
+    editor(s)?;
+    let svc = service_of(&admin, &id)?;
+    Ok(html(
+        StatusCode::OK,
+        &maintenance_page(s, svc, &Fields::default(), None),
+    ))
+}
+
+/// A `datetime-local` value ("2026-11-22T08:00", read as UTC) or an RFC 3339 time.
+fn utc_time(field: &str, v: &str) -> Result<jiff::Timestamp, String> {
+    let v = v.trim();
+    if let Ok(t) = v.parse::<jiff::Timestamp>() {
+        return Ok(t);
+    }
+    v.parse::<jiff::civil::DateTime>()
+        .ok()
+        .and_then(|d| d.to_zoned(jiff::tz::TimeZone::UTC).ok())
+        .map(|z| z.timestamp())
+        .ok_or_else(|| {
+            if v.is_empty() {
+                format!("{field}: enter a date and time (UTC)")
+            } else {
+                let shown: String = v.chars().take(40).collect();
+                format!("{field}: {shown:?} is not a date and time like 2026-11-22T08:00 (UTC)")
+            }
+        })
+}
+
+/// `POST /admin/s/{service}/maintenance`
+pub async fn create_maintenance(
+    State(admin): State<Arc<Admin>>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+    form: Fields,
+) -> Result<Response, AdminError> {
+    let s = ctx.check_post(&form, Role::Editor)?;
+    let svc = service_of(&admin, &id)?;
+    let refuse =
+        |status: StatusCode, msg: String| html(status, &maintenance_page(s, svc, &form, Some(msg)));
+    let times = utc_time("scheduled_for", &form.text("scheduled_for"))
+        .and_then(|a| utc_time("scheduled_until", &form.text("scheduled_until")).map(|b| (a, b)));
+    let (start, end) = match times {
+        Ok(t) => t,
+        Err(msg) => return Ok(refuse(StatusCode::UNPROCESSABLE_ENTITY, msg)),
+    };
+    let req = NewMaintenance {
+        title: form.text("title"),
+        message: form.text("message"),
+        scheduled_for: start,
+        scheduled_until: end,
+        components: MaintenanceComponents::Ids(
+            form.all("components")
+                .into_iter()
+                .map(str::to_owned)
+                .collect(),
+        ),
+    };
+    match ops::schedule_maintenance(&admin.app, svc, req, &s.user).await {
+        Ok(m) => Ok(done(format!("/admin/incidents/{}?done=scheduled", m.id))),
+        Err(e) => {
+            let (status, msg) = form_error(e)?;
+            Ok(refuse(status, msg))
+        }
+    }
+}
+
+/// `GET /admin/people`: users and API tokens (admins only). Both are created with the CLI
+/// (`downbeat user add`, `downbeat token create`) or, for users, in the config file.
+pub async fn people(State(admin): State<Arc<Admin>>, ctx: Ctx) -> Result<Response, AdminError> {
+    let s = ctx.user()?;
+    if !s.role.allows(Role::Admin) {
+        return Err(AdminError::Forbidden(format!(
+            "Users and tokens are for admins; your role is {}.",
+            s.role
+        )));
+    }
+    let now_ms = admin.app.clock.now().as_millisecond();
+    let at = |ms: i64| {
+        jiff::Timestamp::from_millisecond(ms)
+            .map(when)
+            .unwrap_or_default()
+    };
+    let users = admin
+        .app
+        .store
+        .users()
+        .await?
+        .into_iter()
+        .map(|u| UserLine {
+            locked: u
+                .locked_until_ms
+                .filter(|t| *t > now_ms)
+                .map(|t| format!("until {}", at(t)))
+                .unwrap_or_default(),
+            created: at(u.created_ms),
+            failed: u.failed_logins,
+            name: u.name,
+            role: u.role,
+        })
+        .collect();
+    let tokens = admin
+        .app
+        .store
+        .tokens()
+        .await?
+        .into_iter()
+        .map(|t| TokenLine {
+            created: at(t.created_ms),
+            revoked: t.revoked_ms.map(at).unwrap_or_default(),
+            name: t.name,
+            role: t.role,
+        })
+        .collect();
+    Ok(html(
+        StatusCode::OK,
+        &PeoplePage {
+            layout: Layout::of("Users and tokens", s),
+            users,
+            tokens,
+        },
+    ))
+}
