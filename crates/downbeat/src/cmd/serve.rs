@@ -29,9 +29,13 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             downbeat_server::App::start(Arc::new(config), store, Arc::new(SystemClock))
                 .await
                 .context("starting the server")?;
-        // The JSON API and the public pages share one listener and one app.
-        let router =
-            downbeat_server::api::router(app.clone()).merge(downbeat_web::router(app.clone()));
+        downbeat_admin::sync_config_users(&app)
+            .await
+            .context("writing the config file's [[user]] tables to the store")?;
+        // The JSON API, the public pages and the admin area share one listener and one app.
+        let router = downbeat_server::api::router(app.clone())
+            .merge(downbeat_web::router(app.clone()))
+            .merge(downbeat_admin::router(app.clone()));
         downbeat_server::serve_app(app, running, router, listener, shutdown_signal())
             .await
             .context("serving")
