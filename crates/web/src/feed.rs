@@ -57,7 +57,7 @@ fn entries_of(m: &PageModel) -> Vec<(i64, FeedEntry)> {
                 .map(|i| (i.updated_at.as_millisecond(), incident_entry(name, i))),
         )
         .collect();
-    out.sort_by(|a, b| b.0.cmp(&a.0));
+    out.sort_by_key(|e| std::cmp::Reverse(e.0));
     out
 }
 
@@ -80,7 +80,7 @@ pub fn service(web: &Web, m: &PageModel) -> Feed {
 pub fn all(web: &Web) -> Feed {
     let models = web.models();
     let mut entries: Vec<(i64, FeedEntry)> = models.iter().flat_map(|m| entries_of(m)).collect();
-    entries.sort_by(|a, b| b.0.cmp(&a.0));
+    entries.sort_by_key(|e| std::cmp::Reverse(e.0));
     entries.truncate(FEED_ENTRIES);
     Feed {
         title: "Downbeat: status updates".into(),
