@@ -1,9 +1,11 @@
 //! downbeat-web's integration tests: one binary, a real server on 127.0.0.1:0 per test with
 //! a fresh SQLite store and a manual clock.
 
+mod breakdowns;
 mod browser;
 mod cache;
 mod form;
 mod helpers;
 mod machine;
+mod official;
 mod render;

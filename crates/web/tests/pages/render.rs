@@ -355,7 +355,7 @@ timeout = "2s"
         app.clock.set(jiff::Timestamp::now());
         app.pages.refresh().await;
         let html = app.page("/s/melodia").await;
-        if html.contains("Failing") && html.contains("By region: eu-west: up") {
+        if html.contains("Failing") && html.contains("eu-west: passing") {
             break html;
         }
         assert!(
