@@ -31,6 +31,7 @@
 //! - [`feed`], [`statuspage`]: the Atom feeds and the Statuspage-shaped summary.
 //! - [`report`]: the report form's POST and the thank-you view.
 //! - [`visitor`]: guesses from request headers (country, platform).
+//! - [`geoip`]: the operator's optional MaxMind DB: a reporter's country from their address.
 //! - [`handlers`]: the axum handlers.
 //! - [`time`]: how times are printed.
 
@@ -38,6 +39,7 @@ pub mod cache;
 pub mod chart;
 pub mod encoded;
 pub mod feed;
+pub mod geoip;
 pub mod handlers;
 pub mod map;
 pub mod map_data;

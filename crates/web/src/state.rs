@@ -3,6 +3,7 @@
 
 use crate::cache::{Entry, Key, Page, PageCache};
 use crate::encoded::{ASSET_CACHE_CONTROL, Encoded, VARY_ENCODING};
+use crate::geoip::GeoIp;
 use crate::model::{PageModel, Version};
 use axum::body::Body;
 use axum::http::{HeaderMap, Response, StatusCode};
@@ -41,6 +42,8 @@ pub struct Web {
     pub css: Encoded,
     /// When these pages started: the `updated` of a feed with no entries yet.
     pub started: Timestamp,
+    /// The operator's GeoIP database, when configured (`[server] geoip`).
+    pub geoip: Option<GeoIp>,
     refresh_lock: tokio::sync::Mutex<()>,
 }
 
@@ -75,6 +78,12 @@ impl Pages {
                 VARY_ENCODING,
             ),
             started: now,
+            geoip: app.config.server.geoip.as_deref().and_then(|path| {
+                // The config check opened it already; only a file changed since can fail.
+                GeoIp::open(path)
+                    .inspect_err(|e| tracing::error!(error = %e, "cannot open the GeoIP database; countries are guessed from the browser language only"))
+                    .ok()
+            }),
             refresh_lock: tokio::sync::Mutex::new(()),
             app,
         });
