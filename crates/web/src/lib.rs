@@ -14,7 +14,8 @@
 //! - `GET /api/v2/summary.json` (all services as one page, each service a component group)
 //!   and `GET /s/{service}/api/v2/summary.json` (one service as one page) — Atlassian
 //!   Statuspage's summary shape, so existing aggregators can read Downbeat.
-//! - `GET /assets/style-{hash}.css` — the one stylesheet, cached forever under its hash.
+//! - `GET /assets/style-{hash}.css` — the one stylesheet, and `GET /assets/live-{hash}.js`,
+//!   the service page's optional live refresh; each cached forever under its hash.
 //!
 //! Every GET page above is served from memory (see [`cache`]): rendered once per data
 //! change, with identity, gzip and brotli bodies and ETags prepared in advance.

@@ -425,6 +425,8 @@ pub struct ServicePage<'a> {
     pub cities: Vec<ShareRow>,
     pub incidents: usize,
     pub tips: &'a [String],
+    /// The live-refresh script's path; the page works without it.
+    pub live_js: Option<&'a str>,
 }
 
 impl<'a> ServicePage<'a> {
@@ -488,6 +490,7 @@ impl<'a> ServicePage<'a> {
             cities: city_rows(&m.cities),
             incidents: m.incidents.len(),
             tips: &m.service.tips,
+            live_js: None,
         }
     }
 }
