@@ -2,10 +2,11 @@
 //!
 //! A [`PageModel`] is plain data. It is rebuilt (store reads included) only when its
 //! [`Version`] moves, and every page of the service renders from it without touching the
-//! store. The official side (incidents, maintenance, probe-driven component states, uptime
-//! history) has its slots here already; until those features land they hold what is true
-//! today: no incidents, components "Operational" (Statuspage's convention when nothing says
-//! otherwise), uptime days with no data.
+//! store. The official side comes from the monitors: component states from their open
+//! checks, 90 days of uptime from the hourly probe roll-ups (days without probes stay "no
+//! data"), checks by region and a public diagnosis. Incidents and maintenance have their
+//! slots here; until that feature lands they hold what is true today: none, and components
+//! "Operational" unless a check says otherwise (Statuspage's convention).
 
 use downbeat_config::ServiceConfig;
 use downbeat_domain::{ComponentState, CountryCode, Verdict};
