@@ -128,10 +128,14 @@ pub async fn summary(State(web): State<Arc<Web>>, req: Request) -> Res {
     web.serve(Key::plain(Page::Summary), req.headers())
 }
 
-/// The stylesheet under its content hash; any other name is gone.
+/// The stylesheet and the live-refresh script under their content hashes; any other name
+/// is gone.
 pub async fn asset(State(web): State<Arc<Web>>, req: Request) -> Res {
-    if req.uri().path() == web.css_path {
+    let path = req.uri().path();
+    if path == web.css_path {
         web.css.respond(req.headers(), StatusCode::OK)
+    } else if path == web.js_path {
+        web.js.respond(req.headers(), StatusCode::OK)
     } else {
         not_found(&web, "There is no such file.")
     }

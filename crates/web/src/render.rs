@@ -28,7 +28,9 @@ pub fn render(web: &Web, key: Key, previous: Option<&Encoded>) -> Result<Encoded
     Ok(match key.page {
         Page::Service(i) => {
             let m = web.model(i);
-            let html = ServicePage::new(&m, &web.css_path, key.country, now).render()?;
+            let mut page = ServicePage::new(&m, &web.css_path, key.country, now);
+            page.live_js = Some(&web.js_path);
+            let html = page.render()?;
             // While some country's verdict differs, visitors from there get their own line.
             let vary = if m.regional.is_empty() {
                 VARY_ENCODING

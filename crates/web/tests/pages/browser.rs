@@ -76,6 +76,9 @@ async fn every_kind_of_page_is_valid_html() {
         )
         .await;
     save("form-error", error.text().await.unwrap());
+    let checks = crate::official::spawn_with_failing_checks().await;
+    save("checks", checks.page("/s/melodia").await);
+    checks.stop().await;
     let mut args = vec!["validate.js"];
     args.extend(files.iter().map(String::as_str));
     let (ok, text) = run_node(&dir, &args);
