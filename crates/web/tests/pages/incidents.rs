@@ -205,3 +205,50 @@ async fn a_change_reaches_the_pages_without_a_manual_refresh() {
     }
     app.stop().await;
 }
+
+/// An open incident with a hostile title (and a maintenance window), and a resolved one
+/// with a post-mortem; the pages refreshed. Returns their ids.
+pub async fn open_and_resolved_incidents(app: &TestApp) -> (i64, i64) {
+    let service = app.app.config.services[0].clone();
+    let new = |title: &str| NewIncident {
+        title: title.into(),
+        status: None,
+        impact: Some(Impact::Critical),
+        message: "Logins fail <b>for some</b>.\nWe are on it.".into(),
+        components: components(ComponentState::MajorOutage),
+        draft: false,
+    };
+    let open = ops::create(&app.app, &service, new(HOSTILE), "alice")
+        .await
+        .unwrap();
+    let done = ops::create(&app.app, &service, new("Playback outage"), "alice")
+        .await
+        .unwrap();
+    let resolve = NewUpdate {
+        status: Some(Status::Resolved),
+        message: "Fixed.".into(),
+        components: None,
+        impact: None,
+        title: None,
+    };
+    ops::update(&app.app, done.id, resolve, "alice")
+        .await
+        .unwrap();
+    let markdown = "# Root cause\n\nAn *expired* certificate.\n\n| When | What |\n|---|---|\n| 08:00 | expiry |\n\n<script>alert(2)</script>";
+    ops::set_postmortem(&app.app, done.id, markdown)
+        .await
+        .unwrap();
+    let now = app.clock.now();
+    let window = NewMaintenance {
+        title: "Database <upgrade>".into(),
+        message: "Playlists are read-only.".into(),
+        scheduled_for: now - jiff::SignedDuration::from_mins(5),
+        scheduled_until: now + jiff::SignedDuration::from_hours(1),
+        components: ops::MaintenanceComponents::Ids(vec!["playback".into()]),
+    };
+    ops::schedule_maintenance(&app.app, &service, window, "alice")
+        .await
+        .unwrap();
+    app.pages.refresh().await;
+    (open.id, done.id)
+}
