@@ -215,12 +215,21 @@ impl Validator<'_> {
                 "must be 1-40 letters, digits, '-' or '_' (e.g. eu-west)",
             ));
         }
+        let geoip = raw
+            .geoip
+            .map(|p| {
+                let path = PathBuf::from(&p);
+                check_geoip(&path).map_err(|why| self.err("server.geoip", why))?;
+                Ok(path)
+            })
+            .transpose()?;
         Ok(ServerConfig {
             listen,
             data_dir: raw.data_dir.map(PathBuf::from),
             database_url,
             trusted_proxies,
             region,
+            geoip,
         })
     }
 
@@ -496,6 +505,19 @@ fn parse_net(s: &str) -> Option<IpNet> {
         .map(|n| n.trunc())
 }
 
+/// Whether `path` is a MaxMind DB file: opened and read as the pages will read it, so a
+/// wrong file is refused at start rather than guessing nothing for months.
+fn check_geoip(path: &std::path::Path) -> Result<(), String> {
+    maxminddb::Reader::open_readfile(path).map_err(|e| match e {
+        maxminddb::MaxMindDbError::Io(e) => format!("cannot read {}: {e}", path.display()),
+        e => format!(
+            "{} is not a MaxMind DB file (GeoLite2-Country.mmdb or similar): {e}",
+            path.display()
+        ),
+    })?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -508,6 +530,31 @@ mod tests {
     fn the_shipped_example_is_valid() {
         let c = parse_str(crate::EXAMPLE, "downbeat.example.toml").unwrap();
         assert!(c.service("melodia").is_some());
+    }
+
+    #[test]
+    fn a_geoip_file_that_is_missing_or_not_a_maxmind_db_is_refused() {
+        let dir = std::env::temp_dir().join(format!("downbeat-geoip-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let text = dir.join("countries.csv");
+        std::fs::write(&text, "network,country\n81.2.69.0/24,GB\n").unwrap();
+        let svc = "[[service]]\nid = \"m\"\nname = \"M\"\n";
+        let missing = err(&format!(
+            "[server]\ngeoip = \"{}\"\n{svc}",
+            dir.join("nope.mmdb").display()
+        ));
+        assert!(
+            missing.contains("key `server.geoip`") && missing.contains("cannot read"),
+            "{missing}"
+        );
+        let wrong = err(&format!("[server]\ngeoip = \"{}\"\n{svc}", text.display()));
+        assert!(
+            wrong.contains("key `server.geoip`") && wrong.contains("is not a MaxMind DB file"),
+            "{wrong}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+        let c = parse_str(svc, "t").unwrap();
+        assert_eq!(c.server.geoip, None);
     }
 
     #[test]

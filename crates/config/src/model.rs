@@ -39,6 +39,9 @@ pub struct ServerConfig {
     pub trusted_proxies: Vec<IpNet>,
     /// The name of the vantage region this server probes from.
     pub region: String,
+    /// An operator-provided MaxMind DB file (GeoLite2/GeoIP2 Country or City) that
+    /// guesses a reporter's country from their address; checked readable at load.
+    pub geoip: Option<PathBuf>,
 }
 
 impl ServerConfig {

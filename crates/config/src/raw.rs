@@ -52,6 +52,7 @@ pub struct RawServer {
     #[serde(default)]
     pub trusted_proxies: Vec<String>,
     pub region: Option<String>,
+    pub geoip: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -189,7 +189,7 @@ async fn sigkill_while_acknowledging_loses_no_acknowledged_report() {
                 let r = client
                     .post(format!("http://{addr}/api/v1/services/melodia/reports"))
                     .header("x-forwarded-for", format!("10.{}.{}.{}", worker, (i >> 8) & 255, i & 255))
-                    .json(&serde_json::json!({"problem": if n % 2 == 0 { "login" } else { "playback" }}))
+                    .json(&serde_json::json!({"problem": if n.is_multiple_of(2) { "login" } else { "playback" }}))
                     .send()
                     .await;
                 let Ok(r) = r else { break };

@@ -152,6 +152,9 @@ pub struct SeriesStatus {
 pub struct Crowd {
     watches: tokio::sync::Mutex<HashMap<String, Watch>>,
     snapshots: RwLock<HashMap<String, Arc<CrowdStatus>>>,
+    /// A copy of each service's overall detector as of its latest snapshot, for baselines
+    /// at other times (charts) without waiting for the job's lock.
+    models: RwLock<HashMap<String, Arc<Detector>>>,
 }
 
 impl Default for Crowd {
@@ -159,8 +162,24 @@ impl Default for Crowd {
         Crowd {
             watches: tokio::sync::Mutex::new(HashMap::new()),
             snapshots: RwLock::new(HashMap::new()),
+            models: RwLock::new(HashMap::new()),
         }
     }
+}
+
+/// The usual number of reports in one time bucket, by the overall detector.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct BucketBaseline {
+    pub start_ms: i64,
+    /// Minutes of the bucket the figures cover (fewer than the bucket's for the current,
+    /// partial one).
+    pub minutes: u32,
+    /// The sum of the per-minute expected counts.
+    pub expected: f64,
+    /// The sums of the per-minute band edges: the range where the bucket stays when every
+    /// one of its minutes is within its own normal band (what the detector judges).
+    pub lower: f64,
+    pub upper: f64,
 }
 
 impl Crowd {
@@ -171,6 +190,62 @@ impl Crowd {
             .get(service.id.as_str())
             .cloned()
             .unwrap_or_else(|| Arc::new(empty_status(service)))
+    }
+
+    /// The usual range of the service's reports in each of `buckets` buckets of `bucket_ms`
+    /// from `start_ms`, counting only minutes that start before `until_ms`: the current
+    /// model's seasonal baseline (time of day and of week, current level) evaluated at every
+    /// minute and summed per bucket. It is today's idea of what was usual then, not a
+    /// record of what the detector expected at the time; outage minutes teach the model
+    /// next to nothing (they are clipped to the band), so an outage does not raise its own
+    /// baseline. `None` before the detector has a model or while it is warming up.
+    ///
+    /// The detector reads reports weighed by network (see [`NETWORK_CAP`]); for a crowd of
+    /// many networks that is the plain count.
+    pub fn baselines(
+        &self,
+        service: &str,
+        start_ms: i64,
+        bucket_ms: i64,
+        buckets: usize,
+        until_ms: i64,
+    ) -> Option<Vec<BucketBaseline>> {
+        let model = self
+            .models
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(service)
+            .cloned()?;
+        if model.warming_up() {
+            return None;
+        }
+        let per = (bucket_ms / MINUTE_MS).max(1);
+        Some(
+            (0..buckets as i64)
+                .map(|i| {
+                    let start = start_ms + i * per * MINUTE_MS;
+                    let mut b = BucketBaseline {
+                        start_ms: start,
+                        minutes: 0,
+                        expected: 0.0,
+                        lower: 0.0,
+                        upper: 0.0,
+                    };
+                    for k in 0..per {
+                        let t = start + k * MINUTE_MS;
+                        if t >= until_ms {
+                            break;
+                        }
+                        let p = model.baseline(t.div_euclid(1000));
+                        b.minutes += 1;
+                        b.expected += p.expected.max(0.0);
+                        b.lower += p.lower.max(0.0);
+                        b.upper += p.upper.max(0.0);
+                    }
+                    b
+                })
+                .collect(),
+        )
     }
 }
 
@@ -214,6 +289,13 @@ pub async fn run_once(app: &App, now: Timestamp) -> Result<(), StoreError> {
         let watch = watches.get_mut(&key).expect("inserted above");
         advance(app, service, watch, now.as_millisecond(), leader).await?;
         let snapshot = Arc::new(snapshot(service, watch));
+        if let Some(all) = watch.series.get("all") {
+            app.crowd
+                .models
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(key.clone(), Arc::new(all.detector.clone()));
+        }
         app.crowd
             .snapshots
             .write()

@@ -15,6 +15,7 @@
 //! - [`limiter`]: per-client token buckets against floods.
 //! - [`ingest`]: the group-commit queue between handlers and the store.
 //! - [`monitors`]: synthetic monitors: schedule, quorum, hysteresis, diagnosis.
+//! - [`diagnosis`]: the monitors' picture in public words (no targets, addresses or errors).
 //! - [`metrics`]: Prometheus metrics and the request-timing middleware.
 //! - [`jobs`]: background work (retention pruning, housekeeping) with testable steps.
 
@@ -24,6 +25,7 @@ pub mod auth;
 pub mod cache;
 pub mod crowd;
 pub mod dedupe;
+pub mod diagnosis;
 pub mod identity;
 pub mod incidents;
 pub mod ingest;

@@ -138,6 +138,21 @@ pub trait Store: OperatorStore + Send + Sync + 'static {
     async fn probe_hours(&self, monitor: &str, since_ms: i64)
     -> Result<Vec<ProbeHour>, StoreError>;
 
+    /// Probes and failures of a monitor per UTC day, all regions together, from the hourly
+    /// roll-ups at or after `since_ms`; oldest first, days without probes absent.
+    async fn probe_days(&self, monitor: &str, since_ms: i64) -> Result<Vec<ProbeDay>, StoreError>;
+
+    /// The cities named by counted reports of a service since `since_ms` (raw reports, so
+    /// at most the raw retention back): per exact (city, country), most reports first (ties
+    /// by city, then country, in byte order), at most `limit`; with how many counted reports
+    /// named a city at all.
+    async fn top_cities(
+        &self,
+        service: &str,
+        since_ms: i64,
+        limit: u32,
+    ) -> Result<TopCities, StoreError>;
+
     /// Every monitor's saved hysteresis state.
     async fn monitor_states(&self) -> Result<Vec<MonitorState>, StoreError>;
 

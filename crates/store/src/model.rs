@@ -176,6 +176,34 @@ pub struct ProbeHour {
     pub total_ms: f64,
 }
 
+/// Probes of one monitor in one UTC day, all regions together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProbeDay {
+    pub day_ms: i64,
+    pub probes: u64,
+    pub failures: u64,
+}
+
+pub const DAY_MS: i64 = 86_400_000;
+
+/// Counted reports naming one city.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CityCount {
+    /// As typed (trimmed); untrusted text.
+    pub city: String,
+    /// The report's country, when given.
+    pub country: Option<String>,
+    pub count: u64,
+}
+
+/// The cities most named in a window.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TopCities {
+    /// Counted reports that named a city (all of them, not only the listed cities).
+    pub named: u64,
+    pub cities: Vec<CityCount>,
+}
+
 /// A monitor's hysteresis state.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MonitorState {

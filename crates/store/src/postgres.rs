@@ -514,6 +514,71 @@ impl Store for PgStore {
             .collect())
     }
 
+    async fn probe_days(&self, monitor: &str, since_ms: i64) -> Result<Vec<ProbeDay>, StoreError> {
+        let rows = self
+            .client()
+            .await?
+            .query(
+                "SELECT (hour_ms / $3) * $3 AS d, SUM(probes)::bigint, SUM(failures)::bigint
+                 FROM probe_hours WHERE monitor = $1 AND hour_ms >= $2 GROUP BY d ORDER BY d",
+                &[&monitor, &since_ms, &DAY_MS],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| ProbeDay {
+                day_ms: r.get(0),
+                probes: r.get::<_, i64>(1).max(0) as u64,
+                failures: r.get::<_, i64>(2).max(0) as u64,
+            })
+            .collect())
+    }
+
+    async fn top_cities(
+        &self,
+        service: &str,
+        since_ms: i64,
+        limit: u32,
+    ) -> Result<TopCities, StoreError> {
+        let mut client = self.client().await?;
+        // Both reads in one snapshot, so the shares add up.
+        let tx = client
+            .build_transaction()
+            .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .await?;
+        let named: i64 = tx
+            .query_one(
+                "SELECT COUNT(*) FROM reports WHERE service = $1 AND received_at_ms >= $2
+                 AND counted AND city IS NOT NULL",
+                &[&service, &since_ms],
+            )
+            .await?
+            .get(0);
+        let rows = tx
+            .query(
+                "SELECT city, country, COUNT(*) AS n FROM reports
+                 WHERE service = $1 AND received_at_ms >= $2 AND counted AND city IS NOT NULL
+                 GROUP BY city, country
+                 ORDER BY n DESC, city COLLATE \"C\", COALESCE(country, '') COLLATE \"C\" LIMIT $3",
+                &[&service, &since_ms, &i64::from(limit)],
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(TopCities {
+            named: named.max(0) as u64,
+            cities: rows
+                .iter()
+                .map(|r| CityCount {
+                    city: r.get(0),
+                    country: r.get(1),
+                    count: r.get::<_, i64>(2).max(0) as u64,
+                })
+                .collect(),
+        })
+    }
+
     async fn monitor_states(&self) -> Result<Vec<MonitorState>, StoreError> {
         let rows = self
             .client()

@@ -576,6 +576,62 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn probe_days(&self, monitor: &str, since_ms: i64) -> Result<Vec<ProbeDay>, StoreError> {
+        let monitor = monitor.to_owned();
+        self.read(move |c| {
+            let mut st = c.prepare_cached(
+                "SELECT (hour_ms / ?3) * ?3 AS d, SUM(probes), SUM(failures) FROM probe_hours
+                 WHERE monitor = ?1 AND hour_ms >= ?2 GROUP BY d ORDER BY d",
+            )?;
+            let rows = st.query_map(params![monitor, since_ms, DAY_MS], |r| {
+                Ok(ProbeDay {
+                    day_ms: r.get(0)?,
+                    probes: r.get::<_, i64>(1)?.max(0) as u64,
+                    failures: r.get::<_, i64>(2)?.max(0) as u64,
+                })
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    async fn top_cities(
+        &self,
+        service: &str,
+        since_ms: i64,
+        limit: u32,
+    ) -> Result<TopCities, StoreError> {
+        let service = service.to_owned();
+        self.read(move |c| {
+            // Both reads in one snapshot, so the shares add up.
+            let tx = c.unchecked_transaction()?;
+            let named: i64 = tx.query_row(
+                "SELECT COUNT(*) FROM reports WHERE service = ?1 AND received_at_ms >= ?2
+                 AND counted = 1 AND city IS NOT NULL",
+                params![service, since_ms],
+                |r| r.get(0),
+            )?;
+            let mut st = tx.prepare_cached(
+                "SELECT city, country, COUNT(*) AS n FROM reports
+                 WHERE service = ?1 AND received_at_ms >= ?2 AND counted = 1 AND city IS NOT NULL
+                 GROUP BY city, country ORDER BY n DESC, city, COALESCE(country, '') LIMIT ?3",
+            )?;
+            let rows = st.query_map(params![service, since_ms, limit], |r| {
+                Ok(CityCount {
+                    city: r.get(0)?,
+                    country: r.get(1)?,
+                    count: r.get::<_, i64>(2)?.max(0) as u64,
+                })
+            })?;
+            let cities = rows.collect::<Result<Vec<_>, _>>()?;
+            Ok(TopCities {
+                named: named.max(0) as u64,
+                cities,
+            })
+        })
+        .await
+    }
+
     async fn monitor_states(&self) -> Result<Vec<MonitorState>, StoreError> {
         self.read(|c| {
             let mut st =

@@ -11,8 +11,12 @@ fn report(service: &str, at_ms: i64, problem: &str, client: u8, counted: bool) -
         service: service.into(),
         received_at_ms: at_ms,
         problem: problem.into(),
-        platform: Some(if client % 2 == 0 { "ios" } else { "web" }),
-        country: (client % 3 != 0).then_some("GB"),
+        platform: Some(if client.is_multiple_of(2) {
+            "ios"
+        } else {
+            "web"
+        }),
+        country: (!client.is_multiple_of(3)).then_some("GB"),
         city: Some("London".into()),
         client_hash: [client; 16],
         network_hash: [client / 10; 16],
@@ -557,6 +561,104 @@ async fn prune_deletes_old_probe_results() {
             s.probe_hours("api", 0).await.unwrap().len(),
             2,
             "{name}: roll-ups outlive raw results"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn probe_days_sum_hours_and_regions_per_utc_day() {
+    each_backend(|s, name| async move {
+        const DAY: i64 = 86_400_000;
+        s.insert_probe_results(vec![
+            // day 0: three probes from two regions, one failing
+            probe("api", "eu-west", T0 + 1_000, false),
+            probe("api", "us-east", T0 + 2_000, false),
+            probe("api", "eu-west", T0 + 23 * 3_600_000, true),
+            // day 2 (day 1 has nothing): one failing probe
+            probe("api", "eu-west", T0 + 2 * DAY + 5_000, true),
+            // another monitor, and a day before the window
+            probe("web", "eu-west", T0 + 1_000, true),
+            probe("api", "eu-west", T0 - DAY, true),
+        ])
+        .await
+        .unwrap();
+        let days: Vec<(i64, u64, u64)> = s
+            .probe_days("api", T0)
+            .await
+            .unwrap()
+            .iter()
+            .map(|d| ((d.day_ms - T0) / DAY, d.probes, d.failures))
+            .collect();
+        assert_eq!(days, [(0, 3, 1), (2, 1, 1)], "{name}");
+        assert!(
+            s.probe_days("nobody", 0).await.unwrap().is_empty(),
+            "{name}"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn top_cities_count_counted_reports_per_city_and_country() {
+    each_backend(|s, name| async move {
+        let at = |city: Option<&str>, country: Option<&'static str>, client: u8, counted| {
+            let mut r = report(
+                "melodia",
+                T0 + i64::from(client) * 1_000,
+                "login",
+                client,
+                counted,
+            );
+            r.city = city.map(Into::into);
+            r.country = country;
+            r
+        };
+        insert(
+            &s,
+            vec![
+                at(Some("Manchester"), Some("GB"), 1, true),
+                at(Some("London"), Some("GB"), 2, true),
+                at(Some("London"), Some("GB"), 3, true),
+                at(Some("London"), Some("GB"), 4, false), // not counted
+                at(Some("London"), None, 5, true),
+                at(Some("London"), Some("CA"), 6, true),
+                at(Some("<b>Glasgow</b>"), Some("GB"), 7, true),
+                at(None, Some("GB"), 8, true), // no city
+                at(Some("Paris"), Some("FR"), 9, true),
+            ],
+        )
+        .await;
+        // before the window, and another service
+        let mut old = at(Some("Leeds"), Some("GB"), 10, true);
+        old.received_at_ms = T0 - 1;
+        let mut other = at(Some("Leeds"), Some("GB"), 11, true);
+        other.service = "other".into();
+        insert(&s, vec![old, other]).await;
+
+        let top = s.top_cities("melodia", T0, 4).await.unwrap();
+        assert_eq!(top.named, 7, "{name}: counted reports that name a city");
+        let got: Vec<(&str, Option<&str>, u64)> = top
+            .cities
+            .iter()
+            .map(|c| (c.city.as_str(), c.country.as_deref(), c.count))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("London", Some("GB"), 2),
+                ("<b>Glasgow</b>", Some("GB"), 1),
+                ("London", None, 1),
+                ("London", Some("CA"), 1),
+            ],
+            "{name}"
+        );
+        let later = s.top_cities("melodia", T0 + 6_500, 10).await.unwrap();
+        assert_eq!(later.named, 2, "{name}");
+        assert_eq!(
+            s.top_cities("nobody", 0, 10).await.unwrap(),
+            TopCities::default(),
+            "{name}"
         );
     })
     .await;

@@ -1,13 +1,14 @@
-//! The 24-hour chart: reports per 15 minutes against the usual level, as SVG geometry the
+//! The 24-hour chart: reports per 15 minutes against the usual range, as SVG geometry the
 //! template draws (no markup is built here, only numbers).
 //!
-//! The band is the detector's *current* usual range (lower–upper per minute, scaled to the
-//! bucket), drawn across the whole day and labelled as such: the detector keeps no history
-//! of past baselines yet, and drawing one would be invented.
+//! The band behind the bars is the crowd detector's usual range *per bucket*
+//! ([`downbeat_server::crowd::Crowd::baselines`]): its current seasonal model evaluated at
+//! every minute of the day shown, so the quiet night and the busy evening each get their own
+//! range. The dashed line is the expected count. Without a trained model there is no band,
+//! and the chart says so rather than inventing one.
 
 use crate::model::ChartData;
 use crate::time::hhmm;
-use downbeat_server::crowd::CrowdStatus;
 use std::fmt::Write;
 
 // A narrow box, so that on a phone the labels shrink less.
@@ -28,9 +29,10 @@ pub struct Tick {
 #[derive(Debug, Clone)]
 pub struct ChartView {
     pub bars: String,
-    /// y and height of the usual range, when the detector has one.
-    pub band: Option<(String, String)>,
-    pub expected_y: Option<String>,
+    /// The usual range per bucket as one closed path, when the detector has a model.
+    pub band: Option<String>,
+    /// The expected count per bucket as a stepped line.
+    pub expected: Option<String>,
     pub y_ticks: Vec<Tick>,
     pub x_ticks: Vec<Tick>,
     pub view_box: String,
@@ -44,24 +46,25 @@ pub struct ChartView {
     pub desc: String,
 }
 
-pub fn view(data: &ChartData, crowd: &CrowdStatus) -> ChartView {
-    let per_bucket = data.bucket_ms as f64 / 60_000.0;
-    let usual = crowd.as_of.is_some().then(|| {
-        (
-            crowd.lower.max(0.0) * per_bucket,
-            crowd.expected.max(0.0) * per_bucket,
-            crowd.upper.max(0.0) * per_bucket,
-        )
-    });
+pub fn view(data: &ChartData) -> ChartView {
+    // Buckets the baseline covers (all but future ones), with their band.
+    let usual: &[downbeat_server::crowd::BucketBaseline] = data.baseline.as_deref().unwrap_or(&[]);
+    let usual: Vec<_> = usual
+        .iter()
+        .take(data.counts.len())
+        .take_while(|b| b.minutes > 0)
+        .collect();
     let peak = data.counts.iter().copied().max().unwrap_or(0) as f64;
-    let top = nice_max(peak.max(usual.map_or(0.0, |u| u.2)).max(4.0));
+    let usual_top = usual.iter().map(|b| b.upper).fold(0.0, f64::max);
+    let top = nice_max(peak.max(usual_top).max(4.0));
     let plot_w = WIDTH - LEFT - RIGHT;
     let plot_h = HEIGHT - TOP - BOTTOM;
     let base = TOP + plot_h;
-    let y = |v: f64| base - v / top * plot_h;
+    let y = |v: f64| base - v.clamp(0.0, top) / top * plot_h;
     let n = data.counts.len().max(1) as f64;
     let slot = plot_w / n;
     let bar_w = (slot * 0.8).max(1.0);
+    let x_at = |i: usize| LEFT + i as f64 * slot;
 
     let mut bars = String::new();
     for (i, &c) in data.counts.iter().enumerate() {
@@ -69,9 +72,41 @@ pub fn view(data: &ChartData, crowd: &CrowdStatus) -> ChartView {
             continue;
         }
         let h = base - y(c as f64);
-        let x = LEFT + i as f64 * slot + (slot - bar_w) / 2.0;
+        let x = x_at(i) + (slot - bar_w) / 2.0;
         let _ = write!(bars, "M{x:.1} {base:.1}v-{h:.1}h{bar_w:.1}v{h:.1}z");
     }
+    // One polygon: along the upper edges left to right, back along the lower edges.
+    let (band, expected) = if usual.is_empty() {
+        (None, None)
+    } else {
+        let mut band = format!("M{:.1} {:.1}", x_at(0), y(usual[0].upper));
+        for (i, b) in usual.iter().enumerate() {
+            let _ = write!(
+                band,
+                "L{:.1} {:.1}L{:.1} {:.1}",
+                x_at(i),
+                y(b.upper),
+                x_at(i + 1),
+                y(b.upper)
+            );
+        }
+        for (i, b) in usual.iter().enumerate().rev() {
+            let _ = write!(
+                band,
+                "L{:.1} {:.1}L{:.1} {:.1}",
+                x_at(i + 1),
+                y(b.lower),
+                x_at(i),
+                y(b.lower)
+            );
+        }
+        band.push('z');
+        let mut line = format!("M{:.1} {:.1}", x_at(0), y(usual[0].expected));
+        for (i, b) in usual.iter().enumerate() {
+            let _ = write!(line, "V{:.1}H{:.1}", y(b.expected), x_at(i + 1));
+        }
+        (Some(band), Some(line))
+    };
     let y_ticks = [0.0, top / 2.0, top]
         .iter()
         .map(|&v| Tick {
@@ -85,7 +120,7 @@ pub fn view(data: &ChartData, crowd: &CrowdStatus) -> ChartView {
         let t = data.start_ms + i as i64 * data.bucket_ms;
         if t.rem_euclid(6 * 3_600_000) == 0 {
             x_ticks.push(Tick {
-                at: format!("{:.1}", LEFT + i as f64 * slot),
+                at: format!("{:.1}", x_at(i)),
                 label: hhmm(t),
             });
         }
@@ -108,19 +143,47 @@ pub fn view(data: &ChartData, crowd: &CrowdStatus) -> ChartView {
             hhmm(data.start_ms + peak_i as i64 * data.bucket_ms)
         );
     }
-    match usual {
-        Some((_, e, _)) => {
-            let _ = write!(
-                desc,
-                " The usual level right now is about {e:.0} per 15 minutes."
-            );
+    if usual.is_empty() {
+        desc.push_str(" No usual level is known yet.");
+    } else {
+        // Bars above the usual range: what a sighted reader sees at a glance.
+        let above: Vec<usize> = usual
+            .iter()
+            .enumerate()
+            .filter(|(i, b)| data.counts[*i] as f64 > b.upper)
+            .map(|(i, _)| i)
+            .collect();
+        let last = usual[usual.len() - 1];
+        let _ = write!(
+            desc,
+            " The shaded band is the usual range for each 15 minutes; for the latest it is {:.0} to {:.0} (about {:.0} expected).",
+            last.lower.floor(),
+            last.upper.ceil(),
+            last.expected
+        );
+        match above.as_slice() {
+            [] => desc.push_str(" No bar is above it."),
+            [i] => {
+                let _ = write!(
+                    desc,
+                    " One bar is above it, at {}.",
+                    hhmm(data.start_ms + *i as i64 * data.bucket_ms)
+                );
+            }
+            [first, ..] => {
+                let _ = write!(
+                    desc,
+                    " {} bars are above it, the first at {}.",
+                    above.len(),
+                    hhmm(data.start_ms + *first as i64 * data.bucket_ms)
+                );
+            }
         }
-        None => desc.push_str(" No usual level is known yet."),
     }
     ChartView {
         bars,
-        band: usual.map(|(lo, _, hi)| (format!("{:.1}", y(hi)), format!("{:.1}", y(lo) - y(hi)))),
-        expected_y: usual.map(|(_, e, _)| format!("{:.1}", y(e))),
+        band,
+        expected,
         y_ticks,
         x_ticks,
         view_box: format!("0 0 {WIDTH:.0} {HEIGHT:.0}"),
@@ -149,6 +212,83 @@ fn nice_max(v: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use downbeat_server::crowd::BucketBaseline;
+
+    fn data(counts: Vec<u64>, band: Option<Vec<(u32, f64, f64, f64)>>) -> ChartData {
+        let start_ms = 1_795_000_000_000 / 900_000 * 900_000;
+        ChartData {
+            start_ms,
+            bucket_ms: 900_000,
+            baseline: band.map(|v| {
+                v.into_iter()
+                    .enumerate()
+                    .map(|(i, (minutes, lower, expected, upper))| BucketBaseline {
+                        start_ms: start_ms + i as i64 * 900_000,
+                        minutes,
+                        expected,
+                        lower,
+                        upper,
+                    })
+                    .collect()
+            }),
+            counts,
+        }
+    }
+
+    /// The y coordinates of the band's upper edge, two points per bucket.
+    fn upper_edge(path: &str, buckets: usize) -> Vec<f64> {
+        path.trim_start_matches('M')
+            .trim_end_matches('z')
+            .split('L')
+            .skip(1)
+            .take(2 * buckets)
+            .map(|p| p.split(' ').nth(1).unwrap().parse().unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn the_band_follows_each_bucket_and_stops_at_now() {
+        // A quiet bucket, a busy one, and a future one the baseline does not cover.
+        let v = view(&data(
+            vec![1, 30, 0],
+            Some(vec![
+                (15, 0.0, 2.0, 6.0),
+                (15, 10.0, 20.0, 40.0),
+                (0, 0.0, 0.0, 0.0),
+            ]),
+        ));
+        let band = v.band.expect("a band");
+        let up = upper_edge(&band, 2);
+        assert_eq!(up.len(), 4, "{band}");
+        assert!(
+            up[0] == up[1] && up[2] == up[3] && up[2] < up[0],
+            "{up:?}: the busy bucket's range reaches higher"
+        );
+        // Two buckets: the polygon has 2 + 2 points each way plus the start.
+        assert_eq!(band.matches('L').count(), 8, "{band}");
+        assert!(v.expected.unwrap().matches('H').count() == 2);
+        assert!(
+            v.desc
+                .contains("for the latest it is 10 to 40 (about 20 expected)"),
+            "{}",
+            v.desc
+        );
+        assert!(v.desc.contains("No bar is above it."), "{}", v.desc);
+    }
+
+    #[test]
+    fn bars_above_the_band_are_told() {
+        let v = view(&data(vec![9, 3, 50], Some(vec![(15, 0.0, 2.0, 6.0); 3])));
+        assert!(
+            v.desc.contains("2 bars are above it, the first at "),
+            "{}",
+            v.desc
+        );
+        let none = view(&data(vec![9, 3, 50], None));
+        assert!(none.band.is_none() && none.expected.is_none());
+        assert!(none.desc.contains("No usual level is known yet."));
+    }
 
     #[test]
     fn axis_maxima_are_round() {

@@ -9,12 +9,13 @@
 //! - `POST /s/{service}/report` — that form (no JavaScript needed); answers with the
 //!   thank-you view, or the form again with the error.
 //! - `GET /s/{service}/incidents`, `GET /s/{service}/incidents/{id}` — incident history.
-//! - `GET /feed.atom`, `GET /s/{service}/feed.atom` — crowd verdict changes as Atom.
+//! - `GET /feed.atom`, `GET /s/{service}/feed.atom` — verdict changes, incidents and maintenance as Atom.
 //! - `GET /s/{service}/badge.svg` — a shields-style status badge.
 //! - `GET /api/v2/summary.json` (all services as one page, each service a component group)
 //!   and `GET /s/{service}/api/v2/summary.json` (one service as one page) — Atlassian
 //!   Statuspage's summary shape, so existing aggregators can read Downbeat.
-//! - `GET /assets/style-{hash}.css` — the one stylesheet, cached forever under its hash.
+//! - `GET /assets/style-{hash}.css` — the one stylesheet, and `GET /assets/live-{hash}.js`,
+//!   the service page's optional live refresh; each cached forever under its hash.
 //!
 //! Every GET page above is served from memory (see [`cache`]): rendered once per data
 //! change, with identity, gzip and brotli bodies and ETags prepared in advance.
@@ -31,6 +32,7 @@
 //! - [`feed`], [`statuspage`]: the Atom feeds and the Statuspage-shaped summary.
 //! - [`report`]: the report form's POST and the thank-you view.
 //! - [`visitor`]: guesses from request headers (country, platform).
+//! - [`geoip`]: the operator's optional MaxMind DB: a reporter's country from their address.
 //! - [`handlers`]: the axum handlers.
 //! - [`time`]: how times are printed.
 
@@ -38,9 +40,12 @@ pub mod cache;
 pub mod chart;
 pub mod encoded;
 pub mod feed;
+pub mod geoip;
 pub mod handlers;
+pub mod incident_views;
 pub mod map;
 pub mod map_data;
+pub mod markdown;
 pub mod model;
 pub mod render;
 pub mod report;

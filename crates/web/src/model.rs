@@ -2,16 +2,19 @@
 //!
 //! A [`PageModel`] is plain data. It is rebuilt (store reads included) only when its
 //! [`Version`] moves, and every page of the service renders from it without touching the
-//! store. The official side (incidents, maintenance, probe-driven component states, uptime
-//! history) has its slots here already; until those features land they hold what is true
-//! today: no incidents, components "Operational" (Statuspage's convention when nothing says
-//! otherwise), uptime days with no data.
+//! store. The official side comes from the monitors: component states from their open
+//! checks, 90 days of uptime from the hourly probe roll-ups (days without probes stay "no
+//! data"), checks by region and a public diagnosis. Incidents and maintenance have their
+//! slots here; until that feature lands they hold what is true today: none, and components
+//! "Operational" unless a check says otherwise (Statuspage's convention).
 
 use downbeat_config::ServiceConfig;
 use downbeat_domain::{ComponentState, CountryCode, Verdict};
 use downbeat_server::App;
-use downbeat_server::crowd::CrowdStatus;
-use downbeat_store::{StoreError, Summary, VerdictEvent};
+use downbeat_server::crowd::{BucketBaseline, CrowdStatus};
+use downbeat_server::diagnosis::{self, PublicRegion};
+use downbeat_server::incidents::{self, ServiceIncidents};
+use downbeat_store::{DAY_MS, ProbeDay, StoreError, Summary, TopCities, VerdictEvent};
 use jiff::Timestamp;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
@@ -22,6 +25,11 @@ pub const CHART_BUCKET_MS: i64 = 15 * 60_000;
 pub const CHART_BUCKETS: usize = 96;
 /// Days shown in the uptime bars.
 pub const UPTIME_DAYS: usize = 90;
+/// Distinct (city, country) spellings read for the top cities; folded and cut to
+/// [`TOP_CITIES`] on the page.
+const CITY_ROWS: u32 = 200;
+/// Cities shown.
+pub const TOP_CITIES: usize = 8;
 /// Verdict changes kept for the feeds.
 pub const FEED_ENTRIES: usize = 50;
 /// How far back the feeds look.
@@ -40,6 +48,8 @@ pub struct Version {
     pub minute: i64,
     /// A digest of the service's monitors' open/closed states.
     pub probes: u64,
+    /// The generation of the service's incident snapshot.
+    pub incidents: u64,
 }
 
 impl Version {
@@ -49,6 +59,7 @@ impl Version {
             as_of_s: app.crowd.status(service).as_of.map(|t| t.as_second()),
             minute: now.as_millisecond().div_euclid(MINUTE_MS),
             probes: probe_digest(app, service),
+            incidents: incidents::snapshot(app, service.id.as_str()).generation,
         }
     }
 }
@@ -72,6 +83,8 @@ pub struct ChartData {
     pub start_ms: i64,
     pub bucket_ms: i64,
     pub counts: Vec<u64>,
+    /// The crowd detector's usual range per bucket, when it has a trained model.
+    pub baseline: Option<Vec<BucketBaseline>>,
 }
 
 /// A country whose own crowd verdict differs from the service's overall one.
@@ -82,14 +95,67 @@ pub struct Regional {
     pub since: Option<Timestamp>,
 }
 
-/// One day of a component's uptime bar.
+/// One UTC day of uptime: the probes of the monitors behind a bar that day, and how many
+/// failed (from the hourly roll-ups, every region together).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UptimeDay {
+    pub day_ms: i64,
+    pub probes: u64,
+    pub failures: u64,
+}
+
+/// How a day of an uptime bar is coloured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DayStatus {
     /// Nothing measured that day (no probes yet, or before monitoring began).
     NoData,
+    /// At least 99.5% of probes passed.
     Operational,
+    /// At least 95%.
     Degraded,
     Outage,
+}
+
+impl UptimeDay {
+    /// The share of passing probes, `None` without probes.
+    pub fn uptime(&self) -> Option<f64> {
+        (self.probes > 0).then(|| 1.0 - self.failures.min(self.probes) as f64 / self.probes as f64)
+    }
+
+    pub fn status(&self) -> DayStatus {
+        match self.uptime() {
+            None => DayStatus::NoData,
+            Some(u) if u >= 0.995 => DayStatus::Operational,
+            Some(u) if u >= 0.95 => DayStatus::Degraded,
+            Some(_) => DayStatus::Outage,
+        }
+    }
+}
+
+/// [`UPTIME_DAYS`] days ending today (UTC), oldest first, none measured.
+pub fn empty_days(now: Timestamp) -> Vec<UptimeDay> {
+    let today = now.as_millisecond().div_euclid(DAY_MS) * DAY_MS;
+    (0..UPTIME_DAYS as i64)
+        .map(|i| UptimeDay {
+            day_ms: today - (UPTIME_DAYS as i64 - 1 - i) * DAY_MS,
+            probes: 0,
+            failures: 0,
+        })
+        .collect()
+}
+
+/// Adds a monitor's daily counts into `days` (which [`empty_days`] made).
+fn add_days(days: &mut [UptimeDay], from: &[ProbeDay]) {
+    let Some(first) = days.first().map(|d| d.day_ms) else {
+        return;
+    };
+    for d in from {
+        let i = (d.day_ms - first).div_euclid(DAY_MS);
+        if let Some(slot) = usize::try_from(i).ok().and_then(|i| days.get_mut(i)) {
+            slot.probes += d.probes;
+            slot.failures += d.failures;
+        }
+    }
 }
 
 /// A component on the official side.
@@ -99,8 +165,8 @@ pub struct ComponentModel {
     pub name: String,
     pub description: Option<String>,
     pub state: ComponentState,
-    /// Oldest first, [`UPTIME_DAYS`] long.
-    pub uptime: Vec<DayStatus>,
+    /// Its monitors' days, oldest first, [`UPTIME_DAYS`] long.
+    pub uptime: Vec<UptimeDay>,
 }
 
 /// A monitor of the service, as the official side shows it.
@@ -113,19 +179,10 @@ pub struct ProbeModel {
     pub down: Option<bool>,
     pub since: Option<Timestamp>,
     pub cause: Option<String>,
-    /// Latest outcome per vantage region ("up", "degraded", "down").
-    pub regions: Vec<(String, &'static str)>,
-}
-
-/// An incident as the pages list it (filled once incidents exist: issue 6).
-#[derive(Debug, Clone)]
-pub struct IncidentModel {
-    pub id: String,
-    pub title: String,
-    pub impact: ComponentState,
-    pub started_at: Timestamp,
-    pub resolved_at: Option<Timestamp>,
-    pub latest_update: String,
+    /// Latest result per vantage region, in public words.
+    pub regions: Vec<PublicRegion>,
+    /// Its days, oldest first, [`UPTIME_DAYS`] long.
+    pub uptime: Vec<UptimeDay>,
 }
 
 /// Everything the pages of one service show.
@@ -145,10 +202,15 @@ pub struct PageModel {
     pub regional: Vec<Regional>,
     pub components: Vec<ComponentModel>,
     /// Monitors with their states. (The server's `diagnose` text is not shown: it names
-    /// targets and addresses an operator may not want on a public page.)
+    /// targets and addresses an operator may not want on a public page; `diagnosis` is its
+    /// public variant.)
     pub probes: Vec<ProbeModel>,
-    pub incidents: Vec<IncidentModel>,
-    pub maintenances: Vec<IncidentModel>,
+    /// What the monitors see, in public words; None without monitors or results.
+    pub diagnosis: Option<String>,
+    /// The cities most named by reports in the breakdown window, with their counts.
+    pub cities: TopCities,
+    /// Published incidents and maintenance (the server's in-memory snapshot).
+    pub official: Arc<ServiceIncidents>,
 }
 
 impl PageModel {
@@ -180,12 +242,47 @@ impl PageModel {
             .await?;
         events.retain(|e| e.series == "all");
         events.truncate(FEED_ENTRIES);
+        // Cities over the same window as the other breakdowns.
+        let city_window = if last_hour.total > 0 {
+            HOUR_MS
+        } else {
+            24 * HOUR_MS
+        };
+        let cities = app
+            .store
+            .top_cities(id, now_ms - city_window, CITY_ROWS)
+            .await?;
         let mut model = PageModel::empty(app, index, now);
+        let first_day = model
+            .probes
+            .first()
+            .and_then(|p| p.uptime.first())
+            .map_or(0, |d| d.day_ms);
+        for p in &mut model.probes {
+            let days = app.store.probe_days(&p.id, first_day).await?;
+            add_days(&mut p.uptime, &days);
+        }
+        for c in &mut model.components {
+            for p in model
+                .probes
+                .iter()
+                .filter(|p| p.component.as_deref() == Some(c.id.as_str()))
+            {
+                for (day, add) in c.uptime.iter_mut().zip(&p.uptime) {
+                    day.probes += add.probes;
+                    day.failures += add.failures;
+                }
+            }
+        }
+        model.cities = cities;
         model.version = version;
         model.chart = ChartData {
             start_ms: start,
             bucket_ms: CHART_BUCKET_MS,
             counts,
+            baseline: app
+                .crowd
+                .baselines(id, start, CHART_BUCKET_MS, CHART_BUCKETS, now_ms),
         };
         model.last_hour = last_hour;
         model.last_day = last_day;
@@ -199,7 +296,9 @@ impl PageModel {
         let service = app.config.services[index].clone();
         let crowd = app.crowd.status(&service);
         let regional = regional(&crowd);
-        let probes = probes(app, &service);
+        let probes = probes(app, &service, now);
+        let official = incidents::snapshot(app, service.id.as_str());
+        let declared = official.component_states();
         let components = service
             .components
             .iter()
@@ -207,8 +306,14 @@ impl PageModel {
                 id: c.id.to_string(),
                 name: c.name.clone(),
                 description: c.description.clone(),
-                state: component_state(c.id.as_str(), &probes),
-                uptime: vec![DayStatus::NoData; UPTIME_DAYS],
+                state: worst(
+                    component_state(c.id.as_str(), &probes),
+                    declared
+                        .get(c.id.as_str())
+                        .copied()
+                        .unwrap_or(ComponentState::Operational),
+                ),
+                uptime: empty_days(now),
             })
             .collect();
         let now_ms = now.as_millisecond();
@@ -220,6 +325,7 @@ impl PageModel {
                 as_of_s: None,
                 minute: i64::MIN,
                 probes: 0,
+                incidents: u64::MAX,
             },
             built_at: now,
             crowd,
@@ -227,15 +333,17 @@ impl PageModel {
                 start_ms: end - CHART_BUCKETS as i64 * CHART_BUCKET_MS,
                 bucket_ms: CHART_BUCKET_MS,
                 counts: vec![0; CHART_BUCKETS],
+                baseline: None,
             },
             last_hour: Summary::default(),
             last_day: Summary::default(),
             events: Vec::new(),
             regional,
             components,
+            diagnosis: diagnosis::diagnose_public(app, service.id.as_str(), now_ms),
             probes,
-            incidents: Vec::new(),
-            maintenances: Vec::new(),
+            cities: TopCities::default(),
+            official,
             service,
         }
     }
@@ -255,20 +363,15 @@ impl PageModel {
     }
 }
 
-/// How bad a component state is, for picking the worst (maintenance is planned, so it ranks
-/// below any unplanned degradation).
-pub fn severity(s: ComponentState) -> u8 {
-    match s {
-        ComponentState::Operational => 0,
-        ComponentState::UnderMaintenance => 1,
-        ComponentState::DegradedPerformance => 2,
-        ComponentState::PartialOutage => 3,
-        ComponentState::MajorOutage => 4,
-    }
+/// The worse of two states.
+fn worst(a: ComponentState, b: ComponentState) -> ComponentState {
+    if severity(b) > severity(a) { b } else { a }
 }
 
+pub use downbeat_server::incidents::severity;
+
 /// The service's monitors with their states and latest results.
-fn probes(app: &App, service: &ServiceConfig) -> Vec<ProbeModel> {
+fn probes(app: &App, service: &ServiceConfig, now: Timestamp) -> Vec<ProbeModel> {
     app.config
         .monitors
         .iter()
@@ -284,10 +387,8 @@ fn probes(app: &App, service: &ServiceConfig) -> Vec<ProbeModel> {
                 down: (down || !latest.is_empty()).then_some(down),
                 since: since_ms.and_then(|ms| Timestamp::from_millisecond(ms).ok()),
                 cause: if down { cause } else { None },
-                regions: latest
-                    .iter()
-                    .map(|(region, r)| (region.to_string(), r.result.outcome.as_str()))
-                    .collect(),
+                regions: diagnosis::regions(app, i, now.as_millisecond()),
+                uptime: empty_days(now),
             }
         })
         .collect()

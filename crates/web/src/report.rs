@@ -2,8 +2,8 @@
 //!
 //! The form posts plain `application/x-www-form-urlencoded` fields (problem, platform,
 //! country, city). Platform may say [`AUTO`] and country may be empty: the cached page is the
-//! same for everyone, so the guess from this request's User-Agent and Accept-Language is made
-//! here. A typed country name is turned into its code.
+//! same for everyone, so the guess from this request's User-Agent, address (with the
+//! operator's GeoIP database) and Accept-Language is made here. A typed country name is turned into its code.
 //! The report then takes exactly the JSON API's path (`accept`: rate limit, validation,
 //! dedupe, durable commit). A bad form comes back with the error and the visitor's choices,
 //! with the API's 4xx status; the answer is never a 500.
@@ -19,6 +19,7 @@ use axum::response::IntoResponse;
 use downbeat_domain::{CountryCode, Platform};
 use downbeat_server::api::ApiError;
 use downbeat_server::api::reports::accept;
+use downbeat_server::identity::client_ip;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -65,7 +66,15 @@ pub async fn submit(
             }
             "country" => {
                 form.country = v.chars().take(60).collect();
-                match country_field(v, &parts.headers) {
+                let geo = || {
+                    let ip = client_ip(
+                        peer.ip(),
+                        &parts.headers,
+                        &web.app.config.server.trusted_proxies,
+                    );
+                    web.geoip.as_ref().and_then(|g| g.country(ip))
+                };
+                match country_field(v, &parts.headers, geo) {
                     Ok(code) => fields.push(("country", code.to_owned())),
                     Err(e) => return form_error(&web, i, form, &e),
                 }
@@ -151,13 +160,20 @@ pub async fn submit(
     res
 }
 
-/// The country as typed: empty or [`AUTO`] is the guess from the browser language, "none"
+/// The country as typed: empty or [`AUTO`] is the guess from the client address (`geo`,
+/// when the operator provides a GeoIP database), else from the browser language; "none"
 /// or "-" leaves it out, otherwise a two-letter code or an English name ("United Kingdom",
 /// "the Netherlands"; "UK" too). Returns the code, or "" for none.
-fn country_field(value: &str, headers: &HeaderMap) -> Result<&'static str, ApiError> {
+fn country_field(
+    value: &str,
+    headers: &HeaderMap,
+    geo: impl FnOnce() -> Option<CountryCode>,
+) -> Result<&'static str, ApiError> {
     let v = value.trim();
     if v.is_empty() || v.eq_ignore_ascii_case(AUTO) {
-        return Ok(visitor::country(headers).map_or("", CountryCode::as_str));
+        return Ok(geo()
+            .or_else(|| visitor::country(headers))
+            .map_or("", CountryCode::as_str));
     }
     if v == "-" || v.eq_ignore_ascii_case("none") {
         return Ok("");

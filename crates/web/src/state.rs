@@ -3,6 +3,7 @@
 
 use crate::cache::{Entry, Key, Page, PageCache};
 use crate::encoded::{ASSET_CACHE_CONTROL, Encoded, VARY_ENCODING};
+use crate::geoip::GeoIp;
 use crate::model::{PageModel, Version};
 use axum::body::Body;
 use axum::http::{HeaderMap, Response, StatusCode};
@@ -20,6 +21,15 @@ pub const REFRESH_EVERY: Duration = Duration::from_secs(1);
 /// Bound on cached pages (plain pages plus per-country variants).
 const MAX_ENTRIES: usize = 4096;
 const CSS: &str = include_str!("../assets/style.css");
+const LIVE_JS: &str = include_str!("../assets/live.js");
+
+/// `/assets/{name}-{hash}.{ext}`: a new version of a file gets a new path, so the old one
+/// can be cached forever.
+fn hashed_path(name: &str, ext: &str, body: &str) -> String {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    h.write(body.as_bytes());
+    format!("/assets/{name}-{:08x}.{ext}", h.finish() as u32)
+}
 
 /// The pages of an app. Cheap to clone.
 #[derive(Clone)]
@@ -39,8 +49,13 @@ pub struct Web {
     ids: HashMap<String, usize>,
     pub css_path: String,
     pub css: Encoded,
+    /// The live-refresh script (progressive enhancement of the service page).
+    pub js_path: String,
+    pub js: Encoded,
     /// When these pages started: the `updated` of a feed with no entries yet.
     pub started: Timestamp,
+    /// The operator's GeoIP database, when configured (`[server] geoip`).
+    pub geoip: Option<GeoIp>,
     refresh_lock: tokio::sync::Mutex<()>,
 }
 
@@ -50,9 +65,7 @@ impl Pages {
     pub fn new(app: App) -> Pages {
         let now = app.clock.now();
         let n = app.config.services.len();
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        h.write(CSS.as_bytes());
-        let css_path = format!("/assets/style-{:08x}.css", h.finish() as u32);
+        let css_path = hashed_path("style", "css", CSS);
         let web = Arc::new(Web {
             models: (0..n)
                 .map(|i| RwLock::new(Arc::new(PageModel::empty(&app, i, now))))
@@ -74,7 +87,20 @@ impl Pages {
                 ASSET_CACHE_CONTROL,
                 VARY_ENCODING,
             ),
+            js_path: hashed_path("live", "js", LIVE_JS),
+            js: Encoded::new(
+                LIVE_JS.as_bytes().to_vec(),
+                "text/javascript; charset=utf-8",
+                ASSET_CACHE_CONTROL,
+                VARY_ENCODING,
+            ),
             started: now,
+            geoip: app.config.server.geoip.as_deref().and_then(|path| {
+                // The config check opened it already; only a file changed since can fail.
+                GeoIp::open(path)
+                    .inspect_err(|e| tracing::error!(error = %e, "cannot open the GeoIP database; countries are guessed from the browser language only"))
+                    .ok()
+            }),
             refresh_lock: tokio::sync::Mutex::new(()),
             app,
         });

@@ -10,6 +10,17 @@ pub fn hhmm(ms: i64) -> String {
         .unwrap_or_default()
 }
 
+/// "Mon 12 Mar 2026" for the UTC day of unix milliseconds.
+pub fn date(ms: i64) -> String {
+    Timestamp::from_millisecond(ms)
+        .map(|t| {
+            t.to_zoned(TimeZone::UTC)
+                .strftime("%a %-d %b %Y")
+                .to_string()
+        })
+        .unwrap_or_default()
+}
+
 /// "08:12 UTC" when `t` is within a day of `now`, else "22 Nov 08:12 UTC".
 pub fn since(t: Timestamp, now: Timestamp) -> String {
     let z = t.to_zoned(TimeZone::UTC);

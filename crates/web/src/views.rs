@@ -4,12 +4,13 @@
 
 use crate::chart::{self, ChartView};
 use crate::map::{self, MapView};
-use crate::model::{DayStatus, PageModel, Regional, UPTIME_DAYS};
+use crate::model::{DayStatus, PageModel, Regional, TOP_CITIES, UPTIME_DAYS, UptimeDay};
 use crate::time;
 use askama::Template;
 use askama_web::WebTemplate;
 use downbeat_domain::{ComponentState, CountryCode, Platform, Verdict};
-use downbeat_store::Summary;
+use downbeat_server::diagnosis::RegionState;
+use downbeat_store::{Summary, TopCities};
 use jiff::Timestamp;
 use std::collections::BTreeMap;
 
@@ -153,7 +154,17 @@ pub struct ProbeRow {
     pub class: &'static str,
     pub cause: Option<String>,
     pub since: Option<String>,
-    pub regions: String,
+    pub regions: Vec<RegionRow>,
+    /// Its own uptime bar, for checks not behind a component (those count in the
+    /// component's bar).
+    pub uptime: Option<UptimeBar>,
+}
+
+/// A vantage region's latest result: "eu-west: fails to connect (connection refused)".
+#[derive(Debug, Clone)]
+pub struct RegionRow {
+    pub text: String,
+    pub class: &'static str,
 }
 
 /// A probe's cause word in plain words, the way people discuss outages.
@@ -173,6 +184,7 @@ fn cause_words(cause: &str) -> String {
 }
 
 fn probe_rows(m: &PageModel, now: Timestamp) -> Vec<ProbeRow> {
+    let components: Vec<&str> = m.components.iter().map(|c| c.id.as_str()).collect();
     m.probes
         .iter()
         .map(|p| {
@@ -196,9 +208,28 @@ fn probe_rows(m: &PageModel, now: Timestamp) -> Vec<ProbeRow> {
                 regions: p
                     .regions
                     .iter()
-                    .map(|(r, o)| format!("{r}: {o}"))
-                    .collect::<Vec<_>>()
-                    .join(" · "),
+                    .map(|r| RegionRow {
+                        text: match (&r.cause, r.state) {
+                            (Some(c), RegionState::Unreliable) => format!(
+                                "{}: fails {c}, but its own network is unreliable",
+                                r.region
+                            ),
+                            (Some(c), _) => format!("{}: fails {c}", r.region),
+                            (None, state) => format!("{}: {}", r.region, state.label()),
+                        },
+                        class: match r.state {
+                            RegionState::Passing => "operational",
+                            RegionState::Degraded => "degraded_performance",
+                            RegionState::Failing => "major_outage",
+                            RegionState::Unreliable | RegionState::Stale => "unknown",
+                        },
+                    })
+                    .collect(),
+                uptime: p
+                    .component
+                    .as_deref()
+                    .is_none_or(|c| !components.contains(&c))
+                    .then(|| UptimeBar::new(&p.uptime)),
             }
         })
         .collect()
@@ -211,61 +242,139 @@ pub struct ComponentRow {
     pub description: Option<String>,
     pub state_label: &'static str,
     pub state_class: &'static str,
-    pub runs: Vec<Run>,
-    pub uptime_label: String,
+    pub uptime: UptimeBar,
 }
 
-/// Consecutive days with the same status: one rectangle in the uptime bar.
+/// Ninety days as ninety bars, each with its date and uptime in words.
 #[derive(Debug, Clone)]
-pub struct Run {
-    pub x: usize,
-    pub w: usize,
-    pub class: &'static str,
+pub struct UptimeBar {
+    pub days: Vec<DayBar>,
+    pub label: String,
 }
 
-fn runs(days: &[DayStatus]) -> Vec<Run> {
-    let mut out: Vec<Run> = Vec::new();
-    for (i, d) in days.iter().enumerate() {
-        let class = match d {
-            DayStatus::NoData => "nodata",
-            DayStatus::Operational => "up",
-            DayStatus::Degraded => "degraded",
-            DayStatus::Outage => "down",
-        };
-        match out.last_mut() {
-            Some(r) if r.class == class => r.w += 1,
-            _ => out.push(Run { x: i, w: 1, class }),
+/// One day of an uptime bar: "12 Mar 2026: 99.93% uptime" or "12 Mar 2026: no data".
+#[derive(Debug, Clone)]
+pub struct DayBar {
+    pub class: &'static str,
+    pub text: String,
+}
+
+/// A share of passing probes as people read it: never rounded up to 100% while something
+/// failed, nor down to 0% while something passed.
+pub fn percent(up: f64) -> String {
+    let p = up * 100.0;
+    if p >= 100.0 {
+        "100%".into()
+    } else if p <= 0.0 {
+        "0%".into()
+    } else {
+        let s = format!("{:.2}", (p * 100.0).floor() / 100.0);
+        let s = s.trim_end_matches('0').trim_end_matches('.');
+        if s == "0" {
+            "0.01%".into()
+        } else {
+            format!("{s}%")
         }
     }
-    out
+}
+
+impl UptimeBar {
+    pub fn new(days: &[UptimeDay]) -> UptimeBar {
+        let bars = days
+            .iter()
+            .map(|d| {
+                let date = time::date(d.day_ms);
+                let (class, text) = match (d.status(), d.uptime()) {
+                    (DayStatus::NoData, _) | (_, None) => ("nodata", format!("{date}: no data")),
+                    (s, Some(u)) => (
+                        match s {
+                            DayStatus::Operational => "up",
+                            DayStatus::Degraded => "degraded",
+                            _ => "down",
+                        },
+                        format!("{date}: {} uptime", percent(u)),
+                    ),
+                };
+                DayBar { class, text }
+            })
+            .collect();
+        let measured: Vec<&UptimeDay> = days.iter().filter(|d| d.probes > 0).collect();
+        let label = if measured.is_empty() {
+            format!("Uptime, last {UPTIME_DAYS} days: no data yet")
+        } else {
+            let probes: u64 = measured.iter().map(|d| d.probes).sum();
+            let failures: u64 = measured.iter().map(|d| d.failures.min(d.probes)).sum();
+            format!(
+                "Uptime, last {UPTIME_DAYS} days: {} of checks passed, on {} day{} with data",
+                percent(1.0 - failures as f64 / probes as f64),
+                measured.len(),
+                if measured.len() == 1 { "" } else { "s" }
+            )
+        };
+        UptimeBar { days: bars, label }
+    }
 }
 
 fn component_rows(m: &PageModel) -> Vec<ComponentRow> {
     m.components
         .iter()
-        .map(|c| {
-            let measured = c.uptime.iter().filter(|d| **d != DayStatus::NoData).count();
-            ComponentRow {
-                name: c.name.clone(),
-                description: c.description.clone(),
-                state_label: c.state.label(),
-                state_class: c.state.as_str(),
-                runs: runs(&c.uptime),
-                uptime_label: if measured == 0 {
-                    format!("Uptime, last {UPTIME_DAYS} days: no data yet")
-                } else {
-                    let up = c
-                        .uptime
-                        .iter()
-                        .filter(|d| **d == DayStatus::Operational)
-                        .count();
-                    format!(
-                        "Uptime, last {UPTIME_DAYS} days: {:.2}% of {measured} measured days",
-                        up as f64 * 100.0 / measured as f64
-                    )
-                },
-            }
+        .map(|c| ComponentRow {
+            name: c.name.clone(),
+            description: c.description.clone(),
+            state_label: c.state.label(),
+            state_class: c.state.as_str(),
+            uptime: UptimeBar::new(&c.uptime),
         })
+        .collect()
+}
+
+/// The top cities, case-folded: "london" and "London" in the same country are one city,
+/// shown with its most common spelling. Shares are of the reports that named a city.
+fn city_rows(cities: &TopCities) -> Vec<ShareRow> {
+    struct Folded<'c> {
+        key: (String, Option<&'c str>),
+        total: u64,
+        /// The most common spelling and its count.
+        city: &'c str,
+        best: u64,
+    }
+    let mut folded: Vec<Folded> = Vec::new();
+    for c in &cities.cities {
+        let key = (c.city.to_lowercase(), c.country.as_deref());
+        match folded.iter_mut().find(|f| f.key == key) {
+            Some(f) => {
+                f.total += c.count;
+                if c.count > f.best {
+                    f.city = &c.city;
+                    f.best = c.count;
+                }
+            }
+            None => folded.push(Folded {
+                key,
+                total: c.count,
+                city: &c.city,
+                best: c.count,
+            }),
+        }
+    }
+    folded.sort_by(|a, b| b.total.cmp(&a.total).then_with(|| a.key.cmp(&b.key)));
+    folded
+        .into_iter()
+        .take(TOP_CITIES)
+        .map(
+            |Folded {
+                 key: (_, country),
+                 total: n,
+                 city,
+                 ..
+             }| ShareRow {
+                label: match country.and_then(|c| CountryCode::parse(c).ok()) {
+                    Some(c) => format!("{city}, {}", c.name()),
+                    None => city.to_owned(),
+                },
+                pct: ((n as f64 * 100.0 / cities.named.max(1) as f64).round() as u32).min(100),
+            },
+        )
         .collect()
 }
 
@@ -312,8 +421,13 @@ pub struct ServicePage<'a> {
     pub official_class: &'static str,
     pub components: Vec<ComponentRow>,
     pub probes: Vec<ProbeRow>,
-    pub incidents: usize,
+    pub diagnosis: Option<&'a str>,
+    pub cities: Vec<ShareRow>,
+    pub active: Vec<crate::incident_views::IncidentView>,
+    pub maintenance: Vec<crate::incident_views::IncidentView>,
     pub tips: &'a [String],
+    /// The live-refresh script's path; the page works without it.
+    pub live_js: Option<&'a str>,
 }
 
 impl<'a> ServicePage<'a> {
@@ -328,6 +442,7 @@ impl<'a> ServicePage<'a> {
         let crowd = &m.crowd;
         let (_, verdict_class) = verdict_words(crowd.verdict);
         let (summary, window) = window(m);
+        let (active, maintenance) = crate::incident_views::active(m, now);
         let problem_label = |k: &str| {
             m.service
                 .offers(k)
@@ -363,7 +478,7 @@ impl<'a> ServicePage<'a> {
                 .map(|r| regional_line(r, now)),
             regional: m.regional.iter().map(|r| regional_line(r, now)).collect(),
             form: FormView::new(m),
-            chart: chart::view(&m.chart, crowd),
+            chart: chart::view(&m.chart),
             window,
             problems: shares(&summary.by_problem, problem_label, summary.total, 8),
             platforms: shares(&summary.by_platform, platform_label, summary.total, 5),
@@ -373,8 +488,12 @@ impl<'a> ServicePage<'a> {
             official_class: official.as_str(),
             components: component_rows(m),
             probes: probe_rows(m, now),
-            incidents: m.incidents.len(),
+            diagnosis: m.diagnosis.as_deref(),
+            cities: city_rows(&m.cities),
+            active,
+            maintenance,
             tips: &m.service.tips,
+            live_js: None,
         }
     }
 }
@@ -414,22 +533,6 @@ pub struct IndexPage<'a> {
     pub q: &'a str,
     pub services: Vec<ServiceRow>,
     pub total: usize,
-}
-
-#[derive(Template)]
-#[template(path = "incidents.html")]
-pub struct IncidentsPage<'a> {
-    pub layout: Layout<'a>,
-    pub id: &'a str,
-    pub name: &'a str,
-    pub incidents: Vec<IncidentRow>,
-}
-
-#[derive(Debug, Clone)]
-pub struct IncidentRow {
-    pub id: String,
-    pub title: String,
-    pub when: String,
 }
 
 #[derive(Template, WebTemplate)]

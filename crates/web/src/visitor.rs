@@ -1,8 +1,8 @@
 //! Guesses about the visitor from request headers: country from `Accept-Language`, platform
 //! from `User-Agent`. Guesses only pre-fill or personalise; the visitor can always choose.
 //!
-//! A MaxMind GeoIP database would guess better, but it is an operator-provided file and a
-//! new dependency; the language region is free and good enough to pre-fill a form.
+//! When the operator provides a GeoIP database ([`crate::geoip`]), the report form asks it
+//! first; the language region is the fallback, free and good enough to pre-fill a form.
 
 use axum::http::{HeaderMap, header};
 use downbeat_domain::{CountryCode, Platform};

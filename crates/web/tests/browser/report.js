@@ -66,6 +66,27 @@ async function main() {
         out.axe = axe.violations.map((v) => `${v.impact} ${v.id} (${v.nodes.length})`);
         const bad = axe.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
         expect(bad.length === 0, `no serious or critical axe violations: ${JSON.stringify(bad.map((v) => [v.id, v.nodes.map((n) => n.target)]))}`);
+
+        // Live refresh: a report from someone else shows up without a reload, once the
+        // page's 30-second timer fires (the page's clock is fast-forwarded; the server's
+        // refresher runs on real time).
+        await page.clock.install();
+        await page.goto(base + "/s/melodia", { waitUntil: "load" });
+        const shown = await count(page);
+        const posted = await fetch(base + "/api/v1/services/melodia/reports", {
+            method: "POST",
+            headers: { "content-type": "application/json", "x-forwarded-for": "10.77.0.1" },
+            body: JSON.stringify({ problem: "search" }),
+        });
+        expect(posted.status === 202, `the API to accept a report, got ${posted.status}`);
+        let live = shown;
+        for (let i = 0; i < 40 && live <= shown; i++) {
+            await page.waitForTimeout(250);
+            await page.clock.fastForward(31000);
+            live = await count(page);
+        }
+        out.live = [shown, live];
+        expect(live === shown + 1, `the live count to go from ${shown} to ${shown + 1} without a reload, got ${live}`);
     } finally {
         await desk.close();
     }

@@ -40,6 +40,7 @@ async fn every_kind_of_page_is_valid_html() {
     .await;
     app.post_many(20, 0, outage).await;
     app.detect().await;
+    let (open, resolved) = crate::incidents::open_and_resolved_incidents(&app).await;
     let tmp = tempfile::tempdir().unwrap();
     let mut files = Vec::new();
     let mut save = |name: &str, body: String| {
@@ -52,6 +53,14 @@ async fn every_kind_of_page_is_valid_html() {
     save("service", app.page("/s/melodia").await);
     save("evil", app.page("/s/evil").await);
     save("incidents", app.page("/s/melodia/incidents").await);
+    save(
+        "incident-open",
+        app.page(&format!("/s/melodia/incidents/{open}")).await,
+    );
+    save(
+        "incident-postmortem",
+        app.page(&format!("/s/melodia/incidents/{resolved}")).await,
+    );
     save(
         "not-found",
         app.get("/s/nobody").await.text().await.unwrap(),
@@ -76,6 +85,9 @@ async fn every_kind_of_page_is_valid_html() {
         )
         .await;
     save("form-error", error.text().await.unwrap());
+    let checks = crate::official::spawn_with_failing_checks().await;
+    save("checks", checks.page("/s/melodia").await);
+    checks.stop().await;
     let mut args = vec!["validate.js"];
     args.extend(files.iter().map(String::as_str));
     let (ok, text) = run_node(&dir, &args);

@@ -127,3 +127,35 @@ async fn the_stylesheet_is_immutable_under_its_hash() {
     assert_eq!(app.get("/assets/style-00000000.css").await.status(), 404);
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_live_refresh_script_is_same_origin_immutable_and_optional() {
+    let app = spawn_app().await;
+    let html = app.page("/s/melodia").await;
+    let start = html
+        .find("<script src=\"/assets/live-")
+        .expect("script tag")
+        + 13;
+    let path = &html[start..start + html[start..].find('"').unwrap()];
+    assert!(html.contains(&format!("<script src=\"{path}\" defer></script>")));
+    let js = app.get(path).await;
+    assert_eq!(js.status(), 200);
+    assert_eq!(
+        js.headers()["cache-control"],
+        "public, max-age=31536000, immutable"
+    );
+    assert_eq!(
+        js.headers()["content-type"],
+        "text/javascript; charset=utf-8"
+    );
+    let body = js.text().await.unwrap();
+    assert!(body.contains("fetch(location.pathname"), "{body}");
+    assert!(!body.contains("http"), "no other origin: {body}");
+    // What it refreshes is marked on the page; the form is not among it.
+    assert_eq!(html.matches(" data-live ").count(), 5);
+    assert!(!html[html.find("<form").unwrap()..].starts_with("<form data-live"));
+    assert_eq!(app.get("/assets/live-00000000.js").await.status(), 404);
+    // Other pages have no script.
+    assert!(!app.page("/").await.contains("<script"));
+    app.stop().await;
+}
