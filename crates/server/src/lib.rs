@@ -15,6 +15,7 @@
 //! - [`limiter`]: per-client token buckets against floods.
 //! - [`ingest`]: the group-commit queue between handlers and the store.
 //! - [`monitors`]: synthetic monitors: schedule, quorum, hysteresis, diagnosis.
+//! - [`latency`]: probe latency judged against its own time-of-day baseline.
 //! - [`metrics`]: Prometheus metrics and the request-timing middleware.
 //! - [`jobs`]: background work (retention pruning, housekeeping) with testable steps.
 
@@ -26,6 +27,7 @@ pub mod dedupe;
 pub mod identity;
 pub mod ingest;
 pub mod jobs;
+pub mod latency;
 pub mod limiter;
 pub mod metrics;
 pub mod monitors;

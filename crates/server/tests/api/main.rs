@@ -2,6 +2,7 @@
 
 mod crowd;
 mod helpers;
+mod latency;
 mod monitors;
 mod ops;
 mod reports;
