@@ -12,6 +12,12 @@ pub enum StoreError {
     /// A migration failed or the schema is newer than this binary.
     #[error("store migration: {0}")]
     Migration(String),
+    /// A write lost a race or broke a uniqueness rule (a name taken, a stale version).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The row to change does not exist.
+    #[error("not found: {0}")]
+    NotFound(String),
     /// Anything else the database reported.
     #[error("store error: {0}")]
     Internal(String),

@@ -12,6 +12,8 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use std::str::FromStr;
 use tokio_postgres::NoTls;
 
+mod operator;
+
 /// Arbitrary constant naming Downbeat's migration lock among the database's advisory locks.
 const MIGRATION_LOCK: i64 = 0x646f_776e_6265_6174; // "downbeat"
 
@@ -41,7 +43,7 @@ impl PgStore {
         Ok(store)
     }
 
-    async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
+    pub(crate) async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
         Ok(self.pool.get().await?)
     }
 

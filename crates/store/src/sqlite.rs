@@ -14,6 +14,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use tokio::sync::Semaphore;
 
+mod operator;
+
 /// The database file's name inside the data directory.
 pub const FILE_NAME: &str = "downbeat.sqlite3";
 
@@ -93,7 +95,7 @@ impl SqliteStore {
         &self.path
     }
 
-    async fn write<T: Send + 'static>(
+    pub(crate) async fn write<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
@@ -103,7 +105,7 @@ impl SqliteStore {
             .map_err(|e| StoreError::Internal(format!("write task failed: {e}")))?
     }
 
-    async fn read<T: Send + 'static>(
+    pub(crate) async fn read<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {

@@ -72,6 +72,20 @@ pub async fn all() -> Vec<TestStore> {
     v
 }
 
+/// Runs `test` on a fresh, opened store of every available backend, naming the backend.
+pub async fn each_backend<F, Fut>(test: F)
+where
+    F: Fn(std::sync::Arc<dyn crate::Store>, &'static str) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    for t in &all().await {
+        let store = crate::open(&t.target)
+            .await
+            .unwrap_or_else(|e| panic!("{}: open: {e}", t.name));
+        test(store, t.name).await;
+    }
+}
+
 /// `base` with its database name replaced by `db`.
 fn with_database(base: &str, db: &str) -> String {
     let (head, query) = match base.split_once('?') {
