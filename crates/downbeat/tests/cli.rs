@@ -11,6 +11,9 @@ use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_downbeat");
 
+#[path = "cli/agent.rs"]
+mod agent;
+
 fn run(args: &[&str]) -> (i32, String, String) {
     let out = Command::new(BIN).args(args).output().expect("run downbeat");
     (
@@ -189,7 +192,7 @@ async fn sigkill_while_acknowledging_loses_no_acknowledged_report() {
                 let r = client
                     .post(format!("http://{addr}/api/v1/services/melodia/reports"))
                     .header("x-forwarded-for", format!("10.{}.{}.{}", worker, (i >> 8) & 255, i & 255))
-                    .json(&serde_json::json!({"problem": if n % 2 == 0 { "login" } else { "playback" }}))
+                    .json(&serde_json::json!({"problem": if n.is_multiple_of(2) { "login" } else { "playback" }}))
                     .send()
                     .await;
                 let Ok(r) = r else { break };

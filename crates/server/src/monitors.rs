@@ -72,9 +72,17 @@ pub struct Incoming {
     pub result: ProbeResult,
 }
 
+/// Start times (ms) of the latest results received per (monitor, agent region), to spot a
+/// retried batch; a few per key, since an agent's results of one monitor may arrive out of
+/// order when probes overlap.
+const RECENT_PER_KEY: usize = 16;
+type RecentStarts = HashMap<(usize, Arc<str>), std::collections::VecDeque<i64>>;
+
 /// Every monitor's picture; shared by the scheduler, the writer and the API.
 pub struct Monitors {
     region: Arc<str>,
+    index: HashMap<String, usize>,
+    recent: Mutex<RecentStarts>,
     latest: RwLock<HashMap<usize, BTreeMap<Arc<str>, RegionResult>>>,
     states: Mutex<Vec<Hysteresis>>,
     canary_ok: AtomicBool,
@@ -84,14 +92,47 @@ pub struct Monitors {
 }
 
 impl Monitors {
-    pub fn new(region: &str, count: usize) -> Self {
+    pub fn new(region: &str, monitors: &[MonitorConfig]) -> Self {
+        let count = monitors.len();
         Monitors {
             region: Arc::from(region),
+            index: monitors
+                .iter()
+                .enumerate()
+                .map(|(i, m)| (m.id.to_string(), i))
+                .collect(),
+            recent: Mutex::new(HashMap::new()),
             latest: RwLock::new(HashMap::new()),
             states: Mutex::new(vec![Hysteresis::default(); count]),
             canary_ok: AtomicBool::new(true),
             skipped: AtomicU64::new(0),
             latency: Latency::default(),
+        }
+    }
+
+    /// The index of the monitor with this id.
+    pub fn index_of(&self, id: &str) -> Option<usize> {
+        self.index.get(id).copied()
+    }
+
+    /// Whether a result of monitor `i` from `region` that started at `at_ms` was stored
+    /// already (a retried push).
+    pub fn already_received(&self, i: usize, region: &Arc<str>, at_ms: i64) -> bool {
+        let recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+        recent
+            .get(&(i, region.clone()))
+            .is_some_and(|q| q.contains(&at_ms))
+    }
+
+    /// Remembers stored results of `region` as (monitor index, start ms).
+    pub fn received(&self, region: &Arc<str>, keys: &[(usize, i64)]) {
+        let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+        for &(i, at_ms) in keys {
+            let q = recent.entry((i, region.clone())).or_default();
+            if q.len() == RECENT_PER_KEY {
+                q.pop_front();
+            }
+            q.push_back(at_ms);
         }
     }
 
@@ -238,7 +279,8 @@ async fn schedule(
         .map(|(i, m)| Reverse((start + first_offset(m), i)))
         .collect();
     let slots = Arc::new(Semaphore::new(app.config.probes.concurrency));
-    let specs: Arc<Vec<ProbeSpec>> = Arc::new(monitors.iter().map(|m| m.probe.clone()).collect());
+    // Tasks read their spec from the shared config rather than a copy of every spec.
+    let config = app.config.clone();
     loop {
         let Some(&Reverse((due, _))) = heap.peek() else {
             return;
@@ -256,10 +298,13 @@ async fn schedule(
             let interval = monitors[i].interval.as_duration();
             match slots.clone().try_acquire_owned() {
                 Ok(permit) => {
-                    let (specs, prober, tx) = (specs.clone(), prober.clone(), tx.clone());
+                    let (config, prober, tx) = (config.clone(), prober.clone(), tx.clone());
                     let region = region.clone();
+                    let lag = app.metrics.probe_lag_seconds.clone();
                     tokio::spawn(async move {
-                        let result = downbeat_probe::probe(&specs[i], &prober).await;
+                        lag.observe(due.elapsed().as_secs_f64());
+                        let result =
+                            downbeat_probe::probe(&config.monitors[i].probe, &prober).await;
                         drop(permit);
                         let _ = tx
                             .send(Incoming {
@@ -273,6 +318,7 @@ async fn schedule(
                 }
                 Err(_) => {
                     app.monitors.skipped.fetch_add(1, Ordering::Relaxed);
+                    app.metrics.probes_skipped.inc();
                 }
             }
             // The next run keeps the cadence; if we fell behind by whole intervals, skip them.
@@ -319,7 +365,8 @@ async fn write_results(app: App, mut rx: mpsc::Receiver<Incoming>) {
                 Err(_) => break,
             }
         }
-        record(&app, &mut batch).await;
+        // Failures are logged inside; local results still update the picture.
+        let _ = record(&app, &mut batch, false).await;
         if last_save.elapsed() >= crate::latency::SAVE_EVERY {
             last_save = Instant::now();
             save_latency(&app).await;
@@ -335,11 +382,16 @@ async fn save_latency(app: &App) {
     }
 }
 
-/// Judges, stores and applies a batch of results (drained).
-pub(crate) async fn record(app: &App, batch: &mut Vec<Incoming>) {
+/// Judges, stores and applies a batch of results (drained). With `must_store`, a batch the
+/// store refuses is not applied either, and the error is returned (the agent retries it).
+pub(crate) async fn record(
+    app: &App,
+    batch: &mut Vec<Incoming>,
+    must_store: bool,
+) -> Result<(), StoreError> {
     let local_reliable = app.monitors.canary_ok.load(Ordering::Relaxed);
     let mut rows = Vec::with_capacity(batch.len());
-    let mut changes = Vec::new();
+    let mut judged = Vec::with_capacity(batch.len());
     for Incoming {
         index: i,
         region,
@@ -352,17 +404,29 @@ pub(crate) async fn record(app: &App, batch: &mut Vec<Incoming>) {
         app.monitors
             .latency
             .judge(m.id.as_str(), &region, &mut result);
-        let at = result.started_at;
         rows.push(NewProbeResult {
             monitor: m.id.as_arc(),
             region: region.clone(),
-            at_ms: at.as_millisecond(),
+            at_ms: result.started_at.as_millisecond(),
             outcome: result.outcome.as_str(),
             cause: result.cause.map(Cause::as_str),
             total_ms: result.timings.total.map(|d| d.as_secs_f64() * 1000.0),
             reliable,
             result: serde_json::to_string(&result).unwrap_or_else(|_| "{}".into()),
         });
+        judged.push((i, region, reliable, result));
+    }
+    let outcomes: Vec<&'static str> = rows.iter().map(|r| r.outcome).collect();
+    let stored = app.store.insert_probe_results(rows).await;
+    if let Err(e) = &stored {
+        tracing::warn!(error = %e, "could not store probe results");
+        if must_store {
+            return stored;
+        }
+    }
+    let mut changes = Vec::new();
+    for (i, region, reliable, result) in judged {
+        let at = result.started_at;
         let explanation = result.explanation();
         app.monitors
             .latest
@@ -384,10 +448,6 @@ pub(crate) async fn record(app: &App, batch: &mut Vec<Incoming>) {
             changes.push(change);
         }
     }
-    let outcomes: Vec<&'static str> = rows.iter().map(|r| r.outcome).collect();
-    if let Err(e) = app.store.insert_probe_results(rows).await {
-        tracing::warn!(error = %e, "could not store probe results");
-    }
     for o in outcomes {
         app.metrics
             .probes
@@ -400,6 +460,7 @@ pub(crate) async fn record(app: &App, batch: &mut Vec<Incoming>) {
             tracing::warn!(error = %e, "could not save monitor state");
         }
     }
+    stored
 }
 
 /// Applies quorum and hysteresis after a new result of monitor `i`; returns a transition.

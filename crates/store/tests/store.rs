@@ -11,8 +11,12 @@ fn report(service: &str, at_ms: i64, problem: &str, client: u8, counted: bool) -
         service: service.into(),
         received_at_ms: at_ms,
         problem: problem.into(),
-        platform: Some(if client % 2 == 0 { "ios" } else { "web" }),
-        country: (client % 3 != 0).then_some("GB"),
+        platform: Some(if client.is_multiple_of(2) {
+            "ios"
+        } else {
+            "web"
+        }),
+        country: (!client.is_multiple_of(3)).then_some("GB"),
         city: Some("London".into()),
         client_hash: [client; 16],
         network_hash: [client / 10; 16],

@@ -7,8 +7,10 @@
 //! - `GET  /api/v1/services/{service}/events?since=24h` — verdict changes with evidence.
 //! - `GET  /api/v1/services/{service}/monitors` — monitors, latest result per region, diagnosis.
 //! - `GET  /api/v1/monitors/{id}/results?since=1h` — a monitor's results.
+//! - `GET  /api/v1/agent/assignments`, `POST /api/v1/agent/results` — remote probe agents.
 //! - `GET  /healthz`, `GET /readyz`, `GET /metrics` — operations.
 
+pub mod agent;
 pub mod body;
 pub mod error;
 pub mod health;
@@ -35,6 +37,8 @@ pub fn router(app: App) -> Router {
         .route("/api/v1/services/{service}/events", get(status::events))
         .route("/api/v1/services/{service}/monitors", get(monitors::list))
         .route("/api/v1/monitors/{id}/results", get(monitors::results))
+        .route("/api/v1/agent/assignments", get(agent::assignments))
+        .route("/api/v1/agent/results", post(agent::results))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
