@@ -297,6 +297,7 @@ impl Validator<'_> {
             components,
             problems,
             tips,
+            auto_publish: raw.auto_publish,
         })
     }
 

@@ -95,6 +95,8 @@ pub struct ServiceConfig {
     pub problems: Vec<ProblemOption>,
     /// Troubleshooting tips shown to listeners.
     pub tips: Vec<String>,
+    /// Publish automatically drafted incidents at once.
+    pub auto_publish: bool,
 }
 
 impl ServiceConfig {

@@ -68,6 +68,9 @@ pub struct RawService {
     pub problems: Option<Vec<RawProblem>>,
     #[serde(default)]
     pub tips: Vec<String>,
+    /// Publish automatically drafted incidents at once instead of waiting for an operator.
+    #[serde(default)]
+    pub auto_publish: bool,
 }
 
 #[derive(Debug, Deserialize)]

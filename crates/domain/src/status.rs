@@ -7,7 +7,19 @@ use std::fmt;
 /// The crowd verdict for a series or a service, in Downdetector's words.
 ///
 /// Ordered from calm to alarming, so `max` picks the worse of two verdicts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     NoProblems,
@@ -42,7 +54,19 @@ impl fmt::Display for Verdict {
 }
 
 /// The state of a component on the official side, in Statuspage's words.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum ComponentState {
     Operational,

@@ -57,6 +57,62 @@ pub enum Command {
     /// Generate realistic report traffic from a scenario: as CSV, or sent to a running
     /// server as real HTTP reports on an accelerated clock.
     Replay(ReplayArgs),
+    /// API tokens for the JSON API (`Authorization: Bearer TOKEN`) and for probe agents.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Users of the admin area (/admin).
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token and print it once, alone on the last line (only its hash is stored).
+    Create {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// A unique name, shown as the author of what the token writes.
+        #[arg(long)]
+        name: String,
+        /// viewer (reads drafts), editor (manages incidents), admin, or agent (probe agents).
+        #[arg(long, default_value = "editor")]
+        role: String,
+    },
+    /// List tokens (names, roles, dates; never the secrets).
+    List {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Revoke a token by name: it stops working at once.
+    Revoke {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// The token's name.
+        name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a user, or change an existing user's role and password. Prompts for the password
+    /// (or reads one line from standard input when it is not a terminal).
+    Add {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// The login name.
+        name: String,
+        /// viewer (reads drafts and evidence), editor (manages incidents), or admin.
+        #[arg(long, default_value = "editor")]
+        role: String,
+    },
+    /// List users and whether they are locked out.
+    List {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Print the argon2 hash of a password (read like `add` does), for a [[user]] in the
+    /// config file.
+    Hash,
 }
 
 #[derive(Debug, Args)]

@@ -44,6 +44,7 @@ pub struct Inner {
     /// This process's name in leases (random per start).
     pub node_id: String,
     pub monitors: crate::monitors::Monitors,
+    pub incidents: crate::incidents::Incidents,
 }
 
 impl std::ops::Deref for App {
@@ -98,6 +99,7 @@ impl App {
                 crowd: Crowd::default(),
                 node_id: format!("{:016x}", rand::random::<u64>()),
                 monitors: crate::monitors::Monitors::new(&config_region, &config.monitors),
+                incidents: Default::default(),
                 limiter: Limiter::new(&config.reports),
                 config,
                 store,
@@ -108,6 +110,7 @@ impl App {
                 ingest,
             }),
         };
+        crate::incidents::refresh_all(&app).await?;
         let (stop, stopped) = watch::channel(false);
         let mut jobs = jobs::spawn_all(&app, stopped.clone());
         jobs.extend(crate::monitors::start(&app, stopped).await?);

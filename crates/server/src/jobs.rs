@@ -16,6 +16,9 @@ pub const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 pub const PRUNE_FIRST_AFTER: Duration = Duration::from_secs(60);
 /// How often the crowd detector looks for newly completed minutes.
 pub const CROWD_EVERY: Duration = Duration::from_secs(5);
+/// How often incidents are drafted from signals, maintenance advanced, and the pages'
+/// incident snapshots reloaded (changes made through other nodes appear this fast).
+pub const INCIDENTS_EVERY: Duration = Duration::from_secs(3);
 /// How often in-memory structures are swept.
 pub const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(10);
 
@@ -23,7 +26,21 @@ pub fn spawn_all(app: &App, stopped: watch::Receiver<bool>) -> Vec<JoinHandle<()
     let prune_app = app.clone();
     let house_app = app.clone();
     let crowd_app = app.clone();
+    let incidents_app = app.clone();
     vec![
+        tokio::spawn(every(
+            INCIDENTS_EVERY,
+            INCIDENTS_EVERY,
+            stopped.clone(),
+            move || {
+                let app = incidents_app.clone();
+                async move {
+                    if let Err(e) = incidents_once(&app).await {
+                        tracing::warn!(error = %e, "incident round failed; will retry");
+                    }
+                }
+            },
+        )),
         tokio::spawn(every(
             CROWD_EVERY,
             CROWD_EVERY,
@@ -62,6 +79,13 @@ pub fn spawn_all(app: &App, stopped: watch::Receiver<bool>) -> Vec<JoinHandle<()
             },
         )),
     ]
+}
+
+/// One incident round: drafts and maintenance ([`crate::incidents::signals::run_once`]),
+/// then every snapshot reloaded.
+pub async fn incidents_once(app: &App) -> Result<(), StoreError> {
+    crate::incidents::signals::run_once(app, app.clock.now().as_millisecond()).await?;
+    crate::incidents::refresh_all(app).await
 }
 
 /// Runs `step` after `first`, then every `period`, until `stopped` turns true.

@@ -21,10 +21,12 @@
 
 pub mod api;
 pub mod app;
+pub mod auth;
 pub mod cache;
 pub mod crowd;
 pub mod dedupe;
 pub mod identity;
+pub mod incidents;
 pub mod ingest;
 pub mod jobs;
 pub mod latency;

@@ -18,6 +18,8 @@ pub enum Page {
     Index,
     Service(usize),
     Incidents(usize),
+    /// One published incident or maintenance window: (service, id).
+    Incident(usize, i64),
     ServiceFeed(usize),
     Feed,
     Badge(usize),
@@ -31,6 +33,7 @@ impl Page {
         match self {
             Page::Service(i)
             | Page::Incidents(i)
+            | Page::Incident(i, _)
             | Page::ServiceFeed(i)
             | Page::Badge(i)
             | Page::ServiceSummary(i) => Some(i),

@@ -1,10 +1,11 @@
-//! Atom feeds of crowd verdict changes: one per service and one for all services. Entries
-//! come from the stored verdict events of each service's overall series.
+//! Atom feeds: one per service and one for all services. Entries are the crowd verdict
+//! changes of each service's overall series and its published incidents and maintenance.
 
 use crate::model::{FEED_ENTRIES, PageModel};
 use crate::state::Web;
 use crate::time::{rfc3339, rfc3339_ms};
 use crate::views::{Feed, FeedEntry};
+use downbeat_server::incidents::{Incident, Kind};
 use downbeat_store::VerdictEvent;
 
 fn words(verdict: &str) -> &str {
@@ -26,37 +27,69 @@ fn entry(name: &str, e: &VerdictEvent) -> FeedEntry {
     }
 }
 
+/// A published incident or maintenance window: one entry, updated with each update.
+fn incident_entry(name: &str, i: &Incident) -> FeedEntry {
+    let kind = match i.kind {
+        Kind::Incident => "incident",
+        Kind::Maintenance => "maintenance",
+    };
+    FeedEntry {
+        id: format!("urn:downbeat:{}:{kind}:{}", i.service, i.id),
+        title: format!("{name}: {} ({})", i.title, i.status.label().to_lowercase()),
+        updated: rfc3339(i.updated_at),
+        link: i.url.clone(),
+        content: i.latest_message().to_owned(),
+    }
+}
+
+/// A service's entries, newest first: verdict changes, incidents and maintenance.
+fn entries_of(m: &PageModel) -> Vec<(i64, FeedEntry)> {
+    let name = m.service.name.as_str();
+    let mut out: Vec<(i64, FeedEntry)> = m
+        .events
+        .iter()
+        .map(|e| (e.at_ms, entry(name, e)))
+        .chain(
+            m.official
+                .incidents
+                .iter()
+                .chain(m.official.maintenance.iter())
+                .map(|i| (i.updated_at.as_millisecond(), incident_entry(name, i))),
+        )
+        .collect();
+    out.sort_by_key(|e| std::cmp::Reverse(e.0));
+    out
+}
+
 pub fn service(web: &Web, m: &PageModel) -> Feed {
     let id = m.service.id.as_str();
+    let mut entries = entries_of(m);
+    entries.truncate(FEED_ENTRIES);
     Feed {
-        title: format!("{}: crowd verdict changes", m.service.name),
+        title: format!("{}: status updates", m.service.name),
         id: format!("urn:downbeat:{id}:verdicts"),
-        updated: m
-            .events
+        updated: entries
             .first()
-            .map_or_else(|| rfc3339(web.started), |e| rfc3339_ms(e.at_ms)),
+            .map_or_else(|| rfc3339(web.started), |(ms, _)| rfc3339_ms(*ms)),
         alternate: format!("/s/{id}"),
         self_href: format!("/s/{id}/feed.atom"),
-        entries: m.events.iter().map(|e| entry(&m.service.name, e)).collect(),
+        entries: entries.into_iter().map(|(_, e)| e).collect(),
     }
 }
 
 pub fn all(web: &Web) -> Feed {
     let models = web.models();
-    let mut events: Vec<(&str, &VerdictEvent)> = models
-        .iter()
-        .flat_map(|m| m.events.iter().map(|e| (m.service.name.as_str(), e)))
-        .collect();
-    events.sort_by(|a, b| b.1.at_ms.cmp(&a.1.at_ms).then(b.1.id.cmp(&a.1.id)));
-    events.truncate(FEED_ENTRIES);
+    let mut entries: Vec<(i64, FeedEntry)> = models.iter().flat_map(|m| entries_of(m)).collect();
+    entries.sort_by_key(|e| std::cmp::Reverse(e.0));
+    entries.truncate(FEED_ENTRIES);
     Feed {
-        title: "Downbeat: crowd verdict changes".into(),
+        title: "Downbeat: status updates".into(),
         id: "urn:downbeat:verdicts".into(),
-        updated: events
+        updated: entries
             .first()
-            .map_or_else(|| rfc3339(web.started), |(_, e)| rfc3339_ms(e.at_ms)),
+            .map_or_else(|| rfc3339(web.started), |(ms, _)| rfc3339_ms(*ms)),
         alternate: "/".into(),
         self_href: "/feed.atom".into(),
-        entries: events.iter().map(|(n, e)| entry(n, e)).collect(),
+        entries: entries.into_iter().map(|(_, e)| e).collect(),
     }
 }

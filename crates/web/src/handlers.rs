@@ -89,11 +89,22 @@ pub async fn incidents(State(web): State<Arc<Web>>, req: Request) -> Res {
     service_page(&web, &req, Page::Incidents)
 }
 
-/// No incident exists until incidents land (issue 6): every id is unknown.
+/// A published incident's page; unknown ids (and drafts) are 404 and never cached.
 pub async fn incident(State(web): State<Arc<Web>>, req: Request) -> Res {
-    match web.service_in(req.uri().path()) {
-        Some(_) => not_found(&web, "There is no such incident."),
-        None => not_found(&web, "There is no such service."),
+    let Some(i) = web.service_in(req.uri().path()) else {
+        return not_found(&web, "There is no such service.");
+    };
+    let id = req
+        .uri()
+        .path()
+        .rsplit('/')
+        .next()
+        .and_then(|s| s.parse::<i64>().ok());
+    match id {
+        Some(id) if crate::incident_views::find(&web.model(i), id).is_some() => {
+            web.serve(Key::plain(Page::Incident(i, id)), req.headers())
+        }
+        _ => not_found(&web, "There is no such incident."),
     }
 }
 

@@ -9,7 +9,7 @@
 //! - `POST /s/{service}/report` — that form (no JavaScript needed); answers with the
 //!   thank-you view, or the form again with the error.
 //! - `GET /s/{service}/incidents`, `GET /s/{service}/incidents/{id}` — incident history.
-//! - `GET /feed.atom`, `GET /s/{service}/feed.atom` — crowd verdict changes as Atom.
+//! - `GET /feed.atom`, `GET /s/{service}/feed.atom` — verdict changes, incidents and maintenance as Atom.
 //! - `GET /s/{service}/badge.svg` — a shields-style status badge.
 //! - `GET /api/v2/summary.json` (all services as one page, each service a component group)
 //!   and `GET /s/{service}/api/v2/summary.json` (one service as one page) — Atlassian
@@ -39,8 +39,10 @@ pub mod chart;
 pub mod encoded;
 pub mod feed;
 pub mod handlers;
+pub mod incident_views;
 pub mod map;
 pub mod map_data;
+pub mod markdown;
 pub mod model;
 pub mod render;
 pub mod report;

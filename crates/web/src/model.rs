@@ -11,6 +11,7 @@ use downbeat_config::ServiceConfig;
 use downbeat_domain::{ComponentState, CountryCode, Verdict};
 use downbeat_server::App;
 use downbeat_server::crowd::CrowdStatus;
+use downbeat_server::incidents::{self, ServiceIncidents};
 use downbeat_store::{StoreError, Summary, VerdictEvent};
 use jiff::Timestamp;
 use std::hash::{Hash, Hasher};
@@ -40,6 +41,8 @@ pub struct Version {
     pub minute: i64,
     /// A digest of the service's monitors' open/closed states.
     pub probes: u64,
+    /// The generation of the service's incident snapshot.
+    pub incidents: u64,
 }
 
 impl Version {
@@ -49,6 +52,7 @@ impl Version {
             as_of_s: app.crowd.status(service).as_of.map(|t| t.as_second()),
             minute: now.as_millisecond().div_euclid(MINUTE_MS),
             probes: probe_digest(app, service),
+            incidents: incidents::snapshot(app, service.id.as_str()).generation,
         }
     }
 }
@@ -117,17 +121,6 @@ pub struct ProbeModel {
     pub regions: Vec<(String, &'static str)>,
 }
 
-/// An incident as the pages list it (filled once incidents exist: issue 6).
-#[derive(Debug, Clone)]
-pub struct IncidentModel {
-    pub id: String,
-    pub title: String,
-    pub impact: ComponentState,
-    pub started_at: Timestamp,
-    pub resolved_at: Option<Timestamp>,
-    pub latest_update: String,
-}
-
 /// Everything the pages of one service show.
 #[derive(Debug, Clone)]
 pub struct PageModel {
@@ -147,8 +140,8 @@ pub struct PageModel {
     /// Monitors with their states. (The server's `diagnose` text is not shown: it names
     /// targets and addresses an operator may not want on a public page.)
     pub probes: Vec<ProbeModel>,
-    pub incidents: Vec<IncidentModel>,
-    pub maintenances: Vec<IncidentModel>,
+    /// Published incidents and maintenance (the server's in-memory snapshot).
+    pub official: Arc<ServiceIncidents>,
 }
 
 impl PageModel {
@@ -200,6 +193,8 @@ impl PageModel {
         let crowd = app.crowd.status(&service);
         let regional = regional(&crowd);
         let probes = probes(app, &service);
+        let official = incidents::snapshot(app, service.id.as_str());
+        let declared = official.component_states();
         let components = service
             .components
             .iter()
@@ -207,7 +202,13 @@ impl PageModel {
                 id: c.id.to_string(),
                 name: c.name.clone(),
                 description: c.description.clone(),
-                state: component_state(c.id.as_str(), &probes),
+                state: worst(
+                    component_state(c.id.as_str(), &probes),
+                    declared
+                        .get(c.id.as_str())
+                        .copied()
+                        .unwrap_or(ComponentState::Operational),
+                ),
                 uptime: vec![DayStatus::NoData; UPTIME_DAYS],
             })
             .collect();
@@ -220,6 +221,7 @@ impl PageModel {
                 as_of_s: None,
                 minute: i64::MIN,
                 probes: 0,
+                incidents: u64::MAX,
             },
             built_at: now,
             crowd,
@@ -234,8 +236,7 @@ impl PageModel {
             regional,
             components,
             probes,
-            incidents: Vec::new(),
-            maintenances: Vec::new(),
+            official,
             service,
         }
     }
@@ -255,17 +256,12 @@ impl PageModel {
     }
 }
 
-/// How bad a component state is, for picking the worst (maintenance is planned, so it ranks
-/// below any unplanned degradation).
-pub fn severity(s: ComponentState) -> u8 {
-    match s {
-        ComponentState::Operational => 0,
-        ComponentState::UnderMaintenance => 1,
-        ComponentState::DegradedPerformance => 2,
-        ComponentState::PartialOutage => 3,
-        ComponentState::MajorOutage => 4,
-    }
+/// The worse of two states.
+fn worst(a: ComponentState, b: ComponentState) -> ComponentState {
+    if severity(b) > severity(a) { b } else { a }
 }
+
+pub use downbeat_server::incidents::severity;
 
 /// The service's monitors with their states and latest results.
 fn probes(app: &App, service: &ServiceConfig) -> Vec<ProbeModel> {

@@ -2,9 +2,10 @@
 
 use crate::cache::{Key, Page};
 use crate::encoded::{Encoded, PAGE_CACHE_CONTROL, VARY_ENCODING, VARY_ENCODING_LANGUAGE};
+use crate::incident_views::{IncidentPage, IncidentsPage};
 use crate::state::Web;
-use crate::views::{Badge, IncidentRow, IncidentsPage, IndexPage, Layout, ServicePage, ServiceRow};
-use crate::{feed, statuspage, time};
+use crate::views::{Badge, IndexPage, Layout, ServicePage, ServiceRow};
+use crate::{feed, statuspage};
 use askama::Template;
 
 pub const HTML: &str = "text/html; charset=utf-8";
@@ -39,26 +40,28 @@ pub fn render(web: &Web, key: Key, previous: Option<&Encoded>) -> Result<Encoded
         Page::Index => page(index_html(web, "")?, HTML),
         Page::Incidents(i) => {
             let m = web.model(i);
-            let html = IncidentsPage {
-                layout: Layout {
-                    title: format!("{}: incident history", m.service.name),
-                    description: format!("Past incidents of {}.", m.service.name),
-                    css: &web.css_path,
-                },
-                id: m.service.id.as_str(),
-                name: &m.service.name,
-                incidents: m
-                    .incidents
-                    .iter()
-                    .map(|i| IncidentRow {
-                        id: i.id.clone(),
-                        title: i.title.clone(),
-                        when: time::since(i.started_at, now),
-                    })
-                    .collect(),
+            page(IncidentsPage::new(&m, &web.css_path, now).render()?, HTML)
+        }
+        Page::Incident(i, id) => {
+            let m = web.model(i);
+            match crate::incident_views::find(&m, id) {
+                Some(incident) => page(
+                    IncidentPage::new(&m, incident, &web.css_path, now).render()?,
+                    HTML,
+                ),
+                None => page(
+                    crate::views::NotFoundPage {
+                        layout: Layout {
+                            title: "Not found · Downbeat".into(),
+                            description: "This incident does not exist.".into(),
+                            css: &web.css_path,
+                        },
+                        message: "There is no such incident.".into(),
+                    }
+                    .render()?,
+                    HTML,
+                ),
             }
-            .render()?;
-            page(html, HTML)
         }
         Page::ServiceFeed(i) => page(feed::service(web, &web.model(i)).render()?, ATOM),
         Page::Feed => page(feed::all(web).render()?, ATOM),

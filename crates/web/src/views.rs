@@ -312,7 +312,8 @@ pub struct ServicePage<'a> {
     pub official_class: &'static str,
     pub components: Vec<ComponentRow>,
     pub probes: Vec<ProbeRow>,
-    pub incidents: usize,
+    pub active: Vec<crate::incident_views::IncidentView>,
+    pub maintenance: Vec<crate::incident_views::IncidentView>,
     pub tips: &'a [String],
 }
 
@@ -328,6 +329,7 @@ impl<'a> ServicePage<'a> {
         let crowd = &m.crowd;
         let (_, verdict_class) = verdict_words(crowd.verdict);
         let (summary, window) = window(m);
+        let (active, maintenance) = crate::incident_views::active(m, now);
         let problem_label = |k: &str| {
             m.service
                 .offers(k)
@@ -373,7 +375,8 @@ impl<'a> ServicePage<'a> {
             official_class: official.as_str(),
             components: component_rows(m),
             probes: probe_rows(m, now),
-            incidents: m.incidents.len(),
+            active,
+            maintenance,
             tips: &m.service.tips,
         }
     }
@@ -414,22 +417,6 @@ pub struct IndexPage<'a> {
     pub q: &'a str,
     pub services: Vec<ServiceRow>,
     pub total: usize,
-}
-
-#[derive(Template)]
-#[template(path = "incidents.html")]
-pub struct IncidentsPage<'a> {
-    pub layout: Layout<'a>,
-    pub id: &'a str,
-    pub name: &'a str,
-    pub incidents: Vec<IncidentRow>,
-}
-
-#[derive(Debug, Clone)]
-pub struct IncidentRow {
-    pub id: String,
-    pub title: String,
-    pub when: String,
 }
 
 #[derive(Template, WebTemplate)]

@@ -3,6 +3,7 @@
 mod agent;
 mod config;
 mod detect;
+mod operators;
 mod replay;
 mod seed;
 mod serve;
@@ -25,6 +26,8 @@ pub fn run(command: Command) -> anyhow::Result<()> {
         Command::Detect(args) => detect::run(args),
         Command::Replay(args) => replay::run(args),
         Command::Seed(args) => seed::run(args),
+        Command::Token(c) => operators::token(c),
+        Command::User(c) => operators::user(c),
     }
 }
 

@@ -9,8 +9,6 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const TOKEN: &str = "dbt_agent-test-secret-0123456789";
-
 /// A loopback HTTP target answering 200 "ok" to everything.
 async fn target() -> u16 {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -40,24 +38,24 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// Stores an API token with role `agent` in the server's data directory (as
-/// `downbeat token create` does: only the SHA-256 of the secret is kept).
-async fn create_agent_token(data: &Path) {
-    use sha2::Digest;
-    std::fs::create_dir_all(data).unwrap();
-    let target = downbeat_store::StoreTarget::Sqlite(data.join("downbeat.sqlite3"));
-    let store = downbeat_store::open(&target).await.unwrap();
-    store
-        .create_token(downbeat_store::ApiToken {
-            id: 0,
-            name: "test-agent".into(),
-            role: "agent".into(),
-            hash: sha2::Sha256::digest(TOKEN.as_bytes()).into(),
-            created_ms: 0,
-            revoked_ms: None,
-        })
-        .await
-        .unwrap();
+/// A new API token from `downbeat token create`, printed alone on the last line.
+fn create_token(config: &Path, data: &Path, name: &str, role: &str) -> String {
+    let out = Command::new(BIN)
+        .args([
+            "token", "create", "--name", name, "--role", role, "--config",
+        ])
+        .arg(config)
+        .arg("--data-dir")
+        .arg(data)
+        .output()
+        .expect("run downbeat token create");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    stdout.lines().last().unwrap().trim().to_owned()
 }
 
 struct Proc(Child);
@@ -105,14 +103,14 @@ fn serve(config: &Path, data: &Path, port: u16) -> Proc {
     Proc(child)
 }
 
-fn agent(port: u16, region: &str, buffer: &Path, extra: &[&str]) -> Proc {
+fn agent(port: u16, token: &str, region: &str, buffer: &Path, extra: &[&str]) -> Proc {
     let child = Command::new(BIN)
         .args(["agent", "--server"])
         .arg(format!("http://127.0.0.1:{port}"))
         .args(["--region", region, "--buffer-dir"])
         .arg(buffer)
         .args(extra)
-        .env("DOWNBEAT_AGENT_TOKEN", TOKEN)
+        .env("DOWNBEAT_AGENT_TOKEN", token)
         .env("DOWNBEAT_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -209,7 +207,8 @@ async fn agents_push_under_their_region_and_one_failing_vantage_pages_nobody() {
     let (target, closed) = (target().await, free_port());
     let config = config(dir.path(), target, closed);
     let data = dir.path().join("data");
-    create_agent_token(&data).await;
+    let token = create_token(&config, &data, "agents", "agent");
+    let editor = create_token(&config, &data, "someone", "editor");
     let port = free_port();
     let _server = serve(&config, &data, port);
     let http = client();
@@ -230,8 +229,15 @@ async fn agents_push_under_their_region_and_one_failing_vantage_pages_nobody() {
         .unwrap();
     assert_eq!(r.status(), 401);
     let r = http
+        .get(url("/api/v1/agent/assignments?region=us-east"))
+        .bearer_auth(&editor)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403, "an editor token is not an agent");
+    let r = http
         .get(url("/api/v1/agent/assignments?region=central"))
-        .bearer_auth(TOKEN)
+        .bearer_auth(&token)
         .send()
         .await
         .unwrap();
@@ -239,9 +245,10 @@ async fn agents_push_under_their_region_and_one_failing_vantage_pages_nobody() {
 
     // Two real agents; ap-south cannot reach its canary, so its failures blame nobody.
     let canary = format!("127.0.0.1:{}", free_port());
-    let _east = agent(port, "us-east", &dir.path().join("east"), &[]);
+    let _east = agent(port, &token, "us-east", &dir.path().join("east"), &[]);
     let _south = agent(
         port,
+        &token,
         "ap-south",
         &dir.path().join("south"),
         &["--canary", &canary],
@@ -272,7 +279,7 @@ async fn agents_push_under_their_region_and_one_failing_vantage_pages_nobody() {
                        "timings": {"total_ms": 2000.0}}}]});
         let r = http
             .post(url("/api/v1/agent/results"))
-            .bearer_auth(TOKEN)
+            .bearer_auth(&token)
             .json(&push)
             .send()
             .await
@@ -283,7 +290,7 @@ async fn agents_push_under_their_region_and_one_failing_vantage_pages_nobody() {
         // The same push again (a retry after a lost answer) counts once.
         let again: Value = http
             .post(url("/api/v1/agent/results"))
-            .bearer_auth(TOKEN)
+            .bearer_auth(&token)
             .json(&push)
             .send()
             .await
@@ -307,11 +314,11 @@ async fn the_agent_buffers_while_the_server_is_down_and_delivers_after_it_return
     let (target, closed) = (target().await, free_port());
     let config = config(dir.path(), target, closed);
     let data = dir.path().join("data");
-    create_agent_token(&data).await;
+    let token = create_token(&config, &data, "agents", "agent");
     let port = free_port();
     let buffer = dir.path().join("buffer");
     let server = serve(&config, &data, port);
-    let east = agent(port, "us-east", &buffer, &[]);
+    let east = agent(port, &token, "us-east", &buffer, &[]);
     wait_for(port, "first results from the agent", |v| {
         monitor(v, "web")["regions"]["us-east"]["outcome"] == "up"
     })
@@ -332,7 +339,7 @@ async fn the_agent_buffers_while_the_server_is_down_and_delivers_after_it_return
         buffered >= 3,
         "{buffered} batches on disk after the agent stopped"
     );
-    let _east = agent(port, "us-east", &buffer, &[]);
+    let _east = agent(port, &token, "us-east", &buffer, &[]);
     tokio::time::sleep(Duration::from_secs(2)).await;
     let down_until = jiff::Timestamp::now();
 

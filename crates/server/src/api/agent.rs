@@ -1,4 +1,5 @@
-//! The remote agent's endpoints, authenticated with an API token (role `agent`, or `admin`):
+//! The remote agent's endpoints, authenticated with an API token of role `agent` (or
+//! `admin`):
 //!
 //! - `GET /api/v1/agent/assignments?region=eu-west` — every monitor to run (id, interval,
 //!   probe definition) and the canary.
@@ -11,85 +12,17 @@
 
 use super::ApiError;
 use crate::app::App;
+use crate::auth::{Principal, Role};
 use crate::monitors::Incoming;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
 use downbeat_agent::protocol::{
     AssignedMonitor, Assignments, MAX_RESULTS_PER_PUSH, PushAnswer, ResultsPush,
 };
 use downbeat_domain::Slug;
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 use std::sync::Arc;
-
-/// Token roles that may act as an agent.
-const AGENT_ROLES: [&str; 2] = ["agent", "admin"];
-
-/// The agent endpoints' errors: the API's, plus 401 and 403.
-#[derive(Debug)]
-pub enum AgentApiError {
-    Api(ApiError),
-    Unauthorized(&'static str),
-    Forbidden(String),
-}
-
-impl From<ApiError> for AgentApiError {
-    fn from(e: ApiError) -> Self {
-        AgentApiError::Api(e)
-    }
-}
-
-impl From<downbeat_store::StoreError> for AgentApiError {
-    fn from(e: downbeat_store::StoreError) -> Self {
-        AgentApiError::Api(ApiError::from(e))
-    }
-}
-
-impl IntoResponse for AgentApiError {
-    fn into_response(self) -> Response {
-        let (status, message) = match self {
-            AgentApiError::Api(e) => return e.into_response(),
-            AgentApiError::Unauthorized(m) => (StatusCode::UNAUTHORIZED, m.to_owned()),
-            AgentApiError::Forbidden(m) => (StatusCode::FORBIDDEN, m),
-        };
-        let mut resp = (status, Json(serde_json::json!({ "error": message }))).into_response();
-        if status == StatusCode::UNAUTHORIZED {
-            resp.headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-        }
-        resp
-    }
-}
-
-/// The name of the token presented, if it may act as an agent.
-async fn authenticate(app: &App, headers: &HeaderMap) -> Result<String, AgentApiError> {
-    let secret = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .ok_or(AgentApiError::Unauthorized(
-            "an API token is required: Authorization: Bearer TOKEN",
-        ))?;
-    let hash: [u8; 32] = Sha256::digest(secret.as_bytes()).into();
-    let token = app
-        .store
-        .token_by_hash(hash)
-        .await?
-        .filter(|t| t.revoked_ms.is_none())
-        .ok_or(AgentApiError::Unauthorized("unknown or revoked API token"))?;
-    if !AGENT_ROLES.contains(&token.role.as_str()) {
-        return Err(AgentApiError::Forbidden(format!(
-            "token {:?} has role {}; agents need role agent",
-            token.name, token.role
-        )));
-    }
-    Ok(token.name)
-}
 
 /// A region name: a slug, and not the server's own (its results would be overwritten).
 fn region_of(app: &App, region: Option<&str>) -> Result<String, ApiError> {
@@ -110,19 +43,31 @@ fn region_of(app: &App, region: Option<&str>) -> Result<String, ApiError> {
     Ok(slug.to_string())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
-struct AssignmentsQuery {
+pub struct AssignmentsQuery {
+    /// The agent's region, e.g. `eu-west` (a slug; not the server's own region).
     region: Option<String>,
 }
 
 /// `GET /api/v1/agent/assignments?region=…`
+#[utoipa::path(get, path = "/api/v1/agent/assignments", tag = "monitors",
+    params(AssignmentsQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Every monitor to run (id, interval_ms, probe definition) and the canary", body = serde_json::Value),
+        (status = 401, description = "No or unknown token"),
+        (status = 403, description = "The token's role is not agent"),
+        (status = 422, description = "Missing or unacceptable region"),
+    ))]
 pub async fn assignments(
     State(app): State<App>,
-    headers: HeaderMap,
+    agent: Principal,
     RawQuery(query): RawQuery,
-) -> Result<Json<Assignments>, AgentApiError> {
-    let agent = authenticate(&app, &headers).await?;
+) -> Result<Json<Assignments>, ApiError> {
+    agent.require(Role::Agent)?;
+    let agent = agent.name;
     let q: AssignmentsQuery = serde_urlencoded::from_str(query.as_deref().unwrap_or(""))
         .map_err(|e| ApiError::BadRequest(format!("bad query: {e}")))?;
     let region = region_of(&app, q.region.as_deref())?;
@@ -144,12 +89,24 @@ pub async fn assignments(
 }
 
 /// `POST /api/v1/agent/results`
+#[utoipa::path(post, path = "/api/v1/agent/results", tag = "monitors",
+    request_body(content = serde_json::Value, description = "{region, results: [{monitor, reliable, result}]}, at most 1000 results"),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Stored: {accepted, duplicates, unknown}", body = serde_json::Value),
+        (status = 400, description = "Malformed body"),
+        (status = 401, description = "No or unknown token"),
+        (status = 403, description = "The token's role is not agent"),
+        (status = 422, description = "Unacceptable region or too many results"),
+        (status = 503, description = "Not stored; retry"),
+    ))]
 pub async fn results(
     State(app): State<App>,
-    headers: HeaderMap,
+    agent: Principal,
     body: Bytes,
-) -> Result<Json<PushAnswer>, AgentApiError> {
-    let agent = authenticate(&app, &headers).await?;
+) -> Result<Json<PushAnswer>, ApiError> {
+    agent.require(Role::Agent)?;
+    let agent = agent.name;
     let push: ResultsPush = serde_json::from_slice(&body)
         .map_err(|e| ApiError::BadRequest(format!("malformed results: {e}")))?;
     let region: Arc<str> = Arc::from(region_of(&app, Some(&push.region))?);
@@ -157,8 +114,7 @@ pub async fn results(
         return Err(ApiError::InvalidField {
             field: "results",
             message: format!("at most {MAX_RESULTS_PER_PUSH} per push"),
-        }
-        .into());
+        });
     }
     let mut answer = PushAnswer::default();
     let mut batch = Vec::with_capacity(push.results.len());

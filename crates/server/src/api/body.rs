@@ -10,7 +10,7 @@ use std::borrow::Cow;
 
 /// A report as sent, before validation. Unknown fields are refused so a misspelt field is
 /// not silently ignored.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(
     deny_unknown_fields,
     expecting = "a report object like {\"problem\": \"login\"}"
@@ -86,26 +86,7 @@ pub async fn read_limited(
 /// Parses a body in `format` into a raw report.
 pub fn parse(format: Format, bytes: &[u8]) -> Result<RawReport<'_>, ApiError> {
     match format {
-        Format::Json => {
-            // serde would read a struct from an array too, with a confusing message.
-            if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{')
-                && serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok()
-            {
-                return Err(ApiError::BadRequest(
-                    "invalid JSON body: expected an object like {\"problem\": \"login\"}".into(),
-                ));
-            }
-            let de = &mut serde_json::Deserializer::from_slice(bytes);
-            serde_path_to_error::deserialize(de).map_err(|e| {
-                let path = e.path().to_string();
-                let inner = e.into_inner();
-                if path == "." || path.is_empty() {
-                    ApiError::BadRequest(format!("invalid JSON body: {inner}"))
-                } else {
-                    ApiError::BadRequest(format!("invalid JSON body at `{path}`: {inner}"))
-                }
-            })
-        }
+        Format::Json => json(bytes, r#"{"problem": "login"}"#),
         Format::Form => {
             let mut raw: RawReport = serde_urlencoded::from_bytes(bytes)
                 .map_err(|e| ApiError::BadRequest(format!("invalid form body: {e}")))?;
@@ -118,4 +99,44 @@ pub fn parse(format: Format, bytes: &[u8]) -> Result<RawReport<'_>, ApiError> {
             Ok(raw)
         }
     }
+}
+
+/// Parses a JSON object into `T`, naming the path of what is wrong; `example` shows the
+/// expected shape when the body is not an object at all.
+pub fn json<'a, T: serde::Deserialize<'a>>(bytes: &'a [u8], example: &str) -> Result<T, ApiError> {
+    // serde would read a struct from an array too, with a confusing message.
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{')
+        && serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok()
+    {
+        return Err(ApiError::BadRequest(format!(
+            "invalid JSON body: expected an object like {example}"
+        )));
+    }
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if path == "." || path.is_empty() {
+            ApiError::BadRequest(format!("invalid JSON body: {inner}"))
+        } else {
+            ApiError::BadRequest(format!("invalid JSON body at `{path}`: {inner}"))
+        }
+    })
+}
+
+/// A whole JSON request body (`Content-Type: application/json`, at most `limit` bytes)
+/// parsed into `T`.
+pub async fn json_request<T: serde::de::DeserializeOwned>(
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+    example: &str,
+) -> Result<T, ApiError> {
+    if format_of(headers)? != Format::Json {
+        return Err(ApiError::UnsupportedMediaType(
+            "Content-Type must be application/json".into(),
+        ));
+    }
+    let bytes = read_limited(headers, body, limit).await?;
+    json(&bytes, example)
 }

@@ -30,6 +30,13 @@ pub enum ApiError {
     Unavailable(String),
     #[error("method not allowed")]
     MethodNotAllowed,
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    Forbidden(String),
+    /// The request is valid but conflicts with the current state (an illegal transition).
+    #[error("{0}")]
+    Conflict(String),
 }
 
 #[derive(Serialize)]
@@ -50,6 +57,9 @@ impl ApiError {
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
         }
     }
 
@@ -79,6 +89,12 @@ impl IntoResponse for ApiError {
             }),
         )
             .into_response();
+        if matches!(self, ApiError::Unauthorized(_)) {
+            resp.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"downbeat\""),
+            );
+        }
         if let Some(s) = retry_after {
             resp.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(s));
@@ -89,6 +105,11 @@ impl IntoResponse for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict(m) => return ApiError::Conflict(m),
+            StoreError::NotFound(m) => return ApiError::NotFound(m),
+            _ => {}
+        }
         // The store's detail goes to the log; the client learns it may retry.
         tracing::error!(error = %e, "store error");
         ApiError::Unavailable("the store is unavailable; retry shortly".into())

@@ -10,11 +10,18 @@ use serde_json::{Value, json};
 use std::time::Duration;
 
 /// Alive: the process answers. Never touches the store.
+#[utoipa::path(get, path = "/healthz", tag = "operations",
+    responses((status = 200, description = "The process answers", body = Object)))]
 pub async fn healthz() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
 /// Ready: the store answers within two seconds.
+#[utoipa::path(get, path = "/readyz", tag = "operations",
+    responses(
+        (status = 200, description = "The store answers", body = Object),
+        (status = 503, description = "The store does not answer"),
+    ))]
 pub async fn readyz(State(app): State<App>) -> Result<Json<Value>, ApiError> {
     match tokio::time::timeout(Duration::from_secs(2), app.store.ping()).await {
         Ok(Ok(())) => Ok(Json(
@@ -27,6 +34,10 @@ pub async fn readyz(State(app): State<App>) -> Result<Json<Value>, ApiError> {
     }
 }
 
+/// Prometheus / OpenMetrics text.
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "OpenMetrics text", body = String,
+        content_type = "application/openmetrics-text")))]
 pub async fn metrics(State(app): State<App>) -> impl IntoResponse {
     app.metrics
         .ingest_queue_depth

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct MonitorBody {
     id: String,
     kind: &'static str,
@@ -24,10 +24,11 @@ pub struct MonitorBody {
     state: &'static str,
     since: Option<Timestamp>,
     probable_cause: Option<String>,
+    #[schema(value_type = Object)]
     regions: BTreeMap<Arc<str>, RegionResult>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct MonitorsBody {
     service: String,
     diagnosis: String,
@@ -35,6 +36,12 @@ pub struct MonitorsBody {
 }
 
 /// `GET /api/v1/services/{service}/monitors`
+#[utoipa::path(get, path = "/api/v1/services/{service}/monitors", tag = "monitors",
+    params(("service" = String, Path, description = "Service id")),
+    responses(
+        (status = 200, description = "Monitors, their latest result per region, and the diagnosis", body = MonitorsBody),
+        (status = 404, description = "Unknown service"),
+    ))]
 pub async fn list(
     State(app): State<App>,
     path: Result<Path<String>, PathRejection>,
@@ -76,20 +83,31 @@ pub async fn list(
     }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ResultsQuery {
+    /// An RFC 3339 time or a duration ago (default 1h).
     since: Option<String>,
     limit: Option<u32>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct ResultsBody {
     monitor: String,
+    #[schema(value_type = Vec<Object>)]
     results: Vec<serde_json::Value>,
 }
 
 /// `GET /api/v1/monitors/{id}/results?since=…&limit=…` — oldest first.
+#[utoipa::path(get, path = "/api/v1/monitors/{id}/results", tag = "monitors",
+    params(("id" = String, Path, description = "Monitor id"), ResultsQuery),
+    responses(
+        (status = 200, description = "The monitor's results, oldest first", body = ResultsBody),
+        (status = 400, description = "Bad query"),
+        (status = 404, description = "Unknown monitor"),
+        (status = 422, description = "A parameter's value is not acceptable"),
+    ))]
 pub async fn results(
     State(app): State<App>,
     path: Result<Path<String>, PathRejection>,

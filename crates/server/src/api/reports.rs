@@ -20,13 +20,16 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 /// The answer to an accepted report.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Accepted {
     pub status: &'static str,
     /// False when this client already counted for this service within the dedupe window.
     pub counted: bool,
+    #[schema(value_type = String)]
     pub service: Arc<str>,
+    #[schema(value_type = String)]
     pub problem: Arc<str>,
+    #[schema(value_type = String)]
     pub message: Cow<'static, str>,
 }
 
@@ -43,6 +46,23 @@ pub fn service_of<'a>(
         .ok_or_else(|| ApiError::unknown_service(id))
 }
 
+/// Report a problem. One client counts once per service per dedupe window.
+#[utoipa::path(post, path = "/api/v1/services/{service}/reports", tag = "reports",
+    params(("service" = String, Path, description = "Service id")),
+    request_body(content(
+        (super::body::RawReport = "application/json"),
+        (super::body::RawReport = "application/x-www-form-urlencoded"),
+    )),
+    responses(
+        (status = 202, description = "Stored durably", body = Accepted),
+        (status = 400, description = "Malformed body"),
+        (status = 404, description = "Unknown service"),
+        (status = 413, description = "Body too large"),
+        (status = 415, description = "Neither JSON nor a form"),
+        (status = 422, description = "A field's value is not acceptable"),
+        (status = 429, description = "Too many reports from this address"),
+        (status = 503, description = "The store is unavailable; retry"),
+    ))]
 pub async fn submit(
     State(app): State<App>,
     path: Result<Path<String>, PathRejection>,
@@ -63,7 +83,11 @@ pub async fn submit(
             ApiError::UnsupportedMediaType(_) => RejectReason::unsupported_media_type,
             ApiError::RateLimited { .. } => RejectReason::rate_limited,
             ApiError::Unavailable(_) => RejectReason::unavailable,
-            ApiError::BadRequest(_) | ApiError::MethodNotAllowed => RejectReason::bad_request,
+            ApiError::BadRequest(_)
+            | ApiError::MethodNotAllowed
+            | ApiError::Unauthorized(_)
+            | ApiError::Forbidden(_)
+            | ApiError::Conflict(_) => RejectReason::bad_request,
         });
     }
     result.map(|a| (StatusCode::ACCEPTED, Json(a)))

@@ -20,13 +20,15 @@ use std::collections::BTreeMap;
 /// Most buckets one series request may ask for.
 pub const MAX_BUCKETS: i64 = 20_000;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct SummaryQuery {
+    /// How far back: a duration such as 60m or 24h (default 1h).
     window: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct SummaryBody {
     service: String,
     window: String,
@@ -38,6 +40,14 @@ pub struct SummaryBody {
 }
 
 /// `GET /api/v1/services/{service}/summary?window=60m`
+#[utoipa::path(get, path = "/api/v1/services/{service}/summary", tag = "reports",
+    params(("service" = String, Path, description = "Service id"), SummaryQuery),
+    responses(
+        (status = 200, description = "Counted reports, broken down", body = SummaryBody),
+        (status = 400, description = "Bad query"),
+        (status = 404, description = "Unknown service"),
+        (status = 422, description = "A parameter's value is not acceptable"),
+    ))]
 pub async fn summary(
     State(app): State<App>,
     path: Result<Path<String>, PathRejection>,
@@ -79,20 +89,23 @@ async fn summary_body(
     })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct CountsQuery {
+    /// An RFC 3339 time or a duration ago (default 24h).
     since: Option<String>,
+    /// 1m, 5m, 15m or 1h.
     bucket: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct Bucket {
     start: Timestamp,
     count: u64,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct CountsBody {
     service: String,
     bucket: &'static str,
@@ -111,6 +124,14 @@ const BUCKETS: [(&str, i64); 4] = [
 
 /// `GET /api/v1/services/{service}/reports?since=…&bucket=1m|5m|15m|1h` — every bucket from
 /// `since` to now, including empty ones.
+#[utoipa::path(get, path = "/api/v1/services/{service}/reports", tag = "reports",
+    params(("service" = String, Path, description = "Service id"), CountsQuery),
+    responses(
+        (status = 200, description = "Counted reports per bucket", body = CountsBody),
+        (status = 400, description = "Bad query"),
+        (status = 404, description = "Unknown service"),
+        (status = 422, description = "A parameter's value is not acceptable"),
+    ))]
 pub async fn counts(
     State(app): State<App>,
     path: Result<Path<String>, PathRejection>,

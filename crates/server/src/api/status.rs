@@ -13,6 +13,12 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
 /// `GET /api/v1/services/{service}/status`
+#[utoipa::path(get, path = "/api/v1/services/{service}/status", tag = "crowd",
+    params(("service" = String, Path, description = "Service id")),
+    responses(
+        (status = 200, description = "The crowd verdict, explained", body = Object),
+        (status = 404, description = "Unknown service"),
+    ))]
 pub async fn status(
     State(app): State<App>,
     path: Result<Path<String>, PathRejection>,
@@ -21,14 +27,16 @@ pub async fn status(
     Ok(Json(app.crowd.status(service)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct EventsQuery {
+    /// An RFC 3339 time or a duration ago (default 7d).
     since: Option<String>,
     limit: Option<u32>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct EventBody {
     id: i64,
     series: String,
@@ -39,16 +47,25 @@ pub struct EventBody {
     observed: f64,
     expected: f64,
     explanation: String,
+    #[schema(value_type = Object)]
     evidence: serde_json::Value,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct EventsBody {
     service: String,
     events: Vec<EventBody>,
 }
 
 /// `GET /api/v1/services/{service}/events?since=24h&limit=100` — newest first.
+#[utoipa::path(get, path = "/api/v1/services/{service}/events", tag = "crowd",
+    params(("service" = String, Path, description = "Service id"), EventsQuery),
+    responses(
+        (status = 200, description = "Verdict changes with their evidence", body = EventsBody),
+        (status = 400, description = "Bad query"),
+        (status = 404, description = "Unknown service"),
+        (status = 422, description = "A parameter's value is not acceptable"),
+    ))]
 pub async fn events(
     State(app): State<App>,
     path: Result<Path<String>, PathRejection>,

@@ -6,7 +6,7 @@ use downbeat_domain::Clock;
 use serde_json::{Value, json};
 use std::sync::Arc;
 
-const MINUTE: i64 = 60_000;
+pub const MINUTE: i64 = 60_000;
 
 /// A client address on its own /24 for every `n` (only ever sent as X-Forwarded-For).
 fn spread_ip(n: u32) -> String {
@@ -19,7 +19,7 @@ fn spread_ip(n: u32) -> String {
 }
 
 /// Posts `count` reports concurrently; `body(i)` and `ip(i)` choose each one.
-async fn post_many(
+pub async fn post_many(
     app: &TestApp,
     count: u32,
     body: impl Fn(u32) -> Value,
@@ -54,14 +54,14 @@ async fn post_many(
 
 /// Drives minutes `[from, to)` after `t0`: `per_minute(m)` reports in each, then steps the
 /// detector. Returns the verdict seen after each minute.
-struct Driver<'a> {
-    app: &'a TestApp,
-    t0: i64,
-    next_client: u32,
+pub struct Driver<'a> {
+    pub app: &'a TestApp,
+    pub t0: i64,
+    pub next_client: u32,
 }
 
 impl Driver<'_> {
-    async fn minute(
+    pub async fn minute(
         &mut self,
         m: i64,
         count: u32,
@@ -80,14 +80,14 @@ impl Driver<'_> {
     }
 }
 
-fn normal(i: u32) -> Value {
+pub fn normal(i: u32) -> Value {
     let problems = ["playback", "login", "search", "other"];
     let platform = ["ios", "web", "desktop"][(i % 3) as usize];
     json!({"problem": problems[(i % 4) as usize], "platform": platform, "country": "US"})
 }
 
 /// The DESIGN.md pattern: mostly login, 65% mobile, several countries.
-fn outage(i: u32) -> Value {
+pub fn outage(i: u32) -> Value {
     let problem = if i % 10 < 7 { "login" } else { "playback" };
     let platform = match i % 20 {
         0..=12 => {
@@ -104,7 +104,7 @@ fn outage(i: u32) -> Value {
     json!({"problem": problem, "platform": platform, "country": country})
 }
 
-fn start_of_minute(app: &TestApp) -> i64 {
+pub fn start_of_minute(app: &TestApp) -> i64 {
     (app.clock.now_ms() / MINUTE) * MINUTE
 }
 

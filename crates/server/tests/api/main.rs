@@ -2,6 +2,7 @@
 
 mod crowd;
 mod helpers;
+mod incidents;
 mod latency;
 mod monitors;
 mod ops;

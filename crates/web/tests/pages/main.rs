@@ -5,5 +5,6 @@ mod browser;
 mod cache;
 mod form;
 mod helpers;
+mod incidents;
 mod machine;
 mod render;

@@ -21,7 +21,8 @@ async fn pages_before_any_report_say_so_honestly() {
     assert!(html.contains("No usual level is known yet."));
     assert!(html.contains("Login and accounts") && html.contains("Operational"));
     assert!(html.contains("Uptime, last 90 days: no data yet"));
-    assert!(html.contains("No incidents reported."));
+    assert!(html.contains("No open incidents."));
+    assert!(html.contains("No maintenance scheduled."));
     assert!(html.contains("Log out and back in, then restart the app."));
     assert!(html.starts_with("<!DOCTYPE html>\n<html lang=\"en\">"));
 

@@ -1,0 +1,192 @@
+//! `downbeat token …` and `downbeat user …`: operators' credentials, written straight to the
+//! store (so they work while the server runs).
+
+use super::UsageError;
+use crate::cli::{StoreArgs, TokenCommand, UserCommand};
+use anyhow::Context;
+use downbeat_server::auth::{self, Role};
+use downbeat_store::{Store, StoreError, UserRow};
+use std::io::{BufRead, IsTerminal};
+use std::sync::Arc;
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?)
+}
+
+async fn open(args: &StoreArgs) -> anyhow::Result<Arc<dyn Store>> {
+    let config = super::load_config(args.config.as_deref())?;
+    let (target, _) = super::store_target(args, &config)?;
+    downbeat_store::open(&target)
+        .await
+        .context("opening the store")
+}
+
+fn role(s: &str, allowed: &[Role]) -> anyhow::Result<Role> {
+    Role::parse(s)
+        .filter(|r| allowed.contains(r))
+        .ok_or_else(|| {
+            let names: Vec<&str> = allowed.iter().map(|r| r.as_str()).collect();
+            UsageError(format!("--role {s:?}: use {}", names.join(", "))).into()
+        })
+}
+
+fn check_name(kind: &str, name: &str) -> anyhow::Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '@'));
+    if ok {
+        Ok(())
+    } else {
+        Err(UsageError(format!(
+            "{kind} name {name:?}: use 1-64 letters, digits, '-', '_', '.' or '@'"
+        ))
+        .into())
+    }
+}
+
+fn date(ms: i64) -> String {
+    jiff::Timestamp::from_millisecond(ms)
+        .map(|t| t.strftime("%Y-%m-%d %H:%M UTC").to_string())
+        .unwrap_or_default()
+}
+
+pub fn token(c: TokenCommand) -> anyhow::Result<()> {
+    runtime()?.block_on(async {
+        match c {
+            TokenCommand::Create {
+                store,
+                name,
+                role: r,
+            } => {
+                check_name("token", &name)?;
+                let role = role(&r, &Role::ALL)?;
+                let store = open(&store).await?;
+                let now = jiff::Timestamp::now().as_millisecond();
+                let secret = match auth::create_token(&*store, &name, role, now).await {
+                    Ok(s) => s,
+                    Err(StoreError::Conflict(m)) => return Err(UsageError(m).into()),
+                    Err(e) => return Err(anyhow::Error::new(e).context("creating the token")),
+                };
+                eprintln!(
+                    "Created token {name:?} with role {role}. It is shown once; store it now:"
+                );
+                println!("{secret}");
+                Ok(())
+            }
+            TokenCommand::List { store } => {
+                let store = open(&store).await?;
+                for t in store.tokens().await? {
+                    let state = match t.revoked_ms {
+                        Some(ms) => format!("revoked {}", date(ms)),
+                        None => "active".into(),
+                    };
+                    println!(
+                        "{}\t{}\tcreated {}\t{state}",
+                        t.name,
+                        t.role,
+                        date(t.created_ms)
+                    );
+                }
+                Ok(())
+            }
+            TokenCommand::Revoke { store, name } => {
+                let store = open(&store).await?;
+                let now = jiff::Timestamp::now().as_millisecond();
+                if store.revoke_token(&name, now).await? {
+                    eprintln!("revoked token {name:?}");
+                    Ok(())
+                } else {
+                    Err(UsageError(format!("no active token named {name:?}")).into())
+                }
+            }
+        }
+    })
+}
+
+/// A password from the terminal (twice, not echoed) or one line of standard input.
+fn read_password() -> anyhow::Result<String> {
+    let password = if std::io::stdin().is_terminal() {
+        let a = rpassword::prompt_password("Password: ")?;
+        let b = rpassword::prompt_password("Again: ")?;
+        if a != b {
+            return Err(UsageError("the passwords differ".into()).into());
+        }
+        a
+    } else {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        line.trim_end_matches(['\r', '\n']).to_owned()
+    };
+    auth::check_password_strength(&password).map_err(UsageError)?;
+    Ok(password)
+}
+
+pub fn user(c: UserCommand) -> anyhow::Result<()> {
+    match c {
+        UserCommand::Hash => {
+            let password = read_password()?;
+            println!(
+                "{}",
+                auth::hash_password(&password).map_err(anyhow::Error::msg)?
+            );
+            Ok(())
+        }
+        UserCommand::Add {
+            store,
+            name,
+            role: r,
+        } => {
+            check_name("user", &name)?;
+            let role = role(&r, &[Role::Viewer, Role::Editor, Role::Admin])?;
+            let password = read_password()?;
+            let hash = auth::hash_password(&password).map_err(anyhow::Error::msg)?;
+            runtime()?.block_on(async {
+                let store = open(&store).await?;
+                let existing = store.user(&name).await?;
+                store
+                    .save_user(UserRow {
+                        name: name.clone(),
+                        role: role.as_str().into(),
+                        password_hash: hash,
+                        created_ms: existing.as_ref().map_or_else(
+                            || jiff::Timestamp::now().as_millisecond(),
+                            |u| u.created_ms,
+                        ),
+                        failed_logins: 0,
+                        locked_until_ms: None,
+                    })
+                    .await?;
+                eprintln!(
+                    "{} user {name:?} with role {role}",
+                    if existing.is_some() {
+                        "updated"
+                    } else {
+                        "added"
+                    }
+                );
+                Ok(())
+            })
+        }
+        UserCommand::List { store } => runtime()?.block_on(async {
+            let store = open(&store).await?;
+            let now = jiff::Timestamp::now().as_millisecond();
+            for u in store.users().await? {
+                let locked = match u.locked_until_ms {
+                    Some(ms) if ms > now => format!("locked until {}", date(ms)),
+                    _ => "active".into(),
+                };
+                println!(
+                    "{}\t{}\tcreated {}\t{locked}",
+                    u.name,
+                    u.role,
+                    date(u.created_ms)
+                );
+            }
+            Ok(())
+        }),
+    }
+}
