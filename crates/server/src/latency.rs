@@ -25,6 +25,8 @@ use std::time::Duration;
 pub const STATE_KEY: &str = "monitors:latency";
 /// How often changed latency baselines are saved (and at shutdown).
 pub const SAVE_EVERY: Duration = Duration::from_secs(15 * 60);
+/// Detectors saved per transaction.
+pub const SAVE_CHUNK: usize = 256;
 /// A far-above result exceeds its baseline by at least this much…
 pub const MIN_EXCESS_MS: f64 = 50.0;
 /// …and is at least this many times it.
@@ -110,36 +112,41 @@ impl Latency {
         Ok(s.detectors.len())
     }
 
-    /// Saves the detectors observed since the last save, in one transaction.
+    /// Saves the detectors observed since the last save, [`SAVE_CHUNK`] per transaction:
+    /// a detector's JSON is about 10 KB, so ten thousand monitors saved in one go would
+    /// hold some 100 MB of text at once.
     pub async fn save(&self, store: &dyn Store, now_ms: i64) -> Result<usize, StoreError> {
-        let states: Vec<DetectorState> = {
+        let mut dirty: Vec<String> = {
             let mut s = self.series.lock().unwrap_or_else(|e| e.into_inner());
-            let dirty = std::mem::take(&mut s.dirty);
-            dirty
-                .into_iter()
-                .filter_map(|k| {
-                    let d = s.detectors.get(&k)?;
-                    let state = serde_json::to_string(d).ok()?;
-                    Some(DetectorState {
-                        series: k,
-                        state,
-                        through_minute_ms: now_ms,
-                    })
-                })
-                .collect()
+            std::mem::take(&mut s.dirty).into_iter().collect()
         };
-        let n = states.len();
-        if n == 0 {
-            return Ok(0);
+        let mut saved = 0;
+        while !dirty.is_empty() {
+            let keys: Vec<String> = dirty.drain(..dirty.len().min(SAVE_CHUNK)).collect();
+            let states: Vec<DetectorState> = {
+                let s = self.series.lock().unwrap_or_else(|e| e.into_inner());
+                keys.iter()
+                    .filter_map(|k| {
+                        let state = serde_json::to_string(s.detectors.get(k)?).ok()?;
+                        Some(DetectorState {
+                            series: k.clone(),
+                            state,
+                            through_minute_ms: now_ms,
+                        })
+                    })
+                    .collect()
+            };
+            let n = states.len();
+            if let Err(e) = store.save_detector_states(STATE_KEY, states).await {
+                // Try again next time rather than forget what changed.
+                let mut s = self.series.lock().unwrap_or_else(|e| e.into_inner());
+                s.dirty.extend(keys);
+                s.dirty.extend(dirty);
+                return Err(e);
+            }
+            saved += n;
         }
-        let keys: Vec<String> = states.iter().map(|st| st.series.clone()).collect();
-        if let Err(e) = store.save_detector_states(STATE_KEY, states).await {
-            // Try again next time rather than forget what changed.
-            let mut s = self.series.lock().unwrap_or_else(|e| e.into_inner());
-            s.dirty.extend(keys);
-            return Err(e);
-        }
-        Ok(n)
+        Ok(saved)
     }
 
     /// The baseline of a series right now: expected and upper bound of normal, in ms.

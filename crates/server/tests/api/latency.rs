@@ -182,3 +182,25 @@ max_latency_ms = 2000
     );
     app.stop().await;
 }
+
+/// Thousands of monitors: baselines are saved in chunks, and every one comes back.
+#[tokio::test]
+async fn many_baselines_save_in_chunks_and_all_come_back() {
+    let judge = Latency::default();
+    let n = 2 * latency::SAVE_CHUNK + 7;
+    for i in 0..n {
+        let mut r: downbeat_probe::ProbeResult = serde_json::from_value(serde_json::json!({
+            "kind": "http", "started_at": "2026-11-22T10:00:00Z", "outcome": "up",
+            "timings": {"total_ms": 3.0}
+        }))
+        .unwrap();
+        judge.judge(&format!("m{i}"), "eu-west", &mut r);
+    }
+    // The chunking is the server's; the store's own tests cover both backends.
+    let store = downbeat_store::testing::sqlite();
+    let db = downbeat_store::open(&store.target).await.unwrap();
+    assert_eq!(judge.save(db.as_ref(), 0).await.unwrap(), n);
+    assert_eq!(judge.save(db.as_ref(), 0).await.unwrap(), 0, "nothing new");
+    let restored = Latency::default();
+    assert_eq!(restored.load(db.as_ref()).await.unwrap(), n);
+}
