@@ -33,6 +33,14 @@ pub enum Command {
     /// the config file's [server] table, built-in defaults. SIGTERM or ctrl-c stops accepting
     /// requests, lets in-flight ones finish and commits every queued report before exiting.
     Serve(ServeArgs),
+    /// Run a remote probe agent: pull the monitors to run from a Downbeat server, probe them
+    /// from this vantage point and push the results, buffered on disk while the server is
+    /// unreachable.
+    ///
+    /// The token needs role `agent` (`downbeat token create --name NAME --role agent`).
+    /// SIGTERM or ctrl-c finishes the probes in flight, buffers their results and exits;
+    /// undelivered results are sent after the next start.
+    Agent(AgentArgs),
     /// Print or check configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -105,6 +113,33 @@ pub enum UserCommand {
     /// Print the argon2 hash of a password (read like `add` does), for a [[user]] in the
     /// config file.
     Hash,
+}
+
+#[derive(Debug, Args)]
+pub struct AgentArgs {
+    /// The server's base URL, e.g. http://downbeat.internal:8080.
+    #[arg(long, env = "DOWNBEAT_AGENT_SERVER")]
+    pub server: String,
+    /// An API token with role `agent` (prefer the environment variable: flags show in `ps`).
+    #[arg(long, env = "DOWNBEAT_AGENT_TOKEN", hide_env_values = true)]
+    pub token: String,
+    /// This vantage point's region name, e.g. eu-west: the region its results are shown under.
+    #[arg(long, env = "DOWNBEAT_AGENT_REGION")]
+    pub region: String,
+    /// Where results wait until the server has acknowledged them.
+    #[arg(
+        long,
+        env = "DOWNBEAT_AGENT_BUFFER_DIR",
+        default_value = "downbeat-agent-buffer"
+    )]
+    pub buffer_dir: PathBuf,
+    /// A known-good host:port this vantage checks, instead of the server's `probes.canary`:
+    /// while it is unreachable, this agent's results are marked unreliable.
+    #[arg(long)]
+    pub canary: Option<String>,
+    /// How often to pull assignments again.
+    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+    pub refresh: std::time::Duration,
 }
 
 #[derive(Debug, Args)]

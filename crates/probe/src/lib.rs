@@ -36,7 +36,10 @@
 //!   `http_5xx`, `http_4xx`, `overload`, `content`. 429 and 503 are `overload`, other 5xx
 //!   `http_5xx`. A timeout is charged to the phase it hit: DNS → `dns`, TCP → `connect`, TLS →
 //!   `tls_handshake`, after connecting → `timeout`. A connection closed without a response is
-//!   `connect` (detail `reset`); an unfollowed or unexpected 3xx is `content`.
+//!   `connect` (detail `reset`); an unfollowed or unexpected 3xx is `content`. A probe knows
+//!   no history: the server judges latency against the monitor's own baseline and marks a
+//!   far-too-slow answer with [`ProbeResult::mark_above_baseline`] (`overload`,
+//!   `above_baseline`).
 //! - **Outcome**: `degraded` for a slow answer (over `max_latency_ms`) or a certificate
 //!   expiring within `expiry_warn_days` (default 14); over [`OVERLOAD_LATENCY_FACTOR`] times
 //!   `max_latency_ms` is `down`/`overload`.

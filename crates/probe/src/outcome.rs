@@ -64,8 +64,9 @@ pub enum Cause {
     /// An HTTP 4xx status other than 429.
     #[serde(rename = "http_4xx")]
     Http4xx,
-    /// The server says it is overloaded (HTTP 429 or 503), or answered far slower than its
-    /// `max_latency` (more than [`crate::OVERLOAD_LATENCY_FACTOR`] times).
+    /// The server says it is overloaded (HTTP 429 or 503), answered far slower than its
+    /// `max_latency` (more than [`crate::OVERLOAD_LATENCY_FACTOR`] times), or far slower than
+    /// its own baseline (detail `above_baseline`).
     #[serde(rename = "overload")]
     Overload,
     /// The answer arrived but is not the expected one: body text, regex, JSON value, or a
@@ -157,6 +158,9 @@ pub enum Detail {
     Status,
     /// HTTP: slower than `max_latency` (degraded) or far slower (overload).
     Slow,
+    /// Any kind: latency far above the monitor's own baseline for this time of day (judged
+    /// by the caller, see [`crate::ProbeResult::mark_above_baseline`]).
+    AboveBaseline,
     /// HTTP: the body lacks the expected text or does not match the regex.
     BodyMismatch,
     /// HTTP: the JSON pointer is missing or holds another value, or the body is not JSON.
@@ -192,6 +196,7 @@ impl Detail {
             Detail::Handshake => "handshake",
             Detail::Status => "status",
             Detail::Slow => "slow",
+            Detail::AboveBaseline => "above_baseline",
             Detail::BodyMismatch => "body_mismatch",
             Detail::JsonMismatch => "json_mismatch",
             Detail::Protocol => "protocol",

@@ -169,6 +169,17 @@ impl ProbeResult {
         self.outcome != Outcome::Down
     }
 
+    /// Marks a result whose checks passed as `down`/`overload` (detail `above_baseline`):
+    /// its latency is far above what this monitor usually takes from this vantage at this
+    /// time of day. The probe knows no history; the caller keeps the baseline and passes
+    /// what is `usual`.
+    pub fn mark_above_baseline(&mut self, usual: Duration) {
+        self.outcome = Outcome::Down;
+        self.cause = Some(Cause::Overload);
+        self.detail = Some(Detail::AboveBaseline);
+        self.error = Some(format!("usually about {}", human_duration(usual)));
+    }
+
     /// The result in plain words, for pages and notifications, e.g. "TLS certificate expired
     /// 2 h ago (not after 2026-11-22 08:00 UTC)". Relative times are measured from
     /// [`ProbeResult::started_at`], so the text is stable for a stored result.
@@ -303,6 +314,12 @@ impl ProbeResult {
                     .total
                     .map_or_else(|| "?".into(), human_duration)
             ),
+            (Some(Cause::Overload), Some(Detail::AboveBaseline)) => format!(
+                "overloaded: answered in {}, latency far above its own baseline",
+                self.timings
+                    .total
+                    .map_or_else(|| "?".into(), human_duration)
+            ),
             (Some(Cause::Overload), _) => format!("overloaded: HTTP {status}"),
             (Some(Cause::Http5xx), _) => format!("server error: HTTP {status}"),
             (Some(Cause::Http4xx), _) => format!("client error: HTTP {status}"),
@@ -405,6 +422,20 @@ mod tests {
         assert_eq!(
             r.explanation(),
             "TLS certificate expired 2 h ago (not after 2026-11-22 08:00 UTC)"
+        );
+    }
+
+    #[test]
+    fn above_baseline_is_overload_in_words() {
+        let now: Timestamp = "2026-11-22T10:00:00Z".parse().expect("ts");
+        let mut r = ProbeResult::new(ProbeKind::Http, now);
+        r.http_status = Some(200);
+        r.timings.total = Some(Duration::from_millis(320));
+        r.mark_above_baseline(Duration::from_millis(2));
+        assert_eq!((r.outcome, r.cause), (Outcome::Down, Some(Cause::Overload)));
+        assert_eq!(
+            r.explanation(),
+            "overloaded: answered in 320 ms, latency far above its own baseline: usually about 2 ms"
         );
     }
 

@@ -86,7 +86,6 @@ impl App {
         ));
         let (ingest, writer) = ingest::start(store.clone(), metrics.clone(), generations.clone());
         let config_region = config.server.region.clone();
-        let monitor_count = config.monitors.len();
         let report_counters = config
             .services
             .iter()
@@ -99,7 +98,7 @@ impl App {
                 api_cache: ResponseCache::new(API_CACHE_MAX_AGE_MS, 1024),
                 crowd: Crowd::default(),
                 node_id: format!("{:016x}", rand::random::<u64>()),
-                monitors: crate::monitors::Monitors::new(&config_region, monitor_count),
+                monitors: crate::monitors::Monitors::new(&config_region, &config.monitors),
                 incidents: Default::default(),
                 limiter: Limiter::new(&config.reports),
                 config,

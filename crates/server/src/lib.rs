@@ -16,6 +16,7 @@
 //! - [`ingest`]: the group-commit queue between handlers and the store.
 //! - [`monitors`]: synthetic monitors: schedule, quorum, hysteresis, diagnosis.
 //! - [`diagnosis`]: the monitors' picture in public words (no targets, addresses or errors).
+//! - [`latency`]: probe latency judged against its own time-of-day baseline.
 //! - [`metrics`]: Prometheus metrics and the request-timing middleware.
 //! - [`jobs`]: background work (retention pruning, housekeeping) with testable steps.
 
@@ -30,6 +31,7 @@ pub mod identity;
 pub mod incidents;
 pub mod ingest;
 pub mod jobs;
+pub mod latency;
 pub mod limiter;
 pub mod metrics;
 pub mod monitors;

@@ -76,6 +76,8 @@ pub struct Metrics {
     pub ingest_queue_depth: Gauge,
     pub rate_limited_clients: Gauge,
     pub probes: Family<OutcomeLabel, Counter>,
+    pub probe_lag_seconds: Histogram,
+    pub probes_skipped: Counter,
 }
 
 impl Default for Metrics {
@@ -98,6 +100,9 @@ impl Metrics {
             ingest_queue_depth: Gauge::default(),
             rate_limited_clients: Gauge::default(),
             probes: Family::default(),
+            // 100 µs .. ~6.5 s
+            probe_lag_seconds: Histogram::new(exponential_buckets(0.000_1, 2.0, 17)),
+            probes_skipped: Counter::default(),
         };
         let mut r = Registry::with_prefix("downbeat");
         r.register(
@@ -146,6 +151,16 @@ impl Metrics {
             m.rate_limited_clients.clone(),
         );
         r.register("probes", "Monitor probes run, by outcome", m.probes.clone());
+        r.register(
+            "probe_schedule_lag_seconds",
+            "How late a probe started after its due time",
+            m.probe_lag_seconds.clone(),
+        );
+        r.register(
+            "probes_skipped",
+            "Probe rounds skipped because every probe slot was busy",
+            m.probes_skipped.clone(),
+        );
         Metrics {
             registry: Arc::new(r),
             ..m

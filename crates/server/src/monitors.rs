@@ -13,8 +13,13 @@
 //! `successes_to_close` good ones close it. Transitions are saved, so a restart neither
 //! re-alerts nor forgets. When a canary target is configured and this vantage cannot reach
 //! it, its failures are marked unreliable: they are shown, but blame nobody.
+//!
+//! Every result, local or pushed by an agent, goes through one writer: its latency is judged
+//! against its own baseline ([`crate::latency`]), it is stored in a batch, and the monitor's
+//! picture and state are updated.
 
 use crate::app::App;
+use crate::latency::Latency;
 use downbeat_config::{MonitorConfig, ProbeSettings};
 use downbeat_probe::{Cause, Outcome, ProbeResult, ProbeSpec, Prober};
 use downbeat_store::{MonitorState, NewProbeResult, StoreError};
@@ -55,23 +60,79 @@ struct Hysteresis {
     good_rounds: u32,
 }
 
+/// A result on its way to the writer.
+pub struct Incoming {
+    /// The monitor's index in the config.
+    pub index: usize,
+    /// The vantage region that probed.
+    pub region: Arc<str>,
+    /// Whether the vantage trusted its own network when it probed (its canary answered);
+    /// `None` for this node's own probes, which use this node's canary.
+    pub reliable: Option<bool>,
+    pub result: ProbeResult,
+}
+
+/// Start times (ms) of the latest results received per (monitor, agent region), to spot a
+/// retried batch; a few per key, since an agent's results of one monitor may arrive out of
+/// order when probes overlap.
+const RECENT_PER_KEY: usize = 16;
+type RecentStarts = HashMap<(usize, Arc<str>), std::collections::VecDeque<i64>>;
+
 /// Every monitor's picture; shared by the scheduler, the writer and the API.
 pub struct Monitors {
     region: Arc<str>,
+    index: HashMap<String, usize>,
+    recent: Mutex<RecentStarts>,
     latest: RwLock<HashMap<usize, BTreeMap<Arc<str>, RegionResult>>>,
     states: Mutex<Vec<Hysteresis>>,
     canary_ok: AtomicBool,
     pub skipped: AtomicU64,
+    /// Latency baselines per monitor and region.
+    pub latency: Latency,
 }
 
 impl Monitors {
-    pub fn new(region: &str, count: usize) -> Self {
+    pub fn new(region: &str, monitors: &[MonitorConfig]) -> Self {
+        let count = monitors.len();
         Monitors {
             region: Arc::from(region),
+            index: monitors
+                .iter()
+                .enumerate()
+                .map(|(i, m)| (m.id.to_string(), i))
+                .collect(),
+            recent: Mutex::new(HashMap::new()),
             latest: RwLock::new(HashMap::new()),
             states: Mutex::new(vec![Hysteresis::default(); count]),
             canary_ok: AtomicBool::new(true),
             skipped: AtomicU64::new(0),
+            latency: Latency::default(),
+        }
+    }
+
+    /// The index of the monitor with this id.
+    pub fn index_of(&self, id: &str) -> Option<usize> {
+        self.index.get(id).copied()
+    }
+
+    /// Whether a result of monitor `i` from `region` that started at `at_ms` was stored
+    /// already (a retried push).
+    pub fn already_received(&self, i: usize, region: &Arc<str>, at_ms: i64) -> bool {
+        let recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+        recent
+            .get(&(i, region.clone()))
+            .is_some_and(|q| q.contains(&at_ms))
+    }
+
+    /// Remembers stored results of `region` as (monitor index, start ms).
+    pub fn received(&self, region: &Arc<str>, keys: &[(usize, i64)]) {
+        let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+        for &(i, at_ms) in keys {
+            let q = recent.entry((i, region.clone())).or_default();
+            if q.len() == RECENT_PER_KEY {
+                q.pop_front();
+            }
+            q.push_back(at_ms);
         }
     }
 
@@ -138,6 +199,7 @@ pub async fn start(
 }
 
 async fn restore(app: &App) -> Result<(), StoreError> {
+    app.monitors.latency.load(app.store.as_ref()).await?;
     let index: HashMap<&str, usize> = app
         .config
         .monitors
@@ -205,10 +267,11 @@ fn first_offset(m: &MonitorConfig) -> Duration {
 async fn schedule(
     app: App,
     prober: Prober,
-    tx: mpsc::Sender<(usize, ProbeResult)>,
+    tx: mpsc::Sender<Incoming>,
     mut stopped: watch::Receiver<bool>,
 ) {
     let monitors = &app.config.monitors;
+    let region = app.monitors.region.clone();
     let start = Instant::now();
     let mut heap: BinaryHeap<Reverse<(Instant, usize)>> = monitors
         .iter()
@@ -216,7 +279,8 @@ async fn schedule(
         .map(|(i, m)| Reverse((start + first_offset(m), i)))
         .collect();
     let slots = Arc::new(Semaphore::new(app.config.probes.concurrency));
-    let specs: Arc<Vec<ProbeSpec>> = Arc::new(monitors.iter().map(|m| m.probe.clone()).collect());
+    // Tasks read their spec from the shared config rather than a copy of every spec.
+    let config = app.config.clone();
     loop {
         let Some(&Reverse((due, _))) = heap.peek() else {
             return;
@@ -234,15 +298,27 @@ async fn schedule(
             let interval = monitors[i].interval.as_duration();
             match slots.clone().try_acquire_owned() {
                 Ok(permit) => {
-                    let (specs, prober, tx) = (specs.clone(), prober.clone(), tx.clone());
+                    let (config, prober, tx) = (config.clone(), prober.clone(), tx.clone());
+                    let region = region.clone();
+                    let lag = app.metrics.probe_lag_seconds.clone();
                     tokio::spawn(async move {
-                        let result = downbeat_probe::probe(&specs[i], &prober).await;
+                        lag.observe(due.elapsed().as_secs_f64());
+                        let result =
+                            downbeat_probe::probe(&config.monitors[i].probe, &prober).await;
                         drop(permit);
-                        let _ = tx.send((i, result)).await;
+                        let _ = tx
+                            .send(Incoming {
+                                index: i,
+                                region,
+                                reliable: None,
+                                result,
+                            })
+                            .await;
                     });
                 }
                 Err(_) => {
                     app.monitors.skipped.fetch_add(1, Ordering::Relaxed);
+                    app.metrics.probes_skipped.inc();
                 }
             }
             // The next run keeps the cadence; if we fell behind by whole intervals, skip them.
@@ -278,8 +354,9 @@ async fn watch_canary(
     }
 }
 
-async fn write_results(app: App, mut rx: mpsc::Receiver<(usize, ProbeResult)>) {
-    let mut batch: Vec<(usize, ProbeResult)> = Vec::with_capacity(MAX_BATCH);
+async fn write_results(app: App, mut rx: mpsc::Receiver<Incoming>) {
+    let mut batch: Vec<Incoming> = Vec::with_capacity(MAX_BATCH);
+    let mut last_save = Instant::now();
     while let Some(first) = rx.recv().await {
         batch.push(first);
         while batch.len() < MAX_BATCH {
@@ -288,61 +365,102 @@ async fn write_results(app: App, mut rx: mpsc::Receiver<(usize, ProbeResult)>) {
                 Err(_) => break,
             }
         }
-        let reliable = app.monitors.canary_ok.load(Ordering::Relaxed);
-        let mut rows = Vec::with_capacity(batch.len());
-        let mut changes = Vec::new();
-        for (i, result) in batch.drain(..) {
-            let m = &app.config.monitors[i];
-            let at = result.started_at;
-            rows.push(NewProbeResult {
-                monitor: m.id.as_arc(),
-                region: app.monitors.region.clone(),
-                at_ms: at.as_millisecond(),
-                outcome: result.outcome.as_str(),
-                cause: result.cause.map(Cause::as_str),
-                total_ms: result.timings.total.map(|d| d.as_secs_f64() * 1000.0),
-                reliable,
-                result: serde_json::to_string(&result).unwrap_or_else(|_| "{}".into()),
-            });
-            let region = app.monitors.region.clone();
-            let explanation = result.explanation();
-            app.monitors
-                .latest
-                .write()
-                .unwrap_or_else(|e| e.into_inner())
-                .entry(i)
-                .or_default()
-                .insert(
-                    region.clone(),
-                    RegionResult {
-                        region,
-                        at,
-                        reliable,
-                        explanation,
-                        result,
-                    },
-                );
-            if let Some(change) = evaluate(&app, i, at.as_millisecond()) {
-                changes.push(change);
-            }
-        }
-        let outcomes: Vec<&'static str> = rows.iter().map(|r| r.outcome).collect();
-        if let Err(e) = app.store.insert_probe_results(rows).await {
-            tracing::warn!(error = %e, "could not store probe results");
-        }
-        for o in outcomes {
-            app.metrics
-                .probes
-                .get_or_create(&crate::metrics::OutcomeLabel { outcome: o })
-                .inc();
-        }
-        for c in changes {
-            tracing::info!(monitor = %c.monitor, state = %c.state, cause = ?c.cause, "monitor state changed");
-            if let Err(e) = app.store.save_monitor_state(c).await {
-                tracing::warn!(error = %e, "could not save monitor state");
-            }
+        // Failures are logged inside; local results still update the picture.
+        let _ = record(&app, &mut batch, false).await;
+        if last_save.elapsed() >= crate::latency::SAVE_EVERY {
+            last_save = Instant::now();
+            save_latency(&app).await;
         }
     }
+    save_latency(&app).await;
+}
+
+async fn save_latency(app: &App) {
+    let now_ms = app.clock.now().as_millisecond();
+    if let Err(e) = app.monitors.latency.save(app.store.as_ref(), now_ms).await {
+        tracing::warn!(error = %e, "could not save latency baselines; they will be relearned");
+    }
+}
+
+/// Judges, stores and applies a batch of results (drained). With `must_store`, a batch the
+/// store refuses is not applied either, and the error is returned (the agent retries it).
+pub(crate) async fn record(
+    app: &App,
+    batch: &mut Vec<Incoming>,
+    must_store: bool,
+) -> Result<(), StoreError> {
+    let local_reliable = app.monitors.canary_ok.load(Ordering::Relaxed);
+    let mut rows = Vec::with_capacity(batch.len());
+    let mut judged = Vec::with_capacity(batch.len());
+    for Incoming {
+        index: i,
+        region,
+        reliable,
+        mut result,
+    } in batch.drain(..)
+    {
+        let m = &app.config.monitors[i];
+        let reliable = reliable.unwrap_or(local_reliable);
+        app.monitors
+            .latency
+            .judge(m.id.as_str(), &region, &mut result);
+        rows.push(NewProbeResult {
+            monitor: m.id.as_arc(),
+            region: region.clone(),
+            at_ms: result.started_at.as_millisecond(),
+            outcome: result.outcome.as_str(),
+            cause: result.cause.map(Cause::as_str),
+            total_ms: result.timings.total.map(|d| d.as_secs_f64() * 1000.0),
+            reliable,
+            result: serde_json::to_string(&result).unwrap_or_else(|_| "{}".into()),
+        });
+        judged.push((i, region, reliable, result));
+    }
+    let outcomes: Vec<&'static str> = rows.iter().map(|r| r.outcome).collect();
+    let stored = app.store.insert_probe_results(rows).await;
+    if let Err(e) = &stored {
+        tracing::warn!(error = %e, "could not store probe results");
+        if must_store {
+            return stored;
+        }
+    }
+    let mut changes = Vec::new();
+    for (i, region, reliable, result) in judged {
+        let at = result.started_at;
+        let explanation = result.explanation();
+        app.monitors
+            .latest
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(i)
+            .or_default()
+            .insert(
+                region.clone(),
+                RegionResult {
+                    region,
+                    at,
+                    reliable,
+                    explanation,
+                    result,
+                },
+            );
+        if let Some(change) = evaluate(app, i, at.as_millisecond()) {
+            changes.push(change);
+        }
+    }
+    for o in outcomes {
+        app.metrics
+            .probes
+            .get_or_create(&crate::metrics::OutcomeLabel { outcome: o })
+            .inc();
+    }
+    for c in changes {
+        tracing::info!(monitor = %c.monitor, state = %c.state, cause = ?c.cause, "monitor state changed");
+        if let Err(e) = app.store.save_monitor_state(c).await {
+            tracing::warn!(error = %e, "could not save monitor state");
+        }
+    }
+    stored
 }
 
 /// Applies quorum and hysteresis after a new result of monitor `i`; returns a transition.
@@ -420,7 +538,7 @@ fn cause_words(cause: &str) -> &'static str {
         "timeout" => "with timeouts",
         "http_5xx" => "with server errors (5xx)",
         "http_4xx" => "with client errors (4xx)",
-        "overload" => "as overloaded (429/503 or far too slow)",
+        "overload" => "as overloaded (429/503, or far slower than usual)",
         "content" => "content checks",
         _ => "checks",
     }
@@ -439,8 +557,8 @@ pub fn diagnose(app: &App, service: &str, now_ms: i64) -> String {
         return "No monitors configured.".into();
     }
     // cause -> (regions failing with it, one example explanation, monitors)
-    let mut by_cause: BTreeMap<&'static str, (Vec<Arc<str>>, String, Vec<String>)> =
-        BTreeMap::new();
+    type Failing = (Vec<Arc<str>>, String, Vec<String>);
+    let mut by_cause: BTreeMap<&'static str, Failing> = BTreeMap::new();
     let mut all_regions: Vec<Arc<str>> = Vec::new();
     let mut any = false;
     for (i, m) in &monitors {

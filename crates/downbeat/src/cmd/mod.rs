@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+mod agent;
 mod config;
 mod detect;
 mod operators;
@@ -20,6 +21,7 @@ pub struct UsageError(pub String);
 pub fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Serve(args) => serve::run(args),
+        Command::Agent(args) => agent::run(args),
         Command::Config(c) => config::run(c),
         Command::Detect(args) => detect::run(args),
         Command::Replay(args) => replay::run(args),

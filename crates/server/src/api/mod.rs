@@ -7,6 +7,8 @@
 //! - `GET  /api/v1/services/{service}/events?since=24h` — verdict changes with evidence.
 //! - `GET  /api/v1/services/{service}/monitors` — monitors, latest result per region, diagnosis.
 //! - `GET  /api/v1/monitors/{id}/results?since=1h` — a monitor's results.
+//! - `GET  /api/v1/agent/assignments`, `POST /api/v1/agent/results` — remote probe agents
+//!   (token with role agent).
 //! - `POST /api/v1/services/{service}/incidents`, `GET` the same — incidents (token to change).
 //! - `GET  /api/v1/incidents/{id}`, `GET|POST .../updates`, `POST .../publish`,
 //!   `GET|PUT .../postmortem` — one incident.
@@ -14,6 +16,7 @@
 //! - `GET  /api/openapi.json` — this API, described.
 //! - `GET  /healthz`, `GET /readyz`, `GET /metrics` — operations.
 
+pub mod agent;
 pub mod body;
 pub mod error;
 pub mod health;
@@ -75,6 +78,8 @@ fn routes() -> OpenApiRouter<App> {
         .routes(routes!(status::events))
         .routes(routes!(monitors::list))
         .routes(routes!(monitors::results))
+        .routes(routes!(agent::assignments))
+        .routes(routes!(agent::results))
         .routes(routes!(incidents::create, incidents::list))
         .routes(routes!(incidents::get))
         .routes(routes!(incidents::updates, incidents::add_update))

@@ -3,6 +3,7 @@
 mod crowd;
 mod helpers;
 mod incidents;
+mod latency;
 mod monitors;
 mod ops;
 mod reports;
