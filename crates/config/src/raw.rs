@@ -19,6 +19,32 @@ pub struct RawConfig {
     /// (strict) definition, so it stays a plain table here.
     #[serde(default, rename = "monitor")]
     pub monitors: Vec<toml::Table>,
+    #[serde(default)]
+    pub notify: RawNotify,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNotify {
+    pub public_url: Option<String>,
+    pub max_attempts: Option<u32>,
+    pub give_up_after: Option<String>,
+    pub timeout: Option<String>,
+    #[serde(default)]
+    pub webhook: Vec<RawWebhook>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWebhook {
+    pub id: String,
+    pub url: String,
+    pub secret: String,
+    #[serde(default)]
+    pub services: Vec<String>,
+    #[serde(default)]
+    pub events: Vec<String>,
+    pub concurrency: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
