@@ -16,6 +16,7 @@
 //! - [`ingest`]: the group-commit queue between handlers and the store.
 //! - [`monitors`]: synthetic monitors: schedule, quorum, hysteresis, diagnosis.
 //! - [`diagnosis`]: the monitors' picture in public words (no targets, addresses or errors).
+//! - [`notify`]: notifications: the outbox's events and the delivery workers.
 //! - [`metrics`]: Prometheus metrics and the request-timing middleware.
 //! - [`jobs`]: background work (retention pruning, housekeeping) with testable steps.
 
@@ -33,5 +34,6 @@ pub mod jobs;
 pub mod limiter;
 pub mod metrics;
 pub mod monitors;
+pub mod notify;
 
 pub use app::{App, Running, serve, serve_app};

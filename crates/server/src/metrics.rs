@@ -42,6 +42,11 @@ pub struct OutcomeLabel {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DestinationLabel {
+    pub destination: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
     pub method: String,
     pub route: String,
@@ -76,6 +81,9 @@ pub struct Metrics {
     pub ingest_queue_depth: Gauge,
     pub rate_limited_clients: Gauge,
     pub probes: Family<OutcomeLabel, Counter>,
+    pub notify_attempts: Family<DestinationLabel, Counter>,
+    pub notify_delivered: Family<DestinationLabel, Counter>,
+    pub notify_failed: Family<DestinationLabel, Counter>,
 }
 
 impl Default for Metrics {
@@ -98,6 +106,9 @@ impl Metrics {
             ingest_queue_depth: Gauge::default(),
             rate_limited_clients: Gauge::default(),
             probes: Family::default(),
+            notify_attempts: Family::default(),
+            notify_delivered: Family::default(),
+            notify_failed: Family::default(),
         };
         let mut r = Registry::with_prefix("downbeat");
         r.register(
@@ -146,6 +157,21 @@ impl Metrics {
             m.rate_limited_clients.clone(),
         );
         r.register("probes", "Monitor probes run, by outcome", m.probes.clone());
+        r.register(
+            "notify_attempts",
+            "Notification delivery attempts, by destination",
+            m.notify_attempts.clone(),
+        );
+        r.register(
+            "notify_delivered",
+            "Notifications delivered, by destination",
+            m.notify_delivered.clone(),
+        );
+        r.register(
+            "notify_failed",
+            "Notifications given up on, by destination",
+            m.notify_failed.clone(),
+        );
         Metrics {
             registry: Arc::new(r),
             ..m

@@ -4,6 +4,7 @@ mod crowd;
 mod helpers;
 mod incidents;
 mod monitors;
+mod notify;
 mod ops;
 mod reports;
 mod series;
