@@ -37,13 +37,15 @@ impl Event {
         }
     }
 
-    /// A crowd verdict change, by the id the store gave its verdict event.
-    pub fn verdict(service: &str, verdict_event: i64, at_ms: i64, data: Value) -> Self {
+    /// A change of a service's overall crowd verdict in the minute `minute_ms`: keyed by the
+    /// minute, so the same change seen again (after a restart, or by the next lease holder)
+    /// has the same id.
+    pub fn verdict(service: &str, minute_ms: i64, data: Value) -> Self {
         Event {
-            id: format!("verdict-{verdict_event}"),
+            id: format!("verdict-{service}-{minute_ms}"),
             kind: "crowd.verdict",
             service: service.to_owned(),
-            occurred_ms: at_ms,
+            occurred_ms: minute_ms,
             path: format!("/s/{service}"),
             data,
         }
@@ -66,4 +68,46 @@ impl Event {
             data: json!({ "monitor": monitor, "state": word }),
         }
     }
+}
+
+/// The event a change to an incident or maintenance window means to the public, if any:
+/// none for drafts. `created` is true when the public first sees it (created published, or
+/// a draft just published). A maintenance window's updates are events only when they move
+/// it to a new status (started, completed).
+pub fn for_incident(
+    rec: &downbeat_store::IncidentRecord,
+    incident: &crate::incidents::Incident,
+    created: bool,
+) -> Option<Event> {
+    let row = &rec.incident;
+    if row.draft {
+        return None;
+    }
+    let last = rec.updates.last();
+    let status = last.map_or(row.status.as_str(), |u| u.status.as_str());
+    let moved = match rec.updates.len() {
+        0 | 1 => true,
+        n => rec.updates[n - 2].status != status,
+    };
+    let kind = match (row.kind.as_str(), status) {
+        ("incident", _) if created => "incident.created",
+        ("incident", "resolved") => "incident.resolved",
+        ("incident", _) => "incident.updated",
+        (_, "scheduled") if created => "maintenance.scheduled",
+        (_, "in_progress") if created || moved => "maintenance.started",
+        (_, "completed") if moved => "maintenance.completed",
+        _ => return None,
+    };
+    let mut data = serde_json::to_value(incident).unwrap_or(Value::Null);
+    if let (Some(obj), Some(u)) = (data.as_object_mut(), last) {
+        obj.insert("message".into(), Value::String(u.message.clone()));
+    }
+    Some(Event::incident(
+        kind,
+        &row.service,
+        row.id,
+        rec.updates.len(),
+        row.updated_ms,
+        data,
+    ))
 }

@@ -83,3 +83,20 @@ pub async fn enqueue_or_log(app: &App, event: Event) {
         tracing::warn!(error = %e, event = %id, "could not queue a notification");
     }
 }
+
+/// Queues the notification of a monitor's hysteresis transition (down or up).
+pub async fn monitor_changed(app: &App, state: &downbeat_store::MonitorState) {
+    let Some(m) = app.config.monitor(&state.monitor) else {
+        return;
+    };
+    let mut event = Event::monitor(
+        m.service.as_str(),
+        &state.monitor,
+        state.state == "down",
+        state.since_ms,
+    );
+    if let (Some(obj), Some(cause)) = (event.data.as_object_mut(), &state.cause) {
+        obj.insert("cause".into(), serde_json::Value::String(cause.clone()));
+    }
+    enqueue_or_log(app, event).await;
+}

@@ -36,6 +36,8 @@ struct Seen {
     /// Per path: (event id, answered 2xx) for every verified request.
     requests: HashMap<String, Vec<(String, bool)>>,
     bad_signatures: u32,
+    /// (event id, type) of every verified request, in arrival order.
+    events: Vec<(String, String)>,
 }
 
 #[derive(Clone)]
@@ -113,6 +115,8 @@ async fn receive(
             s.bad_signatures += 1;
             return StatusCode::BAD_REQUEST;
         }
+        s.events
+            .push((id.clone(), json["type"].as_str().unwrap_or("").to_owned()));
         s.requests.entry(path.clone()).or_default().len()
     };
     let behaviour = behaviours.get(&path).copied().unwrap_or(Behaviour::Ok);
@@ -348,4 +352,77 @@ async fn a_delivery_cut_off_by_a_restart_is_delivered_once_after_it() {
         2,
         "the cut-off request and the delivered one"
     );
+}
+
+#[tokio::test]
+async fn published_incident_changes_are_notified_to_destinations_that_want_them() {
+    use downbeat_server::auth::{self, Role};
+    let rx = Receiver::start(&[("ops", Behaviour::Ok), ("mon", Behaviour::Ok)]).await;
+    let mut config = notify_config(&[], "");
+    config.push_str(&format!(
+        "[[notify.webhook]]\nid = \"ops\"\nurl = \"{}\"\nsecret = \"{SECRET}\"\nevents = [\"incident\"]\n\
+         [[notify.webhook]]\nid = \"mon\"\nurl = \"{}\"\nsecret = \"{SECRET}\"\nevents = [\"monitor\"]\n",
+        rx.url("ops"),
+        rx.url("mon")
+    ));
+    let app = spawn_with(testing::sqlite(), &config).await;
+    let token = auth::create_token(&*app.app.store, "ci", Role::Editor, app.clock.now_ms())
+        .await
+        .unwrap();
+    let post = |path: String, body: Value| {
+        let r = app
+            .client
+            .post(app.url(&path))
+            .bearer_auth(&token)
+            .json(&body)
+            .send();
+        async move {
+            let r = r.await.unwrap();
+            assert!(r.status().is_success(), "{path}: {}", r.status());
+            r.json::<Value>().await.unwrap()
+        }
+    };
+    let created = post(
+        "/api/v1/services/melodia/incidents".into(),
+        serde_json::json!({"title": "Login failing", "message": "Looking into it.", "draft": true}),
+    )
+    .await;
+    let id = created["id"].as_i64().unwrap();
+    post(format!("/api/v1/incidents/{id}/publish"), Value::Null).await;
+    post(
+        format!("/api/v1/incidents/{id}/updates"),
+        serde_json::json!({"status": "monitoring", "message": "A fix is out."}),
+    )
+    .await;
+    post(
+        format!("/api/v1/incidents/{id}/updates"),
+        serde_json::json!({"status": "resolved", "message": "All good."}),
+    )
+    .await;
+    until("three incident events arrive", || async {
+        rx.delivered("ops") == 3
+    })
+    .await;
+    let mut events = rx.seen.lock().unwrap().events.clone();
+    events.sort();
+    assert_eq!(
+        events,
+        [
+            (
+                format!("incident-{id}-update-1"),
+                "incident.created".to_owned()
+            ),
+            (
+                format!("incident-{id}-update-2"),
+                "incident.updated".to_owned()
+            ),
+            (
+                format!("incident-{id}-update-3"),
+                "incident.resolved".to_owned()
+            ),
+        ],
+        "the draft was not announced; the monitor-only destination heard nothing"
+    );
+    app.stop().await;
+    assert!(rx.requests("mon").is_empty());
 }
