@@ -111,3 +111,139 @@ pub fn for_incident(
         data,
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use downbeat_store::{IncidentRecord, IncidentRow, IncidentUpdateRow};
+
+    fn record(kind: &str, draft: bool, statuses: &[&str]) -> IncidentRecord {
+        IncidentRecord {
+            incident: IncidentRow {
+                id: 7,
+                service: "melodia".into(),
+                kind: kind.into(),
+                title: "t".into(),
+                status: statuses.last().unwrap().to_string(),
+                impact: "minor".into(),
+                components: "{}".into(),
+                draft,
+                source: "operator".into(),
+                evidence: None,
+                created_ms: 0,
+                updated_ms: 60_000,
+                published_ms: (!draft).then_some(0),
+                resolved_ms: None,
+                onset_ms: None,
+                detected_ms: None,
+                acknowledged_ms: None,
+                scheduled_start_ms: None,
+                scheduled_end_ms: None,
+                recovered_ms: None,
+                postmortem: None,
+                postmortem_ms: None,
+                version: 1,
+            },
+            updates: statuses
+                .iter()
+                .enumerate()
+                .map(|(i, s)| IncidentUpdateRow {
+                    id: i as i64,
+                    incident: 7,
+                    at_ms: 0,
+                    status: s.to_string(),
+                    message: "m".into(),
+                    components: "{}".into(),
+                    author: "a".into(),
+                })
+                .collect(),
+        }
+    }
+
+    fn kind_of(kind: &str, draft: bool, statuses: &[&str], created: bool) -> Option<String> {
+        let rec = record(kind, draft, statuses);
+        let incident = crate::incidents::Incident::from_record(&rec);
+        for_incident(&rec, &incident, created).map(|e| format!("{} {}", e.kind, e.id))
+    }
+
+    #[test]
+    fn incident_changes_map_to_events_with_stable_ids() {
+        let cases: &[(&str, bool, &[&str], bool, Option<&str>)] = &[
+            ("incident", true, &["investigating"], true, None),
+            (
+                "incident",
+                false,
+                &["investigating"],
+                true,
+                Some("incident.created incident-7-update-1"),
+            ),
+            (
+                "incident",
+                false,
+                &["investigating", "monitoring"],
+                false,
+                Some("incident.updated incident-7-update-2"),
+            ),
+            (
+                "incident",
+                false,
+                &["investigating", "resolved"],
+                false,
+                Some("incident.resolved incident-7-update-2"),
+            ),
+            (
+                "maintenance",
+                false,
+                &["scheduled"],
+                true,
+                Some("maintenance.scheduled incident-7-update-1"),
+            ),
+            (
+                "maintenance",
+                false,
+                &["in_progress"],
+                true,
+                Some("maintenance.started incident-7-update-1"),
+            ),
+            (
+                "maintenance",
+                false,
+                &["scheduled", "scheduled"],
+                false,
+                None,
+            ),
+            (
+                "maintenance",
+                false,
+                &["scheduled", "in_progress"],
+                false,
+                Some("maintenance.started incident-7-update-2"),
+            ),
+            (
+                "maintenance",
+                false,
+                &["scheduled", "in_progress", "completed"],
+                false,
+                Some("maintenance.completed incident-7-update-3"),
+            ),
+        ];
+        for (kind, draft, statuses, created, want) in cases {
+            assert_eq!(
+                kind_of(kind, *draft, statuses, *created).as_deref(),
+                *want,
+                "{kind} {statuses:?} created={created}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_monitor_transition_has_the_same_id_when_seen_again() {
+        let a = Event::monitor("melodia", "login-api", true, 1_000);
+        assert_eq!(a.id, "monitor-login-api-down-1000");
+        assert_eq!(a, Event::monitor("melodia", "login-api", true, 1_000));
+        assert_eq!(
+            Event::monitor("melodia", "login-api", false, 2_000).kind,
+            "monitor.up"
+        );
+    }
+}
