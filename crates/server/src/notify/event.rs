@@ -168,7 +168,8 @@ mod tests {
 
     #[test]
     fn incident_changes_map_to_events_with_stable_ids() {
-        let cases: &[(&str, bool, &[&str], bool, Option<&str>)] = &[
+        type Case<'a> = (&'a str, bool, &'a [&'a str], bool, Option<&'a str>);
+        let cases: &[Case] = &[
             ("incident", true, &["investigating"], true, None),
             (
                 "incident",
