@@ -111,7 +111,9 @@ impl Validator<'_> {
             }
             users.push(u);
         }
+        let notify = self.notify(raw.notify, &services)?;
         Ok(Config {
+            notify,
             server,
             reports,
             retention,
@@ -481,6 +483,102 @@ impl Validator<'_> {
         })
     }
 
+    fn notify(
+        &self,
+        raw: RawNotify,
+        services: &[ServiceConfig],
+    ) -> Result<NotifySettings, ConfigError> {
+        let d = NotifySettings::default();
+        let public_url = match raw.public_url {
+            None => String::new(),
+            Some(u) => {
+                check_http_url(&u).map_err(|e| self.err("notify.public_url", e))?;
+                u.trim_end_matches('/').to_owned()
+            }
+        };
+        let max_attempts = match raw.max_attempts {
+            Some(0) => return Err(self.err("notify.max_attempts", "must be at least 1")),
+            Some(n) => n,
+            None => d.max_attempts,
+        };
+        let give_up_after = self.span(
+            "notify.give_up_after",
+            raw.give_up_after,
+            d.give_up_after,
+            Span::from_secs(60),
+            Span::from_secs(30 * 86_400),
+        )?;
+        let timeout = self.span(
+            "notify.timeout",
+            raw.timeout,
+            d.timeout,
+            Span::from_secs(1),
+            Span::from_secs(120),
+        )?;
+        let mut webhooks: Vec<WebhookConfig> = Vec::with_capacity(raw.webhook.len());
+        for (i, w) in raw.webhook.into_iter().enumerate() {
+            let key = |k: &str| format!("notify.webhook[{i}].{k}");
+            let id = downbeat_domain::Slug::parse(&w.id).map_err(|e| self.err(key("id"), e))?;
+            if webhooks.iter().any(|o| o.id == id) {
+                return Err(self.err(key("id"), format!("duplicate destination id {:?}", w.id)));
+            }
+            check_http_url(&w.url).map_err(|e| self.err(key("url"), e))?;
+            if w.secret.chars().count() < 16 {
+                return Err(self.err(
+                    key("secret"),
+                    "must be at least 16 characters (receivers verify signatures with it)",
+                ));
+            }
+            let mut wanted = Vec::with_capacity(w.services.len());
+            for (j, s) in w.services.iter().enumerate() {
+                let svc = services
+                    .iter()
+                    .find(|x| x.id.as_str() == s)
+                    .ok_or_else(|| {
+                        self.err(
+                            format!("notify.webhook[{i}].services[{j}]"),
+                            format!("no [[service]] has id {s:?}"),
+                        )
+                    })?;
+                wanted.push(svc.id.clone());
+            }
+            for (j, e) in w.events.iter().enumerate() {
+                let known = EVENT_KINDS
+                    .iter()
+                    .any(|k| k == e || k.split('.').next() == Some(e.as_str()));
+                if !known {
+                    return Err(self.err(
+                        format!("notify.webhook[{i}].events[{j}]"),
+                        format!(
+                            "unknown event {e:?}; known: {} (or a family such as \"incident\")",
+                            EVENT_KINDS.join(", ")
+                        ),
+                    ));
+                }
+            }
+            let concurrency = match w.concurrency {
+                Some(0) => return Err(self.err(key("concurrency"), "must be at least 1")),
+                Some(n) => n,
+                None => 4,
+            };
+            webhooks.push(WebhookConfig {
+                id,
+                url: w.url,
+                secret: Secret::new(w.secret),
+                services: wanted,
+                events: w.events,
+                concurrency,
+            });
+        }
+        Ok(NotifySettings {
+            public_url,
+            max_attempts,
+            give_up_after,
+            timeout,
+            webhooks,
+        })
+    }
+
     /// Operator text shown on pages: trimmed, non-empty, bounded, no control characters.
     fn text(&self, key: &str, s: String, max: usize) -> Result<String, ConfigError> {
         let t = s.trim();
@@ -498,6 +596,22 @@ impl Validator<'_> {
 }
 
 /// Parses `10.0.0.0/8` or a single address (`192.0.2.1` = a /32 or /128).
+/// An absolute `http://` or `https://` URL with a host.
+fn check_http_url(u: &str) -> Result<(), String> {
+    let rest = u
+        .strip_prefix("https://")
+        .or_else(|| u.strip_prefix("http://"))
+        .ok_or("must start with http:// or https://")?;
+    if u.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("must not contain spaces or control characters".into());
+    }
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if host.is_empty() || host.contains('@') {
+        return Err("must name a host (and no user or password)".into());
+    }
+    Ok(())
+}
+
 fn parse_net(s: &str) -> Option<IpNet> {
     s.parse::<IpNet>()
         .ok()
@@ -762,6 +876,77 @@ mod tests {
             "{SVC}[[monitor]]\nid = \"m\"\nservice = \"melodia\"\nkind = \"tcp\"\ntarget = \"h:1\"\n[[monitor]]\nid = \"m\"\nservice = \"melodia\"\nkind = \"tcp\"\ntarget = \"h:2\"\n"
         );
         assert!(err(&dup).contains("duplicate monitor"));
+    }
+
+    #[test]
+    fn webhooks_are_parsed_with_filters() {
+        let c = parse_str(
+            "[[service]]\nid = \"m\"\nname = \"M\"\n[notify]\npublic_url = \"https://status.example/\"\n[[notify.webhook]]\nid = \"ops\"\nurl = \"https://hooks.example/downbeat\"\nsecret = \"0123456789abcdef\"\nservices = [\"m\"]\nevents = [\"incident\", \"monitor.down\"]\n",
+            "test.toml",
+        )
+        .unwrap();
+        assert_eq!(c.notify.public_url, "https://status.example");
+        let w = &c.notify.webhooks[0];
+        assert_eq!((w.id.as_str(), w.concurrency), ("ops", 4));
+        assert!(w.wants("incident.resolved", "m") && w.wants("monitor.down", "m"));
+        assert!(!w.wants("monitor.up", "m") && !w.wants("incident.created", "other"));
+        assert!(
+            !format!("{c:?}").contains("0123456789abcdef"),
+            "the secret never prints"
+        );
+    }
+
+    #[test]
+    fn bad_webhooks_name_their_key() {
+        let svc = "[[service]]\nid = \"m\"\nname = \"M\"\n";
+        let hook = |extra: &str| {
+            format!(
+                "{svc}[[notify.webhook]]\nid = \"ops\"\nurl = \"https://h.example/x\"\nsecret = \"0123456789abcdef\"\n{extra}"
+            )
+        };
+        let cases: Vec<(String, &[&str])> = vec![
+            (hook("colour = 1\n"), &["colour"]),
+            (
+                hook("events = [\"incident.exploded\"]\n"),
+                &["notify.webhook[0].events[0]", "incident.exploded"],
+            ),
+            (
+                hook("services = [\"nope\"]\n"),
+                &["notify.webhook[0].services[0]", "nope"],
+            ),
+            (
+                hook("concurrency = 0\n"),
+                &["notify.webhook[0].concurrency"],
+            ),
+            (
+                hook("").replace("https://h.example/x", "ftp://h/x"),
+                &["notify.webhook[0].url", "http"],
+            ),
+            (
+                hook("").replace("0123456789abcdef", "short"),
+                &["notify.webhook[0].secret", "16"],
+            ),
+            (
+                format!(
+                    "{}{}",
+                    hook(""),
+                    "[[notify.webhook]]\nid = \"ops\"\nurl = \"http://h/\"\nsecret = \"0123456789abcdef\"\n"
+                ),
+                &["notify.webhook[1].id", "duplicate"],
+            ),
+            (
+                "[notify]\nmax_attempts = 0\n".into(),
+                &["notify.max_attempts"],
+            ),
+            ("[notify]\nspeed = 1\n".into(), &["speed"]),
+        ];
+        for (text, wanted) in &cases {
+            let e = err(text);
+            for w in *wanted {
+                assert!(e.contains(w), "{text:?}: {e:?} lacks {w:?}");
+            }
+            assert!(!e.contains("0123456789abcdef"), "{e}");
+        }
     }
 
     #[test]

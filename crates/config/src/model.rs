@@ -16,6 +16,7 @@ pub struct Config {
     pub monitors: Vec<MonitorConfig>,
     /// `[[user]]`: admin users declared in the file, synced to the store at start.
     pub users: Vec<UserConfig>,
+    pub notify: NotifySettings,
 }
 
 impl Config {
@@ -202,5 +203,91 @@ impl std::fmt::Debug for UserConfig {
             .field("role", &self.role)
             .field("password_hash", &"<redacted>")
             .finish()
+    }
+}
+
+/// The event types a destination can ask for, by machine name. A destination's `events`
+/// filter names these, or a family (the part before the dot, e.g. `incident`).
+pub const EVENT_KINDS: &[&str] = &[
+    "incident.created",
+    "incident.updated",
+    "incident.resolved",
+    "maintenance.scheduled",
+    "maintenance.started",
+    "maintenance.completed",
+    "crowd.verdict",
+    "monitor.down",
+    "monitor.up",
+];
+
+/// `[notify]`: where events are sent and how hard delivery tries.
+#[derive(Debug, Clone)]
+pub struct NotifySettings {
+    /// The status page's public address, prefixed to links in events (`https://…`, no
+    /// trailing slash); empty means links are paths.
+    pub public_url: String,
+    /// Attempts before a delivery is given up (default 8).
+    pub max_attempts: u32,
+    /// A delivery still undelivered this long after it was enqueued is given up (default 1 day).
+    pub give_up_after: Span,
+    /// Longest wait for a destination's answer (default 10 s).
+    pub timeout: Span,
+    pub webhooks: Vec<WebhookConfig>,
+}
+
+impl Default for NotifySettings {
+    fn default() -> Self {
+        NotifySettings {
+            public_url: String::new(),
+            max_attempts: 8,
+            give_up_after: Span::from_secs(86_400),
+            timeout: Span::from_secs(10),
+            webhooks: Vec::new(),
+        }
+    }
+}
+
+/// A secret that never prints.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Secret(s.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// `[[notify.webhook]]`: an HTTP endpoint that receives signed JSON events.
+#[derive(Debug, Clone)]
+pub struct WebhookConfig {
+    pub id: downbeat_domain::Slug,
+    /// `http://` or `https://`.
+    pub url: String,
+    /// Signs each body (HMAC-SHA256) so the receiver can tell it came from us.
+    pub secret: Secret,
+    /// Only events of these services; empty means every service.
+    pub services: Vec<ServiceId>,
+    /// Only these event types or families; empty means every event.
+    pub events: Vec<String>,
+    /// Most requests in flight to this endpoint at once (default 4).
+    pub concurrency: usize,
+}
+
+impl WebhookConfig {
+    /// Whether this destination wants an event of `kind` about `service`.
+    pub fn wants(&self, kind: &str, service: &str) -> bool {
+        let family = kind.split('.').next().unwrap_or(kind);
+        (self.services.is_empty() || self.services.iter().any(|s| s.as_str() == service))
+            && (self.events.is_empty() || self.events.iter().any(|e| e == kind || e == family))
     }
 }

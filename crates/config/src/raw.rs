@@ -22,6 +22,19 @@ pub struct RawConfig {
     /// Admin users declared in the file (beside those added with `downbeat user add`).
     #[serde(default, rename = "user")]
     pub users: Vec<RawUser>,
+    #[serde(default)]
+    pub notify: RawNotify,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNotify {
+    pub public_url: Option<String>,
+    pub max_attempts: Option<u32>,
+    pub give_up_after: Option<String>,
+    pub timeout: Option<String>,
+    #[serde(default)]
+    pub webhook: Vec<RawWebhook>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -31,6 +44,19 @@ pub struct RawUser {
     pub role: String,
     /// An argon2 PHC string, as `downbeat user hash` prints it.
     pub password_hash: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWebhook {
+    pub id: String,
+    pub url: String,
+    pub secret: String,
+    #[serde(default)]
+    pub services: Vec<String>,
+    #[serde(default)]
+    pub events: Vec<String>,
+    pub concurrency: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]

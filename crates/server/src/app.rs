@@ -45,6 +45,7 @@ pub struct Inner {
     pub node_id: String,
     pub monitors: crate::monitors::Monitors,
     pub incidents: crate::incidents::Incidents,
+    pub notifier: crate::notify::Notifier,
 }
 
 impl std::ops::Deref for App {
@@ -100,6 +101,7 @@ impl App {
                 node_id: format!("{:016x}", rand::random::<u64>()),
                 monitors: crate::monitors::Monitors::new(&config_region, &config.monitors),
                 incidents: Default::default(),
+                notifier: Default::default(),
                 limiter: Limiter::new(&config.reports),
                 config,
                 store,
@@ -113,6 +115,7 @@ impl App {
         crate::incidents::refresh_all(&app).await?;
         let (stop, stopped) = watch::channel(false);
         let mut jobs = jobs::spawn_all(&app, stopped.clone());
+        jobs.extend(crate::notify::worker::start(&app, stopped.clone()));
         jobs.extend(crate::monitors::start(&app, stopped).await?);
         Ok((app, Running { stop, writer, jobs }))
     }

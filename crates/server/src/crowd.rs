@@ -491,6 +491,15 @@ async fn feed(
         app.store.insert_verdict_event(event).await?;
         if key == "all" {
             tracing::info!(service = %service.id, verdict = a.verdict.as_str(), %explanation, "crowd verdict changed");
+            let data = serde_json::json!({
+                "verdict": a.verdict.as_str(), "previous": a.previous.as_str(),
+                "explanation": explanation,
+            });
+            crate::notify::enqueue_or_log(
+                app,
+                crate::notify::Event::verdict(service.id.as_str(), minute_ms, data),
+            )
+            .await;
         }
     }
     Ok(())

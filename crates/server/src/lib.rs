@@ -17,6 +17,7 @@
 //! - [`monitors`]: synthetic monitors: schedule, quorum, hysteresis, diagnosis.
 //! - [`diagnosis`]: the monitors' picture in public words (no targets, addresses or errors).
 //! - [`latency`]: probe latency judged against its own time-of-day baseline.
+//! - [`notify`]: notifications: the outbox's events and the delivery workers.
 //! - [`metrics`]: Prometheus metrics and the request-timing middleware.
 //! - [`jobs`]: background work (retention pruning, housekeeping) with testable steps.
 
@@ -35,5 +36,6 @@ pub mod latency;
 pub mod limiter;
 pub mod metrics;
 pub mod monitors;
+pub mod notify;
 
 pub use app::{App, Running, serve, serve_app};

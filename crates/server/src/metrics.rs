@@ -42,6 +42,11 @@ pub struct OutcomeLabel {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DestinationLabel {
+    pub destination: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
     pub method: String,
     pub route: String,
@@ -78,6 +83,9 @@ pub struct Metrics {
     pub probes: Family<OutcomeLabel, Counter>,
     pub probe_lag_seconds: Histogram,
     pub probes_skipped: Counter,
+    pub notify_attempts: Family<DestinationLabel, Counter>,
+    pub notify_delivered: Family<DestinationLabel, Counter>,
+    pub notify_failed: Family<DestinationLabel, Counter>,
 }
 
 impl Default for Metrics {
@@ -103,6 +111,9 @@ impl Metrics {
             // 100 µs .. ~6.5 s
             probe_lag_seconds: Histogram::new(exponential_buckets(0.000_1, 2.0, 17)),
             probes_skipped: Counter::default(),
+            notify_attempts: Family::default(),
+            notify_delivered: Family::default(),
+            notify_failed: Family::default(),
         };
         let mut r = Registry::with_prefix("downbeat");
         r.register(
@@ -160,6 +171,21 @@ impl Metrics {
             "probes_skipped",
             "Probe rounds skipped because every probe slot was busy",
             m.probes_skipped.clone(),
+        );
+        r.register(
+            "notify_attempts",
+            "Notification delivery attempts, by destination",
+            m.notify_attempts.clone(),
+        );
+        r.register(
+            "notify_delivered",
+            "Notifications delivered, by destination",
+            m.notify_delivered.clone(),
+        );
+        r.register(
+            "notify_failed",
+            "Notifications given up on, by destination",
+            m.notify_failed.clone(),
         );
         Metrics {
             registry: Arc::new(r),

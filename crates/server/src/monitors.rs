@@ -456,6 +456,7 @@ pub(crate) async fn record(
     }
     for c in changes {
         tracing::info!(monitor = %c.monitor, state = %c.state, cause = ?c.cause, "monitor state changed");
+        crate::notify::monitor_changed(app, &c).await;
         if let Err(e) = app.store.save_monitor_state(c).await {
             tracing::warn!(error = %e, "could not save monitor state");
         }

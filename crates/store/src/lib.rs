@@ -12,6 +12,7 @@
 //! # Layout
 //! - [`model`]: the rows the store reads and writes.
 //! - [`operator`]: tokens, users, sessions and incidents ([`OperatorStore`]).
+//! - [`notify`]: the notification outbox ([`NotifyStore`]).
 //! - [`error`]: [`StoreError`], the one error type callers match on.
 //! - [`migrate`]: versioned migrations, one directory per backend under `migrations/`.
 //! - [`sqlite`]: the embedded backend (one writer connection, a few readers).
@@ -21,6 +22,7 @@
 pub mod error;
 pub mod migrate;
 pub mod model;
+pub mod notify;
 pub mod operator;
 pub mod postgres;
 pub mod sqlite;
@@ -28,13 +30,14 @@ pub mod sqlite;
 use async_trait::async_trait;
 pub use error::StoreError;
 pub use model::*;
+pub use notify::*;
 pub use operator::*;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// The storage interface. Times are unix milliseconds.
 #[async_trait]
-pub trait Store: OperatorStore + Send + Sync + 'static {
+pub trait Store: OperatorStore + NotifyStore + Send + Sync + 'static {
     /// Which backend this is, for logs and `/readyz`.
     fn backend(&self) -> Backend;
 

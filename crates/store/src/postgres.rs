@@ -12,6 +12,7 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use std::str::FromStr;
 use tokio_postgres::NoTls;
 
+mod notify;
 mod operator;
 
 /// Arbitrary constant naming Downbeat's migration lock among the database's advisory locks.

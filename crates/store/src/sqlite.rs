@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use tokio::sync::Semaphore;
 
+mod notify;
 mod operator;
 
 /// The database file's name inside the data directory.

@@ -251,7 +251,7 @@ pub async fn create(
     let first = update_row(now_ms, status, message, &req.components, author);
     let id = app.store.insert_incident(row, vec![first]).await?;
     after_change(app, service.id.as_str()).await;
-    Ok(Incident::from_record(&load(app, id).await?))
+    announce(app, id, true).await
 }
 
 /// Appends an update, refusing illegal transitions with a clear 409 or 422.
@@ -318,7 +318,7 @@ pub async fn update(
     let u = update_row(now_ms, status, message, &changed, author);
     app.store.update_incident(row, vec![u]).await?;
     after_change(app, &current.service).await;
-    Ok(Incident::from_record(&load(app, id).await?))
+    announce(app, id, false).await
 }
 
 /// Publishes a draft: it becomes public, acknowledged now.
@@ -337,7 +337,7 @@ pub async fn publish(app: &App, id: i64) -> Result<Incident, ApiError> {
     row.updated_ms = now_ms;
     app.store.update_incident(row, Vec::new()).await?;
     after_change(app, &rec.incident.service).await;
-    Ok(Incident::from_record(&load(app, id).await?))
+    announce(app, id, true).await
 }
 
 /// Attaches (or replaces) the post-mortem of a resolved incident.
@@ -427,7 +427,7 @@ pub async fn schedule_maintenance(
     let first = update_row(now_ms, status, message, &components, author);
     let id = app.store.insert_incident(row, vec![first]).await?;
     after_change(app, service.id.as_str()).await;
-    Ok(Incident::from_record(&load(app, id).await?))
+    announce(app, id, true).await
 }
 
 /// Starts and completes maintenance windows as their times come. Safe on several nodes: a
@@ -473,6 +473,18 @@ pub async fn advance_maintenance(app: &App, now_ms: i64) -> Result<(), downbeat_
         }
     }
     Ok(())
+}
+
+/// Loads the incident just changed and queues the notification the change means, if any
+/// (the change is stored already: a notification that cannot be queued is logged, not
+/// returned as the request's failure).
+async fn announce(app: &App, id: i64, created: bool) -> Result<Incident, ApiError> {
+    let rec = load(app, id).await?;
+    let incident = Incident::from_record(&rec);
+    if let Some(event) = crate::notify::event::for_incident(&rec, &incident, created) {
+        crate::notify::enqueue_or_log(app, event).await;
+    }
+    Ok(incident)
 }
 
 /// After every change: the snapshot the pages read is rebuilt at once.

@@ -5,6 +5,7 @@ mod helpers;
 mod incidents;
 mod latency;
 mod monitors;
+mod notify;
 mod ops;
 mod reports;
 mod series;

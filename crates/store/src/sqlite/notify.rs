@@ -1,0 +1,176 @@
+//! [`NotifyStore`] on SQLite. One writer connection serialises claims, so two workers never
+//! claim the same delivery.
+
+use super::SqliteStore;
+use crate::StoreError;
+use crate::notify::*;
+use async_trait::async_trait;
+use rusqlite::{Row, params};
+
+const DELIVERY_COLUMNS: &str = "d.id, d.event_id, d.destination, d.state, d.attempts,
+    d.next_attempt_ms, d.created_ms, d.last_attempt_ms, d.last_status, d.last_error,
+    d.delivered_ms";
+
+fn delivery_row(r: &Row<'_>) -> rusqlite::Result<DeliveryRow> {
+    let state: String = r.get(3)?;
+    Ok(DeliveryRow {
+        id: r.get(0)?,
+        event_id: r.get(1)?,
+        destination: r.get(2)?,
+        state: DeliveryState::parse(&state).ok_or_else(|| {
+            rusqlite::Error::FromSqlConversionFailure(
+                3,
+                rusqlite::types::Type::Text,
+                format!("unknown delivery state {state:?}").into(),
+            )
+        })?,
+        attempts: r.get(4)?,
+        next_attempt_ms: r.get(5)?,
+        created_ms: r.get(6)?,
+        last_attempt_ms: r.get(7)?,
+        last_status: r.get(8)?,
+        last_error: r.get(9)?,
+        delivered_ms: r.get(10)?,
+    })
+}
+
+#[async_trait]
+impl NotifyStore for SqliteStore {
+    async fn enqueue_notification(
+        &self,
+        e: NotifyEventRow,
+        destinations: Vec<String>,
+        now_ms: i64,
+    ) -> Result<u32, StoreError> {
+        self.write(move |c| {
+            let tx = c.transaction()?;
+            tx.execute(
+                "INSERT INTO notify_events (id, kind, service, occurred_ms, link, data)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (id) DO NOTHING",
+                params![e.id, e.kind, e.service, e.occurred_ms, e.link, e.data],
+            )?;
+            let mut new = 0;
+            {
+                let mut st = tx.prepare_cached(
+                    "INSERT INTO notify_deliveries
+                        (event_id, destination, state, next_attempt_ms, created_ms)
+                     VALUES (?1, ?2, 'pending', ?3, ?3)
+                     ON CONFLICT (event_id, destination) DO NOTHING",
+                )?;
+                for d in &destinations {
+                    new += st.execute(params![e.id, d, now_ms])? as u32;
+                }
+            }
+            tx.commit()?;
+            Ok(new)
+        })
+        .await
+    }
+
+    async fn claim_deliveries(
+        &self,
+        destination: &str,
+        holder: &str,
+        now_ms: i64,
+        claim_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<ClaimedDelivery>, StoreError> {
+        let (destination, holder) = (destination.to_owned(), holder.to_owned());
+        self.write(move |c| {
+            let tx = c.transaction()?;
+            let ids = {
+                let mut st = tx.prepare_cached(
+                    "UPDATE notify_deliveries SET claimed_by = ?2, claimed_until_ms = ?4
+                     WHERE id IN (
+                        SELECT id FROM notify_deliveries
+                        WHERE destination = ?1 AND state = 'pending' AND next_attempt_ms <= ?3
+                          AND (claimed_until_ms IS NULL OR claimed_until_ms <= ?3)
+                        ORDER BY next_attempt_ms, id LIMIT ?5)
+                     RETURNING id",
+                )?;
+                st.query_map(
+                    params![destination, holder, now_ms, now_ms + claim_ms, limit],
+                    |r| r.get::<_, i64>(0),
+                )?
+                .collect::<Result<Vec<_>, _>>()?
+            };
+            let mut out = Vec::with_capacity(ids.len());
+            {
+                let mut st = tx.prepare_cached(&format!(
+                    "SELECT {DELIVERY_COLUMNS}, e.id, e.kind, e.service, e.occurred_ms, e.link,
+                        e.data
+                     FROM notify_deliveries d JOIN notify_events e ON e.id = d.event_id
+                     WHERE d.id = ?1"
+                ))?;
+                for id in ids {
+                    out.push(st.query_row([id], |r| {
+                        Ok(ClaimedDelivery {
+                            delivery: delivery_row(r)?,
+                            event: NotifyEventRow {
+                                id: r.get(11)?,
+                                kind: r.get(12)?,
+                                service: r.get(13)?,
+                                occurred_ms: r.get(14)?,
+                                link: r.get(15)?,
+                                data: r.get(16)?,
+                            },
+                        })
+                    })?);
+                }
+            }
+            tx.commit()?;
+            out.sort_by_key(|d| (d.delivery.next_attempt_ms, d.delivery.id));
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn record_attempt(
+        &self,
+        delivery: i64,
+        holder: &str,
+        a: Attempt,
+    ) -> Result<bool, StoreError> {
+        let holder = holder.to_owned();
+        self.write(move |c| {
+            let delivered = (a.outcome == DeliveryState::Delivered).then_some(a.at_ms);
+            let n = c.execute(
+                "UPDATE notify_deliveries SET attempts = attempts + 1, state = ?3,
+                    next_attempt_ms = ?4, last_attempt_ms = ?5, last_status = ?6,
+                    last_error = ?7, delivered_ms = ?8, claimed_by = NULL,
+                    claimed_until_ms = NULL
+                 WHERE id = ?1 AND claimed_by = ?2 AND state = 'pending'",
+                params![
+                    delivery,
+                    holder,
+                    a.outcome.as_str(),
+                    a.next_attempt_ms,
+                    a.at_ms,
+                    a.status,
+                    a.error,
+                    delivered
+                ],
+            )?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    async fn deliveries(
+        &self,
+        event_id: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<DeliveryRow>, StoreError> {
+        let event_id = event_id.map(str::to_owned);
+        self.read(move |c| {
+            let mut st = c.prepare_cached(&format!(
+                "SELECT {DELIVERY_COLUMNS} FROM notify_deliveries d
+                 WHERE ?1 IS NULL OR d.event_id = ?1 ORDER BY d.id DESC LIMIT ?2"
+            ))?;
+            Ok(st
+                .query_map(params![event_id, limit], delivery_row)?
+                .collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+}
