@@ -212,7 +212,8 @@ fn under_maintenance(
 /// One round: drafts an incident for each service whose crowd verdict is *problems* or
 /// whose monitors fail by quorum, unless an incident is already open or maintenance covers
 /// it; marks open incidents for resolution when their signals have recovered. Only the
-/// holder of the `incidents` lease acts, so several nodes draft once.
+/// holder of the `incidents` lease acts, so several nodes draft once. The caller
+/// ([`crate::jobs::incidents_once`]) reloads every snapshot afterwards.
 pub async fn run_once(app: &App, now_ms: i64) -> Result<(), StoreError> {
     ops::advance_maintenance(app, now_ms).await?;
     if !app
@@ -286,7 +287,6 @@ pub async fn run_once(app: &App, now_ms: i64) -> Result<(), StoreError> {
                     Err(StoreError::Conflict(_)) => {}
                     Err(e) => return Err(e),
                 }
-                ops::after_change(app, service.id.as_str()).await;
             }
         }
     }
@@ -381,6 +381,5 @@ async fn draft(
         service = %service.id, incident = id, source = source.as_str(),
         published = service.auto_publish, "incident drafted from signals"
     );
-    ops::after_change(app, service.id.as_str()).await;
     Ok(())
 }
