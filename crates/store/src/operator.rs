@@ -119,6 +119,32 @@ pub struct IncidentFilter {
     pub limit: u32,
 }
 
+/// Incidents with their updates attached (updates in the order given), for backends that
+/// read both lists with one query each.
+pub(crate) fn attach_updates(
+    incidents: Vec<IncidentRow>,
+    updates: Vec<IncidentUpdateRow>,
+) -> Vec<IncidentRecord> {
+    let position: std::collections::HashMap<i64, usize> = incidents
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.id, i))
+        .collect();
+    let mut out: Vec<IncidentRecord> = incidents
+        .into_iter()
+        .map(|incident| IncidentRecord {
+            incident,
+            updates: Vec::new(),
+        })
+        .collect();
+    for u in updates {
+        if let Some(&i) = position.get(&u.incident) {
+            out[i].updates.push(u);
+        }
+    }
+    out
+}
+
 #[async_trait]
 pub trait OperatorStore: Send + Sync + 'static {
     /// Stores a new token. A name already taken is [`StoreError::Conflict`].

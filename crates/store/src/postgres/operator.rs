@@ -109,15 +109,9 @@ impl PgStore {
                 &[&ids],
             )
             .await?;
-        let mut out: Vec<IncidentRecord> = rows
-            .into_iter()
-            .map(|incident| IncidentRecord {
-                incident,
-                updates: Vec::new(),
-            })
-            .collect();
-        for r in &updates {
-            let u = IncidentUpdateRow {
+        let updates = updates
+            .iter()
+            .map(|r| IncidentUpdateRow {
                 id: r.get(0),
                 incident: r.get(1),
                 at_ms: r.get(2),
@@ -125,12 +119,9 @@ impl PgStore {
                 message: r.get(4),
                 components: r.get(5),
                 author: r.get(6),
-            };
-            if let Some(rec) = out.iter_mut().find(|rec| rec.incident.id == u.incident) {
-                rec.updates.push(u);
-            }
-        }
-        Ok(out)
+            })
+            .collect();
+        Ok(attach_updates(rows, updates))
     }
 }
 

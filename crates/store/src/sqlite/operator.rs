@@ -106,23 +106,26 @@ fn insert_updates(
     Ok(())
 }
 
-/// The updates of the given incidents, attached to them.
+/// The updates of the given incidents, attached to them: one query for the whole list.
 fn with_updates(
     c: &Connection,
     incidents: Vec<IncidentRow>,
 ) -> Result<Vec<IncidentRecord>, StoreError> {
-    let mut st = c.prepare_cached(
-        "SELECT id, incident_id, at_ms, status, message, components, author
-         FROM incident_updates WHERE incident_id = ?1 ORDER BY at_ms, id",
-    )?;
-    let mut out = Vec::with_capacity(incidents.len());
-    for incident in incidents {
-        let updates = st
-            .query_map([incident.id], update_row)?
-            .collect::<Result<Vec<_>, _>>()?;
-        out.push(IncidentRecord { incident, updates });
+    if incidents.is_empty() {
+        return Ok(Vec::new());
     }
-    Ok(out)
+    let marks = vec!["?"; incidents.len()].join(", ");
+    let mut st = c.prepare(&format!(
+        "SELECT id, incident_id, at_ms, status, message, components, author
+         FROM incident_updates WHERE incident_id IN ({marks}) ORDER BY at_ms, id"
+    ))?;
+    let updates = st
+        .query_map(
+            rusqlite::params_from_iter(incidents.iter().map(|r| r.id)),
+            update_row,
+        )?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(attach_updates(incidents, updates))
 }
 
 fn is_unique_violation(e: &rusqlite::Error) -> bool {
