@@ -248,6 +248,7 @@ fn openapi_fuzzing_finds_no_server_error() {
     .unwrap();
     let max_time = std::env::var("DOWNBEAT_FUZZ_SECONDS").unwrap_or_else(|_| "60".into());
     let out = Command::new(&tool)
+        .current_dir(dir.path()) // its cache stays out of the source tree
         .arg("--config-file")
         .arg(&settings)
         .args([
