@@ -8,6 +8,7 @@ use crate::protocol::{
     ASSIGNMENTS_PATH, AssignedMonitor, Assignments, MAX_RESULTS_PER_PUSH, PushAnswer, PushedResult,
     RESULTS_PATH, ResultsPush,
 };
+use downbeat_domain::{Clock, SystemClock};
 use downbeat_probe::{ProbeSpec, Prober};
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -22,6 +23,8 @@ use tokio::time::Instant;
 
 /// How often the canary is checked.
 const CANARY_EVERY: Duration = Duration::from_secs(30);
+/// On a clock faster than real time, intervals shrink with it, but never below this.
+const FASTEST: Duration = Duration::from_millis(20);
 /// Backoff between failed requests: from the first to the last, doubling, with jitter.
 const BACKOFF_FIRST: Duration = Duration::from_millis(250);
 const BACKOFF_MAX: Duration = Duration::from_secs(30);
@@ -31,7 +34,7 @@ const QUEUE: usize = 8_192;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// What `downbeat agent` was asked to do.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct AgentOptions {
     /// The server's base URL, e.g. `http://downbeat.internal:8080`.
     pub server: String,
@@ -51,6 +54,12 @@ pub struct AgentOptions {
     pub max_buffered_batches: usize,
     /// A known-good `host:port` overriding the server's canary (none: the server's).
     pub canary: Option<String>,
+    /// DNS servers (`ip:port`) the probes ask instead of `/etc/resolv.conf` (empty: the
+    /// system's).
+    pub resolvers: Vec<std::net::SocketAddr>,
+    /// The time results are stamped with, and whose pace intervals follow (the demo runs
+    /// agents on its fast clock; otherwise the system clock).
+    pub clock: Arc<dyn Clock>,
 }
 
 impl AgentOptions {
@@ -65,6 +74,8 @@ impl AgentOptions {
             concurrency: 256,
             max_buffered_batches: 100_000,
             canary: None,
+            resolvers: Vec::new(),
+            clock: Arc::new(SystemClock),
         }
     }
 }
@@ -133,13 +144,19 @@ impl Agent {
         self: Arc<Self>,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), AgentError> {
-        let prober = Prober::new()
-            .or_else(|_| {
-                Prober::builder()
-                    .nameservers(vec![std::net::SocketAddr::from(([127, 0, 0, 53], 53))])
-                    .build()
-            })
-            .map_err(|e| AgentError::Prober(e.to_string()))?;
+        let prober = if self.opts.resolvers.is_empty() {
+            Prober::new()
+        } else {
+            Prober::builder()
+                .nameservers(self.opts.resolvers.clone())
+                .build()
+        }
+        .or_else(|_| {
+            Prober::builder()
+                .nameservers(vec![std::net::SocketAddr::from(([127, 0, 0, 53], 53))])
+                .build()
+        })
+        .map_err(|e| AgentError::Prober(e.to_string()))?;
         let (stop_tx, stop) = watch::channel(false);
         let (assign_tx, assign_rx) = watch::channel::<Option<Arc<Assignments>>>(None);
         let (results_tx, results_rx) = mpsc::channel(QUEUE);
@@ -168,6 +185,11 @@ impl Agent {
             tracing::info!(pending = self.buffer.len(), error = %e, "results stay buffered for the next start");
         }
         Ok(())
+    }
+
+    /// The real time `d` of the agent's clock takes.
+    fn real(&self, d: Duration) -> Duration {
+        self.opts.clock.real(d, FASTEST)
     }
 
     fn url(&self, path: &str) -> String {
@@ -231,7 +253,7 @@ impl Agent {
         assignments: watch::Receiver<Option<Arc<Assignments>>>,
         mut stop: watch::Receiver<bool>,
     ) {
-        let mut tick = tokio::time::interval(CANARY_EVERY);
+        let mut tick = tokio::time::interval(self.opts.clock.real(CANARY_EVERY, FASTEST));
         loop {
             tokio::select! {
                 _ = tick.tick() => {}
@@ -284,7 +306,7 @@ impl Agent {
                     current = assignments.borrow_and_update().clone();
                     let start = Instant::now();
                     heap = current.iter().flat_map(|a| a.monitors.iter().enumerate())
-                        .map(|(i, m)| Reverse((start + first_offset(m), i)))
+                        .map(|(i, m)| Reverse((start + self.real(first_offset(m)), i)))
                         .collect();
                     continue;
                 }
@@ -299,14 +321,16 @@ impl Agent {
                 }
                 heap.pop();
                 let m = &a.monitors[i];
-                let interval = Duration::from_millis(m.interval_ms.max(1_000));
+                let interval = self.real(Duration::from_millis(m.interval_ms.max(1_000)));
                 match slots.clone().try_acquire_owned() {
                     Ok(permit) => {
                         let (a, prober, tx, me) =
                             (a.clone(), prober.clone(), tx.clone(), self.clone());
+                        let started_at = self.opts.clock.now();
                         tasks.spawn(async move {
                             let m = &a.monitors[i];
-                            let result = downbeat_probe::probe(&m.probe, &prober).await;
+                            let mut result = downbeat_probe::probe(&m.probe, &prober).await;
+                            result.started_at = started_at;
                             drop(permit);
                             let reliable = me.canary_ok.load(Ordering::Relaxed);
                             let _ = tx

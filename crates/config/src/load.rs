@@ -390,6 +390,19 @@ impl Validator<'_> {
                 Some(n) => n,
                 None => d.concurrency,
             },
+            resolvers: raw
+                .resolvers
+                .iter()
+                .enumerate()
+                .map(|(i, r)| {
+                    r.parse().map_err(|_| {
+                        self.err(
+                            format!("probes.resolvers[{i}]"),
+                            format!("{r:?} is not an ip:port such as \"127.0.0.1:53\""),
+                        )
+                    })
+                })
+                .collect::<Result<_, _>>()?,
         })
     }
 
@@ -811,6 +824,19 @@ mod tests {
         );
         let c = parse_str(&text, "t").unwrap();
         assert_eq!(c.probes.quorum, 2);
+        assert!(
+            c.probes.resolvers.is_empty(),
+            "the system's resolver by default"
+        );
+        let with = parse_str(
+            &format!("{SVC}[probes]\nresolvers = [\"127.0.0.1:5353\"]\n"),
+            "t",
+        )
+        .unwrap();
+        assert_eq!(
+            with.probes.resolvers,
+            vec!["127.0.0.1:5353".parse().unwrap()]
+        );
         let api = c.monitor("api").unwrap();
         assert_eq!(api.interval.as_secs(), 30);
         assert_eq!(api.probe.timeout().as_secs(), 5);
@@ -837,6 +863,10 @@ mod tests {
                 &["monitor[0].timeout", "longer"],
             ),
             (m("kind = \"ftp\"\ntarget = \"x\"\n"), &["monitor[0]"]),
+            (
+                format!("{SVC}[probes]\nresolvers = [\"127.0.0.1:53\", \"dns.example\"]\n"),
+                &["probes.resolvers[1]", "dns.example"],
+            ),
             (
                 m("kind = \"http\"\ntarget = \"http://x/\"\ncolour = \"red\"\n"),
                 &["monitor[0]", "colour"],

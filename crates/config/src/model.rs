@@ -134,6 +134,9 @@ pub struct ProbeSettings {
     pub canary: Option<String>,
     /// Most probes in flight at once on this node.
     pub concurrency: usize,
+    /// DNS servers (`ip:port`) the probes resolve names with, instead of the system's
+    /// `/etc/resolv.conf` (empty: the system's).
+    pub resolvers: Vec<std::net::SocketAddr>,
 }
 
 impl Default for ProbeSettings {
@@ -144,6 +147,7 @@ impl Default for ProbeSettings {
             successes_to_close: 2,
             canary: None,
             concurrency: 512,
+            resolvers: Vec::new(),
         }
     }
 }

@@ -67,6 +67,8 @@ pub struct RawProbes {
     pub successes_to_close: Option<u32>,
     pub canary: Option<String>,
     pub concurrency: Option<usize>,
+    #[serde(default)]
+    pub resolvers: Vec<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -7,6 +7,22 @@ use std::sync::Mutex;
 /// [`ManualClock`] and advance it.
 pub trait Clock: Send + Sync + 'static {
     fn now(&self) -> Timestamp;
+
+    /// Simulated seconds per real second: 1 for real time, 60 when a minute passes every
+    /// second (the demo). Loops that wait in real time divide their periods by it, so a job
+    /// that runs "every 5 seconds" keeps doing so in this clock's time.
+    fn rate(&self) -> f64 {
+        1.0
+    }
+
+    /// The real time to wait for `d` of this clock's time to pass, never less than `floor`.
+    fn real(&self, d: std::time::Duration, floor: std::time::Duration) -> std::time::Duration {
+        let rate = self.rate();
+        if rate == 1.0 || !rate.is_finite() || rate <= 0.0 {
+            return d.max(floor.min(d));
+        }
+        d.div_f64(rate).max(floor.min(d))
+    }
 }
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -52,5 +68,72 @@ impl ManualClock {
 impl Clock for ManualClock {
     fn now(&self) -> Timestamp {
         *self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A clock that runs `rate` times faster than real time from a chosen start: `downbeat demo`
+/// shows hours of an outage in minutes, with every part of the server on the same time.
+#[derive(Debug)]
+pub struct ScaledClock {
+    start: Timestamp,
+    real_start: std::time::Instant,
+    rate: f64,
+}
+
+impl ScaledClock {
+    /// Starts now at `start`, running `rate` (> 0) times real time.
+    pub fn new(start: Timestamp, rate: f64) -> Self {
+        let rate = if rate.is_finite() && rate > 0.0 {
+            rate
+        } else {
+            1.0
+        };
+        ScaledClock {
+            start,
+            real_start: std::time::Instant::now(),
+            rate,
+        }
+    }
+}
+
+impl Clock for ScaledClock {
+    fn now(&self) -> Timestamp {
+        let real = self.real_start.elapsed();
+        let sim = jiff::SignedDuration::try_from(real.mul_f64(self.rate))
+            .unwrap_or(jiff::SignedDuration::MAX);
+        self.start.saturating_add(sim).unwrap_or(self.start)
+    }
+
+    fn rate(&self) -> f64 {
+        self.rate
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn a_scaled_clock_runs_faster_and_scales_waits() {
+        let start = Timestamp::from_second(1_800_000_000).unwrap();
+        let c = ScaledClock::new(start, 600.0);
+        std::thread::sleep(Duration::from_millis(20));
+        let passed = c.now().duration_since(start).as_secs_f64();
+        // 20 ms real is 12 s simulated; allow a slow machine up to a few seconds of real time
+        assert!((12.0..3_000.0).contains(&passed), "{passed}");
+        assert_eq!(
+            c.real(Duration::from_secs(60), Duration::from_millis(1)),
+            Duration::from_millis(100)
+        );
+        assert_eq!(
+            c.real(Duration::from_secs(6), Duration::from_millis(50)),
+            Duration::from_millis(50),
+            "never below the floor"
+        );
+        assert_eq!(
+            SystemClock.real(Duration::from_secs(5), Duration::from_millis(50)),
+            Duration::from_secs(5)
+        );
     }
 }

@@ -26,7 +26,7 @@ pub mod span;
 pub mod status;
 
 pub use city::City;
-pub use clock::{Clock, ManualClock, SystemClock};
+pub use clock::{Clock, ManualClock, ScaledClock, SystemClock};
 pub use country::CountryCode;
 pub use platform::Platform;
 pub use problem::{ProblemKind, ProblemOption};

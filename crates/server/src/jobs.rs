@@ -22,15 +22,19 @@ pub const INCIDENTS_EVERY: Duration = Duration::from_secs(3);
 /// How often in-memory structures are swept.
 pub const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(10);
 
+/// On a clock faster than real time (the demo), job periods shrink with it, but never below this.
+pub const FASTEST_PERIOD: Duration = Duration::from_millis(100);
+
 pub fn spawn_all(app: &App, stopped: watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
+    let scaled = |d: Duration| app.clock.real(d, FASTEST_PERIOD);
     let prune_app = app.clone();
     let house_app = app.clone();
     let crowd_app = app.clone();
     let incidents_app = app.clone();
     vec![
         tokio::spawn(every(
-            INCIDENTS_EVERY,
-            INCIDENTS_EVERY,
+            scaled(INCIDENTS_EVERY),
+            scaled(INCIDENTS_EVERY),
             stopped.clone(),
             move || {
                 let app = incidents_app.clone();
@@ -42,8 +46,8 @@ pub fn spawn_all(app: &App, stopped: watch::Receiver<bool>) -> Vec<JoinHandle<()
             },
         )),
         tokio::spawn(every(
-            CROWD_EVERY,
-            CROWD_EVERY,
+            scaled(CROWD_EVERY),
+            scaled(CROWD_EVERY),
             stopped.clone(),
             move || {
                 let app = crowd_app.clone();
@@ -55,8 +59,8 @@ pub fn spawn_all(app: &App, stopped: watch::Receiver<bool>) -> Vec<JoinHandle<()
             },
         )),
         tokio::spawn(every(
-            PRUNE_EVERY,
-            PRUNE_FIRST_AFTER,
+            scaled(PRUNE_EVERY),
+            scaled(PRUNE_FIRST_AFTER),
             stopped.clone(),
             move || {
                 let app = prune_app.clone();

@@ -39,6 +39,8 @@ const RESULT_QUEUE: usize = 16_384;
 const MAX_BATCH: usize = 2_048;
 /// How often the canary is checked.
 const CANARY_EVERY: Duration = Duration::from_secs(30);
+/// On a clock faster than real time, probe intervals shrink with it, but never below this.
+const FASTEST_INTERVAL: Duration = Duration::from_millis(20);
 
 /// A result as the API shows it: the probe's own fields plus where and whether to trust it.
 #[derive(Debug, Clone, Serialize)]
@@ -165,7 +167,14 @@ pub async fn start(
         return Ok(Vec::new());
     }
     restore(app).await?;
-    let prober = match Prober::new() {
+    let built = if config.probes.resolvers.is_empty() {
+        Prober::new()
+    } else {
+        Prober::builder()
+            .nameservers(config.probes.resolvers.clone())
+            .build()
+    };
+    let prober = match built {
         Ok(p) => p,
         Err(e) => {
             // No usable /etc/resolv.conf: probe without a system resolver rather than not at all.
@@ -273,10 +282,13 @@ async fn schedule(
     let monitors = &app.config.monitors;
     let region = app.monitors.region.clone();
     let start = Instant::now();
+    // Intervals are in the clock's time: on the demo's fast clock, probes run as often as
+    // they would in the simulated hours.
+    let real = |d: Duration| app.clock.real(d, FASTEST_INTERVAL);
     let mut heap: BinaryHeap<Reverse<(Instant, usize)>> = monitors
         .iter()
         .enumerate()
-        .map(|(i, m)| Reverse((start + first_offset(m), i)))
+        .map(|(i, m)| Reverse((start + real(first_offset(m)), i)))
         .collect();
     let slots = Arc::new(Semaphore::new(app.config.probes.concurrency));
     // Tasks read their spec from the shared config rather than a copy of every spec.
@@ -295,16 +307,19 @@ async fn schedule(
                 break;
             }
             heap.pop();
-            let interval = monitors[i].interval.as_duration();
+            let interval = real(monitors[i].interval.as_duration());
             match slots.clone().try_acquire_owned() {
                 Ok(permit) => {
                     let (config, prober, tx) = (config.clone(), prober.clone(), tx.clone());
                     let region = region.clone();
                     let lag = app.metrics.probe_lag_seconds.clone();
+                    let started_at = app.clock.now();
                     tokio::spawn(async move {
                         lag.observe(due.elapsed().as_secs_f64());
-                        let result =
+                        let mut result =
                             downbeat_probe::probe(&config.monitors[i].probe, &prober).await;
+                        // Results are on the server's clock, like everything they are judged with.
+                        result.started_at = started_at;
                         drop(permit);
                         let _ = tx
                             .send(Incoming {
@@ -341,7 +356,7 @@ async fn watch_canary(
         tracing::error!(%canary, "probes.canary is not host:port; canary disabled");
         return;
     };
-    let mut tick = tokio::time::interval(CANARY_EVERY);
+    let mut tick = tokio::time::interval(app.clock.real(CANARY_EVERY, FASTEST_INTERVAL));
     loop {
         tokio::select! {
             _ = tick.tick() => {}
