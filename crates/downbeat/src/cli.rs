@@ -33,6 +33,13 @@ pub enum Command {
     /// the config file's [server] table, built-in defaults. SIGTERM or ctrl-c stops accepting
     /// requests, lets in-flight ones finish and commits every queued report before exiting.
     Serve(ServeArgs),
+    /// Watch an outage unfold, live, in one command: Downbeat, a fake streaming service
+    /// ("Melodia") that a story breaks, probes from three regions and simulated listeners,
+    /// on a fast clock. Prints the URL and narrates; ctrl-c stops it and deletes its data.
+    ///
+    /// Scenarios: morning-outage (DESIGN.md's: the login handshake fails, then overload),
+    /// expired-certificate, dns-failure, regional-cdn.
+    Demo(DemoArgs),
     /// Run a remote probe agent: pull the monitors to run from a Downbeat server, probe them
     /// from this vantage point and push the results, buffered on disk while the server is
     /// unreachable.
@@ -113,6 +120,19 @@ pub enum UserCommand {
     /// Print the argon2 hash of a password (read like `add` does), for a [[user]] in the
     /// config file.
     Hash,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Where the demo's Downbeat listens.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: std::net::SocketAddr,
+    /// Simulated seconds per real second: 60 shows an hour in a minute.
+    #[arg(long, default_value_t = 60.0)]
+    pub speed: f64,
+    /// The story to play.
+    #[arg(long, default_value = "morning-outage")]
+    pub scenario: String,
 }
 
 #[derive(Debug, Args)]

@@ -10,7 +10,12 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
-    logging::init(cli.log_format, cli.log.as_deref());
+    // The demo narrates on stdout; its server's logs would drown the story.
+    let default_log = match cli.command {
+        cli::Command::Demo(_) => "warn",
+        _ => "info",
+    };
+    logging::init(cli.log_format, cli.log.as_deref().or(Some(default_log)));
     match cmd::run(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

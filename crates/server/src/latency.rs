@@ -27,8 +27,9 @@ pub const STATE_KEY: &str = "monitors:latency";
 pub const SAVE_EVERY: Duration = Duration::from_secs(15 * 60);
 /// Detectors saved per transaction.
 pub const SAVE_CHUNK: usize = 256;
-/// A far-above result exceeds its baseline by at least this much…
-pub const MIN_EXCESS_MS: f64 = 50.0;
+/// A far-above result exceeds its baseline by at least this much (tens of milliseconds of
+/// scheduling noise on a busy host are not an overload)…
+pub const MIN_EXCESS_MS: f64 = 200.0;
 /// …and is at least this many times it.
 pub const MIN_RATIO: f64 = 3.0;
 

@@ -2,6 +2,7 @@
 
 mod agent;
 mod config;
+mod demo;
 mod detect;
 mod operators;
 mod replay;
@@ -22,6 +23,7 @@ pub fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Serve(args) => serve::run(args),
         Command::Agent(args) => agent::run(args),
+        Command::Demo(args) => demo::run(args),
         Command::Config(c) => config::run(c),
         Command::Detect(args) => detect::run(args),
         Command::Replay(args) => replay::run(args),
