@@ -78,6 +78,8 @@ pub fn duration(secs: i64) -> String {
 pub struct Seen {
     verdict: Option<String>,
     monitors: BTreeMap<String, String>,
+    /// Whether the diagnosis named a failure last time.
+    diagnosis_failing: Option<bool>,
     /// Per incident: draft flag, status, number of updates.
     incidents: BTreeMap<i64, (bool, String, usize)>,
 }
@@ -162,8 +164,14 @@ impl Seen {
                 _ => n.say("PROBES", &format!("monitor {id} is {state} again")),
             }
         }
-        if changed && let Some(d) = body["diagnosis"].as_str() {
-            n.say("CAUSE", d);
+        // Also when some region fails without a quorum (a regional problem): the diagnosis
+        // names it even though no monitor is down.
+        if let Some(d) = body["diagnosis"].as_str() {
+            let failing = !(d.starts_with("All ") || d.starts_with("No "));
+            if changed || self.diagnosis_failing.is_some_and(|f| f != failing) {
+                n.say("CAUSE", d);
+            }
+            self.diagnosis_failing = Some(failing);
         }
     }
 

@@ -13,6 +13,8 @@ const BIN: &str = env!("CARGO_BIN_EXE_downbeat");
 
 #[path = "cli/agent.rs"]
 mod agent;
+#[path = "cli/demo.rs"]
+mod demo;
 
 fn run(args: &[&str]) -> (i32, String, String) {
     let out = Command::new(BIN).args(args).output().expect("run downbeat");
