@@ -12,7 +12,7 @@ fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     // The demo narrates on stdout; its server's logs would drown the story.
     let default_log = match cli.command {
-        cli::Command::Demo(_) => "warn",
+        cli::Command::Demo(_) => "error",
         _ => "info",
     };
     logging::init(cli.log_format, cli.log.as_deref().or(Some(default_log)));

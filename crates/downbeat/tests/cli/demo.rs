@@ -79,8 +79,9 @@ impl Demo {
 
     /// SIGTERM, then the exit code (the demo drains and deletes its data).
     fn stop(mut self) -> i32 {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
+        // The shell's own kill: no procps needed.
+        let _ = Command::new("sh")
+            .args(["-c", &format!("kill -TERM {}", self.child.id())])
             .status();
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
