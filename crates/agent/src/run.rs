@@ -144,19 +144,8 @@ impl Agent {
         self: Arc<Self>,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), AgentError> {
-        let prober = if self.opts.resolvers.is_empty() {
-            Prober::new()
-        } else {
-            Prober::builder()
-                .nameservers(self.opts.resolvers.clone())
-                .build()
-        }
-        .or_else(|_| {
-            Prober::builder()
-                .nameservers(vec![std::net::SocketAddr::from(([127, 0, 0, 53], 53))])
-                .build()
-        })
-        .map_err(|e| AgentError::Prober(e.to_string()))?;
+        let prober = Prober::with_resolvers(&self.opts.resolvers)
+            .map_err(|e| AgentError::Prober(e.to_string()))?;
         let (stop_tx, stop) = watch::channel(false);
         let (assign_tx, assign_rx) = watch::channel::<Option<Arc<Assignments>>>(None);
         let (results_tx, results_rx) = mpsc::channel(QUEUE);

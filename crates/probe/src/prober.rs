@@ -248,6 +248,21 @@ impl Prober {
         Prober::builder().build()
     }
 
+    /// A prober resolving through `resolvers` (`ip:port`), or through the system's
+    /// configuration when there are none. A system without a usable `/etc/resolv.conf` gets
+    /// the local stub resolver 127.0.0.53 instead of no probes at all (said in a warning).
+    pub fn with_resolvers(resolvers: &[SocketAddr]) -> Result<Self, ProberError> {
+        if !resolvers.is_empty() {
+            return Prober::builder().nameservers(resolvers.to_vec()).build();
+        }
+        Prober::new().or_else(|e| {
+            tracing::warn!(error = %e, "system resolver unavailable; resolving through 127.0.0.53");
+            Prober::builder()
+                .nameservers(vec![SocketAddr::from(([127, 0, 0, 53], 53))])
+                .build()
+        })
+    }
+
     /// A builder with the defaults of [`Prober::new`].
     pub fn builder() -> ProberBuilder {
         ProberBuilder::default()

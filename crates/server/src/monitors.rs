@@ -167,28 +167,11 @@ pub async fn start(
         return Ok(Vec::new());
     }
     restore(app).await?;
-    let built = if config.probes.resolvers.is_empty() {
-        Prober::new()
-    } else {
-        Prober::builder()
-            .nameservers(config.probes.resolvers.clone())
-            .build()
-    };
-    let prober = match built {
+    let prober = match Prober::with_resolvers(&config.probes.resolvers) {
         Ok(p) => p,
         Err(e) => {
-            // No usable /etc/resolv.conf: probe without a system resolver rather than not at all.
-            tracing::warn!(error = %e, "system resolver unavailable; probing with built-in defaults");
-            match Prober::builder()
-                .nameservers(vec![std::net::SocketAddr::from(([127, 0, 0, 53], 53))])
-                .build()
-            {
-                Ok(p) => p,
-                Err(e) => {
-                    tracing::error!(error = %e, "cannot build the prober; monitors disabled");
-                    return Ok(Vec::new());
-                }
-            }
+            tracing::error!(error = %e, "cannot build the prober; monitors disabled");
+            return Ok(Vec::new());
         }
     };
     let (tx, rx) = mpsc::channel(RESULT_QUEUE);
