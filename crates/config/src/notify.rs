@@ -515,6 +515,12 @@ impl Validator<'_> {
         };
         let smtp = raw.smtp.map(|s| self.smtp(s)).transpose()?;
         let subscribers = self.subscribers(raw.subscribers, smtp.is_some())?;
+        if subscribers.email && public_url.is_empty() {
+            return Err(self.err(
+                "notify.public_url",
+                "email subscriptions need it for the links in their mails: set it, or turn them off with [notify.subscribers] email = false",
+            ));
+        }
         let mut destinations: Vec<Destination> =
             Vec::with_capacity(raw.webhook.len() + raw.email.len());
         for (i, w) in raw.webhook.into_iter().enumerate() {
@@ -884,7 +890,7 @@ mod tests {
     fn chat_push_and_email_destinations_are_parsed() {
         let c = parse_str(
             &format!(
-                "{SVC}[notify]\nretry_after = \"2s\"\ncert_expiry_days = [7, 30]\n\
+                "{SVC}[notify]\npublic_url = \"https://status.m.example\"\nretry_after = \"2s\"\ncert_expiry_days = [7, 30]\n\
                  [notify.smtp]\nhost = \"127.0.0.1\"\nport = 2525\ntls = \"none\"\nfrom = \"Status <s@m.example>\"\n\
                  [[notify.webhook]]\nid = \"chat\"\nurl = \"https://hooks.example/x\"\nformat = \"slack\"\ncomponents = [\"login\"]\nper_minute = 20\n\
                  [[notify.webhook]]\nid = \"push\"\nurl = \"https://push.example/topic\"\nformat = \"ntfy\"\ntoken = \"tk_1\"\noperators = true\n\
@@ -921,7 +927,9 @@ mod tests {
 
     #[test]
     fn bad_destinations_and_relays_name_their_key() {
-        let relay = "[notify.smtp]\nhost = \"127.0.0.1\"\ntls = \"none\"\nfrom = \"s@m.example\"\n";
+        let bare_relay =
+            "[notify.smtp]\nhost = \"127.0.0.1\"\ntls = \"none\"\nfrom = \"s@m.example\"\n";
+        let relay = format!("[notify]\npublic_url = \"https://s.m.example\"\n{bare_relay}");
         let cases: Vec<(String, &[&str])> = vec![
             (
                 format!(
@@ -982,6 +990,10 @@ mod tests {
             (
                 format!("{SVC}[notify.subscribers]\nemail = true\n"),
                 &["notify.subscribers.email", "[notify.smtp]"],
+            ),
+            (
+                format!("{SVC}{bare_relay}"),
+                &["notify.public_url", "email = false"],
             ),
             (
                 format!("{SVC}[notify]\ncert_expiry_days = [0]\n"),

@@ -157,6 +157,7 @@ pub async fn monitor_changed(app: &App, state: &downbeat_store::MonitorState) {
         flap::Verdict::Send => enqueue_or_log(app, event).await,
         flap::Verdict::Flapping(e) => enqueue_or_log(app, e).await,
         flap::Verdict::Hold => {
+            app.metrics.notify_held.inc();
             tracing::info!(monitor = %state.monitor, state = %state.state,
                 "monitor is flapping; change held for the summary");
         }

@@ -488,17 +488,19 @@ async fn housekeeping_until_stopped(app: App, mut stopped: watch::Receiver<bool>
     if let Err(e) = super::reconcile(&app).await {
         tracing::warn!(error = %e, "could not re-enqueue recent incident events");
     }
-    let mut last_certs = i64::MIN;
-    let mut last_prune = i64::MIN;
+    let due = |last: Option<i64>, now_ms: i64, every: i64| {
+        last.is_none_or(|t| now_ms < t || now_ms - t >= every)
+    };
+    let (mut last_certs, mut last_prune) = (None, None);
     loop {
         let now_ms = app.clock.now().as_millisecond();
         settle_flaps(&app, now_ms).await;
-        if now_ms - last_certs >= CERTS_EVERY_MS || now_ms < last_certs {
-            last_certs = now_ms;
+        if due(last_certs, now_ms, CERTS_EVERY_MS) {
+            last_certs = Some(now_ms);
             super::certs::check(&app, now_ms).await;
         }
-        if now_ms - last_prune >= PRUNE_EVERY_MS || now_ms < last_prune {
-            last_prune = now_ms;
+        if due(last_prune, now_ms, PRUNE_EVERY_MS) {
+            last_prune = Some(now_ms);
             match prune_once(&app, now_ms).await {
                 Ok(p) if p != NotifyPruned::default() => {
                     tracing::info!(?p, "pruned the notification outbox");
