@@ -11,3 +11,4 @@ mod ops;
 mod reports;
 mod series;
 mod smtp_sink;
+mod subscribers;
