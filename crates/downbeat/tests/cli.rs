@@ -1,5 +1,6 @@
-//! The `downbeat` binary as a user runs it: help, config errors, and a server killed with
-//! SIGKILL mid-stream that loses no acknowledged report.
+//! The `downbeat` binary as a user runs it: help, config errors, a server killed with
+//! SIGKILL mid-stream that loses no acknowledged report, and one killed with notifications
+//! pending that delivers each exactly once after its restart.
 
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
@@ -13,6 +14,8 @@ const BIN: &str = env!("CARGO_BIN_EXE_downbeat");
 
 #[path = "cli/agent.rs"]
 mod agent;
+#[path = "cli/notify.rs"]
+mod notify;
 
 fn run(args: &[&str]) -> (i32, String, String) {
     let out = Command::new(BIN).args(args).output().expect("run downbeat");
