@@ -162,30 +162,6 @@ impl Default for HttpClient {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn only_public_addresses_are_public() {
-        for (ip, public) in [
-            ("93.184.215.14", true),
-            ("2606:4700::1111", true),
-            ("127.0.0.1", false),
-            ("10.1.2.3", false),
-            ("192.168.0.1", false),
-            ("172.16.0.1", false),
-            ("169.254.169.254", false),
-            ("100.64.0.1", false),
-            ("0.0.0.0", false),
-            ("::1", false),
-            ("fd00::1", false),
-            ("fe80::1", false),
-            ("::ffff:127.0.0.1", false),
-        ] {
-            assert_eq!(super::is_public(ip.parse().unwrap()), public, "{ip}");
-        }
-    }
-}
-
 async fn send<T>(io: T, req: Request<Full<Bytes>>) -> Result<u16, String>
 where
     T: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
@@ -214,4 +190,28 @@ where
     .await;
     conn.abort();
     result
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn only_public_addresses_are_public() {
+        for (ip, public) in [
+            ("93.184.215.14", true),
+            ("2606:4700::1111", true),
+            ("127.0.0.1", false),
+            ("10.1.2.3", false),
+            ("192.168.0.1", false),
+            ("172.16.0.1", false),
+            ("169.254.169.254", false),
+            ("100.64.0.1", false),
+            ("0.0.0.0", false),
+            ("::1", false),
+            ("fd00::1", false),
+            ("fe80::1", false),
+            ("::ffff:127.0.0.1", false),
+        ] {
+            assert_eq!(super::is_public(ip.parse().unwrap()), public, "{ip}");
+        }
+    }
 }

@@ -211,7 +211,7 @@ async fn chat_and_push_formats_reach_their_receivers() {
             rx.requests(f).len() == 1
         })
         .await;
-        assert_eq!(rx.ids(f), [event_id.clone()], "{f}");
+        assert_eq!(rx.ids(f), std::slice::from_ref(&event_id), "{f}");
     }
     let slack = &rx.json("slack")[0];
     let text = slack["text"].as_str().unwrap();

@@ -156,7 +156,7 @@ async fn a_visitor_subscribes_confirms_hears_and_unsubscribes_in_one_click() {
 
     // RFC 8058: a bare POST, no cookie, no CSRF token.
     let r = reqwest::Client::new()
-        .post(&app.url(&path_of(&one_click)))
+        .post(app.url(&path_of(&one_click)))
         .header("content-type", "application/x-www-form-urlencoded")
         .body("List-Unsubscribe=One-Click")
         .send()
@@ -218,7 +218,8 @@ async fn asking_again_neither_reveals_nor_repeats() {
 #[tokio::test]
 async fn bad_subscriptions_name_the_field_escape_the_input_and_are_rate_limited() {
     let (app, _sink) = app_with_sink("").await;
-    let cases: &[(&[(&str, &str)], u16, &str)] = &[
+    type Case<'a> = (&'a [(&'a str, &'a str)], u16, &'a str);
+    let cases: &[Case] = &[
         (
             &[("email", "")],
             422,
