@@ -669,3 +669,86 @@ async fn a_refusing_destination_and_a_refused_address_give_up_without_holding_ot
     assert!(app.app.store.deliveries(None, 10).await.unwrap().is_empty());
     app.stop().await;
 }
+
+/// A TLS acceptor for 127.0.0.1 with a fresh self-signed certificate, and the PEM file a
+/// config's `ca_file` names to trust it.
+fn tls_for_loopback(dir: &std::path::Path) -> (tokio_rustls::TlsAcceptor, std::path::PathBuf) {
+    let cert = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).unwrap();
+    let pem = dir.join("relay-ca.pem");
+    std::fs::write(&pem, cert.cert.pem()).unwrap();
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(rustls::pki_types::PrivatePkcs8KeyDer::from(
+        cert.signing_key.serialize_der(),
+    ));
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(vec![cert.cert.der().clone()], key)
+    .unwrap();
+    (tokio_rustls::TlsAcceptor::from(Arc::new(config)), pem)
+}
+
+#[tokio::test]
+async fn mail_goes_over_starttls_or_implicit_tls_with_authentication() {
+    for implicit in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let (acceptor, ca) = tls_for_loopback(dir.path());
+        let sink =
+            SmtpSink::start_tls(Some(("downbeat", "s3cret-relay")), acceptor, implicit).await;
+        let mode = if implicit { "implicit" } else { "starttls" };
+        let config = format!(
+            "[notify]\npublic_url = \"https://status.example\"\n\
+             [notify.smtp]\nhost = \"127.0.0.1\"\nport = {}\ntls = \"{mode}\"\nusername = \"downbeat\"\npassword = \"s3cret-relay\"\nfrom = \"status@melodia.example\"\nca_file = \"{}\"\n\
+             [notify.subscribers]\nemail = false\n\
+             [[notify.email]]\nid = \"oncall\"\nto = [\"oncall@melodia.example\"]\n",
+            sink.port(),
+            ca.display()
+        );
+        let app = spawn_with(testing::sqlite(), &config).await;
+        notify::enqueue(
+            &app.app,
+            Event::monitor("melodia", "m", true, app.clock.now_ms()),
+        )
+        .await
+        .unwrap();
+        let m = &sink.wait_for("oncall@melodia.example", 1).await[0];
+        assert!(m.tls, "{mode}: the mail came over TLS");
+        assert_eq!(m.user.as_deref(), Some("downbeat"), "{mode}");
+        app.stop().await;
+    }
+    // A relay whose certificate is not trusted gets nothing, and the attempt says why.
+    let dir = tempfile::tempdir().unwrap();
+    let (acceptor, _) = tls_for_loopback(dir.path());
+    let (_, other_ca) = tls_for_loopback(dir.path());
+    let sink = SmtpSink::start_tls(None, acceptor, false).await;
+    let config = format!(
+        "[notify]\npublic_url = \"https://status.example\"\n\
+         [notify.smtp]\nhost = \"127.0.0.1\"\nport = {}\nfrom = \"status@melodia.example\"\nca_file = \"{}\"\n\
+         [notify.subscribers]\nemail = false\n\
+         [[notify.email]]\nid = \"oncall\"\nto = [\"oncall@melodia.example\"]\n",
+        sink.port(),
+        other_ca.display()
+    );
+    let app = spawn_with(testing::sqlite(), &config).await;
+    notify::enqueue(
+        &app.app,
+        Event::monitor("melodia", "m", true, app.clock.now_ms()),
+    )
+    .await
+    .unwrap();
+    until("the attempt fails", || async {
+        deliveries(&app, "oncall").await[0].attempts == 1
+    })
+    .await;
+    let d = &deliveries(&app, "oncall").await[0];
+    assert_eq!(d.state, DeliveryState::Pending, "retried later");
+    assert!(sink.mails().is_empty());
+    let error = d.last_error.clone().unwrap_or_default().to_lowercase();
+    assert!(
+        error.contains("certificate") || error.contains("tls"),
+        "{error}"
+    );
+    app.stop().await;
+}

@@ -1,15 +1,19 @@
 //! A small SMTP server for tests: listens on 127.0.0.1:0, speaks enough SMTP for a real
-//! client (EHLO/HELO, optional AUTH PLAIN and LOGIN, MAIL, RCPT, DATA, RSET, NOOP, QUIT),
-//! and records every message it accepts. It can refuse recipients, to test give-ups.
-//! (Shared with downbeat-web's tests through `#[path]`.)
+//! client (EHLO/HELO, STARTTLS or implicit TLS, optional AUTH PLAIN and LOGIN, MAIL, RCPT,
+//! DATA, RSET, NOOP, QUIT), and records every message it accepts. With TLS, it offers
+//! nothing but STARTTLS on a plain connection, as real relays do. It can refuse recipients,
+//! to test give-ups. (Shared with downbeat-web's tests through `#[path]`.)
 
 #![allow(dead_code)]
 
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
 
 /// One accepted message.
 #[derive(Debug, Clone)]
@@ -20,6 +24,8 @@ pub struct Received {
     pub data: String,
     /// The user that authenticated on this connection, if any.
     pub user: Option<String>,
+    /// Whether it came over TLS.
+    pub tls: bool,
 }
 
 impl Received {
@@ -118,6 +124,9 @@ pub struct SmtpSink {
     creds: Option<(String, String)>,
     /// Recipients refused with 550.
     refuse: Arc<Vec<String>>,
+    /// TLS: offered with STARTTLS, or from the first byte when `implicit`.
+    tls: Option<TlsAcceptor>,
+    implicit: bool,
 }
 
 impl SmtpSink {
@@ -126,12 +135,32 @@ impl SmtpSink {
     }
 
     pub async fn start_refusing(creds: Option<(&str, &str)>, refuse: &[&str]) -> SmtpSink {
+        Self::launch(creds, refuse, None, false).await
+    }
+
+    /// A sink with TLS: STARTTLS on a plain connection, or TLS at once when `implicit`.
+    pub async fn start_tls(
+        creds: Option<(&str, &str)>,
+        acceptor: TlsAcceptor,
+        implicit: bool,
+    ) -> SmtpSink {
+        Self::launch(creds, &[], Some(acceptor), implicit).await
+    }
+
+    async fn launch(
+        creds: Option<(&str, &str)>,
+        refuse: &[&str],
+        tls: Option<TlsAcceptor>,
+        implicit: bool,
+    ) -> SmtpSink {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let sink = SmtpSink {
             addr: listener.local_addr().unwrap(),
             shared: Arc::default(),
             creds: creds.map(|(u, p)| (u.to_owned(), p.to_owned())),
             refuse: Arc::new(refuse.iter().map(|s| s.to_string()).collect()),
+            tls,
+            implicit,
         };
         let s = sink.clone();
         tokio::spawn(async move {
@@ -141,7 +170,16 @@ impl SmtpSink {
                 };
                 let s = s.clone();
                 tokio::spawn(async move {
-                    let _ = s.session(stream).await;
+                    match (&s.tls, s.implicit) {
+                        (Some(acceptor), true) => {
+                            if let Ok(tls) = acceptor.clone().accept(stream).await {
+                                let _ = s.session(Box::new(tls), true).await;
+                            }
+                        }
+                        _ => {
+                            let _ = s.session(Box::new(stream), false).await;
+                        }
+                    }
                 });
             }
         });
@@ -183,108 +221,128 @@ impl SmtpSink {
         );
     }
 
-    async fn session(&self, stream: tokio::net::TcpStream) -> std::io::Result<()> {
-        self.shared.lock().unwrap().connections += 1;
-        let (r, mut w) = stream.into_split();
-        let mut lines = BufReader::new(r);
-        w.write_all(b"220 sink.test ESMTP ready\r\n").await?;
-        let (mut from, mut to, mut user) = (String::new(), Vec::new(), None::<String>);
-        let mut line = String::new();
-        loop {
-            line.clear();
-            if lines.read_line(&mut line).await? == 0 {
-                return Ok(());
+    /// One connection, `secure` once TLS is up; STARTTLS continues it on the TLS stream.
+    fn session(
+        &self,
+        stream: Box<dyn Io>,
+        secure: bool,
+    ) -> Pin<Box<dyn Future<Output = std::io::Result<()>> + Send + '_>> {
+        Box::pin(async move {
+            self.shared.lock().unwrap().connections += 1;
+            let mut lines = BufReader::new(stream);
+            // Over STARTTLS the greeting was given on the plain connection already.
+            if !(secure && !self.implicit) {
+                lines.write_all(b"220 sink.test ESMTP ready\r\n").await?;
             }
-            let cmd = line.trim_end().to_owned();
-            let upper = cmd.to_ascii_uppercase();
-            let reply: String = if upper.starts_with("EHLO") {
-                let auth = if self.creds.is_some() {
-                    "250-AUTH PLAIN LOGIN\r\n"
-                } else {
-                    ""
-                };
-                format!("250-sink.test\r\n{auth}250-8BITMIME\r\n250 SIZE 1000000\r\n")
-            } else if upper.starts_with("HELO") {
-                "250 sink.test\r\n".into()
-            } else if upper.starts_with("AUTH PLAIN") {
-                let mut arg = cmd[10..].trim().to_owned();
-                if arg.is_empty() {
-                    w.write_all(b"334 \r\n").await?;
+            let must_upgrade = self.tls.is_some() && !secure;
+            let (mut from, mut to, mut user) = (String::new(), Vec::new(), None::<String>);
+            let mut line = String::new();
+            loop {
+                line.clear();
+                if lines.read_line(&mut line).await? == 0 {
+                    return Ok(());
+                }
+                let cmd = line.trim_end().to_owned();
+                let upper = cmd.to_ascii_uppercase();
+                let reply: String = if upper.starts_with("EHLO") {
+                    let offer = if must_upgrade {
+                        "250-STARTTLS\r\n"
+                    } else if self.creds.is_some() {
+                        "250-AUTH PLAIN LOGIN\r\n"
+                    } else {
+                        ""
+                    };
+                    format!("250-sink.test\r\n{offer}250-8BITMIME\r\n250 SIZE 1000000\r\n")
+                } else if upper == "STARTTLS" && must_upgrade {
+                    lines.write_all(b"220 2.0.0 go ahead\r\n").await?;
+                    let acceptor = self.tls.clone().unwrap();
+                    let tls = acceptor.accept(lines.into_inner()).await?;
+                    return self.session(Box::new(tls), true).await;
+                } else if upper.starts_with("HELO") {
+                    "250 sink.test\r\n".into()
+                } else if upper.starts_with("AUTH PLAIN") {
+                    let mut arg = cmd[10..].trim().to_owned();
+                    if arg.is_empty() {
+                        lines.write_all(b"334 \r\n").await?;
+                        line.clear();
+                        lines.read_line(&mut line).await?;
+                        arg = line.trim().to_owned();
+                    }
+                    let raw = decode_b64(&arg);
+                    let parts: Vec<String> = raw
+                        .split(|b| *b == 0)
+                        .map(|p| String::from_utf8_lossy(p).into_owned())
+                        .collect();
+                    self.auth_reply(parts.get(1), parts.get(2), &mut user)
+                } else if upper.starts_with("AUTH LOGIN") {
+                    lines.write_all(b"334 VXNlcm5hbWU6\r\n").await?;
                     line.clear();
                     lines.read_line(&mut line).await?;
-                    arg = line.trim().to_owned();
-                }
-                let raw = decode_b64(&arg);
-                let parts: Vec<String> = raw
-                    .split(|b| *b == 0)
-                    .map(|p| String::from_utf8_lossy(p).into_owned())
-                    .collect();
-                self.auth_reply(parts.get(1), parts.get(2), &mut user)
-            } else if upper.starts_with("AUTH LOGIN") {
-                w.write_all(b"334 VXNlcm5hbWU6\r\n").await?;
-                line.clear();
-                lines.read_line(&mut line).await?;
-                let u = String::from_utf8_lossy(&decode_b64(line.trim())).into_owned();
-                w.write_all(b"334 UGFzc3dvcmQ6\r\n").await?;
-                line.clear();
-                lines.read_line(&mut line).await?;
-                let p = String::from_utf8_lossy(&decode_b64(line.trim())).into_owned();
-                self.auth_reply(Some(&u), Some(&p), &mut user)
-            } else if upper.starts_with("MAIL FROM:") {
-                if self.creds.is_some() && user.is_none() {
-                    "530 5.7.0 authentication required\r\n".into()
-                } else {
-                    from = angle(&cmd[10..]);
-                    to.clear();
-                    "250 2.1.0 ok\r\n".into()
-                }
-            } else if upper.starts_with("RCPT TO:") {
-                let rcpt = angle(&cmd[8..]);
-                if self.refuse.contains(&rcpt) {
-                    "550 5.1.1 no such mailbox\r\n".into()
-                } else {
-                    to.push(rcpt);
-                    "250 2.1.5 ok\r\n".into()
-                }
-            } else if upper == "DATA" {
-                if to.is_empty() {
-                    "554 5.5.1 no valid recipients\r\n".into()
-                } else {
-                    w.write_all(b"354 end with <CRLF>.<CRLF>\r\n").await?;
-                    let mut data = String::new();
-                    loop {
-                        line.clear();
-                        if lines.read_line(&mut line).await? == 0 {
-                            return Ok(());
-                        }
-                        if line == ".\r\n" || line == ".\n" {
-                            break;
-                        }
-                        let l = line.strip_prefix('.').unwrap_or(&line);
-                        data.push_str(l.trim_end_matches(['\r', '\n']));
-                        data.push_str("\r\n");
+                    let u = String::from_utf8_lossy(&decode_b64(line.trim())).into_owned();
+                    lines.write_all(b"334 UGFzc3dvcmQ6\r\n").await?;
+                    line.clear();
+                    lines.read_line(&mut line).await?;
+                    let p = String::from_utf8_lossy(&decode_b64(line.trim())).into_owned();
+                    self.auth_reply(Some(&u), Some(&p), &mut user)
+                } else if upper.starts_with("MAIL FROM:") {
+                    if must_upgrade {
+                        "530 5.7.0 must issue a STARTTLS command first\r\n".into()
+                    } else if self.creds.is_some() && user.is_none() {
+                        "530 5.7.0 authentication required\r\n".into()
+                    } else {
+                        from = angle(&cmd[10..]);
+                        to.clear();
+                        "250 2.1.0 ok\r\n".into()
                     }
-                    self.shared.lock().unwrap().mails.push(Received {
-                        from: from.clone(),
-                        to: std::mem::take(&mut to),
-                        data,
-                        user: user.clone(),
-                    });
-                    "250 2.0.0 queued\r\n".into()
-                }
-            } else if upper == "RSET" {
-                to.clear();
-                "250 2.0.0 ok\r\n".into()
-            } else if upper == "NOOP" {
-                "250 2.0.0 ok\r\n".into()
-            } else if upper == "QUIT" {
-                w.write_all(b"221 2.0.0 bye\r\n").await?;
-                return Ok(());
-            } else {
-                "502 5.5.2 not implemented\r\n".into()
-            };
-            w.write_all(reply.as_bytes()).await?;
-        }
+                } else if upper.starts_with("RCPT TO:") {
+                    let rcpt = angle(&cmd[8..]);
+                    if self.refuse.contains(&rcpt) {
+                        "550 5.1.1 no such mailbox\r\n".into()
+                    } else {
+                        to.push(rcpt);
+                        "250 2.1.5 ok\r\n".into()
+                    }
+                } else if upper == "DATA" {
+                    if to.is_empty() {
+                        "554 5.5.1 no valid recipients\r\n".into()
+                    } else {
+                        lines.write_all(b"354 end with <CRLF>.<CRLF>\r\n").await?;
+                        let mut data = String::new();
+                        loop {
+                            line.clear();
+                            if lines.read_line(&mut line).await? == 0 {
+                                return Ok(());
+                            }
+                            if line == ".\r\n" || line == ".\n" {
+                                break;
+                            }
+                            let l = line.strip_prefix('.').unwrap_or(&line);
+                            data.push_str(l.trim_end_matches(['\r', '\n']));
+                            data.push_str("\r\n");
+                        }
+                        self.shared.lock().unwrap().mails.push(Received {
+                            from: from.clone(),
+                            to: std::mem::take(&mut to),
+                            data,
+                            user: user.clone(),
+                            tls: secure,
+                        });
+                        "250 2.0.0 queued\r\n".into()
+                    }
+                } else if upper == "RSET" {
+                    to.clear();
+                    "250 2.0.0 ok\r\n".into()
+                } else if upper == "NOOP" {
+                    "250 2.0.0 ok\r\n".into()
+                } else if upper == "QUIT" {
+                    lines.write_all(b"221 2.0.0 bye\r\n").await?;
+                    return Ok(());
+                } else {
+                    "502 5.5.2 not implemented\r\n".into()
+                };
+                lines.write_all(reply.as_bytes()).await?;
+            }
+        })
     }
 
     fn auth_reply(
@@ -305,6 +363,10 @@ impl SmtpSink {
         }
     }
 }
+
+/// A connection, plain or TLS.
+trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 
 fn angle(s: &str) -> String {
     let s = s.trim();
