@@ -36,7 +36,7 @@ pub mod worker;
 pub use event::Event;
 
 use crate::app::App;
-use downbeat_config::{Config, SUBSCRIBER_FAMILIES};
+use downbeat_config::{Config, OPERATOR_KINDS, SUBSCRIBER_FAMILIES};
 use downbeat_store::{NotifyEventRow, StoreError, SubscriberKind, subscriber_destination};
 use std::sync::Arc;
 use tokio::sync::Notify;
@@ -89,7 +89,10 @@ pub async fn enqueue(app: &App, event: Event) -> Result<u32, StoreError> {
         .collect();
     let family = event.kind.split('.').next().unwrap_or_default();
     let subs = &notify.subscribers;
-    if (subs.email || subs.webhook) && SUBSCRIBER_FAMILIES.contains(&family) {
+    if (subs.email || subs.webhook)
+        && SUBSCRIBER_FAMILIES.contains(&family)
+        && !OPERATOR_KINDS.contains(&event.kind)
+    {
         for s in app.store.confirmed_subscribers(&event.service).await? {
             let offered = match s.kind {
                 SubscriberKind::Email => subs.email,

@@ -752,3 +752,36 @@ async fn mail_goes_over_starttls_or_implicit_tls_with_authentication() {
     );
     app.stop().await;
 }
+
+/// An event lost between an incident's commit and its enqueue (a crash) is enqueued again at
+/// start. Simulated here by a first run with no destination: after the restart, the recent
+/// incident's announcement reaches the new one, once.
+#[tokio::test]
+async fn recent_incident_changes_are_enqueued_again_at_start() {
+    let app = spawn_with(testing::sqlite(), "").await;
+    let token = editor(&app).await;
+    let created = api_post(
+        &app,
+        &token,
+        "/api/v1/services/melodia/incidents",
+        json!({"title": "Login failing", "message": "Looking into it."}),
+    )
+    .await;
+    let id = created["id"].as_i64().unwrap();
+    let (store, clock) = app.stop().await;
+    let rx = RawReceiver::start().await;
+    let config = format!(
+        "[notify]\npublic_url = \"https://status.example\"\n\
+         [[notify.webhook]]\nid = \"late\"\nurl = \"{}\"\nformat = \"slack\"\n",
+        rx.url("late")
+    );
+    let app = crate::helpers::spawn_on(store, &config, clock).await;
+    until("the announcement arrives", || async {
+        rx.requests("late").len() == 1
+    })
+    .await;
+    assert_eq!(rx.ids("late"), [format!("incident-{id}-update-1")]);
+    notify::reconcile(&app.app).await.unwrap();
+    assert_eq!(deliveries(&app, "late").await.len(), 1, "once");
+    app.stop().await;
+}

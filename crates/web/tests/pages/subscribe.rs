@@ -132,6 +132,12 @@ async fn a_visitor_subscribes_confirms_hears_and_unsubscribes_in_one_click() {
     // Confirmed: login and service-wide incidents reach it; a playback-only one does not.
     assert_eq!(incident(&app, 3, &["login"]).await, 1);
     assert_eq!(incident(&app, 4, &["playback"]).await, 0);
+    let draft = Event::draft("melodia", 9, app.clock.now_ms(), json!({"title": "t"}));
+    assert_eq!(
+        notify::enqueue(&app.app, draft).await.unwrap(),
+        0,
+        "drafts are for operators only"
+    );
     let mails = sink.wait_for("ana@example.test", 2).await;
     let news = &mails[1];
     assert_eq!(
