@@ -231,7 +231,7 @@ impl SmtpSink {
             self.shared.lock().unwrap().connections += 1;
             let mut lines = BufReader::new(stream);
             // Over STARTTLS the greeting was given on the plain connection already.
-            if !(secure && !self.implicit) {
+            if !secure || self.implicit {
                 lines.write_all(b"220 sink.test ESMTP ready\r\n").await?;
             }
             let must_upgrade = self.tls.is_some() && !secure;
