@@ -290,4 +290,15 @@ pub trait NotifyStore: Send + Sync + 'static {
 
     /// Deletes what is past its time (see [`NotifyPrune`]).
     async fn prune_notifications(&self, cutoffs: NotifyPrune) -> Result<NotifyPruned, StoreError>;
+
+    /// Every monitor's saved flap-suppression state (monitor id, JSON).
+    async fn flap_states(&self) -> Result<Vec<(String, String)>, StoreError>;
+
+    /// Saves (or, with `None`, forgets) a monitor's flap-suppression state.
+    async fn save_flap_state(
+        &self,
+        monitor: &str,
+        state: Option<String>,
+        now_ms: i64,
+    ) -> Result<(), StoreError>;
 }

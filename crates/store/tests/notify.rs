@@ -438,3 +438,30 @@ async fn pruning_keeps_pending_work_and_recent_history() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn flap_states_are_saved_replaced_and_forgotten() {
+    each_backend(|s, b| async move {
+        s.save_flap_state("api", Some(r#"{"recent":[1]}"#.into()), T0)
+            .await
+            .unwrap();
+        s.save_flap_state("web", Some("{}".into()), T0)
+            .await
+            .unwrap();
+        s.save_flap_state("api", Some(r#"{"recent":[1,2]}"#.into()), T0 + 1)
+            .await
+            .unwrap();
+        assert_eq!(
+            s.flap_states().await.unwrap(),
+            [
+                ("api".to_owned(), r#"{"recent":[1,2]}"#.to_owned()),
+                ("web".to_owned(), "{}".to_owned())
+            ],
+            "{b}"
+        );
+        s.save_flap_state("web", None, T0 + 2).await.unwrap();
+        s.save_flap_state("nobody", None, T0 + 2).await.unwrap();
+        assert_eq!(s.flap_states().await.unwrap().len(), 1, "{b}");
+    })
+    .await;
+}

@@ -152,10 +152,22 @@ pub async fn monitor_changed(app: &App, state: &downbeat_store::MonitorState) {
     if let (Some(obj), Some(cause)) = (event.data.as_object_mut(), &state.cause) {
         obj.insert("cause".into(), serde_json::Value::String(cause.clone()));
     }
-    match app
-        .notifier
-        .flaps
-        .transition(&app.config.notify.flap, m, down, state.since_ms)
+    let flaps = &app.notifier.flaps;
+    if let Err(e) = flaps.load(app.store.as_ref()).await {
+        // Without the saved state the change is told: better once too often than never.
+        tracing::warn!(error = %e, "could not load flap states");
+        enqueue_or_log(app, event).await;
+        return;
+    }
+    match flaps
+        .transition(
+            app.store.as_ref(),
+            &app.config.notify.flap,
+            m,
+            down,
+            state.since_ms,
+        )
+        .await
     {
         flap::Verdict::Send => enqueue_or_log(app, event).await,
         flap::Verdict::Flapping(e) => enqueue_or_log(app, e).await,

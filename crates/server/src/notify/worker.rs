@@ -460,13 +460,21 @@ async fn deliver_until_stopped(app: App, target: Target, mut stopped: watch::Rec
 
 /// Sends the summaries of monitors that stopped flapping as of `now_ms`.
 pub async fn settle_flaps(app: &App, now_ms: i64) -> usize {
-    let events = app
-        .notifier
-        .flaps
-        .settle(&app.config.notify.flap, &app.config.monitors, now_ms);
-    let n = events.len();
-    for e in events {
+    let flaps = &app.notifier.flaps;
+    if let Err(e) = flaps.load(app.store.as_ref()).await {
+        tracing::warn!(error = %e, "could not load flap states; will retry");
+        return 0;
+    }
+    let settled = flaps.settle(&app.config.notify.flap, &app.config.monitors, now_ms);
+    let n = settled.len();
+    for (e, saved) in settled {
+        // Queued before the state is saved: a crash in between repeats the summary (same
+        // id, so it is sent once), rather than losing it.
+        let monitor = e.data["monitor"].as_str().unwrap_or_default().to_owned();
         super::enqueue_or_log(app, e).await;
+        if let Err(err) = app.store.save_flap_state(&monitor, saved, now_ms).await {
+            tracing::warn!(%monitor, error = %err, "could not save the flap state");
+        }
     }
     n
 }

@@ -378,6 +378,44 @@ impl NotifyStore for PgStore {
             subscribers,
         })
     }
+
+    async fn flap_states(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let rows = self
+            .client()
+            .await?
+            .query(
+                "SELECT monitor, state FROM notify_flaps ORDER BY monitor",
+                &[],
+            )
+            .await?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
+    async fn save_flap_state(
+        &self,
+        monitor: &str,
+        state: Option<String>,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        match state {
+            Some(state) => {
+                client
+                    .execute(
+                        "INSERT INTO notify_flaps (monitor, state, updated_ms) VALUES ($1, $2, $3)
+                         ON CONFLICT (monitor) DO UPDATE SET state = $2, updated_ms = $3",
+                        &[&monitor, &state, &now_ms],
+                    )
+                    .await?
+            }
+            None => {
+                client
+                    .execute("DELETE FROM notify_flaps WHERE monitor = $1", &[&monitor])
+                    .await?
+            }
+        };
+        Ok(())
+    }
 }
 
 const SUBSCRIBER_COLUMNS: &str = "s.id, s.service, s.kind, s.address, s.components, s.secret,

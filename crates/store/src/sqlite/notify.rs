@@ -368,6 +368,38 @@ impl NotifyStore for SqliteStore {
         })
         .await
     }
+
+    async fn flap_states(&self) -> Result<Vec<(String, String)>, StoreError> {
+        self.read(|c| {
+            let mut st =
+                c.prepare_cached("SELECT monitor, state FROM notify_flaps ORDER BY monitor")?;
+            Ok(st
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    async fn save_flap_state(
+        &self,
+        monitor: &str,
+        state: Option<String>,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        let monitor = monitor.to_owned();
+        self.write(move |c| {
+            match state {
+                Some(state) => c.execute(
+                    "INSERT INTO notify_flaps (monitor, state, updated_ms) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (monitor) DO UPDATE SET state = ?2, updated_ms = ?3",
+                    params![monitor, state, now_ms],
+                )?,
+                None => c.execute("DELETE FROM notify_flaps WHERE monitor = ?1", [monitor])?,
+            };
+            Ok(())
+        })
+        .await
+    }
 }
 
 const SUBSCRIBER_COLUMNS: &str = "s.id, s.service, s.kind, s.address, s.components, s.secret,
