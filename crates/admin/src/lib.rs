@@ -28,6 +28,7 @@
 //! - [`pages`]: the dashboard, incident, new-incident, maintenance and people pages, and
 //!   their forms.
 //! - [`evidence`]: a draft's evidence JSON as readable view data.
+//! - [`notifications`]: the outbox: destinations and recent deliveries with their attempts.
 //! - [`views`]: template structs and shared view helpers; templates live in `templates/`.
 //! - [`error`]: [`error::AdminError`], every refusal as an HTML page with its status.
 //! - [`assets`]: the stylesheet under its content hash.
@@ -37,6 +38,7 @@ pub mod error;
 pub mod evidence;
 pub mod guard;
 pub mod login;
+pub mod notifications;
 pub mod pages;
 pub mod session;
 pub mod throttle;
@@ -75,6 +77,7 @@ pub fn router(app: App) -> Router {
         .route("/admin/login", get(login::form).post(login::submit))
         .route("/admin/logout", post(login::logout))
         .route("/admin/people", get(pages::people))
+        .route("/admin/notifications", get(notifications::page))
         .route("/admin/s/{service}", get(pages::service))
         .route(
             "/admin/s/{service}/incidents",

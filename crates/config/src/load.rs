@@ -59,12 +59,16 @@ pub fn parse_str(text: &str, file: &str) -> Result<Config, ConfigError> {
     Validator { file }.config(raw)
 }
 
-struct Validator<'a> {
+pub(crate) struct Validator<'a> {
     file: &'a str,
 }
 
 impl Validator<'_> {
-    fn err(&self, key: impl Into<String>, message: impl std::fmt::Display) -> ConfigError {
+    pub(crate) fn err(
+        &self,
+        key: impl Into<String>,
+        message: impl std::fmt::Display,
+    ) -> ConfigError {
         ConfigError::Invalid {
             file: self.file.to_owned(),
             key: key.into(),
@@ -235,7 +239,7 @@ impl Validator<'_> {
         })
     }
 
-    fn span(
+    pub(crate) fn span(
         &self,
         key: &str,
         value: Option<String>,
@@ -496,102 +500,6 @@ impl Validator<'_> {
         })
     }
 
-    fn notify(
-        &self,
-        raw: RawNotify,
-        services: &[ServiceConfig],
-    ) -> Result<NotifySettings, ConfigError> {
-        let d = NotifySettings::default();
-        let public_url = match raw.public_url {
-            None => String::new(),
-            Some(u) => {
-                check_http_url(&u).map_err(|e| self.err("notify.public_url", e))?;
-                u.trim_end_matches('/').to_owned()
-            }
-        };
-        let max_attempts = match raw.max_attempts {
-            Some(0) => return Err(self.err("notify.max_attempts", "must be at least 1")),
-            Some(n) => n,
-            None => d.max_attempts,
-        };
-        let give_up_after = self.span(
-            "notify.give_up_after",
-            raw.give_up_after,
-            d.give_up_after,
-            Span::from_secs(60),
-            Span::from_secs(30 * 86_400),
-        )?;
-        let timeout = self.span(
-            "notify.timeout",
-            raw.timeout,
-            d.timeout,
-            Span::from_secs(1),
-            Span::from_secs(120),
-        )?;
-        let mut webhooks: Vec<WebhookConfig> = Vec::with_capacity(raw.webhook.len());
-        for (i, w) in raw.webhook.into_iter().enumerate() {
-            let key = |k: &str| format!("notify.webhook[{i}].{k}");
-            let id = downbeat_domain::Slug::parse(&w.id).map_err(|e| self.err(key("id"), e))?;
-            if webhooks.iter().any(|o| o.id == id) {
-                return Err(self.err(key("id"), format!("duplicate destination id {:?}", w.id)));
-            }
-            check_http_url(&w.url).map_err(|e| self.err(key("url"), e))?;
-            if w.secret.chars().count() < 16 {
-                return Err(self.err(
-                    key("secret"),
-                    "must be at least 16 characters (receivers verify signatures with it)",
-                ));
-            }
-            let mut wanted = Vec::with_capacity(w.services.len());
-            for (j, s) in w.services.iter().enumerate() {
-                let svc = services
-                    .iter()
-                    .find(|x| x.id.as_str() == s)
-                    .ok_or_else(|| {
-                        self.err(
-                            format!("notify.webhook[{i}].services[{j}]"),
-                            format!("no [[service]] has id {s:?}"),
-                        )
-                    })?;
-                wanted.push(svc.id.clone());
-            }
-            for (j, e) in w.events.iter().enumerate() {
-                let known = EVENT_KINDS
-                    .iter()
-                    .any(|k| k == e || k.split('.').next() == Some(e.as_str()));
-                if !known {
-                    return Err(self.err(
-                        format!("notify.webhook[{i}].events[{j}]"),
-                        format!(
-                            "unknown event {e:?}; known: {} (or a family such as \"incident\")",
-                            EVENT_KINDS.join(", ")
-                        ),
-                    ));
-                }
-            }
-            let concurrency = match w.concurrency {
-                Some(0) => return Err(self.err(key("concurrency"), "must be at least 1")),
-                Some(n) => n,
-                None => 4,
-            };
-            webhooks.push(WebhookConfig {
-                id,
-                url: w.url,
-                secret: Secret::new(w.secret),
-                services: wanted,
-                events: w.events,
-                concurrency,
-            });
-        }
-        Ok(NotifySettings {
-            public_url,
-            max_attempts,
-            give_up_after,
-            timeout,
-            webhooks,
-        })
-    }
-
     /// Operator text shown on pages: trimmed, non-empty, bounded, no control characters.
     fn text(&self, key: &str, s: String, max: usize) -> Result<String, ConfigError> {
         let t = s.trim();
@@ -610,7 +518,7 @@ impl Validator<'_> {
 
 /// Parses `10.0.0.0/8` or a single address (`192.0.2.1` = a /32 or /128).
 /// An absolute `http://` or `https://` URL with a host.
-fn check_http_url(u: &str) -> Result<(), String> {
+pub(crate) fn check_http_url(u: &str) -> Result<(), String> {
     let rest = u
         .strip_prefix("https://")
         .or_else(|| u.strip_prefix("http://"))
@@ -916,10 +824,11 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.notify.public_url, "https://status.example");
-        let w = &c.notify.webhooks[0];
+        let w = &c.notify.destinations[0];
         assert_eq!((w.id.as_str(), w.concurrency), ("ops", 4));
-        assert!(w.wants("incident.resolved", "m") && w.wants("monitor.down", "m"));
-        assert!(!w.wants("monitor.up", "m") && !w.wants("incident.created", "other"));
+        let none: &[&str] = &[];
+        assert!(w.wants("incident.resolved", "m", none) && w.wants("monitor.down", "m", none));
+        assert!(!w.wants("monitor.up", "m", none) && !w.wants("incident.created", "other", none));
         assert!(
             !format!("{c:?}").contains("0123456789abcdef"),
             "the secret never prints"

@@ -26,16 +26,7 @@ pub struct RawConfig {
     pub notify: RawNotify,
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawNotify {
-    pub public_url: Option<String>,
-    pub max_attempts: Option<u32>,
-    pub give_up_after: Option<String>,
-    pub timeout: Option<String>,
-    #[serde(default)]
-    pub webhook: Vec<RawWebhook>,
-}
+pub use crate::notify::RawNotify;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -44,19 +35,6 @@ pub struct RawUser {
     pub role: String,
     /// An argon2 PHC string, as `downbeat user hash` prints it.
     pub password_hash: String,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawWebhook {
-    pub id: String,
-    pub url: String,
-    pub secret: String,
-    #[serde(default)]
-    pub services: Vec<String>,
-    #[serde(default)]
-    pub events: Vec<String>,
-    pub concurrency: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -1,5 +1,6 @@
-//! The `downbeat` binary as a user runs it: help, config errors, and a server killed with
-//! SIGKILL mid-stream that loses no acknowledged report.
+//! The `downbeat` binary as a user runs it: help, config errors, a server killed with
+//! SIGKILL mid-stream that loses no acknowledged report, and one killed with notifications
+//! pending that delivers each exactly once after its restart.
 
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
@@ -15,6 +16,8 @@ const BIN: &str = env!("CARGO_BIN_EXE_downbeat");
 mod agent;
 #[path = "cli/demo.rs"]
 mod demo;
+#[path = "cli/notify.rs"]
+mod notify;
 
 fn run(args: &[&str]) -> (i32, String, String) {
     let out = Command::new(BIN).args(args).output().expect("run downbeat");
@@ -216,7 +219,17 @@ fn openapi_fuzzing_finds_no_server_error() {
     }
     let dir = tempfile::tempdir().unwrap();
     let (config, data) = (dir.path().join("downbeat.toml"), dir.path().join("data"));
-    std::fs::write(&config, MELODIA).unwrap();
+    // Mail subscriptions on, to a relay port nobody listens on: the subscription endpoints
+    // get fuzzed with their validation live, and no mail leaves the machine.
+    std::fs::write(
+        &config,
+        format!(
+            "{MELODIA}[notify]\npublic_url = \"https://status.example\"\n\
+             [notify.smtp]\nhost = \"127.0.0.1\"\nport = 9\ntls = \"none\"\nfrom = \"s@melodia.example\"\n\
+             [notify.subscribers]\nper_client_per_hour = 100000\n"
+        ),
+    )
+    .unwrap();
     let server = start_server(&config, &data);
     let (code, token, err) = create_token(&config, &data, "fuzz", "editor");
     assert_eq!(code, 0, "{err}");

@@ -101,7 +101,7 @@ impl App {
                 node_id: format!("{:016x}", rand::random::<u64>()),
                 monitors: crate::monitors::Monitors::new(&config_region, &config.monitors),
                 incidents: Default::default(),
-                notifier: Default::default(),
+                notifier: crate::notify::Notifier::new(&config),
                 limiter: Limiter::new(&config.reports),
                 config,
                 store,

@@ -46,6 +46,14 @@ pub struct DestinationLabel {
     pub destination: String,
 }
 
+/// A notification attempt's destination (a configured id, or `subscribers`) and outcome
+/// (`delivered`, `retry` or `failed`).
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DeliveryOutcomeLabels {
+    pub destination: String,
+    pub outcome: &'static str,
+}
+
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
     pub method: String,
@@ -86,6 +94,9 @@ pub struct Metrics {
     pub notify_attempts: Family<DestinationLabel, Counter>,
     pub notify_delivered: Family<DestinationLabel, Counter>,
     pub notify_failed: Family<DestinationLabel, Counter>,
+    pub notify_outcomes: Family<DeliveryOutcomeLabels, Counter>,
+    /// Monitor changes held back by flap suppression.
+    pub notify_held: Counter,
 }
 
 impl Default for Metrics {
@@ -114,6 +125,8 @@ impl Metrics {
             notify_attempts: Family::default(),
             notify_delivered: Family::default(),
             notify_failed: Family::default(),
+            notify_outcomes: Family::default(),
+            notify_held: Counter::default(),
         };
         let mut r = Registry::with_prefix("downbeat");
         r.register(
@@ -186,6 +199,16 @@ impl Metrics {
             "notify_failed",
             "Notifications given up on, by destination",
             m.notify_failed.clone(),
+        );
+        r.register(
+            "notify_attempt_outcomes",
+            "Notification delivery attempts, by destination and outcome (delivered, retry, failed)",
+            m.notify_outcomes.clone(),
+        );
+        r.register(
+            "notify_held",
+            "Monitor changes held back because the monitor was flapping",
+            m.notify_held.clone(),
         );
         Metrics {
             registry: Arc::new(r),

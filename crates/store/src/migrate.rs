@@ -18,8 +18,8 @@ macro_rules! migrations {
     };
 }
 
-pub const SQLITE: &[Migration] = migrations!("sqlite": 1 "0001_reports", 2 "0002_detection", 3 "0003_leases", 4 "0004_probes", 5 "0005_incidents", 6 "0006_outbox");
-pub const POSTGRES: &[Migration] = migrations!("postgres": 1 "0001_reports", 2 "0002_detection", 3 "0003_leases", 4 "0004_probes", 5 "0005_incidents", 6 "0006_outbox");
+pub const SQLITE: &[Migration] = migrations!("sqlite": 1 "0001_reports", 2 "0002_detection", 3 "0003_leases", 4 "0004_probes", 5 "0005_incidents", 6 "0006_outbox", 7 "0007_notify");
+pub const POSTGRES: &[Migration] = migrations!("postgres": 1 "0001_reports", 2 "0002_detection", 3 "0003_leases", 4 "0004_probes", 5 "0005_incidents", 6 "0006_outbox", 7 "0007_notify");
 
 /// The newest version this binary knows; a store with a newer one is refused.
 pub fn latest(list: &[Migration]) -> i64 {

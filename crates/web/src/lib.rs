@@ -8,6 +8,9 @@
 //!   map, official status, tips and the "I have a problem" form.
 //! - `POST /s/{service}/report` — that form (no JavaScript needed); answers with the
 //!   thank-you view, or the form again with the error.
+//! - `POST /s/{service}/subscribe` — the "get updates by mail" form; `GET
+//!   /subscriptions/{token}` and its `confirm`, `components` and `unsubscribe` POSTs —
+//!   managing a subscription from the link in a mail (see [`subscribe`]).
 //! - `GET /s/{service}/incidents`, `GET /s/{service}/incidents/{id}` — incident history.
 //! - `GET /feed.atom`, `GET /s/{service}/feed.atom` — verdict changes, incidents and maintenance as Atom.
 //! - `GET /s/{service}/badge.svg` — a shields-style status badge.
@@ -31,6 +34,7 @@
 //! - [`chart`], [`map`], [`map_data`]: the SVG chart and world map geometry.
 //! - [`feed`], [`statuspage`]: the Atom feeds and the Statuspage-shaped summary.
 //! - [`report`]: the report form's POST and the thank-you view.
+//! - [`subscribe`]: subscribing by mail, and the pages a mail's links lead to.
 //! - [`visitor`]: guesses from request headers (country, platform).
 //! - [`geoip`]: the operator's optional MaxMind DB: a reporter's country from their address.
 //! - [`handlers`]: the axum handlers.
@@ -51,6 +55,7 @@ pub mod render;
 pub mod report;
 pub mod state;
 pub mod statuspage;
+pub mod subscribe;
 pub mod time;
 pub mod views;
 pub mod visitor;
@@ -74,6 +79,17 @@ impl Pages {
             .route("/", get(handlers::index))
             .route("/s/{service}", get(handlers::service))
             .route("/s/{service}/report", post(report::submit))
+            .route("/s/{service}/subscribe", post(subscribe::submit))
+            .route("/subscriptions/{token}", get(subscribe::manage))
+            .route("/subscriptions/{token}/confirm", post(subscribe::confirm))
+            .route(
+                "/subscriptions/{token}/components",
+                post(subscribe::components),
+            )
+            .route(
+                "/subscriptions/{token}/unsubscribe",
+                post(subscribe::unsubscribe),
+            )
             .route("/s/{service}/incidents", get(handlers::incidents))
             .route("/s/{service}/incidents/{id}", get(handlers::incident))
             .route("/s/{service}/feed.atom", get(handlers::service_feed))

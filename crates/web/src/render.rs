@@ -30,6 +30,9 @@ pub fn render(web: &Web, key: Key, previous: Option<&Encoded>) -> Result<Encoded
             let m = web.model(i);
             let mut page = ServicePage::new(&m, &web.css_path, key.country, now);
             page.live_js = Some(&web.js_path);
+            if web.app.config.notify.subscribers.email {
+                page.subscribe = Some(crate::subscribe::SubscribeForm::new(&m.service));
+            }
             let html = page.render()?;
             // While some country's verdict differs, visitors from there get their own line.
             let vary = if m.regional.is_empty() {

@@ -428,6 +428,8 @@ pub struct ServicePage<'a> {
     pub tips: &'a [String],
     /// The live-refresh script's path; the page works without it.
     pub live_js: Option<&'a str>,
+    /// The subscribe form, when the operator offers email subscriptions.
+    pub subscribe: Option<crate::subscribe::SubscribeForm>,
 }
 
 impl<'a> ServicePage<'a> {
@@ -494,6 +496,7 @@ impl<'a> ServicePage<'a> {
             maintenance,
             tips: &m.service.tips,
             live_js: None,
+            subscribe: None,
         }
     }
 }

@@ -6,4 +6,5 @@ mod escaping;
 mod forms;
 mod helpers;
 mod login;
+mod notifications;
 mod roles;

@@ -13,6 +13,8 @@
 //! - `GET  /api/v1/incidents/{id}`, `GET|POST .../updates`, `POST .../publish`,
 //!   `GET|PUT .../postmortem` — one incident.
 //! - `POST|GET /api/v1/services/{service}/maintenance` — maintenance windows.
+//! - `POST /api/v1/services/{service}/subscriptions` — subscribe by mail (double opt-in)
+//!   or webhook; `GET|DELETE /api/v1/subscriptions/{token}` — read or cancel one.
 //! - `GET  /api/openapi.json` — this API, described.
 //! - `GET  /healthz`, `GET /readyz`, `GET /metrics` — operations.
 
@@ -26,6 +28,7 @@ pub mod query;
 pub mod reports;
 pub mod series;
 pub mod status;
+pub mod subscriptions;
 
 use crate::app::App;
 use axum::Json;
@@ -51,6 +54,7 @@ use utoipa_axum::routes;
         (name = "monitors", description = "Synthetic probes from vantage regions"),
         (name = "incidents", description = "Incidents, their updates and post-mortems"),
         (name = "maintenance", description = "Scheduled maintenance windows"),
+        (name = "subscriptions", description = "Public subscriptions to incidents and maintenance, by mail or webhook"),
         (name = "operations", description = "Health and metrics"),
     )
 )]
@@ -92,6 +96,8 @@ fn routes() -> OpenApiRouter<App> {
             incidents::create_maintenance,
             incidents::list_maintenance
         ))
+        .routes(routes!(subscriptions::subscribe))
+        .routes(routes!(subscriptions::get, subscriptions::delete))
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
         .routes(routes!(health::metrics))

@@ -381,5 +381,7 @@ async fn draft(
         service = %service.id, incident = id, source = source.as_str(),
         published = service.auto_publish, "incident drafted from signals"
     );
+    // Operators first (the draft alert), then, when drafts publish themselves, the public.
+    crate::notify::incident_drafted(app, id).await;
     Ok(())
 }

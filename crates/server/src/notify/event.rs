@@ -10,6 +10,9 @@ pub struct Event {
     /// One of [`downbeat_config::EVENT_KINDS`].
     pub kind: &'static str,
     pub service: String,
+    /// The components it concerns; empty means the whole service. Destinations and
+    /// subscribers that chose components hear of events naming one of theirs, or none.
+    pub components: Vec<String>,
     pub occurred_ms: i64,
     /// The page's path; the configured public URL is prefixed.
     pub path: String,
@@ -31,6 +34,7 @@ impl Event {
             id: format!("incident-{incident}-update-{seq}"),
             kind,
             service: service.to_owned(),
+            components: Vec::new(),
             occurred_ms: at_ms,
             path: format!("/s/{service}/incidents/{incident}"),
             data,
@@ -45,6 +49,7 @@ impl Event {
             id: format!("verdict-{service}-{minute_ms}"),
             kind: "crowd.verdict",
             service: service.to_owned(),
+            components: Vec::new(),
             occurred_ms: minute_ms,
             path: format!("/s/{service}"),
             data,
@@ -54,6 +59,17 @@ impl Event {
     /// A monitor going down (`down`) or coming back, as of `since_ms` (when the state began:
     /// the same transition seen again after a restart has the same id).
     pub fn monitor(service: &str, monitor: &str, down: bool, since_ms: i64) -> Self {
+        Self::monitor_of(service, None, monitor, down, since_ms)
+    }
+
+    /// [`Event::monitor`] for a monitor of `component`.
+    pub fn monitor_of(
+        service: &str,
+        component: Option<&str>,
+        monitor: &str,
+        down: bool,
+        since_ms: i64,
+    ) -> Self {
         let (kind, word) = if down {
             ("monitor.down", "down")
         } else {
@@ -63,9 +79,85 @@ impl Event {
             id: format!("monitor-{monitor}-{word}-{since_ms}"),
             kind,
             service: service.to_owned(),
+            components: component.map(str::to_owned).into_iter().collect(),
             occurred_ms: since_ms,
             path: format!("/s/{service}"),
             data: json!({ "monitor": monitor, "state": word }),
+        }
+    }
+
+    /// A monitor started flapping: its first change past the limit, at `at_ms`.
+    pub fn flapping(
+        service: &str,
+        component: Option<&str>,
+        monitor: &str,
+        at_ms: i64,
+        data: Value,
+    ) -> Self {
+        Event {
+            id: format!("monitor-{monitor}-flapping-{at_ms}"),
+            kind: "monitor.flapping",
+            service: service.to_owned(),
+            components: component.map(str::to_owned).into_iter().collect(),
+            occurred_ms: at_ms,
+            path: format!("/s/{service}"),
+            data,
+        }
+    }
+
+    /// A flapping monitor settled: keyed by its last change, at `last_ms`.
+    pub fn settled(
+        service: &str,
+        component: Option<&str>,
+        monitor: &str,
+        last_ms: i64,
+        data: Value,
+    ) -> Self {
+        Event {
+            id: format!("monitor-{monitor}-settled-{last_ms}"),
+            kind: "monitor.settled",
+            service: service.to_owned(),
+            components: component.map(str::to_owned).into_iter().collect(),
+            occurred_ms: last_ms,
+            path: format!("/s/{service}"),
+            data,
+        }
+    }
+
+    /// A monitored certificate has fewer than `threshold` days left: one event per
+    /// certificate (its end of validity, `not_after_s`) and threshold, whichever node or
+    /// restart sees it.
+    pub fn certificate(
+        service: &str,
+        component: Option<&str>,
+        monitor: &str,
+        not_after_s: i64,
+        threshold: u32,
+        at_ms: i64,
+        data: Value,
+    ) -> Self {
+        Event {
+            id: format!("certificate-{monitor}-{not_after_s}-{threshold}d"),
+            kind: "certificate.expiring",
+            service: service.to_owned(),
+            components: component.map(str::to_owned).into_iter().collect(),
+            occurred_ms: at_ms,
+            path: format!("/s/{service}"),
+            data,
+        }
+    }
+
+    /// The operators' alert of an incident drafted from signals, before anyone publishes
+    /// it; its link is the admin page.
+    pub fn draft(service: &str, incident: i64, at_ms: i64, data: Value) -> Self {
+        Event {
+            id: format!("incident-{incident}-draft"),
+            kind: "incident.draft",
+            service: service.to_owned(),
+            components: Vec::new(),
+            occurred_ms: at_ms,
+            path: format!("/admin/incidents/{incident}"),
+            data,
         }
     }
 }
@@ -98,18 +190,31 @@ pub fn for_incident(
         (_, "completed") if moved => "maintenance.completed",
         _ => return None,
     };
-    let mut data = serde_json::to_value(incident).unwrap_or(Value::Null);
-    if let (Some(obj), Some(u)) = (data.as_object_mut(), last) {
-        obj.insert("message".into(), Value::String(u.message.clone()));
-    }
-    Some(Event::incident(
+    let mut event = Event::incident(
         kind,
         &row.service,
         row.id,
         rec.updates.len(),
         row.updated_ms,
-        data,
-    ))
+        incident_data(incident, last),
+    );
+    event.components = incident.components.keys().cloned().collect();
+    Some(event)
+}
+
+/// An incident as events carry it: without the operators' evidence, with its latest message.
+pub fn incident_data(
+    incident: &crate::incidents::Incident,
+    last: Option<&downbeat_store::IncidentUpdateRow>,
+) -> Value {
+    let mut data = serde_json::to_value(incident).unwrap_or(Value::Null);
+    if let Some(obj) = data.as_object_mut() {
+        obj.remove("evidence");
+        if let Some(u) = last {
+            obj.insert("message".into(), Value::String(u.message.clone()));
+        }
+    }
+    data
 }
 
 #[cfg(test)]

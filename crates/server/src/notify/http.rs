@@ -37,25 +37,35 @@ impl HttpClient {
         }
     }
 
-    /// POSTs `body` to `url` with `headers`; the response status, or why there is none.
-    /// Everything (connect, TLS, request, response) must finish within `timeout`.
+    /// POSTs `body` (of `content_type`) to `url` with `headers`; the response status, or
+    /// why there is none. Everything (connect, TLS, request, response) must finish within
+    /// `timeout`. With `public_only`, a host that resolves to a private, loopback or
+    /// link-local address is refused before connecting (URLs typed by visitors must not
+    /// reach into the server's own network).
     pub async fn post(
         &self,
         url: &str,
+        content_type: &str,
         headers: &[(&'static str, String)],
         body: Vec<u8>,
         timeout: Duration,
+        public_only: bool,
     ) -> Result<u16, String> {
-        tokio::time::timeout(timeout, self.exchange(url, headers, body))
-            .await
-            .unwrap_or_else(|_| Err(format!("no answer within {}s", timeout.as_secs_f32())))
+        tokio::time::timeout(
+            timeout,
+            self.exchange(url, content_type, headers, body, public_only),
+        )
+        .await
+        .unwrap_or_else(|_| Err(format!("no answer within {}s", timeout.as_secs_f32())))
     }
 
     async fn exchange(
         &self,
         url: &str,
+        content_type: &str,
         headers: &[(&'static str, String)],
         body: Vec<u8>,
+        public_only: bool,
     ) -> Result<u16, String> {
         let uri: Uri = url.parse().map_err(|e| format!("bad URL: {e}"))?;
         let https = match uri.scheme_str() {
@@ -70,13 +80,25 @@ impl HttpClient {
             .map_or_else(|| host.clone(), |a| a.as_str().to_owned());
         let path = uri.path_and_query().map_or("/", |p| p.as_str()).to_owned();
         let bare_host = host.trim_start_matches('[').trim_end_matches(']');
-        let tcp = TcpStream::connect((bare_host, port))
+        let addrs: Vec<std::net::SocketAddr> = tokio::net::lookup_host((bare_host, port))
+            .await
+            .map_err(|e| format!("resolve {bare_host}: {e}"))?
+            .collect();
+        if public_only && let Some(a) = addrs.iter().find(|a| !is_public(a.ip())) {
+            return Err(format!(
+                "refused: {bare_host} resolves to {}, which is not a public address",
+                a.ip()
+            ));
+        }
+        // Connect to an address just checked (not a second lookup that could answer
+        // differently).
+        let tcp = TcpStream::connect(&addrs[..])
             .await
             .map_err(|e| format!("connect: {e}"))?;
         let _ = tcp.set_nodelay(true);
         let mut req = Request::post(path)
             .header(hyper::header::HOST, authority)
-            .header(hyper::header::CONTENT_TYPE, "application/json")
+            .header(hyper::header::CONTENT_TYPE, content_type)
             .header(hyper::header::USER_AGENT, "Downbeat-Webhook/1")
             .body(Full::new(Bytes::from(body)))
             .map_err(|e| format!("request: {e}"))?;
@@ -97,6 +119,39 @@ impl HttpClient {
             send(TokioIo::new(tls), req).await
         } else {
             send(TokioIo::new(tcp), req).await
+        }
+    }
+}
+
+/// Whether `ip` is reachable on the public internet: not loopback, private, link-local,
+/// shared (CGNAT), unspecified, multicast, broadcast or documentation space.
+pub fn is_public(ip: std::net::IpAddr) -> bool {
+    use std::net::IpAddr;
+    match ip {
+        IpAddr::V4(v4) => {
+            let o = v4.octets();
+            !(v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_multicast()
+                || v4.is_broadcast()
+                || v4.is_documentation()
+                || o[0] == 0
+                || (o[0] == 100 && (64..128).contains(&o[1]))
+                || o[0] >= 240)
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_public(IpAddr::V4(v4));
+            }
+            let first = v6.segments()[0];
+            !(v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (first & 0xfe00) == 0xfc00
+                || (first & 0xffc0) == 0xfe80
+                || first == 0x2001 && v6.segments()[1] == 0x0db8)
         }
     }
 }
@@ -135,4 +190,28 @@ where
     .await;
     conn.abort();
     result
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn only_public_addresses_are_public() {
+        for (ip, public) in [
+            ("93.184.215.14", true),
+            ("2606:4700::1111", true),
+            ("127.0.0.1", false),
+            ("10.1.2.3", false),
+            ("192.168.0.1", false),
+            ("172.16.0.1", false),
+            ("169.254.169.254", false),
+            ("100.64.0.1", false),
+            ("0.0.0.0", false),
+            ("::1", false),
+            ("fd00::1", false),
+            ("fe80::1", false),
+            ("::ffff:127.0.0.1", false),
+        ] {
+            assert_eq!(super::is_public(ip.parse().unwrap()), public, "{ip}");
+        }
+    }
 }

@@ -1,13 +1,21 @@
-//! Delivering the outbox: one loop per destination, so a slow or dead destination only ever
-//! holds up its own deliveries. Each round claims at most the destination's concurrency of
-//! due deliveries, sends them at once, and settles each: delivered on a 2xx answer, else
-//! retried after an exponential backoff with jitter, until the attempts or the age run out.
+//! Delivering the outbox: one loop per configured destination, and one for all public
+//! subscribers together, so a slow or dead destination only ever holds up its own
+//! deliveries. Each round claims at most the destination's free concurrency (and what its
+//! rate limit allows) of due deliveries, sends them at once, and settles each: delivered on
+//! a 2xx answer (250 from an SMTP relay), else retried after an exponential backoff with
+//! jitter, until the attempts or the age run out, or at once given up when retrying cannot
+//! help (the subscriber is gone, the relay refused the address for good).
+//!
+//! Beside them, a housekeeping loop sends flap summaries, checks certificates, prunes the
+//! outbox past `[notify] keep`, and once at start re-enqueues recent changes
+//! ([`super::reconcile`]).
 
 use crate::app::App;
-use crate::metrics::DestinationLabel;
-use crate::notify::webhook;
-use downbeat_config::WebhookConfig;
-use downbeat_store::{Attempt, ClaimedDelivery, DeliveryState, StoreError};
+use crate::metrics::{DeliveryOutcomeLabels, DestinationLabel};
+use downbeat_config::{Channel, Destination};
+use downbeat_store::{
+    Attempt, Claim, ClaimedDelivery, DeliveryState, NotifyPrune, NotifyPruned, StoreError,
+};
 use std::future::Future;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -15,12 +23,16 @@ use tokio::task::{JoinHandle, JoinSet};
 
 /// How often each destination looks for due deliveries when nothing wakes it sooner.
 pub const POLL_EVERY: Duration = Duration::from_secs(1);
-/// The first retry waits about this long; each further one twice as long...
-pub const BACKOFF_BASE_MS: i64 = 10_000;
-/// ...up to this.
+/// Retries wait at most this long.
 pub const BACKOFF_MAX_MS: i64 = 3_600_000;
 /// A claim outlives the request timeout by this much, so it never lapses mid-request.
 const CLAIM_MARGIN_MS: i64 = 30_000;
+/// How often flap summaries and certificate warnings are looked for.
+pub const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(5);
+/// How often certificates are checked (a day is a long time for a certificate).
+const CERTS_EVERY_MS: i64 = 60_000;
+/// How often the outbox is pruned.
+const PRUNE_EVERY_MS: i64 = 3_600_000;
 
 /// What one round did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -30,30 +42,115 @@ pub struct Round {
     pub failed: u32,
 }
 
+/// What a delivery loop delivers to.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// A `[[notify.webhook]]` or `[[notify.email]]` destination.
+    Destination(Destination),
+    /// Every public subscriber, under `[notify.subscribers]` limits.
+    Subscribers,
+}
+
+impl Target {
+    fn claim(&self) -> Claim<'_> {
+        match self {
+            Target::Destination(d) => Claim::Destination(d.id.as_str()),
+            Target::Subscribers => Claim::Subscribers,
+        }
+    }
+
+    fn concurrency(&self, app: &App) -> usize {
+        match self {
+            Target::Destination(d) => d.concurrency,
+            Target::Subscribers => app.config.notify.subscribers.concurrency,
+        }
+    }
+
+    fn per_minute(&self, app: &App) -> Option<u32> {
+        match self {
+            Target::Destination(d) => d.per_minute,
+            Target::Subscribers => Some(app.config.notify.subscribers.per_minute),
+        }
+    }
+
+    /// Its name in metrics and logs (subscribers share one, to keep metrics small).
+    pub fn label(&self) -> &str {
+        match self {
+            Target::Destination(d) => d.id.as_str(),
+            Target::Subscribers => "subscribers",
+        }
+    }
+}
+
+/// Every delivery loop the config asks for.
+pub fn targets(app: &App) -> Vec<Target> {
+    let n = &app.config.notify;
+    let mut out: Vec<Target> = n
+        .destinations
+        .iter()
+        .cloned()
+        .map(Target::Destination)
+        .collect();
+    if n.subscribers.email || n.subscribers.webhook {
+        out.push(Target::Subscribers);
+    }
+    out
+}
+
 /// The delay before retry number `attempts` (1 after the first failure): doubling from
-/// [`BACKOFF_BASE_MS`], capped at [`BACKOFF_MAX_MS`], then scaled by `jitter` in [0.5, 1]
-/// so destinations that failed together do not retry in lockstep.
-pub fn backoff_ms(attempts: i64, jitter: f64) -> i64 {
+/// `base_ms`, capped at [`BACKOFF_MAX_MS`], then scaled by `jitter` in [0.5, 1] so
+/// destinations that failed together do not retry in lockstep.
+pub fn backoff_ms(attempts: i64, jitter: f64, base_ms: i64) -> i64 {
     let doublings = (attempts - 1).clamp(0, 30) as u32;
-    let full = BACKOFF_BASE_MS
+    let full = base_ms
         .saturating_mul(1i64 << doublings)
-        .min(BACKOFF_MAX_MS);
+        .min(BACKOFF_MAX_MS.max(base_ms));
     (full as f64 * jitter.clamp(0.5, 1.0)) as i64
 }
 
-/// One round for `dest`: claims due deliveries as of `now_ms`, sends them concurrently and
-/// settles each. (The loop in [`start`] does the same continuously, claiming more as
+/// A token bucket on the app's clock: `per_minute` at once, refilled evenly.
+#[derive(Debug, Clone)]
+pub struct Bucket {
+    per_minute: f64,
+    tokens: f64,
+    at_ms: i64,
+}
+
+impl Bucket {
+    pub fn new(per_minute: u32, now_ms: i64) -> Self {
+        Bucket {
+            per_minute: f64::from(per_minute),
+            tokens: f64::from(per_minute),
+            at_ms: now_ms,
+        }
+    }
+
+    /// How many sends may start now.
+    pub fn available(&mut self, now_ms: i64) -> usize {
+        let elapsed = (now_ms - self.at_ms).max(0) as f64;
+        self.tokens = (self.tokens + elapsed * self.per_minute / 60_000.0).min(self.per_minute);
+        self.at_ms = now_ms.max(self.at_ms);
+        self.tokens.floor() as usize
+    }
+
+    pub fn take(&mut self, n: usize) {
+        self.tokens = (self.tokens - n as f64).max(0.0);
+    }
+}
+
+/// One round for `target`: claims due deliveries as of `now_ms`, sends them concurrently
+/// and settles each. (The loop in [`start`] does the same continuously, claiming more as
 /// requests finish; tests call this to step delivery by hand.)
-pub async fn run_once(app: &App, dest: &WebhookConfig, now_ms: i64) -> Result<Round, StoreError> {
+pub async fn run_once(app: &App, target: &Target, now_ms: i64) -> Result<Round, StoreError> {
     let mut sends = JoinSet::new();
-    for c in claim(app, dest, now_ms, dest.concurrency).await? {
-        sends.spawn(send(app, dest, c));
+    for c in claim(app, target, now_ms, target.concurrency(app)).await? {
+        sends.spawn(send(app, target, c));
     }
     let mut round = Round::default();
     while let Some(joined) = sends.join_next().await {
         let Ok((c, result)) = joined else { continue };
         round.attempted += 1;
-        match settle(app, dest, &c, result).await? {
+        match settle(app, target, &c, result).await? {
             DeliveryState::Delivered => round.delivered += 1,
             DeliveryState::Failed => round.failed += 1,
             DeliveryState::Pending => {}
@@ -62,17 +159,20 @@ pub async fn run_once(app: &App, dest: &WebhookConfig, now_ms: i64) -> Result<Ro
     Ok(round)
 }
 
-/// Claims at most `limit` due deliveries to `dest` for this node.
+/// Claims at most `limit` due deliveries of `target` for this node.
 async fn claim(
     app: &App,
-    dest: &WebhookConfig,
+    target: &Target,
     now_ms: i64,
     limit: usize,
 ) -> Result<Vec<ClaimedDelivery>, StoreError> {
+    if limit == 0 {
+        return Ok(Vec::new());
+    }
     let settings = &app.config.notify;
     app.store
         .claim_deliveries(
-            dest.id.as_str(),
+            target.claim(),
             &app.node_id,
             now_ms,
             settings.timeout.as_millis() + CLAIM_MARGIN_MS,
@@ -81,58 +181,167 @@ async fn claim(
         .await
 }
 
-/// Sends one claimed delivery; the delivery comes back with the answer.
+/// Why an attempt did not deliver.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// The HTTP or SMTP status, when one came back.
+    pub status: Option<u16>,
+    pub message: String,
+    /// Retrying cannot help: give up now.
+    pub permanent: bool,
+}
+
+impl Failure {
+    fn retry(message: String) -> Self {
+        Failure {
+            status: None,
+            message,
+            permanent: false,
+        }
+    }
+}
+
+type Sent = Result<u16, Failure>;
+
+/// Sends one claimed delivery; the delivery comes back with the outcome.
 fn send(
     app: &App,
-    dest: &WebhookConfig,
+    target: &Target,
     c: ClaimedDelivery,
-) -> impl Future<Output = (ClaimedDelivery, Result<u16, String>)> + Send + 'static {
-    let timeout = Duration::from_millis(app.config.notify.timeout.as_millis() as u64);
-    let (client, dest, clock) = (app.notifier.http.clone(), dest.clone(), app.clock.clone());
+) -> impl Future<Output = (ClaimedDelivery, Sent)> + Send + 'static {
+    let (app, target) = (app.clone(), target.clone());
     async move {
-        let ts = clock.now().as_second();
-        let body = webhook::body(&c.event);
-        let headers = [
-            ("x-downbeat-event-id", c.event.id.clone()),
-            ("x-downbeat-timestamp", ts.to_string()),
-            (
-                "x-downbeat-signature",
-                webhook::signature(dest.secret.expose(), ts, &body),
-            ),
-        ];
-        let result = client.post(&dest.url, &headers, body, timeout).await;
+        let result = match &target {
+            Target::Destination(dest) => send_to_destination(&app, dest, &c).await,
+            Target::Subscribers => {
+                super::subscribers::deliver(&app, &c)
+                    .await
+                    .map_err(|n| Failure {
+                        status: None,
+                        message: n.message,
+                        permanent: n.permanent,
+                    })
+            }
+        };
         (c, result)
+    }
+}
+
+async fn send_to_destination(app: &App, dest: &Destination, c: &ClaimedDelivery) -> Sent {
+    let timeout = app.config.notify.timeout.as_duration();
+    let name = app
+        .config
+        .service(&c.event.service)
+        .map_or_else(|| c.event.service.clone(), |s| s.name.clone());
+    let msg = super::message::message(&c.event, &name);
+    let status = match &dest.channel {
+        Channel::Http {
+            url,
+            format,
+            secret,
+            token,
+        } => {
+            let req = super::format::request(
+                *format,
+                &c.event,
+                &msg,
+                super::format::Credentials {
+                    secret: secret.as_ref().map(|s| s.expose()),
+                    token: token.as_ref().map(|s| s.expose()),
+                },
+                app.clock.now().as_second(),
+            );
+            app.notifier
+                .http
+                .post(
+                    url,
+                    req.content_type,
+                    &req.headers,
+                    req.body,
+                    timeout,
+                    false,
+                )
+                .await
+                .map_err(Failure::retry)?
+        }
+        Channel::Email { to } => {
+            let mailer = match &app.notifier.mailer {
+                Some(Ok(m)) => m,
+                Some(Err(e)) => return Err(Failure::retry(e.clone())),
+                None => return Err(Failure::retry("no [notify.smtp] relay".into())),
+            };
+            let mail = super::mail::Mail {
+                to: to.clone(),
+                subject: msg.title.clone(),
+                text: format!(
+                    "{}\n\n{}\n\nDetails: {}\n\n-- \nDownbeat, destination {:?} ([[notify.email]] \
+                     in its config). Event {}.\n",
+                    msg.title,
+                    msg.text,
+                    msg.link,
+                    dest.id.as_str(),
+                    c.event.id
+                ),
+                event_id: c.event.id.clone(),
+                recipient_key: dest.id.to_string(),
+                unsubscribe: None,
+            };
+            mailer.send(&mail).await.map_err(|message| Failure {
+                status: None,
+                permanent: message.starts_with("SMTP 5"),
+                message,
+            })?
+        }
+    };
+    if (200..300).contains(&status) || (dest.kind() == "email" && status < 400) {
+        Ok(status)
+    } else {
+        Err(Failure {
+            status: Some(status),
+            message: format!("HTTP {status}"),
+            permanent: false,
+        })
     }
 }
 
 /// Records an attempt's outcome in the store and the metrics.
 async fn settle(
     app: &App,
-    dest: &WebhookConfig,
+    target: &Target,
     c: &ClaimedDelivery,
-    result: Result<u16, String>,
+    result: Sent,
 ) -> Result<DeliveryState, StoreError> {
     let label = DestinationLabel {
-        destination: dest.id.to_string(),
+        destination: target.label().to_owned(),
     };
     let attempt = judge(app, c, result);
     let outcome = attempt.outcome;
     app.metrics.notify_attempts.get_or_create(&label).inc();
     let error = attempt.error.clone().unwrap_or_default();
-    match outcome {
+    let word = match outcome {
         DeliveryState::Delivered => {
             app.metrics.notify_delivered.get_or_create(&label).inc();
+            "delivered"
         }
         DeliveryState::Failed => {
             app.metrics.notify_failed.get_or_create(&label).inc();
-            tracing::warn!(destination = %dest.id, event = %c.event.id, %error,
+            tracing::warn!(destination = %c.delivery.destination, event = %c.event.id, %error,
                 "gave up on a notification");
+            "failed"
         }
         DeliveryState::Pending => {
-            tracing::info!(destination = %dest.id, event = %c.event.id, %error,
+            tracing::info!(destination = %c.delivery.destination, event = %c.event.id, %error,
                 "notification failed; will retry");
+            "retry"
         }
-    }
+    };
+    app.metrics
+        .notify_outcomes
+        .get_or_create(&DeliveryOutcomeLabels {
+            destination: label.destination,
+            outcome: word,
+        })
+        .inc();
     app.store
         .record_attempt(c.delivery.id, &app.node_id, attempt)
         .await?;
@@ -140,11 +349,11 @@ async fn settle(
 }
 
 /// Settles one attempt: delivered, retry later, or give up.
-fn judge(app: &App, c: &ClaimedDelivery, result: Result<u16, String>) -> Attempt {
+fn judge(app: &App, c: &ClaimedDelivery, result: Sent) -> Attempt {
     let settings = &app.config.notify;
     let at_ms = app.clock.now().as_millisecond();
-    let (status, error) = match result {
-        Ok(s) if (200..300).contains(&s) => {
+    let failure = match result {
+        Ok(s) => {
             return Attempt {
                 at_ms,
                 status: Some(i64::from(s)),
@@ -153,73 +362,164 @@ fn judge(app: &App, c: &ClaimedDelivery, result: Result<u16, String>) -> Attempt
                 next_attempt_ms: at_ms,
             };
         }
-        Ok(s) => (Some(i64::from(s)), format!("HTTP {s}")),
-        Err(e) => (None, e),
+        Err(f) => f,
     };
     let attempts = c.delivery.attempts + 1;
-    let next = at_ms + backoff_ms(attempts, 0.5 + rand::random::<f64>() / 2.0);
+    let next = at_ms
+        + backoff_ms(
+            attempts,
+            0.5 + rand::random::<f64>() / 2.0,
+            settings.retry_after.as_millis(),
+        );
     let give_up_at = c.delivery.created_ms + settings.give_up_after.as_millis();
-    let outcome = if attempts >= i64::from(settings.max_attempts) || next > give_up_at {
-        DeliveryState::Failed
-    } else {
-        DeliveryState::Pending
-    };
+    let outcome =
+        if failure.permanent || attempts >= i64::from(settings.max_attempts) || next > give_up_at {
+            DeliveryState::Failed
+        } else {
+            DeliveryState::Pending
+        };
+    let mut error = failure.message;
+    if error.len() > 500 {
+        let mut cut = 500;
+        while !error.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        error.truncate(cut);
+    }
     Attempt {
         at_ms,
-        status,
+        status: failure.status.map(i64::from),
         error: Some(error),
         outcome,
         next_attempt_ms: next,
     }
 }
 
-/// Starts one delivery loop per destination. Each keeps up to the destination's concurrency
-/// of requests in flight, claiming more as they finish, when woken by a new event, and every
-/// [`POLL_EVERY`]. It stops when `stopped` turns true, abandoning requests in flight: their
-/// claims lapse and a later round (on any node) retries them.
+/// Starts one delivery loop per target and the housekeeping loop. Each delivery loop keeps
+/// up to its concurrency of sends in flight, claiming more as they finish, when woken by a
+/// new event, and every [`POLL_EVERY`]. They stop when `stopped` turns true, abandoning
+/// sends in flight: their claims lapse and a later round (on any node) retries them.
 pub fn start(app: &App, stopped: watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
-    app.config
-        .notify
-        .webhooks
-        .iter()
-        .map(|dest| {
-            tokio::spawn(deliver_until_stopped(
-                app.clone(),
-                dest.clone(),
-                stopped.clone(),
-            ))
-        })
-        .collect()
+    let mut handles: Vec<JoinHandle<()>> = targets(app)
+        .into_iter()
+        .map(|t| tokio::spawn(deliver_until_stopped(app.clone(), t, stopped.clone())))
+        .collect();
+    handles.push(tokio::spawn(housekeeping_until_stopped(
+        app.clone(),
+        stopped,
+    )));
+    handles
 }
 
-async fn deliver_until_stopped(app: App, dest: WebhookConfig, mut stopped: watch::Receiver<bool>) {
+async fn deliver_until_stopped(app: App, target: Target, mut stopped: watch::Receiver<bool>) {
     let mut in_flight = JoinSet::new();
+    let mut bucket = target
+        .per_minute(&app)
+        .map(|n| Bucket::new(n, app.clock.now().as_millisecond()));
+    let concurrency = target.concurrency(&app);
     loop {
         let wake = app.notifier.wake.notified();
         tokio::pin!(wake);
         // Registered before claiming, so an event enqueued meanwhile is not missed.
         wake.as_mut().enable();
-        let free = dest.concurrency.saturating_sub(in_flight.len());
+        let now_ms = app.clock.now().as_millisecond();
+        let mut free = concurrency.saturating_sub(in_flight.len());
+        if let Some(b) = &mut bucket {
+            free = free.min(b.available(now_ms));
+        }
         if free > 0 {
-            match claim(&app, &dest, app.clock.now().as_millisecond(), free).await {
+            match claim(&app, &target, now_ms, free).await {
                 Ok(claimed) => {
+                    if let Some(b) = &mut bucket {
+                        b.take(claimed.len());
+                    }
                     for c in claimed {
-                        in_flight.spawn(send(&app, &dest, c));
+                        in_flight.spawn(send(&app, &target, c));
                     }
                 }
-                Err(e) => tracing::warn!(error = %e, destination = %dest.id,
+                Err(e) => tracing::warn!(error = %e, destination = target.label(),
                     "could not claim notifications; will retry"),
             }
         }
         tokio::select! {
             Some(Ok((c, result))) = in_flight.join_next(), if !in_flight.is_empty() => {
-                if let Err(e) = settle(&app, &dest, &c, result).await {
-                    tracing::warn!(error = %e, destination = %dest.id, event = %c.event.id,
+                if let Err(e) = settle(&app, &target, &c, result).await {
+                    tracing::warn!(error = %e, destination = target.label(), event = %c.event.id,
                         "could not record a notification attempt; its claim will lapse");
                 }
             }
             _ = &mut wake => {}
             _ = tokio::time::sleep(POLL_EVERY) => {}
+            _ = stopped.changed() => return,
+        }
+        if *stopped.borrow() {
+            return;
+        }
+    }
+}
+
+/// Sends the summaries of monitors that stopped flapping as of `now_ms`.
+pub async fn settle_flaps(app: &App, now_ms: i64) -> usize {
+    let flaps = &app.notifier.flaps;
+    if let Err(e) = flaps.load(app.store.as_ref()).await {
+        tracing::warn!(error = %e, "could not load flap states; will retry");
+        return 0;
+    }
+    let settled = flaps.settle(&app.config.notify.flap, &app.config.monitors, now_ms);
+    let n = settled.len();
+    for (e, saved) in settled {
+        // Queued before the state is saved: a crash in between repeats the summary (same
+        // id, so it is sent once), rather than losing it.
+        let monitor = e.data["monitor"].as_str().unwrap_or_default().to_owned();
+        super::enqueue_or_log(app, e).await;
+        if let Err(err) = app.store.save_flap_state(&monitor, saved, now_ms).await {
+            tracing::warn!(%monitor, error = %err, "could not save the flap state");
+        }
+    }
+    n
+}
+
+/// Deletes settled deliveries past `[notify] keep`, manage tokens past their lifetime and
+/// email subscriptions left unconfirmed past `confirm_within`, as of `now_ms`.
+pub async fn prune_once(app: &App, now_ms: i64) -> Result<NotifyPruned, StoreError> {
+    let n = &app.config.notify;
+    app.store
+        .prune_notifications(NotifyPrune {
+            settled_before_ms: now_ms - n.keep.as_millis(),
+            tokens_before_ms: now_ms - super::subscribers::TOKEN_LIFETIME_MS,
+            unconfirmed_before_ms: now_ms - n.subscribers.confirm_within.as_millis(),
+        })
+        .await
+}
+
+async fn housekeeping_until_stopped(app: App, mut stopped: watch::Receiver<bool>) {
+    if let Err(e) = super::reconcile(&app).await {
+        tracing::warn!(error = %e, "could not re-enqueue recent incident events");
+    }
+    let due = |last: Option<i64>, now_ms: i64, every: i64| {
+        last.is_none_or(|t| now_ms < t || now_ms - t >= every)
+    };
+    let (mut last_certs, mut last_prune) = (None, None);
+    loop {
+        let now_ms = app.clock.now().as_millisecond();
+        settle_flaps(&app, now_ms).await;
+        if due(last_certs, now_ms, CERTS_EVERY_MS) {
+            last_certs = Some(now_ms);
+            super::certs::check(&app, now_ms).await;
+        }
+        if due(last_prune, now_ms, PRUNE_EVERY_MS) {
+            last_prune = Some(now_ms);
+            match prune_once(&app, now_ms).await {
+                Ok(p) if p != NotifyPruned::default() => {
+                    tracing::info!(?p, "pruned the notification outbox");
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "could not prune the outbox; will retry"),
+            }
+            app.notifier.subscribe_limiter.sweep();
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(HOUSEKEEPING_EVERY) => {}
             _ = stopped.changed() => return,
         }
         if *stopped.borrow() {
@@ -234,11 +534,22 @@ mod tests {
 
     #[test]
     fn backoff_doubles_up_to_a_cap_and_jitter_only_shortens() {
-        assert_eq!(backoff_ms(1, 1.0), 10_000);
-        assert_eq!(backoff_ms(2, 1.0), 20_000);
-        assert_eq!(backoff_ms(4, 1.0), 80_000);
-        assert_eq!(backoff_ms(40, 1.0), BACKOFF_MAX_MS);
-        assert_eq!(backoff_ms(2, 0.5), 10_000);
-        assert_eq!(backoff_ms(2, 0.0), 10_000, "jitter is clamped");
+        assert_eq!(backoff_ms(1, 1.0, 10_000), 10_000);
+        assert_eq!(backoff_ms(2, 1.0, 10_000), 20_000);
+        assert_eq!(backoff_ms(4, 1.0, 10_000), 80_000);
+        assert_eq!(backoff_ms(40, 1.0, 10_000), BACKOFF_MAX_MS);
+        assert_eq!(backoff_ms(2, 0.5, 10_000), 10_000);
+        assert_eq!(backoff_ms(2, 0.0, 10_000), 10_000, "jitter is clamped");
+        assert_eq!(backoff_ms(1, 1.0, 1_000), 1_000);
+    }
+
+    #[test]
+    fn a_bucket_allows_its_rate_and_refills_evenly() {
+        let mut b = Bucket::new(6, 0);
+        assert_eq!(b.available(0), 6);
+        b.take(6);
+        assert_eq!(b.available(9_999), 0);
+        assert_eq!(b.available(10_000), 1, "one every 10 s");
+        assert_eq!(b.available(600_000), 6, "never more than a minute's worth");
     }
 }

@@ -1,5 +1,6 @@
 //! The server through its real HTTP API: one test binary, a module per area.
 
+mod channels;
 mod crowd;
 mod helpers;
 mod incidents;
@@ -9,3 +10,5 @@ mod notify;
 mod ops;
 mod reports;
 mod series;
+mod smtp_sink;
+mod subscribers;

@@ -12,3 +12,6 @@ mod machine;
 mod mmdb;
 mod official;
 mod render;
+#[path = "../../../server/tests/api/smtp_sink.rs"]
+mod smtp_sink;
+mod subscribe;

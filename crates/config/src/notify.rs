@@ -1,0 +1,1042 @@
+//! `[notify]`: where events go (webhooks, chat and push formats, email), how hard delivery
+//! tries, the SMTP relay, public subscribers, certificate warnings and flap suppression —
+//! the validated types, their TOML shape, and the validation.
+
+use crate::load::{ConfigError, Validator};
+use crate::model::ServiceConfig;
+use downbeat_domain::{ComponentId, ServiceId, Slug, Span};
+use serde::Deserialize;
+
+/// The event types a destination can ask for, by machine name. A destination's `events`
+/// filter names these, or a family (the part before the dot, e.g. `incident`).
+pub const EVENT_KINDS: &[&str] = &[
+    "incident.created",
+    "incident.updated",
+    "incident.resolved",
+    "incident.draft",
+    "maintenance.scheduled",
+    "maintenance.started",
+    "maintenance.completed",
+    "crowd.verdict",
+    "monitor.down",
+    "monitor.up",
+    "monitor.flapping",
+    "monitor.settled",
+    "certificate.expiring",
+];
+
+/// Events for operators only: sent to destinations with `operators = true`, never to
+/// other destinations or to public subscribers, whatever their filters say. A draft is
+/// not public yet; the on-call person hears of it first.
+pub const OPERATOR_KINDS: &[&str] = &["incident.draft"];
+
+/// The events public subscribers receive: the operator's word, nothing automatic.
+pub const SUBSCRIBER_FAMILIES: &[&str] = &["incident", "maintenance"];
+
+/// `[notify]`: where events are sent and how hard delivery tries.
+#[derive(Debug, Clone)]
+pub struct NotifySettings {
+    /// The status page's public address, prefixed to links in events (`https://…`, no
+    /// trailing slash); empty means links are paths.
+    pub public_url: String,
+    /// Attempts before a delivery is given up (default 8).
+    pub max_attempts: u32,
+    /// A delivery still undelivered this long after it was enqueued is given up (default 1 day).
+    pub give_up_after: Span,
+    /// Longest wait for a destination's answer (default 10 s).
+    pub timeout: Span,
+    /// The first retry waits about this long, each further one twice as long (default 10 s).
+    pub retry_after: Span,
+    /// Settled deliveries (and their events) are kept this long for the admin area, then
+    /// pruned (default 30 days).
+    pub keep: Span,
+    /// Warn when a monitored TLS certificate has fewer than this many days left: one event
+    /// per certificate per threshold (default 30, 7 and 1), largest first.
+    pub cert_expiry_days: Vec<u32>,
+    pub flap: FlapSettings,
+    pub smtp: Option<SmtpConfig>,
+    pub subscribers: SubscriberSettings,
+    /// Webhook and email destinations, in file order.
+    pub destinations: Vec<Destination>,
+}
+
+impl Default for NotifySettings {
+    fn default() -> Self {
+        NotifySettings {
+            public_url: String::new(),
+            max_attempts: 8,
+            give_up_after: Span::from_secs(86_400),
+            timeout: Span::from_secs(10),
+            retry_after: Span::from_secs(10),
+            keep: Span::from_secs(30 * 86_400),
+            cert_expiry_days: vec![30, 7, 1],
+            flap: FlapSettings::default(),
+            smtp: None,
+            subscribers: SubscriberSettings::default(),
+            destinations: Vec::new(),
+        }
+    }
+}
+
+impl NotifySettings {
+    pub fn destination(&self, id: &str) -> Option<&Destination> {
+        self.destinations.iter().find(|d| d.id.as_str() == id)
+    }
+}
+
+/// Flap suppression: a monitor that changes state `changes` times within `window` is
+/// flapping; one message says so, the changes after it are held, and one summary follows
+/// once it has kept one state for `settle`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FlapSettings {
+    pub changes: u32,
+    pub window: Span,
+    pub settle: Span,
+}
+
+impl Default for FlapSettings {
+    fn default() -> Self {
+        FlapSettings {
+            changes: 4,
+            window: Span::from_secs(30 * 60),
+            settle: Span::from_secs(15 * 60),
+        }
+    }
+}
+
+/// How the SMTP connection is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpTls {
+    /// Plain connection upgraded with STARTTLS (port 587); refused if the server cannot.
+    Starttls,
+    /// TLS from the first byte (port 465).
+    Implicit,
+    /// No TLS: only for a relay on this machine (loopback), e.g. a local MTA or tests.
+    None,
+}
+
+impl SmtpTls {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SmtpTls::Starttls => "starttls",
+            SmtpTls::Implicit => "implicit",
+            SmtpTls::None => "none",
+        }
+    }
+}
+
+/// `[notify.smtp]`: the relay that sends every mail (email destinations and subscribers).
+#[derive(Debug, Clone)]
+pub struct SmtpConfig {
+    pub host: String,
+    pub port: u16,
+    pub tls: SmtpTls,
+    pub username: Option<String>,
+    pub password: Option<Secret>,
+    /// The `From` of every mail, e.g. `Melodia status <status@melodia.example>`.
+    pub from: String,
+    /// A PEM file of extra CA certificates to trust (a relay with a private CA).
+    pub ca_file: Option<std::path::PathBuf>,
+}
+
+/// `[notify.subscribers]`: visitors subscribing to a service's incidents and maintenance.
+#[derive(Debug, Clone)]
+pub struct SubscriberSettings {
+    /// Email subscriptions with double opt-in (default: on when `[notify.smtp]` is set).
+    pub email: bool,
+    /// Webhook subscriptions registered through the API (default off).
+    pub webhook: bool,
+    /// Subscription requests per client address per hour (default 10).
+    pub per_client_per_hour: u32,
+    /// An unconfirmed email subscription is forgotten after this (default 2 days).
+    pub confirm_within: Span,
+    /// Let webhook subscribers register private, loopback or link-local addresses (default
+    /// false: a visitor could otherwise make the server call into its own network).
+    pub allow_private_targets: bool,
+    /// Subscriber deliveries in flight at once, all subscribers together (default 8).
+    pub concurrency: usize,
+    /// Subscriber messages sent per minute at most, all together (default 600).
+    pub per_minute: u32,
+}
+
+impl Default for SubscriberSettings {
+    fn default() -> Self {
+        SubscriberSettings {
+            email: false,
+            webhook: false,
+            per_client_per_hour: 10,
+            confirm_within: Span::from_secs(2 * 86_400),
+            allow_private_targets: false,
+            concurrency: 8,
+            per_minute: 600,
+        }
+    }
+}
+
+/// A secret that never prints.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Secret(s.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// The body an HTTP destination gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Downbeat's signed JSON event.
+    Downbeat,
+    /// Slack incoming webhook (`{"text": …}` with mrkdwn).
+    Slack,
+    /// Discord webhook (`{"content": …, "embeds": […]}`; mentions disabled).
+    Discord,
+    /// Mattermost incoming webhook (`{"text": …}` with Markdown).
+    Mattermost,
+    /// Microsoft Teams workflow webhook (an Adaptive Card).
+    Teams,
+    /// ntfy-style push: the message as the body, title, priority, tags and link as headers.
+    Ntfy,
+}
+
+impl Format {
+    pub const ALL: [Format; 6] = [
+        Format::Downbeat,
+        Format::Slack,
+        Format::Discord,
+        Format::Mattermost,
+        Format::Teams,
+        Format::Ntfy,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Downbeat => "downbeat",
+            Format::Slack => "slack",
+            Format::Discord => "discord",
+            Format::Mattermost => "mattermost",
+            Format::Teams => "teams",
+            Format::Ntfy => "ntfy",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Format> {
+        Format::ALL.into_iter().find(|f| f.as_str() == s)
+    }
+}
+
+/// How a destination is reached.
+#[derive(Debug, Clone)]
+pub enum Channel {
+    /// An HTTP(S) POST.
+    Http {
+        url: String,
+        format: Format,
+        /// Signs each body (HMAC-SHA256) so the receiver can tell it came from us; required
+        /// for the `downbeat` format, optional for the others (their URL is their secret).
+        secret: Option<Secret>,
+        /// Sent as `Authorization: Bearer …` (an ntfy access token, say).
+        token: Option<Secret>,
+    },
+    /// A mail through `[notify.smtp]` to these addresses.
+    Email { to: Vec<String> },
+}
+
+/// Which events a destination wants.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EventFilter {
+    /// Only events of these services; empty means every service.
+    pub services: Vec<ServiceId>,
+    /// Only events naming one of these components, or naming none (service-wide events:
+    /// crowd verdicts, incidents without components); empty means every component.
+    pub components: Vec<ComponentId>,
+    /// Only these event types or families; empty means every event.
+    pub events: Vec<String>,
+}
+
+impl EventFilter {
+    /// Whether an event of `kind` about `service` and `components` passes.
+    pub fn wants<S: AsRef<str>>(&self, kind: &str, service: &str, components: &[S]) -> bool {
+        let family = kind.split('.').next().unwrap_or(kind);
+        (self.services.is_empty() || self.services.iter().any(|s| s.as_str() == service))
+            && (self.events.is_empty() || self.events.iter().any(|e| e == kind || e == family))
+            && (self.components.is_empty()
+                || components.is_empty()
+                || components
+                    .iter()
+                    .any(|c| self.components.iter().any(|x| x.as_str() == c.as_ref())))
+    }
+}
+
+/// `[[notify.webhook]]` or `[[notify.email]]`: one destination, with its own delivery loop.
+#[derive(Debug, Clone)]
+pub struct Destination {
+    pub id: Slug,
+    pub channel: Channel,
+    pub filter: EventFilter,
+    /// An operators' channel: also gets operator-only events (drafts).
+    pub operators: bool,
+    /// Most deliveries in flight to this destination at once (default 4; 1 for email).
+    pub concurrency: usize,
+    /// Most messages per minute (default: no limit). Extra ones wait, unattempted.
+    pub per_minute: Option<u32>,
+}
+
+impl Destination {
+    /// Whether this destination wants an event of `kind` about `service` and `components`.
+    pub fn wants<S: AsRef<str>>(&self, kind: &str, service: &str, components: &[S]) -> bool {
+        (self.operators || !OPERATOR_KINDS.contains(&kind))
+            && self.filter.wants(kind, service, components)
+    }
+
+    /// `webhook` or `email`.
+    pub fn kind(&self) -> &'static str {
+        match self.channel {
+            Channel::Http { .. } => "webhook",
+            Channel::Email { .. } => "email",
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The TOML shape.
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNotify {
+    pub public_url: Option<String>,
+    pub max_attempts: Option<u32>,
+    pub give_up_after: Option<String>,
+    pub timeout: Option<String>,
+    pub retry_after: Option<String>,
+    pub keep: Option<String>,
+    pub cert_expiry_days: Option<Vec<u32>>,
+    pub flap_changes: Option<u32>,
+    pub flap_window: Option<String>,
+    pub flap_settle: Option<String>,
+    pub smtp: Option<RawSmtp>,
+    pub subscribers: Option<RawSubscribers>,
+    #[serde(default)]
+    pub webhook: Vec<RawWebhook>,
+    #[serde(default)]
+    pub email: Vec<RawEmail>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSmtp {
+    pub host: String,
+    pub port: Option<u16>,
+    pub tls: Option<String>,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub from: String,
+    pub ca_file: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSubscribers {
+    pub email: Option<bool>,
+    pub webhook: Option<bool>,
+    pub per_client_per_hour: Option<u32>,
+    pub confirm_within: Option<String>,
+    pub allow_private_targets: Option<bool>,
+    pub concurrency: Option<usize>,
+    pub per_minute: Option<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWebhook {
+    pub id: String,
+    pub url: String,
+    pub format: Option<String>,
+    pub secret: Option<String>,
+    pub token: Option<String>,
+    #[serde(default)]
+    pub services: Vec<String>,
+    #[serde(default)]
+    pub components: Vec<String>,
+    #[serde(default)]
+    pub events: Vec<String>,
+    #[serde(default)]
+    pub operators: bool,
+    pub concurrency: Option<usize>,
+    pub per_minute: Option<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawEmail {
+    pub id: String,
+    pub to: Vec<String>,
+    #[serde(default)]
+    pub services: Vec<String>,
+    #[serde(default)]
+    pub components: Vec<String>,
+    #[serde(default)]
+    pub events: Vec<String>,
+    #[serde(default)]
+    pub operators: bool,
+    pub concurrency: Option<usize>,
+    pub per_minute: Option<u32>,
+}
+
+// ---------------------------------------------------------------------------------------
+// Validation.
+
+/// Whether `addr` looks like a mail address: `local@domain`, at most 254 bytes, no spaces,
+/// control characters or angle brackets. (The relay has the last word; this catches typos.)
+pub fn is_email_address(addr: &str) -> bool {
+    let Some((local, domain)) = addr.rsplit_once('@') else {
+        return false;
+    };
+    addr.len() <= 254
+        && !local.is_empty()
+        && local.len() <= 64
+        && !domain.is_empty()
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !domain.contains("..")
+        && !addr
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || "<>()[],;:\\\"".contains(c))
+        && domain
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '-' || c == '.')
+}
+
+/// Whether `host` names this machine (so plain SMTP with a password stays on it).
+fn is_loopback_host(host: &str) -> bool {
+    host == "localhost"
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+struct Filters<'a> {
+    services: &'a [String],
+    components: &'a [String],
+    events: &'a [String],
+}
+
+impl Validator<'_> {
+    pub(crate) fn notify(
+        &self,
+        raw: RawNotify,
+        services: &[ServiceConfig],
+    ) -> Result<NotifySettings, ConfigError> {
+        let d = NotifySettings::default();
+        let public_url = match raw.public_url {
+            None => String::new(),
+            Some(u) => {
+                crate::load::check_http_url(&u).map_err(|e| self.err("notify.public_url", e))?;
+                u.trim_end_matches('/').to_owned()
+            }
+        };
+        let max_attempts = match raw.max_attempts {
+            Some(0) => return Err(self.err("notify.max_attempts", "must be at least 1")),
+            Some(n) => n,
+            None => d.max_attempts,
+        };
+        let give_up_after = self.span(
+            "notify.give_up_after",
+            raw.give_up_after,
+            d.give_up_after,
+            Span::from_secs(60),
+            Span::from_secs(30 * 86_400),
+        )?;
+        let timeout = self.span(
+            "notify.timeout",
+            raw.timeout,
+            d.timeout,
+            Span::from_secs(1),
+            Span::from_secs(120),
+        )?;
+        let retry_after = self.span(
+            "notify.retry_after",
+            raw.retry_after,
+            d.retry_after,
+            Span::from_secs(1),
+            Span::from_secs(3600),
+        )?;
+        let keep = self.span(
+            "notify.keep",
+            raw.keep,
+            d.keep,
+            Span::from_secs(86_400),
+            Span::from_secs(3650 * 86_400),
+        )?;
+        let mut cert_expiry_days = raw.cert_expiry_days.unwrap_or(d.cert_expiry_days);
+        if cert_expiry_days.iter().any(|n| *n == 0 || *n > 365) {
+            return Err(self.err(
+                "notify.cert_expiry_days",
+                "each threshold must be between 1 and 365 days",
+            ));
+        }
+        cert_expiry_days.sort_unstable_by(|a, b| b.cmp(a));
+        cert_expiry_days.dedup();
+        let flap = FlapSettings {
+            changes: match raw.flap_changes {
+                Some(n) if n < 2 => {
+                    return Err(self.err("notify.flap_changes", "must be at least 2"));
+                }
+                Some(n) => n,
+                None => d.flap.changes,
+            },
+            window: self.span(
+                "notify.flap_window",
+                raw.flap_window,
+                d.flap.window,
+                Span::from_secs(60),
+                Span::from_secs(86_400),
+            )?,
+            settle: self.span(
+                "notify.flap_settle",
+                raw.flap_settle,
+                d.flap.settle,
+                Span::from_secs(10),
+                Span::from_secs(86_400),
+            )?,
+        };
+        let smtp = raw.smtp.map(|s| self.smtp(s)).transpose()?;
+        let subscribers = self.subscribers(raw.subscribers, smtp.is_some())?;
+        if subscribers.email && public_url.is_empty() {
+            return Err(self.err(
+                "notify.public_url",
+                "email subscriptions need it for the links in their mails: set it, or turn them off with [notify.subscribers] email = false",
+            ));
+        }
+        let mut destinations: Vec<Destination> =
+            Vec::with_capacity(raw.webhook.len() + raw.email.len());
+        for (i, w) in raw.webhook.into_iter().enumerate() {
+            let dest = self.webhook(i, w, services)?;
+            if destinations.iter().any(|o| o.id == dest.id) {
+                return Err(self.err(
+                    format!("notify.webhook[{i}].id"),
+                    format!("duplicate destination id {:?}", dest.id.as_str()),
+                ));
+            }
+            destinations.push(dest);
+        }
+        for (i, e) in raw.email.into_iter().enumerate() {
+            if smtp.is_none() {
+                return Err(self.err(
+                    format!("notify.email[{i}]"),
+                    "email destinations need a [notify.smtp] relay",
+                ));
+            }
+            let dest = self.email(i, e, services)?;
+            if destinations.iter().any(|o| o.id == dest.id) {
+                return Err(self.err(
+                    format!("notify.email[{i}].id"),
+                    format!("duplicate destination id {:?}", dest.id.as_str()),
+                ));
+            }
+            destinations.push(dest);
+        }
+        Ok(NotifySettings {
+            public_url,
+            max_attempts,
+            give_up_after,
+            timeout,
+            retry_after,
+            keep,
+            cert_expiry_days,
+            flap,
+            smtp,
+            subscribers,
+            destinations,
+        })
+    }
+
+    fn smtp(&self, raw: RawSmtp) -> Result<SmtpConfig, ConfigError> {
+        let key = |k: &str| format!("notify.smtp.{k}");
+        let host = raw.host.trim().to_owned();
+        if host.is_empty()
+            || host.len() > 253
+            || host
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control() || "/@?#".contains(c))
+        {
+            return Err(self.err(key("host"), "must be a host name or address"));
+        }
+        let tls = match raw.tls.as_deref() {
+            None | Some("starttls") => SmtpTls::Starttls,
+            Some("implicit") => SmtpTls::Implicit,
+            Some("none") => SmtpTls::None,
+            Some(other) => {
+                let shown: String = other.chars().take(40).collect();
+                return Err(self.err(
+                    key("tls"),
+                    format!("{shown:?} is not a TLS mode: use starttls, implicit or none"),
+                ));
+            }
+        };
+        if tls == SmtpTls::None && !is_loopback_host(&host) {
+            return Err(self.err(
+                key("tls"),
+                "\"none\" sends mail (and any password) in the clear: only for a relay on this machine (localhost)",
+            ));
+        }
+        let port = match raw.port {
+            Some(0) => return Err(self.err(key("port"), "must be between 1 and 65535")),
+            Some(p) => p,
+            None => match tls {
+                SmtpTls::Starttls => 587,
+                SmtpTls::Implicit => 465,
+                SmtpTls::None => 25,
+            },
+        };
+        if raw.username.is_some() != raw.password.is_some() {
+            return Err(self.err(
+                key(if raw.username.is_some() {
+                    "password"
+                } else {
+                    "username"
+                }),
+                "username and password go together",
+            ));
+        }
+        let from = raw.from.trim().to_owned();
+        let addr = match (from.rfind('<'), from.ends_with('>')) {
+            (Some(i), true) => &from[i + 1..from.len() - 1],
+            _ => from.as_str(),
+        };
+        if !is_email_address(addr) {
+            return Err(self.err(
+                key("from"),
+                "must be a mail address, optionally with a name: Melodia status <status@melodia.example>",
+            ));
+        }
+        let ca_file = raw
+            .ca_file
+            .map(|p| {
+                let path = std::path::PathBuf::from(&p);
+                std::fs::metadata(&path)
+                    .map_err(|e| self.err(key("ca_file"), format!("cannot read {p}: {e}")))?;
+                Ok(path)
+            })
+            .transpose()?;
+        Ok(SmtpConfig {
+            host,
+            port,
+            tls,
+            username: raw.username,
+            password: raw.password.map(Secret::new),
+            from,
+            ca_file,
+        })
+    }
+
+    fn subscribers(
+        &self,
+        raw: Option<RawSubscribers>,
+        have_smtp: bool,
+    ) -> Result<SubscriberSettings, ConfigError> {
+        let d = SubscriberSettings::default();
+        let Some(raw) = raw else {
+            return Ok(SubscriberSettings {
+                email: have_smtp,
+                ..d
+            });
+        };
+        let key = |k: &str| format!("notify.subscribers.{k}");
+        let email = raw.email.unwrap_or(have_smtp);
+        if email && !have_smtp {
+            return Err(self.err(
+                key("email"),
+                "email subscriptions need a [notify.smtp] relay",
+            ));
+        }
+        let positive = |k: &str, v: Option<u32>, default: u32| match v {
+            Some(0) => Err(self.err(key(k), "must be at least 1")),
+            Some(n) => Ok(n),
+            None => Ok(default),
+        };
+        Ok(SubscriberSettings {
+            email,
+            webhook: raw.webhook.unwrap_or(d.webhook),
+            per_client_per_hour: positive(
+                "per_client_per_hour",
+                raw.per_client_per_hour,
+                d.per_client_per_hour,
+            )?,
+            confirm_within: self.span(
+                &key("confirm_within"),
+                raw.confirm_within,
+                d.confirm_within,
+                Span::from_secs(600),
+                Span::from_secs(30 * 86_400),
+            )?,
+            allow_private_targets: raw.allow_private_targets.unwrap_or(false),
+            concurrency: match raw.concurrency {
+                Some(0) => return Err(self.err(key("concurrency"), "must be at least 1")),
+                Some(n) => n,
+                None => d.concurrency,
+            },
+            per_minute: positive("per_minute", raw.per_minute, d.per_minute)?,
+        })
+    }
+
+    fn webhook(
+        &self,
+        i: usize,
+        w: RawWebhook,
+        services: &[ServiceConfig],
+    ) -> Result<Destination, ConfigError> {
+        let key = |k: &str| format!("notify.webhook[{i}].{k}");
+        let id = Slug::parse(&w.id).map_err(|e| self.err(key("id"), e))?;
+        crate::load::check_http_url(&w.url).map_err(|e| self.err(key("url"), e))?;
+        let format = match w.format.as_deref() {
+            None => Format::Downbeat,
+            Some(f) => Format::parse(f).ok_or_else(|| {
+                let shown: String = f.chars().take(40).collect();
+                let known: Vec<&str> = Format::ALL.iter().map(|f| f.as_str()).collect();
+                self.err(
+                    key("format"),
+                    format!("unknown format {shown:?}; known: {}", known.join(", ")),
+                )
+            })?,
+        };
+        let secret = match (w.secret, format) {
+            (Some(s), _) if s.chars().count() < 16 => {
+                return Err(self.err(
+                    key("secret"),
+                    "must be at least 16 characters (receivers verify signatures with it)",
+                ));
+            }
+            (None, Format::Downbeat) => {
+                return Err(self.err(
+                    key("secret"),
+                    "is required for the downbeat format (receivers verify signatures with it)",
+                ));
+            }
+            (s, _) => s.map(Secret::new),
+        };
+        if w.token
+            .as_ref()
+            .is_some_and(|t| t.is_empty() || t.chars().any(|c| c.is_whitespace() || c.is_control()))
+        {
+            return Err(self.err(key("token"), "must be non-empty, without spaces"));
+        }
+        let filter = self.filter(
+            &format!("notify.webhook[{i}]"),
+            Filters {
+                services: &w.services,
+                components: &w.components,
+                events: &w.events,
+            },
+            services,
+        )?;
+        Ok(Destination {
+            id,
+            channel: Channel::Http {
+                url: w.url,
+                format,
+                secret,
+                token: w.token.map(Secret::new),
+            },
+            filter,
+            operators: w.operators,
+            concurrency: self.concurrency(&key("concurrency"), w.concurrency, 4)?,
+            per_minute: self.per_minute(&key("per_minute"), w.per_minute)?,
+        })
+    }
+
+    fn email(
+        &self,
+        i: usize,
+        e: RawEmail,
+        services: &[ServiceConfig],
+    ) -> Result<Destination, ConfigError> {
+        let key = |k: &str| format!("notify.email[{i}].{k}");
+        let id = Slug::parse(&e.id).map_err(|err| self.err(key("id"), err))?;
+        if e.to.is_empty() {
+            return Err(self.err(key("to"), "must name at least one address"));
+        }
+        for (j, a) in e.to.iter().enumerate() {
+            if !is_email_address(a) {
+                let shown: String = a.chars().take(60).collect();
+                return Err(self.err(
+                    format!("notify.email[{i}].to[{j}]"),
+                    format!("{shown:?} is not a mail address"),
+                ));
+            }
+        }
+        let filter = self.filter(
+            &format!("notify.email[{i}]"),
+            Filters {
+                services: &e.services,
+                components: &e.components,
+                events: &e.events,
+            },
+            services,
+        )?;
+        Ok(Destination {
+            id,
+            channel: Channel::Email { to: e.to },
+            filter,
+            operators: e.operators,
+            concurrency: self.concurrency(&key("concurrency"), e.concurrency, 1)?,
+            per_minute: self.per_minute(&key("per_minute"), e.per_minute)?,
+        })
+    }
+
+    fn concurrency(
+        &self,
+        key: &str,
+        v: Option<usize>,
+        default: usize,
+    ) -> Result<usize, ConfigError> {
+        match v {
+            Some(0) => Err(self.err(key, "must be at least 1")),
+            Some(n) if n > 256 => Err(self.err(key, "must be at most 256")),
+            Some(n) => Ok(n),
+            None => Ok(default),
+        }
+    }
+
+    fn per_minute(&self, key: &str, v: Option<u32>) -> Result<Option<u32>, ConfigError> {
+        match v {
+            Some(0) => Err(self.err(key, "must be at least 1 (leave it out for no limit)")),
+            v => Ok(v),
+        }
+    }
+
+    fn filter(
+        &self,
+        at: &str,
+        raw: Filters<'_>,
+        services: &[ServiceConfig],
+    ) -> Result<EventFilter, ConfigError> {
+        let mut wanted: Vec<&ServiceConfig> = Vec::with_capacity(raw.services.len());
+        for (j, s) in raw.services.iter().enumerate() {
+            let svc = services
+                .iter()
+                .find(|x| x.id.as_str() == s)
+                .ok_or_else(|| {
+                    self.err(
+                        format!("{at}.services[{j}]"),
+                        format!("no [[service]] has id {s:?}"),
+                    )
+                })?;
+            wanted.push(svc);
+        }
+        let pool: &[&ServiceConfig] = &wanted;
+        let all: Vec<&ServiceConfig> = services.iter().collect();
+        let pool = if pool.is_empty() { &all[..] } else { pool };
+        let mut components = Vec::with_capacity(raw.components.len());
+        for (j, c) in raw.components.iter().enumerate() {
+            let found = pool
+                .iter()
+                .flat_map(|s| s.components.iter())
+                .find(|x| x.id.as_str() == c)
+                .ok_or_else(|| {
+                    self.err(
+                        format!("{at}.components[{j}]"),
+                        format!("no component {c:?} in the destination's services"),
+                    )
+                })?;
+            components.push(found.id.clone());
+        }
+        for (j, e) in raw.events.iter().enumerate() {
+            let known = EVENT_KINDS
+                .iter()
+                .any(|k| k == e || k.split('.').next() == Some(e.as_str()));
+            if !known {
+                return Err(self.err(
+                    format!("{at}.events[{j}]"),
+                    format!(
+                        "unknown event {e:?}; known: {} (or a family such as \"incident\")",
+                        EVENT_KINDS.join(", ")
+                    ),
+                ));
+            }
+        }
+        Ok(EventFilter {
+            services: wanted.iter().map(|s| s.id.clone()).collect(),
+            components,
+            events: raw.events.to_vec(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::parse_str;
+
+    const SVC: &str = "[[service]]\nid = \"m\"\nname = \"M\"\n[[service.component]]\nid = \"login\"\nname = \"Login\"\n";
+
+    fn err(text: &str) -> String {
+        parse_str(text, "test.toml").unwrap_err().to_string()
+    }
+
+    #[test]
+    fn chat_push_and_email_destinations_are_parsed() {
+        let c = parse_str(
+            &format!(
+                "{SVC}[notify]\npublic_url = \"https://status.m.example\"\nretry_after = \"2s\"\ncert_expiry_days = [7, 30]\n\
+                 [notify.smtp]\nhost = \"127.0.0.1\"\nport = 2525\ntls = \"none\"\nfrom = \"Status <s@m.example>\"\n\
+                 [[notify.webhook]]\nid = \"chat\"\nurl = \"https://hooks.example/x\"\nformat = \"slack\"\ncomponents = [\"login\"]\nper_minute = 20\n\
+                 [[notify.webhook]]\nid = \"push\"\nurl = \"https://push.example/topic\"\nformat = \"ntfy\"\ntoken = \"tk_1\"\noperators = true\n\
+                 [[notify.email]]\nid = \"oncall\"\nto = [\"oncall@m.example\"]\nevents = [\"incident\"]\noperators = true\n"
+            ),
+            "t",
+        )
+        .unwrap();
+        let n = &c.notify;
+        assert_eq!(n.retry_after.as_secs(), 2);
+        assert_eq!(n.cert_expiry_days, [30, 7], "largest first");
+        assert!(n.subscribers.email, "on by default with a relay");
+        assert!(!n.subscribers.webhook);
+        let chat = n.destination("chat").unwrap();
+        assert_eq!(chat.per_minute, Some(20));
+        assert!(chat.wants("incident.created", "m", &["login"]));
+        assert!(
+            chat.wants("crowd.verdict", "m", &[] as &[&str]),
+            "service-wide"
+        );
+        assert!(!chat.wants("incident.created", "m", &["search"]));
+        assert!(
+            !chat.wants("incident.draft", "m", &[] as &[&str]),
+            "not an operators' channel"
+        );
+        let push = n.destination("push").unwrap();
+        assert!(push.wants("incident.draft", "m", &[] as &[&str]));
+        let mail = n.destination("oncall").unwrap();
+        assert_eq!((mail.kind(), mail.concurrency), ("email", 1));
+        assert!(mail.wants("incident.draft", "m", &[] as &[&str]));
+        assert!(!mail.wants("monitor.down", "m", &[] as &[&str]));
+        assert!(!format!("{c:?}").contains("tk_1"), "tokens never print");
+    }
+
+    #[test]
+    fn bad_destinations_and_relays_name_their_key() {
+        let bare_relay =
+            "[notify.smtp]\nhost = \"127.0.0.1\"\ntls = \"none\"\nfrom = \"s@m.example\"\n";
+        let relay = format!("[notify]\npublic_url = \"https://s.m.example\"\n{bare_relay}");
+        let cases: Vec<(String, &[&str])> = vec![
+            (
+                format!(
+                    "{SVC}[[notify.webhook]]\nid = \"x\"\nurl = \"https://h/\"\nformat = \"irc\"\n"
+                ),
+                &["notify.webhook[0].format", "irc", "slack"],
+            ),
+            (
+                format!("{SVC}[[notify.webhook]]\nid = \"x\"\nurl = \"https://h/\"\n"),
+                &["notify.webhook[0].secret", "required"],
+            ),
+            (
+                format!(
+                    "{SVC}[[notify.webhook]]\nid = \"x\"\nurl = \"https://h/\"\nformat = \"slack\"\ncomponents = [\"nope\"]\n"
+                ),
+                &["notify.webhook[0].components[0]", "nope"],
+            ),
+            (
+                format!(
+                    "{SVC}[[notify.webhook]]\nid = \"x\"\nurl = \"https://h/\"\nformat = \"slack\"\nper_minute = 0\n"
+                ),
+                &["notify.webhook[0].per_minute"],
+            ),
+            (
+                format!("{SVC}[[notify.email]]\nid = \"x\"\nto = [\"a@b.example\"]\n"),
+                &["notify.email[0]", "[notify.smtp]"],
+            ),
+            (
+                format!("{SVC}{relay}[[notify.email]]\nid = \"x\"\nto = [\"not an address\"]\n"),
+                &["notify.email[0].to[0]", "not a mail address"],
+            ),
+            (
+                format!("{SVC}{relay}[[notify.email]]\nid = \"x\"\nto = []\n"),
+                &["notify.email[0].to"],
+            ),
+            (
+                format!(
+                    "{SVC}[notify.smtp]\nhost = \"mail.example\"\ntls = \"none\"\nfrom = \"s@m.example\"\n"
+                ),
+                &["notify.smtp.tls", "localhost"],
+            ),
+            (
+                format!(
+                    "{SVC}[notify.smtp]\nhost = \"mail.example\"\ntls = \"ssl\"\nfrom = \"s@m.example\"\n"
+                ),
+                &["notify.smtp.tls", "starttls, implicit or none"],
+            ),
+            (
+                format!("{SVC}[notify.smtp]\nhost = \"mail.example\"\nfrom = \"nobody\"\n"),
+                &["notify.smtp.from"],
+            ),
+            (
+                format!(
+                    "{SVC}[notify.smtp]\nhost = \"mail.example\"\nfrom = \"s@m.example\"\nusername = \"u\"\n"
+                ),
+                &["notify.smtp.password", "together"],
+            ),
+            (
+                format!("{SVC}[notify.subscribers]\nemail = true\n"),
+                &["notify.subscribers.email", "[notify.smtp]"],
+            ),
+            (
+                format!("{SVC}{bare_relay}"),
+                &["notify.public_url", "email = false"],
+            ),
+            (
+                format!("{SVC}[notify]\ncert_expiry_days = [0]\n"),
+                &["notify.cert_expiry_days"],
+            ),
+            (
+                format!("{SVC}[notify]\nflap_changes = 1\n"),
+                &["notify.flap_changes"],
+            ),
+            (
+                format!("{SVC}[notify]\nretry_after = \"0s\"\n"),
+                &["notify.retry_after"],
+            ),
+        ];
+        for (text, wanted) in &cases {
+            let e = err(text);
+            for w in *wanted {
+                assert!(e.contains(w), "{text:?}: {e:?} lacks {w:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn mail_addresses_are_checked_for_typos() {
+        for ok in [
+            "a@b.example",
+            "first.last+tag@mail.melodia.example",
+            "x@localhost",
+        ] {
+            assert!(super::is_email_address(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "a",
+            "@b.example",
+            "a@",
+            "a b@c.example",
+            "a@b..example",
+            "a@b.example\r\nBcc: x@y",
+            "<a@b.example>",
+            "a@-b_c.example/",
+        ] {
+            assert!(!super::is_email_address(bad), "{bad:?}");
+        }
+    }
+}

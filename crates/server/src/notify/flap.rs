@@ -1,0 +1,206 @@
+//! Flap suppression. A monitor whose state keeps changing would page someone every minute;
+//! instead, the `[notify] flap_changes`-th change within `flap_window` is announced once as
+//! `monitor.flapping`, the changes after it are held, and when the monitor has kept one
+//! state for `flap_settle`, one `monitor.settled` summary says where it ended and how many
+//! changes were held. So one flapping episode sends at most `flap_changes + 1` messages.
+//!
+//! The state (recent changes, the episode being held) is saved in the store at every
+//! change and loaded before the first one after a start, so a restart neither repeats a
+//! flapping notice nor forgets the summary it owes.
+
+use super::Event;
+use downbeat_config::{FlapSettings, MonitorConfig};
+use downbeat_store::{Store, StoreError};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+use tokio::sync::OnceCell;
+
+/// What to do with one change.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    /// Announce it as usual.
+    Send,
+    /// It made the monitor flapping: announce that instead.
+    Flapping(Event),
+    /// The monitor is flapping: keep quiet.
+    Hold,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Episode {
+    started_ms: i64,
+    /// Changes seen since it started (the one that started it included).
+    changes: u32,
+    held: u32,
+    last_ms: i64,
+    down: bool,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct State {
+    recent: VecDeque<i64>,
+    episode: Option<Episode>,
+}
+
+impl State {
+    /// As saved: none when there is nothing to remember.
+    fn saved(&self) -> Option<String> {
+        (!self.recent.is_empty() || self.episode.is_some())
+            .then(|| serde_json::to_string(self).unwrap_or_default())
+    }
+}
+
+/// Per monitor: its recent changes and its flapping episode, if any.
+#[derive(Debug, Default)]
+pub struct Flaps {
+    monitors: Mutex<HashMap<String, State>>,
+    loaded: OnceCell<()>,
+}
+
+fn at(ms: i64) -> String {
+    jiff::Timestamp::from_millisecond(ms)
+        .map(|t| t.to_string())
+        .unwrap_or_default()
+}
+
+impl Flaps {
+    /// Loads the saved states, once per start (later calls return at once).
+    pub async fn load(&self, store: &dyn Store) -> Result<(), StoreError> {
+        self.loaded
+            .get_or_try_init(|| async {
+                let rows = store.flap_states().await?;
+                let mut all = self.monitors.lock().unwrap_or_else(|e| e.into_inner());
+                for (monitor, json) in rows {
+                    match serde_json::from_str::<State>(&json) {
+                        Ok(st) => {
+                            all.entry(monitor).or_insert(st);
+                        }
+                        Err(e) => tracing::warn!(%monitor, error = %e,
+                            "unreadable flap state; starting that monitor afresh"),
+                    }
+                }
+                Ok::<(), StoreError>(())
+            })
+            .await
+            .map(|_| ())
+    }
+
+    /// Judges a change of monitor `m` to `down` (or up) at `at_ms`, and saves the monitor's
+    /// new state. (Call [`Flaps::load`] first.)
+    pub async fn transition(
+        &self,
+        store: &dyn Store,
+        cfg: &FlapSettings,
+        m: &MonitorConfig,
+        down: bool,
+        at_ms: i64,
+    ) -> Verdict {
+        let (verdict, saved) = self.judge(cfg, m, down, at_ms);
+        if let Err(e) = store.save_flap_state(m.id.as_str(), saved, at_ms).await {
+            tracing::warn!(monitor = %m.id, error = %e, "could not save the flap state");
+        }
+        verdict
+    }
+
+    fn judge(
+        &self,
+        cfg: &FlapSettings,
+        m: &MonitorConfig,
+        down: bool,
+        at_ms: i64,
+    ) -> (Verdict, Option<String>) {
+        let mut all = self.monitors.lock().unwrap_or_else(|e| e.into_inner());
+        let st = all.entry(m.id.to_string()).or_default();
+        if let Some(ep) = &mut st.episode {
+            ep.changes += 1;
+            ep.held += 1;
+            ep.last_ms = at_ms;
+            ep.down = down;
+            return (Verdict::Hold, st.saved());
+        }
+        st.recent.push_back(at_ms);
+        while st
+            .recent
+            .front()
+            .is_some_and(|t| *t <= at_ms - cfg.window.as_millis())
+        {
+            st.recent.pop_front();
+        }
+        if st.recent.len() < cfg.changes as usize {
+            return (Verdict::Send, st.saved());
+        }
+        let changes = st.recent.len() as u32;
+        st.recent.clear();
+        st.episode = Some(Episode {
+            started_ms: at_ms,
+            changes,
+            held: 1,
+            last_ms: at_ms,
+            down,
+        });
+        let event = Event::flapping(
+            m.service.as_str(),
+            m.component.as_ref().map(|c| c.as_str()),
+            m.id.as_str(),
+            at_ms,
+            json!({
+                "monitor": m.id.as_str(),
+                "state": if down { "down" } else { "up" },
+                "changes": changes,
+                "window": cfg.window.to_string(),
+            }),
+        );
+        (Verdict::Flapping(event), st.saved())
+    }
+
+    /// Ends the episodes of monitors that have kept one state for `cfg.settle` as of
+    /// `now_ms`, returning their summaries with each monitor's state to save.
+    pub fn settle(
+        &self,
+        cfg: &FlapSettings,
+        monitors: &[MonitorConfig],
+        now_ms: i64,
+    ) -> Vec<(Event, Option<String>)> {
+        let mut all = self.monitors.lock().unwrap_or_else(|e| e.into_inner());
+        let mut out = Vec::new();
+        for m in monitors {
+            let Some(st) = all.get_mut(m.id.as_str()) else {
+                continue;
+            };
+            let Some(ep) = st
+                .episode
+                .take_if(|ep| ep.last_ms + cfg.settle.as_millis() <= now_ms)
+            else {
+                continue;
+            };
+            let state = if ep.down { "down" } else { "up" };
+            let event = Event::settled(
+                m.service.as_str(),
+                m.component.as_ref().map(|c| c.as_str()),
+                m.id.as_str(),
+                ep.last_ms,
+                json!({
+                    "monitor": m.id.as_str(),
+                    "state": state,
+                    "changes": ep.changes,
+                    "held": ep.held,
+                    "started": at(ep.started_ms),
+                    "since": at(ep.last_ms),
+                }),
+            );
+            out.push((event, st.saved()));
+        }
+        out
+    }
+
+    /// Whether monitor `id` is in a flapping episode.
+    pub fn is_flapping(&self, id: &str) -> bool {
+        self.monitors
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(id)
+            .is_some_and(|s| s.episode.is_some())
+    }
+}
