@@ -28,13 +28,22 @@ fn quoted(s: &str) -> String {
 
 /// The config: Melodia with its components, the monitors (trusting Melodia's CA), this
 /// server probing from the first region through its DNS server, and one editor.
-pub fn text(
-    addrs: Addresses,
-    local_dns: SocketAddr,
-    ca_pem: &str,
-    user: &str,
-    password_hash: &str,
-) -> String {
+pub struct Inputs<'a> {
+    pub melodia: Addresses,
+    /// The first region's Melodia DNS server (this server's probes ask it).
+    pub local_dns: SocketAddr,
+    pub ca_pem: &'a str,
+    pub user: &'a str,
+    pub password_hash: &'a str,
+    /// Downbeat's own base URL, for links in notifications.
+    pub base: &'a str,
+    /// The on-call pager's address and the secret its webhook is signed with.
+    pub pager: SocketAddr,
+    pub pager_secret: &'a str,
+}
+
+pub fn text(i: &Inputs<'_>) -> String {
+    let (addrs, local_dns, ca_pem) = (i.melodia, i.local_dns, i.ca_pem);
     let ca = quoted(ca_pem);
     let api = format!("https://api.melodia.test:{}", addrs.api_port);
     let cdn = format!("https://cdn.melodia.test:{}", addrs.cdn_port);
@@ -127,10 +136,25 @@ ca_pem = {ca}
 name = {user}
 role = "editor"
 password_hash = {hash}
+
+# The on-call person's pager: incidents, and drafts before they are public.
+[notify]
+public_url = {base}
+
+[[notify.webhook]]
+id = "on-call"
+url = "http://{pager}/page"
+format = "downbeat"
+secret = {secret}
+events = ["incident"]
+operators = true
 "#,
         port = addrs.api_port,
-        user = quoted(user),
-        hash = quoted(password_hash),
+        user = quoted(i.user),
+        hash = quoted(i.password_hash),
+        base = quoted(i.base),
+        pager = i.pager,
+        secret = quoted(i.pager_secret),
     )
 }
 

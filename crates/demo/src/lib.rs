@@ -21,6 +21,7 @@ pub mod dns;
 pub mod faults;
 pub mod melodia;
 pub mod narrate;
+pub mod oncall;
 pub mod operator;
 pub mod scenario;
 
@@ -121,10 +122,27 @@ pub async fn run(opts: DemoOptions, shutdown: impl Future<Output = ()>) -> anyho
         .context("starting Melodia's DNS")?;
 
     // Downbeat's config, store, clock and baseline.
+    let listener = tokio::net::TcpListener::bind(opts.listen)
+        .await
+        .with_context(|| format!("listening on {}", opts.listen))?;
+    let base = format!("http://{}", listener.local_addr()?);
+    let pager = tokio::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0))
+        .await
+        .context("starting the on-call pager")?;
+    let pager_secret = auth::hex(&rand::random::<[u8; 16]>());
     let password = auth::hex(&rand::random::<[u8; 9]>());
     let hash = auth::hash_password(&password).map_err(anyhow::Error::msg)?;
-    let config = config::load(&config::text(addrs, dns[0], &certs.ca_pem, USER, &hash))
-        .context("the demo's config")?;
+    let config = config::load(&config::text(&config::Inputs {
+        melodia: addrs,
+        local_dns: dns[0],
+        ca_pem: &certs.ca_pem,
+        user: USER,
+        password_hash: &hash,
+        base: &base,
+        pager: pager.local_addr()?,
+        pager_secret: &pager_secret,
+    }))
+    .context("the demo's config")?;
     let store = downbeat_store::open(&downbeat_store::StoreTarget::Sqlite(
         dir.path().join("downbeat.db"),
     ))
@@ -147,10 +165,6 @@ pub async fn run(opts: DemoOptions, shutdown: impl Future<Output = ()>) -> anyho
     let clock: Arc<dyn Clock> = Arc::new(ScaledClock::new(live_start, opts.speed));
 
     // The server.
-    let listener = tokio::net::TcpListener::bind(opts.listen)
-        .await
-        .with_context(|| format!("listening on {}", opts.listen))?;
-    let base = format!("http://{}", listener.local_addr()?);
     let (app, running) =
         downbeat_server::App::start(Arc::new(config), store.clone(), clock.clone())
             .await
@@ -179,6 +193,7 @@ pub async fn run(opts: DemoOptions, shutdown: impl Future<Output = ()>) -> anyho
     ));
 
     let narrator = narrate::Narrator::new(clock.clone(), onset);
+    oncall::serve(pager, &pager_secret, narrator.clone());
     narrator.plain(&format!(
         "Downbeat demo — {}\n\n  Status page  {base}/s/melodia\n  Admin area   {base}/admin   (user {USER}, password {password})\n  API          {base}/api/openapi.json\n\n  The clock runs {speed}× real time: a simulated hour every {pace}. It is {now} UTC on {date}; \
          the trouble starts at {onset_hm}.\n  Listeners' reports follow a normal morning (the baseline is seeded with {days} days of history); \

@@ -110,19 +110,23 @@ impl Seen {
             );
             return;
         }
-        let hot: Vec<String> = status["breakdown"]["problems"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .take(2)
-            .filter_map(|s| {
-                Some(format!(
-                    "{} {:.0}%",
-                    s["id"].as_str()?,
-                    s["share"].as_f64().unwrap_or(0.0) * 100.0
-                ))
-            })
-            .collect();
+        let top = |key: &str| -> Vec<String> {
+            status["breakdown"][key]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .take(2)
+                .filter_map(|s| {
+                    Some(format!(
+                        "{} {:.0}%",
+                        s["id"].as_str()?,
+                        s["share"].as_f64().unwrap_or(0.0) * 100.0
+                    ))
+                })
+                .collect()
+        };
+        let mut hot = top("problems");
+        hot.extend(top("countries"));
         let mix = if hot.is_empty() {
             String::new()
         } else {
@@ -167,7 +171,7 @@ impl Seen {
         // Also when some region fails without a quorum (a regional problem): the diagnosis
         // names it even though no monitor is down.
         if let Some(d) = body["diagnosis"].as_str() {
-            let failing = !(d.starts_with("All ") || d.starts_with("No "));
+            let failing = !(d.contains(" pass from ") || d.starts_with("No "));
             if changed || self.diagnosis_failing.is_some_and(|f| f != failing) {
                 n.say("CAUSE", d);
             }

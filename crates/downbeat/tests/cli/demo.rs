@@ -272,5 +272,12 @@ fn a_short_demo_in_chromium_reaches_problems_with_its_cause_and_a_draft_then_rec
         );
     }
     assert!(story.contains("drafted from the signals"), "{story}");
+    // The on-call pager (a signed webhook the demo verifies) heard of the draft before the
+    // operator published it.
+    let pos = |needle: &str| story.find(needle).unwrap_or(usize::MAX);
+    assert!(
+        pos("draft incident, not yet public") < pos("ACK "),
+        "the draft alert comes first:\n{story}"
+    );
     assert_eq!(demo.stop(), 0);
 }
