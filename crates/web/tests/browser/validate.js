@@ -19,6 +19,9 @@ const validator = new HtmlValidate({
         "attribute-boolean-style": "off",
         // titles carry the operator's service name, whatever its length
         "long-title": "off",
+        // a group of checkboxes shares its name (the subscription's components), as HTML
+        // forms intend: the server reads every ticked value
+        "form-dup-name": ["error", { shared: ["radio", "checkbox", "button", "reset", "submit"] }],
     },
 });
 

@@ -9,11 +9,11 @@ use crate::helpers::*;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn screenshots() -> PathBuf {
+pub(crate) fn screenshots() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../artifacts/screenshots")
 }
 
-fn run_node(dir: &Path, args: &[&str]) -> (bool, String) {
+pub(crate) fn run_node(dir: &Path, args: &[&str]) -> (bool, String) {
     let out = Command::new("node")
         .args(args)
         .current_dir(dir)

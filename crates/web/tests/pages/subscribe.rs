@@ -325,3 +325,62 @@ async fn without_a_relay_there_is_no_form() {
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     app.stop().await;
 }
+
+/// The same journey in Chromium, through the forms a visitor sees: subscribe from the
+/// service page, open the mailed link, confirm, unsubscribe; axe-core on every page and
+/// html-validate on each kind of subscription page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscribing_in_chromium_is_accessible_and_valid() {
+    let Some(dir) = crate::helpers::node_tools("subscription browser test") else {
+        return;
+    };
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    if !std::path::Path::new(&chromium).exists() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{chromium} is missing; under CI this must run"
+        );
+        eprintln!("\n*** SKIPPED: subscription browser test: no {chromium} ***\n");
+        return;
+    }
+    let (app, sink) = app_with_sink("").await;
+    let tmp = tempfile::tempdir().unwrap();
+    let mut files = Vec::new();
+    let mut save = |name: &str, body: String| {
+        let p = tmp.path().join(format!("{name}.html"));
+        std::fs::write(&p, body).unwrap();
+        files.push(p.display().to_string());
+    };
+    save("service-with-form", app.page("/s/melodia").await);
+    let (_, error) = subscribe(&app, &[("email", "not a mail")], "198.51.100.60").await;
+    save("subscribe-error", error);
+
+    let shots = crate::browser::screenshots().display().to_string();
+    let base = app.url("");
+    let (ok, text) = crate::browser::run_node(
+        &dir,
+        &["subscribe.js", "form", &base, &shots, "cy@example.test"],
+    );
+    assert!(ok, "subscribing in the browser failed:\n{text}");
+    let mails = sink.wait_for("cy@example.test", 1).await;
+    let manage = path_of(
+        &mails[0]
+            .link("/subscriptions/dbs_")
+            .filter(|l| !l.ends_with("/unsubscribe"))
+            .expect("a manage link"),
+    );
+    save("manage", app.page(&manage).await);
+    let (ok, text) =
+        crate::browser::run_node(&dir, &["subscribe.js", "manage", &base, &shots, &manage]);
+    assert!(ok, "managing in the browser failed:\n{text}");
+    assert_eq!(
+        app.get(&manage).await.status(),
+        StatusCode::NOT_FOUND,
+        "unsubscribed in the browser: the link is dead"
+    );
+    let mut args = vec!["validate.js"];
+    args.extend(files.iter().map(String::as_str));
+    let (ok, text) = crate::browser::run_node(&dir, &args);
+    assert!(ok, "html-validate found errors:\n{text}");
+    app.stop().await;
+}
