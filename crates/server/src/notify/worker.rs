@@ -299,7 +299,10 @@ async fn send_to_destination(app: &App, dest: &Destination, c: &ClaimedDelivery)
         Err(Failure {
             status: Some(status),
             message: format!("HTTP {status}"),
-            permanent: false,
+            // A receiver that refuses the request (a deleted chat webhook's 404 or 410, a
+            // wrong token's 401) will refuse it again: give up now, except on the 4xx that
+            // mean "not now".
+            permanent: (400..500).contains(&status) && !matches!(status, 408 | 425 | 429),
         })
     }
 }

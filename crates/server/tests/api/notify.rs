@@ -26,6 +26,8 @@ enum Behaviour {
     /// 500, then 200.
     FailOnce,
     AlwaysFail,
+    /// 410 Gone, as a deleted chat webhook answers.
+    Gone,
     Hang,
     /// Never answers the first request; 200 after that.
     HangOnce,
@@ -125,6 +127,7 @@ async fn receive(
             StatusCode::OK
         }
         (Behaviour::FailOnce, 0) | (Behaviour::AlwaysFail, _) => StatusCode::INTERNAL_SERVER_ERROR,
+        (Behaviour::Gone, _) => StatusCode::GONE,
         (Behaviour::Hang, _) | (Behaviour::HangOnce, 0) => {
             seen.lock()
                 .unwrap()
@@ -304,6 +307,33 @@ async fn a_destination_that_always_fails_is_finally_marked_failed() {
         metrics.contains(r#"downbeat_notify_failed_total{destination="dead"} 1"#),
         "{metrics}"
     );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_destination_that_refuses_for_good_is_not_retried() {
+    let rx = Receiver::start(&[("gone", Behaviour::Gone), ("ok", Behaviour::Ok)]).await;
+    let config = notify_config(
+        &[("gone", rx.url("gone")), ("ok", rx.url("ok"))],
+        "max_attempts = 5",
+    );
+    let app = spawn_with(testing::sqlite(), &config).await;
+    let event = down(app.clock.now_ms());
+    let id = event.id.clone();
+    notify::enqueue(&app.app, event).await.unwrap();
+    until("the refusal is settled", || async {
+        delivery(&app, &id, "gone").await.state == DeliveryState::Failed
+    })
+    .await;
+    let d = delivery(&app, &id, "gone").await;
+    assert_eq!(d.attempts, 1, "a 4xx other than 408/425/429 is final");
+    assert_eq!(d.last_error.as_deref(), Some("HTTP 410"));
+    app.clock.advance(Duration::from_secs(3600));
+    until("the other destination has it", || async {
+        delivery(&app, &id, "ok").await.state == DeliveryState::Delivered
+    })
+    .await;
+    assert_eq!(rx.requests("gone").len(), 1, "no retry after a refusal");
     app.stop().await;
 }
 
