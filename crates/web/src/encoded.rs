@@ -22,8 +22,9 @@ pub const ASSET_CACHE_CONTROL: &str = "public, max-age=31536000, immutable";
 pub const VARY_ENCODING: &str = "Accept-Encoding";
 /// Vary for the service page while it has a per-country line.
 pub const VARY_ENCODING_LANGUAGE: &str = "Accept-Encoding, Accept-Language";
-/// Pages run no script and load nothing from elsewhere; inline styles only for bar widths.
-const CSP: &str = "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+/// Pages load nothing from elsewhere. Their one script is the same-origin live updater,
+/// which fetches the page it is on; inline styles only for bar widths.
+const CSP: &str = "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
 /// One representation per content coding, with what to send alongside.
 #[derive(Debug)]

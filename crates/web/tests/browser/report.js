@@ -66,7 +66,18 @@ async function main() {
         out.axe = axe.violations.map((v) => `${v.impact} ${v.id} (${v.nodes.length})`);
         const bad = axe.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
         expect(bad.length === 0, `no serious or critical axe violations: ${JSON.stringify(bad.map((v) => [v.id, v.nodes.map((n) => n.target)]))}`);
+    } finally {
+        await desk.close();
+    }
 
+    // Under the page's own Content-Security-Policy (no bypass): nothing is blocked, nothing
+    // logs an error, and the live refresh works.
+    const strict = await launch({ width: 1280, height: 800 });
+    try {
+        const { page } = strict;
+        const errors = [];
+        page.on("console", (m) => { if (m.type() === "error") errors.push(m.text()); });
+        page.on("pageerror", (e) => errors.push("uncaught: " + e.message));
         // Live refresh: a report from someone else shows up without a reload, once the
         // page's 30-second timer fires (the page's clock is fast-forwarded; the server's
         // refresher runs on real time).
@@ -87,8 +98,10 @@ async function main() {
         }
         out.live = [shown, live];
         expect(live === shown + 1, `the live count to go from ${shown} to ${shown + 1} without a reload, got ${live}`);
+        out.consoleErrors = errors;
+        expect(errors.length === 0, `no console errors under the page's CSP: ${JSON.stringify(errors)}`);
     } finally {
-        await desk.close();
+        await strict.close();
     }
 
     const phone = await launch({ width: 390, height: 844, bypassCSP: true });
