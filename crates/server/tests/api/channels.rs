@@ -4,7 +4,7 @@
 //! Monitor results arrive the way a remote agent sends them, so they take the real path
 //! (quorum, hysteresis, notification).
 
-use crate::helpers::{TestApp, spawn_with};
+use crate::helpers::{TestApp, spawn_with, until};
 use crate::smtp_sink::SmtpSink;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -15,7 +15,6 @@ use downbeat_store::testing;
 use downbeat_store::{DeliveryRow, DeliveryState};
 use serde_json::{Value, json};
 use std::collections::HashMap;
-use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -95,21 +94,6 @@ fn header(h: &HeaderMap, name: &str) -> String {
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_owned()
-}
-
-/// Waits (up to 30 s of real time) until `check` holds.
-async fn until<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    for _ in 0..1500 {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("timed out waiting until {what}");
 }
 
 async fn deliveries(app: &TestApp, dest: &str) -> Vec<DeliveryRow> {

@@ -172,3 +172,19 @@ impl TestApp {
         (self.store, self.clock)
     }
 }
+
+/// Waits (up to 30 s of real time) until `check` holds. Background workers run on their own;
+/// this waits for what they do, and fails loudly rather than hanging.
+pub async fn until<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..1500 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("timed out waiting until {what}");
+}

@@ -1,7 +1,7 @@
 //! Webhook notifications delivered to a real receiver on loopback: signed, retried with
 //! backoff, isolated per destination, given up on, and not lost (or doubled) by a restart.
 
-use crate::helpers::{TestApp, spawn_on, spawn_with};
+use crate::helpers::{TestApp, spawn_on, spawn_with, until};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use downbeat_domain::ManualClock;
@@ -12,7 +12,6 @@ use hmac::{Hmac, KeyInit, Mac};
 use serde_json::Value;
 use sha2::Sha256;
 use std::collections::HashMap;
-use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -156,22 +155,6 @@ fn notify_config(hooks: &[(&str, String)], extra: &str) -> String {
         ));
     }
     s
-}
-
-/// Waits (up to 30 s of real time) until `check` holds. The workers run on their own; this
-/// waits for what they do, and fails loudly rather than hanging.
-async fn until<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    for _ in 0..1500 {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("timed out waiting until {what}");
 }
 
 async fn delivery(app: &TestApp, event: &str, dest: &str) -> DeliveryRow {
