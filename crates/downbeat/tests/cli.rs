@@ -14,6 +14,8 @@ const BIN: &str = env!("CARGO_BIN_EXE_downbeat");
 
 #[path = "cli/agent.rs"]
 mod agent;
+#[path = "../../web/tests/pages/browser_tools.rs"]
+mod browser_tools;
 #[path = "cli/demo.rs"]
 mod demo;
 #[path = "cli/notify.rs"]

@@ -12,34 +12,11 @@ use std::process::Command;
 
 /// The npm folder, or None (after saying why) when the tools are missing outside CI.
 fn node_tools() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    let node_ok = Command::new("node")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    let missing = if !node_ok {
-        Some("node is not installed (apt-get install nodejs npm)".to_owned())
-    } else if !dir.join("node_modules/playwright-core").is_dir() {
-        Some(format!(
-            "npm packages missing (npm ci --prefix {})",
-            dir.display()
-        ))
-    } else if !Path::new(&chromium).exists() {
-        Some(format!("{chromium} is missing (apt-get install chromium)"))
-    } else {
-        None
-    };
-    match missing {
-        None => Some(dir),
-        Some(why) if std::env::var_os("CI").is_some() => {
-            panic!("admin browser test: {why}; under CI this must run")
-        }
-        Some(why) => {
-            eprintln!("\n*** SKIPPED: admin browser test: {why} ***\n");
-            None
-        }
-    }
+    crate::browser_tools::tools(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser"),
+        "admin browser test",
+        true,
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -229,32 +229,9 @@ pub fn normal(i: u32) -> Value {
     json!({"problem": problems[(i % 4) as usize], "platform": "web", "country": "US"})
 }
 
-/// Whether node and this folder's npm packages are here; under CI their absence fails, and
-/// otherwise the calling test is skipped with a loud message.
-pub fn node_tools(what: &str) -> Option<std::path::PathBuf> {
+/// This crate's npm folder, when node and its packages (and chromium, with `chromium`) are
+/// here; see [`crate::browser_tools::tools`].
+pub fn node_tools(what: &str, chromium: bool) -> Option<std::path::PathBuf> {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
-    let node_ok = std::process::Command::new("node")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    let missing = if !node_ok {
-        Some("node is not installed (apt-get install nodejs npm)".to_owned())
-    } else if !dir.join("node_modules/playwright-core").is_dir() {
-        Some(format!(
-            "npm packages missing (npm ci --prefix {})",
-            dir.display()
-        ))
-    } else {
-        None
-    };
-    match missing {
-        None => Some(dir),
-        Some(why) if std::env::var_os("CI").is_some() => {
-            panic!("{what}: {why}; under CI this must run")
-        }
-        Some(why) => {
-            eprintln!("\n*** SKIPPED: {what}: {why} ***\n");
-            None
-        }
-    }
+    crate::browser_tools::tools(&dir, what, chromium)
 }

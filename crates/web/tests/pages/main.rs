@@ -3,6 +3,7 @@
 
 mod breakdowns;
 mod browser;
+mod browser_tools;
 mod cache;
 mod form;
 mod geoip;
