@@ -19,7 +19,7 @@ pub trait Clock: Send + Sync + 'static {
     fn real(&self, d: std::time::Duration, floor: std::time::Duration) -> std::time::Duration {
         let rate = self.rate();
         if rate == 1.0 || !rate.is_finite() || rate <= 0.0 {
-            return d.max(floor.min(d));
+            return d;
         }
         d.div_f64(rate).max(floor.min(d))
     }
