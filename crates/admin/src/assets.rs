@@ -13,7 +13,7 @@ pub static CSS_PATH: LazyLock<String> = LazyLock::new(|| {
     let digest = Sha256::digest(CSS.as_bytes());
     format!(
         "/admin/assets/admin-{}.css",
-        downbeat_server::auth::hex(&digest[..4])
+        downbeat_api::auth::hex(&digest[..4])
     )
 });
 

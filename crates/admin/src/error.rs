@@ -4,7 +4,7 @@
 use crate::views::{ErrorPage, Layout, html};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use downbeat_server::api::ApiError;
+use downbeat_api::ApiError;
 use downbeat_store::StoreError;
 
 #[derive(Debug)]
@@ -91,6 +91,12 @@ impl From<StoreError> for AdminError {
     fn from(e: StoreError) -> Self {
         tracing::error!(error = %e, "store error in the admin area");
         AdminError::Unavailable("The store is unavailable; try again shortly.".into())
+    }
+}
+
+impl From<downbeat_incidents::IncidentError> for AdminError {
+    fn from(e: downbeat_incidents::IncidentError) -> Self {
+        ApiError::from(e).into()
     }
 }
 

@@ -9,7 +9,7 @@ use crate::session::{self, Session, Transport};
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
-use downbeat_server::auth::Role;
+use downbeat_api::auth::Role;
 use std::net::SocketAddr;
 use std::sync::Arc;
 

@@ -3,7 +3,7 @@
 //! maintenance, and write post-mortems.
 //!
 //! Server-rendered HTML (askama, auto-escaping), one small stylesheet served from here, no
-//! JavaScript. Every change goes through `downbeat_server::incidents::ops`, so the rules and
+//! JavaScript. Every change goes through `downbeat_incidents::ops`, so the rules and
 //! error messages are the JSON API's.
 //!
 //! [`router`] gives the routes to merge beside the API and the public pages; call
@@ -47,7 +47,7 @@ pub mod views;
 
 use axum::Router;
 use axum::routing::{get, post};
-use downbeat_server::App;
+use downbeat_api::App;
 use std::sync::Arc;
 
 pub use users::sync_config_users;
@@ -61,14 +61,14 @@ pub struct Admin {
     pub decoy_hash: String,
 }
 
-/// The `/admin` routes for `app`. Merge with `downbeat_server::api::router(app)`.
+/// The `/admin` routes for `app`. Merge with `downbeat_api::router(app)`.
 pub fn router(app: App) -> Router {
     let admin = Arc::new(Admin {
         app,
         throttle: throttle::Throttle::new(throttle::BURST, throttle::PER_MINUTE),
-        decoy_hash: downbeat_server::auth::hash_password(&downbeat_server::auth::hex(
-            &rand::random::<[u8; 16]>(),
-        ))
+        decoy_hash: downbeat_api::auth::hash_password(&downbeat_api::auth::hex(&rand::random::<
+            [u8; 16],
+        >()))
         .expect("argon2 hashes a random password"),
     });
     Router::new()

@@ -18,7 +18,7 @@ use crate::views::{Layout, LoginPage, html};
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use downbeat_server::auth::{Role, verify_password};
+use downbeat_api::auth::{Role, verify_password};
 use downbeat_store::{StoreError, UserRow};
 use serde::Deserialize;
 use std::sync::Arc;

@@ -10,14 +10,14 @@ use crate::views::*;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
+use downbeat_api::ApiError;
+use downbeat_api::auth::Role;
 use downbeat_config::ServiceConfig;
-use downbeat_server::api::ApiError;
-use downbeat_server::auth::Role;
-use downbeat_server::incidents::model::Components;
-use downbeat_server::incidents::ops::{
+use downbeat_incidents::model::Components;
+use downbeat_incidents::ops::{
     self, MaintenanceComponents, NewIncident, NewMaintenance, NewUpdate,
 };
-use downbeat_server::incidents::{Impact, Incident, Kind, Status};
+use downbeat_incidents::{Impact, Incident, Kind, Status};
 use downbeat_store::IncidentFilter;
 use std::sync::Arc;
 
@@ -181,7 +181,7 @@ async fn incident_page(
     form: FormState,
     status: StatusCode,
 ) -> Result<Response, AdminError> {
-    let i = Incident::from_record(&ops::load(&admin.app, id).await?);
+    let i = Incident::from_record(&ops::load(&admin.app.incidents, id).await?);
     let svc = service_of(admin, &i.service)?;
     let is_incident = i.kind == Kind::Incident;
     let mut metrics = Vec::new();
@@ -295,9 +295,9 @@ fn done(to: String) -> Response {
 
 /// An ops error from a form: the form again with the message, or a page for a missing
 /// incident or an unavailable store.
-fn form_error(e: ApiError) -> Result<(StatusCode, String), AdminError> {
-    match e {
-        ApiError::NotFound(_) | ApiError::Unavailable(_) => Err(e.into()),
+fn form_error(e: impl Into<ApiError>) -> Result<(StatusCode, String), AdminError> {
+    match e.into() {
+        e @ (ApiError::NotFound(_) | ApiError::Unavailable(_)) => Err(e.into()),
         other => Ok((other.status(), other.to_string())),
     }
 }
@@ -330,7 +330,7 @@ pub async fn post_update(
         }
     };
     let resolving = req.status.is_some_and(Status::is_final);
-    match ops::update(&admin.app, id, req, &s.user).await {
+    match ops::update(&admin.app.incidents, id, req, &s.user).await {
         Ok(_) => Ok(done(format!(
             "/admin/incidents/{id}?done={}",
             if resolving { "resolved" } else { "updated" }
@@ -383,7 +383,7 @@ pub async fn publish(
 ) -> Result<Response, AdminError> {
     let s = ctx.check_post(&form, Role::Editor)?;
     let id = incident_id(&id)?;
-    match ops::publish(&admin.app, id).await {
+    match ops::publish(&admin.app.incidents, id).await {
         Ok(_) => {
             tracing::info!(incident = id, user = %s.user, "draft published");
             Ok(done(format!("/admin/incidents/{id}?done=published")))
@@ -410,7 +410,7 @@ pub async fn postmortem(
     let s = ctx.check_post(&form, Role::Editor)?;
     let id = incident_id(&id)?;
     let markdown = form.text("markdown");
-    match ops::set_postmortem(&admin.app, id, &markdown).await {
+    match ops::set_postmortem(&admin.app.incidents, id, &markdown).await {
         Ok(_) => Ok(done(format!("/admin/incidents/{id}?done=postmortem"))),
         Err(e) => {
             let (status, msg) = form_error(e)?;
@@ -484,7 +484,7 @@ pub async fn create_incident(
         Err(msg) => return Ok(refuse(StatusCode::UNPROCESSABLE_ENTITY, msg)),
     };
     let draft = req.draft;
-    match ops::create(&admin.app, svc, req, &s.user).await {
+    match ops::create(&admin.app.incidents, svc, req, &s.user).await {
         Ok(i) => Ok(done(format!(
             "/admin/incidents/{}?done={}",
             i.id,
@@ -602,7 +602,7 @@ pub async fn create_maintenance(
                 .collect(),
         ),
     };
-    match ops::schedule_maintenance(&admin.app, svc, req, &s.user).await {
+    match ops::schedule_maintenance(&admin.app.incidents, svc, req, &s.user).await {
         Ok(m) => Ok(done(format!("/admin/incidents/{}?done=scheduled", m.id))),
         Err(e) => {
             let (status, msg) = form_error(e)?;

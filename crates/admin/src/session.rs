@@ -15,8 +15,8 @@
 //! fixation); signing out deletes it.
 
 use axum::http::{HeaderMap, HeaderValue, header};
-use downbeat_server::App;
-use downbeat_server::auth::{Role, hex, secret_hash};
+use downbeat_api::App;
+use downbeat_api::auth::{Role, hex, secret_hash};
 use downbeat_store::{Hash32, SessionRow, StoreError};
 use std::net::{IpAddr, SocketAddr};
 
@@ -66,7 +66,7 @@ impl Transport {
         let scheme = if secure { "https" } else { "http" };
         Transport {
             secure,
-            client: downbeat_server::identity::client_ip(peer_ip, headers, trusted),
+            client: downbeat_intake::client_ip(peer_ip, headers, trusted),
             origin: host.map(|h| format!("{scheme}://{}", h.to_ascii_lowercase())),
         }
     }

@@ -5,7 +5,7 @@
 //! role and hash is left alone, so restarting does not reset a lock-out. Users added with
 //! `downbeat user add` and not named in the file stay as they are.
 
-use downbeat_server::App;
+use downbeat_api::App;
 use downbeat_store::{StoreError, UserRow};
 
 /// Writes the config's users to the store; returns how many were added or changed.

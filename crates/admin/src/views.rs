@@ -9,10 +9,10 @@ use crate::session::Session;
 use askama::Template;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use downbeat_api::auth::Role;
 use downbeat_config::ServiceConfig;
 use downbeat_domain::ComponentState;
-use downbeat_server::auth::Role;
-use downbeat_server::incidents::{Impact, Incident, Kind, Source, Status};
+use downbeat_incidents::{Impact, Incident, Kind, Source, Status};
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 

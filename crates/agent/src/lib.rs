@@ -9,12 +9,13 @@
 //! agent has probed; delivery resumes, oldest first, with exponential backoff.
 //!
 //! # Layout
-//! - [`protocol`]: the JSON the agent and the server exchange (shared with the server).
+//! - [`protocol`]: the JSON the agent and the server exchange (it lives in `downbeat_probe`,
+//!   beside the probe types it carries, so the server does not depend on this crate).
 //! - [`buffer`]: the on-disk queue of result batches.
 //! - [`run`]: [`run::Agent`], the loops: assignments, schedule, canary, sender.
 
 pub mod buffer;
-pub mod protocol;
+pub use downbeat_probe::protocol;
 pub mod run;
 
 pub use run::{Agent, AgentOptions};

@@ -142,7 +142,7 @@ impl Validator<'_> {
                 "must be 1-64 letters, digits, '-', '_', '.' or '@'",
             ));
         }
-        let role = UserRole::parse(&raw.role).ok_or_else(|| {
+        let role = Role::parse_person(&raw.role).ok_or_else(|| {
             let shown: String = raw.role.chars().take(40).collect();
             self.err(
                 key("role"),
@@ -701,7 +701,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.users.len(), 1);
-        assert_eq!(c.users[0].role, UserRole::Editor);
+        assert_eq!(c.users[0].role, Role::Editor);
         assert_eq!(c.users[0].password_hash, hash);
         assert!(
             !format!("{:?}", c.users[0]).contains("argon2id"),

@@ -164,29 +164,9 @@ pub struct MonitorConfig {
     pub probe: downbeat_probe::ProbeSpec,
 }
 
-/// What an admin user may do (API tokens have one more role, `agent`, which no person has).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum UserRole {
-    Viewer,
-    Editor,
-    Admin,
-}
-
-impl UserRole {
-    pub const ALL: [UserRole; 3] = [UserRole::Viewer, UserRole::Editor, UserRole::Admin];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            UserRole::Viewer => "viewer",
-            UserRole::Editor => "editor",
-            UserRole::Admin => "admin",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<UserRole> {
-        UserRole::ALL.into_iter().find(|r| r.as_str() == s)
-    }
-}
+/// What an admin user may do: viewer, editor or admin (API tokens have one more role,
+/// `agent`, which no person has).
+pub use downbeat_domain::Role;
 
 /// `[[user]]`: an admin user whose password hash lives in the config file (for deployments
 /// that keep every secret in configuration management). At start it is written to the
@@ -194,7 +174,7 @@ impl UserRole {
 #[derive(Clone, PartialEq, Eq)]
 pub struct UserConfig {
     pub name: String,
-    pub role: UserRole,
+    pub role: Role,
     /// An argon2 PHC string (`$argon2id$v=19$...`).
     pub password_hash: String,
 }

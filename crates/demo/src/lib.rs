@@ -26,10 +26,10 @@ pub mod operator;
 pub mod scenario;
 
 use anyhow::Context;
+use downbeat_api::auth::{self, Role};
 use downbeat_domain::{Clock, ScaledClock};
 use downbeat_replay::send::{SendOptions, Speed};
 use downbeat_replay::{Window, csv as crowd_csv};
-use downbeat_server::auth::{self, Role};
 use faults::{Faults, REGIONS};
 use std::future::Future;
 use std::net::SocketAddr;
@@ -159,38 +159,25 @@ pub async fn run(opts: DemoOptions, shutdown: impl Future<Output = ()>) -> anyho
         false,
         &mut history,
     )?;
-    downbeat_server::crowd::seed_from_csv(store.as_ref(), "melodia", &history[..], live_start)
+    downbeat_crowd::seed_from_csv(store.as_ref(), "melodia", &history[..], live_start)
         .await
         .context("seeding the crowd baseline")?;
     let clock: Arc<dyn Clock> = Arc::new(ScaledClock::new(live_start, opts.speed));
 
     // The server.
-    let (app, running) =
-        downbeat_server::App::start(Arc::new(config), store.clone(), clock.clone())
-            .await
-            .context("starting the server")?;
-    downbeat_admin::sync_config_users(&app)
+    let downbeat = downbeat_server::build(Arc::new(config), store.clone(), clock.clone())
         .await
-        .context("adding the demo's user")?;
+        .context("starting the server")?;
     let now_ms = clock.now().as_millisecond();
     let agent_token =
         auth::create_token(store.as_ref(), "demo-agents", Role::Agent, now_ms).await?;
     let operator_token =
         auth::create_token(store.as_ref(), "demo-operator", Role::Editor, now_ms).await?;
-    let router = downbeat_server::api::router(app.clone())
-        .merge(downbeat_web::router(app.clone()))
-        .merge(downbeat_admin::router(app.clone()));
     let (stop_tx, stop) = watch::channel(false);
     let stopped = |mut rx: watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;
     };
-    let server = tokio::spawn(downbeat_server::serve_app(
-        app,
-        running,
-        router,
-        listener,
-        stopped(stop.clone()),
-    ));
+    let server = tokio::spawn(downbeat.serve(listener, stopped(stop.clone())));
 
     let narrator = narrate::Narrator::new(clock.clone(), onset);
     oncall::serve(pager, &pager_secret, narrator.clone());

@@ -9,7 +9,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
-use downbeat_server::notify::webhook::signature;
+use downbeat_notify::webhook::signature;
 use serde_json::Value;
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};

@@ -14,13 +14,19 @@
 //! - [`status`]: crowd verdicts and component states.
 //! - [`span`]: human-written durations (`15m`, `30d`) with bounds.
 //! - [`clock`]: the injectable source of "now".
+//! - [`incident`]: incident and maintenance kind, status, impact and source.
+//! - [`role`]: what a person or API token may do.
+//! - [`hex`]: lower-case hex for tokens, hashes and signatures.
 
 pub mod city;
 pub mod clock;
 pub mod country;
+pub mod hex;
+pub mod incident;
 pub mod platform;
 pub mod problem;
 pub mod report;
+pub mod role;
 pub mod slug;
 pub mod span;
 pub mod status;
@@ -31,6 +37,7 @@ pub use country::CountryCode;
 pub use platform::Platform;
 pub use problem::{ProblemKind, ProblemOption};
 pub use report::Report;
+pub use role::Role;
 pub use slug::{ComponentId, ServiceId, Slug};
 pub use span::Span;
 pub use status::{ComponentState, Verdict};

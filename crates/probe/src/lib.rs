@@ -11,7 +11,8 @@
 //! # Ok(()) }
 //! ```
 //!
-//! The scheduler, storage, agent and quorum live elsewhere; this crate probes once, on request.
+//! Storage, quorum and the agent's loops live elsewhere; this crate probes once, on request,
+//! and holds what both vantages share: the agent protocol.
 //!
 //! # Layout
 //! - [`spec`]: [`ProbeDef`] (plain, serde) and [`ProbeSpec`] (validated) with per-kind checks;
@@ -22,6 +23,7 @@
 //! - `certificate`: the verifier that keeps a rejected certificate, and its diagnosis.
 //! - [`result`] and [`outcome`]: [`ProbeResult`], [`Timings`], [`Outcome`], [`Cause`],
 //!   [`Detail`] and the plain-words explanation.
+//! - [`protocol`]: the JSON an agent and the server exchange (assignments, result batches).
 //!
 //! # Adding a probe kind
 //! 1. `spec.rs`: a [`ProbeKind`] variant, its [`ProbeDef`] fields (and the "does not apply"
@@ -61,6 +63,7 @@ pub mod endpoint;
 mod http;
 pub mod outcome;
 pub mod prober;
+pub mod protocol;
 pub mod result;
 mod run;
 pub mod spec;

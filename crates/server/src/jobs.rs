@@ -1,8 +1,8 @@
 //! Background jobs. Each is a step (`run_once(now)`) that tests call directly, wrapped in a
 //! loop that runs it periodically until the app stops.
 
-use crate::app::App;
-use crate::identity::DAY_MS;
+use downbeat_api::App;
+use downbeat_intake::identity::DAY_MS;
 use downbeat_store::{PruneCutoffs, PruneOutcome, StoreError};
 use jiff::Timestamp;
 use std::future::Future;
@@ -52,7 +52,7 @@ pub fn spawn_all(app: &App, stopped: watch::Receiver<bool>) -> Vec<JoinHandle<()
             move || {
                 let app = crowd_app.clone();
                 async move {
-                    if let Err(e) = crate::crowd::run_once(&app, app.clock.now()).await {
+                    if let Err(e) = downbeat_crowd::run_once(&app.crowd, app.clock.now()).await {
                         tracing::warn!(error = %e, "crowd detection failed; will retry");
                     }
                 }
@@ -85,11 +85,13 @@ pub fn spawn_all(app: &App, stopped: watch::Receiver<bool>) -> Vec<JoinHandle<()
     ]
 }
 
-/// One incident round: drafts and maintenance ([`crate::incidents::signals::run_once`]),
+/// One incident round: drafts and maintenance ([`downbeat_incidents::signals::run_once`]),
 /// then every snapshot reloaded.
+#[tracing::instrument(name = "incidents round", skip_all)]
 pub async fn incidents_once(app: &App) -> Result<(), StoreError> {
-    crate::incidents::signals::run_once(app, app.clock.now().as_millisecond()).await?;
-    crate::incidents::refresh_all(app).await
+    let incidents = &app.incidents;
+    downbeat_incidents::signals::run_once(incidents, app.clock.now().as_millisecond()).await?;
+    downbeat_incidents::refresh_all(incidents).await
 }
 
 /// Runs `step` after `first`, then every `period`, until `stopped` turns true.
@@ -115,6 +117,7 @@ async fn every<F, Fut>(
     }
 }
 
+#[tracing::instrument(name = "prune", skip_all)]
 /// Deletes what is past retention as of `now`: raw reports, roll-ups, and salts older than
 /// yesterday (the dedupe window never reaches further back).
 pub async fn prune_once(app: &App, now: Timestamp) -> Result<PruneOutcome, StoreError> {
@@ -131,11 +134,5 @@ pub async fn prune_once(app: &App, now: Timestamp) -> Result<PruneOutcome, Store
 
 /// Sweeps the rate limiter's forgotten clients and refreshes gauges.
 pub fn housekeeping_once(app: &App) {
-    app.limiter.sweep();
-    app.metrics
-        .rate_limited_clients
-        .set(app.limiter.tracked_clients() as i64);
-    app.metrics
-        .ingest_queue_depth
-        .set(app.ingest.depth() as i64);
+    app.intake.sweep();
 }

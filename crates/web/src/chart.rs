@@ -2,7 +2,7 @@
 //! template draws (no markup is built here, only numbers).
 //!
 //! The band behind the bars is the crowd detector's usual range *per bucket*
-//! ([`downbeat_server::crowd::Crowd::baselines`]): its current seasonal model evaluated at
+//! ([`downbeat_crowd::Crowd::baselines`]): its current seasonal model evaluated at
 //! every minute of the day shown, so the quiet night and the busy evening each get their own
 //! range. The dashed line is the expected count. Without a trained model there is no band,
 //! and the chart says so rather than inventing one.
@@ -48,7 +48,7 @@ pub struct ChartView {
 
 pub fn view(data: &ChartData) -> ChartView {
     // Buckets the baseline covers (all but future ones), with their band.
-    let usual: &[downbeat_server::crowd::BucketBaseline] = data.baseline.as_deref().unwrap_or(&[]);
+    let usual: &[downbeat_crowd::BucketBaseline] = data.baseline.as_deref().unwrap_or(&[]);
     let usual: Vec<_> = usual
         .iter()
         .take(data.counts.len())
@@ -213,7 +213,7 @@ fn nice_max(v: f64) -> f64 {
 mod tests {
     use super::*;
 
-    use downbeat_server::crowd::BucketBaseline;
+    use downbeat_crowd::BucketBaseline;
 
     fn data(counts: Vec<u64>, band: Option<Vec<(u32, f64, f64, f64)>>) -> ChartData {
         let start_ms = 1_795_000_000_000 / 900_000 * 900_000;

@@ -5,7 +5,7 @@ use crate::model::{FEED_ENTRIES, PageModel};
 use crate::state::Web;
 use crate::time::{rfc3339, rfc3339_ms};
 use crate::views::{Feed, FeedEntry};
-use downbeat_server::incidents::{Incident, Kind};
+use downbeat_incidents::{Incident, Kind};
 use downbeat_store::VerdictEvent;
 
 fn words(verdict: &str) -> &str {

@@ -6,7 +6,7 @@ use crate::time;
 use crate::views::Layout;
 use askama::Template;
 use downbeat_config::ServiceConfig;
-use downbeat_server::incidents::{Impact, Incident, Kind, Status};
+use downbeat_incidents::{Impact, Incident, Kind, Status};
 use jiff::Timestamp;
 
 /// One update as the timeline shows it.

@@ -62,11 +62,11 @@ pub mod visitor;
 
 use axum::Router;
 use axum::routing::{get, post};
-use downbeat_server::App;
+use downbeat_api::App;
 pub use state::Pages;
 
 /// The public pages' routes for `app`, with a background refresher that stops when the
-/// router is dropped. Merge with `downbeat_server::api::router(app)`.
+/// router is dropped. Merge with `downbeat_api::router(app)`.
 pub fn router(app: App) -> Router {
     Pages::new(app).router()
 }

@@ -8,12 +8,12 @@
 //! slots here; until that feature lands they hold what is true today: none, and components
 //! "Operational" unless a check says otherwise (Statuspage's convention).
 
+use downbeat_api::App;
 use downbeat_config::ServiceConfig;
+use downbeat_crowd::{BucketBaseline, CrowdStatus};
 use downbeat_domain::{ComponentState, CountryCode, Verdict};
-use downbeat_server::App;
-use downbeat_server::crowd::{BucketBaseline, CrowdStatus};
-use downbeat_server::diagnosis::{self, PublicRegion};
-use downbeat_server::incidents::{self, ServiceIncidents};
+use downbeat_incidents::{self as incidents, ServiceIncidents};
+use downbeat_monitors::diagnosis::{self, PublicRegion};
 use downbeat_store::{DAY_MS, ProbeDay, StoreError, Summary, TopCities, VerdictEvent};
 use jiff::Timestamp;
 use std::hash::{Hash, Hasher};
@@ -55,11 +55,11 @@ pub struct Version {
 impl Version {
     pub fn current(app: &App, service: &ServiceConfig, now: Timestamp) -> Version {
         Version {
-            generation: app.generations.get(service.id.as_str()),
+            generation: app.intake.generations.get(service.id.as_str()),
             as_of_s: app.crowd.status(service).as_of.map(|t| t.as_second()),
             minute: now.as_millisecond().div_euclid(MINUTE_MS),
             probes: probe_digest(app, service),
-            incidents: incidents::snapshot(app, service.id.as_str()).generation,
+            incidents: incidents::snapshot(&app.incidents, service.id.as_str()).generation,
         }
     }
 }
@@ -297,7 +297,7 @@ impl PageModel {
         let crowd = app.crowd.status(&service);
         let regional = regional(&crowd);
         let probes = probes(app, &service, now);
-        let official = incidents::snapshot(app, service.id.as_str());
+        let official = incidents::snapshot(&app.incidents, service.id.as_str());
         let declared = official.component_states();
         let components = service
             .components
@@ -340,7 +340,7 @@ impl PageModel {
             events: Vec::new(),
             regional,
             components,
-            diagnosis: diagnosis::diagnose_public(app, service.id.as_str(), now_ms),
+            diagnosis: diagnosis::diagnose_public(&app.monitors, service.id.as_str(), now_ms),
             probes,
             cities: TopCities::default(),
             official,
@@ -368,7 +368,7 @@ fn worst(a: ComponentState, b: ComponentState) -> ComponentState {
     if severity(b) > severity(a) { b } else { a }
 }
 
-pub use downbeat_server::incidents::severity;
+pub use downbeat_incidents::severity;
 
 /// The service's monitors with their states and latest results.
 fn probes(app: &App, service: &ServiceConfig, now: Timestamp) -> Vec<ProbeModel> {
@@ -387,7 +387,7 @@ fn probes(app: &App, service: &ServiceConfig, now: Timestamp) -> Vec<ProbeModel>
                 down: (down || !latest.is_empty()).then_some(down),
                 since: since_ms.and_then(|ms| Timestamp::from_millisecond(ms).ok()),
                 cause: if down { cause } else { None },
-                regions: diagnosis::regions(app, i, now.as_millisecond()),
+                regions: diagnosis::regions(&app.monitors, i, now.as_millisecond()),
                 uptime: empty_days(now),
             }
         })

@@ -16,10 +16,10 @@ use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Response, StatusCode, header};
 use axum::response::IntoResponse;
+use downbeat_api::ApiError;
+use downbeat_api::reports::accept;
 use downbeat_domain::{CountryCode, Platform};
-use downbeat_server::api::ApiError;
-use downbeat_server::api::reports::accept;
-use downbeat_server::identity::client_ip;
+use downbeat_intake::client_ip;
 use std::net::SocketAddr;
 use std::sync::Arc;
 

@@ -7,7 +7,7 @@ use crate::geoip::GeoIp;
 use crate::model::{PageModel, Version};
 use axum::body::Body;
 use axum::http::{HeaderMap, Response, StatusCode};
-use downbeat_server::App;
+use downbeat_api::App;
 use jiff::Timestamp;
 use std::collections::HashMap;
 use std::hash::Hasher;

@@ -9,7 +9,7 @@
 use crate::model::{PageModel, severity};
 use crate::time::rfc3339;
 use downbeat_domain::ComponentState;
-use downbeat_server::incidents::{Impact, Incident, Kind};
+use downbeat_incidents::{Impact, Incident, Kind};
 use jiff::Timestamp;
 use serde::Serialize;
 use serde_json::json;
@@ -143,7 +143,7 @@ fn incident_json(i: &Incident, page_id: &str, names: &dyn Fn(&str) -> String) ->
     let monitoring_at = i
         .updates
         .iter()
-        .find(|u| u.status == downbeat_server::incidents::Status::Monitoring)
+        .find(|u| u.status == downbeat_domain::incident::Status::Monitoring)
         .map(|u| rfc3339(u.at));
     let mut v = json!({
         "id": i.id.to_string(),

@@ -23,10 +23,10 @@ use axum::body::Body;
 use axum::extract::{ConnectInfo, Path, Request, State};
 use axum::http::{HeaderValue, Response, StatusCode, header};
 use axum::response::IntoResponse;
+use downbeat_api::ApiError;
 use downbeat_config::ServiceConfig;
-use downbeat_server::api::ApiError;
-use downbeat_server::identity::client_ip;
-use downbeat_server::notify::subscribers;
+use downbeat_intake::client_ip;
+use downbeat_notify::subscribers;
 use downbeat_store::SubscriberRow;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -197,10 +197,12 @@ pub async fn submit(
     );
     let result = match web.app.notifier.subscribe_limiter.check(ip) {
         Ok(()) => {
-            subscribers::subscribe_email(&web.app, service.id.as_str(), &email, &chosen).await
+            subscribers::subscribe_email(&web.app.notifier, service.id.as_str(), &email, &chosen)
+                .await
         }
         Err(e) => Err(e),
-    };
+    }
+    .map_err(ApiError::from);
     match result {
         Ok(()) => personal(
             StatusCode::OK,
@@ -319,7 +321,10 @@ fn failed(web: &Web, e: &ApiError) -> Response<Body> {
 
 /// `GET /subscriptions/{token}`.
 pub async fn manage(State(web): State<Arc<Web>>, Path(token): Path<String>) -> Response<Body> {
-    match subscribers::find(&web.app, &token).await {
+    match subscribers::find(&web.app.notifier, &token)
+        .await
+        .map_err(ApiError::from)
+    {
         Ok(Some(s)) => {
             let notice = s
                 .confirmed_ms
@@ -334,7 +339,10 @@ pub async fn manage(State(web): State<Arc<Web>>, Path(token): Path<String>) -> R
 
 /// `POST /subscriptions/{token}/confirm`.
 pub async fn confirm(State(web): State<Arc<Web>>, Path(token): Path<String>) -> Response<Body> {
-    match subscribers::confirm(&web.app, &token).await {
+    match subscribers::confirm(&web.app.notifier, &token)
+        .await
+        .map_err(ApiError::from)
+    {
         Ok(s) => {
             let notice = Some("Confirmed: you will hear of incidents and maintenance.".into());
             personal(StatusCode::OK, manage_page(&web, &token, &s, notice, None))
@@ -357,25 +365,36 @@ pub async fn components(
             .collect(),
         Err(e) => return failed(&web, &e),
     };
-    match subscribers::set_components(&web.app, &token, &chosen).await {
+    match subscribers::set_components(&web.app.notifier, &token, &chosen)
+        .await
+        .map_err(ApiError::from)
+    {
         Ok(s) => personal(
             StatusCode::OK,
             manage_page(&web, &token, &s, Some("Saved.".into()), None),
         ),
-        Err(e @ ApiError::InvalidField { .. }) => match subscribers::find(&web.app, &token).await {
-            Ok(Some(s)) => personal(
-                page_status(&e),
-                manage_page(&web, &token, &s, None, Some(words(&e))),
-            ),
-            _ => link_expired(&web),
-        },
+        Err(e @ ApiError::InvalidField { .. }) => {
+            match subscribers::find(&web.app.notifier, &token)
+                .await
+                .map_err(ApiError::from)
+            {
+                Ok(Some(s)) => personal(
+                    page_status(&e),
+                    manage_page(&web, &token, &s, None, Some(words(&e))),
+                ),
+                _ => link_expired(&web),
+            }
+        }
         Err(e) => failed(&web, &e),
     }
 }
 
 /// `POST /subscriptions/{token}/unsubscribe`: the button, and RFC 8058 one-click.
 pub async fn unsubscribe(State(web): State<Arc<Web>>, Path(token): Path<String>) -> Response<Body> {
-    match subscribers::unsubscribe(&web.app, &token).await {
+    match subscribers::unsubscribe(&web.app.notifier, &token)
+        .await
+        .map_err(ApiError::from)
+    {
         Ok(s) => {
             let name = web
                 .app

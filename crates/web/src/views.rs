@@ -9,7 +9,7 @@ use crate::time;
 use askama::Template;
 use askama_web::WebTemplate;
 use downbeat_domain::{ComponentState, CountryCode, Platform, Verdict};
-use downbeat_server::diagnosis::RegionState;
+use downbeat_monitors::diagnosis::RegionState;
 use downbeat_store::{Summary, TopCities};
 use jiff::Timestamp;
 use std::collections::BTreeMap;

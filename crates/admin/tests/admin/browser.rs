@@ -6,13 +6,13 @@
 //! them this test skips with a loud message, except under CI (`CI` set), where it fails.
 
 use crate::helpers::*;
-use downbeat_server::auth::Role;
+use downbeat_api::auth::Role;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The npm folder, or None (after saying why) when the tools are missing outside CI.
 fn node_tools() -> Option<PathBuf> {
-    crate::browser_tools::tools(
+    downbeat_server::testing::browser_tools::tools(
         &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser"),
         "admin browser test",
         true,

@@ -2,7 +2,7 @@
 //! admin pages as text, never as markup.
 
 use crate::helpers::*;
-use downbeat_server::auth::Role;
+use downbeat_api::auth::Role;
 use reqwest::StatusCode;
 
 const TITLE: &str = "<script>alert(1)</script> & \"quotes\"";

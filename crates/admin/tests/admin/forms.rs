@@ -2,7 +2,7 @@
 //! error messages come back in the form that failed, with what was typed.
 
 use crate::helpers::*;
-use downbeat_server::auth::Role;
+use downbeat_api::auth::Role;
 use reqwest::StatusCode;
 
 #[tokio::test]

@@ -1,22 +1,21 @@
-//! `spawn_app()`: the API, the public pages and the admin area on one listener at
-//! 127.0.0.1:0, a fresh SQLite store and a manual clock; and [`Browser`], a client that
+//! `spawn_app()`: the whole product on one listener at 127.0.0.1:0 (the shared harness), a
+//! fresh SQLite store and a manual clock; and [`Browser`], a client that
 //! keeps cookies like a browser and can pose as a client behind the (trusted) loopback proxy.
 
+use downbeat_api::auth::{Role, hash_password};
 use downbeat_domain::ManualClock;
-use downbeat_server::App;
-use downbeat_server::auth::{Role, hash_password};
-use downbeat_server::incidents::model::{Components, new_row};
-use downbeat_server::incidents::{Impact, Kind, Source, Status};
-use downbeat_store::testing::{self, TestStore};
+use downbeat_domain::incident::{Impact, Kind, Source, Status};
+use downbeat_incidents::model::{Components, new_row};
+use downbeat_server::testing::{self as harness};
+use downbeat_store::testing;
 use downbeat_store::{IncidentUpdateRow, UserRow};
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
+use std::ops::Deref;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::oneshot;
 
 pub const PASSWORD: &str = "correct horse battery staple";
 
@@ -45,13 +44,14 @@ name = "Playback"
     )
 }
 
-pub struct TestApp {
-    pub app: App,
-    pub addr: SocketAddr,
-    pub clock: Arc<ManualClock>,
-    pub _store: TestStore,
-    shutdown: Option<oneshot::Sender<()>>,
-    handle: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+/// The shared harness (`downbeat_server::testing`) with this suite's shortcuts.
+pub struct TestApp(harness::TestApp);
+
+impl Deref for TestApp {
+    type Target = harness::TestApp;
+    fn deref(&self) -> &harness::TestApp {
+        &self.0
+    }
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -61,50 +61,11 @@ pub async fn spawn_app() -> TestApp {
 /// A server with `config` as its config file; the listener is bound before this returns,
 /// so requests queue until the app is ready.
 pub async fn spawn_with(config: &str) -> TestApp {
-    let store = testing::sqlite();
     let clock = Arc::new(ManualClock::new(jiff::Timestamp::now()));
-    let config = Arc::new(downbeat_config::parse_str(config, "test.toml").expect("test config"));
-    let db = downbeat_store::open(&store.target)
-        .await
-        .expect("open store");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().unwrap();
-    let (tx, rx) = oneshot::channel::<()>();
-    let (app, running) = App::start(config, db, clock.clone())
-        .await
-        .expect("start app");
-    downbeat_admin::sync_config_users(&app)
-        .await
-        .expect("config users");
-    let router = downbeat_server::api::router(app.clone())
-        .merge(downbeat_web::router(app.clone()))
-        .merge(downbeat_admin::router(app.clone()));
-    let handle = tokio::spawn(downbeat_server::serve_app(
-        app.clone(),
-        running,
-        router,
-        listener,
-        async {
-            let _ = rx.await;
-        },
-    ));
-    TestApp {
-        app,
-        addr,
-        clock,
-        _store: store,
-        shutdown: Some(tx),
-        handle: Some(handle),
-    }
+    TestApp(harness::spawn(config, testing::sqlite(), clock).await)
 }
 
 impl TestApp {
-    pub fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
-    }
-
     /// A browser on this machine (plain HTTP over loopback).
     pub fn browser(&self) -> Browser {
         Browser::new(self.url(""), None)
@@ -174,7 +135,7 @@ impl TestApp {
             )
             .await
             .unwrap();
-        downbeat_server::incidents::refresh(&self.app, "melodia")
+        downbeat_incidents::refresh(&self.app.incidents, "melodia")
             .await
             .unwrap();
         id
@@ -198,13 +159,8 @@ impl TestApp {
             .incident
     }
 
-    pub async fn stop(mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(h) = self.handle.take() {
-            h.await.expect("server task").expect("server result");
-        }
+    pub async fn stop(self) {
+        self.0.stop().await;
     }
 }
 

@@ -3,7 +3,7 @@
 
 use crate::helpers::*;
 use downbeat_admin::login::{LOCK_MS, MAX_FAILURES};
-use downbeat_server::auth::{Role, secret_hash};
+use downbeat_api::auth::{Role, secret_hash};
 use reqwest::StatusCode;
 use std::time::Duration;
 
@@ -284,7 +284,7 @@ async fn the_sign_in_form_needs_its_own_token() {
 
 #[tokio::test]
 async fn users_from_the_config_file_can_sign_in() {
-    let hash = downbeat_server::auth::hash_password(PASSWORD).unwrap();
+    let hash = downbeat_api::auth::hash_password(PASSWORD).unwrap();
     let app = spawn_with(&config_text(&format!(
         "[[user]]\nname = \"cfg\"\nrole = \"viewer\"\npassword_hash = \"{hash}\"\n"
     )))

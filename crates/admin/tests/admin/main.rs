@@ -2,8 +2,6 @@
 //! runs its own server on 127.0.0.1:0 with a fresh SQLite store and a manual clock.
 
 mod browser;
-#[path = "../../../web/tests/pages/browser_tools.rs"]
-mod browser_tools;
 mod escaping;
 mod forms;
 mod helpers;

@@ -2,7 +2,7 @@
 //! attempts and errors, for any signed-in user; never a subscriber's address.
 
 use crate::helpers::*;
-use downbeat_server::auth::Role;
+use downbeat_api::auth::Role;
 use downbeat_store::{Attempt, Claim, DeliveryState, NotifyEventRow, subscriber_destination};
 use reqwest::StatusCode;
 

@@ -3,7 +3,7 @@
 //! every change needs the session's CSRF token and a same-origin request.
 
 use crate::helpers::*;
-use downbeat_server::auth::Role;
+use downbeat_api::auth::Role;
 use reqwest::StatusCode;
 
 #[tokio::test]
@@ -217,14 +217,9 @@ async fn admins_see_users_and_tokens_and_editors_do_not() {
     let app = spawn_app().await;
     app.add_user("root", Role::Admin).await;
     app.add_user("ed", Role::Editor).await;
-    downbeat_server::auth::create_token(
-        &*app.app.store,
-        "ci-bot",
-        Role::Editor,
-        app.clock.now_ms(),
-    )
-    .await
-    .unwrap();
+    downbeat_api::auth::create_token(&*app.app.store, "ci-bot", Role::Editor, app.clock.now_ms())
+        .await
+        .unwrap();
     let mut ed = app.browser();
     ed.sign_in("ed").await;
     let r = ed.get("/admin/people").await;

@@ -4,7 +4,7 @@
 use super::UsageError;
 use crate::cli::{StoreArgs, TokenCommand, UserCommand};
 use anyhow::Context;
-use downbeat_server::auth::{self, Role};
+use downbeat_api::auth::{self, Role};
 use downbeat_store::{Store, StoreError, UserRow};
 use std::io::{BufRead, IsTerminal};
 use std::sync::Arc;

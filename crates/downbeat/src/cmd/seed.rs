@@ -3,7 +3,7 @@
 use super::UsageError;
 use crate::cli::SeedArgs;
 use anyhow::Context;
-use downbeat_server::crowd::{SeedError, seed_from_csv};
+use downbeat_crowd::{SeedError, seed_from_csv};
 use std::io::BufReader;
 
 pub fn run(args: SeedArgs) -> anyhow::Result<()> {

@@ -25,18 +25,11 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .with_context(|| format!("listening on {listen}"))?;
-        let (app, running) =
-            downbeat_server::App::start(Arc::new(config), store, Arc::new(SystemClock))
-                .await
-                .context("starting the server")?;
-        downbeat_admin::sync_config_users(&app)
+        let downbeat = downbeat_server::build(Arc::new(config), store, Arc::new(SystemClock))
             .await
-            .context("writing the config file's [[user]] tables to the store")?;
-        // The JSON API, the public pages and the admin area share one listener and one app.
-        let router = downbeat_server::api::router(app.clone())
-            .merge(downbeat_web::router(app.clone()))
-            .merge(downbeat_admin::router(app.clone()));
-        downbeat_server::serve_app(app, running, router, listener, shutdown_signal())
+            .context("starting the server")?;
+        downbeat
+            .serve(listener, shutdown_signal())
             .await
             .context("serving")
     })

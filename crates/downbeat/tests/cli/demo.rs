@@ -177,7 +177,7 @@ fn bad_demo_options_are_refused_with_exit_code_2() {
 /// The npm folder of the pages' browser tests (its playwright-core and launch.js), or None
 /// (after saying why) when the tools are missing outside CI.
 fn node_tools() -> Option<PathBuf> {
-    crate::browser_tools::tools(
+    downbeat_server::testing::browser_tools::tools(
         &Path::new(env!("CARGO_MANIFEST_DIR")).join("../web/tests/browser"),
         "demo browser test",
         true,

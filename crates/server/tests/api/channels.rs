@@ -5,12 +5,12 @@
 //! (quorum, hysteresis, notification).
 
 use crate::helpers::{TestApp, spawn_with, until};
-use crate::smtp_sink::SmtpSink;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
+use downbeat_api::auth::{self, Role};
 use downbeat_domain::Clock;
-use downbeat_server::auth::{self, Role};
-use downbeat_server::notify::{self, Event};
+use downbeat_notify::Event;
+use downbeat_server::testing::smtp_sink::SmtpSink;
 use downbeat_store::testing;
 use downbeat_store::{DeliveryRow, DeliveryState};
 use serde_json::{Value, json};
@@ -248,7 +248,7 @@ async fn chat_and_push_formats_reach_their_receivers() {
         json!({"title": "t", "status": "identified"}),
     );
     only_playback.components = vec!["playback".into()];
-    assert_eq!(notify::enqueue(&app.app, only_playback).await.unwrap(), 5);
+    assert_eq!(app.app.notifier.enqueue(only_playback).await.unwrap(), 5);
     until("the others have the playback update", || async {
         rx.requests("ntfy").len() == 2
     })
@@ -279,7 +279,7 @@ async fn drafts_alert_the_operators_by_mail_before_the_public_hears() {
     downbeat_server::jobs::incidents_once(&app.app)
         .await
         .unwrap();
-    let draft = downbeat_server::incidents::snapshot(&app.app, "melodia").drafts[0].clone();
+    let draft = downbeat_incidents::snapshot(&app.app.incidents, "melodia").drafts[0].clone();
     assert!(draft.draft);
 
     let mails = sink.wait_for("oncall@melodia.example", 1).await;
@@ -442,12 +442,12 @@ async fn a_flapping_monitor_sends_a_bounded_number_of_messages_and_a_summary() {
     // Settles up (the 20th change); the summary comes once it has been quiet long enough.
     app.clock.advance(Duration::from_secs(9 * 60));
     assert_eq!(
-        downbeat_server::notify::worker::settle_flaps(&app.app, app.clock.now_ms()).await,
+        downbeat_notify::worker::settle_flaps(&app.app.notifier, app.clock.now_ms()).await,
         0
     );
     app.clock.advance(Duration::from_secs(60));
     // (The housekeeping loop may get there first; either way, one summary.)
-    downbeat_server::notify::worker::settle_flaps(&app.app, app.clock.now_ms()).await;
+    downbeat_notify::worker::settle_flaps(&app.app.notifier, app.clock.now_ms()).await;
     until("the summary", || async { rx.requests("pager").len() == 4 }).await;
     let kinds: Vec<String> = rx
         .ids("pager")
@@ -518,8 +518,8 @@ async fn a_certificate_expiring_soon_is_told_once_per_threshold() {
     push(&app, &agent, "web-cert", cert(5)).await;
     // Checked twice (the housekeeping loop may check too): one warning.
     let now = app.clock.now_ms();
-    notify::certs::check(&app.app, now).await;
-    notify::certs::check(&app.app, now).await;
+    downbeat_monitors::certs::check(&app.app.monitors, now).await;
+    downbeat_monitors::certs::check(&app.app.monitors, now).await;
     until("the warning arrives", || async {
         rx.requests("certs").len() == 1
     })
@@ -532,7 +532,7 @@ async fn a_certificate_expiring_soon_is_told_once_per_threshold() {
     // 110 hours on, 22 hours left (under a day): the last threshold.
     app.clock.advance(Duration::from_secs(110 * 3600));
     push(&app, &agent, "web-cert", cert(0)).await;
-    notify::certs::check(&app.app, app.clock.now_ms()).await;
+    downbeat_monitors::certs::check(&app.app.monitors, app.clock.now_ms()).await;
     until("the last warning", || async {
         rx.requests("certs").len() == 2
     })
@@ -554,12 +554,11 @@ async fn a_rate_limited_destination_waits_its_turn_without_spending_attempts() {
     );
     let app = spawn_with(testing::sqlite(), &config).await;
     for i in 0..5 {
-        notify::enqueue(
-            &app.app,
-            Event::monitor("melodia", "m", true, app.clock.now_ms() + i),
-        )
-        .await
-        .unwrap();
+        app.app
+            .notifier
+            .enqueue(Event::monitor("melodia", "m", true, app.clock.now_ms() + i))
+            .await
+            .unwrap();
     }
     until("the unlimited one has all five", || async {
         rx.requests("free").len() == 5
@@ -567,7 +566,7 @@ async fn a_rate_limited_destination_waits_its_turn_without_spending_attempts() {
     .await;
     until("two through", || async { rx.requests("chat").len() == 2 }).await;
     // Several polls later, still two: the bucket is on the app's clock, which stands still.
-    tokio::time::sleep(downbeat_server::notify::worker::POLL_EVERY * 2).await;
+    tokio::time::sleep(downbeat_notify::worker::POLL_EVERY * 2).await;
     assert_eq!(rx.requests("chat").len(), 2);
     let waiting = deliveries(&app, "chat").await;
     assert_eq!(
@@ -609,7 +608,7 @@ async fn a_refusing_destination_and_a_refused_address_give_up_without_holding_ot
     );
     let app = spawn_with(testing::sqlite(), &config).await;
     let event = Event::monitor("melodia", "m", true, app.clock.now_ms());
-    notify::enqueue(&app.app, event).await.unwrap();
+    app.app.notifier.enqueue(event).await.unwrap();
     until("the healthy ones have it", || async {
         rx.requests("fine").len() == 1 && sink.mails_to("here@melodia.example").len() == 1
     })
@@ -662,9 +661,12 @@ async fn a_refusing_destination_and_a_refused_address_give_up_without_holding_ot
     }
     // Settled deliveries are pruned after [notify] keep (30 days); pending ones never are.
     let keep = app.app.config.notify.keep.as_millis();
-    let pruned = notify::worker::prune_once(&app.app, app.clock.now_ms() + keep + 3_600_000)
-        .await
-        .unwrap();
+    let pruned = downbeat_notify::worker::prune_once(
+        &app.app.notifier,
+        app.clock.now_ms() + keep + 3_600_000,
+    )
+    .await
+    .unwrap();
     assert_eq!(pruned.deliveries, 4, "{pruned:?}");
     assert!(app.app.store.deliveries(None, 10).await.unwrap().is_empty());
     app.stop().await;
@@ -707,12 +709,11 @@ async fn mail_goes_over_starttls_or_implicit_tls_with_authentication() {
             ca.display()
         );
         let app = spawn_with(testing::sqlite(), &config).await;
-        notify::enqueue(
-            &app.app,
-            Event::monitor("melodia", "m", true, app.clock.now_ms()),
-        )
-        .await
-        .unwrap();
+        app.app
+            .notifier
+            .enqueue(Event::monitor("melodia", "m", true, app.clock.now_ms()))
+            .await
+            .unwrap();
         let m = &sink.wait_for("oncall@melodia.example", 1).await[0];
         assert!(m.tls, "{mode}: the mail came over TLS");
         assert_eq!(m.user.as_deref(), Some("downbeat"), "{mode}");
@@ -732,12 +733,11 @@ async fn mail_goes_over_starttls_or_implicit_tls_with_authentication() {
         other_ca.display()
     );
     let app = spawn_with(testing::sqlite(), &config).await;
-    notify::enqueue(
-        &app.app,
-        Event::monitor("melodia", "m", true, app.clock.now_ms()),
-    )
-    .await
-    .unwrap();
+    app.app
+        .notifier
+        .enqueue(Event::monitor("melodia", "m", true, app.clock.now_ms()))
+        .await
+        .unwrap();
     until("the attempt fails", || async {
         deliveries(&app, "oncall").await[0].attempts == 1
     })
@@ -781,7 +781,9 @@ async fn recent_incident_changes_are_enqueued_again_at_start() {
     })
     .await;
     assert_eq!(rx.ids("late"), [format!("incident-{id}-update-1")]);
-    notify::reconcile(&app.app).await.unwrap();
+    downbeat_incidents::reconcile(&app.app.incidents)
+        .await
+        .unwrap();
     assert_eq!(deliveries(&app, "late").await.len(), 1, "once");
     app.stop().await;
 }

@@ -285,7 +285,7 @@ async fn a_seeded_baseline_judges_from_the_first_minute() {
         csv.push_str(&format!("{},{}\n", start + h * 3600, 480 + (h % 7) * 3));
     }
     let db = downbeat_store::open(&store.target).await.unwrap();
-    let s = downbeat_server::crowd::seed_from_csv(&*db, "melodia", csv.as_bytes(), now)
+    let s = downbeat_crowd::seed_from_csv(&*db, "melodia", csv.as_bytes(), now)
         .await
         .unwrap();
     assert_eq!((s.rows, s.bucket_s), (14 * 24, 3600));
@@ -316,7 +316,7 @@ async fn a_seeded_baseline_judges_from_the_first_minute() {
 
     let store = downbeat_store::testing::sqlite();
     let db = downbeat_store::open(&store.target).await.unwrap();
-    let err = downbeat_server::crowd::seed_from_csv(
+    let err = downbeat_crowd::seed_from_csv(
         &*db,
         "melodia",
         "t,v\n2026-01-01T00:00:00Z,x\n".as_bytes(),
@@ -337,9 +337,7 @@ async fn two_nodes_agree_and_record_each_change_once() {
         let config = Arc::new(downbeat_config::parse_str(&config_text(""), "t").unwrap());
         let db_b = downbeat_store::open(&a.store.target).await.unwrap();
         let clock: Arc<dyn downbeat_domain::Clock> = a.clock.clone();
-        let (b, running_b) = downbeat_server::App::start(config, db_b, clock)
-            .await
-            .unwrap();
+        let (b, running_b) = downbeat_server::start(config, db_b, clock).await.unwrap();
         let t0 = start_of_minute(&a) - 200 * MINUTE;
         let mut d = Driver {
             app: &a,
@@ -348,13 +346,13 @@ async fn two_nodes_agree_and_record_each_change_once() {
         };
         for m in 0..60 {
             d.minute(m, 6 + (m % 3) as u32, normal, None).await;
-            downbeat_server::crowd::run_once(&b, a.clock.now())
+            downbeat_crowd::run_once(&b.crowd, a.clock.now())
                 .await
                 .unwrap();
         }
         for k in 0..6 {
             d.minute(60 + k, 150, outage, None).await;
-            downbeat_server::crowd::run_once(&b, a.clock.now())
+            downbeat_crowd::run_once(&b.crowd, a.clock.now())
                 .await
                 .unwrap();
         }

@@ -3,8 +3,8 @@
 
 use crate::crowd::{Driver, MINUTE, normal, outage, start_of_minute};
 use crate::helpers::*;
+use downbeat_api::auth::{self, Role};
 use downbeat_domain::Clock;
-use downbeat_server::auth::{self, Role};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -306,7 +306,7 @@ async fn drafts_stay_private_until_published() {
     let (_, l) = get(&app, "/api/v1/services/melodia/incidents", None).await;
     assert_eq!(l["incidents"].as_array().unwrap().len(), 0);
     assert!(
-        downbeat_server::incidents::snapshot(&app.app, "melodia")
+        downbeat_incidents::snapshot(&app.app.incidents, "melodia")
             .incidents
             .is_empty()
     );
@@ -326,7 +326,7 @@ async fn drafts_stay_private_until_published() {
         StatusCode::CONFLICT
     );
     assert_eq!(get(&app, &one, None).await.0, StatusCode::OK);
-    let snap = downbeat_server::incidents::snapshot(&app.app, "melodia");
+    let snap = downbeat_incidents::snapshot(&app.app.incidents, "melodia");
     assert_eq!(snap.incidents.len(), 1);
     assert_eq!(
         snap.component_states().get("login"),
@@ -381,7 +381,7 @@ async fn maintenance_starts_and_completes_on_the_clock() {
     assert_eq!(m["impact"], "maintenance");
     let id = m["id"].as_i64().unwrap();
     let state = |app: &TestApp| {
-        downbeat_server::incidents::snapshot(&app.app, "melodia")
+        downbeat_incidents::snapshot(&app.app.incidents, "melodia")
             .component_states()
             .get("login")
             .copied()
@@ -477,7 +477,7 @@ async fn a_replayed_outage_drafts_an_incident_with_evidence_and_time_to_detect()
     }
     round(&app).await;
     let drafts = |app: &TestApp| {
-        downbeat_server::incidents::snapshot(&app.app, "melodia")
+        downbeat_incidents::snapshot(&app.app.incidents, "melodia")
             .drafts
             .clone()
     };
@@ -494,7 +494,7 @@ async fn a_replayed_outage_drafts_an_incident_with_evidence_and_time_to_detect()
     }
     assert!(drafted_at.is_some(), "no draft during the outage");
     let draft = drafts(&app)[0].clone();
-    assert_eq!(draft.source, downbeat_server::incidents::Source::Crowd);
+    assert_eq!(draft.source, downbeat_domain::incident::Source::Crowd);
     assert!(draft.draft);
     let onset = t0 + 120 * MINUTE;
     assert_eq!(draft.onset_at.unwrap().as_millisecond(), onset, "{draft:?}");

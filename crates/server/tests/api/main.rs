@@ -10,5 +10,4 @@ mod notify;
 mod ops;
 mod reports;
 mod series;
-mod smtp_sink;
 mod subscribers;

@@ -5,7 +5,7 @@ use crate::helpers::{TestApp, spawn_on, spawn_with, until};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use downbeat_domain::ManualClock;
-use downbeat_server::notify::{self, Event};
+use downbeat_notify::Event;
 use downbeat_store::testing;
 use downbeat_store::{DeliveryRow, DeliveryState};
 use hmac::{Hmac, KeyInit, Mac};
@@ -184,9 +184,9 @@ async fn a_500_is_retried_with_backoff_and_delivered_once() {
     let app = spawn_with(testing::sqlite(), &config).await;
     let event = down(app.clock.now_ms());
     let id = event.id.clone();
-    assert_eq!(notify::enqueue(&app.app, event.clone()).await.unwrap(), 2);
+    assert_eq!(app.app.notifier.enqueue(event.clone()).await.unwrap(), 2);
     assert_eq!(
-        notify::enqueue(&app.app, event).await.unwrap(),
+        app.app.notifier.enqueue(event).await.unwrap(),
         0,
         "enqueued once"
     );
@@ -242,7 +242,9 @@ async fn a_hanging_destination_does_not_hold_back_a_healthy_one() {
     );
     let app = spawn_with(testing::sqlite(), &config).await;
     for i in 0..6 {
-        notify::enqueue(&app.app, down(app.clock.now_ms() + i))
+        app.app
+            .notifier
+            .enqueue(down(app.clock.now_ms() + i))
             .await
             .unwrap();
     }
@@ -273,7 +275,7 @@ async fn a_destination_that_always_fails_is_finally_marked_failed() {
     let app = spawn_with(testing::sqlite(), &config).await;
     let event = down(app.clock.now_ms());
     let id = event.id.clone();
-    notify::enqueue(&app.app, event).await.unwrap();
+    app.app.notifier.enqueue(event).await.unwrap();
     for attempt in 1..=3 {
         until("the next attempt is recorded", || async {
             delivery(&app, &id, "dead").await.attempts == attempt
@@ -303,7 +305,7 @@ async fn a_destination_that_refuses_for_good_is_not_retried() {
     let app = spawn_with(testing::sqlite(), &config).await;
     let event = down(app.clock.now_ms());
     let id = event.id.clone();
-    notify::enqueue(&app.app, event).await.unwrap();
+    app.app.notifier.enqueue(event).await.unwrap();
     until("the refusal is settled", || async {
         delivery(&app, &id, "gone").await.state == DeliveryState::Failed
     })
@@ -329,7 +331,7 @@ async fn a_delivery_cut_off_by_a_restart_is_delivered_once_after_it() {
     let event = down(clock.now_ms());
     let id = event.id.clone();
     let event2 = event.clone();
-    notify::enqueue(&app.app, event.clone()).await.unwrap();
+    app.app.notifier.enqueue(event.clone()).await.unwrap();
     until("the request is in flight", || async {
         rx.requests("once").len() == 1
     })
@@ -339,7 +341,7 @@ async fn a_delivery_cut_off_by_a_restart_is_delivered_once_after_it() {
     clock.advance(Duration::from_secs(120));
     let app = spawn_on(store, &config, clock).await;
     assert_eq!(
-        notify::enqueue(&app.app, event).await.unwrap(),
+        app.app.notifier.enqueue(event).await.unwrap(),
         0,
         "re-enqueued on start: nothing new"
     );
@@ -357,7 +359,7 @@ async fn a_delivery_cut_off_by_a_restart_is_delivered_once_after_it() {
     app.clock.advance(Duration::from_secs(7200));
     let (store, clock) = app.stop().await;
     let app = spawn_on(store, &config, clock).await;
-    assert_eq!(notify::enqueue(&app.app, event2).await.unwrap(), 0);
+    assert_eq!(app.app.notifier.enqueue(event2).await.unwrap(), 0);
     app.stop().await;
     assert_eq!(rx.delivered("once"), 1, "exactly once across two restarts");
     assert_eq!(
@@ -369,7 +371,7 @@ async fn a_delivery_cut_off_by_a_restart_is_delivered_once_after_it() {
 
 #[tokio::test]
 async fn published_incident_changes_are_notified_to_destinations_that_want_them() {
-    use downbeat_server::auth::{self, Role};
+    use downbeat_api::auth::{self, Role};
     let rx = Receiver::start(&[("ops", Behaviour::Ok), ("mon", Behaviour::Ok)]).await;
     let mut config = notify_config(&[], "");
     config.push_str(&format!(

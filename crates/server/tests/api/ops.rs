@@ -1,7 +1,6 @@
 //! Operations endpoints and retention.
 
 use crate::helpers::*;
-use downbeat_server::App;
 use downbeat_store::testing;
 use reqwest::StatusCode;
 use serde_json::json;
@@ -55,7 +54,7 @@ async fn prune_deletes_past_retention_but_keeps_roll_ups_longer() {
     let store = downbeat_store::open(&t.target).await.unwrap();
     let now = jiff::Timestamp::now();
     let clock = Arc::new(downbeat_domain::ManualClock::new(now));
-    let (app, running) = App::start(config, store.clone(), clock.clone())
+    let (app, running) = downbeat_server::start(config, store.clone(), clock.clone())
         .await
         .unwrap();
     let day = 86_400_000;

@@ -5,7 +5,7 @@
 use crate::helpers::{TestApp, spawn_with};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use downbeat_server::notify::{self, Event};
+use downbeat_notify::Event;
 use downbeat_store::testing;
 use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{Value, json};
@@ -108,10 +108,12 @@ async fn a_webhook_subscriber_gets_signed_events_and_manages_them_by_token() {
         json!({"title": "Login failing", "status": "investigating"}),
     );
     e.components = vec!["login".into()];
-    assert_eq!(notify::enqueue(&app.app, e).await.unwrap(), 1);
+    assert_eq!(app.app.notifier.enqueue(e).await.unwrap(), 1);
     // Monitors and crowd verdicts are not for the public.
     assert_eq!(
-        notify::enqueue(&app.app, Event::monitor("melodia", "m", true, 1))
+        app.app
+            .notifier
+            .enqueue(Event::monitor("melodia", "m", true, 1))
             .await
             .unwrap(),
         0

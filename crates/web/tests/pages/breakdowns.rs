@@ -75,7 +75,7 @@ async fn the_chart_band_follows_the_time_of_day() {
         h += 1;
     }
     let db = downbeat_store::open(&store.target).await.unwrap();
-    downbeat_server::crowd::seed_from_csv(&*db, "melodia", csv.as_bytes(), now)
+    downbeat_crowd::seed_from_csv(&*db, "melodia", csv.as_bytes(), now)
         .await
         .unwrap();
     drop(db);

@@ -1,16 +1,14 @@
-//! `spawn_app()`: the API and the pages on one listener, a fresh store, a manual clock, and
-//! the [`Pages`] handle so tests refresh the pages instead of waiting for the refresher.
+//! `spawn_app()`: the whole product on one listener (the shared harness), with this suite's
+//! config; its `pages` handle lets tests refresh the pages instead of waiting for the
+//! refresher.
 
-use downbeat_domain::{Clock, ManualClock};
-use downbeat_server::App;
+use downbeat_domain::ManualClock;
+use downbeat_server::testing::{self as harness};
 use downbeat_store::testing::{self, TestStore};
-use downbeat_web::Pages;
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
-use std::net::SocketAddr;
+use std::ops::Deref;
 use std::sync::Arc;
-use std::time::Duration;
-use tokio::sync::oneshot;
 
 pub const MINUTE: i64 = 60_000;
 
@@ -55,15 +53,14 @@ name = "<i>Core</i>"
 description = "\"quoted\" & <u>under</u>"
 "#;
 
-pub struct TestApp {
-    pub app: App,
-    pub pages: Pages,
-    pub addr: SocketAddr,
-    pub client: reqwest::Client,
-    pub clock: Arc<ManualClock>,
-    pub _store: TestStore,
-    shutdown: Option<oneshot::Sender<()>>,
-    handle: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+/// The shared harness (`downbeat_server::testing`) with this suite's shortcuts.
+pub struct TestApp(harness::TestApp);
+
+impl Deref for TestApp {
+    type Target = harness::TestApp;
+    fn deref(&self) -> &harness::TestApp {
+        &self.0
+    }
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -72,45 +69,7 @@ pub async fn spawn_app() -> TestApp {
 
 pub async fn spawn_with(config: &str, store: TestStore, now: jiff::Timestamp) -> TestApp {
     let clock = Arc::new(ManualClock::new(now));
-    let config = Arc::new(downbeat_config::parse_str(config, "test.toml").expect("test config"));
-    let db = downbeat_store::open(&store.target)
-        .await
-        .expect("open store");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("local address");
-    let (tx, rx) = oneshot::channel::<()>();
-    let (app, running) = App::start(config, db, clock.clone())
-        .await
-        .expect("start app");
-    let pages = Pages::new(app.clone());
-    let router = downbeat_server::api::router(app.clone()).merge(pages.router());
-    let handle = tokio::spawn(downbeat_server::serve_app(
-        app.clone(),
-        running,
-        router,
-        listener,
-        async {
-            let _ = rx.await;
-        },
-    ));
-    pages.refresh().await;
-    TestApp {
-        app,
-        pages,
-        addr,
-        // No automatic decompression: the tests look at the bytes as sent.
-        client: reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("client"),
-        clock,
-        _store: store,
-        shutdown: Some(tx),
-        handle: Some(handle),
-    }
+    TestApp(harness::spawn(config, store, clock).await)
 }
 
 /// A client address on its own /24 for every `n`.
@@ -124,10 +83,6 @@ pub fn spread_ip(n: u32) -> String {
 }
 
 impl TestApp {
-    pub fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
-    }
-
     pub async fn get(&self, path: &str) -> Response {
         self.client
             .get(self.url(path))
@@ -198,21 +153,8 @@ impl TestApp {
         r.send().await.expect("post form")
     }
 
-    /// Runs the crowd detector as of the clock's now, then refreshes the pages.
-    pub async fn detect(&self) {
-        downbeat_server::crowd::run_once(&self.app, self.clock.now())
-            .await
-            .expect("crowd detection");
-        self.pages.refresh().await;
-    }
-
-    pub async fn stop(mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(h) = self.handle.take() {
-            h.await.expect("server task").expect("server result");
-        }
+    pub async fn stop(self) {
+        self.0.stop().await;
     }
 }
 
@@ -230,8 +172,8 @@ pub fn normal(i: u32) -> Value {
 }
 
 /// This crate's npm folder, when node and its packages (and chromium, with `chromium`) are
-/// here; see [`crate::browser_tools::tools`].
+/// here; see `downbeat_server::testing::browser_tools::tools`.
 pub fn node_tools(what: &str, chromium: bool) -> Option<std::path::PathBuf> {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
-    crate::browser_tools::tools(&dir, what, chromium)
+    downbeat_server::testing::browser_tools::tools(&dir, what, chromium)
 }

@@ -2,10 +2,10 @@
 //! nowhere; operator strings (titles, messages, post-mortems) escaped.
 
 use crate::helpers::*;
+use downbeat_domain::incident::{Impact, Status};
 use downbeat_domain::{Clock, ComponentState};
-use downbeat_server::incidents::model::Components;
-use downbeat_server::incidents::ops::{self, NewIncident, NewMaintenance, NewUpdate};
-use downbeat_server::incidents::{Impact, Status};
+use downbeat_incidents::model::Components;
+use downbeat_incidents::ops::{self, NewIncident, NewMaintenance, NewUpdate};
 
 const HOSTILE: &str = "Login <script>alert(1)</script> & \"more\"";
 /// HOSTILE as askama escapes it.
@@ -20,7 +20,7 @@ async fn published_incidents_reach_every_page_escaped_and_drafts_none() {
     let app = spawn_app().await;
     let service = app.app.config.services[0].clone();
     let incident = ops::create(
-        &app.app,
+        &app.app.incidents,
         &service,
         NewIncident {
             title: HOSTILE.into(),
@@ -35,7 +35,7 @@ async fn published_incidents_reach_every_page_escaped_and_drafts_none() {
     .await
     .unwrap();
     let draft = ops::create(
-        &app.app,
+        &app.app.incidents,
         &service,
         NewIncident {
             title: "Secret draft".into(),
@@ -57,7 +57,7 @@ async fn published_incidents_reach_every_page_escaped_and_drafts_none() {
         scheduled_until: now + jiff::SignedDuration::from_hours(3),
         components: ops::MaintenanceComponents::Ids(vec!["playback".into()]),
     };
-    ops::schedule_maintenance(&app.app, &service, window, "alice")
+    ops::schedule_maintenance(&app.app.incidents, &service, window, "alice")
         .await
         .unwrap();
     app.pages.refresh().await;
@@ -126,7 +126,7 @@ async fn published_incidents_reach_every_page_escaped_and_drafts_none() {
 
     // Resolved, with a post-mortem that tries markup: rendered as Markdown, never as HTML.
     ops::update(
-        &app.app,
+        &app.app.incidents,
         incident.id,
         NewUpdate {
             status: Some(Status::Resolved),
@@ -140,7 +140,7 @@ async fn published_incidents_reach_every_page_escaped_and_drafts_none() {
     .await
     .unwrap();
     ops::set_postmortem(
-        &app.app,
+        &app.app.incidents,
         incident.id,
         "# Root cause\nAn *expired* certificate.\n\n<script>alert(2)</script>\n[x](javascript:alert(3))",
     )
@@ -177,7 +177,7 @@ async fn a_change_reaches_the_pages_without_a_manual_refresh() {
     let _ = app.page("/s/melodia").await;
     let service = app.app.config.services[0].clone();
     ops::create(
-        &app.app,
+        &app.app.incidents,
         &service,
         NewIncident {
             title: "Playback stutters".into(),
@@ -218,12 +218,17 @@ pub async fn open_and_resolved_incidents(app: &TestApp) -> (i64, i64) {
         components: components(ComponentState::MajorOutage),
         draft: false,
     };
-    let open = ops::create(&app.app, &service, new(HOSTILE), "alice")
+    let open = ops::create(&app.app.incidents, &service, new(HOSTILE), "alice")
         .await
         .unwrap();
-    let done = ops::create(&app.app, &service, new("Playback outage"), "alice")
-        .await
-        .unwrap();
+    let done = ops::create(
+        &app.app.incidents,
+        &service,
+        new("Playback outage"),
+        "alice",
+    )
+    .await
+    .unwrap();
     let resolve = NewUpdate {
         status: Some(Status::Resolved),
         message: "Fixed.".into(),
@@ -231,11 +236,11 @@ pub async fn open_and_resolved_incidents(app: &TestApp) -> (i64, i64) {
         impact: None,
         title: None,
     };
-    ops::update(&app.app, done.id, resolve, "alice")
+    ops::update(&app.app.incidents, done.id, resolve, "alice")
         .await
         .unwrap();
     let markdown = "# Root cause\n\nAn *expired* certificate.\n\n| When | What |\n|---|---|\n| 08:00 | expiry |\n\n<script>alert(2)</script>";
-    ops::set_postmortem(&app.app, done.id, markdown)
+    ops::set_postmortem(&app.app.incidents, done.id, markdown)
         .await
         .unwrap();
     let now = app.clock.now();
@@ -246,7 +251,7 @@ pub async fn open_and_resolved_incidents(app: &TestApp) -> (i64, i64) {
         scheduled_until: now + jiff::SignedDuration::from_hours(1),
         components: ops::MaintenanceComponents::Ids(vec!["playback".into()]),
     };
-    ops::schedule_maintenance(&app.app, &service, window, "alice")
+    ops::schedule_maintenance(&app.app.incidents, &service, window, "alice")
         .await
         .unwrap();
     app.pages.refresh().await;

@@ -3,7 +3,6 @@
 
 mod breakdowns;
 mod browser;
-mod browser_tools;
 mod cache;
 mod form;
 mod geoip;
@@ -13,6 +12,4 @@ mod machine;
 mod mmdb;
 mod official;
 mod render;
-#[path = "../../../server/tests/api/smtp_sink.rs"]
-mod smtp_sink;
 mod subscribe;

@@ -3,8 +3,8 @@
 
 use crate::helpers::*;
 use askama::Template;
+use downbeat_crowd::{CrowdStatus, SeriesStatus};
 use downbeat_domain::{Clock, ComponentState, CountryCode, Verdict};
-use downbeat_server::crowd::{CrowdStatus, SeriesStatus};
 use downbeat_web::model::PageModel;
 use downbeat_web::views::ServicePage;
 use std::sync::Arc;
@@ -88,7 +88,7 @@ async fn an_outage_shows_on_the_page_badge_feed_and_summary() {
         csv.push_str(&format!("{},{}\n", start + h * 3600, 480 + (h % 7) * 3));
     }
     let db = downbeat_store::open(&store.target).await.unwrap();
-    downbeat_server::crowd::seed_from_csv(&*db, "melodia", csv.as_bytes(), now)
+    downbeat_crowd::seed_from_csv(&*db, "melodia", csv.as_bytes(), now)
         .await
         .unwrap();
     drop(db);
@@ -401,7 +401,7 @@ async fn visitors_from_a_country_with_its_own_outage_see_a_line_for_it() {
         app.clock.set_ms(t0 + m * MINUTE + 10_000);
         app.post_many(20, client, spread).await;
         client += 20;
-        downbeat_server::crowd::run_once(&app.app, app.clock.now())
+        downbeat_crowd::run_once(&app.app.crowd, app.clock.now())
             .await
             .unwrap();
     }

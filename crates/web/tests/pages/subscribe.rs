@@ -3,8 +3,8 @@
 //! one-click POST working without cookies or CSRF; bad input answered with the field named.
 
 use crate::helpers::{TestApp, config_text, spawn_with};
-use crate::smtp_sink::{Received, SmtpSink};
-use downbeat_server::notify::{self, Event};
+use downbeat_notify::Event;
+use downbeat_server::testing::smtp_sink::{Received, SmtpSink};
 use downbeat_store::testing;
 use reqwest::StatusCode;
 use serde_json::json;
@@ -71,7 +71,7 @@ async fn incident(app: &TestApp, seq: usize, components: &[&str]) -> u32 {
         json!({"title": "Login <failing>", "status": "identified", "message": "Found it."}),
     );
     e.components = components.iter().map(|c| c.to_string()).collect();
-    notify::enqueue(&app.app, e).await.unwrap()
+    app.app.notifier.enqueue(e).await.unwrap()
 }
 
 #[tokio::test]
@@ -134,7 +134,7 @@ async fn a_visitor_subscribes_confirms_hears_and_unsubscribes_in_one_click() {
     assert_eq!(incident(&app, 4, &["playback"]).await, 0);
     let draft = Event::draft("melodia", 9, app.clock.now_ms(), json!({"title": "t"}));
     assert_eq!(
-        notify::enqueue(&app.app, draft).await.unwrap(),
+        app.app.notifier.enqueue(draft).await.unwrap(),
         0,
         "drafts are for operators only"
     );

@@ -1,0 +1,194 @@
+//! Who may change what: roles, API tokens, and password hashing for admin users.
+//!
+//! API tokens are 32 random bytes shown once (`dbt_` + hex); the store keeps only their
+//! SHA-256, which is enough for secrets with that much entropy and lets a token be found by
+//! its hash in one indexed lookup. Passwords are hashed with argon2id.
+//!
+//! The JSON API authenticates with `Authorization: Bearer TOKEN` through the [`Principal`]
+//! extractor: no or a malformed header, or an unknown or revoked token, is 401; a role too
+//! weak for the action is 403 (from [`Principal::require`]).
+
+use crate::ApiError;
+use crate::app::App;
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use axum::extract::FromRequestParts;
+use axum::http::header;
+use axum::http::request::Parts;
+use downbeat_store::{ApiToken, Hash32, StoreError};
+use sha2::{Digest, Sha256};
+
+pub use downbeat_domain::Role;
+
+/// An authenticated caller: a token's or a user's name and role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub name: String,
+    pub role: Role,
+}
+
+impl Principal {
+    /// 403 unless this caller's role allows `needed`.
+    pub fn require(&self, needed: Role) -> Result<(), ApiError> {
+        if self.role.allows(needed) {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(format!(
+                "{:?} has role {}; this needs {}",
+                self.name, self.role, needed
+            )))
+        }
+    }
+}
+
+/// Prefix of every API token, so a leaked one is recognisable (and scannable).
+pub const TOKEN_PREFIX: &str = "dbt_";
+
+/// A new random token secret.
+pub fn new_token_secret() -> String {
+    let mut bytes = [0u8; 32];
+    rand::fill(&mut bytes[..]);
+    format!("{TOKEN_PREFIX}{}", hex(&bytes))
+}
+
+/// SHA-256 of a secret (a token or a session cookie).
+pub fn secret_hash(secret: &str) -> Hash32 {
+    Sha256::digest(secret.as_bytes()).into()
+}
+
+pub use downbeat_domain::hex::hex;
+
+/// Creates a token named `name` with `role`; returns the secret, which is not stored.
+pub async fn create_token(
+    store: &dyn downbeat_store::Store,
+    name: &str,
+    role: Role,
+    now_ms: i64,
+) -> Result<String, StoreError> {
+    let secret = new_token_secret();
+    store
+        .create_token(ApiToken {
+            id: 0,
+            name: name.to_owned(),
+            role: role.as_str().to_owned(),
+            hash: secret_hash(&secret),
+            created_ms: now_ms,
+            revoked_ms: None,
+        })
+        .await?;
+    Ok(secret)
+}
+
+/// The principal behind a bearer token, if the token is known and not revoked.
+pub async fn token_principal(app: &App, secret: &str) -> Result<Option<Principal>, ApiError> {
+    let Some(token) = app.store.token_by_hash(secret_hash(secret)).await? else {
+        return Ok(None);
+    };
+    let Some(role) = Role::parse(&token.role) else {
+        tracing::warn!(token = %token.name, role = %token.role, "token with an unknown role");
+        return Ok(None);
+    };
+    Ok(Some(Principal {
+        name: token.name,
+        role,
+    }))
+}
+
+impl FromRequestParts<App> for Principal {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
+        let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
+            return Err(ApiError::Unauthorized(
+                "this needs an API token: send Authorization: Bearer TOKEN".into(),
+            ));
+        };
+        let secret = value
+            .to_str()
+            .ok()
+            .and_then(|v| {
+                let (scheme, rest) = v.split_once(' ')?;
+                scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
+            })
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| {
+                ApiError::Unauthorized("the Authorization header must be Bearer TOKEN".into())
+            })?;
+        token_principal(app, secret)
+            .await?
+            .ok_or_else(|| ApiError::Unauthorized("unknown or revoked API token".into()))
+    }
+}
+
+/// An optional caller: None without an Authorization header; a header with a bad token is
+/// still 401 (a client that sends one wants to know it is wrong).
+#[derive(Debug, Clone)]
+pub struct MaybePrincipal(pub Option<Principal>);
+
+impl FromRequestParts<App> for MaybePrincipal {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
+        if parts.headers.get(header::AUTHORIZATION).is_none() {
+            return Ok(MaybePrincipal(None));
+        }
+        Principal::from_request_parts(parts, app)
+            .await
+            .map(|p| MaybePrincipal(Some(p)))
+    }
+}
+
+/// The argon2id PHC string of a password.
+pub fn hash_password(password: &str) -> Result<String, String> {
+    let mut salt = [0u8; 16];
+    rand::fill(&mut salt[..]);
+    Argon2::default()
+        .hash_password_with_salt(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| format!("cannot hash the password: {e}"))
+}
+
+/// Whether `password` matches the PHC string `hash` (false for a malformed hash).
+pub fn verify_password(password: &str, hash: &str) -> bool {
+    Argon2::default()
+        .verify_password(password.as_bytes(), hash)
+        .is_ok()
+}
+
+/// A password an operator may choose: long enough, not absurdly long (argon2 input).
+pub fn check_password_strength(password: &str) -> Result<(), String> {
+    let n = password.chars().count();
+    if n < 10 {
+        return Err(format!("the password has {n} characters; use at least 10"));
+    }
+    if password.len() > 1024 {
+        return Err("the password is longer than 1024 bytes".into());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_random_and_hashed() {
+        let a = new_token_secret();
+        let b = new_token_secret();
+        assert_ne!(a, b);
+        assert!(a.starts_with(TOKEN_PREFIX) && a.len() == TOKEN_PREFIX.len() + 64);
+        assert_eq!(secret_hash(&a), secret_hash(&a));
+        assert_ne!(secret_hash(&a), secret_hash(&b));
+    }
+
+    #[test]
+    fn passwords_verify_only_themselves() {
+        let h = hash_password("correct horse battery").unwrap();
+        assert!(h.starts_with("$argon2id$"), "{h}");
+        assert!(verify_password("correct horse battery", &h));
+        assert!(!verify_password("correct horse batterY", &h));
+        assert!(!verify_password("anything", "not a hash"));
+        assert!(check_password_strength("short").is_err());
+        assert!(check_password_strength("long enough!").is_ok());
+    }
+}

@@ -1,0 +1,89 @@
+//! Answers served from memory: when everybody asks at once, most requests get bytes rendered
+//! moments ago instead of a trip to the store.
+//!
+//! Every service has a generation that moves whenever a commit adds counted reports to it.
+//! A cached answer is reused while its service's generation is unchanged and it is younger
+//! than the cache's freshness limit (time-relative answers — "the last 24 hours" — drift as
+//! the clock moves, so even an unchanged generation expires them).
+
+use axum::body::Bytes;
+use std::collections::HashMap;
+use std::sync::RwLock;
+
+struct Entry {
+    generation: u64,
+    at_ms: i64,
+    body: Bytes,
+}
+
+/// Rendered answers keyed by (service, request); bounded.
+pub struct ResponseCache {
+    max_age_ms: i64,
+    max_entries: usize,
+    entries: RwLock<HashMap<(String, String), Entry>>,
+}
+
+impl ResponseCache {
+    pub fn new(max_age_ms: i64, max_entries: usize) -> Self {
+        ResponseCache {
+            max_age_ms,
+            max_entries,
+            entries: RwLock::new(HashMap::new()),
+        }
+    }
+
+    /// The cached body for `key` if still valid at `now_ms` for `generation`.
+    pub fn get(&self, service: &str, key: &str, generation: u64, now_ms: i64) -> Option<Bytes> {
+        let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
+        // The tuple key needs owned strings; look up by scanning the few entries of this
+        // service instead would cost more than this allocation on a hit path this rare.
+        let e = entries.get(&(service.to_owned(), key.to_owned()))?;
+        let fresh =
+            e.generation == generation && now_ms - e.at_ms < self.max_age_ms && now_ms >= e.at_ms;
+        fresh.then(|| e.body.clone())
+    }
+
+    pub fn put(&self, service: &str, key: &str, generation: u64, now_ms: i64, body: Bytes) {
+        let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
+        if entries.len() >= self.max_entries {
+            // Arbitrary query strings must not grow memory without bound.
+            entries.clear();
+        }
+        entries.insert(
+            (service.to_owned(), key.to_owned()),
+            Entry {
+                generation,
+                at_ms: now_ms,
+                body,
+            },
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_expire_by_generation_and_age() {
+        let c = ResponseCache::new(1_000, 10);
+        c.put("m", "q", 1, 0, Bytes::from_static(b"x"));
+        assert_eq!(c.get("m", "q", 1, 999).as_deref(), Some(&b"x"[..]));
+        assert!(
+            c.get("m", "q", 2, 10).is_none(),
+            "a new generation invalidates"
+        );
+        assert!(c.get("m", "q", 1, 1_000).is_none(), "too old");
+        assert!(c.get("m", "other", 1, 10).is_none());
+        assert!(c.get("n", "q", 1, 10).is_none());
+    }
+
+    #[test]
+    fn stays_bounded() {
+        let c = ResponseCache::new(1_000, 3);
+        for i in 0..10 {
+            c.put("m", &i.to_string(), 0, 0, Bytes::new());
+        }
+        assert!(c.entries.read().unwrap().len() <= 3);
+    }
+}

@@ -1,0 +1,137 @@
+//! The JSON API: every route, the OpenAPI document, and the error type; also the state the
+//! outputs share ([`App`]: every stage's handle) and API-token authentication.
+//!
+//! The routes:
+//!
+//! - `POST /api/v1/services/{service}/reports` — a crowd report (JSON or form).
+//! - `GET  /api/v1/services/{service}/summary?window=60m` — counted reports, broken down.
+//! - `GET  /api/v1/services/{service}/reports?since=…&bucket=5m` — counts per time bucket.
+//! - `GET  /api/v1/services/{service}/status` — the crowd verdict, explained.
+//! - `GET  /api/v1/services/{service}/events?since=24h` — verdict changes with evidence.
+//! - `GET  /api/v1/services/{service}/monitors` — monitors, latest result per region, diagnosis.
+//! - `GET  /api/v1/monitors/{id}/results?since=1h` — a monitor's results.
+//! - `GET  /api/v1/agent/assignments`, `POST /api/v1/agent/results` — remote probe agents
+//!   (token with role agent).
+//! - `POST /api/v1/services/{service}/incidents`, `GET` the same — incidents (token to change).
+//! - `GET  /api/v1/incidents/{id}`, `GET|POST .../updates`, `POST .../publish`,
+//!   `GET|PUT .../postmortem` — one incident.
+//! - `POST|GET /api/v1/services/{service}/maintenance` — maintenance windows.
+//! - `POST /api/v1/services/{service}/subscriptions` — subscribe by mail (double opt-in)
+//!   or webhook; `GET|DELETE /api/v1/subscriptions/{token}` — read or cancel one.
+//! - `GET  /api/openapi.json` — this API, described.
+//! - `GET  /healthz`, `GET /readyz`, `GET /metrics` — operations.
+
+pub mod agent;
+pub mod app;
+pub mod auth;
+pub mod body;
+pub mod cache;
+pub mod error;
+pub mod health;
+pub mod incidents;
+pub mod metrics;
+pub mod monitors;
+pub mod query;
+pub mod reports;
+pub mod series;
+pub mod status;
+pub mod subscriptions;
+
+pub use app::App;
+use axum::Json;
+use axum::Router;
+use axum::routing::get;
+pub use error::ApiError;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Downbeat",
+        description = "Crowd reports, synthetic probes, incidents and status pages for one service or many.",
+        license(name = "Apache-2.0"),
+    ),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "reports", description = "Crowd problem reports"),
+        (name = "crowd", description = "The crowd verdict and its changes"),
+        (name = "monitors", description = "Synthetic probes from vantage regions"),
+        (name = "incidents", description = "Incidents, their updates and post-mortems"),
+        (name = "maintenance", description = "Scheduled maintenance windows"),
+        (name = "subscriptions", description = "Public subscriptions to incidents and maintenance, by mail or webhook"),
+        (name = "operations", description = "Health and metrics"),
+    )
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
+        let components = api.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
+    }
+}
+
+/// Every API route, each registered from its annotated handler, so the OpenAPI document
+/// is generated from the same code that serves and cannot drift from it.
+fn routes() -> OpenApiRouter<App> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(reports::submit, series::counts))
+        .routes(routes!(series::summary))
+        .routes(routes!(status::status))
+        .routes(routes!(status::events))
+        .routes(routes!(monitors::list))
+        .routes(routes!(monitors::results))
+        .routes(routes!(agent::assignments))
+        .routes(routes!(agent::results))
+        .routes(routes!(incidents::create, incidents::list))
+        .routes(routes!(incidents::get))
+        .routes(routes!(incidents::updates, incidents::add_update))
+        .routes(routes!(incidents::publish))
+        .routes(routes!(
+            incidents::get_postmortem,
+            incidents::put_postmortem
+        ))
+        .routes(routes!(
+            incidents::create_maintenance,
+            incidents::list_maintenance
+        ))
+        .routes(routes!(subscriptions::subscribe))
+        .routes(routes!(subscriptions::get, subscriptions::delete))
+        .routes(routes!(health::healthz))
+        .routes(routes!(health::readyz))
+        .routes(routes!(health::metrics))
+}
+
+/// The OpenAPI document of the whole JSON API.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    routes().split_for_parts().1
+}
+
+pub fn router(app: App) -> Router {
+    let metrics = app.metrics.clone();
+    let (api_routes, doc) = routes().split_for_parts();
+    let doc = std::sync::Arc::new(doc);
+    api_routes
+        .route(
+            "/api/openapi.json",
+            get(move || {
+                let doc = doc.clone();
+                async move { Json(doc) }
+            }),
+        )
+        .fallback(error::not_found)
+        .method_not_allowed_fallback(error::method_not_allowed)
+        .with_state(app)
+        .layer(axum::middleware::from_fn_with_state(
+            metrics,
+            crate::metrics::track,
+        ))
+}

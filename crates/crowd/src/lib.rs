@@ -1,0 +1,741 @@
+//! Live crowd verdicts: every minute, the detector reads the minute that just ended.
+//!
+//! Each service has one series for all its reports and one per problem kind, platform and
+//! country with volume (at most [`MAX_SERIES_PER_DIMENSION`] per dimension). Reports are
+//! weighed by network first: a /24 (or /48) counts fully for its first [`NETWORK_CAP`]
+//! reports of a minute and proportionally less after that, so one client or one flooding
+//! network cannot fake an outage, while a real outage — many networks at once — is unaffected.
+//!
+//! Detector states are saved every few minutes and at shutdown, so a restart keeps the
+//! baseline; the minutes missed while down are read back from the stored reports. A service
+//! with no saved state learns from up to [`LEARN_FROM_DAYS`] days of stored reports before
+//! judging the last hour (cold start: see the detector crate for its priors).
+//!
+//! Every verdict change is stored as an event with its evidence.
+//!
+//! With several nodes on one PostgreSQL, every node runs the detectors (they are
+//! deterministic over the same stored reports, so every node shows the same verdict), but
+//! only the holder of the `crowd` lease records events and saves state.
+//!
+//! [`Crowd`] is the stage's handle: the job calls [`run_once`], the outputs read
+//! [`Crowd::status`] and [`Crowd::baselines`].
+//!
+//! # Layout
+//! - this file: [`Crowd`], weighing by network, feeding the detectors, verdict events and
+//!   their explanation, [`CrowdStatus`].
+//! - [`seed`]: a baseline seeded from past counts.
+
+pub mod seed;
+
+pub use seed::{SeedError, SeedSummary, seed_from_csv};
+
+use downbeat_config::{Config, ServiceConfig};
+use downbeat_detect::{Assessment, Detector, DetectorConfig, Verdict};
+use downbeat_domain::Clock;
+use downbeat_domain::{CountryCode, Platform};
+use downbeat_notify::{Event, Notifier};
+use downbeat_store::Store;
+use downbeat_store::{DetectorState, Hash16, NetworkMinute, StoreError, VerdictEvent};
+use jiff::Timestamp;
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::ops::Deref;
+use std::sync::{Arc, RwLock};
+
+/// Reports per network per minute that count fully.
+pub const NETWORK_CAP: f64 = 3.0;
+/// Most sub-series per dimension (problem, platform, country) of a service.
+pub const MAX_SERIES_PER_DIMENSION: usize = 50;
+/// A minute is read this long after it ends, so reports committing at its edge are in.
+pub const GRACE_MS: i64 = 5_000;
+/// States are saved after this many minutes of new data (and at shutdown).
+pub const SAVE_EVERY_MINUTES: u32 = 10;
+/// A service without saved state learns from this much stored history.
+pub const LEARN_FROM_DAYS: i64 = 7;
+/// Minutes judged (not only learned) when catching up: the last hour.
+pub const JUDGE_LAST_MINUTES: i64 = 60;
+/// The lease that makes one node record events and save state.
+pub const LEASE: &str = "crowd";
+/// The lease outlives a few runs of the job, so a live leader keeps it.
+pub const LEASE_TTL_MS: i64 = 60_000;
+/// Minutes of breakdowns kept for explanations.
+pub const RECENT_MINUTES: usize = 15;
+
+pub(crate) const MINUTE_MS: i64 = 60_000;
+/// Catch-up reads at most this much history per store query.
+const CHUNK_MS: i64 = 6 * 3_600_000;
+
+/// One minute's weighed counts of a service.
+#[derive(Debug, Clone, Default)]
+struct MinuteCounts {
+    total: f64,
+    by: BTreeMap<String, f64>, // series key ("problem:login") -> weighed count
+    networks: HashSet<Hash16>,
+}
+
+fn weigh(rows: &[NetworkMinute]) -> MinuteCounts {
+    let mut per_network: HashMap<Hash16, u64> = HashMap::new();
+    for r in rows {
+        *per_network.entry(r.network_hash).or_default() += r.count;
+    }
+    let mut m = MinuteCounts::default();
+    for r in rows {
+        let n = per_network[&r.network_hash] as f64;
+        let w = if n > NETWORK_CAP {
+            NETWORK_CAP / n
+        } else {
+            1.0
+        };
+        let c = r.count as f64 * w;
+        m.total += c;
+        *m.by.entry(format!("problem:{}", r.problem)).or_default() += c;
+        if !r.platform.is_empty() {
+            *m.by.entry(format!("platform:{}", r.platform)).or_default() += c;
+        }
+        if !r.country.is_empty() {
+            *m.by.entry(format!("country:{}", r.country)).or_default() += c;
+        }
+        m.networks.insert(r.network_hash);
+    }
+    m
+}
+
+struct Series {
+    detector: Detector,
+    last: Option<Assessment>,
+}
+
+/// A service's detectors and recent minutes.
+struct Watch {
+    /// The start of the last minute fed, or None before the first run.
+    through_ms: Option<i64>,
+    series: BTreeMap<String, Series>,
+    recent: VecDeque<(i64, MinuteCounts)>,
+    unsaved: u32,
+}
+
+/// The crowd side of a service, as `/status` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct CrowdStatus {
+    pub service: String,
+    pub name: String,
+    pub verdict: Verdict,
+    /// When the current verdict began (None before any data).
+    pub since: Option<Timestamp>,
+    /// The minute the figures describe.
+    pub as_of: Option<Timestamp>,
+    pub observed: f64,
+    pub expected: f64,
+    pub lower: f64,
+    pub upper: f64,
+    pub score: f64,
+    pub explanation: String,
+    /// Shares of the last minutes' reports, largest first.
+    pub breakdown: Breakdown,
+    /// Distinct networks reporting in the last minutes.
+    pub networks: usize,
+    /// Sub-series (a problem, platform or country) whose own verdict is not "no problems".
+    pub hot_series: Vec<SeriesStatus>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Breakdown {
+    pub problems: Vec<Share>,
+    pub platforms: Vec<Share>,
+    pub countries: Vec<Share>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Share {
+    pub id: String,
+    pub label: String,
+    pub share: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SeriesStatus {
+    pub series: String,
+    pub label: String,
+    pub verdict: Verdict,
+    pub since: Option<Timestamp>,
+    pub observed: f64,
+    pub expected: f64,
+    pub score: f64,
+}
+
+/// The crowd stage's handle: every service's detectors (the job feeds them, handlers read
+/// the latest snapshots) and what they need. Cheap to clone.
+#[derive(Clone)]
+pub struct Crowd {
+    inner: Arc<Inner>,
+}
+
+pub struct Inner {
+    pub config: Arc<Config>,
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn Clock>,
+    /// This process's name in leases.
+    pub node_id: Arc<str>,
+    pub notifier: Notifier,
+    watches: tokio::sync::Mutex<HashMap<String, Watch>>,
+    snapshots: RwLock<HashMap<String, Arc<CrowdStatus>>>,
+    /// A copy of each service's overall detector as of its latest snapshot, for baselines
+    /// at other times (charts) without waiting for the job's lock.
+    models: RwLock<HashMap<String, Arc<Detector>>>,
+}
+
+impl Deref for Crowd {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.inner
+    }
+}
+
+impl Crowd {
+    pub fn new(
+        config: Arc<Config>,
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        node_id: Arc<str>,
+        notifier: Notifier,
+    ) -> Crowd {
+        Crowd {
+            inner: Arc::new(Inner {
+                config,
+                store,
+                clock,
+                node_id,
+                notifier,
+                watches: tokio::sync::Mutex::new(HashMap::new()),
+                snapshots: RwLock::new(HashMap::new()),
+                models: RwLock::new(HashMap::new()),
+            }),
+        }
+    }
+}
+
+/// The usual number of reports in one time bucket, by the overall detector.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct BucketBaseline {
+    pub start_ms: i64,
+    /// Minutes of the bucket the figures cover (fewer than the bucket's for the current,
+    /// partial one).
+    pub minutes: u32,
+    /// The sum of the per-minute expected counts.
+    pub expected: f64,
+    /// The sums of the per-minute band edges: the range where the bucket stays when every
+    /// one of its minutes is within its own normal band (what the detector judges).
+    pub lower: f64,
+    pub upper: f64,
+}
+
+impl Crowd {
+    /// The latest status of a service (a calm one before the first run).
+    pub fn status(&self, service: &ServiceConfig) -> Arc<CrowdStatus> {
+        let snaps = self.snapshots.read().unwrap_or_else(|e| e.into_inner());
+        snaps
+            .get(service.id.as_str())
+            .cloned()
+            .unwrap_or_else(|| Arc::new(empty_status(service)))
+    }
+
+    /// The usual range of the service's reports in each of `buckets` buckets of `bucket_ms`
+    /// from `start_ms`, counting only minutes that start before `until_ms`: the current
+    /// model's seasonal baseline (time of day and of week, current level) evaluated at every
+    /// minute and summed per bucket. It is today's idea of what was usual then, not a
+    /// record of what the detector expected at the time; outage minutes teach the model
+    /// next to nothing (they are clipped to the band), so an outage does not raise its own
+    /// baseline. `None` before the detector has a model or while it is warming up.
+    ///
+    /// The detector reads reports weighed by network (see [`NETWORK_CAP`]); for a crowd of
+    /// many networks that is the plain count.
+    pub fn baselines(
+        &self,
+        service: &str,
+        start_ms: i64,
+        bucket_ms: i64,
+        buckets: usize,
+        until_ms: i64,
+    ) -> Option<Vec<BucketBaseline>> {
+        let model = self
+            .models
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(service)
+            .cloned()?;
+        if model.warming_up() {
+            return None;
+        }
+        let per = (bucket_ms / MINUTE_MS).max(1);
+        Some(
+            (0..buckets as i64)
+                .map(|i| {
+                    let start = start_ms + i * per * MINUTE_MS;
+                    let mut b = BucketBaseline {
+                        start_ms: start,
+                        minutes: 0,
+                        expected: 0.0,
+                        lower: 0.0,
+                        upper: 0.0,
+                    };
+                    for k in 0..per {
+                        let t = start + k * MINUTE_MS;
+                        if t >= until_ms {
+                            break;
+                        }
+                        let p = model.baseline(t.div_euclid(1000));
+                        b.minutes += 1;
+                        b.expected += p.expected.max(0.0);
+                        b.lower += p.lower.max(0.0);
+                        b.upper += p.upper.max(0.0);
+                    }
+                    b
+                })
+                .collect(),
+        )
+    }
+}
+
+fn empty_status(service: &ServiceConfig) -> CrowdStatus {
+    CrowdStatus {
+        service: service.id.to_string(),
+        name: service.name.clone(),
+        verdict: Verdict::NoProblems,
+        since: None,
+        as_of: None,
+        observed: 0.0,
+        expected: 0.0,
+        lower: 0.0,
+        upper: 0.0,
+        score: 0.0,
+        explanation: "No reports yet.".into(),
+        breakdown: Breakdown::default(),
+        networks: 0,
+        hot_series: Vec::new(),
+    }
+}
+
+fn ts(ms: i64) -> Option<Timestamp> {
+    Timestamp::from_millisecond(ms).ok()
+}
+
+/// Feeds every complete minute up to `now` to every service's detectors, records verdict
+/// changes, saves state now and then, and refreshes the status snapshots.
+pub async fn run_once(crowd: &Crowd, now: Timestamp) -> Result<(), StoreError> {
+    let mut watches = crowd.watches.lock().await;
+    let leader = crowd
+        .store
+        .try_lease(LEASE, &crowd.node_id, now.as_millisecond(), LEASE_TTL_MS)
+        .await?;
+    for service in &crowd.config.services {
+        let key = service.id.to_string();
+        if !watches.contains_key(&key) {
+            let w = load_watch(crowd, service).await?;
+            watches.insert(key.clone(), w);
+        }
+        let watch = watches.get_mut(&key).expect("inserted above");
+        advance(crowd, service, watch, now.as_millisecond(), leader).await?;
+        let snapshot = Arc::new(snapshot(service, watch));
+        if let Some(all) = watch.series.get("all") {
+            crowd
+                .models
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(key.clone(), Arc::new(all.detector.clone()));
+        }
+        crowd
+            .snapshots
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key, snapshot);
+    }
+    Ok(())
+}
+
+/// Saves every service's detector state (at shutdown).
+pub async fn save_all(crowd: &Crowd) -> Result<(), StoreError> {
+    let mut watches = crowd.watches.lock().await;
+    let now = crowd.clock.now().as_millisecond();
+    if !crowd
+        .store
+        .try_lease(LEASE, &crowd.node_id, now, LEASE_TTL_MS)
+        .await?
+    {
+        return Ok(());
+    }
+    for (service, watch) in watches.iter_mut() {
+        save(crowd, service, watch).await?;
+    }
+    Ok(())
+}
+
+async fn load_watch(crowd: &Crowd, service: &ServiceConfig) -> Result<Watch, StoreError> {
+    let mut series = BTreeMap::new();
+    let mut through: Option<i64> = None;
+    for s in crowd.store.detector_states(service.id.as_str()).await? {
+        match serde_json::from_str::<Detector>(&s.state) {
+            Ok(detector) => {
+                through =
+                    Some(through.map_or(s.through_minute_ms, |t: i64| t.min(s.through_minute_ms)));
+                series.insert(
+                    s.series,
+                    Series {
+                        detector,
+                        last: None,
+                    },
+                );
+            }
+            // A state this binary cannot read is relearned rather than fatal.
+            Err(e) => {
+                tracing::warn!(service = %service.id, series = %s.series, error = %e, "discarding unreadable detector state")
+            }
+        }
+    }
+    Ok(Watch {
+        through_ms: through,
+        series,
+        recent: VecDeque::new(),
+        unsaved: 0,
+    })
+}
+
+async fn advance(
+    crowd: &Crowd,
+    service: &ServiceConfig,
+    watch: &mut Watch,
+    now_ms: i64,
+    leader: bool,
+) -> Result<(), StoreError> {
+    // The last complete minute: it ended at least GRACE_MS ago.
+    let last_complete = (now_ms - GRACE_MS).div_euclid(MINUTE_MS) * MINUTE_MS - MINUTE_MS;
+    let first = match watch.through_ms {
+        Some(t) => t + MINUTE_MS,
+        None => {
+            let from = last_complete - LEARN_FROM_DAYS * 86_400_000;
+            // Start where the data starts, not days of zeros before the first report.
+            let rows = crowd
+                .store
+                .network_minutes(service.id.as_str(), from, last_complete + MINUTE_MS)
+                .await?;
+            match rows.iter().map(|r| r.minute_ms).min() {
+                Some(m) => m,
+                None => last_complete,
+            }
+        }
+    };
+    if first > last_complete {
+        return Ok(());
+    }
+    let judge_from = last_complete - (JUDGE_LAST_MINUTES - 1) * MINUTE_MS;
+    let mut chunk_start = first.max(last_complete - LEARN_FROM_DAYS * 86_400_000);
+    while chunk_start <= last_complete {
+        let chunk_end = (chunk_start + CHUNK_MS).min(last_complete + MINUTE_MS);
+        let rows = crowd
+            .store
+            .network_minutes(service.id.as_str(), chunk_start, chunk_end)
+            .await?;
+        let mut by_minute: BTreeMap<i64, Vec<NetworkMinute>> = BTreeMap::new();
+        for r in rows {
+            by_minute.entry(r.minute_ms).or_default().push(r);
+        }
+        let mut m = chunk_start;
+        while m < chunk_end {
+            let counts = by_minute
+                .remove(&m)
+                .map(|rows| weigh(&rows))
+                .unwrap_or_default();
+            feed(crowd, service, watch, m, counts, m >= judge_from, leader).await?;
+            m += MINUTE_MS;
+        }
+        chunk_start = chunk_end;
+    }
+    if leader && watch.unsaved >= SAVE_EVERY_MINUTES {
+        save(crowd, service.id.as_str(), watch).await?;
+    }
+    Ok(())
+}
+
+async fn feed(
+    crowd: &Crowd,
+    service: &ServiceConfig,
+    watch: &mut Watch,
+    minute_ms: i64,
+    counts: MinuteCounts,
+    judge: bool,
+    leader: bool,
+) -> Result<(), StoreError> {
+    let t = minute_ms / 1000;
+    // New sub-series for values with volume, bounded per dimension.
+    for (key, &v) in &counts.by {
+        if v >= 1.0 && !watch.series.contains_key(key) {
+            let dim = key.split(':').next().unwrap_or("");
+            let n = watch
+                .series
+                .keys()
+                .filter(|k| k.split(':').next() == Some(dim))
+                .count();
+            if n < MAX_SERIES_PER_DIMENSION {
+                watch.series.insert(
+                    key.clone(),
+                    Series {
+                        detector: Detector::new(DetectorConfig::for_counts()),
+                        last: None,
+                    },
+                );
+            }
+        }
+    }
+    watch.series.entry("all".into()).or_insert_with(|| Series {
+        detector: Detector::new(DetectorConfig::for_counts()),
+        last: None,
+    });
+    let mut changes = Vec::new();
+    for (key, s) in watch.series.iter_mut() {
+        let v = if key == "all" {
+            counts.total
+        } else {
+            counts.by.get(key).copied().unwrap_or(0.0)
+        };
+        let a = if judge {
+            s.detector.observe(t, v)
+        } else {
+            s.detector.warm_up(t, v)
+        };
+        if judge && leader && a.changed {
+            changes.push((key.clone(), a));
+        }
+        s.last = Some(a);
+    }
+    watch.recent.push_back((minute_ms, counts));
+    while watch.recent.len() > RECENT_MINUTES {
+        watch.recent.pop_front();
+    }
+    watch.through_ms = Some(minute_ms);
+    watch.unsaved += 1;
+    for (key, a) in changes {
+        let breakdown = breakdown(service, &watch.recent);
+        let explanation = explain(service, &a, &breakdown, &key);
+        let evidence = serde_json::json!({
+            "observed": a.value, "expected": a.expected, "lower": a.lower, "upper": a.upper,
+            "score": a.score, "ratio": a.ratio(),
+            "verdict_since": ts(a.verdict_since * 1000),
+            "breakdown": breakdown,
+            "networks": distinct_networks(&watch.recent),
+        });
+        let event = VerdictEvent {
+            id: 0,
+            service: service.id.to_string(),
+            series: key.clone(),
+            at_ms: minute_ms,
+            verdict: a.verdict.as_str().into(),
+            previous: a.previous.as_str().into(),
+            score: a.score,
+            observed: a.value,
+            expected: a.expected,
+            explanation: explanation.clone(),
+            evidence: evidence.to_string(),
+        };
+        crowd.store.insert_verdict_event(event).await?;
+        if key == "all" {
+            tracing::info!(service = %service.id, verdict = a.verdict.as_str(), %explanation, "crowd verdict changed");
+            let data = serde_json::json!({
+                "verdict": a.verdict.as_str(), "previous": a.previous.as_str(),
+                "explanation": explanation,
+            });
+            crowd
+                .notifier
+                .enqueue_or_log(Event::verdict(service.id.as_str(), minute_ms, data))
+                .await;
+        }
+    }
+    Ok(())
+}
+
+async fn save(crowd: &Crowd, service: &str, watch: &mut Watch) -> Result<(), StoreError> {
+    let Some(through) = watch.through_ms else {
+        return Ok(());
+    };
+    let states = watch
+        .series
+        .iter()
+        .filter_map(|(k, s)| {
+            serde_json::to_string(&s.detector)
+                .ok()
+                .map(|state| DetectorState {
+                    series: k.clone(),
+                    state,
+                    through_minute_ms: through,
+                })
+        })
+        .collect();
+    crowd.store.save_detector_states(service, states).await?;
+    watch.unsaved = 0;
+    Ok(())
+}
+
+fn distinct_networks(recent: &VecDeque<(i64, MinuteCounts)>) -> usize {
+    let mut all = HashSet::new();
+    for (_, m) in recent {
+        all.extend(m.networks.iter().copied());
+    }
+    all.len()
+}
+
+fn label_of(service: &ServiceConfig, key: &str) -> String {
+    let (dim, id) = key.split_once(':').unwrap_or(("", key));
+    match dim {
+        "problem" => service
+            .offers(id)
+            .map_or_else(|| id.to_owned(), |p| p.label.clone()),
+        "platform" => id
+            .parse::<Platform>()
+            .map_or_else(|_| id.to_owned(), |p| p.label().to_owned()),
+        "country" => CountryCode::parse(id).map_or_else(|_| id.to_owned(), |c| c.name().to_owned()),
+        _ => "All reports".to_owned(),
+    }
+}
+
+fn breakdown(service: &ServiceConfig, recent: &VecDeque<(i64, MinuteCounts)>) -> Breakdown {
+    let mut sums: BTreeMap<&str, f64> = BTreeMap::new();
+    let mut total = 0.0;
+    for (_, m) in recent {
+        total += m.total;
+        for (k, v) in &m.by {
+            *sums.entry(k.as_str()).or_default() += v;
+        }
+    }
+    let shares = |dim: &str| {
+        let mut v: Vec<Share> = sums
+            .iter()
+            .filter(|(k, _)| k.split(':').next() == Some(dim))
+            .map(|(k, &n)| Share {
+                id: k.split_once(':').map_or(*k, |(_, id)| id).to_owned(),
+                label: label_of(service, k),
+                share: if total > 0.0 { n / total } else { 0.0 },
+            })
+            .collect();
+        v.sort_by(|a, b| b.share.total_cmp(&a.share).then_with(|| a.id.cmp(&b.id)));
+        v.truncate(10);
+        v
+    };
+    Breakdown {
+        problems: shares("problem"),
+        platforms: shares("platform"),
+        countries: shares("country"),
+    }
+}
+
+/// Plain words: "reports 14× the usual for a Tuesday at 20:00, for 6 minutes; 71% login;
+/// 65% mobile app".
+fn explain(service: &ServiceConfig, a: &Assessment, b: &Breakdown, key: &str) -> String {
+    let who = if key == "all" {
+        String::new()
+    } else {
+        format!(" ({})", label_of(service, key))
+    };
+    if a.verdict == Verdict::NoProblems {
+        return format!(
+            "Reports{who} at the usual level: {:.0} in the last minute, about {:.0} expected.",
+            a.value, a.expected
+        );
+    }
+    let when = Timestamp::from_second(a.t)
+        .map(|t| t.to_zoned(jiff::tz::TimeZone::UTC))
+        .ok();
+    let usual = match when {
+        Some(z) => format!(
+            "the usual for a {} at {:02}:{:02} UTC",
+            z.strftime("%A"),
+            z.hour(),
+            z.minute()
+        ),
+        None => "the usual".into(),
+    };
+    let minutes = (a.verdict_for_s() / 60).max(1);
+    let mut s = if a.expected >= 1.0 {
+        format!(
+            "reports{who} {:.0}× {usual}, for {minutes} minute{}",
+            a.value / a.expected,
+            if minutes == 1 { "" } else { "s" }
+        )
+    } else {
+        format!(
+            "reports{who}: {:.0} in a minute where about {:.1} are usual, for {minutes} minute{}",
+            a.value,
+            a.expected,
+            if minutes == 1 { "" } else { "s" }
+        )
+    };
+    if key == "all" {
+        if let Some(p) = b.problems.first() {
+            s.push_str(&format!(
+                "; {:.0}% {}",
+                p.share * 100.0,
+                p.label.to_lowercase()
+            ));
+        }
+        let mobile: f64 = b
+            .platforms
+            .iter()
+            .filter(|p| p.id.parse::<Platform>().is_ok_and(Platform::is_mobile))
+            .map(|p| p.share)
+            .sum();
+        if mobile > 0.0 {
+            s.push_str(&format!("; {:.0}% mobile app", mobile * 100.0));
+        }
+        if let Some(c) = b.countries.first() {
+            s.push_str(&format!(
+                "; most from {} ({:.0}%)",
+                c.label,
+                c.share * 100.0
+            ));
+        }
+    }
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect::<String>() + ".",
+        None => s,
+    }
+}
+
+fn snapshot(service: &ServiceConfig, watch: &Watch) -> CrowdStatus {
+    let Some(all) = watch.series.get("all").and_then(|s| s.last) else {
+        return empty_status(service);
+    };
+    let b = breakdown(service, &watch.recent);
+    let mut hot: Vec<SeriesStatus> = watch
+        .series
+        .iter()
+        .filter(|(k, _)| k.as_str() != "all")
+        .filter_map(|(k, s)| s.last.as_ref().map(|a| (k, a)))
+        .filter(|(_, a)| a.verdict != Verdict::NoProblems)
+        .map(|(k, a)| SeriesStatus {
+            series: k.clone(),
+            label: label_of(service, k),
+            verdict: a.verdict,
+            since: ts(a.verdict_since * 1000),
+            observed: a.value,
+            expected: a.expected,
+            score: a.score,
+        })
+        .collect();
+    hot.sort_by(|x, y| y.verdict.cmp(&x.verdict).then(y.score.total_cmp(&x.score)));
+    CrowdStatus {
+        service: service.id.to_string(),
+        name: service.name.clone(),
+        verdict: all.verdict,
+        since: (all.verdict != Verdict::NoProblems)
+            .then(|| ts(all.verdict_since * 1000))
+            .flatten(),
+        as_of: ts(all.t * 1000),
+        observed: all.value,
+        expected: all.expected,
+        lower: all.lower,
+        upper: all.upper,
+        score: all.score,
+        explanation: explain(service, &all, &b, "all"),
+        breakdown: b,
+        networks: distinct_networks(&watch.recent),
+        hot_series: hot,
+    }
+}

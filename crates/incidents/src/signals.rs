@@ -1,0 +1,387 @@
+//! From signals to incidents: when the trouble began and was detected (for time to detect),
+//! the evidence behind a draft, and the job that drafts incidents and marks them for
+//! resolution when the signals recover.
+
+use super::model::*;
+use super::ops;
+use crate::Incidents;
+use downbeat_config::ServiceConfig;
+use downbeat_domain::{ComponentState, Verdict};
+use downbeat_store::{IncidentFilter, MINUTE_MS, StoreError};
+use jiff::Timestamp;
+use serde_json::json;
+
+/// How far back an episode's signals are looked for.
+const LOOKBACK_MS: i64 = 24 * 3_600_000;
+/// How far back from detection the onset is looked for.
+const ONSET_LOOKBACK_MS: i64 = 60 * MINUTE_MS;
+/// The lease that makes one node draft incidents.
+const LEASE: &str = "incidents";
+const LEASE_TTL_MS: i64 = 30_000;
+
+/// The current trouble of a service as the recorded signals tell it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Episode {
+    /// The first abnormal minute (crowd) or failing probe, when it can be told.
+    pub onset_ms: Option<i64>,
+    /// The first *possible problems* verdict or quorum probe failure.
+    pub detected_ms: i64,
+}
+
+/// The service's current episode: the crowd's (since its last calm verdict) and the open
+/// monitors', whichever began first. None when all is calm.
+pub async fn episode(
+    incidents: &Incidents,
+    service: &ServiceConfig,
+    now_ms: i64,
+) -> Result<Option<Episode>, StoreError> {
+    let mut found: Vec<Episode> = Vec::new();
+    found.extend(crowd_episode(incidents, service, now_ms).await?);
+    found.extend(probe_episode(incidents, service, now_ms).await?);
+    let Some(detected_ms) = found.iter().map(|e| e.detected_ms).min() else {
+        return Ok(None);
+    };
+    Ok(Some(Episode {
+        onset_ms: found.iter().filter_map(|e| e.onset_ms).min(),
+        detected_ms,
+    }))
+}
+
+/// The crowd's episode: the verdict changes of the whole service since its last return to
+/// "no problems". The onset is the start of the run of minutes above the usual band that
+/// ends at detection.
+async fn crowd_episode(
+    incidents: &Incidents,
+    service: &ServiceConfig,
+    now_ms: i64,
+) -> Result<Option<Episode>, StoreError> {
+    let events = incidents
+        .store
+        .verdict_events(service.id.as_str(), now_ms - LOOKBACK_MS, 1000)
+        .await?;
+    // Newest first: the episode is every change before the newest calm one.
+    let episode: Vec<_> = events
+        .iter()
+        .filter(|e| e.series == "all")
+        .take_while(|e| e.verdict != Verdict::NoProblems.as_str())
+        .collect();
+    let Some(first) = episode.last() else {
+        return Ok(None);
+    };
+    let upper = serde_json::from_str::<serde_json::Value>(&first.evidence)
+        .ok()
+        .and_then(|v| v.get("upper").and_then(serde_json::Value::as_f64));
+    let mut onset = None;
+    if let Some(upper) = upper {
+        let counts = incidents
+            .store
+            .report_counts(
+                service.id.as_str(),
+                first.at_ms - ONSET_LOOKBACK_MS,
+                first.at_ms + MINUTE_MS,
+                MINUTE_MS,
+            )
+            .await?;
+        let mut minute = first.at_ms;
+        loop {
+            let count = counts
+                .iter()
+                .find(|b| b.start_ms == minute)
+                .map_or(0, |b| b.count);
+            if (count as f64) <= upper || minute < first.at_ms - ONSET_LOOKBACK_MS {
+                break;
+            }
+            onset = Some(minute);
+            minute -= MINUTE_MS;
+        }
+    }
+    Ok(Some(Episode {
+        onset_ms: onset.or(Some(first.at_ms)),
+        detected_ms: first.at_ms,
+    }))
+}
+
+/// The open monitors' episode: detection when the first opened (quorum and hysteresis),
+/// onset at the first failing result of the run that led there.
+async fn probe_episode(
+    incidents: &Incidents,
+    service: &ServiceConfig,
+    _now_ms: i64,
+) -> Result<Option<Episode>, StoreError> {
+    let mut best: Option<Episode> = None;
+    for (i, m) in incidents.config.monitors.iter().enumerate() {
+        if m.service != service.id {
+            continue;
+        }
+        let (down, since_ms, _) = incidents.monitors.state(i);
+        let (true, Some(detected_ms)) = (down, since_ms) else {
+            continue;
+        };
+        let results = incidents
+            .store
+            .probe_results(m.id.as_str(), detected_ms - ONSET_LOOKBACK_MS, 10_000)
+            .await?;
+        let onset = results
+            .iter()
+            .rev()
+            .filter(|r| r.at_ms <= detected_ms && r.reliable)
+            .take_while(|r| r.outcome == "down")
+            .last()
+            .map(|r| r.at_ms);
+        let e = Episode {
+            onset_ms: onset.or(Some(detected_ms)),
+            detected_ms,
+        };
+        if best.is_none_or(|b| e.detected_ms < b.detected_ms) {
+            best = Some(e);
+        }
+    }
+    Ok(best)
+}
+
+/// What a draft is based on: the crowd picture, the open monitors per region, the diagnosis.
+pub fn evidence(incidents: &Incidents, service: &ServiceConfig, now_ms: i64) -> serde_json::Value {
+    let crowd = incidents.crowd.status(service);
+    let monitors: Vec<serde_json::Value> = incidents
+        .config
+        .monitors
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| m.service == service.id)
+        .map(|(i, m)| {
+            let (down, since_ms, cause) = incidents.monitors.state(i);
+            let regions: serde_json::Map<String, serde_json::Value> = incidents
+                .monitors
+                .latest(i)
+                .into_iter()
+                .map(|(region, r)| {
+                    (
+                        region.to_string(),
+                        json!({
+                            "at": r.at, "outcome": r.result.outcome.as_str(),
+                            "cause": r.result.cause.map(|c| c.as_str()),
+                            "reliable": r.reliable, "explanation": r.explanation,
+                        }),
+                    )
+                })
+                .collect();
+            json!({
+                "monitor": m.id.as_str(),
+                "component": m.component.as_ref().map(|c| c.as_str()),
+                "state": if down { "down" } else { "up" },
+                "since": since_ms.and_then(|ms| Timestamp::from_millisecond(ms).ok()),
+                "probable_cause": cause,
+                "regions": regions,
+            })
+        })
+        .collect();
+    json!({
+        "at": Timestamp::from_millisecond(now_ms).ok(),
+        "crowd": &*crowd,
+        "monitors": monitors,
+        "diagnosis": downbeat_monitors::diagnose(&incidents.monitors, service.id.as_str(), now_ms),
+    })
+}
+
+/// Components under maintenance in progress right now, and whether the whole service is.
+fn under_maintenance(
+    snapshot: &super::ServiceIncidents,
+    service: &ServiceConfig,
+) -> (Vec<String>, bool) {
+    let ids: Vec<String> = snapshot
+        .maintenance
+        .iter()
+        .filter(|m| m.status == Status::InProgress)
+        .flat_map(|m| m.components.keys().cloned())
+        .collect();
+    let any_in_progress = snapshot
+        .maintenance
+        .iter()
+        .any(|m| m.status == Status::InProgress);
+    let whole = if service.components.is_empty() {
+        any_in_progress
+    } else {
+        service
+            .components
+            .iter()
+            .all(|c| ids.iter().any(|i| i == c.id.as_str()))
+    };
+    (ids, whole)
+}
+
+/// One round: drafts an incident for each service whose crowd verdict is *problems* or
+/// whose monitors fail by quorum, unless an incident is already open or maintenance covers
+/// it; marks open incidents for resolution when their signals have recovered. Only the
+/// holder of the `incidents` lease acts, so several nodes draft once. The caller
+/// (the assembly's incidents job) reloads every snapshot afterwards.
+pub async fn run_once(incidents: &Incidents, now_ms: i64) -> Result<(), StoreError> {
+    ops::advance_maintenance(incidents, now_ms).await?;
+    if !incidents
+        .store
+        .try_lease(LEASE, &incidents.node_id, now_ms, LEASE_TTL_MS)
+        .await?
+    {
+        return Ok(());
+    }
+    for service in &incidents.config.services {
+        let snapshot = super::snapshot(incidents, service.id.as_str());
+        let (maintained, whole_service) = under_maintenance(&snapshot, service);
+        let crowd = incidents.crowd.status(service);
+        let crowd_bad = crowd.verdict == Verdict::Problems && !whole_service;
+        let failing: Vec<(String, Option<String>, Option<String>)> = incidents
+            .config
+            .monitors
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| m.service == service.id)
+            .filter(|(_, m)| {
+                m.component
+                    .as_ref()
+                    .is_none_or(|c| !maintained.iter().any(|x| x == c.as_str()))
+            })
+            .filter_map(|(i, m)| {
+                let (down, _, cause) = incidents.monitors.state(i);
+                down.then(|| {
+                    (
+                        m.id.to_string(),
+                        m.component.as_ref().map(|c| c.to_string()),
+                        cause,
+                    )
+                })
+            })
+            .collect();
+        let signal = crowd_bad || !failing.is_empty();
+        let open = incidents
+            .store
+            .incidents(IncidentFilter {
+                service: Some(service.id.to_string()),
+                kind: Some("incident".into()),
+                include_drafts: true,
+                open_only: true,
+                limit: 50,
+                ..Default::default()
+            })
+            .await?;
+        if open.is_empty() {
+            if signal {
+                draft(incidents, service, crowd_bad, &failing, now_ms).await?;
+            }
+            continue;
+        }
+        for rec in open {
+            let mut row = rec.incident;
+            let awaiting = row.recovered_ms.is_some();
+            if row.detected_ms.is_none() && row.source == Source::Operator.as_str() {
+                continue; // no signal ever backed it: nothing to recover from
+            }
+            if signal == awaiting {
+                row.recovered_ms = if signal { None } else { Some(now_ms) };
+                row.updated_ms = now_ms;
+                let id = row.id;
+                match incidents.store.update_incident(row, Vec::new()).await {
+                    Ok(()) if !signal => tracing::warn!(
+                        service = %service.id, incident = id,
+                        "signals recovered: the incident awaits resolution by an operator"
+                    ),
+                    Ok(()) => {}
+                    Err(StoreError::Conflict(_)) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn draft(
+    incidents: &Incidents,
+    service: &ServiceConfig,
+    crowd_bad: bool,
+    failing: &[(String, Option<String>, Option<String>)],
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    let crowd = incidents.crowd.status(service);
+    let episode = episode(incidents, service, now_ms).await?;
+    let (source, title) = if !failing.is_empty() {
+        let cause = failing
+            .iter()
+            .find_map(|f| f.2.clone())
+            .unwrap_or_else(|| "failure".into());
+        (
+            Source::Probes,
+            format!(
+                "{}: checks failing ({})",
+                service.name,
+                cause.replace('_', " ")
+            ),
+        )
+    } else {
+        let top = crowd
+            .breakdown
+            .problems
+            .first()
+            .map(|s| format!(" ({}, {:.0}%)", s.label.to_lowercase(), s.share * 100.0))
+            .unwrap_or_default();
+        (
+            Source::Crowd,
+            format!("{}: users report problems{top}", service.name),
+        )
+    };
+    let mut components = Components::new();
+    for (_, component, _) in failing {
+        if let Some(c) = component {
+            components.insert(c.clone(), ComponentState::MajorOutage);
+        }
+    }
+    let mut message = String::from("Downbeat drafted this incident from its signals: ");
+    let mut parts = Vec::new();
+    if crowd_bad {
+        parts.push(crowd.explanation.trim_end_matches('.').to_owned());
+    }
+    if !failing.is_empty() {
+        parts.push(
+            downbeat_monitors::diagnose(&incidents.monitors, service.id.as_str(), now_ms)
+                .trim_end_matches('.')
+                .to_owned(),
+        );
+    }
+    message.push_str(&parts.join("; "));
+    message.push('.');
+    let mut row = new_row(
+        service.id.as_str(),
+        Kind::Incident,
+        ops::check_title(&title).unwrap_or_else(|_| format!("{}: problems", service.name)),
+        Status::Investigating,
+        now_ms,
+    );
+    row.impact = Impact::Major.as_str().into();
+    row.components = components_json(&components);
+    row.source = source.as_str().into();
+    row.evidence = Some(evidence(incidents, service, now_ms).to_string());
+    row.draft = !service.auto_publish;
+    if service.auto_publish {
+        row.published_ms = Some(now_ms);
+        row.acknowledged_ms = Some(now_ms);
+    }
+    if let Some(e) = episode {
+        row.onset_ms = e.onset_ms;
+        row.detected_ms = Some(e.detected_ms);
+    }
+    let update = downbeat_store::IncidentUpdateRow {
+        id: 0,
+        incident: 0,
+        at_ms: now_ms,
+        status: Status::Investigating.as_str().into(),
+        message: message.chars().take(ops::MAX_MESSAGE_CHARS).collect(),
+        components: components_json(&components),
+        author: "downbeat".into(),
+    };
+    let id = incidents.store.insert_incident(row, vec![update]).await?;
+    tracing::warn!(
+        service = %service.id, incident = id, source = source.as_str(),
+        published = service.auto_publish, "incident drafted from signals"
+    );
+    // Operators first (the draft alert), then, when drafts publish themselves, the public.
+    crate::events::incident_drafted(incidents, id).await;
+    Ok(())
+}

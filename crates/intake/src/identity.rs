@@ -1,0 +1,247 @@
+//! Who a client is, without keeping who they are.
+//!
+//! The address comes from the TCP peer, or from `X-Forwarded-For` when the peer is a trusted
+//! proxy. It is never stored: reports carry a keyed hash of (service, address) and a keyed
+//! hash of its /24 (IPv4) or /48 (IPv6) network. The key is a random salt per UTC day, kept in
+//! the store so every node agrees, and pruned after two days so old hashes can no longer be
+//! linked to addresses by trying all of them.
+
+use downbeat_store::{Hash16, Store, StoreError};
+use hmac::{Hmac, KeyInit, Mac};
+use http::HeaderMap;
+use ipnet::IpNet;
+use sha2::Sha256;
+use std::net::IpAddr;
+use std::sync::{Arc, RwLock};
+
+type HmacSha256 = Hmac<Sha256>;
+
+pub const DAY_MS: i64 = 86_400_000;
+
+/// The client's address: the peer's, or the nearest untrusted hop of `X-Forwarded-For` when
+/// the peer is a trusted proxy. Walking from the right stops at the first address a trusted
+/// proxy did not add, so a client cannot choose its identity by sending the header itself.
+pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
+    let peer = peer.to_canonical();
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|n| n.contains(ip));
+    if !is_trusted(&peer) {
+        return peer;
+    }
+    let mut hops: Vec<&str> = Vec::new();
+    for v in headers.get_all("x-forwarded-for") {
+        let Ok(s) = v.to_str() else { return peer };
+        hops.extend(s.split(',').map(str::trim));
+    }
+    let mut client = peer;
+    for hop in hops.iter().rev() {
+        match hop.parse::<IpAddr>() {
+            Ok(ip) => {
+                client = ip.to_canonical();
+                if !is_trusted(&client) {
+                    break;
+                }
+            }
+            // Garbage in the chain: believe no further than the last good hop.
+            Err(_) => break,
+        }
+    }
+    client
+}
+
+/// The network an address belongs to for abuse analysis: its /24 or /48.
+pub fn network_of(ip: IpAddr) -> IpNet {
+    let prefix = if ip.is_ipv4() { 24 } else { 48 };
+    IpNet::new(ip, prefix)
+        .map(|n| n.trunc())
+        .unwrap_or_else(|_| IpNet::from(ip))
+}
+
+/// The keyed hashes of one client for one service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientHashes {
+    /// Under today's salt: what is stored and what dedupe marks.
+    pub client: Hash16,
+    pub network: Hash16,
+    /// Under yesterday's salt, near midnight: so the dedupe window spans the salt change.
+    pub client_yesterday: Option<Hash16>,
+}
+
+#[derive(Clone)]
+struct DayKeys {
+    day: i64,
+    today: HmacSha256,
+    yesterday: Option<HmacSha256>,
+}
+
+/// The daily salts, cached; the store is asked once per day.
+pub struct Salts {
+    store: Arc<dyn Store>,
+    keys: RwLock<Option<DayKeys>>,
+    refresh: tokio::sync::Mutex<()>,
+}
+
+fn mac(salt: &[u8; 32]) -> HmacSha256 {
+    HmacSha256::new_from_slice(salt).expect("HMAC accepts any key length")
+}
+
+fn tag(mut m: HmacSha256, parts: &[&[u8]]) -> Hash16 {
+    for p in parts {
+        m.update(&(p.len() as u32).to_be_bytes());
+        m.update(p);
+    }
+    let full = m.finalize().into_bytes();
+    let mut out = [0u8; 16];
+    out.copy_from_slice(&full[..16]);
+    out
+}
+
+/// An address's bytes in a fixed buffer (no allocation on the hot path) and their length.
+fn ip_bytes(ip: IpAddr) -> ([u8; 17], usize) {
+    let mut b = [0u8; 17];
+    match ip {
+        IpAddr::V4(v4) => {
+            b[..4].copy_from_slice(&v4.octets());
+            (b, 4)
+        }
+        IpAddr::V6(v6) => {
+            b[..16].copy_from_slice(&v6.octets());
+            (b, 16)
+        }
+    }
+}
+
+impl Salts {
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Salts {
+            store,
+            keys: RwLock::new(None),
+            refresh: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// Loads (or creates) the salts for the day of `now_ms`.
+    pub async fn prepare(&self, now_ms: i64) -> Result<(), StoreError> {
+        let day = now_ms.div_euclid(DAY_MS);
+        if self.cached(day).is_some() {
+            return Ok(());
+        }
+        // One request per node fetches the new day's salt; the others wait for it.
+        let _guard = self.refresh.lock().await;
+        if self.cached(day).is_some() {
+            return Ok(());
+        }
+        let today = self.store.daily_salt(day, random_salt()).await?;
+        let yesterday = self.store.daily_salt(day - 1, random_salt()).await?;
+        *self.keys.write().unwrap_or_else(|e| e.into_inner()) = Some(DayKeys {
+            day,
+            today: mac(&today),
+            yesterday: Some(mac(&yesterday)),
+        });
+        Ok(())
+    }
+
+    fn cached(&self, day: i64) -> Option<DayKeys> {
+        let keys = self.keys.read().unwrap_or_else(|e| e.into_inner());
+        keys.as_ref().filter(|k| k.day == day).cloned()
+    }
+
+    /// The hashes of `ip` reporting on `service` at `now_ms`. `window_ms` is the dedupe
+    /// window: within it after midnight, yesterday's hash is computed too.
+    pub async fn hashes(
+        &self,
+        service: &str,
+        ip: IpAddr,
+        now_ms: i64,
+        window_ms: i64,
+    ) -> Result<ClientHashes, StoreError> {
+        let day = now_ms.div_euclid(DAY_MS);
+        let keys = match self.cached(day) {
+            Some(k) => k,
+            None => {
+                self.prepare(now_ms).await?;
+                self.cached(day)
+                    .ok_or_else(|| StoreError::Internal("salt cache empty".into()))?
+            }
+        };
+        let (addr_buf, addr_len) = ip_bytes(ip);
+        let addr = &addr_buf[..addr_len];
+        let net = network_of(ip);
+        let (mut net_buf, net_len) = ip_bytes(net.network());
+        net_buf[net_len] = net.prefix_len();
+        let net_bytes = &net_buf[..=net_len];
+        let near_midnight = now_ms - day * DAY_MS < window_ms;
+        Ok(ClientHashes {
+            client: tag(keys.today.clone(), &[b"client", service.as_bytes(), addr]),
+            network: tag(keys.today.clone(), &[b"network", net_bytes]),
+            client_yesterday: keys
+                .yesterday
+                .filter(|_| near_midnight)
+                .map(|m| tag(m, &[b"client", service.as_bytes(), addr])),
+        })
+    }
+}
+
+fn random_salt() -> [u8; 32] {
+    let mut s = [0u8; 32];
+    rand::fill(&mut s[..]);
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    fn headers(xff: &[&str]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for v in xff {
+            h.append("x-forwarded-for", HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn forwarded_for_is_believed_only_from_trusted_proxies() {
+        let trusted: Vec<IpNet> = vec![
+            "127.0.0.0/8".parse().unwrap(),
+            "10.0.0.0/8".parse().unwrap(),
+        ];
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let cases = [
+            // (peer, headers, expected client)
+            ("203.0.113.9", vec!["198.51.100.1"], "203.0.113.9"),
+            ("127.0.0.1", vec![], "127.0.0.1"),
+            ("127.0.0.1", vec!["198.51.100.1"], "198.51.100.1"),
+            ("127.0.0.1", vec!["6.6.6.6, 198.51.100.1"], "198.51.100.1"),
+            ("127.0.0.1", vec!["198.51.100.1, 10.1.1.1"], "198.51.100.1"),
+            (
+                "127.0.0.1",
+                vec!["198.51.100.1", "10.1.1.1"],
+                "198.51.100.1",
+            ),
+            ("127.0.0.1", vec!["10.2.2.2, 10.1.1.1"], "10.2.2.2"),
+            ("127.0.0.1", vec!["nonsense, 198.51.100.1"], "198.51.100.1"),
+            ("127.0.0.1", vec!["198.51.100.1, nonsense"], "127.0.0.1"),
+            ("::ffff:127.0.0.1", vec!["2001:db8::1"], "2001:db8::1"),
+        ];
+        for (peer, xff, want) in cases {
+            assert_eq!(
+                client_ip(ip(peer), &headers(&xff), &trusted),
+                ip(want),
+                "{peer} {xff:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn networks_are_slash_24_and_slash_48() {
+        assert_eq!(
+            network_of("192.0.2.77".parse().unwrap()).to_string(),
+            "192.0.2.0/24"
+        );
+        assert_eq!(
+            network_of("2001:db8:1:2::9".parse().unwrap()).to_string(),
+            "2001:db8:1::/48"
+        );
+    }
+}

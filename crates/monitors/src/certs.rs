@@ -1,0 +1,59 @@
+//! Certificate expiry warnings. TLS and HTTPS probes read the server certificate; when one
+//! has fewer days left than a threshold of `[notify] cert_expiry_days`, one
+//! `certificate.expiring` event goes out for that certificate and the tightest threshold
+//! crossed. Its id names the monitor, the certificate's end of validity and the threshold,
+//! so checking again (every round, after a restart, on another node) sends nothing new,
+//! and a renewed certificate starts afresh.
+
+use crate::Monitors;
+use downbeat_notify::Event;
+use serde_json::json;
+
+/// Looks at every monitor's latest results as of `now_ms` and enqueues the warnings due;
+/// returns how many deliveries were new.
+pub async fn check(monitors: &Monitors, now_ms: i64) -> u32 {
+    let thresholds = &monitors.config.notify.cert_expiry_days;
+    let mut new = 0;
+    for (i, m) in monitors.config.monitors.iter().enumerate() {
+        // The soonest-expiring certificate any region sees (regions may hit different
+        // servers behind one name).
+        let soonest = monitors
+            .latest(i)
+            .into_values()
+            .filter_map(|r| r.result.certificate)
+            .min_by_key(|c| c.not_after);
+        let Some(cert) = soonest else { continue };
+        let days_left = (cert.not_after.as_millisecond() - now_ms).div_euclid(86_400_000);
+        let Some(threshold) = thresholds
+            .iter()
+            .copied()
+            .filter(|t| days_left < i64::from(*t))
+            .min()
+        else {
+            continue;
+        };
+        let event = Event::certificate(
+            m.service.as_str(),
+            m.component.as_ref().map(|c| c.as_str()),
+            m.id.as_str(),
+            cert.not_after.as_second(),
+            threshold,
+            now_ms,
+            json!({
+                "monitor": m.id.as_str(),
+                "subject": cert.subject,
+                "issuer": cert.issuer,
+                "not_after": cert.not_after.to_string(),
+                "days_left": days_left,
+                "threshold_days": threshold,
+            }),
+        );
+        match monitors.notifier.enqueue(event).await {
+            Ok(n) => new += n,
+            Err(e) => {
+                tracing::warn!(error = %e, monitor = %m.id, "could not queue a certificate warning")
+            }
+        }
+    }
+    new
+}

@@ -1,0 +1,723 @@
+//! Synthetic monitors: a drift-free schedule, results stored in batches, quorum across
+//! vantage regions, hysteresis, and a service diagnosis in plain words.
+//!
+//! The scheduler keeps every monitor's next due time in a heap; a monitor due at `t` is due
+//! next at `t + interval` (never "now + interval"), so thousands of monitors keep their
+//! cadence instead of drifting, and first runs are spread over the interval by a hash of
+//! the id. Probes run as tasks under a concurrency limit; a round that finds no free slot is
+//! skipped and counted rather than queued without bound.
+//!
+//! Every result updates the monitor's picture: its latest result per region (fresh for
+//! three intervals). A round is bad when at least `quorum` regions' fresh, reliable results
+//! are down; `failures_to_open` bad rounds in a row open the monitor (down),
+//! `successes_to_close` good ones close it. Transitions are saved, so a restart neither
+//! re-alerts nor forgets. When a canary target is configured and this vantage cannot reach
+//! it, its failures are marked unreliable: they are shown, but blame nobody.
+//!
+//! Every result, local or pushed by an agent, goes through one writer: its latency is judged
+//! against its own baseline ([`crate::latency`]), it is stored in a batch, and the monitor's
+//! picture and state are updated. Transitions go to the notifier.
+//!
+//! [`Monitors`] is the stage's handle.
+//!
+//! # Layout
+//! - this file: [`Monitors`], [`start`] (restore, schedule, writer, canary, certificates),
+//!   [`record`] (judge, store, apply a batch), quorum and hysteresis, [`diagnose`] (the
+//!   operators' words).
+//! - [`latency`]: probe latency judged against its own time-of-day baseline.
+//! - [`diagnosis`]: the monitors' picture in public words (no targets, addresses or errors).
+//! - [`certs`]: certificate expiry warnings from the latest TLS results.
+//! - [`metrics`]: probes by outcome, schedule lag, skipped rounds.
+
+pub mod certs;
+pub mod diagnosis;
+pub mod latency;
+pub mod metrics;
+
+pub use metrics::ProbeMetrics;
+
+use crate::latency::Latency;
+use downbeat_config::{Config, MonitorConfig, ProbeSettings};
+use downbeat_domain::Clock;
+use downbeat_notify::Notifier;
+use downbeat_probe::{Cause, Outcome, ProbeResult, ProbeSpec, Prober};
+use downbeat_store::Store;
+use downbeat_store::{MonitorState, NewProbeResult, StoreError};
+use jiff::Timestamp;
+use prometheus_client::registry::Registry;
+use serde::Serialize;
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use std::hash::{Hash, Hasher};
+use std::ops::Deref;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::time::Instant;
+
+/// Results waiting to be stored before probes start waiting for the writer.
+const RESULT_QUEUE: usize = 16_384;
+const MAX_BATCH: usize = 2_048;
+/// How often certificates are checked (a day is a long time for a certificate).
+const CERTS_EVERY_MS: i64 = 60_000;
+/// How often the certificate loop looks at the clock.
+const CERTS_LOOK_EVERY: Duration = Duration::from_secs(5);
+/// How often the canary is checked.
+const CANARY_EVERY: Duration = Duration::from_secs(30);
+/// On a clock faster than real time, probe intervals shrink with it, but never below this.
+const FASTEST_INTERVAL: Duration = Duration::from_millis(20);
+
+/// A result as the API shows it: the probe's own fields plus where and whether to trust it.
+#[derive(Debug, Clone, Serialize)]
+pub struct RegionResult {
+    pub region: Arc<str>,
+    pub at: Timestamp,
+    pub reliable: bool,
+    pub explanation: String,
+    #[serde(flatten)]
+    pub result: ProbeResult,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Hysteresis {
+    down: bool,
+    since_ms: Option<i64>,
+    cause: Option<String>,
+    bad_rounds: u32,
+    good_rounds: u32,
+}
+
+/// A result on its way to the writer.
+pub struct Incoming {
+    /// The monitor's index in the config.
+    pub index: usize,
+    /// The vantage region that probed.
+    pub region: Arc<str>,
+    /// Whether the vantage trusted its own network when it probed (its canary answered);
+    /// `None` for this node's own probes, which use this node's canary.
+    pub reliable: Option<bool>,
+    pub result: ProbeResult,
+}
+
+/// Start times (ms) of the latest results received per (monitor, agent region), to spot a
+/// retried batch; a few per key, since an agent's results of one monitor may arrive out of
+/// order when probes overlap.
+const RECENT_PER_KEY: usize = 16;
+type RecentStarts = HashMap<(usize, Arc<str>), std::collections::VecDeque<i64>>;
+
+/// The monitors stage's handle: every monitor's picture, shared by the scheduler, the
+/// writer and the API, and what they need. Cheap to clone.
+#[derive(Clone)]
+pub struct Monitors {
+    inner: Arc<Inner>,
+}
+
+pub struct Inner {
+    pub config: Arc<Config>,
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn Clock>,
+    pub notifier: Notifier,
+    pub metrics: ProbeMetrics,
+    region: Arc<str>,
+    index: HashMap<String, usize>,
+    recent: Mutex<RecentStarts>,
+    latest: RwLock<HashMap<usize, BTreeMap<Arc<str>, RegionResult>>>,
+    states: Mutex<Vec<Hysteresis>>,
+    canary_ok: AtomicBool,
+    pub skipped: AtomicU64,
+    /// Latency baselines per monitor and region.
+    pub latency: Latency,
+}
+
+impl Deref for Monitors {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.inner
+    }
+}
+
+impl Monitors {
+    pub fn new(
+        config: Arc<Config>,
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        notifier: Notifier,
+        registry: &mut Registry,
+    ) -> Self {
+        let monitors = &config.monitors;
+        let count = monitors.len();
+        let inner = Inner {
+            region: Arc::from(config.server.region.as_str()),
+            index: monitors
+                .iter()
+                .enumerate()
+                .map(|(i, m)| (m.id.to_string(), i))
+                .collect(),
+            recent: Mutex::new(HashMap::new()),
+            latest: RwLock::new(HashMap::new()),
+            states: Mutex::new(vec![Hysteresis::default(); count]),
+            canary_ok: AtomicBool::new(true),
+            skipped: AtomicU64::new(0),
+            latency: Latency::default(),
+            metrics: ProbeMetrics::register(registry),
+            notifier,
+            clock,
+            store,
+            config,
+        };
+        Monitors {
+            inner: Arc::new(inner),
+        }
+    }
+
+    /// The index of the monitor with this id.
+    pub fn index_of(&self, id: &str) -> Option<usize> {
+        self.index.get(id).copied()
+    }
+
+    /// Whether a result of monitor `i` from `region` that started at `at_ms` was stored
+    /// already (a retried push).
+    pub fn already_received(&self, i: usize, region: &Arc<str>, at_ms: i64) -> bool {
+        let recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+        recent
+            .get(&(i, region.clone()))
+            .is_some_and(|q| q.contains(&at_ms))
+    }
+
+    /// Remembers stored results of `region` as (monitor index, start ms).
+    pub fn received(&self, region: &Arc<str>, keys: &[(usize, i64)]) {
+        let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+        for &(i, at_ms) in keys {
+            let q = recent.entry((i, region.clone())).or_default();
+            if q.len() == RECENT_PER_KEY {
+                q.pop_front();
+            }
+            q.push_back(at_ms);
+        }
+    }
+
+    /// The latest result per region of monitor `index`.
+    pub fn latest(&self, index: usize) -> BTreeMap<Arc<str>, RegionResult> {
+        self.latest
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&index)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Whether monitor `index` is open (down), since when, and why.
+    pub fn state(&self, index: usize) -> (bool, Option<i64>, Option<String>) {
+        let states = self.states.lock().unwrap_or_else(|e| e.into_inner());
+        states.get(index).map_or((false, None, None), |h| {
+            (h.down, h.since_ms, h.cause.clone())
+        })
+    }
+}
+
+/// Restores saved states and recent results, then starts the scheduler and the writer.
+pub async fn start(
+    monitors: &Monitors,
+    stopped: watch::Receiver<bool>,
+) -> Result<Vec<tokio::task::JoinHandle<()>>, StoreError> {
+    let config = &monitors.config;
+    if config.monitors.is_empty() {
+        return Ok(Vec::new());
+    }
+    restore(monitors).await?;
+    let prober = match Prober::with_resolvers(&config.probes.resolvers) {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot build the prober; monitors disabled");
+            return Ok(Vec::new());
+        }
+    };
+    let (tx, rx) = mpsc::channel(RESULT_QUEUE);
+    let mut tasks = vec![
+        tokio::spawn(schedule(
+            monitors.clone(),
+            prober.clone(),
+            tx,
+            stopped.clone(),
+        )),
+        tokio::spawn(write_results(monitors.clone(), rx)),
+    ];
+    tasks.push(tokio::spawn(watch_certificates(
+        monitors.clone(),
+        stopped.clone(),
+    )));
+    if let Some(canary) = config.probes.canary.clone() {
+        tasks.push(tokio::spawn(watch_canary(
+            monitors.clone(),
+            prober,
+            canary,
+            stopped,
+        )));
+    }
+    Ok(tasks)
+}
+
+/// Looks for certificates to warn about every [`CERTS_EVERY_MS`] of the clock's time.
+async fn watch_certificates(monitors: Monitors, mut stopped: watch::Receiver<bool>) {
+    let mut last: Option<i64> = None;
+    loop {
+        let now_ms = monitors.clock.now().as_millisecond();
+        if last.is_none_or(|t| now_ms < t || now_ms - t >= CERTS_EVERY_MS) {
+            last = Some(now_ms);
+            certs::check(&monitors, now_ms).await;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(CERTS_LOOK_EVERY) => {}
+            _ = stopped.changed() => return,
+        }
+        if *stopped.borrow() {
+            return;
+        }
+    }
+}
+
+async fn restore(monitors: &Monitors) -> Result<(), StoreError> {
+    monitors.latency.load(monitors.store.as_ref()).await?;
+    let index: HashMap<&str, usize> = monitors
+        .config
+        .monitors
+        .iter()
+        .enumerate()
+        .map(|(i, m)| (m.id.as_str(), i))
+        .collect();
+    {
+        let saved = monitors.store.monitor_states().await?;
+        let mut states = monitors.states.lock().unwrap_or_else(|e| e.into_inner());
+        for s in saved {
+            if let Some(&i) = index.get(s.monitor.as_str()) {
+                states[i] = Hysteresis {
+                    down: s.state == "down",
+                    since_ms: Some(s.since_ms),
+                    cause: s.cause,
+                    bad_rounds: 0,
+                    good_rounds: 0,
+                };
+            }
+        }
+    }
+    let since = monitors.clock.now().as_millisecond() - 3_600_000;
+    let rows = monitors.store.latest_probe_results(since).await?;
+    let mut latest = monitors.latest.write().unwrap_or_else(|e| e.into_inner());
+    for r in rows {
+        let (Some(&i), Ok(result)) = (
+            index.get(r.monitor.as_str()),
+            serde_json::from_str::<ProbeResult>(&r.result),
+        ) else {
+            continue;
+        };
+        let region: Arc<str> = Arc::from(r.region.as_str());
+        let at = Timestamp::from_millisecond(r.at_ms).unwrap_or(result.started_at);
+        latest.entry(i).or_default().insert(
+            region.clone(),
+            RegionResult {
+                region,
+                at,
+                reliable: r.reliable,
+                explanation: result.explanation(),
+                result,
+            },
+        );
+    }
+    Ok(())
+}
+
+/// Spreads first runs over the interval, stably per monitor id.
+fn first_offset(m: &MonitorConfig) -> Duration {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    m.id.as_str().hash(&mut h);
+    let ms = m.interval.as_millis().max(1) as u64;
+    Duration::from_millis(h.finish() % ms)
+}
+
+async fn schedule(
+    monitors: Monitors,
+    prober: Prober,
+    tx: mpsc::Sender<Incoming>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let configs = &monitors.config.monitors;
+    let region = monitors.region.clone();
+    let start = Instant::now();
+    // Intervals are in the clock's time: on the demo's fast clock, probes run as often as
+    // they would in the simulated hours.
+    let real = |d: Duration| monitors.clock.real(d, FASTEST_INTERVAL);
+    let mut heap: BinaryHeap<Reverse<(Instant, usize)>> = configs
+        .iter()
+        .enumerate()
+        .map(|(i, m)| Reverse((start + real(first_offset(m)), i)))
+        .collect();
+    let slots = Arc::new(Semaphore::new(monitors.config.probes.concurrency));
+    // Tasks read their spec from the shared config rather than a copy of every spec.
+    let config = monitors.config.clone();
+    loop {
+        let Some(&Reverse((due, _))) = heap.peek() else {
+            return;
+        };
+        tokio::select! {
+            () = tokio::time::sleep_until(due) => {}
+            _ = stopped.changed() => return,
+        }
+        let now = Instant::now();
+        while let Some(&Reverse((due, i))) = heap.peek() {
+            if due > now {
+                break;
+            }
+            heap.pop();
+            let interval = real(configs[i].interval.as_duration());
+            match slots.clone().try_acquire_owned() {
+                Ok(permit) => {
+                    let (config, prober, tx) = (config.clone(), prober.clone(), tx.clone());
+                    let region = region.clone();
+                    let lag = monitors.metrics.probe_lag_seconds.clone();
+                    let started_at = monitors.clock.now();
+                    tokio::spawn(async move {
+                        lag.observe(due.elapsed().as_secs_f64());
+                        let mut result =
+                            downbeat_probe::probe(&config.monitors[i].probe, &prober).await;
+                        // Results are on the server's clock, like everything they are judged with.
+                        result.started_at = started_at;
+                        drop(permit);
+                        let _ = tx
+                            .send(Incoming {
+                                index: i,
+                                region,
+                                reliable: None,
+                                result,
+                            })
+                            .await;
+                    });
+                }
+                Err(_) => {
+                    monitors.skipped.fetch_add(1, Ordering::Relaxed);
+                    monitors.metrics.probes_skipped.inc();
+                }
+            }
+            // The next run keeps the cadence; if we fell behind by whole intervals, skip them.
+            let mut next = due + interval;
+            while next <= now {
+                next += interval;
+            }
+            heap.push(Reverse((next, i)));
+        }
+    }
+}
+
+async fn watch_canary(
+    monitors: Monitors,
+    prober: Prober,
+    canary: String,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let Ok(spec) = ProbeSpec::tcp(&canary) else {
+        tracing::error!(%canary, "probes.canary is not host:port; canary disabled");
+        return;
+    };
+    let mut tick = tokio::time::interval(monitors.clock.real(CANARY_EVERY, FASTEST_INTERVAL));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stopped.changed() => return,
+        }
+        let ok = downbeat_probe::probe(&spec, &prober).await.is_up();
+        if monitors.canary_ok.swap(ok, Ordering::Relaxed) != ok {
+            tracing::warn!(%canary, ok, "canary reachability changed; this vantage's failures are {}", if ok { "trusted again" } else { "marked unreliable" });
+        }
+    }
+}
+
+async fn write_results(monitors: Monitors, mut rx: mpsc::Receiver<Incoming>) {
+    let mut batch: Vec<Incoming> = Vec::with_capacity(MAX_BATCH);
+    let mut last_save = Instant::now();
+    while let Some(first) = rx.recv().await {
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(r) => batch.push(r),
+                Err(_) => break,
+            }
+        }
+        // Failures are logged inside; local results still update the picture.
+        let _ = record(&monitors, &mut batch, false).await;
+        if last_save.elapsed() >= latency::SAVE_EVERY {
+            last_save = Instant::now();
+            save_latency(&monitors).await;
+        }
+    }
+    save_latency(&monitors).await;
+}
+
+async fn save_latency(monitors: &Monitors) {
+    let now_ms = monitors.clock.now().as_millisecond();
+    if let Err(e) = monitors.latency.save(monitors.store.as_ref(), now_ms).await {
+        tracing::warn!(error = %e, "could not save latency baselines; they will be relearned");
+    }
+}
+
+/// Judges, stores and applies a batch of results (drained). With `must_store`, a batch the
+/// store refuses is not applied either, and the error is returned (the agent retries it).
+pub async fn record(
+    monitors: &Monitors,
+    batch: &mut Vec<Incoming>,
+    must_store: bool,
+) -> Result<(), StoreError> {
+    let local_reliable = monitors.canary_ok.load(Ordering::Relaxed);
+    let mut rows = Vec::with_capacity(batch.len());
+    let mut judged = Vec::with_capacity(batch.len());
+    for Incoming {
+        index: i,
+        region,
+        reliable,
+        mut result,
+    } in batch.drain(..)
+    {
+        let m = &monitors.config.monitors[i];
+        let reliable = reliable.unwrap_or(local_reliable);
+        monitors.latency.judge(m.id.as_str(), &region, &mut result);
+        rows.push(NewProbeResult {
+            monitor: m.id.as_arc(),
+            region: region.clone(),
+            at_ms: result.started_at.as_millisecond(),
+            outcome: result.outcome.as_str(),
+            cause: result.cause.map(Cause::as_str),
+            total_ms: result.timings.total.map(|d| d.as_secs_f64() * 1000.0),
+            reliable,
+            result: serde_json::to_string(&result).unwrap_or_else(|_| "{}".into()),
+        });
+        judged.push((i, region, reliable, result));
+    }
+    let outcomes: Vec<&'static str> = rows.iter().map(|r| r.outcome).collect();
+    let stored = monitors.store.insert_probe_results(rows).await;
+    if let Err(e) = &stored {
+        tracing::warn!(error = %e, "could not store probe results");
+        if must_store {
+            return stored;
+        }
+    }
+    let mut changes = Vec::new();
+    for (i, region, reliable, result) in judged {
+        let at = result.started_at;
+        let explanation = result.explanation();
+        monitors
+            .latest
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(i)
+            .or_default()
+            .insert(
+                region.clone(),
+                RegionResult {
+                    region,
+                    at,
+                    reliable,
+                    explanation,
+                    result,
+                },
+            );
+        if let Some(change) = evaluate(monitors, i, at.as_millisecond()) {
+            changes.push(change);
+        }
+    }
+    for o in outcomes {
+        monitors
+            .metrics
+            .probes
+            .get_or_create(&metrics::OutcomeLabel { outcome: o })
+            .inc();
+    }
+    for c in changes {
+        tracing::info!(monitor = %c.monitor, state = %c.state, cause = ?c.cause, "monitor state changed");
+        let m = &monitors.config.monitors[monitors.index[c.monitor.as_str()]];
+        monitors.notifier.monitor_changed(m, &c).await;
+        if let Err(e) = monitors.store.save_monitor_state(c).await {
+            tracing::warn!(error = %e, "could not save monitor state");
+        }
+    }
+    stored
+}
+
+/// Applies quorum and hysteresis after a new result of monitor `i`; returns a transition.
+fn evaluate(monitors: &Monitors, i: usize, now_ms: i64) -> Option<MonitorState> {
+    let m = &monitors.config.monitors[i];
+    let settings: &ProbeSettings = &monitors.config.probes;
+    let fresh_ms = 3 * m.interval.as_millis() + m.probe.timeout().as_millis() as i64;
+    let latest = monitors.latest(i);
+    let failing: Vec<&RegionResult> = latest
+        .values()
+        .filter(|r| {
+            now_ms - r.at.as_millisecond() <= fresh_ms
+                && r.reliable
+                && r.result.outcome == Outcome::Down
+        })
+        .collect();
+    let bad = failing.len() as u32 >= settings.quorum;
+    let mut states = monitors.states.lock().unwrap_or_else(|e| e.into_inner());
+    let h = &mut states[i];
+    if bad {
+        h.bad_rounds += 1;
+        h.good_rounds = 0;
+        if !h.down && h.bad_rounds >= settings.failures_to_open {
+            h.down = true;
+            h.since_ms = Some(now_ms);
+            h.cause = most_common_cause(&failing);
+            return Some(MonitorState {
+                monitor: m.id.to_string(),
+                state: "down".into(),
+                since_ms: now_ms,
+                cause: h.cause.clone(),
+            });
+        }
+    } else {
+        h.good_rounds += 1;
+        h.bad_rounds = 0;
+        if h.down && h.good_rounds >= settings.successes_to_close {
+            h.down = false;
+            h.since_ms = Some(now_ms);
+            h.cause = None;
+            return Some(MonitorState {
+                monitor: m.id.to_string(),
+                state: "up".into(),
+                since_ms: now_ms,
+                cause: None,
+            });
+        }
+    }
+    None
+}
+
+fn most_common_cause(failing: &[&RegionResult]) -> Option<String> {
+    let mut counts: BTreeMap<&'static str, usize> = BTreeMap::new();
+    for r in failing {
+        if let Some(c) = r.result.cause {
+            *counts.entry(c.as_str()).or_default() += 1;
+        }
+    }
+    counts
+        .into_iter()
+        .max_by_key(|(_, n)| *n)
+        .map(|(c, _)| c.to_owned())
+}
+
+fn cause_words(cause: &str) -> &'static str {
+    match cause {
+        "dns" => "DNS resolution",
+        "connect" => "to connect",
+        "tls_certificate" => "TLS certificate checks",
+        "tls_handshake" => "the TLS handshake",
+        "timeout" => "with timeouts",
+        "http_5xx" => "with server errors (5xx)",
+        "http_4xx" => "with client errors (4xx)",
+        "overload" => "as overloaded (429/503, or far slower than usual)",
+        "content" => "content checks",
+        _ => "checks",
+    }
+}
+
+/// The service-level diagnosis: which monitors fail where, and the probable cause.
+pub fn diagnose(monitors: &Monitors, service: &str, now_ms: i64) -> String {
+    let services_monitors: Vec<(usize, &MonitorConfig)> = monitors
+        .config
+        .monitors
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| m.service.as_str() == service)
+        .collect();
+    if services_monitors.is_empty() {
+        return "No monitors configured.".into();
+    }
+    // cause -> (regions failing with it, one example explanation, monitors)
+    type Failing = (Vec<Arc<str>>, String, Vec<String>);
+    let mut by_cause: BTreeMap<&'static str, Failing> = BTreeMap::new();
+    let mut all_regions: Vec<Arc<str>> = Vec::new();
+    let mut any = false;
+    for (i, m) in &services_monitors {
+        let fresh_ms = 3 * m.interval.as_millis() + m.probe.timeout().as_millis() as i64;
+        for r in monitors.latest(*i).values() {
+            if now_ms - r.at.as_millisecond() > fresh_ms {
+                continue;
+            }
+            any = true;
+            if !all_regions.contains(&r.region) {
+                all_regions.push(r.region.clone());
+            }
+            if r.result.outcome == Outcome::Down
+                && r.reliable
+                && let Some(c) = r.result.cause
+            {
+                let e = by_cause
+                    .entry(c.as_str())
+                    .or_insert_with(|| (Vec::new(), r.explanation.clone(), Vec::new()));
+                if !e.0.contains(&r.region) {
+                    e.0.push(r.region.clone());
+                }
+                if !e.2.contains(&m.id.to_string()) {
+                    e.2.push(m.id.to_string());
+                }
+            }
+        }
+    }
+    if !any {
+        return "No probe results yet.".into();
+    }
+    if by_cause.is_empty() {
+        return format!(
+            "All {} monitor{} pass from {} region{}.",
+            services_monitors.len(),
+            if services_monitors.len() == 1 {
+                ""
+            } else {
+                "s"
+            },
+            all_regions.len(),
+            if all_regions.len() == 1 { "" } else { "s" }
+        );
+    }
+    let mut causes: Vec<_> = by_cause.into_iter().collect();
+    causes.sort_by_key(|(_, (regions, _, monitors))| Reverse((regions.len(), monitors.len())));
+    let parts: Vec<String> = causes
+        .iter()
+        .take(3)
+        .map(|(cause, (regions, example, mons))| {
+            let names = regions
+                .iter()
+                .map(|r| r.to_string())
+                .collect::<Vec<_>>()
+                .join(", ");
+            let scope = if regions.len() == all_regions.len() {
+                if all_regions.len() == 1 {
+                    format!("the {names} probe fails")
+                } else {
+                    "all regions fail".into()
+                }
+            } else {
+                format!(
+                    "only {names} fail{}",
+                    if regions.len() == 1 { "s" } else { "" }
+                )
+            };
+            let hint = if regions.len() < all_regions.len()
+                && (*cause == "connect" || *cause == "timeout")
+            {
+                ": regional network or CDN"
+            } else {
+                ""
+            };
+            format!(
+                "{scope} {}{hint} — {} ({})",
+                cause_words(cause),
+                example.trim_end_matches('.'),
+                mons.join(", ")
+            )
+        })
+        .collect();
+    let mut s = parts.join("; ");
+    if let Some(first) = s.get(..1) {
+        s = first.to_uppercase() + &s[1..];
+    }
+    s + "."
+}

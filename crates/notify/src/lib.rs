@@ -1,0 +1,221 @@
+//! Notifications: events go into the store's outbox (one delivery per destination or
+//! subscriber), and workers send them, retrying with backoff, until delivered or given up.
+//!
+//! Enqueueing is idempotent (events have stable ids), so code that reports an event can do
+//! so again after a restart or on another node without anyone hearing of it twice. Events
+//! are enqueued right after the change they report is committed, not in its transaction:
+//! a crash between the two loses that event. Where the change can be seen again on start
+//! (monitor transitions, crowd verdicts of the current minute, certificate warnings, the
+//! latest change of a recent incident — see `downbeat_incidents::reconcile`) it is enqueued
+//! again then, and the stable id keeps that from sending anything twice.
+//!
+//! [`Notifier`] is the stage's handle: other stages [`Notifier::enqueue`] their events, the
+//! workers deliver them.
+//!
+//! # Layout
+//!
+//! - [`event`]: [`Event`] and the ids and links of each kind of event.
+//! - [`message`]: an event in plain words (title, text, link, severity).
+//! - [`format`]: the request each HTTP format gets (Downbeat JSON, Slack, Discord,
+//!   Mattermost, Teams, ntfy).
+//! - [`webhook`]: the signed JSON payload.
+//! - [`mail`]: mail over SMTP with lettre.
+//! - [`http`]: a small HTTP/1 client on hyper and rustls (the probes' stack).
+//! - [`flap`]: flap suppression for monitor transitions.
+//! - [`subscribers`]: public subscriptions: double opt-in, tokens, one-click unsubscribe.
+//! - [`error`]: the subscription error type.
+//! - [`metrics`]: delivery attempts and outcomes.
+//! - [`worker`]: claiming, sending and settling deliveries, one loop per destination, and
+//!   the housekeeping loop (flap summaries, certificate checks, pruning).
+
+pub mod error;
+pub mod event;
+pub mod flap;
+pub mod format;
+pub mod http;
+pub mod mail;
+pub mod message;
+pub mod metrics;
+pub mod subscribers;
+pub mod webhook;
+pub mod worker;
+
+pub use error::SubscriptionError;
+pub use event::Event;
+pub use metrics::NotifyMetrics;
+
+use downbeat_config::{Config, MonitorConfig, OPERATOR_KINDS, SUBSCRIBER_FAMILIES};
+use downbeat_domain::Clock;
+use downbeat_store::{NotifyEventRow, Store, StoreError, SubscriberKind, subscriber_destination};
+use prometheus_client::registry::Registry;
+use std::ops::Deref;
+use std::sync::Arc;
+use tokio::sync::Notify;
+
+/// The notification stage's handle; cheap to clone.
+#[derive(Clone)]
+pub struct Notifier {
+    inner: Arc<Inner>,
+}
+
+/// The notifier's settings and shared state: the HTTP client, the mail relay, the workers'
+/// wake-up call, flap state and the subscription rate limiter.
+pub struct Inner {
+    pub config: Arc<Config>,
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn Clock>,
+    /// This process's name in delivery claims.
+    pub node_id: Arc<str>,
+    pub metrics: NotifyMetrics,
+    pub http: http::HttpClient,
+    /// The relay, when `[notify.smtp]` is set; `Err` says why it could not be set up (each
+    /// mail attempt then fails with that reason, visible in the admin area).
+    pub mailer: Option<Result<mail::Mailer, String>>,
+    pub wake: Arc<Notify>,
+    pub flaps: Arc<flap::Flaps>,
+    pub subscribe_limiter: Arc<subscribers::RequestLimiter>,
+}
+
+impl Deref for Notifier {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.inner
+    }
+}
+
+impl Notifier {
+    pub fn new(
+        config: Arc<Config>,
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        node_id: Arc<str>,
+        registry: &mut Registry,
+    ) -> Self {
+        let n = &config.notify;
+        let mailer = n.smtp.as_ref().map(|smtp| {
+            let m = mail::Mailer::new(smtp, n.timeout.as_duration());
+            if let Err(e) = &m {
+                tracing::error!(error = %e, "the SMTP relay cannot be used; mails will fail");
+            }
+            m
+        });
+        let subscribe_limiter = Arc::new(subscribers::RequestLimiter::new(
+            n.subscribers.per_client_per_hour,
+        ));
+        Notifier {
+            inner: Arc::new(Inner {
+                http: http::HttpClient::new(),
+                mailer,
+                wake: Arc::new(Notify::new()),
+                flaps: Arc::new(flap::Flaps::default()),
+                subscribe_limiter,
+                metrics: NotifyMetrics::register(registry),
+                config,
+                store,
+                clock,
+                node_id,
+            }),
+        }
+    }
+
+    /// Puts `event` in the outbox for every destination and subscriber that wants it, and
+    /// wakes the workers. Returns how many deliveries are new (none when it was enqueued
+    /// before).
+    #[tracing::instrument(name = "enqueue", skip_all, fields(event = %event.id))]
+    pub async fn enqueue(&self, event: Event) -> Result<u32, StoreError> {
+        let notify = &self.config.notify;
+        let mut destinations: Vec<String> = notify
+            .destinations
+            .iter()
+            .filter(|d| d.wants(event.kind, &event.service, &event.components))
+            .map(|d| d.id.to_string())
+            .collect();
+        let family = event.kind.split('.').next().unwrap_or_default();
+        let subs = &notify.subscribers;
+        if (subs.email || subs.webhook)
+            && SUBSCRIBER_FAMILIES.contains(&family)
+            && !OPERATOR_KINDS.contains(&event.kind)
+        {
+            for s in self.store.confirmed_subscribers(&event.service).await? {
+                let offered = match s.kind {
+                    SubscriberKind::Email => subs.email,
+                    SubscriberKind::Webhook => subs.webhook,
+                };
+                if offered && subscribers::wants(&s, &event.components) {
+                    destinations.push(subscriber_destination(s.id));
+                }
+            }
+        }
+        if destinations.is_empty() {
+            return Ok(0);
+        }
+        let row = NotifyEventRow {
+            link: format!("{}{}", notify.public_url, event.path),
+            id: event.id,
+            kind: event.kind.to_owned(),
+            service: event.service,
+            occurred_ms: event.occurred_ms,
+            data: event.data.to_string(),
+        };
+        let now_ms = self.clock.now().as_millisecond();
+        let new = self
+            .store
+            .enqueue_notification(row, destinations, now_ms)
+            .await?;
+        if new > 0 {
+            self.wake.notify_waiters();
+        }
+        Ok(new)
+    }
+
+    /// [`Notifier::enqueue`], logging a failure instead of returning it: for callers whose own work has
+    /// succeeded and must not fail because a notification could not be queued.
+    pub async fn enqueue_or_log(&self, event: Event) {
+        let id = event.id.clone();
+        if let Err(e) = self.enqueue(event).await {
+            tracing::warn!(error = %e, event = %id, "could not queue a notification");
+        }
+    }
+
+    /// Queues the notification of a monitor's hysteresis transition (down or up), unless the
+    /// monitor is flapping: then [`flap`] holds it and a summary follows when it settles.
+    pub async fn monitor_changed(&self, m: &MonitorConfig, state: &downbeat_store::MonitorState) {
+        let component = m.component.as_ref().map(|c| c.as_str());
+        let down = state.state == "down";
+        let mut event = Event::monitor_of(
+            m.service.as_str(),
+            component,
+            &state.monitor,
+            down,
+            state.since_ms,
+        );
+        if let (Some(obj), Some(cause)) = (event.data.as_object_mut(), &state.cause) {
+            obj.insert("cause".into(), serde_json::Value::String(cause.clone()));
+        }
+        let flaps = &self.flaps;
+        if let Err(e) = flaps.load(self.store.as_ref()).await {
+            // Without the saved state the change is told: better once too often than never.
+            tracing::warn!(error = %e, "could not load flap states");
+            self.enqueue_or_log(event).await;
+            return;
+        }
+        match flaps
+            .transition(
+                self.store.as_ref(),
+                &self.config.notify.flap,
+                m,
+                down,
+                state.since_ms,
+            )
+            .await
+        {
+            flap::Verdict::Send => self.enqueue_or_log(event).await,
+            flap::Verdict::Flapping(e) => self.enqueue_or_log(e).await,
+            flap::Verdict::Hold => {
+                self.metrics.notify_held.inc();
+                tracing::info!(monitor = %state.monitor, state = %state.state,
+                "monitor is flapping; change held for the summary");
+            }
+        }
+    }
+}

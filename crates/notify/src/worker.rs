@@ -1,0 +1,570 @@
+//! Delivering the outbox: one loop per configured destination, and one for all public
+//! subscribers together, so a slow or dead destination only ever holds up its own
+//! deliveries. Each round claims at most the destination's free concurrency (and what its
+//! rate limit allows) of due deliveries, sends them at once, and settles each: delivered on
+//! a 2xx answer (250 from an SMTP relay), else retried after an exponential backoff with
+//! jitter, until the attempts or the age run out, or at once given up when retrying cannot
+//! help (the subscriber is gone, the relay refused the address for good).
+//!
+//! Beside them, a housekeeping loop sends flap summaries and prunes the outbox past
+//! `[notify] keep`.
+
+use crate::Notifier;
+use crate::metrics::{DeliveryOutcomeLabels, DestinationLabel};
+use downbeat_config::{Channel, Destination};
+use downbeat_store::{
+    Attempt, Claim, ClaimedDelivery, DeliveryState, NotifyPrune, NotifyPruned, StoreError,
+};
+use std::future::Future;
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::task::{JoinHandle, JoinSet};
+
+/// How often each destination looks for due deliveries when nothing wakes it sooner.
+pub const POLL_EVERY: Duration = Duration::from_secs(1);
+/// Retries wait at most this long.
+pub const BACKOFF_MAX_MS: i64 = 3_600_000;
+/// A claim outlives the request timeout by this much, so it never lapses mid-request.
+const CLAIM_MARGIN_MS: i64 = 30_000;
+/// How often flap summaries are looked for.
+pub const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(5);
+/// How often the outbox is pruned.
+const PRUNE_EVERY_MS: i64 = 3_600_000;
+
+/// What one round did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Round {
+    pub attempted: u32,
+    pub delivered: u32,
+    pub failed: u32,
+}
+
+/// What a delivery loop delivers to.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// A `[[notify.webhook]]` or `[[notify.email]]` destination.
+    Destination(Destination),
+    /// Every public subscriber, under `[notify.subscribers]` limits.
+    Subscribers,
+}
+
+impl Target {
+    fn claim(&self) -> Claim<'_> {
+        match self {
+            Target::Destination(d) => Claim::Destination(d.id.as_str()),
+            Target::Subscribers => Claim::Subscribers,
+        }
+    }
+
+    fn concurrency(&self, notifier: &Notifier) -> usize {
+        match self {
+            Target::Destination(d) => d.concurrency,
+            Target::Subscribers => notifier.config.notify.subscribers.concurrency,
+        }
+    }
+
+    fn per_minute(&self, notifier: &Notifier) -> Option<u32> {
+        match self {
+            Target::Destination(d) => d.per_minute,
+            Target::Subscribers => Some(notifier.config.notify.subscribers.per_minute),
+        }
+    }
+
+    /// Its name in metrics and logs (subscribers share one, to keep metrics small).
+    pub fn label(&self) -> &str {
+        match self {
+            Target::Destination(d) => d.id.as_str(),
+            Target::Subscribers => "subscribers",
+        }
+    }
+}
+
+/// Every delivery loop the config asks for.
+pub fn targets(notifier: &Notifier) -> Vec<Target> {
+    let n = &notifier.config.notify;
+    let mut out: Vec<Target> = n
+        .destinations
+        .iter()
+        .cloned()
+        .map(Target::Destination)
+        .collect();
+    if n.subscribers.email || n.subscribers.webhook {
+        out.push(Target::Subscribers);
+    }
+    out
+}
+
+/// The delay before retry number `attempts` (1 after the first failure): doubling from
+/// `base_ms`, capped at [`BACKOFF_MAX_MS`], then scaled by `jitter` in [0.5, 1] so
+/// destinations that failed together do not retry in lockstep.
+pub fn backoff_ms(attempts: i64, jitter: f64, base_ms: i64) -> i64 {
+    let doublings = (attempts - 1).clamp(0, 30) as u32;
+    let full = base_ms
+        .saturating_mul(1i64 << doublings)
+        .min(BACKOFF_MAX_MS.max(base_ms));
+    (full as f64 * jitter.clamp(0.5, 1.0)) as i64
+}
+
+/// A token bucket on the app's clock: `per_minute` at once, refilled evenly.
+#[derive(Debug, Clone)]
+pub struct Bucket {
+    per_minute: f64,
+    tokens: f64,
+    at_ms: i64,
+}
+
+impl Bucket {
+    pub fn new(per_minute: u32, now_ms: i64) -> Self {
+        Bucket {
+            per_minute: f64::from(per_minute),
+            tokens: f64::from(per_minute),
+            at_ms: now_ms,
+        }
+    }
+
+    /// How many sends may start now.
+    pub fn available(&mut self, now_ms: i64) -> usize {
+        let elapsed = (now_ms - self.at_ms).max(0) as f64;
+        self.tokens = (self.tokens + elapsed * self.per_minute / 60_000.0).min(self.per_minute);
+        self.at_ms = now_ms.max(self.at_ms);
+        self.tokens.floor() as usize
+    }
+
+    pub fn take(&mut self, n: usize) {
+        self.tokens = (self.tokens - n as f64).max(0.0);
+    }
+}
+
+/// One round for `target`: claims due deliveries as of `now_ms`, sends them concurrently
+/// and settles each. (The loop in [`start`] does the same continuously, claiming more as
+/// requests finish; tests call this to step delivery by hand.)
+pub async fn run_once(
+    notifier: &Notifier,
+    target: &Target,
+    now_ms: i64,
+) -> Result<Round, StoreError> {
+    let mut sends = JoinSet::new();
+    for c in claim(notifier, target, now_ms, target.concurrency(notifier)).await? {
+        sends.spawn(send(notifier, target, c));
+    }
+    let mut round = Round::default();
+    while let Some(joined) = sends.join_next().await {
+        let Ok((c, result)) = joined else { continue };
+        round.attempted += 1;
+        match settle(notifier, target, &c, result).await? {
+            DeliveryState::Delivered => round.delivered += 1,
+            DeliveryState::Failed => round.failed += 1,
+            DeliveryState::Pending => {}
+        }
+    }
+    Ok(round)
+}
+
+/// Claims at most `limit` due deliveries of `target` for this node.
+async fn claim(
+    notifier: &Notifier,
+    target: &Target,
+    now_ms: i64,
+    limit: usize,
+) -> Result<Vec<ClaimedDelivery>, StoreError> {
+    if limit == 0 {
+        return Ok(Vec::new());
+    }
+    let settings = &notifier.config.notify;
+    notifier
+        .store
+        .claim_deliveries(
+            target.claim(),
+            &notifier.node_id,
+            now_ms,
+            settings.timeout.as_millis() + CLAIM_MARGIN_MS,
+            limit as u32,
+        )
+        .await
+}
+
+/// Why an attempt did not deliver.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// The HTTP or SMTP status, when one came back.
+    pub status: Option<u16>,
+    pub message: String,
+    /// Retrying cannot help: give up now.
+    pub permanent: bool,
+}
+
+impl Failure {
+    fn retry(message: String) -> Self {
+        Failure {
+            status: None,
+            message,
+            permanent: false,
+        }
+    }
+}
+
+type Sent = Result<u16, Failure>;
+
+/// Sends one claimed delivery; the delivery comes back with the outcome.
+fn send(
+    notifier: &Notifier,
+    target: &Target,
+    c: ClaimedDelivery,
+) -> impl Future<Output = (ClaimedDelivery, Sent)> + Send + 'static {
+    let (notifier, target) = (notifier.clone(), target.clone());
+    async move {
+        let result = match &target {
+            Target::Destination(dest) => send_to_destination(&notifier, dest, &c).await,
+            Target::Subscribers => super::subscribers::deliver(&notifier, &c)
+                .await
+                .map_err(|n| Failure {
+                    status: None,
+                    message: n.message,
+                    permanent: n.permanent,
+                }),
+        };
+        (c, result)
+    }
+}
+
+async fn send_to_destination(notifier: &Notifier, dest: &Destination, c: &ClaimedDelivery) -> Sent {
+    let timeout = notifier.config.notify.timeout.as_duration();
+    let name = notifier
+        .config
+        .service(&c.event.service)
+        .map_or_else(|| c.event.service.clone(), |s| s.name.clone());
+    let msg = super::message::message(&c.event, &name);
+    let status = match &dest.channel {
+        Channel::Http {
+            url,
+            format,
+            secret,
+            token,
+        } => {
+            let req = super::format::request(
+                *format,
+                &c.event,
+                &msg,
+                super::format::Credentials {
+                    secret: secret.as_ref().map(|s| s.expose()),
+                    token: token.as_ref().map(|s| s.expose()),
+                },
+                notifier.clock.now().as_second(),
+            );
+            notifier
+                .http
+                .post(
+                    url,
+                    req.content_type,
+                    &req.headers,
+                    req.body,
+                    timeout,
+                    false,
+                )
+                .await
+                .map_err(Failure::retry)?
+        }
+        Channel::Email { to } => {
+            let mailer = match &notifier.mailer {
+                Some(Ok(m)) => m,
+                Some(Err(e)) => return Err(Failure::retry(e.clone())),
+                None => return Err(Failure::retry("no [notify.smtp] relay".into())),
+            };
+            let mail = super::mail::Mail {
+                to: to.clone(),
+                subject: msg.title.clone(),
+                text: format!(
+                    "{}\n\n{}\n\nDetails: {}\n\n-- \nDownbeat, destination {:?} ([[notify.email]] \
+                     in its config). Event {}.\n",
+                    msg.title,
+                    msg.text,
+                    msg.link,
+                    dest.id.as_str(),
+                    c.event.id
+                ),
+                event_id: c.event.id.clone(),
+                recipient_key: dest.id.to_string(),
+                unsubscribe: None,
+            };
+            mailer.send(&mail).await.map_err(|message| Failure {
+                status: None,
+                permanent: message.starts_with("SMTP 5"),
+                message,
+            })?
+        }
+    };
+    if (200..300).contains(&status) || (dest.kind() == "email" && status < 400) {
+        Ok(status)
+    } else {
+        Err(Failure {
+            status: Some(status),
+            message: format!("HTTP {status}"),
+            // A receiver that refuses the request (a deleted chat webhook's 404 or 410, a
+            // wrong token's 401) will refuse it again: give up now, except on the 4xx that
+            // mean "not now".
+            permanent: (400..500).contains(&status) && !matches!(status, 408 | 425 | 429),
+        })
+    }
+}
+
+/// Records an attempt's outcome in the store and the metrics.
+async fn settle(
+    notifier: &Notifier,
+    target: &Target,
+    c: &ClaimedDelivery,
+    result: Sent,
+) -> Result<DeliveryState, StoreError> {
+    let label = DestinationLabel {
+        destination: target.label().to_owned(),
+    };
+    let attempt = judge(notifier, c, result);
+    let outcome = attempt.outcome;
+    notifier.metrics.notify_attempts.get_or_create(&label).inc();
+    let error = attempt.error.clone().unwrap_or_default();
+    let word = match outcome {
+        DeliveryState::Delivered => {
+            notifier
+                .metrics
+                .notify_delivered
+                .get_or_create(&label)
+                .inc();
+            "delivered"
+        }
+        DeliveryState::Failed => {
+            notifier.metrics.notify_failed.get_or_create(&label).inc();
+            tracing::warn!(destination = %c.delivery.destination, event = %c.event.id, %error,
+                "gave up on a notification");
+            "failed"
+        }
+        DeliveryState::Pending => {
+            tracing::info!(destination = %c.delivery.destination, event = %c.event.id, %error,
+                "notification failed; will retry");
+            "retry"
+        }
+    };
+    notifier
+        .metrics
+        .notify_outcomes
+        .get_or_create(&DeliveryOutcomeLabels {
+            destination: label.destination,
+            outcome: word,
+        })
+        .inc();
+    notifier
+        .store
+        .record_attempt(c.delivery.id, &notifier.node_id, attempt)
+        .await?;
+    Ok(outcome)
+}
+
+/// Settles one attempt: delivered, retry later, or give up.
+fn judge(notifier: &Notifier, c: &ClaimedDelivery, result: Sent) -> Attempt {
+    let settings = &notifier.config.notify;
+    let at_ms = notifier.clock.now().as_millisecond();
+    let failure = match result {
+        Ok(s) => {
+            return Attempt {
+                at_ms,
+                status: Some(i64::from(s)),
+                error: None,
+                outcome: DeliveryState::Delivered,
+                next_attempt_ms: at_ms,
+            };
+        }
+        Err(f) => f,
+    };
+    let attempts = c.delivery.attempts + 1;
+    let next = at_ms
+        + backoff_ms(
+            attempts,
+            0.5 + rand::random::<f64>() / 2.0,
+            settings.retry_after.as_millis(),
+        );
+    let give_up_at = c.delivery.created_ms + settings.give_up_after.as_millis();
+    let outcome =
+        if failure.permanent || attempts >= i64::from(settings.max_attempts) || next > give_up_at {
+            DeliveryState::Failed
+        } else {
+            DeliveryState::Pending
+        };
+    let mut error = failure.message;
+    if error.len() > 500 {
+        let mut cut = 500;
+        while !error.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        error.truncate(cut);
+    }
+    Attempt {
+        at_ms,
+        status: failure.status.map(i64::from),
+        error: Some(error),
+        outcome,
+        next_attempt_ms: next,
+    }
+}
+
+/// Starts one delivery loop per target and the housekeeping loop. Each delivery loop keeps
+/// up to its concurrency of sends in flight, claiming more as they finish, when woken by a
+/// new event, and every [`POLL_EVERY`]. They stop when `stopped` turns true, abandoning
+/// sends in flight: their claims lapse and a later round (on any node) retries them.
+pub fn start(notifier: &Notifier, stopped: watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
+    let mut handles: Vec<JoinHandle<()>> = targets(notifier)
+        .into_iter()
+        .map(|t| tokio::spawn(deliver_until_stopped(notifier.clone(), t, stopped.clone())))
+        .collect();
+    handles.push(tokio::spawn(housekeeping_until_stopped(
+        notifier.clone(),
+        stopped,
+    )));
+    handles
+}
+
+async fn deliver_until_stopped(
+    notifier: Notifier,
+    target: Target,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let mut in_flight = JoinSet::new();
+    let mut bucket = target
+        .per_minute(&notifier)
+        .map(|n| Bucket::new(n, notifier.clock.now().as_millisecond()));
+    let concurrency = target.concurrency(&notifier);
+    loop {
+        let wake = notifier.wake.notified();
+        tokio::pin!(wake);
+        // Registered before claiming, so an event enqueued meanwhile is not missed.
+        wake.as_mut().enable();
+        let now_ms = notifier.clock.now().as_millisecond();
+        let mut free = concurrency.saturating_sub(in_flight.len());
+        if let Some(b) = &mut bucket {
+            free = free.min(b.available(now_ms));
+        }
+        if free > 0 {
+            match claim(&notifier, &target, now_ms, free).await {
+                Ok(claimed) => {
+                    if let Some(b) = &mut bucket {
+                        b.take(claimed.len());
+                    }
+                    for c in claimed {
+                        in_flight.spawn(send(&notifier, &target, c));
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, destination = target.label(),
+                    "could not claim notifications; will retry"),
+            }
+        }
+        tokio::select! {
+            Some(Ok((c, result))) = in_flight.join_next(), if !in_flight.is_empty() => {
+                if let Err(e) = settle(&notifier, &target, &c, result).await {
+                    tracing::warn!(error = %e, destination = target.label(), event = %c.event.id,
+                        "could not record a notification attempt; its claim will lapse");
+                }
+            }
+            _ = &mut wake => {}
+            _ = tokio::time::sleep(POLL_EVERY) => {}
+            _ = stopped.changed() => return,
+        }
+        if *stopped.borrow() {
+            return;
+        }
+    }
+}
+
+/// Sends the summaries of monitors that stopped flapping as of `now_ms`.
+pub async fn settle_flaps(notifier: &Notifier, now_ms: i64) -> usize {
+    let flaps = &notifier.flaps;
+    if let Err(e) = flaps.load(notifier.store.as_ref()).await {
+        tracing::warn!(error = %e, "could not load flap states; will retry");
+        return 0;
+    }
+    let settled = flaps.settle(
+        &notifier.config.notify.flap,
+        &notifier.config.monitors,
+        now_ms,
+    );
+    let n = settled.len();
+    for (e, saved) in settled {
+        // Queued before the state is saved: a crash in between repeats the summary (same
+        // id, so it is sent once), rather than losing it.
+        let monitor = e.data["monitor"].as_str().unwrap_or_default().to_owned();
+        notifier.enqueue_or_log(e).await;
+        if let Err(err) = notifier
+            .store
+            .save_flap_state(&monitor, saved, now_ms)
+            .await
+        {
+            tracing::warn!(%monitor, error = %err, "could not save the flap state");
+        }
+    }
+    n
+}
+
+/// Deletes settled deliveries past `[notify] keep`, manage tokens past their lifetime and
+/// email subscriptions left unconfirmed past `confirm_within`, as of `now_ms`.
+pub async fn prune_once(notifier: &Notifier, now_ms: i64) -> Result<NotifyPruned, StoreError> {
+    let n = &notifier.config.notify;
+    notifier
+        .store
+        .prune_notifications(NotifyPrune {
+            settled_before_ms: now_ms - n.keep.as_millis(),
+            tokens_before_ms: now_ms - super::subscribers::TOKEN_LIFETIME_MS,
+            unconfirmed_before_ms: now_ms - n.subscribers.confirm_within.as_millis(),
+        })
+        .await
+}
+
+async fn housekeeping_until_stopped(notifier: Notifier, mut stopped: watch::Receiver<bool>) {
+    let due = |last: Option<i64>, now_ms: i64, every: i64| {
+        last.is_none_or(|t| now_ms < t || now_ms - t >= every)
+    };
+    let mut last_prune = None;
+    loop {
+        let now_ms = notifier.clock.now().as_millisecond();
+        settle_flaps(&notifier, now_ms).await;
+        if due(last_prune, now_ms, PRUNE_EVERY_MS) {
+            last_prune = Some(now_ms);
+            match prune_once(&notifier, now_ms).await {
+                Ok(p) if p != NotifyPruned::default() => {
+                    tracing::info!(?p, "pruned the notification outbox");
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "could not prune the outbox; will retry"),
+            }
+            notifier.subscribe_limiter.sweep();
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(HOUSEKEEPING_EVERY) => {}
+            _ = stopped.changed() => return,
+        }
+        if *stopped.borrow() {
+            return;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_a_cap_and_jitter_only_shortens() {
+        assert_eq!(backoff_ms(1, 1.0, 10_000), 10_000);
+        assert_eq!(backoff_ms(2, 1.0, 10_000), 20_000);
+        assert_eq!(backoff_ms(4, 1.0, 10_000), 80_000);
+        assert_eq!(backoff_ms(40, 1.0, 10_000), BACKOFF_MAX_MS);
+        assert_eq!(backoff_ms(2, 0.5, 10_000), 10_000);
+        assert_eq!(backoff_ms(2, 0.0, 10_000), 10_000, "jitter is clamped");
+        assert_eq!(backoff_ms(1, 1.0, 1_000), 1_000);
+    }
+
+    #[test]
+    fn a_bucket_allows_its_rate_and_refills_evenly() {
+        let mut b = Bucket::new(6, 0);
+        assert_eq!(b.available(0), 6);
+        b.take(6);
+        assert_eq!(b.available(9_999), 0);
+        assert_eq!(b.available(10_000), 1, "one every 10 s");
+        assert_eq!(b.available(600_000), 6, "never more than a minute's worth");
+    }
+}

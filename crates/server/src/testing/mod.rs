@@ -1,0 +1,134 @@
+//! Test support (feature `testing`), shared by every crate's integration tests:
+//! [`spawn`] starts the whole product on 127.0.0.1:0 through the same [`crate::build`] as
+//! `downbeat serve`, with a fresh store and a manual clock; [`smtp_sink`] is a small mail
+//! relay; [`browser_tools`] says whether node, the npm packages and chromium are here.
+
+pub mod browser_tools;
+pub mod smtp_sink;
+
+use crate::build;
+use downbeat_api::App;
+use downbeat_domain::{Clock, ManualClock};
+use downbeat_store::testing::TestStore;
+use downbeat_web::Pages;
+use reqwest::{Response, StatusCode};
+use serde_json::Value;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::oneshot;
+
+/// Downbeat serving on a loopback port, with handles to step its jobs.
+pub struct TestApp {
+    pub app: App,
+    pub pages: Pages,
+    pub addr: SocketAddr,
+    /// Follows no redirects and decompresses nothing: tests look at answers as sent.
+    pub client: reqwest::Client,
+    pub clock: Arc<ManualClock>,
+    pub store: TestStore,
+    shutdown: Option<oneshot::Sender<()>>,
+    handle: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+/// Downbeat with exactly `config` as its config file, on `store`, on `clock`. The listener
+/// is bound and the pages rendered before this returns, so requests queue until the app is
+/// ready: no sleeping.
+pub async fn spawn(config: &str, store: TestStore, clock: Arc<ManualClock>) -> TestApp {
+    let config = Arc::new(downbeat_config::parse_str(config, "test.toml").expect("test config"));
+    let db = downbeat_store::open(&store.target)
+        .await
+        .expect("open store");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("local address");
+    let (tx, rx) = oneshot::channel::<()>();
+    let downbeat = build(config, db, clock.clone()).await.expect("start app");
+    let (app, pages) = (downbeat.app.clone(), downbeat.pages.clone());
+    let handle = tokio::spawn(downbeat.serve(listener, async {
+        let _ = rx.await;
+    }));
+    pages.refresh().await;
+    TestApp {
+        app,
+        pages,
+        addr,
+        client: reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client"),
+        clock,
+        store,
+        shutdown: Some(tx),
+        handle: Some(handle),
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Posts a JSON report from client address `ip`.
+    pub async fn report(&self, service: &str, body: Value, ip: &str) -> Response {
+        self.client
+            .post(self.url(&format!("/api/v1/services/{service}/reports")))
+            .header("x-forwarded-for", ip)
+            .json(&body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// A GET and its JSON body (`Null` when the body is not JSON).
+    pub async fn get_json(&self, path: &str) -> (StatusCode, Value) {
+        let r = self
+            .client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request");
+        let status = r.status();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Runs the crowd detector as of the clock's now (the background job does the same
+    /// every few seconds; stepping it here keeps tests independent of real time), then
+    /// refreshes the pages.
+    pub async fn detect(&self) {
+        downbeat_crowd::run_once(&self.app.crowd, self.clock.now())
+            .await
+            .expect("crowd detection");
+        self.pages.refresh().await;
+    }
+
+    /// Graceful shutdown: waits until the server has drained and returned. Gives the store
+    /// back so a test can start again on the same data.
+    pub async fn stop(mut self) -> (TestStore, Arc<ManualClock>) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(h) = self.handle.take() {
+            h.await.expect("server task").expect("server result");
+        }
+        (self.store, self.clock)
+    }
+}
+
+/// Waits (up to 30 s of real time) until `check` holds. Background workers run on their own;
+/// this waits for what they do, and fails loudly rather than hanging.
+pub async fn until<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..1500 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("timed out waiting until {what}");
+}
