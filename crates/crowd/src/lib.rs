@@ -321,6 +321,7 @@ fn ts(ms: i64) -> Option<Timestamp> {
 
 /// Feeds every complete minute up to `now` to every service's detectors, records verdict
 /// changes, saves state now and then, and refreshes the status snapshots.
+#[tracing::instrument(name = "crowd minute", skip_all)]
 pub async fn run_once(crowd: &Crowd, now: Timestamp) -> Result<(), StoreError> {
     let mut watches = crowd.watches.lock().await;
     let leader = crowd

@@ -13,6 +13,7 @@ use downbeat_store::{NewReport, Store, StoreError};
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::{Notify, mpsc, oneshot};
+use tracing::Instrument;
 
 /// Most reports written in one transaction.
 pub const MAX_BATCH: usize = 2048;
@@ -128,7 +129,8 @@ async fn writer(
         }
         let started = Instant::now();
         let batch = std::mem::take(&mut reports);
-        let (batch, result) = store.insert_reports(batch).await;
+        let span = tracing::info_span!("group commit", reports = batch.len());
+        let (batch, result) = store.insert_reports(batch).instrument(span.clone()).await;
         let result = result.map_err(Arc::new);
         metrics
             .commit_seconds
@@ -136,7 +138,9 @@ async fn writer(
         metrics.commit_batch_size.observe(batch.len() as f64);
         if let Err(e) = &result {
             metrics.commit_failures.inc();
-            tracing::error!(error = %e, reports = batch.len(), "group commit failed; reports refused with 503");
+            span.in_scope(
+                || tracing::error!(error = %e, "group commit failed; reports refused with 503"),
+            );
         }
         if result.is_ok() {
             // Services are few; bump each service of the batch once.

@@ -12,12 +12,14 @@
 //! - [`jobs`]: the periodic jobs (crowd minute, incident round, pruning, housekeeping) with
 //!   testable steps.
 //! - [`product`]: [`build`]: the stages plus the whole router, ready to serve.
+//! - [`span`]: one tracing span per HTTP request.
 //! - `testing` (feature `testing`): `spawn`, the test harness every suite shares, an SMTP
 //!   sink and the browser-tools check.
 
 pub mod app;
 pub mod jobs;
 pub mod product;
+pub mod span;
 #[cfg(feature = "testing")]
 pub mod testing;
 

@@ -303,3 +303,56 @@ async fn users_from_the_config_file_can_sign_in() {
     assert!(app.user("cfg").await.locked_until_ms.is_some());
     app.stop().await;
 }
+
+/// A log line written while handling a request carries that request's span (method and
+/// route template), so it can be tied to its request; the raw query never appears.
+#[tokio::test]
+async fn a_sign_in_is_logged_inside_its_request_span() {
+    #[derive(Clone, Default)]
+    struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+    impl std::io::Write for Captured {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let logs = Captured::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    // The test's runtime has one thread: the server's tasks log through this subscriber.
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let app = spawn_app().await;
+    app.add_user("ana", Role::Editor).await;
+    let mut b = app.browser();
+    let form = b.get("/admin/login?secret-looking=query").await;
+    let r = b
+        .post(
+            "/admin/login",
+            &[
+                ("csrf", &form.csrf()),
+                ("user", "ana"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    app.stop().await;
+
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.contains("signed in"))
+        .unwrap_or_else(|| panic!("no sign-in line in:\n{text}"));
+    assert!(
+        line.contains("request{method=POST route=/admin/login}"),
+        "{line}"
+    );
+    assert!(!text.contains("secret-looking"), "{text}");
+}
