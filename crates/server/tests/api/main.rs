@@ -5,6 +5,7 @@ mod crowd;
 mod helpers;
 mod incidents;
 mod latency;
+mod layout;
 mod monitors;
 mod notify;
 mod ops;
