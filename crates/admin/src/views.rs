@@ -64,16 +64,7 @@ pub fn when(t: Timestamp) -> String {
         .to_string()
 }
 
-/// "42 s", "4 min 12 s", "3 h 05 min", "2 d 4 h".
-pub fn duration(secs: i64) -> String {
-    let s = secs.max(0);
-    match s {
-        0..60 => format!("{s} s"),
-        60..3600 => format!("{} min {} s", s / 60, s % 60),
-        3600..86_400 => format!("{} h {:02} min", s / 3600, (s % 3600) / 60),
-        _ => format!("{} d {} h", s / 86_400, (s % 86_400) / 3600),
-    }
-}
+pub use downbeat_domain::duration::words as duration;
 
 /// What every page's frame needs.
 pub struct Layout {
@@ -426,18 +417,4 @@ pub struct PeoplePage {
     pub layout: Layout,
     pub users: Vec<UserLine>,
     pub tokens: Vec<TokenLine>,
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations_read_naturally() {
-        assert_eq!(duration(42), "42 s");
-        assert_eq!(duration(252), "4 min 12 s");
-        assert_eq!(duration(3 * 3600 + 300), "3 h 05 min");
-        assert_eq!(duration(2 * 86_400 + 4 * 3600), "2 d 4 h");
-        assert_eq!(duration(-5), "0 s");
-    }
 }

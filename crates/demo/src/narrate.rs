@@ -62,16 +62,7 @@ pub fn hhmm(t: Timestamp) -> String {
     t.strftime("%H:%M").to_string()
 }
 
-/// "45 s", "3 min", "4 h 20 min".
-pub fn duration(secs: i64) -> String {
-    let secs = secs.max(0);
-    match secs {
-        0..60 => format!("{secs} s"),
-        60..3600 => format!("{} min", secs / 60),
-        _ if secs % 3600 < 60 => format!("{} h", secs / 3600),
-        _ => format!("{} h {} min", secs / 3600, secs % 3600 / 60),
-    }
-}
+pub use downbeat_domain::duration::words as duration;
 
 /// What the narrator last saw, to tell only changes.
 #[derive(Default)]
@@ -265,14 +256,6 @@ impl Seen {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations_read_naturally() {
-        assert_eq!(duration(42), "42 s");
-        assert_eq!(duration(180), "3 min");
-        assert_eq!(duration(7200), "2 h");
-        assert_eq!(duration(4 * 3600 + 20 * 60), "4 h 20 min");
-    }
 
     #[test]
     fn only_changes_are_told() {

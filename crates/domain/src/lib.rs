@@ -17,10 +17,12 @@
 //! - [`incident`]: incident and maintenance kind, status, impact and source.
 //! - [`role`]: what a person or API token may do.
 //! - [`hex`]: lower-case hex for tokens, hashes and signatures.
+//! - [`duration`]: durations in words, the same on every page, message and narration.
 
 pub mod city;
 pub mod clock;
 pub mod country;
+pub mod duration;
 pub mod hex;
 pub mod incident;
 pub mod platform;

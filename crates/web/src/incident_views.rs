@@ -6,6 +6,7 @@ use crate::time;
 use crate::views::Layout;
 use askama::Template;
 use downbeat_config::ServiceConfig;
+use downbeat_domain::duration;
 use downbeat_incidents::{Impact, Incident, Kind, Status};
 use jiff::Timestamp;
 
@@ -40,15 +41,6 @@ pub struct IncidentView {
     pub postmortem_html: Option<String>,
 }
 
-fn duration(s: i64) -> String {
-    match s {
-        s if s < 60 => format!("{s} s"),
-        s if s < 3600 => format!("{} min", s / 60),
-        s if s < 86_400 => format!("{} h {} min", s / 3600, (s % 3600) / 60),
-        s => format!("{} d {} h", s / 86_400, (s % 86_400) / 3600),
-    }
-}
-
 fn component_name(service: &ServiceConfig, id: &str) -> String {
     service
         .components
@@ -77,13 +69,13 @@ impl IncidentView {
         };
         let mut durations = Vec::new();
         if let Some(s) = i.time_to_detect_s {
-            durations.push(("Time to detect", duration(s)));
+            durations.push(("Time to detect", duration::words(s)));
         }
         if let Some(s) = i.time_to_acknowledge_s {
-            durations.push(("Time to acknowledge", duration(s)));
+            durations.push(("Time to acknowledge", duration::words(s)));
         }
         if let Some(s) = i.time_to_resolve_s {
-            durations.push(("Time to resolve", duration(s)));
+            durations.push(("Time to resolve", duration::words(s)));
         }
         let window = match (i.kind, i.scheduled_for, i.scheduled_until) {
             (Kind::Maintenance, Some(a), Some(b)) => Some(format!(
