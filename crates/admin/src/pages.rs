@@ -324,8 +324,8 @@ pub async fn post_update(
     };
     let req = match update_request(&form) {
         Ok(r) => r,
-        Err(msg) => {
-            let f = fail(msg);
+        Err(e) => {
+            let f = fail(e.to_string());
             return incident_page(&admin, s, id, None, f, StatusCode::UNPROCESSABLE_ENTITY).await;
         }
     };
@@ -342,15 +342,33 @@ pub async fn post_update(
     }
 }
 
+/// A form field whose value cannot be used; its words are shown back in the form.
+#[derive(Debug, thiserror::Error)]
+#[error("{field}: {message}")]
+struct FieldError {
+    field: &'static str,
+    message: String,
+}
+
+fn field_error(field: &'static str, message: String) -> FieldError {
+    FieldError { field, message }
+}
+
 /// The update form as the ops request; a bad choice is a message for the form.
-fn update_request(form: &Fields) -> Result<NewUpdate, String> {
+fn update_request(form: &Fields) -> Result<NewUpdate, FieldError> {
     let status = match form.get("status").unwrap_or_default() {
         "" => None,
-        v => Some(Status::parse(v).ok_or_else(|| format!("status: {v:?} is not a status"))?),
+        v => Some(
+            Status::parse(v)
+                .ok_or_else(|| field_error("status", format!("{v:?} is not a status")))?,
+        ),
     };
     let impact = match form.get("impact").unwrap_or_default() {
         "" => None,
-        v => Some(Impact::parse(v).ok_or_else(|| format!("impact: {v:?} is not an impact"))?),
+        v => Some(
+            Impact::parse(v)
+                .ok_or_else(|| field_error("impact", format!("{v:?} is not an impact")))?,
+        ),
     };
     let mut components = Components::new();
     for (id, v) in form.prefixed("component.") {
@@ -358,7 +376,7 @@ fn update_request(form: &Fields) -> Result<NewUpdate, String> {
             continue;
         }
         let state = parse_component_state(v)
-            .ok_or_else(|| format!("components: {v:?} is not a component state"))?;
+            .ok_or_else(|| field_error("components", format!("{v:?} is not a component state")))?;
         components.insert(id.to_owned(), state);
     }
     Ok(NewUpdate {
@@ -481,7 +499,7 @@ pub async fn create_incident(
     };
     let req = match create_request(&form) {
         Ok(r) => r,
-        Err(msg) => return Ok(refuse(StatusCode::UNPROCESSABLE_ENTITY, msg)),
+        Err(e) => return Ok(refuse(StatusCode::UNPROCESSABLE_ENTITY, e.to_string())),
     };
     let draft = req.draft;
     match ops::create(&admin.app.incidents, svc, req, &s.user).await {
@@ -497,7 +515,7 @@ pub async fn create_incident(
     }
 }
 
-fn create_request(form: &Fields) -> Result<NewIncident, String> {
+fn create_request(form: &Fields) -> Result<NewIncident, FieldError> {
     let u = update_request(form)?;
     Ok(NewIncident {
         title: form.text("title"),
@@ -554,7 +572,7 @@ pub async fn new_maintenance(
 }
 
 /// A `datetime-local` value ("2026-11-22T08:00", read as UTC) or an RFC 3339 time.
-fn utc_time(field: &str, v: &str) -> Result<jiff::Timestamp, String> {
+fn utc_time(field: &'static str, v: &str) -> Result<jiff::Timestamp, FieldError> {
     let v = v.trim();
     if let Ok(t) = v.parse::<jiff::Timestamp>() {
         return Ok(t);
@@ -564,12 +582,13 @@ fn utc_time(field: &str, v: &str) -> Result<jiff::Timestamp, String> {
         .and_then(|d| d.to_zoned(jiff::tz::TimeZone::UTC).ok())
         .map(|z| z.timestamp())
         .ok_or_else(|| {
-            if v.is_empty() {
-                format!("{field}: enter a date and time (UTC)")
+            let message = if v.is_empty() {
+                "enter a date and time (UTC)".to_owned()
             } else {
                 let shown: String = v.chars().take(40).collect();
-                format!("{field}: {shown:?} is not a date and time like 2026-11-22T08:00 (UTC)")
-            }
+                format!("{shown:?} is not a date and time like 2026-11-22T08:00 (UTC)")
+            };
+            field_error(field, message)
         })
 }
 
@@ -588,7 +607,7 @@ pub async fn create_maintenance(
         .and_then(|a| utc_time("scheduled_until", &form.text("scheduled_until")).map(|b| (a, b)));
     let (start, end) = match times {
         Ok(t) => t,
-        Err(msg) => return Ok(refuse(StatusCode::UNPROCESSABLE_ENTITY, msg)),
+        Err(e) => return Ok(refuse(StatusCode::UNPROCESSABLE_ENTITY, e.to_string())),
     };
     let req = NewMaintenance {
         title: form.text("title"),

@@ -138,14 +138,19 @@ impl FromRequestParts<App> for MaybePrincipal {
     }
 }
 
+/// Why a password could not be hashed (argon2's own error kept as the source).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot hash the password")]
+pub struct HashError(#[source] argon2::password_hash::Error);
+
 /// The argon2id PHC string of a password.
-pub fn hash_password(password: &str) -> Result<String, String> {
+pub fn hash_password(password: &str) -> Result<String, HashError> {
     let mut salt = [0u8; 16];
     rand::fill(&mut salt[..]);
     Argon2::default()
         .hash_password_with_salt(password.as_bytes(), &salt)
         .map(|h| h.to_string())
-        .map_err(|e| format!("cannot hash the password: {e}"))
+        .map_err(HashError)
 }
 
 /// Whether `password` matches the PHC string `hash` (false for a malformed hash).
@@ -155,14 +160,23 @@ pub fn verify_password(password: &str, hash: &str) -> bool {
         .is_ok()
 }
 
+/// Why a password may not be chosen.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WeakPassword {
+    #[error("the password has {0} characters; use at least 10")]
+    TooShort(usize),
+    #[error("the password is longer than 1024 bytes")]
+    TooLong,
+}
+
 /// A password an operator may choose: long enough, not absurdly long (argon2 input).
-pub fn check_password_strength(password: &str) -> Result<(), String> {
+pub fn check_password_strength(password: &str) -> Result<(), WeakPassword> {
     let n = password.chars().count();
     if n < 10 {
-        return Err(format!("the password has {n} characters; use at least 10"));
+        return Err(WeakPassword::TooShort(n));
     }
     if password.len() > 1024 {
-        return Err("the password is longer than 1024 bytes".into());
+        return Err(WeakPassword::TooLong);
     }
     Ok(())
 }

@@ -517,18 +517,29 @@ impl Validator<'_> {
 }
 
 /// Parses `10.0.0.0/8` or a single address (`192.0.2.1` = a /32 or /128).
+/// What is wrong with a URL that must be an absolute `http://` or `https://` URL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum UrlProblem {
+    #[error("must start with http:// or https://")]
+    Scheme,
+    #[error("must not contain spaces or control characters")]
+    Whitespace,
+    #[error("must name a host (and no user or password)")]
+    Host,
+}
+
 /// An absolute `http://` or `https://` URL with a host.
-pub(crate) fn check_http_url(u: &str) -> Result<(), String> {
+pub(crate) fn check_http_url(u: &str) -> Result<(), UrlProblem> {
     let rest = u
         .strip_prefix("https://")
         .or_else(|| u.strip_prefix("http://"))
-        .ok_or("must start with http:// or https://")?;
+        .ok_or(UrlProblem::Scheme)?;
     if u.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err("must not contain spaces or control characters".into());
+        return Err(UrlProblem::Whitespace);
     }
     let host = rest.split(['/', '?', '#']).next().unwrap_or("");
     if host.is_empty() || host.contains('@') {
-        return Err("must name a host (and no user or password)".into());
+        return Err(UrlProblem::Host);
     }
     Ok(())
 }
@@ -540,17 +551,42 @@ fn parse_net(s: &str) -> Option<IpNet> {
         .map(|n| n.trunc())
 }
 
+/// Why a `[server] geoip` file cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum GeoIpFileError {
+    #[error("cannot read {path}: {source}")]
+    Unreadable {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path} is not a MaxMind DB file (GeoLite2-Country.mmdb or similar): {source}")]
+    NotMaxMind {
+        path: String,
+        #[source]
+        source: maxminddb::MaxMindDbError,
+    },
+}
+
+/// Opens `path` as a MaxMind DB file, read into memory, as the pages read it.
+pub fn open_geoip(path: &std::path::Path) -> Result<maxminddb::Reader<Vec<u8>>, GeoIpFileError> {
+    let shown = path.display().to_string();
+    maxminddb::Reader::open_readfile(path).map_err(|e| match e {
+        maxminddb::MaxMindDbError::Io(source) => GeoIpFileError::Unreadable {
+            path: shown,
+            source,
+        },
+        source => GeoIpFileError::NotMaxMind {
+            path: shown,
+            source,
+        },
+    })
+}
+
 /// Whether `path` is a MaxMind DB file: opened and read as the pages will read it, so a
 /// wrong file is refused at start rather than guessing nothing for months.
-fn check_geoip(path: &std::path::Path) -> Result<(), String> {
-    maxminddb::Reader::open_readfile(path).map_err(|e| match e {
-        maxminddb::MaxMindDbError::Io(e) => format!("cannot read {}: {e}", path.display()),
-        e => format!(
-            "{} is not a MaxMind DB file (GeoLite2-Country.mmdb or similar): {e}",
-            path.display()
-        ),
-    })?;
-    Ok(())
+fn check_geoip(path: &std::path::Path) -> Result<(), GeoIpFileError> {
+    open_geoip(path).map(drop)
 }
 
 #[cfg(test)]

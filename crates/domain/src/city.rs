@@ -12,6 +12,8 @@ pub enum CityError {
     TooLong(usize),
     #[error("must not contain control characters")]
     ControlChar,
+    #[error("a city name must not be empty")]
+    Empty,
 }
 
 /// A trimmed, non-empty city name of at most [`MAX_CITY_CHARS`] characters, without control
@@ -32,6 +34,11 @@ impl City {
         }
         let t = s.trim();
         Ok((!t.is_empty()).then(|| City(t.to_owned())))
+    }
+
+    /// Parses a city that must be given: empty or blank input is [`CityError::Empty`].
+    pub fn parse_required(s: &str) -> Result<Self, CityError> {
+        City::parse(s)?.ok_or(CityError::Empty)
     }
 
     pub fn as_str(&self) -> &str {
@@ -67,6 +74,11 @@ mod tests {
         assert_eq!(City::parse(&"a".repeat(81)), Err(CityError::TooLong(81)));
         assert_eq!(City::parse("Lon\u{0}don"), Err(CityError::ControlChar));
         assert_eq!(City::parse("Lon\ndon"), Err(CityError::ControlChar));
+        assert_eq!(City::parse_required("  "), Err(CityError::Empty));
+        assert_eq!(
+            City::parse_required(" Leeds ").map(City::into_string),
+            Ok("Leeds".into())
+        );
         assert_eq!(City::parse("\u{7f}"), Err(CityError::ControlChar));
     }
 }

@@ -176,9 +176,14 @@ pub enum Position {
     At(Timestamp),
 }
 
+/// A position that is neither a number of minutes nor a time.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is neither minutes from the start (90, 90m, 2h) nor an RFC 3339 time")]
+pub struct BadPosition(String);
+
 impl std::str::FromStr for Position {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = BadPosition;
+    fn from_str(s: &str) -> std::result::Result<Self, BadPosition> {
         let s = s.trim();
         if let Ok(n) = s.parse::<u32>() {
             return Ok(Position::Offset(n));
@@ -188,9 +193,7 @@ impl std::str::FromStr for Position {
         }
         match Span::parse(s) {
             Ok(span) => Ok(Position::Offset((span.as_secs() / 60) as u32)),
-            Err(_) => Err(format!(
-                "{s:?} is neither minutes from the start (90, 90m, 2h) nor an RFC 3339 time"
-            )),
+            Err(_) => Err(BadPosition(s.to_owned())),
         }
     }
 }
@@ -750,21 +753,15 @@ impl Validator<'_> {
     fn mix(&self, prefix: &str, raw: RawMix, inherit: Option<&Mix>) -> Result<Mix> {
         let missing = |k: &str| self.err(format!("{prefix}.{k}"), "missing: a table of weights");
         let problem = match raw.problem {
-            Some(t) => self.weights(&format!("{prefix}.problem"), t, |s| {
-                ProblemKind::parse(s).map_err(|e| e.to_string())
-            })?,
+            Some(t) => self.weights(&format!("{prefix}.problem"), t, ProblemKind::parse)?,
             None => inherit.ok_or_else(|| missing("problem"))?.problem.clone(),
         };
         let platform = match raw.platform {
-            Some(t) => self.weights(&format!("{prefix}.platform"), t, |s| {
-                s.parse::<Platform>().map_err(|e| e.to_string())
-            })?,
+            Some(t) => self.weights(&format!("{prefix}.platform"), t, str::parse::<Platform>)?,
             None => inherit.ok_or_else(|| missing("platform"))?.platform.clone(),
         };
         let country = match raw.country {
-            Some(t) => self.weights(&format!("{prefix}.country"), t, |s| {
-                CountryCode::parse(s).map_err(|e| e.to_string())
-            })?,
+            Some(t) => self.weights(&format!("{prefix}.country"), t, CountryCode::parse)?,
             None => inherit.ok_or_else(|| missing("country"))?.country.clone(),
         };
         let cities = match raw.city {
@@ -773,12 +770,10 @@ impl Validator<'_> {
                 for (c, table) in t {
                     let key = format!("{prefix}.city.{c}");
                     let code = CountryCode::parse(&c).map_err(|e| self.err(&key, e))?;
-                    let w =
-                        self.weights(&key, table, |s| match downbeat_domain::City::parse(s) {
-                            Ok(Some(city)) => Ok(Arc::<str>::from(city.as_str())),
-                            Ok(None) => Err("a city name must not be empty".to_owned()),
-                            Err(e) => Err(e.to_string()),
-                        })?;
+                    let w = self.weights(&key, table, |s| {
+                        downbeat_domain::City::parse_required(s)
+                            .map(|city| Arc::<str>::from(city.as_str()))
+                    })?;
                     cities.insert(code, w);
                 }
                 cities
@@ -801,11 +796,11 @@ impl Validator<'_> {
         })
     }
 
-    fn weights<T>(
+    fn weights<T, E: std::fmt::Display>(
         &self,
         key: &str,
         table: BTreeMap<String, f64>,
-        parse: impl Fn(&str) -> std::result::Result<T, String>,
+        parse: impl Fn(&str) -> std::result::Result<T, E>,
     ) -> Result<Weighted<T>> {
         let mut pairs = Vec::with_capacity(table.len());
         for (k, w) in table {

@@ -47,17 +47,20 @@ impl Speed {
     }
 }
 
+/// A speed that is neither a positive number nor `max`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?}: expected a positive number (simulated seconds per second) or `max`")]
+pub struct BadSpeed(String);
+
 impl std::str::FromStr for Speed {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = BadSpeed;
+    fn from_str(s: &str) -> Result<Self, BadSpeed> {
         if s.eq_ignore_ascii_case("max") {
             return Ok(Speed::Max);
         }
         match s.parse::<f64>() {
             Ok(v) if v > 0.0 && v.is_finite() => Ok(Speed::Times(v)),
-            _ => Err(format!(
-                "{s:?}: expected a positive number (simulated seconds per second) or `max`"
-            )),
+            _ => Err(BadSpeed(s.to_owned())),
         }
     }
 }

@@ -4,6 +4,7 @@
 //! which is resolved when the form is posted: the cached page itself stays the same for
 //! everyone (a CDN cannot vary on the client address).
 
+use downbeat_config::load::{GeoIpFileError, open_geoip};
 use downbeat_domain::CountryCode;
 use maxminddb::{Reader, geoip2};
 use std::net::IpAddr;
@@ -23,10 +24,8 @@ impl std::fmt::Debug for GeoIp {
 }
 
 impl GeoIp {
-    pub fn open(path: &Path) -> Result<GeoIp, String> {
-        Reader::open_readfile(path)
-            .map(|reader| GeoIp { reader })
-            .map_err(|e| format!("{}: {e}", path.display()))
+    pub fn open(path: &Path) -> Result<GeoIp, GeoIpFileError> {
+        open_geoip(path).map(|reader| GeoIp { reader })
     }
 
     /// The country of `ip`, if the database knows it: where MaxMind places the address,

@@ -121,7 +121,7 @@ fn read_password() -> anyhow::Result<String> {
         std::io::stdin().lock().read_line(&mut line)?;
         line.trim_end_matches(['\r', '\n']).to_owned()
     };
-    auth::check_password_strength(&password).map_err(UsageError)?;
+    auth::check_password_strength(&password).map_err(|e| UsageError(e.to_string()))?;
     Ok(password)
 }
 
@@ -129,10 +129,7 @@ pub fn user(c: UserCommand) -> anyhow::Result<()> {
     match c {
         UserCommand::Hash => {
             let password = read_password()?;
-            println!(
-                "{}",
-                auth::hash_password(&password).map_err(anyhow::Error::msg)?
-            );
+            println!("{}", auth::hash_password(&password)?);
             Ok(())
         }
         UserCommand::Add {
@@ -143,7 +140,7 @@ pub fn user(c: UserCommand) -> anyhow::Result<()> {
             check_name("user", &name)?;
             let role = role(&r, &[Role::Viewer, Role::Editor, Role::Admin])?;
             let password = read_password()?;
-            let hash = auth::hash_password(&password).map_err(anyhow::Error::msg)?;
+            let hash = auth::hash_password(&password)?;
             runtime()?.block_on(async {
                 let store = open(&store).await?;
                 let existing = store.user(&name).await?;
