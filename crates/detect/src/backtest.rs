@@ -177,7 +177,7 @@ pub fn backtest(
         let score = if a.ignored {
             String::new()
         } else {
-            format!("{:.4}", a.score)
+            format!("{:.6}", a.evidence)
         };
         writeln!(
             out,

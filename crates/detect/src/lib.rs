@@ -126,9 +126,11 @@
 pub mod backtest;
 pub mod config;
 pub mod detector;
+mod evidence;
 mod exact;
 mod gate;
 mod season;
+mod sustained;
 #[cfg(feature = "synthetic")]
 #[doc(hidden)]
 pub mod synthetic;

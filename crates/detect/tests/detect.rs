@@ -123,6 +123,28 @@ fn a_slow_regional_ramp_is_detected() {
     }
 }
 
+/// Issue 14: an overdispersed 8-a-minute series whose volume rises linearly to 4× over three
+/// hours. No single minute is rare enough; the last half hour's lean is. It reaches twice the
+/// usual one hour after onset, and must reach problems within the hour after that.
+#[test]
+fn a_slow_overdispersed_ramp_reaches_problems_within_an_hour_of_doubling() {
+    for seed in [1, 2, 3, 4, 5] {
+        let s = synthetic::slow_ramp(seed);
+        let o = run(&s, counts());
+        println!(
+            "seed {seed}: possible after {:?} min, problems after {:?} min",
+            o.possible_delay_s.map(|d| d / 60),
+            o.problems_delay_s.map(|d| d / 60)
+        );
+        assert!(
+            o.problems_delay_s.is_some_and(|d| d <= 2 * HOUR),
+            "seed {seed}: {o:?}"
+        );
+        assert_eq!(o.false_problems, 0, "seed {seed}: {:?}", o.transitions);
+        assert!(o.false_alarms <= 1, "seed {seed}: {:?}", o.transitions);
+    }
+}
+
 #[test]
 fn a_quiet_series_ignores_single_reports_and_catches_a_burst() {
     for seed in SEEDS {
