@@ -131,6 +131,18 @@ class FileScore:
             key=lambda e: -e[0],
         )
 
+    def detail_at(self, threshold):
+        """(false positives, windows detected, their summed earliness weight)."""
+        fps, best = 0, {}
+        for s, w, x in self.events:
+            if s < threshold:
+                break
+            if w is None:
+                fps += 1
+            else:
+                best[w] = max(best.get(w, -2.0), x)
+        return fps, len(best), sum(best.values())
+
     def raw_at(self, threshold):
         fp = 0.0
         best = {}
@@ -504,6 +516,7 @@ def main():
     ap.add_argument("--seed", default="1")
     ap.add_argument("--corpus", default=os.path.join(TARGET, "detect-corpus"))
     ap.add_argument("--keep", action="store_true", help="reuse an existing corpus")
+    ap.add_argument("--detail", action="store_true", help="per-file detections at the threshold")
     args = ap.parse_args()
 
     binary = args.bin
@@ -547,6 +560,11 @@ def main():
             continue
         own, _ = best_threshold(fs)
         print(f"{c:<26} {len(fs):>5} {w:>7} {corpus_score(fs, thr):>12.1f} {own:>9.1f}")
+    if args.detail:
+        for f in files:
+            fps, hit, tp = f.detail_at(thr)
+            print(f"  {f.name:<52} rows {sum(1 for _ in f.events):>6} windows {hit}/{f.windows} "
+                  f"tp {tp:5.2f} fp {fps:>4}  top {[round(e[0], 3) for e in f.events[:5]]}")
     print(f"{'OVERALL':<26} {len(files):>5} {sum(f.windows for f in files):>7} {overall:>12.1f}   (threshold {thr})")
 
 

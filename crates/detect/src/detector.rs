@@ -84,10 +84,10 @@ pub struct Assessment {
     /// The baseline: what the model expected for this time.
     pub expected: f64,
     /// Evidence that something new is happening, for ranking moments across series: 0 while
-    /// the series does nothing it has not done in the past day, and otherwise rising without
+    /// the series does nothing it has not done in the past days, and otherwise rising without
     /// bound towards 1 with how far the evidence (`-log10` of the tail probability of this
     /// point, or of the last half hour's lean, whichever is rarer) exceeds the strongest
-    /// evidence of the past day (a decaying record): 0.5 at 6 decades beyond it. An event
+    /// evidence of the past days (a record that decays over two days): 0.5 at 6 decades beyond it. An event
     /// scores high at its first points and little after, while its evidence stops growing.
     /// Deviations count in [`DetectorConfig::evidence_direction`]. It does not drive the
     /// verdict; [`Assessment::score`] does.
