@@ -65,6 +65,8 @@ const NOISE_MIN_POINTS: f64 = 100.0;
 const FAST_MIN_POINTS: f64 = 3.0;
 
 const MU_FLOOR: f64 = 1e-9;
+/// Below this tail probability the evidence is computed in log form.
+const FAR_TAIL: f64 = 1e-200;
 
 /// Values beyond ±10¹⁵ are ignored: no real count or gauge gets there, and squaring them in
 /// the noise estimate must stay far from overflow.
@@ -264,6 +266,8 @@ struct PointRarity {
     sign: i8,
     /// One-sided (mid-)tail probability.
     tail_p: f64,
+    /// ln of the one-sided tail, accurate below the floor of `tail_p` (10⁻³⁰⁰).
+    ln_tail: f64,
     /// |value − expected|.
     excess: f64,
 }
@@ -618,27 +622,38 @@ impl Detector {
         } else {
             0
         };
-        let tail_p = match (sign, self.config.kind) {
-            (0, _) => 1.0,
+        let (tail_p, ln_tail) = match (sign, self.config.kind) {
+            (0, _) => (1.0, 0.0),
             (_, SeriesKind::Counts) => {
                 let d = NegBin::new(p.expected, p.spread);
-                if sign > 0 {
+                let tail_p = if sign > 0 {
                     d.upper_mid_p(y)
                 } else {
                     d.lower_mid_p(y)
-                }
+                };
+                // Only the far tail needs the log form (and its extra work).
+                let ln_tail = if tail_p > FAR_TAIL {
+                    tail_p.ln()
+                } else if sign > 0 {
+                    d.upper_ln_tail(y)
+                } else {
+                    d.lower_ln_tail(y)
+                };
+                (tail_p, ln_tail)
             }
             (_, SeriesKind::Gauge) => {
-                if sign > 0 {
+                let tail_p = if sign > 0 {
                     tail::laplace_upper(p.expected, p.spread, y)
                 } else {
                     tail::laplace_lower(p.expected, p.spread, y)
-                }
+                };
+                (tail_p, tail::laplace_ln_tail(p.expected, p.spread, y))
             }
         };
         PointRarity {
             sign,
             tail_p,
+            ln_tail,
             excess: (y - p.expected).abs(),
         }
     }
@@ -655,7 +670,12 @@ impl Detector {
         if !dir.is_bad(r.sign) {
             return 0.0;
         }
-        tail::decades(two_sided(r.tail_p, dir))
+        let two = if dir == Direction::Both {
+            std::f64::consts::LN_2
+        } else {
+            0.0
+        };
+        tail::decades_from_ln((r.ln_tail + two).min(0.0))
     }
 
     /// The residual in units of its predicted standard deviation.

@@ -1,8 +1,9 @@
 //! The ranking score ([`crate::Assessment::evidence`], the backtest's `anomaly_score`): how
-//! much stronger the evidence against the model is now than anything this series showed
-//! recently. It ranks moments across series and volumes with one threshold, never saturates,
-//! and is high once per event: the first point of an event sets a new record, the rest of the
-//! event only repeats it.
+//! many times stronger the evidence against the model (in decades of rarity) is now than
+//! anything this series showed recently. It ranks moments across series and volumes with one
+//! threshold (the series' own record calibrates it), never saturates, and is high once per
+//! event: the first point of an event sets a new record, and the rest of the event ranks
+//! again only if it is several times rarer still.
 
 use serde::{Deserialize, Serialize};
 
@@ -10,8 +11,9 @@ use crate::exact;
 
 /// Evidence (decades of rarity, `-log10 p`) below this is ordinary noise and never novel.
 pub(crate) const FLOOR_DECADES: f64 = 3.0;
-/// Novelty (decades above the recent record) that maps to a score of 0.5.
-pub(crate) const HALF_SCORE_DECADES: f64 = 6.0;
+/// Novelty, in doublings of the recent record, that maps to a score of 0.5: evidence four
+/// times the record (in decades: 10⁻¹² after a record of 10⁻³).
+pub(crate) const HALF_SCORE_DOUBLINGS: f64 = 2.0;
 /// Memory of the recent record: it decays by a factor e over this long (and at least this
 /// many observations), so a series that sees the same kind of spike every day stops ranking
 /// it, while a record from last week no longer hides today's event. (Tuned on the harness's
@@ -41,15 +43,20 @@ impl Novelty {
         };
         let record = self.record * keep;
         self.record = record.max(decades);
-        score(decades - record.max(FLOOR_DECADES))
+        let base = record.max(FLOOR_DECADES);
+        if decades > base {
+            score((decades / base).log2())
+        } else {
+            0.0
+        }
     }
 }
 
-/// Maps novelty in decades to [0, 1): 0 at or below zero, 0.5 at `HALF_SCORE_DECADES`,
-/// strictly increasing, never reaching 1.
+/// Maps novelty (doublings of the record) to [0, 1): 0 at or below zero, 0.5 at
+/// `HALF_SCORE_DOUBLINGS`, strictly increasing, never reaching 1.
 pub(crate) fn score(novelty: f64) -> f64 {
     if novelty > 0.0 {
-        novelty / (novelty + HALF_SCORE_DECADES)
+        novelty / (novelty + HALF_SCORE_DOUBLINGS)
     } else {
         0.0
     }
@@ -63,7 +70,7 @@ mod tests {
     fn a_repeat_of_the_record_scores_nothing_and_a_bigger_event_scores_more() {
         let mut n = Novelty::default();
         let first = n.step(20.0, 1.0);
-        assert!(first > 0.6, "{first}");
+        assert!(first > 0.5, "{first}");
         assert_eq!(n.step(20.0, 1.0), 0.0);
         assert!(n.step(40.0, 1.0) > 0.0);
         assert!(score(100.0) < score(1000.0) && score(1000.0) < 1.0);
