@@ -276,7 +276,7 @@ pub fn slow_ramp(seed: u64) -> Series {
         })
         .collect();
     Series {
-        name: "slow ramp ×4 over 3 h (8/min, overdispersed)",
+        name: "slow ramp ×4 in 3 h (8/min)",
         points,
         onset: Some(onset),
         end: Some(onset + 5 * HOUR),
