@@ -964,6 +964,25 @@ mod tests {
     }
 
     #[test]
+    fn state_saved_before_the_lean_and_the_evidence_score_still_loads() {
+        let mut d = Detector::new(DetectorConfig::for_counts());
+        for i in 0..100 {
+            d.observe(i * 60, 10.0);
+        }
+        let mut json: serde_json::Value = serde_json::to_value(&d).unwrap();
+        let state = json["state"].as_object_mut().unwrap();
+        state.remove("sustained");
+        state.remove("novelty");
+        json["config"]
+            .as_object_mut()
+            .unwrap()
+            .remove("evidence_direction");
+        let restored: Detector = serde_json::from_value(json).unwrap();
+        assert_eq!(restored.config(), d.config());
+        assert_eq!(restored.points(), 100);
+    }
+
+    #[test]
     fn corrupt_state_is_rejected_not_used() {
         let d = Detector::new(DetectorConfig::for_counts());
         let mut json: serde_json::Value = serde_json::to_value(&d).unwrap();
