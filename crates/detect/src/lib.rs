@@ -5,8 +5,8 @@
 //! The detector is pure: no I/O, no clock, no randomness. Time comes in as data (Unix
 //! seconds), so a month of traffic replays in a fraction of a second and every run of the same
 //! input gives the same output. Each [`Detector`] holds one series in about 4 KB (two seasonal
-//! profiles of 48 and 168 slots plus a few sums), does O(1) work per observation (about 2–5
-//! million observations a second on one core), and serializes with serde; a restored
+//! profiles of 48 and 168 slots plus a few sums), does O(1) work per observation (1.3–5 million
+//! observations a second on one core, depending on the series and the machine's load), and serializes with serde; a restored
 //! detector continues bit-for-bit as if it had never stopped, including an open alarm.
 //!
 //! Each observation gets two scores: [`Assessment::score`], the calibrated rarity that drives
