@@ -10,6 +10,7 @@ use downbeat_detect::{Detector, DetectorConfig, Direction};
 fn main() {
     throughput();
     quality();
+    evidence();
 }
 
 fn throughput() {
@@ -80,13 +81,14 @@ fn quality() {
         "== detection quality (seeds 1..=5; delays are onset → end of the first bucket at that verdict) =="
     );
     type Make = fn(u64) -> Series;
-    let scenarios: [(Make, DetectorConfig); 6] = [
+    let scenarios: [(Make, DetectorConfig); 7] = [
         (
             |s| synthetic::normal_days(s, 30, 100.0),
             DetectorConfig::for_counts(),
         ),
         (synthetic::design_outage, DetectorConfig::for_counts()),
         (synthetic::regional_ramp, DetectorConfig::for_counts()),
+        (synthetic::slow_ramp, DetectorConfig::for_counts()),
         (synthetic::quiet_burst, DetectorConfig::for_counts()),
         (synthetic::level_shift, DetectorConfig::for_counts()),
         (
@@ -140,4 +142,68 @@ fn quality() {
         );
     }
     println!("(worst of the five seeds; `cleared` is onset → back to no problems for good)");
+    let after_double: Vec<String> = (1..=5)
+        .map(|seed| {
+            let o = synthetic::evaluate(&synthetic::slow_ramp(seed), DetectorConfig::for_counts());
+            // The ramp reaches twice the usual volume one hour after onset.
+            fmt_delay(o.problems_delay_s.map(|d| d - 3600))
+        })
+        .collect();
+    println!(
+        "slow ramp: problems after reaching 2× the usual, seeds 1..=5: {}",
+        after_double.join(", ")
+    );
+}
+
+/// The ranking score on the same scenarios: how high the event's first high point scores,
+/// and how many points of the series score at least half of that.
+fn evidence() {
+    println!();
+    println!("== evidence score (the backtest's anomaly_score), seed 1 ==");
+    println!(
+        "{:<48} {:>10} {:>14} {:>22}",
+        "scenario", "top", "top outside", "points ≥ ½ top (event)"
+    );
+    type Make = fn(u64) -> Series;
+    let scenarios: [(Make, DetectorConfig); 5] = [
+        (synthetic::design_outage, DetectorConfig::for_counts()),
+        (synthetic::regional_ramp, DetectorConfig::for_counts()),
+        (synthetic::slow_ramp, DetectorConfig::for_counts()),
+        (synthetic::level_shift, DetectorConfig::for_counts()),
+        (
+            synthetic::latency_jump,
+            DetectorConfig::for_gauge(Direction::Up),
+        ),
+    ];
+    for (make, config) in scenarios {
+        let s = make(1);
+        let onset = s.onset.unwrap_or(i64::MAX);
+        let end = s.end.unwrap_or(i64::MAX).saturating_add(6 * 3600);
+        let mut d = Detector::new(config);
+        let scored: Vec<(i64, f64)> = s
+            .points
+            .iter()
+            .map(|&(t, v)| (t, d.observe(t, v).evidence))
+            .collect();
+        let inside = |t: i64| (onset..end).contains(&t);
+        let top = scored
+            .iter()
+            .filter(|p| inside(p.0))
+            .map(|p| p.1)
+            .fold(0.0, f64::max);
+        let outside = scored
+            .iter()
+            .filter(|p| !inside(p.0) && p.0 >= s.points[0].0 + 7 * 86_400)
+            .map(|p| p.1)
+            .fold(0.0, f64::max);
+        let many = scored
+            .iter()
+            .filter(|p| inside(p.0) && p.1 >= 0.5 * top)
+            .count();
+        println!(
+            "{:<48} {:>10.3} {:>14.3} {:>22}",
+            s.name, top, outside, many
+        );
+    }
+    println!("(top outside: highest score outside the event, after the first week)");
 }

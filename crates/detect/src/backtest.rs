@@ -17,6 +17,10 @@
 //!
 //! Kind: without an override, a file whose values are all non-negative integers is read as
 //! counts (higher is bad), anything else as a gauge where both directions are bad.
+//!
+//! Output: `anomaly_score` is [`crate::Assessment::evidence`], the ranking score (continuous,
+//! high once per event, one threshold for every series), counting surprises in both
+//! directions whatever the kind; `verdict` is the live verdict for the kind, with its gates.
 
 use std::fmt;
 use std::io::{BufRead, BufWriter, Write};
@@ -145,6 +149,10 @@ pub fn backtest(
     let rows = read_rows(input)?;
     let kind = kind.unwrap_or_else(|| guess_kind(&rows));
     let mut config = kind.config();
+    // The ranking score counts surprises both ways, even where the verdict only cares
+    // about more reports: a labelled anomaly in a count (demand collapsing on a holiday, a
+    // feed going quiet) is as often a drop as a rise.
+    config.evidence_direction = Some(Direction::Both);
     if let Some(step) = typical_step(&rows) {
         config.nominal_interval_s = step;
     }
@@ -177,7 +185,7 @@ pub fn backtest(
         let score = if a.ignored {
             String::new()
         } else {
-            format!("{:.4}", a.score)
+            format!("{:.6}", a.evidence)
         };
         writeln!(
             out,

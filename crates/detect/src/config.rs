@@ -51,6 +51,9 @@ pub struct DetectorConfig {
     /// Which deviations raise the verdict. Counts default to [`Direction::Up`]: fewer reports
     /// than usual is not an outage.
     pub direction: Direction,
+    /// Which deviations count towards [`crate::Assessment::evidence`] (the ranking score);
+    /// `None`: the same as `direction`.
+    pub evidence_direction: Option<Direction>,
     /// Expected spacing of observations, used until the real spacing has been seen.
     pub nominal_interval_s: i64,
 
@@ -121,6 +124,7 @@ impl DetectorConfig {
         DetectorConfig {
             kind: SeriesKind::Counts,
             direction: Direction::Up,
+            evidence_direction: None,
             nominal_interval_s: 60,
             level_memory_s: 7 * DAY,
             level_min_counts: 30.0,

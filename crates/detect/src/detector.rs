@@ -6,9 +6,11 @@ use downbeat_domain::Verdict;
 use serde::{Deserialize, Serialize};
 
 use crate::config::{DetectorConfig, Direction, SeriesKind};
+use crate::evidence::{self, Novelty};
 use crate::exact;
 use crate::gate::{Gate, PointClass};
 use crate::season::{Combine, Position, Profile};
+use crate::sustained::{self, Reading, Sustained};
 use crate::tail::{self, NegBin};
 
 const DAY_S: i64 = 86_400;
@@ -46,6 +48,16 @@ const PRESSURE_MEMORY_S: f64 = 1800.0;
 const PRESSURE_START: f64 = 0.5;
 const PRESSURE_KEEP: f64 = 0.2;
 
+/// The lean of the last half hour raises the verdict (counts only) when it is rare and at
+/// least this share of the baseline above it: half for possible problems, all of it (twice
+/// the usual) for problems.
+const LEAN_POSSIBLE_SHARE: f64 = 0.5;
+const LEAN_PROBLEMS_SHARE: f64 = 1.0;
+/// The model's own uncertainty (unlearned profile slots) counts this many times over against
+/// a lean: an unlearned slot's error is a guess, and the first weekend may differ from the
+/// weekdays by far more than the typical slot.
+const SYSTEMATIC_FACTOR: f64 = 1.0;
+
 /// Every memory spans at least this many observations, so a series sampled hourly or daily
 /// still averages over several points.
 const LEVEL_MIN_POINTS: f64 = 10.0;
@@ -53,6 +65,8 @@ const NOISE_MIN_POINTS: f64 = 100.0;
 const FAST_MIN_POINTS: f64 = 3.0;
 
 const MU_FLOOR: f64 = 1e-9;
+/// Below this tail probability the evidence is computed in log form.
+const FAR_TAIL: f64 = 1e-200;
 
 /// Values beyond ±10¹⁵ are ignored: no real count or gauge gets there, and squaring them in
 /// the noise estimate must stay far from overflow.
@@ -71,6 +85,16 @@ pub struct Assessment {
     pub score: f64,
     /// The baseline: what the model expected for this time.
     pub expected: f64,
+    /// Evidence that something new is happening, for ranking moments across series: 0 while
+    /// the series does nothing it has not done in the past days, and otherwise rising without
+    /// bound towards 1 with how far the evidence (`-log10` of the tail probability of this
+    /// point, or of the last half hour's lean, whichever is rarer) exceeds the strongest
+    /// evidence of the past days (a record that decays over two days): 0.5 at 6 decades beyond it. An event
+    /// scores high at its first points and little after, while its evidence stops growing.
+    /// Deviations count in [`DetectorConfig::evidence_direction`]. It does not drive the
+    /// verdict; [`Assessment::score`] does.
+    #[serde(default)]
+    pub evidence: f64,
     /// The normal band: approximately the central 99.8% of the predictive distribution.
     pub lower: f64,
     pub upper: f64,
@@ -159,6 +183,12 @@ struct State {
     shift_sign: i8,
     shift_since: i64,
     gate: Gate,
+    /// The last half hour's lean (see `sustained`).
+    #[serde(default)]
+    sustained: Sustained,
+    /// The recent record of evidence behind [`Assessment::evidence`].
+    #[serde(default)]
+    novelty: Novelty,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -197,6 +227,8 @@ impl TryFrom<Snapshot> for Detector {
             || !s.daily.is_valid(DAY_S, DAILY_SLOTS)
             || !s.weekly.is_valid(WEEK_S, WEEKLY_SLOTS)
             || !(-1..=1).contains(&s.shift_sign)
+            || !s.sustained.is_valid()
+            || !s.novelty.is_valid()
         {
             return Err("corrupt detector state".to_string());
         }
@@ -221,6 +253,32 @@ struct Prediction {
     upper: f64,
     /// Counts: overdispersion; gauges: Laplace scale.
     spread: f64,
+    /// Counts: the part of the relative variance that is the model's own uncertainty (level,
+    /// unlearned profile slots), which does not average out over consecutive points;
+    /// gauges: 0.
+    systematic: f64,
+}
+
+/// How rare one point is, on its own side of the baseline.
+#[derive(Debug, Clone, Copy)]
+struct PointRarity {
+    /// +1 above the baseline, −1 below, 0 on it.
+    sign: i8,
+    /// One-sided (mid-)tail probability.
+    tail_p: f64,
+    /// ln of the one-sided tail, accurate below the floor of `tail_p` (10⁻³⁰⁰).
+    ln_tail: f64,
+    /// |value − expected|.
+    excess: f64,
+}
+
+/// A two-sided test spends its false alarms on both sides.
+fn two_sided(tail_p: f64, dir: Direction) -> f64 {
+    if dir == Direction::Both {
+        (2.0 * tail_p).min(1.0)
+    } else {
+        tail_p
+    }
 }
 
 fn div(a: f64, b: f64, fallback: f64) -> f64 {
@@ -267,6 +325,8 @@ impl Detector {
             shift_sign: 0,
             shift_since: 0,
             gate: Gate::default(),
+            sustained: Sustained::default(),
+            novelty: Novelty::default(),
         };
         Detector { config, s }
     }
@@ -332,6 +392,7 @@ impl Detector {
                 t,
                 value,
                 score: 0.0,
+                evidence: 0.0,
                 expected: p.expected,
                 lower: p.lower,
                 upper: p.upper,
@@ -353,21 +414,94 @@ impl Detector {
             self.s.interval_s = (i + 0.05 * (dt - i).clamp(-i, i)).max(1.0);
         }
         let p = self.predict(t, Some(value));
-        let (score, excess) = self.rarity(&p, value);
+        let point = self.rarity(&p, value);
+        let (score, excess) = (
+            self.directed_score(point, self.config.direction),
+            point.excess,
+        );
+        let keep_lean = sustained::keep_per_point(self.s.interval_s);
+        let lean = self.s.sustained.read(
+            self.standardised(&p, value),
+            value - p.expected,
+            keep_lean,
+            self.systematic_variance(&p),
+        );
+        let lean_score = self.lean_score(&lean, self.config.direction);
+        let lean_excess = lean.mean_excess.abs();
 
+        let c = &self.config;
+        // The lean counts only once the spread it is judged against has been learned a bit.
+        let lean_on = !self.warming_up() && self.s.points >= 2 * u64::from(c.warmup_points);
+        // For the verdict, a lean must also be large against the baseline: a profile that is
+        // a few tens of percent off for an hour (the week after a holiday) is not an outage,
+        // while a ramp to twice the usual is.
+        let relative = |share: f64| match c.kind {
+            SeriesKind::Counts => lean_excess >= share * p.expected,
+            SeriesKind::Gauge => false,
+        };
+        let lean_hot = lean_on
+            && lean_score >= c.possible_score
+            && lean_excess >= c.min_excess
+            && relative(LEAN_POSSIBLE_SHARE);
+        let lean_strong = lean_on
+            && lean_score >= c.problems_score
+            && lean_excess >= c.problems_min_excess
+            && relative(LEAN_PROBLEMS_SHARE);
         let mut previous = verdict;
         if judge && !self.warming_up() {
-            let c = &self.config;
+            let lean_calm = !lean_hot;
             let class = PointClass {
-                hot: score >= c.possible_score && excess >= c.min_excess,
-                strong: score >= c.problems_score && excess >= c.problems_min_excess,
-                calm: score < c.clear_score || excess < c.min_excess,
+                hot: (score >= c.possible_score && excess >= c.min_excess) || lean_hot,
+                strong: (score >= c.problems_score && excess >= c.problems_min_excess)
+                    || lean_strong,
+                calm: (score < c.clear_score || excess < c.min_excess) && lean_calm,
             };
             let interval = self.s.interval_s;
             previous = self.s.gate.step(t, interval, class, &self.config);
         }
 
-        self.learn(&p, t, dt, value);
+        let evidence = if self.warming_up() {
+            0.0
+        } else {
+            let dir = self
+                .config
+                .evidence_direction
+                .unwrap_or(self.config.direction);
+            let decades = self.point_decades(point, dir).max(if lean_on {
+                self.lean_decades(&lean, dir)
+            } else {
+                0.0
+            });
+            let interval = self.s.interval_s;
+            let k = keep(dt, evidence::MEMORY_S.max(evidence::MIN_POINTS * interval));
+            self.s.novelty.step(decades, k)
+        };
+
+        // While the last half hour leans hard one way (rare, and at twice the usual), learn
+        // nothing from it: a slow ramp must not teach the baseline its own slope. A milder
+        // lean is still learned from, since it is more often the model's own error (a
+        // profile that is off for a day) than an event. A lean that lasts is accepted as a
+        // new normal by the shift rebase, like points outside the band.
+        let keep_spread = keep(
+            self.s.interval_s,
+            (self.config.noise_memory_s as f64).max(NOISE_MIN_POINTS * self.s.interval_s),
+        );
+        self.s.sustained.commit(
+            lean,
+            keep_lean,
+            !lean_hot && !self.warming_up(),
+            keep_spread,
+        );
+        let lean_freeze = lean_on
+            && lean_score >= c.possible_score
+            && lean_excess >= c.min_excess
+            && relative(LEAN_PROBLEMS_SHARE);
+        let lean_sign = if lean_freeze {
+            lean.mean_u.signum()
+        } else {
+            0.0
+        };
+        self.learn(&p, t, dt, value, lean_sign, lean_hot);
         self.s.last_t = Some(self.s.last_t.map_or(t, |last| last.max(t)));
         self.s.first_t.get_or_insert(t);
         self.s.points += 1;
@@ -377,6 +511,7 @@ impl Detector {
             t,
             value,
             score,
+            evidence,
             expected: p.expected,
             lower: p.lower,
             upper: p.upper,
@@ -422,6 +557,7 @@ impl Detector {
                     + WEEKLY_PRIOR_VARIANCE * WEEKLY_PRIOR_COUNTS
                         / (WEEKLY_PRIOR_COUNTS + s.weekly.evidence(weekly_pos));
                 let spread = (phi_model + phi_level + phi_shape).min(MAX_PHI);
+                let systematic = phi_level + phi_shape;
                 let (lower, upper) = NegBin::new(expected, spread).band();
                 Prediction {
                     daily_pos,
@@ -433,6 +569,7 @@ impl Detector {
                     lower,
                     upper,
                     spread,
+                    systematic,
                 }
             }
             SeriesKind::Gauge => {
@@ -470,14 +607,14 @@ impl Detector {
                     lower: expected - half,
                     upper: expected + half,
                     spread,
+                    systematic: 0.0,
                 }
             }
         }
     }
 
-    /// Score and excess (how far beyond the baseline in a bad direction).
-    fn rarity(&self, p: &Prediction, y: f64) -> (f64, f64) {
-        let dir = self.config.direction;
+    /// The one-sided tail probability of `y` on its own side of the baseline.
+    fn rarity(&self, p: &Prediction, y: f64) -> PointRarity {
         let sign: i8 = if y > p.expected {
             1
         } else if y < p.expected {
@@ -485,36 +622,108 @@ impl Detector {
         } else {
             0
         };
-        if !dir.is_bad(sign) {
-            return (0.0, 0.0);
-        }
-        let tail_p = match self.config.kind {
-            SeriesKind::Counts => {
+        let (tail_p, ln_tail) = match (sign, self.config.kind) {
+            (0, _) => (1.0, 0.0),
+            (_, SeriesKind::Counts) => {
                 let d = NegBin::new(p.expected, p.spread);
-                if sign > 0 {
+                let tail_p = if sign > 0 {
                     d.upper_mid_p(y)
                 } else {
                     d.lower_mid_p(y)
-                }
+                };
+                // Only the far tail needs the log form (and its extra work).
+                let ln_tail = if tail_p > FAR_TAIL {
+                    tail_p.ln()
+                } else if sign > 0 {
+                    d.upper_ln_tail(y)
+                } else {
+                    d.lower_ln_tail(y)
+                };
+                (tail_p, ln_tail)
             }
-            SeriesKind::Gauge => {
-                if sign > 0 {
+            (_, SeriesKind::Gauge) => {
+                let tail_p = if sign > 0 {
                     tail::laplace_upper(p.expected, p.spread, y)
                 } else {
                     tail::laplace_lower(p.expected, p.spread, y)
-                }
+                };
+                (tail_p, tail::laplace_ln_tail(p.expected, p.spread, y))
             }
         };
-        // A two-sided test spends its false alarms on both sides.
-        let tail_p = if dir == Direction::Both {
-            (2.0 * tail_p).min(1.0)
-        } else {
-            tail_p
-        };
-        (tail::score_from_p(tail_p), (y - p.expected).abs())
+        PointRarity {
+            sign,
+            tail_p,
+            ln_tail,
+            excess: (y - p.expected).abs(),
+        }
     }
 
-    fn learn(&mut self, p: &Prediction, t: i64, dt: f64, y: f64) {
+    /// The verdict's score: rarity in a bad direction, 0 in a harmless one.
+    fn directed_score(&self, r: PointRarity, dir: Direction) -> f64 {
+        if !dir.is_bad(r.sign) {
+            return 0.0;
+        }
+        tail::score_from_p(two_sided(r.tail_p, dir))
+    }
+
+    fn point_decades(&self, r: PointRarity, dir: Direction) -> f64 {
+        if !dir.is_bad(r.sign) {
+            return 0.0;
+        }
+        let two = if dir == Direction::Both {
+            std::f64::consts::LN_2
+        } else {
+            0.0
+        };
+        tail::decades_from_ln((r.ln_tail + two).min(0.0))
+    }
+
+    /// The residual in units of its predicted standard deviation.
+    fn standardised(&self, p: &Prediction, y: f64) -> f64 {
+        let sd = match self.config.kind {
+            SeriesKind::Counts => (p.expected * (1.0 + p.spread * p.expected)).sqrt(),
+            // A Laplace distribution of scale b has variance 2b².
+            SeriesKind::Gauge => std::f64::consts::SQRT_2 * p.spread,
+        };
+        div(y - p.expected, sd, 0.0)
+    }
+
+    /// Variance, in standardised units, of the model errors that do not average out.
+    fn systematic_variance(&self, p: &Prediction) -> f64 {
+        let var_point = p.expected * (1.0 + p.spread * p.expected);
+        div(
+            SYSTEMATIC_FACTOR * p.systematic * p.expected * p.expected,
+            var_point,
+            0.0,
+        )
+    }
+
+    /// Decades of rarity of the last half hour's lean in direction `dir`.
+    fn lean_decades(&self, lean: &Reading, dir: Direction) -> f64 {
+        let sign: i8 = if lean.z > 0.0 { 1 } else { -1 };
+        if !dir.is_bad(sign) {
+            return 0.0;
+        }
+        let d = tail::normal_upper_decades(lean.z.abs());
+        if dir == Direction::Both {
+            (d - std::f64::consts::LOG10_2).max(0.0)
+        } else {
+            d
+        }
+    }
+
+    fn lean_score(&self, lean: &Reading, dir: Direction) -> f64 {
+        (self.lean_decades(lean, dir) / tail::SCORE_DECADES).min(1.0)
+    }
+
+    /// `lean` is the sign of a strong lean of the last half hour (0 if none): such points are
+    /// not learned, as if they were outside the band.
+    ///
+    /// `freeze_shape`: a milder lean (rare, but under twice the usual) still teaches the
+    /// level and the noise, but not the profiles, whose slots learn fast (a half-hour slot
+    /// sees only its own half hour of each day): a slow ramp would otherwise be half
+    /// learned as the usual shape of the afternoon before it is caught.
+    fn learn(&mut self, p: &Prediction, t: i64, dt: f64, y: f64, lean: f64, freeze_shape: bool) {
         let interval = self.s.interval_s;
         let memory = |tau_s: i64, min_points: f64| (tau_s as f64).max(min_points * interval);
         // Outliers teach the model no more than an edge-of-normal value would; a sustained
@@ -529,8 +738,9 @@ impl Detector {
         // residuals widens the band, whose new edge is learned next: during a long, huge
         // outage that loop grew the baseline a hundredfold within the hour. Sustained new
         // normals are accepted by the shift rebase below, not by creeping.
-        let outside = !settling && (y < p.lower || y > p.upper);
+        let outside = !settling && (y < p.lower || y > p.upper || lean != 0.0);
         let yc = if outside { p.expected } else { y };
+        let y_shape = if freeze_shape { p.expected } else { yc };
         let c = &self.config;
         let s = &mut self.s;
         let k_fast = keep(dt, memory(FAST_MEMORY_S as i64, FAST_MIN_POINTS));
@@ -582,7 +792,7 @@ impl Detector {
                     p.daily_pos,
                     Combine::Multiplicative,
                     DAILY_PRIOR_COUNTS,
-                    yc,
+                    y_shape,
                     p.level * p.weekly,
                     k_daily,
                 );
@@ -591,7 +801,7 @@ impl Detector {
                         p.weekly_pos,
                         Combine::Multiplicative,
                         WEEKLY_PRIOR_COUNTS,
-                        yc,
+                        y_shape,
                         p.level * p.daily,
                         k_weekly,
                     );
@@ -625,7 +835,7 @@ impl Detector {
                     p.daily_pos,
                     Combine::Additive,
                     DAILY_PRIOR_POINTS,
-                    yc - p.level - p.weekly,
+                    y_shape - p.level - p.weekly,
                     1.0,
                     k_daily,
                 );
@@ -634,19 +844,19 @@ impl Detector {
                         p.weekly_pos,
                         Combine::Additive,
                         WEEKLY_PRIOR_POINTS,
-                        yc - p.level - p.daily,
+                        y_shape - p.level - p.daily,
                         1.0,
                         k_weekly,
                     );
                 }
             }
         }
-        self.track_shift(p, t, dt, y);
+        self.track_shift(p, t, dt, y, lean);
     }
 
     /// A deviation that keeps most points outside the band for long enough is a new normal:
     /// rebase the level to where the series is now.
-    fn track_shift(&mut self, p: &Prediction, t: i64, dt: f64, y: f64) {
+    fn track_shift(&mut self, p: &Prediction, t: i64, dt: f64, y: f64, lean: f64) {
         let interval = self.s.interval_s;
         let k = keep(dt, PRESSURE_MEMORY_S.max(FAST_MIN_POINTS * interval));
         let out: f64 = if y > p.upper {
@@ -654,7 +864,7 @@ impl Detector {
         } else if y < p.lower {
             -1.0
         } else {
-            0.0
+            lean
         };
         let s = &mut self.s;
         s.pressure = k * s.pressure + (1.0 - k) * out;
@@ -675,8 +885,18 @@ impl Detector {
             self.config.accept_quiet_shift_after_s
         };
         if t.saturating_sub(s.shift_since) >= accept {
-            let now = div(s.fast_num, s.fast_den, p.level);
-            s.level_num = now * s.level_den;
+            // The new level starts with the weight of the last half hour only, so the hours
+            // that follow average into it at full weight: half an hour of a series that is
+            // also changing with the time of day pins the new level down only roughly
+            // (10–20% off), and at the old weight that error would stay for a week.
+            if s.fast_den > 0.0 && s.fast_den < s.level_den {
+                s.level_num = s.fast_num;
+                s.level_den = s.fast_den;
+            } else {
+                let now = div(s.fast_num, s.fast_den, p.level);
+                s.level_num = now * s.level_den;
+            }
+            s.sustained.reset();
             s.pressure = 0.0;
             s.shift_sign = 0;
         }
@@ -741,6 +961,25 @@ mod tests {
         let b = d.baseline(100 * 60);
         assert!(b.lower <= b.expected && b.expected <= b.upper);
         assert_eq!(d, before);
+    }
+
+    #[test]
+    fn state_saved_before_the_lean_and_the_evidence_score_still_loads() {
+        let mut d = Detector::new(DetectorConfig::for_counts());
+        for i in 0..100 {
+            d.observe(i * 60, 10.0);
+        }
+        let mut json: serde_json::Value = serde_json::to_value(&d).unwrap();
+        let state = json["state"].as_object_mut().unwrap();
+        state.remove("sustained");
+        state.remove("novelty");
+        json["config"]
+            .as_object_mut()
+            .unwrap()
+            .remove("evidence_direction");
+        let restored: Detector = serde_json::from_value(json).unwrap();
+        assert_eq!(restored.config(), d.config());
+        assert_eq!(restored.points(), 100);
     }
 
     #[test]

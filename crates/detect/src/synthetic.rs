@@ -38,6 +38,32 @@ impl Rng {
         (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
     }
 
+    /// Gamma(shape, scale 1/shape): mean 1, variance 1/shape (Marsaglia and Tsang).
+    pub fn gamma_unit_mean(&mut self, shape: f64) -> f64 {
+        if shape.is_nan() || shape <= 0.0 {
+            return 1.0;
+        }
+        // Shapes below 1 are boosted and corrected with U^(1/shape).
+        let (a, boost) = if shape < 1.0 {
+            (shape + 1.0, self.uniform().powf(1.0 / shape))
+        } else {
+            (shape, 1.0)
+        };
+        let d = a - 1.0 / 3.0;
+        let c = 1.0 / (9.0 * d).sqrt();
+        loop {
+            let x = self.normal();
+            let v = (1.0 + c * x).powi(3);
+            if v <= 0.0 {
+                continue;
+            }
+            let u = self.uniform();
+            if u.ln() < 0.5 * x * x + d - d * v + d * v.ln() {
+                return d * v * boost / shape;
+            }
+        }
+    }
+
     /// Poisson(λ): multiplication method for small λ, Hörmann's PTRS otherwise.
     pub fn poisson(&mut self, lambda: f64) -> f64 {
         if lambda.is_nan() || lambda <= 0.0 {
@@ -221,6 +247,40 @@ pub fn regional_ramp(seed: u64) -> Series {
     s.onset = Some(onset);
     s.end = Some(onset + 150 * MINUTE);
     s
+}
+
+/// Issue 14's slow regional ramp: about 8 reports a minute on average, with the crowd's daily
+/// and weekly rhythm and overdispersed (gamma-Poisson, variance μ + μ²/5) noise, for three
+/// weeks; then at 14:00 on day 22 (a Tuesday) the volume rises linearly over three hours to
+/// four times the usual, holds for an hour and falls back over an hour. It reaches twice the
+/// usual one hour after onset.
+pub fn slow_ramp(seed: u64) -> Series {
+    let mut rng = Rng::new(seed ^ 0x5EED);
+    let onset = START + 22 * DAY + 14 * HOUR;
+    let days = 24;
+    let points = (0..days * 1440)
+        .map(|m| {
+            let t = START + m * MINUTE;
+            let min = (t - onset) as f64 / 60.0;
+            let factor = if !(0.0..300.0).contains(&min) {
+                1.0
+            } else if min < 180.0 {
+                1.0 + 3.0 * min / 180.0
+            } else if min < 240.0 {
+                4.0
+            } else {
+                4.0 - 3.0 * (min - 240.0) / 60.0
+            };
+            let rate = 8.0 * crowd_shape(t) * factor * rng.gamma_unit_mean(5.0);
+            (t, rng.poisson(rate))
+        })
+        .collect();
+    Series {
+        name: "slow ramp ×4 in 3 h (8/min)",
+        points,
+        onset: Some(onset),
+        end: Some(onset + 5 * HOUR),
+    }
 }
 
 /// A few reports a day for 30 days, then 30 reports in 3 minutes at 10:00 on day 30.

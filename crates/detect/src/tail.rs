@@ -31,6 +31,66 @@ pub fn p_from_score(score: f64) -> f64 {
     10f64.powf(-score.clamp(0.0, 1.0) * SCORE_DECADES)
 }
 
+/// Decades of rarity of a tail probability, `-log10(p)`, floored at 0 and capped where `p`
+/// is floored (300): unbounded in practice, so 10⁻⁸ and 10⁻³⁰ stay apart.
+pub(crate) fn decades(p: f64) -> f64 {
+    if p.is_nan() {
+        return 0.0;
+    }
+    let d = -p.clamp(P_FLOOR, 1.0).log10();
+    if d > 0.0 { d } else { 0.0 }
+}
+
+/// `-log10` of the standard normal upper tail P(Z > z), accurate in the far tail where the
+/// probability itself underflows (complementary error function in log form, Numerical
+/// Recipes' Chebyshev fit, relative error < 1.2e-7).
+pub(crate) fn normal_upper_decades(z: f64) -> f64 {
+    if z.is_nan() {
+        return 0.0;
+    }
+    // P(Z > z) = erfc(z / √2) / 2.
+    let x = z / std::f64::consts::SQRT_2;
+    let ax = x.abs();
+    let t = 1.0 / (1.0 + 0.5 * ax);
+    let poly = -ax * ax - 1.265_512_23
+        + t * (1.000_023_68
+            + t * (0.374_091_96
+                + t * (0.096_784_18
+                    + t * (-0.186_288_06
+                        + t * (0.278_868_07
+                            + t * (-1.135_203_98
+                                + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77))))))));
+    // ln erfc(|x|) = ln t + poly.
+    let ln_erfc_abs = t.ln() + poly;
+    if x >= 0.0 {
+        decades_from_ln(ln_erfc_abs - std::f64::consts::LN_2)
+    } else {
+        decades(1.0 - 0.5 * ln_erfc_abs.exp())
+    }
+}
+
+/// Largest number of decades reported: far beyond any real evidence, and small enough that
+/// scores derived from it stay below 1 in floating point.
+const MAX_DECADES: f64 = 1e12;
+
+/// `-log10(p)` from `ln p`, for tails far below what an `f64` probability can hold.
+pub(crate) fn decades_from_ln(ln_p: f64) -> f64 {
+    let d = -ln_p / std::f64::consts::LN_10;
+    if d > 0.0 { d.min(MAX_DECADES) } else { 0.0 }
+}
+
+/// ln of the Laplace tail beyond `x` on its own side of `mu` (scale `b`), unfloored.
+pub(crate) fn laplace_ln_tail(mu: f64, b: f64, x: f64) -> f64 {
+    let z = (x - mu).abs() / b;
+    if z.is_finite() {
+        (-std::f64::consts::LN_2 - z).min(0.0)
+    } else if z.is_nan() {
+        0.0
+    } else {
+        f64::NEG_INFINITY
+    }
+}
+
 /// ln Γ(x) for x > 0 (Lanczos, g = 7, n = 9; relative error ~1e-15).
 pub(crate) fn ln_gamma(x: f64) -> f64 {
     const G: f64 = 7.0;
@@ -157,6 +217,33 @@ impl NegBin {
             }
         }
         sum
+    }
+
+    /// ln P(X ≥ x) for x above the mean, without the floor that `upper_mid_p` needs: far
+    /// tails (10⁻⁵⁰⁰, 10⁻⁵⁰⁰⁰) stay apart for ranking.
+    pub(crate) fn upper_ln_tail(&self, x: f64) -> f64 {
+        let x = x.max(0.0);
+        if x <= self.mu {
+            return 0.0;
+        }
+        let rel = self.upper_sum_rel(x);
+        if !rel.is_finite() {
+            return 0.0;
+        }
+        (self.ln_pmf(x) + rel.ln()).min(0.0)
+    }
+
+    /// ln P(X ≤ x) for x below the mean, unfloored (see `upper_ln_tail`).
+    pub(crate) fn lower_ln_tail(&self, x: f64) -> f64 {
+        let x = x.max(0.0);
+        if x >= self.mu {
+            return 0.0;
+        }
+        let rel = self.lower_sum_rel(x);
+        if !rel.is_finite() {
+            return 0.0;
+        }
+        (self.ln_pmf(x) + rel.ln()).min(0.0)
     }
 
     /// Mid-p upper tail: P(X > x) + ½·P(X = x).
@@ -310,6 +397,24 @@ mod tests {
             assert!(lo <= mu && mu <= hi && lo >= 0.0, "mu={mu}: {lo}..{hi}");
         }
         assert_eq!(NegBin::new(2.0, 0.0).band().0, 0.0);
+    }
+
+    #[test]
+    fn normal_tail_decades_match_known_values() {
+        // P(Z > 0) = 0.5, P(Z > 1.96) ≈ 0.025, P(Z > 5) ≈ 2.87e-7, P(Z > 20) ≈ 2.75e-89.
+        for (z, p) in [
+            (0.0, 0.5f64),
+            (1.959_964, 0.025),
+            (5.0, 2.866_5e-7),
+            (20.0, 2.753_624e-89),
+            (-1.959_964, 0.975),
+        ] {
+            let got = normal_upper_decades(z);
+            assert!((got + p.log10()).abs() < 1e-5, "z={z}: {got}");
+        }
+        assert!((normal_upper_decades(60.0) - 783.9).abs() < 0.1);
+        assert_eq!(decades(1.0), 0.0);
+        assert!((decades(1e-30) - 30.0).abs() < 1e-9);
     }
 
     #[test]

@@ -123,6 +123,28 @@ fn a_slow_regional_ramp_is_detected() {
     }
 }
 
+/// Issue 14: an overdispersed 8-a-minute series whose volume rises linearly to 4× over three
+/// hours. No single minute is rare enough; the last half hour's lean is. It reaches twice the
+/// usual one hour after onset, and must reach problems within the hour after that.
+#[test]
+fn a_slow_overdispersed_ramp_reaches_problems_within_an_hour_of_doubling() {
+    for seed in [1, 2, 3, 4, 5] {
+        let s = synthetic::slow_ramp(seed);
+        let o = run(&s, counts());
+        println!(
+            "seed {seed}: possible after {:?} min, problems after {:?} min",
+            o.possible_delay_s.map(|d| d / 60),
+            o.problems_delay_s.map(|d| d / 60)
+        );
+        assert!(
+            o.problems_delay_s.is_some_and(|d| d <= 2 * HOUR),
+            "seed {seed}: {o:?}"
+        );
+        assert_eq!(o.false_problems, 0, "seed {seed}: {:?}", o.transitions);
+        assert!(o.false_alarms <= 1, "seed {seed}: {:?}", o.transitions);
+    }
+}
+
 #[test]
 fn a_quiet_series_ignores_single_reports_and_catches_a_burst() {
     for seed in SEEDS {
@@ -316,6 +338,35 @@ fn backtest_finds_the_outage_in_a_csv_file() {
     assert!(row.ends_with(",problems"), "{row}");
 }
 
+/// A score that ranks as an event (an alarm threshold for the evidence score).
+const EVENT_SCORE: f64 = 0.3;
+
+/// Issue 14: the ranking score keeps growing with the evidence, however extreme: a spike of
+/// 2×, 10×, 100× or 10,000× the usual scores higher each time, and never 1.
+#[test]
+fn the_evidence_score_does_not_saturate() {
+    let s = synthetic::poisson_noise(3, 100.0, 12_000);
+    let mut d = Detector::new(counts());
+    for &(t, v) in &s.points {
+        d.observe(t, v);
+    }
+    let t = s.points.last().map_or(0, |p| p.0) + MINUTE;
+    let scores: Vec<(f64, f64, f64)> = [200.0, 300.0, 1000.0, 1e4, 1e6]
+        .into_iter()
+        .map(|v| {
+            let a = d.clone().observe(t, v);
+            (v, a.evidence, a.p_value())
+        })
+        .collect();
+    println!("{scores:?}");
+    for w in scores.windows(2) {
+        assert!(w[0].1 < w[1].1, "{scores:?}");
+    }
+    assert!(scores.iter().all(|s| s.1 < 1.0), "{scores:?}");
+    // The verdict's score saturates (p ≤ 1e-8 is 1.0), the evidence does not.
+    assert!(scores[2].2 <= 1e-8 && scores[3].1 > scores[2].1);
+}
+
 fn arb_value() -> impl Strategy<Value = f64> {
     prop_oneof![
         8 => 0.0..50.0f64,
@@ -375,6 +426,7 @@ proptest! {
         for (t, v) in points {
             let a = d.observe(t, v);
             prop_assert!(a.score.is_finite() && (0.0..=1.0).contains(&a.score), "{a:?}");
+            prop_assert!(a.evidence.is_finite() && (0.0..1.0).contains(&a.evidence), "{a:?}");
             prop_assert!(a.expected.is_finite() && a.lower.is_finite() && a.upper.is_finite(), "{a:?}");
             prop_assert!(a.lower <= a.expected && a.expected <= a.upper, "{a:?}");
             if counts {
@@ -392,7 +444,7 @@ proptest! {
         let ra = replay(&mut a, &points);
         let rb = replay(&mut b, &points);
         // Compare bit patterns so NaN values echoed back compare equal.
-        let bits = |r: &[Assessment]| r.iter().map(|a| (a.score.to_bits(), a.expected.to_bits(), a.verdict)).collect::<Vec<_>>();
+        let bits = |r: &[Assessment]| r.iter().map(|a| (a.score.to_bits(), a.evidence.to_bits(), a.expected.to_bits(), a.verdict)).collect::<Vec<_>>();
         prop_assert_eq!(bits(&ra), bits(&rb));
     }
 
@@ -410,9 +462,45 @@ proptest! {
         let json = serde_json::to_string(&first).unwrap();
         let mut restored: Detector = serde_json::from_str(&json).unwrap();
         let rest = replay(&mut restored, &points[cut..]);
-        let bits = |r: &[Assessment]| r.iter().map(|a| (a.score.to_bits(), a.expected.to_bits(), a.upper.to_bits(), a.verdict, a.changed)).collect::<Vec<_>>();
+        let bits = |r: &[Assessment]| r.iter().map(|a| (a.score.to_bits(), a.evidence.to_bits(), a.expected.to_bits(), a.upper.to_bits(), a.verdict, a.changed)).collect::<Vec<_>>();
         prop_assert_eq!(bits(&rest), bits(&expected[cut..]));
         prop_assert_eq!(serde_json::to_string(&restored).unwrap(), serde_json::to_string(&whole).unwrap());
+    }
+
+    /// Issue 14: an injected event (a spike or a burst, 2× to 1000×, one minute to an hour)
+    /// on steady Poisson traffic scores high once: its first points, not one per minute.
+    #[test]
+    fn an_injected_event_scores_high_once(
+        seed in 1u64..1000,
+        (rate, multiplier) in prop_oneof![
+            Just((5.0f64, 10.0f64)),
+            Just((5.0, 1000.0)),
+            Just((50.0, 3.0)),
+            Just((50.0, 100.0)),
+            Just((2000.0, 2.0)),
+            Just((2000.0, 1000.0)),
+        ],
+        minutes in prop_oneof![Just(1i64), Just(5), Just(30), Just(60)],
+        at in 10_500i64..12_000,
+    ) {
+        let s = synthetic::poisson_noise(seed, rate, 13_000);
+        let mut d = Detector::new(counts());
+        let mut high = 0;
+        let mut quiet_high = 0;
+        for (i, &(t, v)) in s.points.iter().enumerate() {
+            let i = i as i64;
+            let inside = (at..at + minutes).contains(&i);
+            let a = d.observe(t, if inside { v + rate * (multiplier - 1.0) } else { v });
+            if a.evidence >= EVENT_SCORE {
+                if (at..at + minutes + 60).contains(&i) {
+                    high += 1;
+                } else if i >= 10_080 {
+                    quiet_high += 1;
+                }
+            }
+        }
+        prop_assert!((1..=2).contains(&high), "{high} high scores for one event");
+        prop_assert!(quiet_high <= 1, "{quiet_high} high scores on plain noise");
     }
 
     #[test]
