@@ -15,6 +15,27 @@ use std::time::Duration;
 /// The operator waits this long after Downbeat says "recovered" before resolving.
 const RESOLVE_AFTER_RECOVERY_MIN: i64 = 15;
 
+/// Why a call to Downbeat's API did not do what the operator asked.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiCallError {
+    #[error("{method} {path}: {source}")]
+    Transport {
+        method: reqwest::Method,
+        path: String,
+        #[source]
+        source: reqwest::Error,
+    },
+    #[error("{method} {path}: HTTP {status}: {body}")]
+    Refused {
+        method: reqwest::Method,
+        path: String,
+        status: reqwest::StatusCode,
+        body: Value,
+    },
+    #[error("{0}: the answer has no incident id")]
+    NoId(Value),
+}
+
 /// A client of Downbeat's API with the operator's token.
 #[derive(Clone)]
 pub struct Api {
@@ -24,21 +45,8 @@ pub struct Api {
 }
 
 impl Api {
-    async fn get(&self, path: &str) -> Result<Value, String> {
-        let r = self
-            .http
-            .get(format!("{}{path}", self.base))
-            .bearer_auth(&self.token)
-            .send()
-            .await
-            .map_err(|e| e.to_string())?;
-        let status = r.status();
-        let body: Value = r.json().await.map_err(|e| e.to_string())?;
-        if status.is_success() {
-            Ok(body)
-        } else {
-            Err(format!("GET {path}: HTTP {status}: {body}"))
-        }
+    async fn get(&self, path: &str) -> Result<Value, ApiCallError> {
+        self.call(reqwest::Method::GET, path, None).await
     }
 
     async fn send(
@@ -46,25 +54,44 @@ impl Api {
         method: reqwest::Method,
         path: &str,
         body: Value,
-    ) -> Result<Value, String> {
-        let r = self
+    ) -> Result<Value, ApiCallError> {
+        self.call(method, path, Some(body)).await
+    }
+
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, ApiCallError> {
+        let mut req = self
             .http
             .request(method.clone(), format!("{}{path}", self.base))
-            .bearer_auth(&self.token)
-            .json(&body)
-            .send()
-            .await
-            .map_err(|e| e.to_string())?;
+            .bearer_auth(&self.token);
+        if let Some(body) = &body {
+            req = req.json(body);
+        }
+        let transport = |source| ApiCallError::Transport {
+            method: method.clone(),
+            path: path.to_owned(),
+            source,
+        };
+        let r = req.send().await.map_err(transport)?;
         let status = r.status();
         let body: Value = r.json().await.unwrap_or(Value::Null);
         if status.is_success() {
             Ok(body)
         } else {
-            Err(format!("{method} {path}: HTTP {status}: {body}"))
+            Err(ApiCallError::Refused {
+                method,
+                path: path.to_owned(),
+                status,
+                body,
+            })
         }
     }
 
-    async fn post(&self, path: &str, body: Value) -> Result<Value, String> {
+    async fn post(&self, path: &str, body: Value) -> Result<Value, ApiCallError> {
         self.send(reqwest::Method::POST, path, body).await
     }
 }
@@ -201,7 +228,7 @@ impl Script {
     }
 
     /// Publishes the draft with the acknowledgement; without a draft, opens an incident.
-    async fn acknowledge(&self, incident: Option<i64>) -> Result<i64, String> {
+    async fn acknowledge(&self, incident: Option<i64>) -> Result<i64, ApiCallError> {
         let message = self.story.acknowledgement;
         match incident {
             Some(id) => {
@@ -236,7 +263,7 @@ impl Script {
                         }),
                     )
                     .await?;
-                i["id"].as_i64().ok_or_else(|| format!("no id in {i}"))
+                i["id"].as_i64().ok_or(ApiCallError::NoId(i))
             }
         }
     }
@@ -255,7 +282,7 @@ impl Script {
         })
     }
 
-    async fn resolve(&self, id: i64) -> Result<(), String> {
+    async fn resolve(&self, id: i64) -> Result<(), ApiCallError> {
         let components: serde_json::Map<String, Value> = ["login", "playback", "library"]
             .iter()
             .map(|c| ((*c).to_owned(), json!("operational")))
