@@ -124,7 +124,12 @@ pub async fn results(
     })?;
     let q: ResultsQuery = parse_query(raw.as_deref())?;
     let now = app.clock.now().as_millisecond();
-    let since_ms = super::query::since_ms(q.since.as_deref(), now, 3_600_000)?;
+    let since_ms = super::query::since_ms(
+        q.since.as_deref(),
+        now,
+        3_600_000,
+        app.config.retention.rollups,
+    )?;
     let limit = q.limit.unwrap_or(1000);
     if !(1..=10_000).contains(&limit) {
         return Err(ApiError::InvalidField {

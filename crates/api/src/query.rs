@@ -9,26 +9,53 @@ pub fn parse_query<T: DeserializeOwned>(raw: Option<&str>) -> Result<T, ApiError
 }
 
 /// The `since` parameter in milliseconds: an RFC 3339 time, or a duration meaning that long
-/// ago (`24h`); `default_ago_ms` before `now_ms` when absent.
-pub fn since_ms(raw: Option<&str>, now_ms: i64, default_ago_ms: i64) -> Result<i64, ApiError> {
-    let Some(s) = raw else {
-        return Ok(now_ms - default_ago_ms);
+/// ago (`24h`); `default_ago_ms` before `now_ms` when absent. It must lie between `max_ago`
+/// before now and now: anything else is a 422 naming `since` (never an overflow further on).
+pub fn since_ms(
+    raw: Option<&str>,
+    now_ms: i64,
+    default_ago_ms: i64,
+    max_ago: downbeat_domain::Span,
+) -> Result<i64, ApiError> {
+    let invalid = |message: String| ApiError::InvalidField {
+        field: "since",
+        message,
     };
+    let Some(s) = raw else {
+        return Ok(now_ms - default_ago_ms.min(max_ago.as_millis()));
+    };
+    let shown = || s.chars().take(40).collect::<String>();
     // An unencoded '+' in a query string arrives as a space.
-    if let Ok(t) = s
+    let at_ms = if let Ok(t) = s
         .parse::<jiff::Timestamp>()
         .or_else(|_| s.replace(' ', "+").parse::<jiff::Timestamp>())
     {
-        return Ok(t.as_millisecond());
+        t.as_millisecond()
+    } else {
+        match downbeat_domain::Span::parse(s) {
+            Ok(span) if span <= max_ago => now_ms - span.as_millis(),
+            Ok(_) => {
+                return Err(invalid(format!(
+                    "{:?} reaches further back than {max_ago}, the longest history kept",
+                    shown()
+                )));
+            }
+            Err(_) => {
+                return Err(invalid(format!(
+                    "{:?} is neither an RFC 3339 time (2026-11-22T08:00:00Z) nor a duration ago (24h)",
+                    shown()
+                )));
+            }
+        }
+    };
+    if at_ms > now_ms {
+        return Err(invalid(format!("{:?} is in the future", shown())));
     }
-    match downbeat_domain::Span::parse(s) {
-        Ok(span) => Ok(now_ms - span.as_millis()),
-        Err(_) => Err(ApiError::InvalidField {
-            field: "since",
-            message: format!(
-                "{:?} is neither an RFC 3339 time (2026-11-22T08:00:00Z) nor a duration ago (24h)",
-                s.chars().take(40).collect::<String>()
-            ),
-        }),
+    if now_ms - at_ms > max_ago.as_millis() {
+        return Err(invalid(format!(
+            "{:?} is further back than {max_ago}, the longest history kept",
+            shown()
+        )));
     }
+    Ok(at_ms)
 }

@@ -54,26 +54,32 @@ pub async fn summary(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let service = service_of(&app, &path)?;
-    cached(&app, service.id.as_str(), "summary", raw.as_deref(), || {
-        summary_body(&app, service, raw.as_deref())
+    let window = summary_window(&app, raw.as_deref())?;
+    // The key is the parsed window, not the query text: `60m` and `1h` share an answer.
+    let key = format!("summary?window={}", window.as_secs());
+    cached(&app, service.id.as_str(), &key, || {
+        summary_body(&app, service, window)
     })
     .await
 }
 
-async fn summary_body(
-    app: &App,
-    service: &ServiceConfig,
-    raw: Option<&str>,
-) -> Result<SummaryBody, ApiError> {
+fn summary_window(app: &App, raw: Option<&str>) -> Result<Span, ApiError> {
     let q: SummaryQuery = parse_query(raw)?;
-    let window = match q.window {
+    Ok(match q.window {
         None => Span::from_secs(3600),
         Some(w) => Span::parse_within(&w, Span::from_secs(60), app.config.retention.rollups)
             .map_err(|e| ApiError::InvalidField {
                 field: "window",
                 message: e.to_string(),
             })?,
-    };
+    })
+}
+
+async fn summary_body(
+    app: &App,
+    service: &ServiceConfig,
+    window: Span,
+) -> Result<SummaryBody, ApiError> {
     let now = app.clock.now();
     let since_ms = now.as_millisecond() - window.as_millis();
     let s = app.store.summary(service.id.as_str(), since_ms).await?;
@@ -138,17 +144,27 @@ pub async fn counts(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let service = service_of(&app, &path)?;
-    cached(&app, service.id.as_str(), "counts", raw.as_deref(), || {
-        counts_body(&app, service, raw.as_deref())
+    let range = counts_range(&app, raw.as_deref())?;
+    // The key is the parsed range, rounded to the bucket: however `since` is written, one
+    // bucket's worth of starting points shares one answer.
+    let key = format!("counts?since={}&bucket={}", range.since_ms, range.bucket_ms);
+    cached(&app, service.id.as_str(), &key, || {
+        counts_body(&app, service, range)
     })
     .await
 }
 
-async fn counts_body(
-    app: &App,
-    service: &ServiceConfig,
-    raw: Option<&str>,
-) -> Result<CountsBody, ApiError> {
+/// What a counts request asks for, parsed and bounded.
+#[derive(Clone, Copy)]
+struct CountsRange {
+    bucket_name: &'static str,
+    bucket_ms: i64,
+    since_ms: i64,
+    until_ms: i64,
+    buckets: i64,
+}
+
+fn counts_range(app: &App, raw: Option<&str>) -> Result<CountsRange, ApiError> {
     let q: CountsQuery = parse_query(raw)?;
     let (bucket_name, bucket_ms) = match q.bucket.as_deref() {
         None => BUCKETS[1],
@@ -165,17 +181,15 @@ async fn counts_body(
                 })?
         }
     };
-    let now = app.clock.now();
-    let now_ms = now.as_millisecond();
-    let since_ms = super::query::since_ms(q.since.as_deref(), now_ms, 86_400_000)?
-        .div_euclid(bucket_ms)
+    let now_ms = app.clock.now().as_millisecond();
+    let since_ms = super::query::since_ms(
+        q.since.as_deref(),
+        now_ms,
+        86_400_000,
+        app.config.retention.rollups,
+    )?
+    .div_euclid(bucket_ms)
         * bucket_ms;
-    if since_ms > now_ms {
-        return Err(ApiError::InvalidField {
-            field: "since",
-            message: "is in the future".into(),
-        });
-    }
     let until_ms = (now_ms.div_euclid(bucket_ms) + 1) * bucket_ms;
     let n = (until_ms - since_ms) / bucket_ms;
     if n > MAX_BUCKETS {
@@ -186,6 +200,28 @@ async fn counts_body(
             ),
         });
     }
+    Ok(CountsRange {
+        bucket_name,
+        bucket_ms,
+        since_ms,
+        until_ms,
+        buckets: n,
+    })
+}
+
+async fn counts_body(
+    app: &App,
+    service: &ServiceConfig,
+    range: CountsRange,
+) -> Result<CountsBody, ApiError> {
+    let CountsRange {
+        bucket_name,
+        bucket_ms,
+        since_ms,
+        until_ms,
+        buckets: n,
+    } = range;
+    let now = app.clock.now();
     let rows = app
         .store
         .report_counts(service.id.as_str(), since_ms, until_ms, bucket_ms)
@@ -218,8 +254,7 @@ async fn counts_body(
 async fn cached<T, F, Fut>(
     app: &App,
     service: &str,
-    endpoint: &str,
-    raw: Option<&str>,
+    key: &str,
     render: F,
 ) -> Result<Response, ApiError>
 where
@@ -227,10 +262,9 @@ where
     F: FnOnce() -> Fut,
     Fut: std::future::Future<Output = Result<T, ApiError>>,
 {
-    let key = format!("{endpoint}?{}", raw.unwrap_or(""));
     let generation = app.intake.generations.get(service);
     let now_ms = app.clock.now().as_millisecond();
-    let body = match app.api_cache.get(service, &key, generation, now_ms) {
+    let body = match app.api_cache.get(service, key, generation, now_ms) {
         Some(body) => body,
         None => {
             let value = render().await?;
@@ -239,7 +273,7 @@ where
                     .map_err(|e| ApiError::Unavailable(format!("encoding: {e}")))?,
             );
             app.api_cache
-                .put(service, &key, generation, now_ms, body.clone());
+                .put(service, key, generation, now_ms, body.clone());
             body
         }
     };

@@ -74,7 +74,12 @@ pub async fn events(
     let service = service_of(&app, &path)?;
     let q: EventsQuery = parse_query(raw.as_deref())?;
     let now = app.clock.now().as_millisecond();
-    let since_ms = super::query::since_ms(q.since.as_deref(), now, 7 * 86_400_000)?;
+    let since_ms = super::query::since_ms(
+        q.since.as_deref(),
+        now,
+        7 * 86_400_000,
+        app.config.retention.rollups,
+    )?;
     let limit = q.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
         return Err(ApiError::InvalidField {

@@ -131,3 +131,100 @@ async fn bad_parameters_are_named() {
     assert!(r.text().await.unwrap().contains("error"));
     app.stop().await;
 }
+
+/// Every time, duration and limit parameter is bounded: out of range is a 422 naming it,
+/// never a panic (`since=300000000y` used to overflow into a capacity panic).
+#[tokio::test]
+async fn out_of_range_times_and_limits_are_refused_by_name() {
+    let app = spawn_app().await;
+    let paths = [
+        ("/api/v1/services/melodia/reports?since=300000000y", "since"),
+        (
+            "/api/v1/services/melodia/reports?since=401d&bucket=1h",
+            "since",
+        ),
+        (
+            "/api/v1/services/melodia/reports?since=1990-01-01T00:00:00Z&bucket=1h",
+            "since",
+        ),
+        ("/api/v1/services/melodia/events?since=300000000y", "since"),
+        (
+            "/api/v1/services/melodia/events?since=2999-01-01T00:00:00Z",
+            "since",
+        ),
+        ("/api/v1/services/melodia/events?limit=100000", "limit"),
+        (
+            "/api/v1/services/melodia/summary?window=300000000y",
+            "window",
+        ),
+        ("/api/v1/services/melodia/incidents?limit=100000", "limit"),
+    ];
+    for (path, field) in paths {
+        let (s, v) = app.get_json(path).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{path}: {v}");
+        assert_eq!(v["field"], json!(field), "{path}: {v}");
+    }
+    // The server is still there.
+    let (s, _) = app.get_json("/api/v1/services/melodia/reports").await;
+    assert_eq!(s, StatusCode::OK);
+    app.stop().await;
+}
+
+/// Cached answers are keyed by what a request means, not how it is written: spellings of the
+/// same range share one answer instead of each costing a trip to the store.
+#[tokio::test]
+async fn spellings_of_one_range_share_a_cached_answer() {
+    let app = spawn_app().await;
+    let now = app.clock.now_ms();
+    // Written straight to the store: the intake's change counter does not move, so only
+    // the cache's freshness decides what is served.
+    let report = |client: u8| downbeat_store::NewReport {
+        service: "melodia".into(),
+        received_at_ms: now - 60_000,
+        problem: "login".into(),
+        platform: None,
+        country: None,
+        city: None,
+        client_hash: [client; 16],
+        network_hash: [client; 16],
+        counted: true,
+    };
+    let (_, stored) = app.app.store.insert_reports(vec![report(1)]).await;
+    stored.unwrap();
+    let total = |v: &serde_json::Value| {
+        v["buckets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b["count"].as_u64().unwrap())
+            .sum::<u64>()
+    };
+    let (_, first) = app
+        .get_json("/api/v1/services/melodia/reports?since=24h&bucket=1h")
+        .await;
+    assert_eq!(total(&first), 1, "{first}");
+    let (_, stored) = app.app.store.insert_reports(vec![report(2)]).await;
+    stored.unwrap();
+    for spelling in ["1440m", "1d", "86400s"] {
+        let (_, again) = app
+            .get_json(&format!(
+                "/api/v1/services/melodia/reports?since={spelling}&bucket=1h"
+            ))
+            .await;
+        assert_eq!(again, first, "since={spelling} is the same range");
+    }
+    let (_, summary_a) = app
+        .get_json("/api/v1/services/melodia/summary?window=60m")
+        .await;
+    let (_, summary_b) = app
+        .get_json("/api/v1/services/melodia/summary?window=1h")
+        .await;
+    assert_eq!(summary_a, summary_b);
+    // A later clock makes the answer stale: the new report shows.
+    app.clock.advance(Duration::from_secs(2));
+    let (_, fresh) = app
+        .get_json("/api/v1/services/melodia/reports?since=24h&bucket=1h")
+        .await;
+    assert_eq!(total(&fresh), 2, "{fresh}");
+    app.stop().await;
+}
