@@ -93,3 +93,43 @@ async fn prune_deletes_past_retention_but_keeps_roll_ups_longer() {
     );
     running.stop(&app).await;
 }
+
+/// No metric label takes client-chosen text: invented methods and unknown paths collapse
+/// into one label value each, so a client cannot grow /metrics without bound.
+#[tokio::test]
+async fn invented_methods_and_paths_do_not_grow_the_metrics() {
+    let app = spawn_app().await;
+    let lines = |text: &str| text.lines().filter(|l| l.contains("http_request")).count();
+    let metrics = || async {
+        app.client
+            .get(app.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    let send = |method: String, path: String| {
+        let (client, url) = (app.client.clone(), app.url(&path));
+        async move {
+            let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+            client.request(m, url).send().await.unwrap();
+        }
+    };
+    send("FOO0".into(), "/api/v1/services/melodia/status".into()).await;
+    send("GET".into(), "/no/such/thing/0".into()).await;
+    send("BAR0".into(), "/no/such/thing/0".into()).await;
+    metrics().await; // its own line appears once it has been asked for
+    let before = lines(&metrics().await);
+    for i in 1..=4 {
+        send(format!("FOO{i}"), "/api/v1/services/melodia/status".into()).await;
+        send(format!("BAR{i}"), format!("/no/such/thing/{i}")).await;
+        send("GET".into(), format!("/no/such/thing/{i}?x={i}")).await;
+    }
+    let after = metrics().await;
+    assert_eq!(lines(&after), before, "{after}");
+    assert!(!after.contains("FOO") && !after.contains("BAR") && !after.contains("thing"));
+    assert!(after.contains(r#"method="other""#), "{after}");
+    app.stop().await;
+}
