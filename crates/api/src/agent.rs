@@ -89,7 +89,7 @@ pub async fn assignments(
 }
 
 /// `POST /api/v1/agent/results`
-#[utoipa::path(post, path = "/api/v1/agent/results", tag = "monitors",
+#[utoipa::path(post, path = "/api/v1/agent/results", tag = "monitors", operation_id = "push_agent_results",
     request_body(content = serde_json::Value, description = "{region, results: [{monitor, reliable, result}]}, at most 1000 results"),
     security(("bearer" = [])),
     responses(

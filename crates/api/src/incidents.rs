@@ -154,7 +154,7 @@ async fn list_kind(
 }
 
 /// A service's incidents, newest first.
-#[utoipa::path(get, path = "/api/v1/services/{service}/incidents", tag = "incidents",
+#[utoipa::path(get, path = "/api/v1/services/{service}/incidents", tag = "incidents", operation_id = "list_incidents",
     params(("service" = String, Path, description = "Service id"), ListQuery),
     responses(
         (status = 200, description = "Incidents", body = IncidentList),
@@ -173,7 +173,7 @@ pub async fn list(
 }
 
 /// One incident or maintenance window with its updates.
-#[utoipa::path(get, path = "/api/v1/incidents/{id}", tag = "incidents",
+#[utoipa::path(get, path = "/api/v1/incidents/{id}", tag = "incidents", operation_id = "get_incident",
     params(("id" = i64, Path, description = "Incident id")),
     responses(
         (status = 200, description = "The incident", body = Incident),

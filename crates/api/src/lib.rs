@@ -135,3 +135,35 @@ pub fn router(app: App) -> Router {
             crate::metrics::track,
         ))
 }
+
+#[cfg(test)]
+mod tests {
+    /// Operation ids name operations in generated clients: each must be unique (an OpenAPI
+    /// validator refuses the document otherwise).
+    #[test]
+    fn operation_ids_are_unique() {
+        let doc = super::openapi();
+        let mut seen = std::collections::BTreeMap::new();
+        let mut twice = Vec::new();
+        for (path, item) in &doc.paths.paths {
+            let ops = [
+                &item.get,
+                &item.put,
+                &item.post,
+                &item.delete,
+                &item.options,
+                &item.head,
+                &item.patch,
+                &item.trace,
+            ];
+            for op in ops.into_iter().flatten() {
+                let id = op.operation_id.clone().expect("every operation has an id");
+                if let Some(other) = seen.insert(id.clone(), path.clone()) {
+                    twice.push(format!("{id:?} is used by {other} and {path}"));
+                }
+            }
+        }
+        assert!(twice.is_empty(), "{}", twice.join("\n"));
+        assert!(seen.len() > 20, "{seen:?}");
+    }
+}

@@ -36,7 +36,7 @@ pub struct MonitorsBody {
 }
 
 /// `GET /api/v1/services/{service}/monitors`
-#[utoipa::path(get, path = "/api/v1/services/{service}/monitors", tag = "monitors",
+#[utoipa::path(get, path = "/api/v1/services/{service}/monitors", tag = "monitors", operation_id = "list_monitors",
     params(("service" = String, Path, description = "Service id")),
     responses(
         (status = 200, description = "Monitors, their latest result per region, and the diagnosis", body = MonitorsBody),
@@ -100,7 +100,7 @@ pub struct ResultsBody {
 }
 
 /// `GET /api/v1/monitors/{id}/results?since=…&limit=…` — oldest first.
-#[utoipa::path(get, path = "/api/v1/monitors/{id}/results", tag = "monitors",
+#[utoipa::path(get, path = "/api/v1/monitors/{id}/results", tag = "monitors", operation_id = "monitor_results",
     params(("id" = String, Path, description = "Monitor id"), ResultsQuery),
     responses(
         (status = 200, description = "The monitor's results, oldest first", body = ResultsBody),

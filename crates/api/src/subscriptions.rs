@@ -155,7 +155,7 @@ fn not_found() -> ApiError {
 }
 
 /// A subscription, by its token.
-#[utoipa::path(get, path = "/api/v1/subscriptions/{token}", tag = "subscriptions",
+#[utoipa::path(get, path = "/api/v1/subscriptions/{token}", tag = "subscriptions", operation_id = "get_subscription",
     params(("token" = String, Path, description = "The subscription's token")),
     responses(
         (status = 200, description = "The subscription", body = Subscription),
