@@ -17,6 +17,7 @@
 //! - [`incident`]: incident and maintenance kind, status, impact and source.
 //! - [`role`]: what a person or API token may do.
 //! - [`hex`]: lower-case hex for tokens, hashes and signatures.
+//! - [`text`]: characters every output (pages, Atom, mail) can carry.
 //! - [`duration`]: durations in words, the same on every page, message and narration.
 
 pub mod city;
@@ -32,6 +33,7 @@ pub mod role;
 pub mod slug;
 pub mod span;
 pub mod status;
+pub mod text;
 
 pub use city::City;
 pub use clock::{Clock, ManualClock, ScaledClock, SystemClock};

@@ -6,7 +6,7 @@ use super::signals;
 use crate::Incidents;
 use crate::error::IncidentError;
 use downbeat_config::ServiceConfig;
-use downbeat_domain::ComponentState;
+use downbeat_domain::{ComponentState, text};
 use downbeat_store::{IncidentRecord, IncidentUpdateRow};
 use jiff::Timestamp;
 use serde::Deserialize;
@@ -113,6 +113,7 @@ pub fn check_title(title: &str) -> Result<String, IncidentError> {
             "must be one line without control characters",
         ));
     }
+    check_characters("title", t)?;
     Ok(t.to_owned())
 }
 
@@ -133,7 +134,22 @@ pub fn check_message(message: &str) -> Result<String, IncidentError> {
     {
         return Err(invalid("message", "must not contain control characters"));
     }
+    check_characters("message", m)?;
     Ok(m.to_owned())
+}
+
+/// Refuses characters that feeds and pages cannot carry (U+FFFE and other non-characters).
+fn check_characters(field: &'static str, s: &str) -> Result<(), IncidentError> {
+    match text::first_unfit(s) {
+        Some(c) => Err(invalid(
+            field,
+            format!(
+                "must not contain {}, which is not a character text can carry",
+                text::code_point(c)
+            ),
+        )),
+        None => Ok(()),
+    }
 }
 
 /// Every id names a component of `service`.
@@ -367,6 +383,7 @@ pub async fn set_postmortem(
     if markdown.trim().is_empty() {
         return Err(invalid("markdown", "must not be empty"));
     }
+    check_characters("markdown", markdown)?;
     if markdown.len() > MAX_POSTMORTEM_BYTES {
         return Err(invalid(
             "markdown",

@@ -25,6 +25,7 @@ fn entry(name: &str, e: &VerdictEvent) -> FeedEntry {
         link: format!("/s/{}", e.service),
         content: e.explanation.clone(),
     }
+    .xml_safe()
 }
 
 /// A published incident or maintenance window: one entry, updated with each update.
@@ -40,6 +41,7 @@ fn incident_entry(name: &str, i: &Incident) -> FeedEntry {
         link: i.url.clone(),
         content: i.latest_message().to_owned(),
     }
+    .xml_safe()
 }
 
 /// A service's entries, newest first: verdict changes, incidents and maintenance.
@@ -66,7 +68,8 @@ pub fn service(web: &Web, m: &PageModel) -> Feed {
     let mut entries = entries_of(m);
     entries.truncate(FEED_ENTRIES);
     Feed {
-        title: format!("{}: status updates", m.service.name),
+        title: downbeat_domain::text::xml_safe(&format!("{}: status updates", m.service.name))
+            .into_owned(),
         id: format!("urn:downbeat:{id}:verdicts"),
         updated: entries
             .first()

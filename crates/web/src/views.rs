@@ -578,6 +578,24 @@ pub struct FeedEntry {
     pub content: String,
 }
 
+impl FeedEntry {
+    /// Without the characters XML cannot carry (stored before input refused them): one bad
+    /// title must not make the whole feed unreadable for every reader.
+    pub fn xml_safe(self) -> FeedEntry {
+        let safe = |s: String| match downbeat_domain::text::xml_safe(&s) {
+            std::borrow::Cow::Borrowed(_) => s,
+            std::borrow::Cow::Owned(clean) => clean,
+        };
+        FeedEntry {
+            id: safe(self.id),
+            title: safe(self.title),
+            updated: self.updated,
+            link: safe(self.link),
+            content: safe(self.content),
+        }
+    }
+}
+
 #[derive(Template)]
 #[template(path = "feed.xml")]
 pub struct Feed {

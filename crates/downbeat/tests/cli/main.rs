@@ -313,13 +313,19 @@ fn the_openapi_document_validates() {
         .status()
         .expect("curl");
     assert!(fetched.success(), "could not fetch the OpenAPI document");
-    let out = Command::new(&tool).arg(&doc).output().expect("run the validator");
+    let out = Command::new(&tool)
+        .arg(&doc)
+        .output()
+        .expect("run the validator");
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(out.status.success(), "the OpenAPI document is invalid:\n{text}");
+    assert!(
+        out.status.success(),
+        "the OpenAPI document is invalid:\n{text}"
+    );
 }
 
 /// A `downbeat serve` child on a port the OS picked, found from its JSON log.

@@ -530,3 +530,35 @@ async fn a_replayed_outage_drafts_an_incident_with_evidence_and_time_to_detect()
     );
     app.stop().await;
 }
+
+/// Text that feeds and pages cannot carry is refused at input, naming the field and the
+/// character.
+#[tokio::test]
+async fn non_characters_are_refused_by_field() {
+    let app = spawn_app().await;
+    let token = token(&app, "ed", Role::Editor).await;
+    for (body, field) in [
+        (
+            json!({"title": "Login \u{FFFE}failing", "message": "m"}),
+            "title",
+        ),
+        (
+            json!({"title": "Login failing", "message": "see \u{FDD0}"}),
+            "message",
+        ),
+    ] {
+        let r = app
+            .client
+            .post(app.url("/api/v1/services/melodia/incidents"))
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v["field"], json!(field), "{v}");
+        assert!(v["error"].as_str().unwrap().contains("U+"), "{v}");
+    }
+    app.stop().await;
+}

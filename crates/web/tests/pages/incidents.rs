@@ -257,3 +257,54 @@ pub async fn open_and_resolved_incidents(app: &TestApp) -> (i64, i64) {
     app.pages.refresh().await;
     (open.id, done.id)
 }
+
+/// An incident stored before input refused non-characters (a U+FFFE in its title) must not
+/// make the feeds invalid XML for every reader: what XML cannot carry is left out.
+#[tokio::test]
+async fn a_stored_non_character_leaves_the_feeds_well_formed() {
+    let app = spawn_app().await;
+    let now = app.clock.now_ms();
+    let mut row = downbeat_incidents::model::new_row(
+        "melodia",
+        downbeat_domain::incident::Kind::Incident,
+        "Login \u{FFFE}failing".into(),
+        Status::Investigating,
+        now,
+    );
+    row.published_ms = Some(now);
+    app.app
+        .store
+        .insert_incident(
+            row,
+            vec![downbeat_store::IncidentUpdateRow {
+                id: 0,
+                incident: 0,
+                at_ms: now,
+                status: "investigating".into(),
+                message: "Looking \u{FFFF}into it.".into(),
+                components: "{}".into(),
+                author: "legacy".into(),
+            }],
+        )
+        .await
+        .unwrap();
+    downbeat_incidents::refresh(&app.app.incidents, "melodia")
+        .await
+        .unwrap();
+    app.pages.refresh().await;
+    for path in ["/s/melodia/feed.atom", "/feed.atom"] {
+        let feed = app.page(path).await;
+        let doc = roxmltree::Document::parse(&feed)
+            .unwrap_or_else(|e| panic!("{path} is not XML: {e}\n{feed}"));
+        let titles: Vec<&str> = doc
+            .descendants()
+            .filter(|n| n.has_tag_name("title"))
+            .filter_map(|n| n.text())
+            .collect();
+        assert!(
+            titles.iter().any(|t| t.contains("Login failing")),
+            "{path}: {titles:?}"
+        );
+    }
+    app.stop().await;
+}
