@@ -5,7 +5,7 @@
 use crate::helpers::{TestApp, spawn_with};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use downbeat_notify::Event;
+use downbeat_domain::event::{Event, IncidentChange, Notice};
 use downbeat_store::testing;
 use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{Value, json};
@@ -99,21 +99,18 @@ async fn a_webhook_subscriber_gets_signed_events_and_manages_them_by_token() {
     .await;
     assert_eq!(s, 409, "registered once");
 
-    let mut e = Event::incident(
-        "incident.created",
-        "melodia",
-        4,
-        1,
-        app.clock.now_ms(),
-        json!({"title": "Login failing", "status": "investigating"}),
-    );
-    e.components = vec!["login".into()];
+    let created = Event::IncidentCreated(IncidentChange {
+        incident: 4,
+        seq: 1,
+        news: json!({"title": "Login failing", "status": "investigating"}).into(),
+    });
+    let e = Notice::new("melodia", app.clock.now_ms(), created).about(["login"]);
     assert_eq!(app.app.notifier.enqueue(e).await.unwrap(), 1);
     // Monitors and crowd verdicts are not for the public.
     assert_eq!(
         app.app
             .notifier
-            .enqueue(Event::monitor("melodia", "m", true, 1))
+            .enqueue(Notice::monitor("melodia", "m", true, 1))
             .await
             .unwrap(),
         0
