@@ -192,6 +192,6 @@ impl std::fmt::Debug for UserConfig {
 
 // `[notify]` lives in its own module; its types are part of the model.
 pub use crate::notify::{
-    Channel, Destination, EVENT_KINDS, EventFilter, FlapSettings, Format, NotifySettings,
-    OPERATOR_KINDS, SUBSCRIBER_FAMILIES, Secret, SmtpConfig, SmtpTls, SubscriberSettings,
+    Channel, ChatFormat, Destination, EVENT_KINDS, EventFilter, FlapSettings, Format,
+    NotifySettings, Secret, SmtpConfig, SmtpTls, SubscriberSettings,
 };

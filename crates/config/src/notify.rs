@@ -4,34 +4,24 @@
 
 use crate::load::{ConfigError, Validator};
 use crate::model::ServiceConfig;
+use downbeat_domain::event::EventKind;
 use downbeat_domain::{ComponentId, ServiceId, Slug, Span};
 use serde::Deserialize;
 
-/// The event types a destination can ask for, by machine name. A destination's `events`
-/// filter names these, or a family (the part before the dot, e.g. `incident`).
-pub const EVENT_KINDS: &[&str] = &[
-    "incident.created",
-    "incident.updated",
-    "incident.resolved",
-    "incident.draft",
-    "maintenance.scheduled",
-    "maintenance.started",
-    "maintenance.completed",
-    "crowd.verdict",
-    "monitor.down",
-    "monitor.up",
-    "monitor.flapping",
-    "monitor.settled",
-    "certificate.expiring",
-];
+/// The event types a destination can ask for, by machine name: every
+/// [`EventKind`]'s. A destination's `events` filter names these, or a family (the part
+/// before the dot, e.g. `incident`).
+pub const EVENT_KINDS: &[&str] = &KIND_NAMES;
 
-/// Events for operators only: sent to destinations with `operators = true`, never to
-/// other destinations or to public subscribers, whatever their filters say. A draft is
-/// not public yet; the on-call person hears of it first.
-pub const OPERATOR_KINDS: &[&str] = &["incident.draft"];
-
-/// The events public subscribers receive: the operator's word, nothing automatic.
-pub const SUBSCRIBER_FAMILIES: &[&str] = &["incident", "maintenance"];
+const KIND_NAMES: [&str; EventKind::ALL.len()] = {
+    let mut names = [""; EventKind::ALL.len()];
+    let mut i = 0;
+    while i < names.len() {
+        names[i] = EventKind::ALL[i].as_str();
+        i += 1;
+    }
+    names
+};
 
 /// `[notify]`: where events are sent and how hard delivery tries.
 #[derive(Debug, Clone)]
@@ -198,6 +188,44 @@ impl std::fmt::Debug for Secret {
 pub enum Format {
     /// Downbeat's signed JSON event.
     Downbeat,
+    /// A chat's incoming-webhook message.
+    Chat(ChatFormat),
+    /// ntfy-style push: the message as the body, title, priority, tags and link as headers.
+    Ntfy,
+}
+
+impl Format {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Downbeat => "downbeat",
+            Format::Chat(chat) => chat.as_str(),
+            Format::Ntfy => "ntfy",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Format> {
+        match s {
+            "downbeat" => Some(Format::Downbeat),
+            "ntfy" => Some(Format::Ntfy),
+            _ => ChatFormat::ALL
+                .into_iter()
+                .find(|c| c.as_str() == s)
+                .map(Format::Chat),
+        }
+    }
+
+    /// Every format's name: `downbeat`, the chats, `ntfy`.
+    pub fn names() -> impl Iterator<Item = &'static str> {
+        std::iter::once("downbeat")
+            .chain(ChatFormat::ALL.into_iter().map(ChatFormat::as_str))
+            .chain(std::iter::once("ntfy"))
+    }
+}
+
+/// A chat's incoming webhook: each gets its own message shape (`downbeat_notify`'s chat
+/// transport), its text escaped for that chat's markup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChatFormat {
     /// Slack incoming webhook (`{"text": …}` with mrkdwn).
     Slack,
     /// Discord webhook (`{"content": …, "embeds": […]}`; mentions disabled).
@@ -206,33 +234,24 @@ pub enum Format {
     Mattermost,
     /// Microsoft Teams workflow webhook (an Adaptive Card).
     Teams,
-    /// ntfy-style push: the message as the body, title, priority, tags and link as headers.
-    Ntfy,
 }
 
-impl Format {
-    pub const ALL: [Format; 6] = [
-        Format::Downbeat,
-        Format::Slack,
-        Format::Discord,
-        Format::Mattermost,
-        Format::Teams,
-        Format::Ntfy,
+impl ChatFormat {
+    pub const ALL: [ChatFormat; 4] = [
+        ChatFormat::Slack,
+        ChatFormat::Discord,
+        ChatFormat::Mattermost,
+        ChatFormat::Teams,
     ];
 
+    /// Its `format = "…"` in `[[notify.webhook]]`.
     pub fn as_str(self) -> &'static str {
         match self {
-            Format::Downbeat => "downbeat",
-            Format::Slack => "slack",
-            Format::Discord => "discord",
-            Format::Mattermost => "mattermost",
-            Format::Teams => "teams",
-            Format::Ntfy => "ntfy",
+            ChatFormat::Slack => "slack",
+            ChatFormat::Discord => "discord",
+            ChatFormat::Mattermost => "mattermost",
+            ChatFormat::Teams => "teams",
         }
-    }
-
-    pub fn parse(s: &str) -> Option<Format> {
-        Format::ALL.into_iter().find(|f| f.as_str() == s)
     }
 }
 
@@ -296,8 +315,8 @@ pub struct Destination {
 impl Destination {
     /// Whether this destination wants an event of `kind` about `service` and `components`.
     pub fn wants<S: AsRef<str>>(&self, kind: &str, service: &str, components: &[S]) -> bool {
-        (self.operators || !OPERATOR_KINDS.contains(&kind))
-            && self.filter.wants(kind, service, components)
+        let operators_only = EventKind::parse(kind).is_some_and(EventKind::operators_only);
+        (self.operators || !operators_only) && self.filter.wants(kind, service, components)
     }
 
     /// `webhook` or `email`.
@@ -706,7 +725,7 @@ impl Validator<'_> {
             None => Format::Downbeat,
             Some(f) => Format::parse(f).ok_or_else(|| {
                 let shown: String = f.chars().take(40).collect();
-                let known: Vec<&str> = Format::ALL.iter().map(|f| f.as_str()).collect();
+                let known: Vec<&str> = Format::names().collect();
                 self.err(
                     key("format"),
                     format!("unknown format {shown:?}; known: {}", known.join(", ")),

@@ -32,8 +32,9 @@ pub use seed::{SeedError, SeedSummary, seed_from_csv};
 use downbeat_config::{Config, ServiceConfig};
 use downbeat_detect::{Assessment, Detector, DetectorConfig, Verdict};
 use downbeat_domain::Clock;
+use downbeat_domain::event::{CrowdVerdict, Event, Notice};
 use downbeat_domain::{CountryCode, Platform};
-use downbeat_notify::{Event, Notifier};
+use downbeat_notify::Notifier;
 use downbeat_store::Store;
 use downbeat_store::{DetectorState, Hash16, NetworkMinute, StoreError, VerdictEvent};
 use jiff::Timestamp;
@@ -539,13 +540,14 @@ async fn feed(
         crowd.store.insert_verdict_event(event).await?;
         if key == "all" {
             tracing::info!(service = %service.id, verdict = a.verdict.as_str(), %explanation, "crowd verdict changed");
-            let data = serde_json::json!({
-                "verdict": a.verdict.as_str(), "previous": a.previous.as_str(),
-                "explanation": explanation,
+            let change = Event::CrowdVerdict(CrowdVerdict {
+                verdict: a.verdict,
+                previous: a.previous,
+                explanation,
             });
             crowd
                 .notifier
-                .enqueue_or_log(Event::verdict(service.id.as_str(), minute_ms, data))
+                .enqueue_or_log(Notice::new(service.id.as_str(), minute_ms, change))
                 .await;
         }
     }

@@ -15,6 +15,7 @@
 //! - [`span`]: human-written durations (`15m`, `30d`) with bounds.
 //! - [`clock`]: the injectable source of "now".
 //! - [`incident`]: incident and maintenance kind, status, impact and source.
+//! - [`event`]: notification events, one variant per kind with its typed payload, id and words.
 //! - [`role`]: what a person or API token may do.
 //! - [`hex`]: lower-case hex for tokens, hashes and signatures.
 //! - [`text`]: characters every output (pages, Atom, mail) can carry.
@@ -24,6 +25,7 @@ pub mod city;
 pub mod clock;
 pub mod country;
 pub mod duration;
+pub mod event;
 pub mod hex;
 pub mod incident;
 pub mod platform;

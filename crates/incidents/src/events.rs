@@ -3,7 +3,7 @@
 
 use crate::Incidents;
 use crate::model::Incident;
-use downbeat_notify::Event;
+use downbeat_domain::event::{Event, IncidentChange, IncidentDraft, IncidentNews, Notice};
 use downbeat_store::StoreError;
 use serde_json::Value;
 
@@ -15,7 +15,7 @@ pub fn for_incident(
     rec: &downbeat_store::IncidentRecord,
     incident: &Incident,
     created: bool,
-) -> Option<Event> {
+) -> Option<Notice> {
     let row = &rec.incident;
     if row.draft {
         return None;
@@ -26,40 +26,39 @@ pub fn for_incident(
         0 | 1 => true,
         n => rec.updates[n - 2].status != status,
     };
-    let kind = match (row.kind.as_str(), status) {
-        ("incident", _) if created => "incident.created",
-        ("incident", "resolved") => "incident.resolved",
-        ("incident", _) => "incident.updated",
-        (_, "scheduled") if created => "maintenance.scheduled",
-        (_, "in_progress") if created || moved => "maintenance.started",
-        (_, "completed") if moved => "maintenance.completed",
+    let change = IncidentChange {
+        incident: row.id,
+        seq: rec.updates.len(),
+        news: incident_data(incident, last),
+    };
+    let event = match (row.kind.as_str(), status) {
+        ("incident", _) if created => Event::IncidentCreated(change),
+        ("incident", "resolved") => Event::IncidentResolved(change),
+        ("incident", _) => Event::IncidentUpdated(change),
+        (_, "scheduled") if created => Event::MaintenanceScheduled(change),
+        (_, "in_progress") if created || moved => Event::MaintenanceStarted(change),
+        (_, "completed") if moved => Event::MaintenanceCompleted(change),
         _ => return None,
     };
-    let mut event = Event::incident(
-        kind,
-        &row.service,
-        row.id,
-        rec.updates.len(),
-        row.updated_ms,
-        incident_data(incident, last),
-    );
-    event.components = incident.components.keys().cloned().collect();
-    Some(event)
+    Some(
+        Notice::new(&row.service, row.updated_ms, event).about(incident.components.keys().cloned()),
+    )
 }
 
-/// An incident as events carry it: without the operators' evidence, with its latest message.
+/// An incident as events carry it (the payload of every incident and maintenance event,
+/// kept as the JSON object of the [`Incident`] view): without the operators' evidence, with
+/// its latest message.
 pub fn incident_data(
     incident: &Incident,
     last: Option<&downbeat_store::IncidentUpdateRow>,
-) -> Value {
-    let mut data = serde_json::to_value(incident).unwrap_or(Value::Null);
-    if let Some(obj) = data.as_object_mut() {
-        obj.remove("evidence");
-        if let Some(u) = last {
-            obj.insert("message".into(), Value::String(u.message.clone()));
-        }
+) -> IncidentNews {
+    let mut news = IncidentNews::from(serde_json::to_value(incident).unwrap_or(Value::Null));
+    news.0.remove("evidence");
+    if let Some(u) = last {
+        news.0
+            .insert("message".into(), Value::String(u.message.clone()));
     }
-    data
+    news
 }
 
 /// Tells the operators' channels of an incident Downbeat drafted from its signals, before
@@ -75,15 +74,12 @@ pub async fn incident_drafted(incidents: &Incidents, id: i64) {
         }
     };
     let incident = Incident::from_record(&rec);
-    let mut data = incident_data(&incident, rec.updates.last());
-    if let Some(obj) = data.as_object_mut() {
-        obj.insert(
-            "published".into(),
-            serde_json::Value::Bool(!rec.incident.draft),
-        );
-    }
-    let mut alert = Event::draft(&rec.incident.service, id, rec.incident.created_ms, data);
-    alert.components = incident.components.keys().cloned().collect();
+    let mut news = incident_data(&incident, rec.updates.last());
+    news.0
+        .insert("published".into(), Value::Bool(!rec.incident.draft));
+    let draft = Event::IncidentDraft(IncidentDraft { incident: id, news });
+    let alert = Notice::new(&rec.incident.service, rec.incident.created_ms, draft)
+        .about(incident.components.keys().cloned());
     incidents.notifier.enqueue_or_log(alert).await;
     if let Some(public) = for_incident(&rec, &incident, true) {
         incidents.notifier.enqueue_or_log(public).await;
@@ -180,7 +176,7 @@ mod tests {
     fn kind_of(kind: &str, draft: bool, statuses: &[&str], created: bool) -> Option<String> {
         let rec = record(kind, draft, statuses);
         let incident = Incident::from_record(&rec);
-        for_incident(&rec, &incident, created).map(|e| format!("{} {}", e.kind, e.id))
+        for_incident(&rec, &incident, created).map(|e| format!("{} {}", e.event.kind(), e.id()))
     }
 
     #[test]

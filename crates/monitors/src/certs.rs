@@ -6,8 +6,7 @@
 //! and a renewed certificate starts afresh.
 
 use crate::Monitors;
-use downbeat_notify::Event;
-use serde_json::json;
+use downbeat_domain::event::{CertificateExpiring, Event, Notice};
 
 /// Looks at every monitor's latest results as of `now_ms` and enqueues the warnings due;
 /// returns how many deliveries were new.
@@ -32,22 +31,16 @@ pub async fn check(monitors: &Monitors, now_ms: i64) -> u32 {
         else {
             continue;
         };
-        let event = Event::certificate(
-            m.service.as_str(),
-            m.component.as_ref().map(|c| c.as_str()),
-            m.id.as_str(),
-            cert.not_after.as_second(),
-            threshold,
-            now_ms,
-            json!({
-                "monitor": m.id.as_str(),
-                "subject": cert.subject,
-                "issuer": cert.issuer,
-                "not_after": cert.not_after.to_string(),
-                "days_left": days_left,
-                "threshold_days": threshold,
-            }),
-        );
+        let expiring = Event::CertificateExpiring(CertificateExpiring {
+            monitor: m.id.to_string(),
+            subject: cert.subject,
+            issuer: cert.issuer,
+            not_after: cert.not_after,
+            days_left,
+            threshold_days: threshold,
+        });
+        let event = Notice::new(m.service.as_str(), now_ms, expiring)
+            .about(m.component.as_ref().map(|c| c.as_str()));
         match monitors.notifier.enqueue(event).await {
             Ok(n) => new += n,
             Err(e) => {

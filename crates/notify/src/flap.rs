@@ -8,11 +8,10 @@
 //! change and loaded before the first one after a start, so a restart neither repeats a
 //! flapping notice nor forgets the summary it owes.
 
-use super::Event;
 use downbeat_config::{FlapSettings, MonitorConfig};
+use downbeat_domain::event::{CheckState, Event, MonitorFlapping, MonitorSettled, Notice};
 use downbeat_store::{Store, StoreError};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use tokio::sync::OnceCell;
@@ -23,7 +22,7 @@ pub enum Verdict {
     /// Announce it as usual.
     Send,
     /// It made the monitor flapping: announce that instead.
-    Flapping(Event),
+    Flapping(Notice),
     /// The monitor is flapping: keep quiet.
     Hold,
 }
@@ -59,10 +58,8 @@ pub struct Flaps {
     loaded: OnceCell<()>,
 }
 
-fn at(ms: i64) -> String {
-    jiff::Timestamp::from_millisecond(ms)
-        .map(|t| t.to_string())
-        .unwrap_or_default()
+fn at(ms: i64) -> jiff::Timestamp {
+    jiff::Timestamp::from_millisecond(ms).unwrap_or_default()
 }
 
 impl Flaps {
@@ -140,29 +137,25 @@ impl Flaps {
             last_ms: at_ms,
             down,
         });
-        let event = Event::flapping(
-            m.service.as_str(),
-            m.component.as_ref().map(|c| c.as_str()),
-            m.id.as_str(),
-            at_ms,
-            json!({
-                "monitor": m.id.as_str(),
-                "state": if down { "down" } else { "up" },
-                "changes": changes,
-                "window": cfg.window.to_string(),
-            }),
-        );
-        (Verdict::Flapping(event), st.saved())
+        let flapping = Event::MonitorFlapping(MonitorFlapping {
+            monitor: m.id.to_string(),
+            state: CheckState::of(down),
+            changes,
+            window: cfg.window,
+        });
+        let notice = Notice::new(m.service.as_str(), at_ms, flapping)
+            .about(m.component.as_ref().map(|c| c.as_str()));
+        (Verdict::Flapping(notice), st.saved())
     }
 
     /// Ends the episodes of monitors that have kept one state for `cfg.settle` as of
-    /// `now_ms`, returning their summaries with each monitor's state to save.
+    /// `now_ms`, returning each monitor's id, its summary and its state to save.
     pub fn settle(
         &self,
         cfg: &FlapSettings,
         monitors: &[MonitorConfig],
         now_ms: i64,
-    ) -> Vec<(Event, Option<String>)> {
+    ) -> Vec<(String, Notice, Option<String>)> {
         let mut all = self.monitors.lock().unwrap_or_else(|e| e.into_inner());
         let mut out = Vec::new();
         for m in monitors {
@@ -175,22 +168,17 @@ impl Flaps {
             else {
                 continue;
             };
-            let state = if ep.down { "down" } else { "up" };
-            let event = Event::settled(
-                m.service.as_str(),
-                m.component.as_ref().map(|c| c.as_str()),
-                m.id.as_str(),
-                ep.last_ms,
-                json!({
-                    "monitor": m.id.as_str(),
-                    "state": state,
-                    "changes": ep.changes,
-                    "held": ep.held,
-                    "started": at(ep.started_ms),
-                    "since": at(ep.last_ms),
-                }),
-            );
-            out.push((event, st.saved()));
+            let settled = Event::MonitorSettled(MonitorSettled {
+                monitor: m.id.to_string(),
+                state: CheckState::of(ep.down),
+                changes: ep.changes,
+                held: ep.held,
+                started: at(ep.started_ms),
+                since: at(ep.last_ms),
+            });
+            let notice = Notice::new(m.service.as_str(), ep.last_ms, settled)
+                .about(m.component.as_ref().map(|c| c.as_str()));
+            out.push((m.id.to_string(), notice, st.saved()));
         }
         out
     }

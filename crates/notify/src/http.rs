@@ -2,17 +2,57 @@
 //! probes: no second TLS library, no OpenSSL. One connection per request; webhooks are
 //! rare enough that pooling is not worth its state.
 
+use crate::transport::SendError;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper::{Request, Uri};
 use hyper_util::rt::TokioIo;
-use rustls::pki_types::ServerName;
+use rustls::pki_types::{InvalidDnsNameError, ServerName};
+use std::io;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpStream;
 
 /// Response bytes read at most; the body is not used, only drained.
 const MAX_RESPONSE_BODY: usize = 64 * 1024;
+
+/// Why a request got no answer (a timeout aside): each keeps its cause, and reads as the
+/// attempt's error in the admin area.
+#[derive(Debug, thiserror::Error)]
+pub enum HttpError {
+    #[error("bad URL: {0}")]
+    Url(#[source] hyper::http::uri::InvalidUri),
+    #[error("URL must be http or https")]
+    Scheme,
+    #[error("URL has no host")]
+    NoHost,
+    #[error("resolve {host}: {source}")]
+    Resolve {
+        host: String,
+        #[source]
+        source: io::Error,
+    },
+    /// A visitor's URL that leads into the server's own network.
+    #[error("refused: {host} resolves to {ip}, which is not a public address")]
+    NotPublic { host: String, ip: IpAddr },
+    #[error("connect: {0}")]
+    Connect(#[source] io::Error),
+    #[error("request: {0}")]
+    Request(#[source] hyper::http::Error),
+    #[error("bad header value for {name}")]
+    Header {
+        name: &'static str,
+        #[source]
+        source: hyper::header::InvalidHeaderValue,
+    },
+    #[error("bad TLS name: {0}")]
+    TlsName(#[source] InvalidDnsNameError),
+    #[error("TLS: {0}")]
+    Tls(#[source] io::Error),
+    #[error("HTTP: {0}")]
+    Protocol(#[source] hyper::Error),
+}
 
 #[derive(Clone)]
 pub struct HttpClient {
@@ -38,7 +78,7 @@ impl HttpClient {
     }
 
     /// POSTs `body` (of `content_type`) to `url` with `headers`; the response status, or
-    /// why there is none. Everything (connect, TLS, request, response) must finish within
+    /// why there is none ([`SendError::Timeout`] or [`SendError::Unreachable`]). Everything (connect, TLS, request, response) must finish within
     /// `timeout`. With `public_only`, a host that resolves to a private, loopback or
     /// link-local address is refused before connecting (URLs typed by visitors must not
     /// reach into the server's own network).
@@ -50,13 +90,16 @@ impl HttpClient {
         body: Vec<u8>,
         timeout: Duration,
         public_only: bool,
-    ) -> Result<u16, String> {
-        tokio::time::timeout(
+    ) -> Result<u16, SendError> {
+        match tokio::time::timeout(
             timeout,
             self.exchange(url, content_type, headers, body, public_only),
         )
         .await
-        .unwrap_or_else(|_| Err(format!("no answer within {}s", timeout.as_secs_f32())))
+        {
+            Ok(answer) => Ok(answer?),
+            Err(_) => Err(SendError::Timeout(timeout)),
+        }
     }
 
     async fn exchange(
@@ -66,14 +109,14 @@ impl HttpClient {
         headers: &[(&'static str, String)],
         body: Vec<u8>,
         public_only: bool,
-    ) -> Result<u16, String> {
-        let uri: Uri = url.parse().map_err(|e| format!("bad URL: {e}"))?;
+    ) -> Result<u16, HttpError> {
+        let uri: Uri = url.parse().map_err(HttpError::Url)?;
         let https = match uri.scheme_str() {
             Some("https") => true,
             Some("http") => false,
-            _ => return Err("URL must be http or https".into()),
+            _ => return Err(HttpError::Scheme),
         };
-        let host = uri.host().ok_or("URL has no host")?.to_owned();
+        let host = uri.host().ok_or(HttpError::NoHost)?.to_owned();
         let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
         let authority = uri
             .authority()
@@ -82,40 +125,38 @@ impl HttpClient {
         let bare_host = host.trim_start_matches('[').trim_end_matches(']');
         let addrs: Vec<std::net::SocketAddr> = tokio::net::lookup_host((bare_host, port))
             .await
-            .map_err(|e| format!("resolve {bare_host}: {e}"))?
+            .map_err(|source| HttpError::Resolve {
+                host: bare_host.to_owned(),
+                source,
+            })?
             .collect();
         if public_only && let Some(a) = addrs.iter().find(|a| !is_public(a.ip())) {
-            return Err(format!(
-                "refused: {bare_host} resolves to {}, which is not a public address",
-                a.ip()
-            ));
+            return Err(HttpError::NotPublic {
+                host: bare_host.to_owned(),
+                ip: a.ip(),
+            });
         }
         // Connect to an address just checked (not a second lookup that could answer
         // differently).
         let tcp = TcpStream::connect(&addrs[..])
             .await
-            .map_err(|e| format!("connect: {e}"))?;
+            .map_err(HttpError::Connect)?;
         let _ = tcp.set_nodelay(true);
         let mut req = Request::post(path)
             .header(hyper::header::HOST, authority)
             .header(hyper::header::CONTENT_TYPE, content_type)
             .header(hyper::header::USER_AGENT, "Downbeat-Webhook/1")
             .body(Full::new(Bytes::from(body)))
-            .map_err(|e| format!("request: {e}"))?;
+            .map_err(HttpError::Request)?;
         for (name, value) in headers {
             let value = value
                 .parse()
-                .map_err(|_| format!("bad header value for {name}"))?;
+                .map_err(|source| HttpError::Header { name, source })?;
             req.headers_mut().insert(*name, value);
         }
         if https {
-            let name = ServerName::try_from(bare_host.to_owned())
-                .map_err(|e| format!("bad TLS name: {e}"))?;
-            let tls = self
-                .tls
-                .connect(name, tcp)
-                .await
-                .map_err(|e| format!("TLS: {e}"))?;
+            let name = ServerName::try_from(bare_host.to_owned()).map_err(HttpError::TlsName)?;
+            let tls = self.tls.connect(name, tcp).await.map_err(HttpError::Tls)?;
             send(TokioIo::new(tls), req).await
         } else {
             send(TokioIo::new(tcp), req).await
@@ -162,19 +203,19 @@ impl Default for HttpClient {
     }
 }
 
-async fn send<T>(io: T, req: Request<Full<Bytes>>) -> Result<u16, String>
+async fn send<T>(io: T, req: Request<Full<Bytes>>) -> Result<u16, HttpError>
 where
     T: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
     let (mut sender, conn) = hyper::client::conn::http1::handshake(io)
         .await
-        .map_err(|e| format!("HTTP: {e}"))?;
+        .map_err(HttpError::Protocol)?;
     let conn = tokio::spawn(conn);
     let result = async {
         let resp = sender
             .send_request(req)
             .await
-            .map_err(|e| format!("HTTP: {e}"))?;
+            .map_err(HttpError::Protocol)?;
         let status = resp.status().as_u16();
         // Drain a little so the receiver is not cut off mid-answer; the body is unused.
         let mut body = resp.into_body();

@@ -9,43 +9,53 @@
 //! latest change of a recent incident — see `downbeat_incidents::reconcile`) it is enqueued
 //! again then, and the stable id keeps that from sending anything twice.
 //!
-//! [`Notifier`] is the stage's handle: other stages [`Notifier::enqueue`] their events, the
-//! workers deliver them.
+//! [`Notifier`] is the stage's handle: other stages [`Notifier::enqueue`] their events (a
+//! [`Notice`] of a typed [`downbeat_domain::event::Event`]), the workers deliver them.
 //!
 //! # Layout
 //!
-//! - [`event`]: [`Event`] and the ids and links of each kind of event.
-//! - [`message`]: an event in plain words (title, text, link, severity).
-//! - [`format`]: the request each HTTP format gets (Downbeat JSON, Slack, Discord,
-//!   Mattermost, Teams, ntfy).
-//! - [`webhook`]: the signed JSON payload.
-//! - [`mail`]: mail over SMTP with lettre.
+//! - [`message`]: a stored event in plain words (title, text, link, severity); the words
+//!   of each kind live beside its payload in `downbeat_domain::event`.
+//! - [`transport`]: the [`transport::Transport`] trait and one transport per channel
+//!   family — [`transport::webhook`] (signed Downbeat JSON), [`transport::chat`] (Slack,
+//!   Discord, Mattermost, Teams), [`transport::ntfy`], [`transport::email`] — and
+//!   [`transport::SendError`], which decides whether a failed attempt is retried.
+//! - [`mail`]: the SMTP relay, with lettre.
 //! - [`http`]: a small HTTP/1 client on hyper and rustls (the probes' stack).
 //! - [`flap`]: flap suppression for monitor transitions.
-//! - [`subscribers`]: public subscriptions: double opt-in, tokens, one-click unsubscribe.
+//! - [`subscribers`]: public subscriptions: double opt-in, tokens, one-click unsubscribe,
+//!   and the route of a delivery to a subscriber.
 //! - [`error`]: the subscription error type.
 //! - [`metrics`]: delivery attempts and outcomes.
-//! - [`worker`]: claiming, sending and settling deliveries, one loop per destination, and
-//!   the housekeeping loop (flap summaries, certificate checks, pruning).
+//! - [`worker`]: claiming, sending (one send path for destinations and subscribers) and
+//!   settling deliveries, one loop per destination, and the housekeeping loop (flap
+//!   summaries, pruning).
+//!
+//! # Adding a channel
+//!
+//! A chat format touches four files: its `ChatFormat` variant in
+//! `crates/config/src/notify.rs` (name in `as_str` and `ALL`), its message in
+//! [`transport::chat`] (`Chat::body`, escaping for its markup) with a unit test there fed
+//! hostile text, and its name in `downbeat.example.toml` and README.md. Another channel
+//! family is a new transport: see CONTRIBUTING.md.
 
 pub mod error;
-pub mod event;
 pub mod flap;
-pub mod format;
 pub mod http;
 pub mod mail;
 pub mod message;
 pub mod metrics;
 pub mod subscribers;
-pub mod webhook;
+pub mod transport;
 pub mod worker;
 
 pub use error::SubscriptionError;
-pub use event::Event;
 pub use metrics::NotifyMetrics;
+pub use transport::webhook;
 
-use downbeat_config::{Config, MonitorConfig, OPERATOR_KINDS, SUBSCRIBER_FAMILIES};
+use downbeat_config::{Config, MonitorConfig};
 use downbeat_domain::Clock;
+use downbeat_domain::event::{Event, MonitorChange, Notice};
 use downbeat_store::{NotifyEventRow, Store, StoreError, SubscriberKind, subscriber_destination};
 use prometheus_client::registry::Registry;
 use std::ops::Deref;
@@ -70,7 +80,7 @@ pub struct Inner {
     pub http: http::HttpClient,
     /// The relay, when `[notify.smtp]` is set; `Err` says why it could not be set up (each
     /// mail attempt then fails with that reason, visible in the admin area).
-    pub mailer: Option<Result<mail::Mailer, String>>,
+    pub mailer: Option<Result<mail::Mailer, Arc<mail::MailerError>>>,
     pub wake: Arc<Notify>,
     pub flaps: Arc<flap::Flaps>,
     pub subscribe_limiter: Arc<subscribers::RequestLimiter>,
@@ -97,7 +107,7 @@ impl Notifier {
             if let Err(e) = &m {
                 tracing::error!(error = %e, "the SMTP relay cannot be used; mails will fail");
             }
-            m
+            m.map_err(Arc::new)
         });
         let subscribe_limiter = Arc::new(subscribers::RequestLimiter::new(
             n.subscribers.per_client_per_hour,
@@ -118,24 +128,30 @@ impl Notifier {
         }
     }
 
+    /// The clients transports send with.
+    pub fn clients(&self) -> transport::Clients<'_> {
+        transport::Clients {
+            http: &self.http,
+            mailer: self.mailer.as_ref(),
+            timeout: self.config.notify.timeout.as_duration(),
+        }
+    }
+
     /// Puts `event` in the outbox for every destination and subscriber that wants it, and
     /// wakes the workers. Returns how many deliveries are new (none when it was enqueued
     /// before).
-    #[tracing::instrument(name = "enqueue", skip_all, fields(event = %event.id))]
-    pub async fn enqueue(&self, event: Event) -> Result<u32, StoreError> {
+    #[tracing::instrument(name = "enqueue", skip_all, fields(event = %event.id()))]
+    pub async fn enqueue(&self, event: Notice) -> Result<u32, StoreError> {
         let notify = &self.config.notify;
+        let kind = event.event.kind();
         let mut destinations: Vec<String> = notify
             .destinations
             .iter()
-            .filter(|d| d.wants(event.kind, &event.service, &event.components))
+            .filter(|d| d.wants(kind.as_str(), &event.service, &event.components))
             .map(|d| d.id.to_string())
             .collect();
-        let family = event.kind.split('.').next().unwrap_or_default();
         let subs = &notify.subscribers;
-        if (subs.email || subs.webhook)
-            && SUBSCRIBER_FAMILIES.contains(&family)
-            && !OPERATOR_KINDS.contains(&event.kind)
-        {
+        if (subs.email || subs.webhook) && kind.for_subscribers() {
             for s in self.store.confirmed_subscribers(&event.service).await? {
                 let offered = match s.kind {
                     SubscriberKind::Email => subs.email,
@@ -150,12 +166,12 @@ impl Notifier {
             return Ok(0);
         }
         let row = NotifyEventRow {
-            link: format!("{}{}", notify.public_url, event.path),
-            id: event.id,
-            kind: event.kind.to_owned(),
+            link: format!("{}{}", notify.public_url, event.path()),
+            id: event.id(),
+            kind: kind.as_str().to_owned(),
+            data: event.event.data().to_string(),
             service: event.service,
             occurred_ms: event.occurred_ms,
-            data: event.data.to_string(),
         };
         let now_ms = self.clock.now().as_millisecond();
         let new = self
@@ -170,8 +186,8 @@ impl Notifier {
 
     /// [`Notifier::enqueue`], logging a failure instead of returning it: for callers whose own work has
     /// succeeded and must not fail because a notification could not be queued.
-    pub async fn enqueue_or_log(&self, event: Event) {
-        let id = event.id.clone();
+    pub async fn enqueue_or_log(&self, event: Notice) {
+        let id = event.id();
         if let Err(e) = self.enqueue(event).await {
             tracing::warn!(error = %e, event = %id, "could not queue a notification");
         }
@@ -180,18 +196,17 @@ impl Notifier {
     /// Queues the notification of a monitor's hysteresis transition (down or up), unless the
     /// monitor is flapping: then [`flap`] holds it and a summary follows when it settles.
     pub async fn monitor_changed(&self, m: &MonitorConfig, state: &downbeat_store::MonitorState) {
-        let component = m.component.as_ref().map(|c| c.as_str());
         let down = state.state == "down";
-        let mut event = Event::monitor_of(
+        let change = MonitorChange {
+            monitor: state.monitor.clone(),
+            cause: state.cause.clone(),
+        };
+        let event = Notice::new(
             m.service.as_str(),
-            component,
-            &state.monitor,
-            down,
             state.since_ms,
-        );
-        if let (Some(obj), Some(cause)) = (event.data.as_object_mut(), &state.cause) {
-            obj.insert("cause".into(), serde_json::Value::String(cause.clone()));
-        }
+            Event::monitor(down, change),
+        )
+        .about(m.component.as_ref().map(|c| c.as_str()));
         let flaps = &self.flaps;
         if let Err(e) = flaps.load(self.store.as_ref()).await {
             // Without the saved state the change is told: better once too often than never.

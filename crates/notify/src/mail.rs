@@ -6,13 +6,50 @@
 //! the event and the recipient, so a mail retried after a lost answer is recognisably the
 //! same mail. Mails to public subscribers also carry RFC 8058 one-click unsubscribe headers.
 
+use crate::transport::SendError;
 use downbeat_config::{SmtpConfig, SmtpTls};
 use lettre::message::header::{ContentType, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, Mailboxes};
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use std::path::PathBuf;
 use std::time::Duration;
+
+/// Why the relay of `[notify.smtp]` cannot be used: found at start, and then the reason
+/// every mail attempt fails with.
+#[derive(Debug, thiserror::Error)]
+pub enum MailerError {
+    #[error("notify.smtp.from: {0}")]
+    From(#[source] lettre::address::AddressError),
+    #[error("notify.smtp.ca_file {}: {source}", path.display())]
+    CaFileRead {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("notify.smtp.ca_file {}: {source}", path.display())]
+    CaFile {
+        path: PathBuf,
+        #[source]
+        source: lettre::transport::smtp::Error,
+    },
+    #[error("notify.smtp: TLS setup: {0}")]
+    Tls(#[source] lettre::transport::smtp::Error),
+}
+
+/// Why a mail could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum ComposeError {
+    #[error("bad address {address:?}: {source}")]
+    Address {
+        address: String,
+        #[source]
+        source: lettre::address::AddressError,
+    },
+    #[error("cannot build the mail: {0}")]
+    Build(#[source] lettre::error::Error),
+}
 
 /// One mail to send.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,23 +76,23 @@ pub struct Mailer {
 impl Mailer {
     /// A mailer for `cfg`; `timeout` bounds each SMTP command. Fails on a bad `from`, host
     /// or CA file, so a broken relay is reported at start.
-    pub fn new(cfg: &SmtpConfig, timeout: Duration) -> Result<Mailer, String> {
-        let from: Mailbox = cfg
-            .from
-            .parse()
-            .map_err(|e| format!("notify.smtp.from: {e}"))?;
+    pub fn new(cfg: &SmtpConfig, timeout: Duration) -> Result<Mailer, MailerError> {
+        let from: Mailbox = cfg.from.parse().map_err(MailerError::From)?;
         let domain = from.email.domain().to_owned();
-        let tls_params = || -> Result<TlsParameters, String> {
+        let tls_params = || -> Result<TlsParameters, MailerError> {
             let mut b = TlsParameters::builder(cfg.host.clone());
             if let Some(path) = &cfg.ca_file {
-                let pem = std::fs::read(path)
-                    .map_err(|e| format!("notify.smtp.ca_file {}: {e}", path.display()))?;
-                let cert = Certificate::from_pem(&pem)
-                    .map_err(|e| format!("notify.smtp.ca_file {}: {e}", path.display()))?;
+                let pem = std::fs::read(path).map_err(|source| MailerError::CaFileRead {
+                    path: path.clone(),
+                    source,
+                })?;
+                let cert = Certificate::from_pem(&pem).map_err(|source| MailerError::CaFile {
+                    path: path.clone(),
+                    source,
+                })?;
                 b = b.add_root_certificate(cert);
             }
-            b.build_rustls()
-                .map_err(|e| format!("notify.smtp: TLS setup: {e}"))
+            b.build_rustls().map_err(MailerError::Tls)
         };
         let tls = match cfg.tls {
             SmtpTls::Starttls => Tls::Required(tls_params()?),
@@ -78,26 +115,26 @@ impl Mailer {
         })
     }
 
-    /// Sends `mail`: `Ok(250)` once the relay accepted it, else why not.
-    pub async fn send(&self, mail: &Mail) -> Result<u16, String> {
+    /// Sends `mail`: `Ok(250)` once the relay accepted it, else why not
+    /// ([`SendError::Mail`] keeps the relay's answer).
+    pub async fn send(&self, mail: &Mail) -> Result<u16, SendError> {
         let message = self.build(mail)?;
-        match self.transport.send(message).await {
-            Ok(r) => Ok(u16::from(r.code())),
-            Err(e) => Err(match e.status() {
-                Some(code) => format!("SMTP {code}: {e}"),
-                None => format!("SMTP: {e}"),
-            }),
-        }
+        let response = self
+            .transport
+            .send(message)
+            .await
+            .map_err(SendError::Mail)?;
+        Ok(u16::from(response.code()))
     }
 
     /// The message as it goes on the wire (tests read the headers from it).
-    pub fn build(&self, mail: &Mail) -> Result<Message, String> {
+    pub fn build(&self, mail: &Mail) -> Result<Message, ComposeError> {
         let mut to = Mailboxes::new();
         for addr in &mail.to {
-            to.push(
-                addr.parse()
-                    .map_err(|e| format!("bad address {addr:?}: {e}"))?,
-            );
+            to.push(addr.parse().map_err(|source| ComposeError::Address {
+                address: addr.clone(),
+                source,
+            })?);
         }
         let id_part: String = format!("{}.{}", mail.event_id, mail.recipient_key)
             .chars()
@@ -134,7 +171,6 @@ impl Mailer {
                     "List-Unsubscribe=One-Click".into(),
                 ));
         }
-        b.body(mail.text.clone())
-            .map_err(|e| format!("cannot build the mail: {e}"))
+        b.body(mail.text.clone()).map_err(ComposeError::Build)
     }
 }

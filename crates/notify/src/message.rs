@@ -1,32 +1,14 @@
-//! An event in plain words: the title, text and link that chat messages, pushes and mails
-//! show. Plain text only; each format escapes it for its own markup.
+//! A stored event in plain words: the title, text and link that chat messages, pushes and
+//! mails show. The words of each kind live beside its payload
+//! ([`downbeat_domain::event`]); this reads them back from the outbox row and bounds them.
+//! Plain text only; each transport escapes it for its own markup.
 
+use crate::subscribers::CONFIRM_KIND;
+use downbeat_domain::event::{EventKind, Words};
 use downbeat_store::NotifyEventRow;
 use serde_json::Value;
 
-/// How an event should look: colours in chat, priority in pushes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Severity {
-    /// Something is wrong.
-    Critical,
-    /// Worth a look.
-    Warning,
-    /// Something is fixed or done.
-    Good,
-    Info,
-}
-
-impl Severity {
-    /// A colour for chat attachments and cards, `#rrggbb`.
-    pub fn colour(self) -> &'static str {
-        match self {
-            Severity::Critical => "#d0342c",
-            Severity::Warning => "#e8a317",
-            Severity::Good => "#2e9e4f",
-            Severity::Info => "#3c78d8",
-        }
-    }
-}
+pub use downbeat_domain::event::Severity;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Message {
@@ -39,150 +21,33 @@ pub struct Message {
     pub severity: Severity,
 }
 
-fn s<'a>(v: &'a Value, k: &str) -> &'a str {
-    v.get(k).and_then(Value::as_str).unwrap_or("")
-}
-
-fn words(machine: &str) -> String {
-    machine.replace('_', " ")
-}
-
-/// `event` in words; `service_name` is the service's display name.
+/// `event` in words; `service_name` is the service's display name. A kind this version
+/// does not know, or data that is not its kind's payload, reads as the bare kind.
 pub fn message(event: &NotifyEventRow, service_name: &str) -> Message {
-    let data: Value = serde_json::from_str(&event.data).unwrap_or(Value::Null);
     let svc = service_name;
-    let title_of = s(&data, "title");
-    let said = s(&data, "message").to_owned();
-    let monitor = s(&data, "monitor");
-    let (title, text, severity) = match event.kind.as_str() {
-        "incident.created" => (
-            format!("{svc}: {title_of}"),
-            format!("{} — {said}", capitalise(&words(s(&data, "status")))),
-            Severity::Critical,
-        ),
-        "incident.updated" => (
-            format!("{svc}: {title_of} ({})", words(s(&data, "status"))),
-            said,
-            Severity::Warning,
-        ),
-        "incident.resolved" => (
-            format!("{svc}: resolved — {title_of}"),
-            said,
-            Severity::Good,
-        ),
-        "incident.draft" => (
-            format!("[draft] {svc}: {title_of}"),
-            format!(
-                "Downbeat drafted this incident from its signals. The public has not been told: review and publish it.\n{said}"
-            ),
-            Severity::Critical,
-        ),
-        "maintenance.scheduled" => (
-            format!("{svc}: maintenance scheduled — {title_of}"),
-            said,
-            Severity::Info,
-        ),
-        "maintenance.started" => (
-            format!("{svc}: maintenance started — {title_of}"),
-            said,
-            Severity::Info,
-        ),
-        "maintenance.completed" => (
-            format!("{svc}: maintenance completed — {title_of}"),
-            said,
-            Severity::Good,
-        ),
-        "crowd.verdict" => {
-            let verdict = s(&data, "verdict");
-            (
-                format!("{svc}: {}", capitalise(&words(verdict))),
-                s(&data, "explanation").to_owned(),
-                match verdict {
-                    "problems" => Severity::Critical,
-                    "possible_problems" => Severity::Warning,
-                    _ => Severity::Good,
-                },
-            )
-        }
-        "monitor.down" => (
-            format!("{svc}: check {monitor} is down"),
-            match s(&data, "cause") {
-                "" => "It fails from enough regions to count.".to_owned(),
-                cause => format!("Probable cause: {}.", words(cause)),
-            },
-            Severity::Critical,
-        ),
-        "monitor.up" => (
-            format!("{svc}: check {monitor} is up again"),
-            String::new(),
-            Severity::Good,
-        ),
-        "monitor.flapping" => (
-            format!("{svc}: check {monitor} is flapping"),
-            format!(
-                "It changed state {} times in {}. Further changes are held back; one summary follows when it settles.",
-                data.get("changes").and_then(Value::as_u64).unwrap_or(0),
-                s(&data, "window"),
-            ),
-            Severity::Warning,
-        ),
-        "monitor.settled" => {
-            let state = s(&data, "state");
-            (
-                format!("{svc}: check {monitor} settled {state}"),
-                format!(
-                    "It changed state {} times while flapping ({} held back) and has been {state} since {}.",
-                    data.get("changes").and_then(Value::as_u64).unwrap_or(0),
-                    data.get("held").and_then(Value::as_u64).unwrap_or(0),
-                    s(&data, "since"),
-                ),
-                if state == "down" {
-                    Severity::Critical
-                } else {
-                    Severity::Good
-                },
-            )
-        }
-        "certificate.expiring" => {
-            let days = data.get("days_left").and_then(Value::as_i64).unwrap_or(0);
-            (
-                format!(
-                    "{svc}: TLS certificate of {monitor} expires in {days} day{}",
-                    if days == 1 { "" } else { "s" }
-                ),
-                format!(
-                    "{} expires at {} (issuer {}).",
-                    s(&data, "subject"),
-                    s(&data, "not_after"),
-                    s(&data, "issuer")
-                ),
-                if days <= 7 {
-                    Severity::Critical
-                } else {
-                    Severity::Warning
-                },
-            )
-        }
-        "subscription.confirm" => (
-            format!("Confirm your subscription to {svc} status updates"),
-            String::new(),
-            Severity::Info,
-        ),
-        other => (format!("{svc}: {other}"), String::new(), Severity::Info),
+    let kind = event.kind.as_str();
+    let words = if kind == CONFIRM_KIND {
+        Some(Words {
+            title: format!("Confirm your subscription to {svc} status updates"),
+            text: String::new(),
+            severity: Severity::Info,
+        })
+    } else {
+        EventKind::parse(kind).and_then(|k| {
+            let data: Value = serde_json::from_str(&event.data).unwrap_or(Value::Null);
+            k.words_of(&data, svc)
+        })
     };
+    let words = words.unwrap_or_else(|| Words {
+        title: format!("{svc}: {kind}"),
+        text: String::new(),
+        severity: Severity::Info,
+    });
     Message {
-        title: one_line(&title, 200),
-        text: text.trim().chars().take(3_000).collect(),
+        title: one_line(&words.title, 200),
+        text: words.text.trim().chars().take(3_000).collect(),
         link: event.link.clone(),
-        severity,
-    }
-}
-
-fn capitalise(s: &str) -> String {
-    let mut c = s.chars();
-    match c.next() {
-        Some(f) => f.to_uppercase().chain(c).collect(),
-        None => String::new(),
+        severity: words.severity,
     }
 }
 
@@ -244,5 +109,17 @@ mod tests {
             "titles stay on one line: {:?}",
             m.title
         );
+    }
+
+    #[test]
+    fn an_unknown_kind_or_unreadable_data_reads_as_the_bare_kind() {
+        for (kind, data) in [
+            ("status.renamed", serde_json::json!({})),
+            ("crowd.verdict", serde_json::json!({"verdict": 7})),
+        ] {
+            let m = message(&row(kind, data), "Melodia");
+            assert_eq!(m.title, format!("Melodia: {kind}"));
+            assert_eq!((m.text.as_str(), m.severity), ("", Severity::Info));
+        }
     }
 }

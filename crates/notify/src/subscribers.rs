@@ -15,7 +15,9 @@
 
 use crate::Notifier;
 use crate::error::SubscriptionError;
-use downbeat_config::ServiceConfig;
+use crate::mail::Mail;
+use crate::transport::{Email, HttpTarget, Parcel, Route, SendError, Webhook, email};
+use downbeat_config::{Secret, ServiceConfig};
 use downbeat_store::{
     ClaimedDelivery, NotifyEventRow, SubscriberKind, SubscriberRow, destination_subscriber,
     subscriber_destination,
@@ -33,6 +35,9 @@ pub const CONFIRM_RESEND_MS: i64 = 3_600_000;
 /// The most components one subscription names.
 pub const MAX_COMPONENTS: usize = 50;
 const TOKEN_PREFIX: &str = "dbs_";
+/// The outbox kind of a confirmation mail: for the subscriber alone, not an event anyone
+/// filters on.
+pub const CONFIRM_KIND: &str = "subscription.confirm";
 
 /// Subscription requests per client address.
 pub struct RequestLimiter {
@@ -235,7 +240,7 @@ pub async fn subscribe_email(
     {
         let event = NotifyEventRow {
             id: format!("subscription-{}-confirm-{now_ms}", row.id),
-            kind: "subscription.confirm".into(),
+            kind: CONFIRM_KIND.into(),
             service: svc.id.to_string(),
             occurred_ms: now_ms,
             link: format!("{}/s/{}", notifier.config.notify.public_url, svc.id),
@@ -374,106 +379,50 @@ pub async fn set_components(
     Ok(SubscriberRow { components, ..s })
 }
 
-/// Why a delivery to a subscriber cannot go: permanently (give up now) or not.
-pub struct NotSent {
-    pub message: String,
-    pub permanent: bool,
-}
-
-fn permanent(message: impl Into<String>) -> NotSent {
-    NotSent {
-        message: message.into(),
-        permanent: true,
-    }
-}
-
-/// Sends a claimed delivery to its subscriber: a mail with fresh links, or a signed POST.
-pub async fn deliver(notifier: &Notifier, c: &ClaimedDelivery) -> Result<u16, NotSent> {
-    let Some(id) = destination_subscriber(&c.delivery.destination) else {
-        return Err(permanent("not a subscriber destination"));
-    };
-    let s = match notifier.store.subscriber(id).await {
-        Ok(Some(s)) => s,
-        Ok(None) => return Err(permanent("the subscriber has unsubscribed")),
-        Err(e) => {
-            return Err(NotSent {
-                message: format!("store: {e}"),
-                permanent: false,
-            });
-        }
-    };
-    let confirming = c.event.kind == "subscription.confirm";
+/// How a claimed delivery reaches its subscriber: a signed POST, or a mail with fresh links
+/// (its token is minted here, once the relay is known to be usable). Refused at once when
+/// the subscriber is gone, or is not (or no longer) in the state the event is for.
+pub async fn route(
+    notifier: &Notifier,
+    c: &ClaimedDelivery,
+    parcel: &Parcel<'_>,
+) -> Result<Route, SendError> {
+    let id = destination_subscriber(&c.delivery.destination).ok_or(SendError::NotASubscriber)?;
+    let s = notifier
+        .store
+        .subscriber(id)
+        .await?
+        .ok_or(SendError::Unsubscribed)?;
+    let confirming = c.event.kind == CONFIRM_KIND;
     if confirming == s.confirmed_ms.is_some() {
-        return Err(permanent(if confirming {
-            "already confirmed"
+        return Err(if confirming {
+            SendError::AlreadyConfirmed
         } else {
-            "not confirmed"
-        }));
+            SendError::NotConfirmed
+        });
     }
-    let timeout = notifier.config.notify.timeout.as_duration();
     match s.kind {
-        SubscriberKind::Webhook => {
-            let now_s = notifier.clock.now().as_second();
-            let msg = super::message::message(&c.event, &service_name(notifier, &s.service));
-            let req = super::format::request(
-                downbeat_config::Format::Downbeat,
-                &c.event,
-                &msg,
-                super::format::Credentials {
-                    secret: s.secret.as_deref(),
-                    token: None,
-                },
-                now_s,
-            );
-            let public_only = !notifier.config.notify.subscribers.allow_private_targets;
-            notifier
-                .http
-                .post(
-                    &s.address,
-                    req.content_type,
-                    &req.headers,
-                    req.body,
-                    timeout,
-                    public_only,
-                )
-                .await
-                .map_err(|message| NotSent {
-                    message,
-                    permanent: false,
-                })
-        }
+        SubscriberKind::Webhook => Ok(Route::Webhook(Webhook {
+            target: HttpTarget {
+                url: s.address.clone(),
+                secret: s.secret.clone().map(Secret::new),
+                token: None,
+                public_only: !notifier.config.notify.subscribers.allow_private_targets,
+            },
+        })),
         SubscriberKind::Email => {
-            let mailer = match &notifier.mailer {
-                Some(Ok(m)) => m,
-                Some(Err(e)) => {
-                    return Err(NotSent {
-                        message: e.clone(),
-                        permanent: false,
-                    });
-                }
-                None => return Err(permanent("no [notify.smtp] relay")),
-            };
+            notifier.clients().mailer()?;
             let token = new_token();
             let now_ms = notifier.clock.now().as_millisecond();
-            match notifier
+            if !notifier
                 .store
                 .add_subscriber_token(s.id, &hash_token(&token), now_ms)
-                .await
+                .await?
             {
-                Ok(true) => {}
-                Ok(false) => return Err(permanent("the subscriber has unsubscribed")),
-                Err(e) => {
-                    return Err(NotSent {
-                        message: format!("store: {e}"),
-                        permanent: false,
-                    });
-                }
+                return Err(SendError::Unsubscribed);
             }
-            let mail = subscriber_mail(notifier, &s, &c.event, &token);
-            mailer.send(&mail).await.map_err(|message| NotSent {
-                permanent: message.starts_with("SMTP 5"),
-                message,
-            })
+            let mail = subscriber_mail(notifier, &s, parcel, &token);
+            Ok(Route::Email(Email { mail }))
         }
     }
 }
@@ -485,13 +434,14 @@ fn service_name(notifier: &Notifier, id: &str) -> String {
         .map_or_else(|| id.to_owned(), |s| s.name.clone())
 }
 
-/// The mail a subscriber gets for `event`, with links carrying `token`.
+/// The mail a subscriber gets for the parcel's event, with links carrying `token`.
 pub fn subscriber_mail(
     notifier: &Notifier,
     s: &SubscriberRow,
-    event: &NotifyEventRow,
+    parcel: &Parcel<'_>,
     token: &str,
-) -> super::mail::Mail {
+) -> Mail {
+    let event = parcel.event;
     let base = &notifier.config.notify.public_url;
     let manage = format!("{base}/subscriptions/{token}");
     let unsubscribe = format!("{manage}/unsubscribe");
@@ -509,7 +459,7 @@ pub fn subscriber_mail(
             .collect::<Vec<_>>()
             .join(", ")
     };
-    let (subject, text) = if event.kind == "subscription.confirm" {
+    let (subject, text) = if event.kind == CONFIRM_KIND {
         (
             format!("Confirm your subscription to {name} status updates"),
             format!(
@@ -521,18 +471,14 @@ pub fn subscriber_mail(
             ),
         )
     } else {
-        let msg = super::message::message(event, &name);
-        (
-            msg.title.clone(),
-            format!(
-                "{}\n\n{}\n\nDetails: {}\n\n-- \nYou receive this because you subscribed to \
-                 {name} status updates ({scope}).\nManage your subscription: {manage}\n\
-                 Unsubscribe: {unsubscribe}\n",
-                msg.title, msg.text, msg.link
-            ),
-        )
+        let msg = parcel.message;
+        let footer = format!(
+            "You receive this because you subscribed to {name} status updates ({scope}).\n\
+             Manage your subscription: {manage}\nUnsubscribe: {unsubscribe}\n"
+        );
+        (msg.title.clone(), email::text(msg, &footer))
     };
-    super::mail::Mail {
+    Mail {
         to: vec![s.address.clone()],
         subject,
         text,

@@ -10,8 +10,11 @@
 //! `[notify] keep`.
 
 use crate::Notifier;
+use crate::message::message;
 use crate::metrics::{DeliveryOutcomeLabels, DestinationLabel};
-use downbeat_config::{Channel, Destination};
+use crate::subscribers;
+use crate::transport::{Parcel, Route, SendError, Transport};
+use downbeat_config::Destination;
 use downbeat_store::{
     Attempt, Claim, ClaimedDelivery, DeliveryState, NotifyPrune, NotifyPruned, StoreError,
 };
@@ -183,27 +186,8 @@ async fn claim(
         .await
 }
 
-/// Why an attempt did not deliver.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Failure {
-    /// The HTTP or SMTP status, when one came back.
-    pub status: Option<u16>,
-    pub message: String,
-    /// Retrying cannot help: give up now.
-    pub permanent: bool,
-}
-
-impl Failure {
-    fn retry(message: String) -> Self {
-        Failure {
-            status: None,
-            message,
-            permanent: false,
-        }
-    }
-}
-
-type Sent = Result<u16, Failure>;
+/// An attempt's outcome: the status that accepted it, or why not.
+type Sent = Result<u16, SendError>;
 
 /// Sends one claimed delivery; the delivery comes back with the outcome.
 fn send(
@@ -213,98 +197,29 @@ fn send(
 ) -> impl Future<Output = (ClaimedDelivery, Sent)> + Send + 'static {
     let (notifier, target) = (notifier.clone(), target.clone());
     async move {
-        let result = match &target {
-            Target::Destination(dest) => send_to_destination(&notifier, dest, &c).await,
-            Target::Subscribers => super::subscribers::deliver(&notifier, &c)
-                .await
-                .map_err(|n| Failure {
-                    status: None,
-                    message: n.message,
-                    permanent: n.permanent,
-                }),
-        };
+        let result = deliver(&notifier, &target, &c).await;
         (c, result)
     }
 }
 
-async fn send_to_destination(notifier: &Notifier, dest: &Destination, c: &ClaimedDelivery) -> Sent {
-    let timeout = notifier.config.notify.timeout.as_duration();
+/// The one send path, for destinations and subscribers alike: the event's words, the
+/// delivery's route, and that route's transport.
+async fn deliver(notifier: &Notifier, target: &Target, c: &ClaimedDelivery) -> Sent {
     let name = notifier
         .config
         .service(&c.event.service)
         .map_or_else(|| c.event.service.clone(), |s| s.name.clone());
-    let msg = super::message::message(&c.event, &name);
-    let status = match &dest.channel {
-        Channel::Http {
-            url,
-            format,
-            secret,
-            token,
-        } => {
-            let req = super::format::request(
-                *format,
-                &c.event,
-                &msg,
-                super::format::Credentials {
-                    secret: secret.as_ref().map(|s| s.expose()),
-                    token: token.as_ref().map(|s| s.expose()),
-                },
-                notifier.clock.now().as_second(),
-            );
-            notifier
-                .http
-                .post(
-                    url,
-                    req.content_type,
-                    &req.headers,
-                    req.body,
-                    timeout,
-                    false,
-                )
-                .await
-                .map_err(Failure::retry)?
-        }
-        Channel::Email { to } => {
-            let mailer = match &notifier.mailer {
-                Some(Ok(m)) => m,
-                Some(Err(e)) => return Err(Failure::retry(e.clone())),
-                None => return Err(Failure::retry("no [notify.smtp] relay".into())),
-            };
-            let mail = super::mail::Mail {
-                to: to.clone(),
-                subject: msg.title.clone(),
-                text: format!(
-                    "{}\n\n{}\n\nDetails: {}\n\n-- \nDownbeat, destination {:?} ([[notify.email]] \
-                     in its config). Event {}.\n",
-                    msg.title,
-                    msg.text,
-                    msg.link,
-                    dest.id.as_str(),
-                    c.event.id
-                ),
-                event_id: c.event.id.clone(),
-                recipient_key: dest.id.to_string(),
-                unsubscribe: None,
-            };
-            mailer.send(&mail).await.map_err(|message| Failure {
-                status: None,
-                permanent: message.starts_with("SMTP 5"),
-                message,
-            })?
-        }
+    let message = message(&c.event, &name);
+    let parcel = Parcel {
+        event: &c.event,
+        message: &message,
+        now_s: notifier.clock.now().as_second(),
     };
-    if (200..300).contains(&status) || (dest.kind() == "email" && status < 400) {
-        Ok(status)
-    } else {
-        Err(Failure {
-            status: Some(status),
-            message: format!("HTTP {status}"),
-            // A receiver that refuses the request (a deleted chat webhook's 404 or 410, a
-            // wrong token's 401) will refuse it again: give up now, except on the 4xx that
-            // mean "not now".
-            permanent: (400..500).contains(&status) && !matches!(status, 408 | 425 | 429),
-        })
-    }
+    let route = match target {
+        Target::Destination(dest) => Route::to_destination(dest, &parcel),
+        Target::Subscribers => subscribers::route(notifier, c, &parcel).await?,
+    };
+    route.send(notifier.clients(), &parcel).await
 }
 
 /// Records an attempt's outcome in the store and the metrics.
@@ -381,13 +296,16 @@ fn judge(notifier: &Notifier, c: &ClaimedDelivery, result: Sent) -> Attempt {
             settings.retry_after.as_millis(),
         );
     let give_up_at = c.delivery.created_ms + settings.give_up_after.as_millis();
-    let outcome =
-        if failure.permanent || attempts >= i64::from(settings.max_attempts) || next > give_up_at {
-            DeliveryState::Failed
-        } else {
-            DeliveryState::Pending
-        };
-    let mut error = failure.message;
+    let outcome = if failure.is_permanent()
+        || attempts >= i64::from(settings.max_attempts)
+        || next > give_up_at
+    {
+        DeliveryState::Failed
+    } else {
+        DeliveryState::Pending
+    };
+    // The recorded text: the error's own words, as the admin area shows them.
+    let mut error = failure.to_string();
     if error.len() > 500 {
         let mut cut = 500;
         while !error.is_char_boundary(cut) {
@@ -397,7 +315,7 @@ fn judge(notifier: &Notifier, c: &ClaimedDelivery, result: Sent) -> Attempt {
     }
     Attempt {
         at_ms,
-        status: failure.status.map(i64::from),
+        status: failure.status().map(i64::from),
         error: Some(error),
         outcome,
         next_attempt_ms: next,
@@ -484,11 +402,10 @@ pub async fn settle_flaps(notifier: &Notifier, now_ms: i64) -> usize {
         now_ms,
     );
     let n = settled.len();
-    for (e, saved) in settled {
+    for (monitor, notice, saved) in settled {
         // Queued before the state is saved: a crash in between repeats the summary (same
         // id, so it is sent once), rather than losing it.
-        let monitor = e.data["monitor"].as_str().unwrap_or_default().to_owned();
-        notifier.enqueue_or_log(e).await;
+        notifier.enqueue_or_log(notice).await;
         if let Err(err) = notifier
             .store
             .save_flap_state(&monitor, saved, now_ms)

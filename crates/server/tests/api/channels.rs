@@ -9,7 +9,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use downbeat_api::auth::{self, Role};
 use downbeat_domain::Clock;
-use downbeat_notify::Event;
+use downbeat_domain::event::{Event, IncidentChange, Notice};
 use downbeat_server::testing::smtp_sink::SmtpSink;
 use downbeat_store::testing;
 use downbeat_store::{DeliveryRow, DeliveryState};
@@ -239,15 +239,12 @@ async fn chat_and_push_formats_reach_their_receivers() {
         rx.requests("other").len() == 1
     })
     .await;
-    let mut only_playback = Event::incident(
-        "incident.updated",
-        "melodia",
-        id,
-        9,
-        app.clock.now_ms(),
-        json!({"title": "t", "status": "identified"}),
-    );
-    only_playback.components = vec!["playback".into()];
+    let update = Event::IncidentUpdated(IncidentChange {
+        incident: id,
+        seq: 9,
+        news: json!({"title": "t", "status": "identified"}).into(),
+    });
+    let only_playback = Notice::new("melodia", app.clock.now_ms(), update).about(["playback"]);
     assert_eq!(app.app.notifier.enqueue(only_playback).await.unwrap(), 5);
     until("the others have the playback update", || async {
         rx.requests("ntfy").len() == 2
@@ -556,7 +553,12 @@ async fn a_rate_limited_destination_waits_its_turn_without_spending_attempts() {
     for i in 0..5 {
         app.app
             .notifier
-            .enqueue(Event::monitor("melodia", "m", true, app.clock.now_ms() + i))
+            .enqueue(Notice::monitor(
+                "melodia",
+                "m",
+                true,
+                app.clock.now_ms() + i,
+            ))
             .await
             .unwrap();
     }
@@ -607,7 +609,7 @@ async fn a_refusing_destination_and_a_refused_address_give_up_without_holding_ot
         rx.url("fine")
     );
     let app = spawn_with(testing::sqlite(), &config).await;
-    let event = Event::monitor("melodia", "m", true, app.clock.now_ms());
+    let event = Notice::monitor("melodia", "m", true, app.clock.now_ms());
     app.app.notifier.enqueue(event).await.unwrap();
     until("the healthy ones have it", || async {
         rx.requests("fine").len() == 1 && sink.mails_to("here@melodia.example").len() == 1
@@ -711,7 +713,7 @@ async fn mail_goes_over_starttls_or_implicit_tls_with_authentication() {
         let app = spawn_with(testing::sqlite(), &config).await;
         app.app
             .notifier
-            .enqueue(Event::monitor("melodia", "m", true, app.clock.now_ms()))
+            .enqueue(Notice::monitor("melodia", "m", true, app.clock.now_ms()))
             .await
             .unwrap();
         let m = &sink.wait_for("oncall@melodia.example", 1).await[0];
@@ -735,7 +737,7 @@ async fn mail_goes_over_starttls_or_implicit_tls_with_authentication() {
     let app = spawn_with(testing::sqlite(), &config).await;
     app.app
         .notifier
-        .enqueue(Event::monitor("melodia", "m", true, app.clock.now_ms()))
+        .enqueue(Notice::monitor("melodia", "m", true, app.clock.now_ms()))
         .await
         .unwrap();
     until("the attempt fails", || async {

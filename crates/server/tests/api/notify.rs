@@ -5,7 +5,7 @@ use crate::helpers::{TestApp, spawn_on, spawn_with, until};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use downbeat_domain::ManualClock;
-use downbeat_notify::Event;
+use downbeat_domain::event::Notice;
 use downbeat_store::testing;
 use downbeat_store::{DeliveryRow, DeliveryState};
 use hmac::{Hmac, KeyInit, Mac};
@@ -173,8 +173,8 @@ async fn metrics(app: &TestApp) -> String {
     r.text().await.unwrap()
 }
 
-fn down(since_ms: i64) -> Event {
-    Event::monitor("melodia", "login-api", true, since_ms)
+fn down(since_ms: i64) -> Notice {
+    Notice::monitor("melodia", "login-api", true, since_ms)
 }
 
 #[tokio::test]
@@ -183,7 +183,7 @@ async fn a_500_is_retried_with_backoff_and_delivered_once() {
     let config = notify_config(&[("flaky", rx.url("flaky")), ("fine", rx.url("ok"))], "");
     let app = spawn_with(testing::sqlite(), &config).await;
     let event = down(app.clock.now_ms());
-    let id = event.id.clone();
+    let id = event.id();
     assert_eq!(app.app.notifier.enqueue(event.clone()).await.unwrap(), 2);
     assert_eq!(
         app.app.notifier.enqueue(event).await.unwrap(),
@@ -274,7 +274,7 @@ async fn a_destination_that_always_fails_is_finally_marked_failed() {
     let config = notify_config(&[("dead", rx.url("down"))], "max_attempts = 3");
     let app = spawn_with(testing::sqlite(), &config).await;
     let event = down(app.clock.now_ms());
-    let id = event.id.clone();
+    let id = event.id();
     app.app.notifier.enqueue(event).await.unwrap();
     for attempt in 1..=3 {
         until("the next attempt is recorded", || async {
@@ -304,7 +304,7 @@ async fn a_destination_that_refuses_for_good_is_not_retried() {
     );
     let app = spawn_with(testing::sqlite(), &config).await;
     let event = down(app.clock.now_ms());
-    let id = event.id.clone();
+    let id = event.id();
     app.app.notifier.enqueue(event).await.unwrap();
     until("the refusal is settled", || async {
         delivery(&app, &id, "gone").await.state == DeliveryState::Failed
@@ -329,7 +329,7 @@ async fn a_delivery_cut_off_by_a_restart_is_delivered_once_after_it() {
     let clock = Arc::new(ManualClock::new(jiff::Timestamp::now()));
     let app = spawn_on(testing::sqlite(), &config, clock.clone()).await;
     let event = down(clock.now_ms());
-    let id = event.id.clone();
+    let id = event.id();
     let event2 = event.clone();
     app.app.notifier.enqueue(event.clone()).await.unwrap();
     until("the request is in flight", || async {

@@ -2,14 +2,15 @@
 //! deliveries a receiver verifies (signature and timestamp), management by token, and every
 //! bad request answered with a 4xx naming what is wrong.
 
-use crate::helpers::{TestApp, spawn_with};
+use crate::helpers::{TestApp, spawn_with, until};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use downbeat_notify::Event;
-use downbeat_store::testing;
+use downbeat_domain::event::{Event, IncidentChange, Notice};
+use downbeat_store::{DeliveryState, testing};
 use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;
+use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -99,21 +100,18 @@ async fn a_webhook_subscriber_gets_signed_events_and_manages_them_by_token() {
     .await;
     assert_eq!(s, 409, "registered once");
 
-    let mut e = Event::incident(
-        "incident.created",
-        "melodia",
-        4,
-        1,
-        app.clock.now_ms(),
-        json!({"title": "Login failing", "status": "investigating"}),
-    );
-    e.components = vec!["login".into()];
+    let created = Event::IncidentCreated(IncidentChange {
+        incident: 4,
+        seq: 1,
+        news: json!({"title": "Login failing", "status": "investigating"}).into(),
+    });
+    let e = Notice::new("melodia", app.clock.now_ms(), created).about(["login"]);
     assert_eq!(app.app.notifier.enqueue(e).await.unwrap(), 1);
     // Monitors and crowd verdicts are not for the public.
     assert_eq!(
         app.app
             .notifier
-            .enqueue(Event::monitor("melodia", "m", true, 1))
+            .enqueue(Notice::monitor("melodia", "m", true, 1))
             .await
             .unwrap(),
         0
@@ -241,5 +239,60 @@ async fn bad_subscription_requests_get_a_4xx_naming_the_problem() {
         let (s, _) = app.get_json(&format!("/api/v1/subscriptions/{t}")).await;
         assert_eq!(s, 404, "{t}");
     }
+    app.stop().await;
+}
+
+/// Regression: a subscriber's webhook answering 500 was recorded as delivered and never
+/// retried. It now goes the destinations' way: retried after a 5xx, delivered on a 2xx.
+#[tokio::test]
+async fn a_subscriber_webhook_that_answers_500_is_retried_until_it_takes_the_event() {
+    let status = Arc::new(AtomicU16::new(500));
+    let router = axum::Router::new()
+        .route(
+            "/hook",
+            axum::routing::post(|State(status): State<Arc<AtomicU16>>| async move {
+                StatusCode::from_u16(status.load(Ordering::SeqCst)).unwrap()
+            }),
+        )
+        .with_state(status.clone());
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", l.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(l, router).await });
+    let app = spawn_with(testing::sqlite(), HOOKS).await;
+    let (s, sub) = post(
+        &app,
+        "/api/v1/services/melodia/subscriptions",
+        "application/json",
+        &json!({"webhook": url}).to_string(),
+    )
+    .await;
+    assert_eq!(s, 201, "{sub}");
+    let created = Event::IncidentCreated(IncidentChange {
+        incident: 5,
+        seq: 1,
+        news: json!({"title": "Login failing", "status": "investigating"}).into(),
+    });
+    let e = Notice::new("melodia", app.clock.now_ms(), created);
+    let id = e.id();
+    assert_eq!(app.app.notifier.enqueue(e).await.unwrap(), 1);
+    let delivery = || async {
+        let d = app.app.store.deliveries(Some(&id), 10).await.unwrap();
+        assert_eq!(d.len(), 1);
+        d.into_iter().next().unwrap()
+    };
+    until("the first attempt is recorded", || async {
+        delivery().await.attempts == 1
+    })
+    .await;
+    let d = delivery().await;
+    assert_eq!(d.state, DeliveryState::Pending, "a 500 is not a delivery");
+    assert_eq!(d.last_error.as_deref(), Some("HTTP 500"));
+    status.store(204, Ordering::SeqCst);
+    app.clock.advance(Duration::from_secs(3600));
+    until("the retry delivers it", || async {
+        delivery().await.state == DeliveryState::Delivered
+    })
+    .await;
+    assert_eq!(delivery().await.attempts, 2);
     app.stop().await;
 }

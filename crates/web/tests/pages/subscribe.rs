@@ -3,7 +3,7 @@
 //! one-click POST working without cookies or CSRF; bad input answered with the field named.
 
 use crate::helpers::{TestApp, config_text, spawn_with};
-use downbeat_notify::Event;
+use downbeat_domain::event::{Event, IncidentChange, IncidentDraft, Notice};
 use downbeat_server::testing::smtp_sink::{Received, SmtpSink};
 use downbeat_store::testing;
 use reqwest::StatusCode;
@@ -62,15 +62,13 @@ fn assert_one_click(m: &Received) -> String {
 }
 
 async fn incident(app: &TestApp, seq: usize, components: &[&str]) -> u32 {
-    let mut e = Event::incident(
-        "incident.updated",
-        "melodia",
-        1,
+    let update = Event::IncidentUpdated(IncidentChange {
+        incident: 1,
         seq,
-        app.clock.now_ms(),
-        json!({"title": "Login <failing>", "status": "identified", "message": "Found it."}),
-    );
-    e.components = components.iter().map(|c| c.to_string()).collect();
+        news: json!({"title": "Login <failing>", "status": "identified", "message": "Found it."})
+            .into(),
+    });
+    let e = Notice::new("melodia", app.clock.now_ms(), update).about(components.iter().copied());
     app.app.notifier.enqueue(e).await.unwrap()
 }
 
@@ -132,7 +130,11 @@ async fn a_visitor_subscribes_confirms_hears_and_unsubscribes_in_one_click() {
     // Confirmed: login and service-wide incidents reach it; a playback-only one does not.
     assert_eq!(incident(&app, 3, &["login"]).await, 1);
     assert_eq!(incident(&app, 4, &["playback"]).await, 0);
-    let draft = Event::draft("melodia", 9, app.clock.now_ms(), json!({"title": "t"}));
+    let draft = Event::IncidentDraft(IncidentDraft {
+        incident: 9,
+        news: json!({"title": "t"}).into(),
+    });
+    let draft = Notice::new("melodia", app.clock.now_ms(), draft);
     assert_eq!(
         app.app.notifier.enqueue(draft).await.unwrap(),
         0,

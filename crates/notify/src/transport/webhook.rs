@@ -1,14 +1,35 @@
-//! The webhook payload and its signature.
+//! Downbeat's own webhook: the event as signed JSON, for receivers that act on it.
 //!
 //! Body: `{id, type, service, occurred_at, link, data}`. Headers: `X-Downbeat-Event-Id`,
 //! `X-Downbeat-Timestamp` (unix seconds of this attempt) and `X-Downbeat-Signature:
 //! sha256=<hex HMAC-SHA256(secret, timestamp + "." + body)>`. The timestamp is signed so a
 //! receiver can refuse replays of an old request.
 
+use super::{Clients, HttpRequest, HttpTarget, Parcel, SendError, Transport};
 use downbeat_store::NotifyEventRow;
 use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;
+
+/// Posts [`body`] (signed when the target has a secret; config requires one for
+/// destinations, and every subscriber has its own).
+#[derive(Debug, Clone)]
+pub struct Webhook {
+    pub target: HttpTarget,
+}
+
+impl Webhook {
+    pub fn request(&self, parcel: &Parcel<'_>) -> HttpRequest {
+        self.target
+            .request(parcel, "application/json", body(parcel.event), Vec::new())
+    }
+}
+
+impl Transport for Webhook {
+    async fn send(&self, clients: Clients<'_>, parcel: &Parcel<'_>) -> Result<u16, SendError> {
+        self.target.post(clients, self.request(parcel)).await
+    }
+}
 
 /// The JSON body for an event.
 pub fn body(event: &NotifyEventRow) -> Vec<u8> {
