@@ -3,6 +3,10 @@
 //! Several stateless Downbeat nodes can share one database. Migrations take an advisory lock
 //! so nodes starting together apply each migration once. A batch of reports goes in with one
 //! `INSERT ... SELECT FROM UNNEST(...)` and one roll-up upsert, in one transaction.
+//!
+//! Each stage's implementation lives beside the stage (`<stage>/postgres.rs`); this module
+//! holds the pool, the helpers that run a shared statement and map its rows, and [`Store`]'s
+//! own methods.
 
 use crate::migrate::{self, Migration};
 use crate::sql::{FromRow, Param, Sql};
@@ -58,10 +62,7 @@ impl PgStore {
         )
         .await?;
         let current: i64 = tx
-            .query_one(
-                "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
-                &[],
-            )
+            .query_one(migrate::sql::CURRENT_VERSION.postgres, &[])
             .await?
             .get(0);
         if current > migrate::latest(list) {
@@ -75,7 +76,7 @@ impl PgStore {
                 .await
                 .map_err(|e| StoreError::Migration(format!("{}: {e}", m.name)))?;
             tx.execute(
-                "INSERT INTO schema_migrations (version, name, applied_at_ms) VALUES ($1, $2, $3)",
+                migrate::sql::RECORD_VERSION.postgres,
                 &[
                     &m.version,
                     &m.name,
@@ -144,7 +145,10 @@ impl Store for PgStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        self.client().await?.query_one("SELECT 1", &[]).await?;
+        self.client()
+            .await?
+            .query_one(crate::sql::PING.postgres, &[])
+            .await?;
         Ok(())
     }
 

@@ -5,7 +5,7 @@ mod postgres;
 mod sqlite;
 
 use crate::StoreError;
-use crate::sql::{FromRow, RowLike};
+use crate::sql::{FromRow, Param, RowLike};
 use async_trait::async_trait;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -75,6 +75,7 @@ pub(crate) mod sql {
     );
     pub const MONITOR_STATES: Sql =
         sql!("SELECT monitor, state, since_ms, cause FROM monitor_states");
+    /// Parameters: [`super::monitor_state_params`].
     pub const SAVE_MONITOR_STATE: Sql = sql!(
         "INSERT INTO monitor_states (monitor, state, since_ms, cause) VALUES ($1, $2, $3, $4)
          ON CONFLICT (monitor) DO UPDATE SET state = excluded.state, since_ms = excluded.since_ms,
@@ -192,6 +193,11 @@ impl FromRow for MonitorState {
             cause: r.get(3)?,
         })
     }
+}
+
+/// The parameters of [`sql::SAVE_MONITOR_STATE`].
+fn monitor_state_params(m: &MonitorState) -> [&dyn Param; 4] {
+    [&m.monitor, &m.state, &m.since_ms, &m.cause]
 }
 
 pub const HOUR_MS: i64 = 3_600_000;

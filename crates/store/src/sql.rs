@@ -49,6 +49,9 @@ macro_rules! sql {
 }
 pub(crate) use sql;
 
+/// What a store answers when pinged.
+pub(crate) const PING: Sql = sql!("SELECT 1");
+
 /// A value both drivers can read from a column.
 pub(crate) trait Column:
     rusqlite::types::FromSql + for<'a> tokio_postgres::types::FromSql<'a>

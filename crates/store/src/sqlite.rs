@@ -4,6 +4,10 @@
 //! reader connections, which WAL lets read while the writer commits. Every call runs on
 //! tokio's blocking pool. `synchronous = FULL` makes each commit durable against power loss,
 //! not only against a killed process; group commit keeps that affordable.
+//!
+//! Each stage's implementation lives beside the stage (`<stage>/sqlite.rs`); this module
+//! holds the connections, the helpers that run a shared statement and map its rows, and
+//! [`Store`]'s own methods.
 
 use crate::migrate::{self, Migration};
 use crate::sql::{FromRow, Param, Sql};
@@ -138,11 +142,7 @@ fn apply_migrations(conn: &mut Connection, list: &[Migration]) -> Result<(), Sto
         "CREATE TABLE IF NOT EXISTS schema_migrations (
             version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at_ms INTEGER NOT NULL)",
     )?;
-    let current: i64 = conn.query_row(
-        "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
-        [],
-        |r| r.get(0),
-    )?;
+    let current: i64 = conn.query_row(migrate::sql::CURRENT_VERSION.sqlite, [], |r| r.get(0))?;
     if current > migrate::latest(list) {
         return Err(StoreError::Migration(format!(
             "database schema version {current} is newer than this binary knows ({}); upgrade Downbeat",
@@ -154,7 +154,7 @@ fn apply_migrations(conn: &mut Connection, list: &[Migration]) -> Result<(), Sto
         tx.execute_batch(m.sql)
             .map_err(|e| StoreError::Migration(format!("{}: {e}", m.name)))?;
         tx.execute(
-            "INSERT INTO schema_migrations (version, name, applied_at_ms) VALUES (?1, ?2, ?3)",
+            migrate::sql::RECORD_VERSION.sqlite,
             params![m.version, m.name, jiff::Timestamp::now().as_millisecond()],
         )?;
         tx.commit()?;
@@ -229,8 +229,10 @@ impl Store for SqliteStore {
 
     async fn ping(&self) -> Result<(), StoreError> {
         self.read(|c| {
-            Ok(c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))
-                .map(|_| ())?)
+            Ok(
+                c.query_row(crate::sql::PING.sqlite, [], |r| r.get::<_, i64>(0))
+                    .map(|_| ())?,
+            )
         })
         .await
     }

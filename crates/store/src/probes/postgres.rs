@@ -104,12 +104,7 @@ impl ProbeStore for PgStore {
 
     async fn save_monitor_state(&self, m: MonitorState) -> Result<(), StoreError> {
         let client = self.client().await?;
-        execute(
-            &client,
-            &SAVE_MONITOR_STATE,
-            &[&m.monitor, &m.state, &m.since_ms, &m.cause],
-        )
-        .await?;
+        execute(&client, &SAVE_MONITOR_STATE, &monitor_state_params(&m)).await?;
         Ok(())
     }
 }

@@ -8,12 +8,13 @@ use rusqlite::params;
 
 /// The newest result per (monitor, region): the row with the largest id of each group.
 /// (PostgreSQL says this with `DISTINCT ON`, which SQLite lacks.)
-const LATEST_PROBE_RESULTS: Sql = sql!(
-    "SELECT p.monitor, p.region, p.at_ms, p.outcome, p.cause, p.total_ms, p.reliable, p.result
-     FROM probe_results p
-     JOIN (SELECT monitor, region, MAX(id) AS id FROM probe_results WHERE at_ms >= $1
-           GROUP BY monitor, region) l ON l.id = p.id"
-);
+const LATEST_PROBE_RESULTS: Sql = sql!(concat!(
+    "SELECT ",
+    result_columns!(),
+    " FROM probe_results p
+     JOIN (SELECT MAX(id) AS latest FROM probe_results WHERE at_ms >= $1
+           GROUP BY monitor, region) l ON l.latest = p.id"
+));
 
 #[async_trait]
 impl ProbeStore for SqliteStore {
@@ -89,11 +90,7 @@ impl ProbeStore for SqliteStore {
 
     async fn save_monitor_state(&self, m: MonitorState) -> Result<(), StoreError> {
         self.write(move |c| {
-            execute(
-                c,
-                &SAVE_MONITOR_STATE,
-                &[&m.monitor, &m.state, &m.since_ms, &m.cause],
-            )?;
+            execute(c, &SAVE_MONITOR_STATE, &monitor_state_params(&m))?;
             Ok(())
         })
         .await
