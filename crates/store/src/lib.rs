@@ -5,25 +5,26 @@
 //! semantics, and every storage test runs against both. The backend is chosen once, in
 //! [`open`]; everything else holds an `Arc<dyn Store>`.
 //!
-//! [`Store`] is the sum of one trait per stage of the data flow, each in its own module with
-//! its row types, its SQL and its two backend implementations (`<stage>/sqlite.rs`,
-//! `<stage>/postgres.rs`). A statement is written once when the dialects agree (most do) and
-//! per backend only where they differ; a row is read by one mapper on both ([`sql`]).
-//! Methods on `dyn Store` need no import; code generic over a stage trait can bring them all
-//! in with `use downbeat_store::prelude::*`.
+//! [`Store`] is the sum of one trait per stage of the data flow. Each stage is one module
+//! with its trait, row types, SQL and row mappers, and its two implementations in
+//! `<stage>/sqlite.rs` and `<stage>/postgres.rs`. A statement is written once where the
+//! dialects agree (most do) and per backend only where they differ, with a comment saying
+//! how; a row is read by one mapper on both backends. Methods on `dyn Store` need no import;
+//! code that names a concrete store, or is generic over a stage trait, can bring them in
+//! with `use downbeat_store::prelude::*`.
 //!
 //! # Layout
-//! - [`reports`]: intake — crowd reports, minute roll-ups, daily salts ([`ReportStore`]).
-//! - [`detection`]: detector states, verdict events and leases ([`DetectionStore`]).
-//! - [`probes`]: monitor results, hourly and daily roll-ups, monitor states ([`ProbeStore`]).
-//! - [`incidents`]: incidents, maintenance windows and their updates ([`IncidentStore`]).
-//! - [`notifications`]: outbox, deliveries, subscribers, flap state ([`NotifyStore`]).
-//! - [`people`]: API tokens, admin users and sessions ([`PeopleStore`]).
-//! - [`sql`]: what the backends share — statements in one placeholder style, row mappers.
+//! - [`reports`]: intake — crowd reports, minute roll-ups, daily salts, cities ([`ReportStore`]).
+//! - [`detection`]: detector states, verdict events, leases ([`DetectionStore`]).
+//! - [`probes`]: monitor results, hourly roll-ups, daily sums, monitor states ([`ProbeStore`]).
+//! - [`incidents`]: incidents, maintenance windows, updates, post-mortems ([`IncidentStore`]).
+//! - [`notifications`]: outbox, deliveries, subscribers, flap states ([`NotifyStore`]).
+//! - [`people`]: API tokens, admin users, sessions ([`PeopleStore`]).
+//! - `sql`: what the backends share — one placeholder style, parameters, row mappers.
 //! - [`error`]: [`StoreError`], the one error type callers match on.
 //! - [`migrate`]: versioned migrations, one directory per backend under `migrations/`.
-//! - [`sqlite`]: the embedded backend's connections (one writer, a few readers).
-//! - [`postgres`]: the multi-node backend's connection pool.
+//! - [`sqlite`]: the embedded backend — one writer connection, a few readers; prune.
+//! - [`postgres`]: the multi-node backend — a connection pool, locked migrations; prune.
 //! - `testing` (feature `testing`): fresh stores on every backend for tests.
 
 pub mod detection;

@@ -266,6 +266,11 @@ pub struct NotifyEventRow {
     pub data: String,
 }
 
+/// The parameters of [`sql::INSERT_EVENT`].
+fn event_params(e: &NotifyEventRow) -> [&dyn Param; 6] {
+    [&e.id, &e.kind, &e.service, &e.occurred_ms, &e.link, &e.data]
+}
+
 /// A delivery's settled or pending state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeliveryState {
@@ -315,11 +320,48 @@ pub struct DeliveryRow {
     pub delivered_ms: Option<i64>,
 }
 
+impl FromRow for DeliveryRow {
+    fn from_row(r: &impl RowLike) -> Result<Self, StoreError> {
+        let state: String = r.get(3)?;
+        Ok(DeliveryRow {
+            id: r.get(0)?,
+            event_id: r.get(1)?,
+            destination: r.get(2)?,
+            state: DeliveryState::parse(&state)
+                .ok_or_else(|| StoreError::Internal(format!("unknown delivery state {state:?}")))?,
+            attempts: r.get(4)?,
+            next_attempt_ms: r.get(5)?,
+            created_ms: r.get(6)?,
+            last_attempt_ms: r.get(7)?,
+            last_status: r.get(8)?,
+            last_error: r.get(9)?,
+            delivered_ms: r.get(10)?,
+        })
+    }
+}
+
 /// A claimed delivery with its event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClaimedDelivery {
     pub delivery: DeliveryRow,
     pub event: NotifyEventRow,
+}
+
+impl FromRow for ClaimedDelivery {
+    /// The delivery's columns, then the event's ([`event_columns`]).
+    fn from_row(r: &impl RowLike) -> Result<Self, StoreError> {
+        Ok(ClaimedDelivery {
+            delivery: DeliveryRow::from_row(r)?,
+            event: NotifyEventRow {
+                id: r.get(11)?,
+                kind: r.get(12)?,
+                service: r.get(13)?,
+                occurred_ms: r.get(14)?,
+                link: r.get(15)?,
+                data: r.get(16)?,
+            },
+        })
+    }
 }
 
 /// How an attempt ended, as the worker judged it.
@@ -331,6 +373,32 @@ pub struct Attempt {
     /// `Pending` means retry at `next_attempt_ms`.
     pub outcome: DeliveryState,
     pub next_attempt_ms: i64,
+}
+
+/// The parameters of [`sql::RECORD_ATTEMPT`]; `outcome` and `delivered` are made by the
+/// caller from `a` (`a.outcome.as_str()`, [`delivered_ms`]).
+fn attempt_params<'a>(
+    delivery: &'a i64,
+    holder: &'a String,
+    a: &'a Attempt,
+    outcome: &'a &'static str,
+    delivered: &'a Option<i64>,
+) -> [&'a dyn Param; 8] {
+    [
+        delivery,
+        holder,
+        outcome,
+        &a.next_attempt_ms,
+        &a.at_ms,
+        &a.status,
+        &a.error,
+        delivered,
+    ]
+}
+
+/// When an attempt delivered, if it did.
+fn delivered_ms(a: &Attempt) -> Option<i64> {
+    (a.outcome == DeliveryState::Delivered).then_some(a.at_ms)
 }
 
 /// The destination name of a subscriber's deliveries: `subscriber:<id>` (config destination
@@ -408,105 +476,6 @@ impl std::fmt::Debug for SubscriberRow {
     }
 }
 
-/// Cut-offs for [`NotifyStore::prune_notifications`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct NotifyPrune {
-    /// Delivered and failed deliveries created before this go, and events left without any.
-    pub settled_before_ms: i64,
-    /// Manage tokens created before this go.
-    pub tokens_before_ms: i64,
-    /// Email subscriptions still unconfirmed that were created before this go.
-    pub unconfirmed_before_ms: i64,
-}
-
-/// What [`NotifyStore::prune_notifications`] deleted.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct NotifyPruned {
-    pub deliveries: u64,
-    pub events: u64,
-    pub tokens: u64,
-    pub subscribers: u64,
-}
-
-fn join_components(c: &[String]) -> String {
-    c.join(",")
-}
-
-fn split_components(s: &str) -> Vec<String> {
-    s.split(',')
-        .filter(|c| !c.is_empty())
-        .map(str::to_owned)
-        .collect()
-}
-
-impl FromRow for DeliveryRow {
-    fn from_row(r: &impl RowLike) -> Result<Self, StoreError> {
-        let state: String = r.get(3)?;
-        Ok(DeliveryRow {
-            id: r.get(0)?,
-            event_id: r.get(1)?,
-            destination: r.get(2)?,
-            state: DeliveryState::parse(&state)
-                .ok_or_else(|| StoreError::Internal(format!("unknown delivery state {state:?}")))?,
-            attempts: r.get(4)?,
-            next_attempt_ms: r.get(5)?,
-            created_ms: r.get(6)?,
-            last_attempt_ms: r.get(7)?,
-            last_status: r.get(8)?,
-            last_error: r.get(9)?,
-            delivered_ms: r.get(10)?,
-        })
-    }
-}
-
-impl FromRow for ClaimedDelivery {
-    /// The delivery's columns, then the event's ([`event_columns`]).
-    fn from_row(r: &impl RowLike) -> Result<Self, StoreError> {
-        Ok(ClaimedDelivery {
-            delivery: DeliveryRow::from_row(r)?,
-            event: NotifyEventRow {
-                id: r.get(11)?,
-                kind: r.get(12)?,
-                service: r.get(13)?,
-                occurred_ms: r.get(14)?,
-                link: r.get(15)?,
-                data: r.get(16)?,
-            },
-        })
-    }
-}
-
-/// The parameters of [`sql::INSERT_EVENT`].
-fn event_params(e: &NotifyEventRow) -> [&dyn Param; 6] {
-    [&e.id, &e.kind, &e.service, &e.occurred_ms, &e.link, &e.data]
-}
-
-/// The parameters of [`sql::RECORD_ATTEMPT`]; `outcome` and `delivered` are made by the
-/// caller from `a` (`a.outcome.as_str()`, [`delivered_ms`]).
-fn attempt_params<'a>(
-    delivery: &'a i64,
-    holder: &'a String,
-    a: &'a Attempt,
-    outcome: &'a &'static str,
-    delivered: &'a Option<i64>,
-) -> [&'a dyn Param; 8] {
-    [
-        delivery,
-        holder,
-        outcome,
-        &a.next_attempt_ms,
-        &a.at_ms,
-        &a.status,
-        &a.error,
-        delivered,
-    ]
-}
-
-/// When an attempt delivered, if it did.
-fn delivered_ms(a: &Attempt) -> Option<i64> {
-    (a.outcome == DeliveryState::Delivered).then_some(a.at_ms)
-}
-
 impl FromRow for SubscriberRow {
     fn from_row(r: &impl RowLike) -> Result<Self, StoreError> {
         let kind: String = r.get(2)?;
@@ -543,6 +512,37 @@ fn subscriber_params<'a>(
         &n.confirmed_ms,
         &n.confirm_sent_ms,
     ]
+}
+
+/// Cut-offs for [`NotifyStore::prune_notifications`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotifyPrune {
+    /// Delivered and failed deliveries created before this go, and events left without any.
+    pub settled_before_ms: i64,
+    /// Manage tokens created before this go.
+    pub tokens_before_ms: i64,
+    /// Email subscriptions still unconfirmed that were created before this go.
+    pub unconfirmed_before_ms: i64,
+}
+
+/// What [`NotifyStore::prune_notifications`] deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NotifyPruned {
+    pub deliveries: u64,
+    pub events: u64,
+    pub tokens: u64,
+    pub subscribers: u64,
+}
+
+fn join_components(c: &[String]) -> String {
+    c.join(",")
+}
+
+fn split_components(s: &str) -> Vec<String> {
+    s.split(',')
+        .filter(|c| !c.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 /// A flap-suppression state row: (monitor, JSON).
