@@ -5,166 +5,98 @@
 //! semantics, and every storage test runs against both. The backend is chosen once, in
 //! [`open`]; everything else holds an `Arc<dyn Store>`.
 //!
-//! Writes of crowd reports arrive in batches ([`Store::insert_reports`]): the ingest queue
-//! above the store group-commits many reports per transaction, and a report is acknowledged
-//! only after its batch has committed.
+//! [`Store`] is the sum of one trait per stage of the data flow. Each stage is one module
+//! with its trait, row types, SQL and row mappers, and its two implementations in
+//! `<stage>/sqlite.rs` and `<stage>/postgres.rs`. A statement is written once where the
+//! dialects agree (most do) and per backend only where they differ, with a comment saying
+//! how; a row is read by one mapper on both backends. Methods on `dyn Store` need no import;
+//! code that names a concrete store, or is generic over a stage trait, can bring them in
+//! with `use downbeat_store::prelude::*`.
 //!
 //! # Layout
-//! - [`model`]: the rows the store reads and writes.
-//! - [`operator`]: tokens, users, sessions and incidents ([`OperatorStore`]).
-//! - [`notify`]: the notification outbox ([`NotifyStore`]).
+//! - [`reports`]: intake — crowd reports, minute roll-ups, daily salts, cities ([`ReportStore`]).
+//! - [`detection`]: detector states, verdict events, leases ([`DetectionStore`]).
+//! - [`probes`]: monitor results, hourly roll-ups, daily sums, monitor states ([`ProbeStore`]).
+//! - [`incidents`]: incidents, maintenance windows, updates, post-mortems ([`IncidentStore`]).
+//! - [`notifications`]: outbox, deliveries, subscribers, flap states ([`NotifyStore`]).
+//! - [`people`]: API tokens, admin users, sessions ([`PeopleStore`]).
+//! - `sql`: what the backends share — one placeholder style, parameters, row mappers.
 //! - [`error`]: [`StoreError`], the one error type callers match on.
 //! - [`migrate`]: versioned migrations, one directory per backend under `migrations/`.
-//! - [`sqlite`]: the embedded backend (one writer connection, a few readers).
-//! - [`postgres`]: the multi-node backend (a connection pool).
+//! - [`sqlite`]: the embedded backend — one writer connection, a few readers; prune.
+//! - [`postgres`]: the multi-node backend — a connection pool, locked migrations; prune.
 //! - `testing` (feature `testing`): fresh stores on every backend for tests.
 
+pub mod detection;
 pub mod error;
+pub mod incidents;
 pub mod migrate;
-pub mod model;
-pub mod notify;
-pub mod operator;
+pub mod notifications;
+pub mod people;
 pub mod postgres;
+pub mod probes;
+pub mod reports;
+pub(crate) mod sql;
 pub mod sqlite;
 
 use async_trait::async_trait;
+pub use detection::*;
 pub use error::StoreError;
-pub use model::*;
-pub use notify::*;
-pub use operator::*;
+pub use incidents::*;
+pub use notifications::*;
+pub use people::*;
+pub use probes::*;
+pub use reports::*;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-/// The storage interface. Times are unix milliseconds.
+/// The stage traits, for code that calls store methods on something other than `dyn Store`.
+pub mod prelude {
+    pub use crate::{
+        DetectionStore, IncidentStore, NotifyStore, PeopleStore, ProbeStore, ReportStore, Store,
+    };
+}
+
+/// The storage interface: every stage's trait, plus what concerns the store as a whole.
+/// Times are unix milliseconds.
 #[async_trait]
-pub trait Store: OperatorStore + NotifyStore + Send + Sync + 'static {
+pub trait Store:
+    ReportStore
+    + DetectionStore
+    + ProbeStore
+    + IncidentStore
+    + NotifyStore
+    + PeopleStore
+    + Send
+    + Sync
+    + 'static
+{
     /// Which backend this is, for logs and `/readyz`.
     fn backend(&self) -> Backend;
 
     /// Checks that the store answers.
     async fn ping(&self) -> Result<(), StoreError>;
 
-    /// Writes a batch of reports and their minute roll-ups in one transaction. When this
-    /// returns `Ok`, every report of the batch is durable. The batch is handed over (and
-    /// handed back, for reuse) so a backend working on another thread need not copy it.
-    async fn insert_reports(
-        &self,
-        batch: Vec<NewReport>,
-    ) -> (Vec<NewReport>, Result<(), StoreError>);
-
-    /// The latest counted report time per client hash of `service` since `since_ms`:
-    /// restores the dedupe window after a restart.
-    async fn recent_counted_clients(
-        &self,
-        service: &str,
-        since_ms: i64,
-    ) -> Result<Vec<RecentClient>, StoreError>;
-
-    /// Counted reports of a service since `since_ms` (from the minute roll-ups, so the window
-    /// starts at the beginning of that minute), broken down by problem, platform and country.
-    async fn summary(&self, service: &str, since_ms: i64) -> Result<Summary, StoreError>;
-
-    /// Counted reports per bucket of `bucket_ms` (a multiple of a minute) in
-    /// `[since_ms, until_ms)`. Buckets are aligned to multiples of `bucket_ms` since the
-    /// epoch; empty buckets are absent.
-    async fn report_counts(
-        &self,
-        service: &str,
-        since_ms: i64,
-        until_ms: i64,
-        bucket_ms: i64,
-    ) -> Result<Vec<BucketCount>, StoreError>;
-
-    /// The salt of a UTC day: the stored one, or `candidate` stored as that day's salt if
-    /// none exists yet. Every node therefore agrees on the salt.
-    async fn daily_salt(&self, day: i64, candidate: [u8; 32]) -> Result<[u8; 32], StoreError>;
-
-    /// Counted reports in `[from_ms, until_ms)` per minute, network, problem, platform and
-    /// country.
-    async fn network_minutes(
-        &self,
-        service: &str,
-        from_ms: i64,
-        until_ms: i64,
-    ) -> Result<Vec<NetworkMinute>, StoreError>;
-
-    /// The saved detector states of a service.
-    async fn detector_states(&self, service: &str) -> Result<Vec<DetectorState>, StoreError>;
-
-    /// Saves (inserts or replaces) detector states of a service, in one transaction.
-    async fn save_detector_states(
-        &self,
-        service: &str,
-        states: Vec<DetectorState>,
-    ) -> Result<(), StoreError>;
-
-    /// Records a verdict change; returns its id. (`event.id` is ignored.)
-    async fn insert_verdict_event(&self, event: VerdictEvent) -> Result<i64, StoreError>;
-
-    /// Verdict changes of a service at or after `since_ms`, newest first, at most `limit`.
-    async fn verdict_events(
-        &self,
-        service: &str,
-        since_ms: i64,
-        limit: u32,
-    ) -> Result<Vec<VerdictEvent>, StoreError>;
-
-    /// Takes or renews the lease `name` for `holder` until `now_ms + ttl_ms`, if it is free,
-    /// expired, or already held by `holder`. Returns whether `holder` holds it now.
-    async fn try_lease(
-        &self,
-        name: &str,
-        holder: &str,
-        now_ms: i64,
-        ttl_ms: i64,
-    ) -> Result<bool, StoreError>;
-
-    /// Stores a batch of monitor results and their hourly roll-ups in one transaction.
-    async fn insert_probe_results(&self, batch: Vec<NewProbeResult>) -> Result<(), StoreError>;
-
-    /// Results of a monitor at or after `since_ms`, oldest first, at most `limit`.
-    async fn probe_results(
-        &self,
-        monitor: &str,
-        since_ms: i64,
-        limit: u32,
-    ) -> Result<Vec<StoredProbeResult>, StoreError>;
-
-    /// The newest result of every (monitor, region) since `since_ms`: restores the picture
-    /// after a restart.
-    async fn latest_probe_results(
-        &self,
-        since_ms: i64,
-    ) -> Result<Vec<StoredProbeResult>, StoreError>;
-
-    /// Hourly roll-ups of a monitor since `since_ms` (uptime bars).
-    async fn probe_hours(&self, monitor: &str, since_ms: i64)
-    -> Result<Vec<ProbeHour>, StoreError>;
-
-    /// Probes and failures of a monitor per UTC day, all regions together, from the hourly
-    /// roll-ups at or after `since_ms`; oldest first, days without probes absent.
-    async fn probe_days(&self, monitor: &str, since_ms: i64) -> Result<Vec<ProbeDay>, StoreError>;
-
-    /// The cities named by counted reports of a service since `since_ms` (raw reports, so
-    /// at most the raw retention back): per exact (city, country), most reports first (ties
-    /// by city, then country, in byte order), at most `limit`; with how many counted reports
-    /// named a city at all.
-    async fn top_cities(
-        &self,
-        service: &str,
-        since_ms: i64,
-        limit: u32,
-    ) -> Result<TopCities, StoreError>;
-
-    /// Every monitor's saved hysteresis state.
-    async fn monitor_states(&self) -> Result<Vec<MonitorState>, StoreError>;
-
-    /// Saves one monitor's hysteresis state.
-    async fn save_monitor_state(&self, state: MonitorState) -> Result<(), StoreError>;
-
     /// Deletes raw reports and probe results older than `raw_before_ms`, roll-ups older than
     /// `rollups_before_ms` and salts of days before `salts_before_day`.
     async fn prune(&self, cutoffs: PruneCutoffs) -> Result<PruneOutcome, StoreError>;
+}
+
+/// What [`Store::prune`] deletes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PruneCutoffs {
+    pub raw_before_ms: i64,
+    pub rollups_before_ms: i64,
+    pub salts_before_day: i64,
+}
+
+/// How many rows a prune deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PruneOutcome {
+    pub reports: u64,
+    pub rollups: u64,
+    pub salts: u64,
+    pub probe_results: u64,
 }
 
 /// Which backend a store is.

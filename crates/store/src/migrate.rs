@@ -21,6 +21,17 @@ macro_rules! migrations {
 pub const SQLITE: &[Migration] = migrations!("sqlite": 1 "0001_reports", 2 "0002_detection", 3 "0003_leases", 4 "0004_probes", 5 "0005_incidents", 6 "0006_outbox", 7 "0007_notify");
 pub const POSTGRES: &[Migration] = migrations!("postgres": 1 "0001_reports", 2 "0002_detection", 3 "0003_leases", 4 "0004_probes", 5 "0005_incidents", 6 "0006_outbox", 7 "0007_notify");
 
+/// The statements both backends' migration runners share (creating `schema_migrations`
+/// differs: SQLite says `INTEGER`, PostgreSQL `BIGINT`).
+pub(crate) mod sql {
+    use crate::sql::{Sql, sql};
+
+    pub const CURRENT_VERSION: Sql =
+        sql!("SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
+    pub const RECORD_VERSION: Sql =
+        sql!("INSERT INTO schema_migrations (version, name, applied_at_ms) VALUES ($1, $2, $3)");
+}
+
 /// The newest version this binary knows; a store with a newer one is refused.
 pub fn latest(list: &[Migration]) -> i64 {
     list.last().map_or(0, |m| m.version)

@@ -1,20 +1,6 @@
-//! The operator's side of the store (tokens, users, sessions, incidents), on every backend.
+//! Incidents, their updates and versions.
 
-use downbeat_store::testing::each_backend;
-use downbeat_store::*;
-
-const T0: i64 = 1_767_225_600_000; // 2026-01-01T00:00:00Z
-
-fn token(name: &str, role: &str, fill: u8) -> ApiToken {
-    ApiToken {
-        id: 0,
-        name: name.into(),
-        role: role.into(),
-        hash: [fill; 32],
-        created_ms: T0,
-        revoked_ms: None,
-    }
-}
+use super::*;
 
 fn incident(service: &str, kind: &str, status: &str, draft: bool, at: i64) -> IncidentRow {
     IncidentRow {
@@ -54,77 +40,6 @@ fn update(at: i64, status: &str, message: &str) -> IncidentUpdateRow {
         components: "{}".into(),
         author: "alice".into(),
     }
-}
-
-#[tokio::test]
-async fn tokens_are_found_by_hash_until_revoked_and_names_are_unique() {
-    each_backend(|s, name| async move {
-        s.create_token(token("ci", "editor", 1)).await.unwrap();
-        s.create_token(token("bot", "viewer", 2)).await.unwrap();
-        let dup = s.create_token(token("ci", "admin", 3)).await;
-        assert!(
-            matches!(dup, Err(StoreError::Conflict(_))),
-            "{name}: {dup:?}"
-        );
-        let found = s.token_by_hash([1; 32]).await.unwrap().expect(name);
-        assert_eq!((found.name.as_str(), found.role.as_str()), ("ci", "editor"));
-        assert!(s.token_by_hash([9; 32]).await.unwrap().is_none(), "{name}");
-        assert!(s.revoke_token("ci", T0 + 1).await.unwrap(), "{name}");
-        assert!(
-            !s.revoke_token("ci", T0 + 2).await.unwrap(),
-            "{name}: twice"
-        );
-        assert!(s.token_by_hash([1; 32]).await.unwrap().is_none(), "{name}");
-        let all = s.tokens().await.unwrap();
-        assert_eq!(all.len(), 2, "{name}");
-        assert_eq!(all[1].revoked_ms, Some(T0 + 1), "{name}: {all:?}");
-    })
-    .await;
-}
-
-#[tokio::test]
-async fn users_are_upserted_and_sessions_expire() {
-    each_backend(|s, name| async move {
-        let mut u = UserRow {
-            name: "alice".into(),
-            role: "editor".into(),
-            password_hash: "$argon2id$v=19$x".into(),
-            created_ms: T0,
-            failed_logins: 0,
-            locked_until_ms: None,
-        };
-        s.save_user(u.clone()).await.unwrap();
-        u.failed_logins = 5;
-        u.locked_until_ms = Some(T0 + 900_000);
-        s.save_user(u.clone()).await.unwrap();
-        assert_eq!(s.user("alice").await.unwrap(), Some(u.clone()), "{name}");
-        assert_eq!(s.users().await.unwrap().len(), 1, "{name}");
-        assert!(s.user("bob").await.unwrap().is_none(), "{name}");
-
-        let session = SessionRow {
-            id_hash: [7; 32],
-            user: "alice".into(),
-            csrf: "c".into(),
-            created_ms: T0,
-            expires_ms: T0 + 1_000,
-        };
-        s.insert_session(session.clone()).await.unwrap();
-        assert_eq!(
-            s.session([7; 32], T0 + 999).await.unwrap(),
-            Some(session),
-            "{name}"
-        );
-        assert!(
-            s.session([7; 32], T0 + 1_000).await.unwrap().is_none(),
-            "{name}: expired"
-        );
-        s.delete_session([7; 32]).await.unwrap();
-        assert!(
-            s.session([7; 32], T0).await.unwrap().is_none(),
-            "{name}: deleted"
-        );
-    })
-    .await;
 }
 
 #[tokio::test]

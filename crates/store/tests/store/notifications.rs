@@ -1,9 +1,6 @@
-//! The notification outbox, on every backend.
+//! The notification outbox, subscribers and flap states.
 
-use downbeat_store::testing::each_backend;
-use downbeat_store::*;
-
-const T0: i64 = 1_767_225_600_000; // 2026-01-01T00:00:00Z
+use super::*;
 
 fn event(id: &str) -> NotifyEventRow {
     NotifyEventRow {

@@ -1,0 +1,338 @@
+//! Incidents: incidents and maintenance windows, their timestamped updates and post-mortems
+//! ([`IncidentStore`]).
+//!
+//! Rows are plain data: enumerations travel as their machine names and JSON columns as
+//! strings; the incidents crate owns their meaning. Changes are optimistic: an update names
+//! the version it read.
+
+mod postgres;
+mod sqlite;
+
+use crate::StoreError;
+use crate::sql::{FromRow, Param, RowLike};
+use async_trait::async_trait;
+
+#[async_trait]
+pub trait IncidentStore: Send + Sync + 'static {
+    /// Inserts an incident (its `id` and `version` are ignored; the version starts at 1)
+    /// with its first updates; returns the new id.
+    async fn insert_incident(
+        &self,
+        incident: IncidentRow,
+        updates: Vec<IncidentUpdateRow>,
+    ) -> Result<i64, StoreError>;
+    /// Replaces an incident's row and appends updates, if its stored version is still
+    /// `incident.version` (which becomes `version + 1`). A stale version is
+    /// [`StoreError::Conflict`]; an unknown id is [`StoreError::NotFound`].
+    async fn update_incident(
+        &self,
+        incident: IncidentRow,
+        updates: Vec<IncidentUpdateRow>,
+    ) -> Result<(), StoreError>;
+    async fn incident(&self, id: i64) -> Result<Option<IncidentRecord>, StoreError>;
+    /// Incidents matching `filter`, newest first.
+    async fn incidents(&self, filter: IncidentFilter) -> Result<Vec<IncidentRecord>, StoreError>;
+}
+
+/// The columns [`IncidentRow`] reads, in order.
+macro_rules! incident_columns {
+    () => {
+        "id, service, kind, title, status, impact, components, draft, source,
+        evidence, created_ms, updated_ms, published_ms, resolved_ms, onset_ms, detected_ms,
+        acknowledged_ms, scheduled_start_ms, scheduled_end_ms, recovered_ms, postmortem,
+        postmortem_ms, version"
+    };
+}
+
+/// The columns [`IncidentUpdateRow`] reads, in order.
+macro_rules! update_columns {
+    () => {
+        "id, incident_id, at_ms, status, message, components, author"
+    };
+}
+pub(crate) use update_columns;
+
+/// Statements both backends run as written. (Reading the updates of a list of incidents
+/// differs: see `sqlite.rs` and `postgres.rs`.)
+pub(crate) mod sql {
+    use crate::sql::{Sql, sql};
+
+    /// Parameters: [`super::insert_params`].
+    pub const INSERT_INCIDENT: Sql = sql!(
+        "INSERT INTO incidents (service, kind, title, status, impact, components, draft,
+            source, evidence, created_ms, updated_ms, published_ms, resolved_ms, onset_ms,
+            detected_ms, acknowledged_ms, scheduled_start_ms, scheduled_end_ms,
+            recovered_ms, postmortem, postmortem_ms, version)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
+            $17, $18, $19, $20, $21, 1)
+         RETURNING id"
+    );
+    /// Parameters: [`super::update_params`].
+    pub const UPDATE_INCIDENT: Sql = sql!(
+        "UPDATE incidents SET title = $3, status = $4, impact = $5, components = $6,
+            draft = $7, source = $8, evidence = $9, updated_ms = $10, published_ms = $11,
+            resolved_ms = $12, onset_ms = $13, detected_ms = $14, acknowledged_ms = $15,
+            scheduled_start_ms = $16, scheduled_end_ms = $17, recovered_ms = $18,
+            postmortem = $19, postmortem_ms = $20, version = version + 1
+         WHERE id = $1 AND version = $2"
+    );
+    pub const INCIDENT_EXISTS: Sql = sql!("SELECT EXISTS (SELECT 1 FROM incidents WHERE id = $1)");
+    /// Parameters: [`super::update_row_params`].
+    pub const INSERT_UPDATE: Sql = sql!(
+        "INSERT INTO incident_updates (incident_id, at_ms, status, message, components, author)
+         VALUES ($1, $2, $3, $4, $5, $6)"
+    );
+    pub const INCIDENT: Sql = sql!(concat!(
+        "SELECT ",
+        incident_columns!(),
+        " FROM incidents WHERE id = $1"
+    ));
+    // The casts name the type of a parameter that may be NULL, which PostgreSQL cannot
+    // infer from `IS NULL` alone (standard SQL, so SQLite runs it too).
+    /// Parameters: [`super::filter_params`].
+    pub const INCIDENTS: Sql = sql!(concat!(
+        "SELECT ",
+        incident_columns!(),
+        " FROM incidents
+         WHERE (CAST($1 AS TEXT) IS NULL OR service = $1) AND (CAST($2 AS TEXT) IS NULL OR kind = $2)
+           AND ($3 OR NOT draft)
+           AND (NOT $4 OR status NOT IN ('resolved', 'completed'))
+           AND (CAST($5 AS BIGINT) IS NULL OR created_ms >= $5
+                OR status NOT IN ('resolved', 'completed'))
+         ORDER BY created_ms DESC, id DESC LIMIT $6"
+    ));
+}
+
+/// An incident or a maintenance window.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IncidentRow {
+    /// Assigned by the store on insert.
+    pub id: i64,
+    pub service: String,
+    /// `incident` or `maintenance`.
+    pub kind: String,
+    pub title: String,
+    pub status: String,
+    pub impact: String,
+    /// JSON object: component id → state.
+    pub components: String,
+    /// A draft is visible to operators only.
+    pub draft: bool,
+    /// `operator`, `crowd` or `probes`.
+    pub source: String,
+    /// JSON: the signals behind an automatic draft.
+    pub evidence: Option<String>,
+    pub created_ms: i64,
+    pub updated_ms: i64,
+    pub published_ms: Option<i64>,
+    pub resolved_ms: Option<i64>,
+    /// When the signals say the trouble began, and when it was first detected.
+    pub onset_ms: Option<i64>,
+    pub detected_ms: Option<i64>,
+    /// The first published update.
+    pub acknowledged_ms: Option<i64>,
+    pub scheduled_start_ms: Option<i64>,
+    pub scheduled_end_ms: Option<i64>,
+    /// When the signals recovered while the incident was still open: it awaits resolution.
+    pub recovered_ms: Option<i64>,
+    /// Markdown.
+    pub postmortem: Option<String>,
+    pub postmortem_ms: Option<i64>,
+    /// Bumped by every update; an update names the version it read.
+    pub version: i64,
+}
+
+impl FromRow for IncidentRow {
+    fn from_row(r: &impl RowLike) -> Result<Self, StoreError> {
+        Ok(IncidentRow {
+            id: r.get(0)?,
+            service: r.get(1)?,
+            kind: r.get(2)?,
+            title: r.get(3)?,
+            status: r.get(4)?,
+            impact: r.get(5)?,
+            components: r.get(6)?,
+            draft: r.get(7)?,
+            source: r.get(8)?,
+            evidence: r.get(9)?,
+            created_ms: r.get(10)?,
+            updated_ms: r.get(11)?,
+            published_ms: r.get(12)?,
+            resolved_ms: r.get(13)?,
+            onset_ms: r.get(14)?,
+            detected_ms: r.get(15)?,
+            acknowledged_ms: r.get(16)?,
+            scheduled_start_ms: r.get(17)?,
+            scheduled_end_ms: r.get(18)?,
+            recovered_ms: r.get(19)?,
+            postmortem: r.get(20)?,
+            postmortem_ms: r.get(21)?,
+            version: r.get(22)?,
+        })
+    }
+}
+
+/// The parameters of [`sql::INSERT_INCIDENT`].
+fn insert_params(i: &IncidentRow) -> [&dyn Param; 21] {
+    [
+        &i.service,
+        &i.kind,
+        &i.title,
+        &i.status,
+        &i.impact,
+        &i.components,
+        &i.draft,
+        &i.source,
+        &i.evidence,
+        &i.created_ms,
+        &i.updated_ms,
+        &i.published_ms,
+        &i.resolved_ms,
+        &i.onset_ms,
+        &i.detected_ms,
+        &i.acknowledged_ms,
+        &i.scheduled_start_ms,
+        &i.scheduled_end_ms,
+        &i.recovered_ms,
+        &i.postmortem,
+        &i.postmortem_ms,
+    ]
+}
+
+/// The parameters of [`sql::UPDATE_INCIDENT`].
+fn update_params(i: &IncidentRow) -> [&dyn Param; 20] {
+    [
+        &i.id,
+        &i.version,
+        &i.title,
+        &i.status,
+        &i.impact,
+        &i.components,
+        &i.draft,
+        &i.source,
+        &i.evidence,
+        &i.updated_ms,
+        &i.published_ms,
+        &i.resolved_ms,
+        &i.onset_ms,
+        &i.detected_ms,
+        &i.acknowledged_ms,
+        &i.scheduled_start_ms,
+        &i.scheduled_end_ms,
+        &i.recovered_ms,
+        &i.postmortem,
+        &i.postmortem_ms,
+    ]
+}
+
+/// What [`sql::UPDATE_INCIDENT`] changing no row means.
+fn not_updated(i: &IncidentRow, exists: bool) -> StoreError {
+    if exists {
+        StoreError::Conflict(format!(
+            "incident {} changed since version {}; reload and retry",
+            i.id, i.version
+        ))
+    } else {
+        StoreError::NotFound(format!("incident {}", i.id))
+    }
+}
+
+/// One timestamped update of an incident.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IncidentUpdateRow {
+    /// Assigned by the store.
+    pub id: i64,
+    pub incident: i64,
+    pub at_ms: i64,
+    pub status: String,
+    pub message: String,
+    /// JSON object: component id → state, as of this update.
+    pub components: String,
+    /// The user or token that wrote it (`downbeat` for automatic updates).
+    pub author: String,
+}
+
+impl FromRow for IncidentUpdateRow {
+    fn from_row(r: &impl RowLike) -> Result<Self, StoreError> {
+        Ok(IncidentUpdateRow {
+            id: r.get(0)?,
+            incident: r.get(1)?,
+            at_ms: r.get(2)?,
+            status: r.get(3)?,
+            message: r.get(4)?,
+            components: r.get(5)?,
+            author: r.get(6)?,
+        })
+    }
+}
+
+/// The parameters of [`sql::INSERT_UPDATE`] for an update of incident `id`.
+fn update_row_params<'a>(id: &'a i64, u: &'a IncidentUpdateRow) -> [&'a dyn Param; 6] {
+    [
+        id,
+        &u.at_ms,
+        &u.status,
+        &u.message,
+        &u.components,
+        &u.author,
+    ]
+}
+
+/// An incident with its updates, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IncidentRecord {
+    pub incident: IncidentRow,
+    pub updates: Vec<IncidentUpdateRow>,
+}
+
+/// Which incidents to list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IncidentFilter {
+    pub service: Option<String>,
+    /// `incident` or `maintenance`; none means both.
+    pub kind: Option<String>,
+    pub include_drafts: bool,
+    /// Only those not resolved (incidents) or not completed (maintenance).
+    pub open_only: bool,
+    /// Only those created, or still open, at or after this time.
+    pub since_ms: Option<i64>,
+    pub limit: u32,
+}
+
+/// The parameters of [`sql::INCIDENTS`] (`limit` is the caller's, as `i64`).
+fn filter_params<'a>(f: &'a IncidentFilter, limit: &'a i64) -> [&'a dyn Param; 6] {
+    [
+        &f.service,
+        &f.kind,
+        &f.include_drafts,
+        &f.open_only,
+        &f.since_ms,
+        limit,
+    ]
+}
+
+/// Incidents with their updates attached (updates in the order given), for backends that
+/// read both lists with one query each.
+fn attach_updates(
+    incidents: Vec<IncidentRow>,
+    updates: Vec<IncidentUpdateRow>,
+) -> Vec<IncidentRecord> {
+    let position: std::collections::HashMap<i64, usize> = incidents
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.id, i))
+        .collect();
+    let mut out: Vec<IncidentRecord> = incidents
+        .into_iter()
+        .map(|incident| IncidentRecord {
+            incident,
+            updates: Vec::new(),
+        })
+        .collect();
+    for u in updates {
+        if let Some(&i) = position.get(&u.incident) {
+            out[i].updates.push(u);
+        }
+    }
+    out
+}

@@ -1,0 +1,183 @@
+//! People: API tokens, admin users and their signed-in sessions ([`PeopleStore`]). Secrets
+//! are stored only as hashes.
+
+mod postgres;
+mod sqlite;
+
+use crate::StoreError;
+use crate::sql::{FromRow, Param, RowLike, bytes};
+use async_trait::async_trait;
+
+#[async_trait]
+pub trait PeopleStore: Send + Sync + 'static {
+    /// Stores a new token. A name already taken is [`StoreError::Conflict`].
+    async fn create_token(&self, token: ApiToken) -> Result<i64, StoreError>;
+    /// The unrevoked token with this hash.
+    async fn token_by_hash(&self, hash: Hash32) -> Result<Option<ApiToken>, StoreError>;
+    /// Every token, revoked ones included, by name.
+    async fn tokens(&self) -> Result<Vec<ApiToken>, StoreError>;
+    /// Revokes a token by name; whether one was revoked.
+    async fn revoke_token(&self, name: &str, now_ms: i64) -> Result<bool, StoreError>;
+
+    /// Inserts or replaces a user.
+    async fn save_user(&self, user: UserRow) -> Result<(), StoreError>;
+    async fn user(&self, name: &str) -> Result<Option<UserRow>, StoreError>;
+    async fn users(&self) -> Result<Vec<UserRow>, StoreError>;
+
+    async fn insert_session(&self, session: SessionRow) -> Result<(), StoreError>;
+    /// The session with this hash, if it has not expired at `now_ms`.
+    async fn session(&self, id_hash: Hash32, now_ms: i64)
+    -> Result<Option<SessionRow>, StoreError>;
+    async fn delete_session(&self, id_hash: Hash32) -> Result<(), StoreError>;
+}
+
+/// Every statement of this stage runs as written on both backends; only telling a unique
+/// violation apart is the driver's (see `sqlite.rs` and `postgres.rs`).
+pub(crate) mod sql {
+    use crate::sql::{Sql, sql};
+
+    /// Parameters: [`super::token_params`].
+    pub const INSERT_TOKEN: Sql = sql!(
+        "INSERT INTO api_tokens (name, role, hash, created_ms, revoked_ms)
+         VALUES ($1, $2, $3, $4, $5) RETURNING id"
+    );
+    pub const TOKEN_BY_HASH: Sql = sql!(
+        "SELECT id, name, role, hash, created_ms, revoked_ms FROM api_tokens
+         WHERE hash = $1 AND revoked_ms IS NULL"
+    );
+    pub const TOKENS: Sql =
+        sql!("SELECT id, name, role, hash, created_ms, revoked_ms FROM api_tokens ORDER BY name");
+    pub const REVOKE_TOKEN: Sql =
+        sql!("UPDATE api_tokens SET revoked_ms = $2 WHERE name = $1 AND revoked_ms IS NULL");
+    /// Parameters: [`super::user_params`].
+    pub const SAVE_USER: Sql = sql!(
+        "INSERT INTO users (name, role, password_hash, created_ms, failed_logins, locked_until_ms)
+         VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (name) DO UPDATE SET role = excluded.role,
+            password_hash = excluded.password_hash, failed_logins = excluded.failed_logins,
+            locked_until_ms = excluded.locked_until_ms"
+    );
+    pub const USER: Sql = sql!(
+        "SELECT name, role, password_hash, created_ms, failed_logins, locked_until_ms
+         FROM users WHERE name = $1"
+    );
+    pub const USERS: Sql = sql!(
+        "SELECT name, role, password_hash, created_ms, failed_logins, locked_until_ms
+         FROM users ORDER BY name"
+    );
+    // Expired sessions go as new ones arrive.
+    pub const DELETE_EXPIRED_SESSIONS: Sql = sql!("DELETE FROM sessions WHERE expires_ms < $1");
+    /// Parameters: [`super::session_params`].
+    pub const INSERT_SESSION: Sql = sql!(
+        "INSERT INTO sessions (id_hash, user_name, csrf, created_ms, expires_ms)
+         VALUES ($1, $2, $3, $4, $5)"
+    );
+    pub const SESSION: Sql = sql!(
+        "SELECT id_hash, user_name, csrf, created_ms, expires_ms FROM sessions
+         WHERE id_hash = $1 AND expires_ms > $2"
+    );
+    pub const DELETE_SESSION: Sql = sql!("DELETE FROM sessions WHERE id_hash = $1");
+}
+
+/// A SHA-256 digest.
+pub type Hash32 = [u8; 32];
+
+/// An API token: only the hash of its secret is stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiToken {
+    pub id: i64,
+    pub name: String,
+    pub role: String,
+    pub hash: Hash32,
+    pub created_ms: i64,
+    pub revoked_ms: Option<i64>,
+}
+
+impl FromRow for ApiToken {
+    fn from_row(r: &impl RowLike) -> Result<Self, StoreError> {
+        Ok(ApiToken {
+            id: r.get(0)?,
+            name: r.get(1)?,
+            role: r.get(2)?,
+            hash: bytes(r.get(3)?, "hash")?,
+            created_ms: r.get(4)?,
+            revoked_ms: r.get(5)?,
+        })
+    }
+}
+
+/// The parameters of [`sql::INSERT_TOKEN`]. `hash` is `t.hash` as a slice, made by the
+/// caller (both drivers bind byte slices, not arrays).
+fn token_params<'a>(t: &'a ApiToken, hash: &'a &'a [u8]) -> [&'a dyn Param; 5] {
+    [&t.name, &t.role, hash, &t.created_ms, &t.revoked_ms]
+}
+
+/// What a second token of the same name is.
+fn name_taken(t: &ApiToken) -> StoreError {
+    StoreError::Conflict(format!("a token named {:?} already exists", t.name))
+}
+
+/// An admin user. `password_hash` is an argon2 PHC string.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRow {
+    pub name: String,
+    pub role: String,
+    pub password_hash: String,
+    pub created_ms: i64,
+    /// Failed logins since the last success.
+    pub failed_logins: i64,
+    pub locked_until_ms: Option<i64>,
+}
+
+impl FromRow for UserRow {
+    fn from_row(r: &impl RowLike) -> Result<Self, StoreError> {
+        Ok(UserRow {
+            name: r.get(0)?,
+            role: r.get(1)?,
+            password_hash: r.get(2)?,
+            created_ms: r.get(3)?,
+            failed_logins: r.get(4)?,
+            locked_until_ms: r.get(5)?,
+        })
+    }
+}
+
+/// The parameters of [`sql::SAVE_USER`].
+fn user_params(u: &UserRow) -> [&dyn Param; 6] {
+    [
+        &u.name,
+        &u.role,
+        &u.password_hash,
+        &u.created_ms,
+        &u.failed_logins,
+        &u.locked_until_ms,
+    ]
+}
+
+/// A signed-in admin session: only the hash of its cookie value is stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRow {
+    pub id_hash: Hash32,
+    pub user: String,
+    pub csrf: String,
+    pub created_ms: i64,
+    pub expires_ms: i64,
+}
+
+impl FromRow for SessionRow {
+    fn from_row(r: &impl RowLike) -> Result<Self, StoreError> {
+        Ok(SessionRow {
+            id_hash: bytes(r.get(0)?, "hash")?,
+            user: r.get(1)?,
+            csrf: r.get(2)?,
+            created_ms: r.get(3)?,
+            expires_ms: r.get(4)?,
+        })
+    }
+}
+
+/// The parameters of [`sql::INSERT_SESSION`]. `id_hash` is `s.id_hash` as a slice, made by
+/// the caller (both drivers bind byte slices, not arrays).
+fn session_params<'a>(s: &'a SessionRow, id_hash: &'a &'a [u8]) -> [&'a dyn Param; 5] {
+    [id_hash, &s.user, &s.csrf, &s.created_ms, &s.expires_ms]
+}

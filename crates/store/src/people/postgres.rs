@@ -1,0 +1,83 @@
+//! [`PeopleStore`] on PostgreSQL.
+
+use super::sql::*;
+use super::*;
+use crate::postgres::{PgStore, bind, execute, query, query_opt};
+use tokio_postgres::error::SqlState;
+
+#[async_trait]
+impl PeopleStore for PgStore {
+    async fn create_token(&self, t: ApiToken) -> Result<i64, StoreError> {
+        let res = self
+            .client()
+            .await?
+            .query_one(
+                INSERT_TOKEN.postgres,
+                &bind(&token_params(&t, &t.hash.as_slice())),
+            )
+            .await;
+        match res {
+            Ok(row) => Ok(row.get(0)),
+            Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => Err(name_taken(&t)),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn token_by_hash(&self, hash: Hash32) -> Result<Option<ApiToken>, StoreError> {
+        let client = self.client().await?;
+        query_opt(&client, &TOKEN_BY_HASH, &[&hash.as_slice()]).await
+    }
+
+    async fn tokens(&self) -> Result<Vec<ApiToken>, StoreError> {
+        let client = self.client().await?;
+        query(&client, &TOKENS, &[]).await
+    }
+
+    async fn revoke_token(&self, name: &str, now_ms: i64) -> Result<bool, StoreError> {
+        let client = self.client().await?;
+        Ok(execute(&client, &REVOKE_TOKEN, &[&name, &now_ms]).await? > 0)
+    }
+
+    async fn save_user(&self, u: UserRow) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        execute(&client, &SAVE_USER, &user_params(&u)).await?;
+        Ok(())
+    }
+
+    async fn user(&self, name: &str) -> Result<Option<UserRow>, StoreError> {
+        let client = self.client().await?;
+        query_opt(&client, &USER, &[&name]).await
+    }
+
+    async fn users(&self) -> Result<Vec<UserRow>, StoreError> {
+        let client = self.client().await?;
+        query(&client, &USERS, &[]).await
+    }
+
+    async fn insert_session(&self, s: SessionRow) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        execute(&client, &DELETE_EXPIRED_SESSIONS, &[&s.created_ms]).await?;
+        execute(
+            &client,
+            &INSERT_SESSION,
+            &session_params(&s, &s.id_hash.as_slice()),
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn session(
+        &self,
+        id_hash: Hash32,
+        now_ms: i64,
+    ) -> Result<Option<SessionRow>, StoreError> {
+        let client = self.client().await?;
+        query_opt(&client, &SESSION, &[&id_hash.as_slice(), &now_ms]).await
+    }
+
+    async fn delete_session(&self, id_hash: Hash32) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        execute(&client, &DELETE_SESSION, &[&id_hash.as_slice()]).await?;
+        Ok(())
+    }
+}

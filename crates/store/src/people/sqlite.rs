@@ -1,0 +1,88 @@
+//! [`PeopleStore`] on SQLite.
+
+use super::sql::*;
+use super::*;
+use crate::sqlite::{SqliteStore, bind, execute, query, query_opt};
+
+#[async_trait]
+impl PeopleStore for SqliteStore {
+    async fn create_token(&self, t: ApiToken) -> Result<i64, StoreError> {
+        self.write(move |c| {
+            let mut st = c.prepare_cached(INSERT_TOKEN.sqlite)?;
+            match st.query_row(bind(&token_params(&t, &t.hash.as_slice())), |r| {
+                r.get::<_, i64>(0)
+            }) {
+                Ok(id) => Ok(id),
+                Err(e)
+                    if e.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation) =>
+                {
+                    Err(name_taken(&t))
+                }
+                Err(e) => Err(e.into()),
+            }
+        })
+        .await
+    }
+
+    async fn token_by_hash(&self, hash: Hash32) -> Result<Option<ApiToken>, StoreError> {
+        self.read(move |c| query_opt(c, &TOKEN_BY_HASH, &[&hash.as_slice()]))
+            .await
+    }
+
+    async fn tokens(&self) -> Result<Vec<ApiToken>, StoreError> {
+        self.read(move |c| query(c, &TOKENS, &[])).await
+    }
+
+    async fn revoke_token(&self, name: &str, now_ms: i64) -> Result<bool, StoreError> {
+        let name = name.to_owned();
+        self.write(move |c| Ok(execute(c, &REVOKE_TOKEN, &[&name, &now_ms])? > 0))
+            .await
+    }
+
+    async fn save_user(&self, u: UserRow) -> Result<(), StoreError> {
+        self.write(move |c| {
+            execute(c, &SAVE_USER, &user_params(&u))?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn user(&self, name: &str) -> Result<Option<UserRow>, StoreError> {
+        let name = name.to_owned();
+        self.read(move |c| query_opt(c, &USER, &[&name])).await
+    }
+
+    async fn users(&self) -> Result<Vec<UserRow>, StoreError> {
+        self.read(move |c| query(c, &USERS, &[])).await
+    }
+
+    async fn insert_session(&self, s: SessionRow) -> Result<(), StoreError> {
+        self.write(move |c| {
+            execute(c, &DELETE_EXPIRED_SESSIONS, &[&s.created_ms])?;
+            execute(
+                c,
+                &INSERT_SESSION,
+                &session_params(&s, &s.id_hash.as_slice()),
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn session(
+        &self,
+        id_hash: Hash32,
+        now_ms: i64,
+    ) -> Result<Option<SessionRow>, StoreError> {
+        self.read(move |c| query_opt(c, &SESSION, &[&id_hash.as_slice(), &now_ms]))
+            .await
+    }
+
+    async fn delete_session(&self, id_hash: Hash32) -> Result<(), StoreError> {
+        self.write(move |c| {
+            execute(c, &DELETE_SESSION, &[&id_hash.as_slice()])?;
+            Ok(())
+        })
+        .await
+    }
+}

@@ -1,0 +1,221 @@
+//! Probes: monitor results from every vantage region, their hourly roll-ups, and each
+//! monitor's hysteresis state ([`ProbeStore`]).
+
+mod postgres;
+mod sqlite;
+
+use crate::StoreError;
+use crate::sql::{FromRow, Param, RowLike};
+use async_trait::async_trait;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+#[async_trait]
+pub trait ProbeStore: Send + Sync + 'static {
+    /// Stores a batch of monitor results and their hourly roll-ups in one transaction.
+    async fn insert_probe_results(&self, batch: Vec<NewProbeResult>) -> Result<(), StoreError>;
+
+    /// Results of a monitor at or after `since_ms`, oldest first, at most `limit`.
+    async fn probe_results(
+        &self,
+        monitor: &str,
+        since_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<StoredProbeResult>, StoreError>;
+
+    /// The newest result of every (monitor, region) since `since_ms`: restores the picture
+    /// after a restart.
+    async fn latest_probe_results(
+        &self,
+        since_ms: i64,
+    ) -> Result<Vec<StoredProbeResult>, StoreError>;
+
+    /// Hourly roll-ups of a monitor since `since_ms` (uptime bars).
+    async fn probe_hours(&self, monitor: &str, since_ms: i64)
+    -> Result<Vec<ProbeHour>, StoreError>;
+
+    /// Probes and failures of a monitor per UTC day, all regions together, from the hourly
+    /// roll-ups at or after `since_ms`; oldest first, days without probes absent.
+    async fn probe_days(&self, monitor: &str, since_ms: i64) -> Result<Vec<ProbeDay>, StoreError>;
+
+    /// Every monitor's saved hysteresis state.
+    async fn monitor_states(&self) -> Result<Vec<MonitorState>, StoreError>;
+
+    /// Saves one monitor's hysteresis state.
+    async fn save_monitor_state(&self, state: MonitorState) -> Result<(), StoreError>;
+}
+
+/// The columns [`StoredProbeResult`] reads, in order.
+macro_rules! result_columns {
+    () => {
+        "monitor, region, at_ms, outcome, cause, total_ms, reliable, result"
+    };
+}
+pub(crate) use result_columns;
+
+/// Statements both backends run as written. (Batch inserts and the latest result per region
+/// differ: see `sqlite.rs` and `postgres.rs`.)
+pub(crate) mod sql {
+    use crate::sql::{Sql, sql};
+
+    pub const PROBE_RESULTS: Sql = sql!(concat!(
+        "SELECT ",
+        result_columns!(),
+        " FROM probe_results
+         WHERE monitor = $1 AND at_ms >= $2 ORDER BY at_ms, id LIMIT $3"
+    ));
+    pub const PROBE_HOURS: Sql = sql!(
+        "SELECT region, hour_ms, probes, failures, total_ms FROM probe_hours
+         WHERE monitor = $1 AND hour_ms >= $2 ORDER BY hour_ms, region"
+    );
+    // SUM over BIGINT is NUMERIC in PostgreSQL: cast back (a no-op in SQLite).
+    pub const PROBE_DAYS: Sql = sql!(
+        "SELECT (hour_ms / $3) * $3 AS d, CAST(SUM(probes) AS BIGINT), CAST(SUM(failures) AS BIGINT)
+         FROM probe_hours WHERE monitor = $1 AND hour_ms >= $2 GROUP BY d ORDER BY d"
+    );
+    pub const MONITOR_STATES: Sql =
+        sql!("SELECT monitor, state, since_ms, cause FROM monitor_states");
+    /// Parameters: [`super::monitor_state_params`].
+    pub const SAVE_MONITOR_STATE: Sql = sql!(
+        "INSERT INTO monitor_states (monitor, state, since_ms, cause) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (monitor) DO UPDATE SET state = excluded.state, since_ms = excluded.since_ms,
+            cause = excluded.cause"
+    );
+    // Ids grow with time: look only at the oldest chunk (see `reports::sql::PRUNE_REPORTS`).
+    pub const PRUNE_RESULTS: Sql = sql!(
+        "DELETE FROM probe_results WHERE id IN
+         (SELECT id FROM probe_results ORDER BY id LIMIT $2) AND at_ms < $1"
+    );
+    pub const PRUNE_HOURS: Sql = sql!("DELETE FROM probe_hours WHERE hour_ms < $1");
+}
+
+/// A monitor result to store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewProbeResult {
+    pub monitor: Arc<str>,
+    pub region: Arc<str>,
+    pub at_ms: i64,
+    pub outcome: &'static str,
+    pub cause: Option<&'static str>,
+    pub total_ms: Option<f64>,
+    /// False when the vantage could not reach its canary: its failures blame nobody.
+    pub reliable: bool,
+    /// The whole result as JSON.
+    pub result: String,
+}
+
+/// A stored monitor result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredProbeResult {
+    pub monitor: String,
+    pub region: String,
+    pub at_ms: i64,
+    pub outcome: String,
+    pub cause: Option<String>,
+    pub total_ms: Option<f64>,
+    pub reliable: bool,
+    pub result: String,
+}
+
+impl FromRow for StoredProbeResult {
+    fn from_row(r: &impl RowLike) -> Result<Self, StoreError> {
+        Ok(StoredProbeResult {
+            monitor: r.get(0)?,
+            region: r.get(1)?,
+            at_ms: r.get(2)?,
+            outcome: r.get(3)?,
+            cause: r.get(4)?,
+            total_ms: r.get(5)?,
+            reliable: r.get(6)?,
+            result: r.get(7)?,
+        })
+    }
+}
+
+/// Probes of one monitor from one region in one hour.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProbeHour {
+    pub region: String,
+    pub hour_ms: i64,
+    pub probes: u64,
+    pub failures: u64,
+    pub total_ms: f64,
+}
+
+impl FromRow for ProbeHour {
+    fn from_row(r: &impl RowLike) -> Result<Self, StoreError> {
+        Ok(ProbeHour {
+            region: r.get(0)?,
+            hour_ms: r.get(1)?,
+            probes: r.count(2)?,
+            failures: r.count(3)?,
+            total_ms: r.get(4)?,
+        })
+    }
+}
+
+/// Probes of one monitor in one UTC day, all regions together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProbeDay {
+    pub day_ms: i64,
+    pub probes: u64,
+    pub failures: u64,
+}
+
+impl FromRow for ProbeDay {
+    fn from_row(r: &impl RowLike) -> Result<Self, StoreError> {
+        Ok(ProbeDay {
+            day_ms: r.get(0)?,
+            probes: r.count(1)?,
+            failures: r.count(2)?,
+        })
+    }
+}
+
+pub const DAY_MS: i64 = 86_400_000;
+
+/// A monitor's hysteresis state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MonitorState {
+    pub monitor: String,
+    /// "up" or "down".
+    pub state: String,
+    pub since_ms: i64,
+    pub cause: Option<String>,
+}
+
+impl FromRow for MonitorState {
+    fn from_row(r: &impl RowLike) -> Result<Self, StoreError> {
+        Ok(MonitorState {
+            monitor: r.get(0)?,
+            state: r.get(1)?,
+            since_ms: r.get(2)?,
+            cause: r.get(3)?,
+        })
+    }
+}
+
+/// The parameters of [`sql::SAVE_MONITOR_STATE`].
+fn monitor_state_params(m: &MonitorState) -> [&dyn Param; 4] {
+    [&m.monitor, &m.state, &m.since_ms, &m.cause]
+}
+
+pub const HOUR_MS: i64 = 3_600_000;
+
+/// The hourly roll-up increments of a batch of results: (monitor, region, hour) →
+/// (probes, failures, total ms).
+pub fn probe_hour_increments(
+    batch: &[NewProbeResult],
+) -> BTreeMap<(&str, &str, i64), (i64, i64, f64)> {
+    let mut out = BTreeMap::new();
+    for r in batch {
+        let hour = r.at_ms.div_euclid(HOUR_MS) * HOUR_MS;
+        let e = out
+            .entry((&*r.monitor, &*r.region, hour))
+            .or_insert((0, 0, 0.0));
+        e.0 += 1;
+        e.1 += i64::from(r.outcome == "down");
+        e.2 += r.total_ms.unwrap_or(0.0);
+    }
+    out
+}

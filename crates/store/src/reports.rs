@@ -1,0 +1,300 @@
+//! Intake: crowd reports, their minute roll-ups and the daily salts that key client hashes
+//! ([`ReportStore`]).
+//!
+//! Writes arrive in batches ([`ReportStore::insert_reports`]): the ingest queue above the
+//! store group-commits many reports per transaction, and a report is acknowledged only after
+//! its batch has committed.
+
+mod postgres;
+mod sqlite;
+
+use crate::StoreError;
+use crate::sql::{FromRow, RowLike, bytes};
+use async_trait::async_trait;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+#[async_trait]
+pub trait ReportStore: Send + Sync + 'static {
+    /// Writes a batch of reports and their minute roll-ups in one transaction. When this
+    /// returns `Ok`, every report of the batch is durable. The batch is handed over (and
+    /// handed back, for reuse) so a backend working on another thread need not copy it.
+    async fn insert_reports(
+        &self,
+        batch: Vec<NewReport>,
+    ) -> (Vec<NewReport>, Result<(), StoreError>);
+
+    /// The latest counted report time per client hash of `service` since `since_ms`:
+    /// restores the dedupe window after a restart.
+    async fn recent_counted_clients(
+        &self,
+        service: &str,
+        since_ms: i64,
+    ) -> Result<Vec<RecentClient>, StoreError>;
+
+    /// Counted reports of a service since `since_ms` (from the minute roll-ups, so the window
+    /// starts at the beginning of that minute), broken down by problem, platform and country.
+    async fn summary(&self, service: &str, since_ms: i64) -> Result<Summary, StoreError>;
+
+    /// Counted reports per bucket of `bucket_ms` (a multiple of a minute) in
+    /// `[since_ms, until_ms)`. Buckets are aligned to multiples of `bucket_ms` since the
+    /// epoch; empty buckets are absent.
+    async fn report_counts(
+        &self,
+        service: &str,
+        since_ms: i64,
+        until_ms: i64,
+        bucket_ms: i64,
+    ) -> Result<Vec<BucketCount>, StoreError>;
+
+    /// The salt of a UTC day: the stored one, or `candidate` stored as that day's salt if
+    /// none exists yet. Every node therefore agrees on the salt.
+    async fn daily_salt(&self, day: i64, candidate: [u8; 32]) -> Result<[u8; 32], StoreError>;
+
+    /// Counted reports in `[from_ms, until_ms)` per minute, network, problem, platform and
+    /// country.
+    async fn network_minutes(
+        &self,
+        service: &str,
+        from_ms: i64,
+        until_ms: i64,
+    ) -> Result<Vec<NetworkMinute>, StoreError>;
+
+    /// The cities named by counted reports of a service since `since_ms` (raw reports, so
+    /// at most the raw retention back): per exact (city, country), most reports first (ties
+    /// by city, then country, in byte order), at most `limit`; with how many counted reports
+    /// named a city at all.
+    async fn top_cities(
+        &self,
+        service: &str,
+        since_ms: i64,
+        limit: u32,
+    ) -> Result<TopCities, StoreError>;
+}
+
+/// Statements both backends run as written. (Batch inserts and the city ranking differ:
+/// see `sqlite.rs` and `postgres.rs`.)
+pub(crate) mod sql {
+    use crate::sql::{Sql, sql};
+
+    pub const RECENT_COUNTED_CLIENTS: Sql = sql!(
+        "SELECT service, client_hash, MAX(received_at_ms) FROM reports
+         WHERE service = $1 AND received_at_ms >= $2 AND counted GROUP BY service, client_hash"
+    );
+    // SUM over BIGINT is NUMERIC in PostgreSQL: cast back (a no-op in SQLite).
+    pub const SUMMARY: Sql = sql!(
+        "SELECT problem, platform, country, CAST(SUM(count) AS BIGINT) FROM report_minutes
+         WHERE service = $1 AND minute_ms >= $2 GROUP BY problem, platform, country"
+    );
+    pub const REPORT_COUNTS: Sql = sql!(
+        "SELECT (minute_ms / $4) * $4 AS b, CAST(SUM(count) AS BIGINT) FROM report_minutes
+         WHERE service = $1 AND minute_ms >= $2 AND minute_ms < $3 GROUP BY b ORDER BY b"
+    );
+    pub const INSERT_SALT: Sql =
+        sql!("INSERT INTO daily_salts (day, salt) VALUES ($1, $2) ON CONFLICT (day) DO NOTHING");
+    pub const SALT: Sql = sql!("SELECT salt FROM daily_salts WHERE day = $1");
+    pub const NETWORK_MINUTES: Sql = sql!(
+        "SELECT (received_at_ms / 60000) * 60000 AS m, network_hash, problem,
+                COALESCE(platform, ''), COALESCE(country, ''), COUNT(*)
+         FROM reports
+         WHERE service = $1 AND received_at_ms >= $2 AND received_at_ms < $3 AND counted
+         GROUP BY m, network_hash, problem, platform, country"
+    );
+    pub const CITIES_NAMED: Sql = sql!(
+        "SELECT COUNT(*) FROM reports WHERE service = $1 AND received_at_ms >= $2
+         AND counted AND city IS NOT NULL"
+    );
+    // Ids grow with time: look only at the oldest chunk, and stop at the first chunk that is
+    // not entirely past retention.
+    pub const PRUNE_REPORTS: Sql = sql!(
+        "DELETE FROM reports WHERE id IN
+         (SELECT id FROM reports ORDER BY id LIMIT $2) AND received_at_ms < $1"
+    );
+    pub const PRUNE_SALTS: Sql = sql!("DELETE FROM daily_salts WHERE day < $1");
+}
+
+/// A keyed hash, truncated to 16 bytes: enough to tell clients apart, useless to recover an
+/// address without the day's salt.
+pub type Hash16 = [u8; 16];
+
+/// A report to write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewReport {
+    pub service: Arc<str>,
+    pub received_at_ms: i64,
+    pub problem: Arc<str>,
+    pub platform: Option<&'static str>,
+    pub country: Option<&'static str>,
+    pub city: Option<String>,
+    pub client_hash: Hash16,
+    pub network_hash: Hash16,
+    /// False when the same client already counted within the dedupe window.
+    pub counted: bool,
+}
+
+/// The last counted report of a client for a service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecentClient {
+    pub service: String,
+    pub client_hash: Hash16,
+    pub last_counted_ms: i64,
+}
+
+impl FromRow for RecentClient {
+    fn from_row(r: &impl RowLike) -> Result<Self, StoreError> {
+        Ok(RecentClient {
+            service: r.get(0)?,
+            client_hash: bytes(r.get(1)?, "hash")?,
+            last_counted_ms: r.get(2)?,
+        })
+    }
+}
+
+/// Counted reports in a window, broken down.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Summary {
+    pub total: u64,
+    pub by_problem: BTreeMap<String, u64>,
+    pub by_platform: BTreeMap<String, u64>,
+    pub by_country: BTreeMap<String, u64>,
+}
+
+impl Summary {
+    /// Adds one roll-up row; '' (not given) platforms and countries count in the total only.
+    pub fn add(&mut self, problem: String, platform: String, country: String, count: u64) {
+        self.total += count;
+        *self.by_problem.entry(problem).or_default() += count;
+        if !platform.is_empty() {
+            *self.by_platform.entry(platform).or_default() += count;
+        }
+        if !country.is_empty() {
+            *self.by_country.entry(country).or_default() += count;
+        }
+    }
+
+    fn from_rows(rows: Vec<SummaryRow>) -> Self {
+        let mut s = Summary::default();
+        for r in rows {
+            s.add(r.problem, r.platform, r.country, r.count);
+        }
+        s
+    }
+}
+
+/// One row of [`sql::SUMMARY`].
+struct SummaryRow {
+    problem: String,
+    platform: String,
+    country: String,
+    count: u64,
+}
+
+impl FromRow for SummaryRow {
+    fn from_row(r: &impl RowLike) -> Result<Self, StoreError> {
+        Ok(SummaryRow {
+            problem: r.get(0)?,
+            platform: r.get(1)?,
+            country: r.get(2)?,
+            count: r.count(3)?,
+        })
+    }
+}
+
+/// Counted reports in one time bucket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BucketCount {
+    pub start_ms: i64,
+    pub count: u64,
+}
+
+impl FromRow for BucketCount {
+    fn from_row(r: &impl RowLike) -> Result<Self, StoreError> {
+        Ok(BucketCount {
+            start_ms: r.get(0)?,
+            count: r.count(1)?,
+        })
+    }
+}
+
+pub const MINUTE_MS: i64 = 60_000;
+
+/// The key of a minute roll-up row.
+pub type RollupKey<'a> = (&'a str, i64, &'a str, &'a str, &'a str);
+
+/// Aggregates the counted reports of a batch into roll-up increments, so a batch touches
+/// each roll-up row once.
+pub fn rollup_increments(batch: &[NewReport]) -> BTreeMap<RollupKey<'_>, i64> {
+    let mut out = BTreeMap::new();
+    for r in batch.iter().filter(|r| r.counted) {
+        let minute = r.received_at_ms.div_euclid(MINUTE_MS) * MINUTE_MS;
+        let key = (
+            &*r.service,
+            minute,
+            &*r.problem,
+            r.platform.unwrap_or(""),
+            r.country.unwrap_or(""),
+        );
+        *out.entry(key).or_insert(0) += 1;
+    }
+    out
+}
+
+/// The salt a day's row holds (the stored one, which may be another node's candidate).
+fn stored_salt(salt: Option<Vec<u8>>) -> Result<[u8; 32], StoreError> {
+    let salt =
+        salt.ok_or_else(|| StoreError::Internal("daily salt missing after insert".into()))?;
+    bytes(salt, "salt")
+}
+
+/// Counted reports of one minute from one /24 (or /48) network, by problem, platform and
+/// country ('' when not given): what the crowd detector reads, so it can weigh networks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetworkMinute {
+    pub minute_ms: i64,
+    pub network_hash: Hash16,
+    pub problem: String,
+    pub platform: String,
+    pub country: String,
+    pub count: u64,
+}
+
+impl FromRow for NetworkMinute {
+    fn from_row(r: &impl RowLike) -> Result<Self, StoreError> {
+        Ok(NetworkMinute {
+            minute_ms: r.get(0)?,
+            network_hash: bytes(r.get(1)?, "hash")?,
+            problem: r.get(2)?,
+            platform: r.get(3)?,
+            country: r.get(4)?,
+            count: r.count(5)?,
+        })
+    }
+}
+
+/// Counted reports naming one city.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CityCount {
+    /// As typed (trimmed); untrusted text.
+    pub city: String,
+    /// The report's country, when given.
+    pub country: Option<String>,
+    pub count: u64,
+}
+
+impl FromRow for CityCount {
+    fn from_row(r: &impl RowLike) -> Result<Self, StoreError> {
+        Ok(CityCount {
+            city: r.get(0)?,
+            country: r.get(1)?,
+            count: r.count(2)?,
+        })
+    }
+}
+
+/// The cities most named in a window.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TopCities {
+    /// Counted reports that named a city (all of them, not only the listed cities).
+    pub named: u64,
+    pub cities: Vec<CityCount>,
+}

@@ -1,0 +1,157 @@
+//! [`ReportStore`] on PostgreSQL.
+
+use super::sql::*;
+use super::*;
+use crate::postgres::{PgStore, execute, query, query_one};
+use crate::sql::One;
+
+impl PgStore {
+    /// One transaction: every report through `UNNEST` (one round trip for the whole batch,
+    /// where SQLite loops over a cached statement), then the roll-up increments.
+    async fn insert_batch(&self, batch: &[NewReport]) -> Result<(), StoreError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let services: Vec<&str> = batch.iter().map(|r| &*r.service).collect();
+        let times: Vec<i64> = batch.iter().map(|r| r.received_at_ms).collect();
+        let problems: Vec<&str> = batch.iter().map(|r| &*r.problem).collect();
+        let platforms: Vec<Option<&str>> = batch.iter().map(|r| r.platform).collect();
+        let countries: Vec<Option<&str>> = batch.iter().map(|r| r.country).collect();
+        let cities: Vec<Option<&str>> = batch.iter().map(|r| r.city.as_deref()).collect();
+        let clients: Vec<&[u8]> = batch.iter().map(|r| &r.client_hash[..]).collect();
+        let networks: Vec<&[u8]> = batch.iter().map(|r| &r.network_hash[..]).collect();
+        let counted: Vec<bool> = batch.iter().map(|r| r.counted).collect();
+
+        let inc = rollup_increments(batch);
+        let r_services: Vec<&str> = inc.keys().map(|k| k.0).collect();
+        let r_minutes: Vec<i64> = inc.keys().map(|k| k.1).collect();
+        let r_problems: Vec<&str> = inc.keys().map(|k| k.2).collect();
+        let r_platforms: Vec<&str> = inc.keys().map(|k| k.3).collect();
+        let r_countries: Vec<&str> = inc.keys().map(|k| k.4).collect();
+        let r_counts: Vec<i64> = inc.values().copied().collect();
+
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        tx.execute(
+            "INSERT INTO reports (service, received_at_ms, problem, platform, country, city,
+                client_hash, network_hash, counted)
+             SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[],
+                $6::text[], $7::bytea[], $8::bytea[], $9::bool[])",
+            &[
+                &services, &times, &problems, &platforms, &countries, &cities, &clients, &networks,
+                &counted,
+            ],
+        )
+        .await?;
+        if !r_counts.is_empty() {
+            tx.execute(
+                "INSERT INTO report_minutes (service, minute_ms, problem, platform, country, count)
+                 SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::bigint[])
+                 ON CONFLICT (service, minute_ms, problem, platform, country)
+                 DO UPDATE SET count = report_minutes.count + excluded.count",
+                &[&r_services, &r_minutes, &r_problems, &r_platforms, &r_countries, &r_counts],
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl ReportStore for PgStore {
+    async fn insert_reports(
+        &self,
+        batch: Vec<NewReport>,
+    ) -> (Vec<NewReport>, Result<(), StoreError>) {
+        let result = self.insert_batch(&batch).await;
+        (batch, result)
+    }
+
+    async fn recent_counted_clients(
+        &self,
+        service: &str,
+        since_ms: i64,
+    ) -> Result<Vec<RecentClient>, StoreError> {
+        let client = self.client().await?;
+        query(&client, &RECENT_COUNTED_CLIENTS, &[&service, &since_ms]).await
+    }
+
+    async fn summary(&self, service: &str, since_ms: i64) -> Result<Summary, StoreError> {
+        let since_minute = since_ms.div_euclid(MINUTE_MS) * MINUTE_MS;
+        let client = self.client().await?;
+        let rows = query(&client, &SUMMARY, &[&service, &since_minute]).await?;
+        Ok(Summary::from_rows(rows))
+    }
+
+    async fn report_counts(
+        &self,
+        service: &str,
+        since_ms: i64,
+        until_ms: i64,
+        bucket_ms: i64,
+    ) -> Result<Vec<BucketCount>, StoreError> {
+        let bucket_ms = bucket_ms.max(MINUTE_MS);
+        let client = self.client().await?;
+        query(
+            &client,
+            &REPORT_COUNTS,
+            &[&service, &since_ms, &until_ms, &bucket_ms],
+        )
+        .await
+    }
+
+    async fn daily_salt(&self, day: i64, candidate: [u8; 32]) -> Result<[u8; 32], StoreError> {
+        let client = self.client().await?;
+        execute(&client, &INSERT_SALT, &[&day, &&candidate[..]]).await?;
+        let salt: Option<One<Vec<u8>>> =
+            crate::postgres::query_opt(&client, &SALT, &[&day]).await?;
+        stored_salt(salt.map(|s| s.0))
+    }
+
+    async fn network_minutes(
+        &self,
+        service: &str,
+        from_ms: i64,
+        until_ms: i64,
+    ) -> Result<Vec<NetworkMinute>, StoreError> {
+        let client = self.client().await?;
+        query(&client, &NETWORK_MINUTES, &[&service, &from_ms, &until_ms]).await
+    }
+
+    async fn top_cities(
+        &self,
+        service: &str,
+        since_ms: i64,
+        limit: u32,
+    ) -> Result<TopCities, StoreError> {
+        let mut client = self.client().await?;
+        // Both reads in one snapshot, so the shares add up.
+        let tx = client
+            .build_transaction()
+            .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .await?;
+        let named: One<i64> = query_one(&tx, &CITIES_NAMED, &[&service, &since_ms]).await?;
+        // Ties in byte order: PostgreSQL's default collation follows the locale, so name
+        // `"C"` (SQLite's default already compares bytes, and knows no `"C"`).
+        let rows = tx
+            .query(
+                "SELECT city, country, COUNT(*) AS n FROM reports
+                 WHERE service = $1 AND received_at_ms >= $2 AND counted AND city IS NOT NULL
+                 GROUP BY city, country
+                 ORDER BY n DESC, city COLLATE \"C\", COALESCE(country, '') COLLATE \"C\" LIMIT $3",
+                &[&service, &since_ms, &i64::from(limit)],
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(TopCities {
+            named: named.0.max(0) as u64,
+            cities: rows
+                .iter()
+                .map(CityCount::from_row)
+                .collect::<Result<_, _>>()?,
+        })
+    }
+}

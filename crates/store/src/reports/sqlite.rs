@@ -1,0 +1,156 @@
+//! [`ReportStore`] on SQLite.
+
+use super::sql::*;
+use super::*;
+use crate::sql::One;
+use crate::sqlite::{SqliteStore, execute, lock, query, query_one, query_opt};
+use rusqlite::{Connection, params};
+
+/// One transaction: the reports, then their roll-up increments. Row by row through cached
+/// statements (PostgreSQL sends each list as arrays through `UNNEST` instead).
+fn insert_batch(conn: &mut Connection, batch: &[NewReport]) -> Result<(), StoreError> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    {
+        let mut insert = tx.prepare_cached(
+            "INSERT INTO reports (service, received_at_ms, problem, platform, country, city,
+                client_hash, network_hash, counted) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        )?;
+        for r in batch {
+            insert.execute(params![
+                &*r.service,
+                r.received_at_ms,
+                &*r.problem,
+                r.platform,
+                r.country,
+                r.city,
+                &r.client_hash[..],
+                &r.network_hash[..],
+                r.counted,
+            ])?;
+        }
+        let mut upsert = tx.prepare_cached(
+            "INSERT INTO report_minutes (service, minute_ms, problem, platform, country, count)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (service, minute_ms, problem, platform, country)
+             DO UPDATE SET count = count + excluded.count",
+        )?;
+        for ((service, minute, problem, platform, country), n) in rollup_increments(batch) {
+            upsert.execute(params![service, minute, problem, platform, country, n])?;
+        }
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+#[async_trait]
+impl ReportStore for SqliteStore {
+    async fn insert_reports(
+        &self,
+        batch: Vec<NewReport>,
+    ) -> (Vec<NewReport>, Result<(), StoreError>) {
+        if batch.is_empty() {
+            return (batch, Ok(()));
+        }
+        let writer = self.writer();
+        let done = tokio::task::spawn_blocking(move || {
+            let result = insert_batch(&mut lock(&writer), &batch);
+            (batch, result)
+        })
+        .await;
+        match done {
+            Ok(out) => out,
+            Err(e) => (
+                Vec::new(),
+                Err(StoreError::Internal(format!("write task failed: {e}"))),
+            ),
+        }
+    }
+
+    async fn recent_counted_clients(
+        &self,
+        service: &str,
+        since_ms: i64,
+    ) -> Result<Vec<RecentClient>, StoreError> {
+        let service = service.to_owned();
+        self.read(move |c| query(c, &RECENT_COUNTED_CLIENTS, &[&service, &since_ms]))
+            .await
+    }
+
+    async fn summary(&self, service: &str, since_ms: i64) -> Result<Summary, StoreError> {
+        let service = service.to_owned();
+        let since_minute = since_ms.div_euclid(MINUTE_MS) * MINUTE_MS;
+        let rows = self
+            .read(move |c| query(c, &SUMMARY, &[&service, &since_minute]))
+            .await?;
+        Ok(Summary::from_rows(rows))
+    }
+
+    async fn report_counts(
+        &self,
+        service: &str,
+        since_ms: i64,
+        until_ms: i64,
+        bucket_ms: i64,
+    ) -> Result<Vec<BucketCount>, StoreError> {
+        let service = service.to_owned();
+        let bucket_ms = bucket_ms.max(MINUTE_MS);
+        self.read(move |c| {
+            query(
+                c,
+                &REPORT_COUNTS,
+                &[&service, &since_ms, &until_ms, &bucket_ms],
+            )
+        })
+        .await
+    }
+
+    async fn daily_salt(&self, day: i64, candidate: [u8; 32]) -> Result<[u8; 32], StoreError> {
+        self.write(move |c| {
+            execute(c, &INSERT_SALT, &[&day, &&candidate[..]])?;
+            let salt: Option<One<Vec<u8>>> = query_opt(c, &SALT, &[&day])?;
+            stored_salt(salt.map(|s| s.0))
+        })
+        .await
+    }
+
+    async fn network_minutes(
+        &self,
+        service: &str,
+        from_ms: i64,
+        until_ms: i64,
+    ) -> Result<Vec<NetworkMinute>, StoreError> {
+        let service = service.to_owned();
+        self.read(move |c| query(c, &NETWORK_MINUTES, &[&service, &from_ms, &until_ms]))
+            .await
+    }
+
+    async fn top_cities(
+        &self,
+        service: &str,
+        since_ms: i64,
+        limit: u32,
+    ) -> Result<TopCities, StoreError> {
+        let service = service.to_owned();
+        self.read(move |c| {
+            // Both reads in one snapshot, so the shares add up.
+            let tx = c.unchecked_transaction()?;
+            let named: One<i64> = query_one(&tx, &CITIES_NAMED, &[&service, &since_ms])?;
+            // SQLite's default collation already compares bytes (PostgreSQL needs `"C"`).
+            let mut st = tx.prepare_cached(
+                "SELECT city, country, COUNT(*) AS n FROM reports
+                 WHERE service = ?1 AND received_at_ms >= ?2 AND counted AND city IS NOT NULL
+                 GROUP BY city, country ORDER BY n DESC, city, COALESCE(country, '') LIMIT ?3",
+            )?;
+            let mut rows = st.query(params![service, since_ms, limit])?;
+            let mut cities = Vec::new();
+            while let Some(r) = rows.next()? {
+                cities.push(CityCount::from_row(r)?);
+            }
+            Ok(TopCities {
+                named: named.0.max(0) as u64,
+                cities,
+            })
+        })
+        .await
+    }
+}

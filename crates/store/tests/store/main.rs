@@ -1,0 +1,176 @@
+//! Every storage behaviour, run against every backend (SQLite always, PostgreSQL when
+//! configured; see `downbeat_store::testing`): one module per stage, as in the crate, and
+//! here what concerns the store as a whole (pruning, reopening, migrations). One test binary.
+
+mod detection;
+mod incidents;
+mod notifications;
+mod people;
+mod probes;
+mod reports;
+
+use downbeat_store::testing::{self, each_backend};
+use downbeat_store::*;
+
+const T0: i64 = 1_767_225_600_000; // 2026-01-01T00:00:00Z
+
+fn report(service: &str, at_ms: i64, problem: &str, client: u8, counted: bool) -> NewReport {
+    NewReport {
+        service: service.into(),
+        received_at_ms: at_ms,
+        problem: problem.into(),
+        platform: Some(if client.is_multiple_of(2) {
+            "ios"
+        } else {
+            "web"
+        }),
+        country: (!client.is_multiple_of(3)).then_some("GB"),
+        city: Some("London".into()),
+        client_hash: [client; 16],
+        network_hash: [client / 10; 16],
+        counted,
+    }
+}
+
+async fn insert(s: &std::sync::Arc<dyn Store>, batch: Vec<NewReport>) {
+    let (_, r) = s.insert_reports(batch).await;
+    r.unwrap();
+}
+
+fn probe(monitor: &str, region: &str, at_ms: i64, down: bool) -> NewProbeResult {
+    NewProbeResult {
+        monitor: monitor.into(),
+        region: region.into(),
+        at_ms,
+        outcome: if down { "down" } else { "up" },
+        cause: down.then_some("connect"),
+        total_ms: Some(2.5),
+        reliable: true,
+        result: format!("{{\"at\":{at_ms}}}"),
+    }
+}
+
+#[tokio::test]
+async fn prune_deletes_only_what_is_past_retention() {
+    each_backend(|s, name| async move {
+        let old = T0 - 40 * 86_400_000;
+        let ancient = T0 - 500 * 86_400_000;
+        insert(
+            &s,
+            vec![
+                report("melodia", ancient, "login", 1, true),
+                report("melodia", old, "login", 2, true),
+                report("melodia", T0, "login", 3, true),
+            ],
+        )
+        .await;
+        s.daily_salt(10, [1; 32]).await.unwrap();
+        s.daily_salt(20, [1; 32]).await.unwrap();
+        let out = s
+            .prune(PruneCutoffs {
+                raw_before_ms: T0 - 30 * 86_400_000,
+                rollups_before_ms: T0 - 400 * 86_400_000,
+                salts_before_day: 15,
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            out,
+            PruneOutcome {
+                reports: 2,
+                rollups: 1,
+                salts: 1,
+                probe_results: 0
+            },
+            "{name}"
+        );
+        // roll-ups outlive raw reports: the 40-day-old minute is still counted
+        assert_eq!(
+            s.summary("melodia", ancient).await.unwrap().total,
+            2,
+            "{name}"
+        );
+        assert!(
+            s.recent_counted_clients("melodia", ancient)
+                .await
+                .unwrap()
+                .len()
+                == 1,
+            "{name}"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn prune_deletes_old_probe_results() {
+    each_backend(|s, name| async move {
+        let old = T0 - 40 * 86_400_000;
+        s.insert_probe_results(vec![
+            probe("api", "eu-west", old, false),
+            probe("api", "eu-west", T0, false),
+        ])
+        .await
+        .unwrap();
+        let out = s
+            .prune(PruneCutoffs {
+                raw_before_ms: T0 - 30 * 86_400_000,
+                rollups_before_ms: T0 - 400 * 86_400_000,
+                salts_before_day: 0,
+            })
+            .await
+            .unwrap();
+        assert_eq!(out.probe_results, 1, "{name}");
+        assert_eq!(
+            s.probe_results("api", 0, 10).await.unwrap().len(),
+            1,
+            "{name}"
+        );
+        assert_eq!(
+            s.probe_hours("api", 0).await.unwrap().len(),
+            2,
+            "{name}: roll-ups outlive raw results"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn data_survives_reopening() {
+    for t in testing::all().await {
+        {
+            let s = open(&t.target).await.unwrap();
+            insert(&s, vec![report("melodia", T0, "login", 1, true)]).await;
+        }
+        let s = open(&t.target).await.unwrap();
+        s.ping().await.unwrap();
+        assert_eq!(
+            s.summary("melodia", T0).await.unwrap().total,
+            1,
+            "{}",
+            t.name
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_newer_schema_is_refused() {
+    let t = testing::sqlite();
+    drop(open(&t.target).await.unwrap());
+    let StoreTarget::Sqlite(path) = &t.target else {
+        unreachable!()
+    };
+    let conn = rusqlite::Connection::open(path).unwrap();
+    conn.execute(
+        "INSERT INTO schema_migrations VALUES (999, 'future', 0)",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+    let err = open(&t.target)
+        .await
+        .err()
+        .expect("must refuse")
+        .to_string();
+    assert!(err.contains("newer"), "{err}");
+}

@@ -1,0 +1,234 @@
+//! Intake: reports, roll-ups, salts, cities.
+
+use super::*;
+
+#[tokio::test]
+async fn summary_counts_only_counted_reports_in_the_window() {
+    each_backend(|s, name| async move {
+        let batch = vec![
+            report("melodia", T0 + 1_000, "login", 1, true),
+            report("melodia", T0 + 2_000, "login", 2, true),
+            report("melodia", T0 + 3_000, "playback", 3, true),
+            report("melodia", T0 + 4_000, "login", 1, false),
+            report("other", T0 + 5_000, "login", 4, true),
+            report("melodia", T0 - 3_600_000, "search", 5, true),
+        ];
+        insert(&s, batch).await;
+        let sum = s.summary("melodia", T0).await.unwrap();
+        assert_eq!(sum.total, 3, "{name}");
+        assert_eq!(sum.by_problem.get("login"), Some(&2), "{name}");
+        assert_eq!(sum.by_problem.get("playback"), Some(&1), "{name}");
+        assert_eq!(sum.by_platform.get("web"), Some(&2), "{name}");
+        assert_eq!(sum.by_platform.get("ios"), Some(&1), "{name}");
+        // client 3 gave no country: in the total, not in the breakdown
+        assert_eq!(sum.by_country.get("GB"), Some(&2), "{name}");
+        let wide = s.summary("melodia", T0 - 7_200_000).await.unwrap();
+        assert_eq!(wide.total, 4, "{name}");
+        assert_eq!(
+            s.summary("nobody", T0).await.unwrap(),
+            Summary::default(),
+            "{name}"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn roll_ups_accumulate_across_batches() {
+    each_backend(|s, name| async move {
+        for i in 0..5 {
+            insert(
+                &s,
+                vec![report("melodia", T0 + i * 1_000, "login", 2, true)],
+            )
+            .await;
+        }
+        insert(&s, vec![report("melodia", T0 + 61_000, "login", 2, true)]).await;
+        let counts = s
+            .report_counts("melodia", T0, T0 + 3_600_000, MINUTE_MS)
+            .await
+            .unwrap();
+        assert_eq!(
+            counts,
+            vec![
+                BucketCount {
+                    start_ms: T0,
+                    count: 5
+                },
+                BucketCount {
+                    start_ms: T0 + 60_000,
+                    count: 1
+                }
+            ],
+            "{name}"
+        );
+        let hourly = s
+            .report_counts("melodia", T0, T0 + 3_600_000, 3_600_000)
+            .await
+            .unwrap();
+        assert_eq!(
+            hourly,
+            vec![BucketCount {
+                start_ms: T0,
+                count: 6
+            }],
+            "{name}"
+        );
+        let none = s
+            .report_counts("melodia", T0 + 120_000, T0 + 3_600_000, MINUTE_MS)
+            .await
+            .unwrap();
+        assert!(none.is_empty(), "{name}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn recent_counted_clients_restore_the_dedupe_window() {
+    each_backend(|s, name| async move {
+        insert(
+            &s,
+            vec![
+                report("melodia", T0, "login", 1, true),
+                report("melodia", T0 + 5_000, "login", 1, true),
+                report("melodia", T0 + 9_000, "login", 1, false),
+                report("melodia", T0 - 60_000, "login", 2, true),
+                report("other", T0 + 1, "login", 1, true),
+            ],
+        )
+        .await;
+        let recent = s.recent_counted_clients("melodia", T0).await.unwrap();
+        assert_eq!(
+            recent,
+            vec![RecentClient {
+                service: "melodia".into(),
+                client_hash: [1; 16],
+                last_counted_ms: T0 + 5_000
+            },],
+            "{name}"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_first_salt_of_a_day_wins() {
+    each_backend(|s, name| async move {
+        let a = s.daily_salt(20_000, [7; 32]).await.unwrap();
+        let b = s.daily_salt(20_000, [9; 32]).await.unwrap();
+        let c = s.daily_salt(20_001, [9; 32]).await.unwrap();
+        assert_eq!((a, b, c), ([7; 32], [7; 32], [9; 32]), "{name}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn network_minutes_group_counted_reports_by_minute_and_network() {
+    each_backend(|s, name| async move {
+        insert(
+            &s,
+            vec![
+                report("melodia", T0 + 1_000, "login", 11, true),
+                report("melodia", T0 + 2_000, "login", 12, true), // same network (client / 10)
+                report("melodia", T0 + 3_000, "login", 21, true),
+                report("melodia", T0 + 4_000, "login", 22, false), // not counted
+                report("melodia", T0 + 61_000, "search", 11, true),
+                report("melodia", T0 + 120_000, "search", 11, true), // outside the range
+            ],
+        )
+        .await;
+        let mut rows = s
+            .network_minutes("melodia", T0, T0 + 120_000)
+            .await
+            .unwrap();
+        rows.sort_by_key(|r| (r.minute_ms, r.network_hash, r.platform.clone()));
+        let summary: Vec<(i64, u8, &str, &str, u64)> = rows
+            .iter()
+            .map(|r| {
+                (
+                    r.minute_ms - T0,
+                    r.network_hash[0],
+                    r.problem.as_str(),
+                    r.platform.as_str(),
+                    r.count,
+                )
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            vec![
+                (0, 1, "login", "ios", 1),
+                (0, 1, "login", "web", 1),
+                (0, 2, "login", "web", 1),
+                (60_000, 1, "search", "web", 1),
+            ],
+            "{name}"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn top_cities_count_counted_reports_per_city_and_country() {
+    each_backend(|s, name| async move {
+        let at = |city: Option<&str>, country: Option<&'static str>, client: u8, counted| {
+            let mut r = report(
+                "melodia",
+                T0 + i64::from(client) * 1_000,
+                "login",
+                client,
+                counted,
+            );
+            r.city = city.map(Into::into);
+            r.country = country;
+            r
+        };
+        insert(
+            &s,
+            vec![
+                at(Some("Manchester"), Some("GB"), 1, true),
+                at(Some("London"), Some("GB"), 2, true),
+                at(Some("London"), Some("GB"), 3, true),
+                at(Some("London"), Some("GB"), 4, false), // not counted
+                at(Some("London"), None, 5, true),
+                at(Some("London"), Some("CA"), 6, true),
+                at(Some("<b>Glasgow</b>"), Some("GB"), 7, true),
+                at(None, Some("GB"), 8, true), // no city
+                at(Some("Paris"), Some("FR"), 9, true),
+            ],
+        )
+        .await;
+        // before the window, and another service
+        let mut old = at(Some("Leeds"), Some("GB"), 10, true);
+        old.received_at_ms = T0 - 1;
+        let mut other = at(Some("Leeds"), Some("GB"), 11, true);
+        other.service = "other".into();
+        insert(&s, vec![old, other]).await;
+
+        let top = s.top_cities("melodia", T0, 4).await.unwrap();
+        assert_eq!(top.named, 7, "{name}: counted reports that name a city");
+        let got: Vec<(&str, Option<&str>, u64)> = top
+            .cities
+            .iter()
+            .map(|c| (c.city.as_str(), c.country.as_deref(), c.count))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("London", Some("GB"), 2),
+                ("<b>Glasgow</b>", Some("GB"), 1),
+                ("London", None, 1),
+                ("London", Some("CA"), 1),
+            ],
+            "{name}"
+        );
+        let later = s.top_cities("melodia", T0 + 6_500, 10).await.unwrap();
+        assert_eq!(later.named, 2, "{name}");
+        assert_eq!(
+            s.top_cities("nobody", 0, 10).await.unwrap(),
+            TopCities::default(),
+            "{name}"
+        );
+    })
+    .await;
+}
