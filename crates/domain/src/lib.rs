@@ -17,6 +17,7 @@
 //! - [`incident`]: incident and maintenance kind, status, impact and source.
 //! - [`role`]: what a person or API token may do.
 //! - [`hex`]: lower-case hex for tokens, hashes and signatures.
+//! - [`probe`]: a probe's outcome, cause and detail, with their public and operator words.
 
 pub mod city;
 pub mod clock;
@@ -24,6 +25,7 @@ pub mod country;
 pub mod hex;
 pub mod incident;
 pub mod platform;
+pub mod probe;
 pub mod problem;
 pub mod report;
 pub mod role;

@@ -83,7 +83,8 @@ pub struct RegionResult {
 struct Hysteresis {
     down: bool,
     since_ms: Option<i64>,
-    cause: Option<String>,
+    /// Typed in memory; a string only in the store's row.
+    cause: Option<Cause>,
     bad_rounds: u32,
     good_rounds: u32,
 }
@@ -208,11 +209,11 @@ impl Monitors {
     }
 
     /// Whether monitor `index` is open (down), since when, and why.
-    pub fn state(&self, index: usize) -> (bool, Option<i64>, Option<String>) {
+    pub fn state(&self, index: usize) -> (bool, Option<i64>, Option<Cause>) {
         let states = self.states.lock().unwrap_or_else(|e| e.into_inner());
-        states.get(index).map_or((false, None, None), |h| {
-            (h.down, h.since_ms, h.cause.clone())
-        })
+        states
+            .get(index)
+            .map_or((false, None, None), |h| (h.down, h.since_ms, h.cause))
     }
 }
 
@@ -291,10 +292,19 @@ async fn restore(monitors: &Monitors) -> Result<(), StoreError> {
         let mut states = monitors.states.lock().unwrap_or_else(|e| e.into_inner());
         for s in saved {
             if let Some(&i) = index.get(s.monitor.as_str()) {
+                // A cause this version has no word for is logged and left out, never
+                // shown under another name.
+                let cause = s.cause.as_deref().and_then(|c| {
+                    c.parse::<Cause>()
+                        .inspect_err(|e| {
+                            tracing::warn!(monitor = %s.monitor, error = %e, "saved monitor state: cause left out")
+                        })
+                        .ok()
+                });
                 states[i] = Hysteresis {
                     down: s.state == "down",
                     since_ms: Some(s.since_ms),
-                    cause: s.cause,
+                    cause,
                     bad_rounds: 0,
                     good_rounds: 0,
                 };
@@ -569,7 +579,7 @@ fn evaluate(monitors: &Monitors, i: usize, now_ms: i64) -> Option<MonitorState> 
                 monitor: m.id.to_string(),
                 state: "down".into(),
                 since_ms: now_ms,
-                cause: h.cause.clone(),
+                cause: h.cause.map(|c| c.as_str().to_owned()),
             });
         }
     } else {
@@ -590,32 +600,15 @@ fn evaluate(monitors: &Monitors, i: usize, now_ms: i64) -> Option<MonitorState> 
     None
 }
 
-fn most_common_cause(failing: &[&RegionResult]) -> Option<String> {
-    let mut counts: BTreeMap<&'static str, usize> = BTreeMap::new();
+fn most_common_cause(failing: &[&RegionResult]) -> Option<Cause> {
+    // Keyed by the machine word: a tie goes to the last word, as it always has.
+    let mut counts: BTreeMap<&'static str, (Cause, usize)> = BTreeMap::new();
     for r in failing {
         if let Some(c) = r.result.cause {
-            *counts.entry(c.as_str()).or_default() += 1;
+            counts.entry(c.as_str()).or_insert((c, 0)).1 += 1;
         }
     }
-    counts
-        .into_iter()
-        .max_by_key(|(_, n)| *n)
-        .map(|(c, _)| c.to_owned())
-}
-
-fn cause_words(cause: &str) -> &'static str {
-    match cause {
-        "dns" => "DNS resolution",
-        "connect" => "to connect",
-        "tls_certificate" => "TLS certificate checks",
-        "tls_handshake" => "the TLS handshake",
-        "timeout" => "with timeouts",
-        "http_5xx" => "with server errors (5xx)",
-        "http_4xx" => "with client errors (4xx)",
-        "overload" => "as overloaded (429/503, or far slower than usual)",
-        "content" => "content checks",
-        _ => "checks",
-    }
+    counts.into_values().max_by_key(|(_, n)| *n).map(|(c, _)| c)
 }
 
 /// The service-level diagnosis: which monitors fail where, and the probable cause.
@@ -630,8 +623,9 @@ pub fn diagnose(monitors: &Monitors, service: &str, now_ms: i64) -> String {
     if services_monitors.is_empty() {
         return "No monitors configured.".into();
     }
-    // cause -> (regions failing with it, one example explanation, monitors)
-    type Failing = (Vec<Arc<str>>, String, Vec<String>);
+    // cause -> (regions failing with it, one example explanation, monitors), keyed by the
+    // machine word so that ties keep their order
+    type Failing = (Cause, Vec<Arc<str>>, String, Vec<String>);
     let mut by_cause: BTreeMap<&'static str, Failing> = BTreeMap::new();
     let mut all_regions: Vec<Arc<str>> = Vec::new();
     let mut any = false;
@@ -651,12 +645,12 @@ pub fn diagnose(monitors: &Monitors, service: &str, now_ms: i64) -> String {
             {
                 let e = by_cause
                     .entry(c.as_str())
-                    .or_insert_with(|| (Vec::new(), r.explanation.clone(), Vec::new()));
-                if !e.0.contains(&r.region) {
-                    e.0.push(r.region.clone());
+                    .or_insert_with(|| (c, Vec::new(), r.explanation.clone(), Vec::new()));
+                if !e.1.contains(&r.region) {
+                    e.1.push(r.region.clone());
                 }
-                if !e.2.contains(&m.id.to_string()) {
-                    e.2.push(m.id.to_string());
+                if !e.3.contains(&m.id.to_string()) {
+                    e.3.push(m.id.to_string());
                 }
             }
         }
@@ -677,12 +671,12 @@ pub fn diagnose(monitors: &Monitors, service: &str, now_ms: i64) -> String {
             if all_regions.len() == 1 { "" } else { "s" }
         );
     }
-    let mut causes: Vec<_> = by_cause.into_iter().collect();
-    causes.sort_by_key(|(_, (regions, _, monitors))| Reverse((regions.len(), monitors.len())));
+    let mut causes: Vec<Failing> = by_cause.into_values().collect();
+    causes.sort_by_key(|(_, regions, _, monitors)| Reverse((regions.len(), monitors.len())));
     let parts: Vec<String> = causes
         .iter()
         .take(3)
-        .map(|(cause, (regions, example, mons))| {
+        .map(|(cause, regions, example, mons)| {
             let names = regions
                 .iter()
                 .map(|r| r.to_string())
@@ -700,16 +694,14 @@ pub fn diagnose(monitors: &Monitors, service: &str, now_ms: i64) -> String {
                     if regions.len() == 1 { "s" } else { "" }
                 )
             };
-            let hint = if regions.len() < all_regions.len()
-                && (*cause == "connect" || *cause == "timeout")
-            {
+            let hint = if regions.len() < all_regions.len() && cause.points_at_network() {
                 ": regional network or CDN"
             } else {
                 ""
             };
             format!(
                 "{scope} {}{hint} — {} ({})",
-                cause_words(cause),
+                cause.operator_failing(),
                 example.trim_end_matches('.'),
                 mons.join(", ")
             )

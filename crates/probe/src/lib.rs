@@ -71,7 +71,7 @@ pub mod status_ranges;
 mod tls;
 
 pub use endpoint::Endpoint;
-pub use outcome::{Cause, Detail, Outcome};
+pub use outcome::{Cause, Detail, Facts, Outcome};
 pub use prober::{Prober, ProberBuilder, ProberError};
 pub use result::{CertInfo, DnsAnswer, ProbeResult, Timings};
 pub use run::{OVERLOAD_LATENCY_FACTOR, probe};
