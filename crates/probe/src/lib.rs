@@ -58,9 +58,8 @@
 
 mod certificate;
 mod connect;
-mod dns;
 pub mod endpoint;
-mod http;
+pub mod kind;
 pub mod outcome;
 pub mod prober;
 pub mod protocol;
@@ -69,13 +68,13 @@ mod run;
 pub mod schedule;
 pub mod spec;
 pub mod status_ranges;
-mod tls;
 
 pub use endpoint::Endpoint;
+pub use kind::{Check, ProbeDef, ProbeKind};
 pub use outcome::{Cause, Detail, Facts, Outcome};
 pub use prober::{Prober, ProberBuilder, ProberError};
 pub use result::{CertInfo, DnsAnswer, ProbeResult, Timings};
 pub use run::{OVERLOAD_LATENCY_FACTOR, probe};
 pub use schedule::{Canary, Plan, Report, Schedule, Scheduler};
-pub use spec::{Check, ProbeDef, ProbeKind, ProbeSpec, SpecError};
+pub use spec::{ProbeSpec, SpecError};
 pub use status_ranges::StatusRanges;

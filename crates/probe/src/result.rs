@@ -8,8 +8,8 @@ use std::time::Duration;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
+use crate::kind::ProbeKind;
 use crate::outcome::{Cause, Detail, Facts, Outcome};
-use crate::spec::ProbeKind;
 
 /// How long each phase took. Only phases that happened are present.
 ///
@@ -197,23 +197,7 @@ impl ProbeResult {
         match (self.outcome, self.cause, self.detail) {
             (Outcome::Up, ..) => {
                 s.push_str(Outcome::Up.operator_words());
-                match self.kind {
-                    ProbeKind::Http => {
-                        if let Some(code) = self.http_status {
-                            let _ = write!(s, ": HTTP {code}");
-                        }
-                    }
-                    ProbeKind::Dns => {
-                        if let Some(d) = &self.dns {
-                            let _ = write!(s, ": {}", d.rcode);
-                            if !d.answers.is_empty() {
-                                let _ = write!(s, " {}", d.answers.join(", "));
-                            }
-                        }
-                    }
-                    ProbeKind::Tcp => s.push_str(": port open"),
-                    ProbeKind::Tls => s.push_str(": certificate valid"),
-                }
+                s.push_str(&self.kind.up_words(self));
                 if let Some(t) = self.timings.total {
                     let _ = write!(s, " in {}", human_duration(t));
                 }
