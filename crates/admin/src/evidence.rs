@@ -5,6 +5,7 @@
 //! available underneath.
 
 use crate::views::when;
+use downbeat_domain::probe::Cause;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -143,15 +144,15 @@ pub fn words(machine: &str) -> String {
     }
 }
 
-/// A probe failure cause in words ("tls_certificate" → "TLS certificate").
+/// A probe failure cause in words ("tls_certificate" → "TLS certificate"); a word this
+/// version does not know is logged and left out rather than guessed at.
 pub fn cause_words(cause: &str) -> String {
-    match cause {
-        "dns" => "DNS".into(),
-        "tls_certificate" => "TLS certificate".into(),
-        "tls_handshake" => "TLS handshake".into(),
-        "http_5xx" => "HTTP 5xx".into(),
-        "http_4xx" => "HTTP 4xx".into(),
-        other => words(other),
+    match cause.parse::<Cause>() {
+        Ok(c) => c.operator_words().to_owned(),
+        Err(e) => {
+            tracing::warn!(error = %e, "evidence names an unknown probe cause; left out");
+            String::new()
+        }
     }
 }
 

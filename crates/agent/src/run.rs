@@ -1,30 +1,22 @@
-//! The agent's loops: assignments (pulled every [`AgentOptions::refresh`]), a drift-free
-//! schedule over them, the canary, a collector that writes results to the buffer every
+//! The agent's loops: assignments (pulled every [`AgentOptions::refresh`]), the drift-free
+//! schedule the server runs too ([`downbeat_probe::schedule`]) over them, the canary, a collector that writes results to the buffer every
 //! [`AgentOptions::flush`], and a sender that delivers the buffer oldest first, retrying with
 //! exponential backoff while the server is unreachable.
 
 use crate::buffer::Buffer;
 use crate::protocol::{
-    ASSIGNMENTS_PATH, AssignedMonitor, Assignments, MAX_RESULTS_PER_PUSH, PushAnswer, PushedResult,
-    RESULTS_PATH, ResultsPush,
+    ASSIGNMENTS_PATH, Assignments, MAX_RESULTS_PER_PUSH, PushAnswer, PushedResult, RESULTS_PATH,
+    ResultsPush,
 };
 use downbeat_domain::{Clock, SystemClock};
-use downbeat_probe::{ProbeSpec, Prober};
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use downbeat_probe::schedule::{Canary, Report, Scheduler};
+use downbeat_probe::{ProbeResult, ProbeSpec, Prober};
 use std::future::Future;
-use std::hash::{Hash, Hasher};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
-use tokio::sync::{Notify, Semaphore, mpsc, watch};
+use tokio::sync::{Notify, mpsc, watch};
 use tokio::time::Instant;
-
-/// How often the canary is checked.
-const CANARY_EVERY: Duration = Duration::from_secs(30);
-/// On a clock faster than real time, intervals shrink with it, but never below this.
-const FASTEST: Duration = Duration::from_millis(20);
 /// Backoff between failed requests: from the first to the last, doubling, with jitter.
 const BACKOFF_FIRST: Duration = Duration::from_millis(250);
 const BACKOFF_MAX: Duration = Duration::from_secs(30);
@@ -100,7 +92,7 @@ pub struct Agent {
     opts: AgentOptions,
     http: reqwest::Client,
     buffer: Buffer,
-    canary_ok: AtomicBool,
+    canary: Canary,
     flushed: Notify,
 }
 
@@ -132,7 +124,7 @@ impl Agent {
             opts,
             http,
             buffer,
-            canary_ok: AtomicBool::new(true),
+            canary: Canary::default(),
             flushed: Notify::new(),
         }))
     }
@@ -150,16 +142,29 @@ impl Agent {
         let (assign_tx, assign_rx) = watch::channel::<Option<Arc<Assignments>>>(None);
         let (results_tx, results_rx) = mpsc::channel(QUEUE);
         let pull = tokio::spawn(self.clone().pull_assignments(assign_tx, stop.clone()));
-        let canary = tokio::spawn(self.clone().watch_canary(
-            prober.clone(),
-            assign_rx.clone(),
-            stop.clone(),
-        ));
-        let schedule =
-            tokio::spawn(
-                self.clone()
-                    .schedule(prober, assign_rx, results_tx, stop.clone()),
+        let canary = tokio::spawn({
+            let (me, prober, assignments, stop) = (
+                self.clone(),
+                prober.clone(),
+                assign_rx.clone(),
+                stop.clone(),
             );
+            async move {
+                let target = || me.canary(&assignments);
+                let clock = me.opts.clock.as_ref();
+                me.canary.watch(&prober, clock, target, stop).await;
+            }
+        });
+        let scheduler = Scheduler {
+            prober,
+            clock: self.opts.clock.clone(),
+            concurrency: self.opts.concurrency,
+        };
+        let pushed = Arc::new(Pushed {
+            agent: self.clone(),
+            tx: results_tx,
+        });
+        let schedule = tokio::spawn(scheduler.run(assign_rx, pushed, stop.clone()));
         let collect = tokio::spawn(self.clone().collect(results_rx));
         let send = tokio::spawn(self.clone().send(stop.clone()));
         shutdown.await;
@@ -174,11 +179,6 @@ impl Agent {
             tracing::info!(pending = self.buffer.len(), error = %e, "results stay buffered for the next start");
         }
         Ok(())
-    }
-
-    /// The real time `d` of the agent's clock takes.
-    fn real(&self, d: Duration) -> Duration {
-        self.opts.clock.real(d, FASTEST)
     }
 
     fn url(&self, path: &str) -> String {
@@ -236,114 +236,17 @@ impl Agent {
         }
     }
 
-    async fn watch_canary(
-        self: Arc<Self>,
-        prober: Prober,
-        assignments: watch::Receiver<Option<Arc<Assignments>>>,
-        mut stop: watch::Receiver<bool>,
-    ) {
-        let mut tick = tokio::time::interval(self.opts.clock.real(CANARY_EVERY, FASTEST));
-        loop {
-            tokio::select! {
-                _ = tick.tick() => {}
-                _ = stop.changed() => return,
-            }
-            let target = self
-                .opts
-                .canary
-                .clone()
-                .or_else(|| assignments.borrow().as_ref().and_then(|a| a.canary.clone()));
-            let ok = match target.as_deref().map(ProbeSpec::tcp) {
-                None => true,
-                Some(Ok(spec)) => downbeat_probe::probe(&spec, &prober).await.is_up(),
-                Some(Err(e)) => {
-                    tracing::warn!(error = %e, "canary is not host:port; ignored");
-                    true
-                }
-            };
-            if self.canary_ok.swap(ok, Ordering::Relaxed) != ok {
-                tracing::warn!(
-                    ok,
-                    "canary reachability changed; this vantage's results are {}",
-                    if ok {
-                        "trusted again"
-                    } else {
-                        "marked unreliable"
-                    }
-                );
-            }
-        }
-    }
-
-    async fn schedule(
-        self: Arc<Self>,
-        prober: Prober,
-        mut assignments: watch::Receiver<Option<Arc<Assignments>>>,
-        tx: mpsc::Sender<PushedResult>,
-        mut stop: watch::Receiver<bool>,
-    ) {
-        let slots = Arc::new(Semaphore::new(self.opts.concurrency.max(1)));
-        let mut current: Option<Arc<Assignments>> = None;
-        let mut heap: BinaryHeap<Reverse<(Instant, usize)>> = BinaryHeap::new();
-        let mut tasks = tokio::task::JoinSet::new();
-        loop {
-            let next_due = heap.peek().map(|Reverse((due, _))| *due);
-            tokio::select! {
-                () = sleep_until_opt(next_due) => {}
-                r = assignments.changed() => {
-                    if r.is_err() { break; }
-                    current = assignments.borrow_and_update().clone();
-                    let start = Instant::now();
-                    heap = current.iter().flat_map(|a| a.monitors.iter().enumerate())
-                        .map(|(i, m)| Reverse((start + self.real(first_offset(m)), i)))
-                        .collect();
-                    continue;
-                }
-                _ = stop.changed() => break,
-            }
-            while tasks.try_join_next().is_some() {}
-            let Some(a) = current.clone() else { continue };
-            let now = Instant::now();
-            while let Some(&Reverse((due, i))) = heap.peek() {
-                if due > now {
-                    break;
-                }
-                heap.pop();
-                let m = &a.monitors[i];
-                let interval = self.real(Duration::from_millis(m.interval_ms.max(1_000)));
-                match slots.clone().try_acquire_owned() {
-                    Ok(permit) => {
-                        let (a, prober, tx, me) =
-                            (a.clone(), prober.clone(), tx.clone(), self.clone());
-                        let started_at = self.opts.clock.now();
-                        tasks.spawn(async move {
-                            let m = &a.monitors[i];
-                            let mut result = downbeat_probe::probe(&m.probe, &prober).await;
-                            result.started_at = started_at;
-                            drop(permit);
-                            let reliable = me.canary_ok.load(Ordering::Relaxed);
-                            let _ = tx
-                                .send(PushedResult {
-                                    monitor: m.id.clone(),
-                                    reliable,
-                                    result,
-                                })
-                                .await;
-                        });
-                    }
-                    Err(_) => {
-                        tracing::debug!(monitor = %m.id, "every probe slot busy; round skipped")
-                    }
-                }
-                let mut next = due + interval;
-                while next <= now {
-                    next += interval;
-                }
-                heap.push(Reverse((next, i)));
-            }
-        }
-        // Probes in flight finish (each within its timeout) and hand over their results.
-        while tasks.join_next().await.is_some() {}
+    /// The canary of `--canary`, else the server's; read again for every check, as the
+    /// assignments may change it. One that is not `host:port` counts as none.
+    fn canary(&self, assignments: &watch::Receiver<Option<Arc<Assignments>>>) -> Option<ProbeSpec> {
+        let target = self
+            .opts
+            .canary
+            .clone()
+            .or_else(|| assignments.borrow().as_ref().and_then(|a| a.canary.clone()))?;
+        ProbeSpec::tcp(&target)
+            .inspect_err(|e| tracing::warn!(error = %e, "canary is not host:port; ignored"))
+            .ok()
     }
 
     /// Writes collected results to the buffer every `flush` (and when the queue closes).
@@ -454,11 +357,27 @@ fn same(a: &Assignments, b: &Assignments) -> bool {
         })
 }
 
-/// Spreads first runs over the interval, stably per monitor id (as the server does).
-fn first_offset(m: &AssignedMonitor) -> Duration {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    m.id.hash(&mut h);
-    Duration::from_millis(h.finish() % m.interval_ms.max(1))
+/// The agent's probes: results to the collector, marked reliable while the canary answers.
+struct Pushed {
+    agent: Arc<Agent>,
+    tx: mpsc::Sender<PushedResult>,
+}
+
+impl Report<Assignments> for Pushed {
+    fn skipped(&self, plan: &Assignments, i: usize) {
+        tracing::debug!(monitor = %plan.monitors[i].id, "every probe slot busy; round skipped");
+    }
+
+    async fn finished(&self, plan: &Assignments, i: usize, result: ProbeResult) {
+        let _ = self
+            .tx
+            .send(PushedResult {
+                monitor: plan.monitors[i].id.clone(),
+                reliable: self.agent.canary.reachable(),
+                result,
+            })
+            .await;
+    }
 }
 
 async fn sleep_until_opt(at: Option<Instant>) {

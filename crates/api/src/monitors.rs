@@ -71,7 +71,7 @@ pub async fn list(
                     "up"
                 },
                 since: since_ms.and_then(|ms| Timestamp::from_millisecond(ms).ok()),
-                probable_cause: cause,
+                probable_cause: cause.map(|c| c.as_str().to_owned()),
                 regions,
             }
         })

@@ -20,6 +20,7 @@
 //! - [`hex`]: lower-case hex for tokens, hashes and signatures.
 //! - [`text`]: characters every output (pages, Atom, mail) can carry.
 //! - [`duration`]: durations in words, the same on every page, message and narration.
+//! - [`probe`]: a probe's outcome, cause and detail, with their public and operator words.
 
 pub mod city;
 pub mod clock;
@@ -29,6 +30,7 @@ pub mod event;
 pub mod hex;
 pub mod incident;
 pub mod platform;
+pub mod probe;
 pub mod problem;
 pub mod report;
 pub mod role;

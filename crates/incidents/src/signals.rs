@@ -245,7 +245,7 @@ pub async fn run_once(incidents: &Incidents, now_ms: i64) -> Result<(), StoreErr
                     (
                         m.id.to_string(),
                         m.component.as_ref().map(|c| c.to_string()),
-                        cause,
+                        cause.map(|c| c.as_str().to_owned()),
                     )
                 })
             })

@@ -9,7 +9,7 @@
 
 use crate::Monitors;
 use downbeat_config::MonitorConfig;
-use downbeat_probe::{Cause, Detail, Outcome, ProbeResult};
+use downbeat_probe::{Cause, Facts, Outcome, ProbeResult};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -40,9 +40,9 @@ pub enum RegionState {
 impl RegionState {
     pub fn label(self) -> &'static str {
         match self {
-            RegionState::Passing => "passing",
-            RegionState::Degraded => "degraded",
-            RegionState::Failing => "failing",
+            RegionState::Passing => Outcome::Up.public_words(),
+            RegionState::Degraded => Outcome::Degraded.public_words(),
+            RegionState::Failing => Outcome::Down.public_words(),
             RegionState::Unreliable => "failing (vantage network unreliable)",
             RegionState::Stale => "no recent result",
         }
@@ -66,64 +66,39 @@ pub fn ago(ms: i64) -> String {
 }
 
 /// What follows "fails" for a failed result: never the error text, the target or the
-/// address, only the kind of failure.
+/// address, only the kind of failure ([`Cause::public_failing`]).
 pub fn cause_phrase(r: &ProbeResult, now_ms: i64) -> String {
     let Some(cause) = r.cause else {
         return "its check".into();
     };
-    let detail = r.detail;
-    match cause {
-        Cause::TlsCertificate => match (detail, &r.certificate) {
-            (Some(Detail::Expired), Some(c)) => {
-                let since = now_ms - c.not_after.as_millisecond();
-                if since >= 0 {
-                    format!("TLS: certificate expired {} ago", ago(since))
-                } else {
-                    "TLS: certificate expired".into()
-                }
-            }
-            (Some(Detail::Expired), None) => "TLS: certificate expired".into(),
-            (Some(Detail::NotYetValid), _) => "TLS: certificate not yet valid".into(),
-            (Some(Detail::WrongHost), _) => "TLS: certificate issued for another name".into(),
-            (Some(Detail::Untrusted), _) => "TLS: certificate not trusted".into(),
-            (Some(Detail::Revoked), _) => "TLS: certificate revoked".into(),
-            _ => "TLS: certificate rejected".into(),
-        },
-        Cause::TlsHandshake => "the TLS handshake".into(),
-        Cause::Dns => match detail {
-            Some(Detail::Nxdomain) => "DNS: the name does not exist".into(),
-            Some(Detail::Servfail) => "DNS: the resolver fails (SERVFAIL)".into(),
-            Some(Detail::NoAnswer) => "DNS: no address for the name".into(),
-            Some(Detail::UnexpectedAnswer | Detail::UnexpectedRcode) => {
-                "DNS: unexpected answer".into()
-            }
-            _ => "DNS resolution".into(),
-        },
-        Cause::Connect => match detail {
-            Some(Detail::Refused) => "to connect (connection refused)".into(),
-            Some(Detail::Unreachable) => "to connect (network unreachable)".into(),
-            Some(Detail::TimedOut) => "to connect (no answer)".into(),
-            _ => "to connect".into(),
-        },
-        Cause::Timeout => "with timeouts (no answer in time)".into(),
-        Cause::Http5xx => match r.http_status {
-            Some(s) => format!("with server errors (HTTP {s})"),
-            None => "with server errors (5xx)".into(),
-        },
-        Cause::Http4xx => match r.http_status {
-            Some(s) => format!("with refused requests (HTTP {s})"),
-            None => "with refused requests (4xx)".into(),
-        },
-        Cause::Overload => match r.http_status {
-            Some(s @ (429 | 503)) => format!("as overloaded (HTTP {s})"),
-            _ => "as overloaded (far too slow)".into(),
-        },
-        Cause::Content => "content checks (unexpected answer)".into(),
-    }
+    let since_expiry = r
+        .certificate
+        .as_ref()
+        .map(|c| now_ms - c.not_after.as_millisecond())
+        .filter(|since| *since >= 0)
+        .map(ago);
+    let facts = Facts {
+        http_status: r.http_status,
+        since_expiry,
+        ..Facts::default()
+    };
+    cause.public_failing(r.detail, &facts)
 }
 
 /// The latest result of monitor `index` per region, in public words.
 pub fn regions(monitors: &Monitors, index: usize, now_ms: i64) -> Vec<PublicRegion> {
+    regions_with_causes(monitors, index, now_ms)
+        .into_iter()
+        .map(|(region, _)| region)
+        .collect()
+}
+
+/// [`regions`], each with the cause of its latest result.
+fn regions_with_causes(
+    monitors: &Monitors,
+    index: usize,
+    now_ms: i64,
+) -> Vec<(PublicRegion, Option<Cause>)> {
     let m = &monitors.config.monitors[index];
     monitors
         .latest(index)
@@ -139,12 +114,13 @@ pub fn regions(monitors: &Monitors, index: usize, now_ms: i64) -> Vec<PublicRegi
                     (Outcome::Down, false) => RegionState::Unreliable,
                 }
             };
-            PublicRegion {
+            let region = PublicRegion {
                 region: r.region.to_string(),
                 state,
                 cause: matches!(state, RegionState::Failing | RegionState::Unreliable)
                     .then(|| cause_phrase(&r.result, now_ms)),
-            }
+            };
+            (region, r.result.cause)
         })
         .collect()
 }
@@ -161,11 +137,12 @@ pub fn diagnose_public(monitors: &Monitors, service: &str, now_ms: i64) -> Optio
         .filter(|(_, m)| m.service.as_str() == service)
         .map(|(i, _)| i)
         .collect();
-    // phrase -> regions failing with it (the phrase already tells the cause and detail)
-    let mut failing: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    // phrase -> regions failing with it (the phrase already tells the cause and detail),
+    // and whether its cause points at the regions' network
+    let mut failing: BTreeMap<String, (Vec<String>, bool)> = BTreeMap::new();
     let mut all_regions: Vec<String> = Vec::new();
     for &i in &of_service {
-        for r in regions(monitors, i, now_ms) {
+        for (r, cause) in regions_with_causes(monitors, i, now_ms) {
             if r.state == RegionState::Stale {
                 continue;
             }
@@ -173,9 +150,10 @@ pub fn diagnose_public(monitors: &Monitors, service: &str, now_ms: i64) -> Optio
                 all_regions.push(r.region.clone());
             }
             if let (RegionState::Failing, Some(c)) = (r.state, r.cause) {
-                let e = failing.entry(c).or_default();
-                if !e.contains(&r.region) {
-                    e.push(r.region);
+                let (regions, network) = failing.entry(c).or_default();
+                *network = cause.is_some_and(Cause::points_at_network);
+                if !regions.contains(&r.region) {
+                    regions.push(r.region);
                 }
             }
         }
@@ -190,12 +168,12 @@ pub fn diagnose_public(monitors: &Monitors, service: &str, now_ms: i64) -> Optio
             if n == 1 { "" } else { "s" }
         ));
     }
-    let mut causes: Vec<(String, Vec<String>)> = failing.into_iter().collect();
-    causes.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then_with(|| a.0.cmp(&b.0)));
+    let mut causes: Vec<(String, (Vec<String>, bool))> = failing.into_iter().collect();
+    causes.sort_by(|a, b| b.1.0.len().cmp(&a.1.0.len()).then_with(|| a.0.cmp(&b.0)));
     let parts: Vec<String> = causes
         .iter()
         .take(3)
-        .map(|(phrase, regions)| {
+        .map(|(phrase, (regions, network))| {
             let everywhere = regions.len() == n;
             let scope = match (everywhere, n) {
                 (true, 1) => format!("the {} check fails", regions[0]),
@@ -206,8 +184,7 @@ pub fn diagnose_public(monitors: &Monitors, service: &str, now_ms: i64) -> Optio
                     if regions.len() == 1 { "s" } else { "" }
                 ),
             };
-            let network = phrase.starts_with("to connect") || phrase.starts_with("with timeouts");
-            let hint = if !everywhere && network {
+            let hint = if !everywhere && *network {
                 ": regional network or CDN"
             } else {
                 ""

@@ -1,11 +1,11 @@
 //! Synthetic monitors: a drift-free schedule, results stored in batches, quorum across
 //! vantage regions, hysteresis, and a service diagnosis in plain words.
 //!
-//! The scheduler keeps every monitor's next due time in a heap; a monitor due at `t` is due
-//! next at `t + interval` (never "now + interval"), so thousands of monitors keep their
-//! cadence instead of drifting, and first runs are spread over the interval by a hash of
-//! the id. Probes run as tasks under a concurrency limit; a round that finds no free slot is
-//! skipped and counted rather than queued without bound.
+//! The configured monitors run on the schedule the agents run too
+//! ([`downbeat_probe::schedule`]: drift-free, first runs spread by a hash of the id, a
+//! concurrency limit whose skipped rounds are counted); this stage provides the plan (the
+//! config) and what happens around a probe (schedule lag and skipped rounds in the metrics,
+//! results to the writer).
 //!
 //! Every result updates the monitor's picture: its latest result per region (fresh for
 //! three intervals). A round is bad when at least `quorum` regions' fresh, reliable results
@@ -21,7 +21,8 @@
 //! [`Monitors`] is the stage's handle.
 //!
 //! # Layout
-//! - this file: [`Monitors`], [`start`] (restore, schedule, writer, canary, certificates),
+//! - this file: [`Monitors`], [`start`] (restore, the shared scheduler with this node's plan,
+//!   writer, canary, certificates),
 //!   [`record`] (judge, store, apply a batch), quorum and hysteresis, [`diagnose`] (the
 //!   operators' words).
 //! - [`latency`]: probe latency judged against its own time-of-day baseline.
@@ -40,6 +41,7 @@ use crate::latency::Latency;
 use downbeat_config::{Config, MonitorConfig, ProbeSettings};
 use downbeat_domain::Clock;
 use downbeat_notify::Notifier;
+use downbeat_probe::schedule::{Canary, Plan, Report, Scheduler};
 use downbeat_probe::{Cause, Outcome, ProbeResult, ProbeSpec, Prober};
 use downbeat_store::Store;
 use downbeat_store::{MonitorState, NewProbeResult, StoreError};
@@ -47,13 +49,12 @@ use jiff::Timestamp;
 use prometheus_client::registry::Registry;
 use serde::Serialize;
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, HashMap};
-use std::hash::{Hash, Hasher};
+use std::collections::{BTreeMap, HashMap};
 use std::ops::Deref;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
-use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 /// Results waiting to be stored before probes start waiting for the writer.
@@ -63,10 +64,6 @@ const MAX_BATCH: usize = 2_048;
 const CERTS_EVERY_MS: i64 = 60_000;
 /// How often the certificate loop looks at the clock.
 const CERTS_LOOK_EVERY: Duration = Duration::from_secs(5);
-/// How often the canary is checked.
-const CANARY_EVERY: Duration = Duration::from_secs(30);
-/// On a clock faster than real time, probe intervals shrink with it, but never below this.
-const FASTEST_INTERVAL: Duration = Duration::from_millis(20);
 
 /// A result as the API shows it: the probe's own fields plus where and whether to trust it.
 #[derive(Debug, Clone, Serialize)]
@@ -83,7 +80,8 @@ pub struct RegionResult {
 struct Hysteresis {
     down: bool,
     since_ms: Option<i64>,
-    cause: Option<String>,
+    /// Typed in memory; a string only in the store's row.
+    cause: Option<Cause>,
     bad_rounds: u32,
     good_rounds: u32,
 }
@@ -124,7 +122,7 @@ pub struct Inner {
     recent: Mutex<RecentStarts>,
     latest: RwLock<HashMap<usize, BTreeMap<Arc<str>, RegionResult>>>,
     states: Mutex<Vec<Hysteresis>>,
-    canary_ok: AtomicBool,
+    canary: Canary,
     pub skipped: AtomicU64,
     /// Latency baselines per monitor and region.
     pub latency: Latency,
@@ -157,7 +155,7 @@ impl Monitors {
             recent: Mutex::new(HashMap::new()),
             latest: RwLock::new(HashMap::new()),
             states: Mutex::new(vec![Hysteresis::default(); count]),
-            canary_ok: AtomicBool::new(true),
+            canary: Canary::default(),
             skipped: AtomicU64::new(0),
             latency: Latency::default(),
             metrics: ProbeMetrics::register(registry),
@@ -208,11 +206,11 @@ impl Monitors {
     }
 
     /// Whether monitor `index` is open (down), since when, and why.
-    pub fn state(&self, index: usize) -> (bool, Option<i64>, Option<String>) {
+    pub fn state(&self, index: usize) -> (bool, Option<i64>, Option<Cause>) {
         let states = self.states.lock().unwrap_or_else(|e| e.into_inner());
-        states.get(index).map_or((false, None, None), |h| {
-            (h.down, h.since_ms, h.cause.clone())
-        })
+        states
+            .get(index)
+            .map_or((false, None, None), |h| (h.down, h.since_ms, h.cause))
     }
 }
 
@@ -234,13 +232,19 @@ pub async fn start(
         }
     };
     let (tx, rx) = mpsc::channel(RESULT_QUEUE);
+    let scheduler = Scheduler {
+        prober: prober.clone(),
+        clock: monitors.clock.clone(),
+        concurrency: config.probes.concurrency,
+    };
+    // The configured monitors are the one plan; it never changes while the server runs.
+    let (_, plan) = watch::channel(Some(Arc::new(ConfigPlan(config.clone()))));
+    let local = Arc::new(Local {
+        monitors: monitors.clone(),
+        tx,
+    });
     let mut tasks = vec![
-        tokio::spawn(schedule(
-            monitors.clone(),
-            prober.clone(),
-            tx,
-            stopped.clone(),
-        )),
+        tokio::spawn(scheduler.run(plan, local, stopped.clone())),
         tokio::spawn(write_results(monitors.clone(), rx)),
     ];
     tasks.push(tokio::spawn(watch_certificates(
@@ -248,12 +252,17 @@ pub async fn start(
         stopped.clone(),
     )));
     if let Some(canary) = config.probes.canary.clone() {
-        tasks.push(tokio::spawn(watch_canary(
-            monitors.clone(),
-            prober,
-            canary,
-            stopped,
-        )));
+        match ProbeSpec::tcp(&canary) {
+            Ok(spec) => {
+                let monitors = monitors.clone();
+                tasks.push(tokio::spawn(async move {
+                    let clock = monitors.clock.as_ref();
+                    let target = || Some(spec.clone());
+                    monitors.canary.watch(&prober, clock, target, stopped).await;
+                }));
+            }
+            Err(_) => tracing::error!(%canary, "probes.canary is not host:port; canary disabled"),
+        }
     }
     Ok(tasks)
 }
@@ -291,10 +300,19 @@ async fn restore(monitors: &Monitors) -> Result<(), StoreError> {
         let mut states = monitors.states.lock().unwrap_or_else(|e| e.into_inner());
         for s in saved {
             if let Some(&i) = index.get(s.monitor.as_str()) {
+                // A cause this version has no word for is logged and left out, never
+                // shown under another name.
+                let cause = s.cause.as_deref().and_then(|c| {
+                    c.parse::<Cause>()
+                        .inspect_err(|e| {
+                            tracing::warn!(monitor = %s.monitor, error = %e, "saved monitor state: cause left out")
+                        })
+                        .ok()
+                });
                 states[i] = Hysteresis {
                     down: s.state == "down",
                     since_ms: Some(s.since_ms),
-                    cause: s.cause,
+                    cause,
                     bad_rounds: 0,
                     good_rounds: 0,
                 };
@@ -327,107 +345,54 @@ async fn restore(monitors: &Monitors) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Spreads first runs over the interval, stably per monitor id.
-fn first_offset(m: &MonitorConfig) -> Duration {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    m.id.as_str().hash(&mut h);
-    let ms = m.interval.as_millis().max(1) as u64;
-    Duration::from_millis(h.finish() % ms)
-}
+/// The server's configured monitors, as the shared scheduler sees them. Probes read their
+/// spec from the shared config rather than from a copy of every spec.
+struct ConfigPlan(Arc<Config>);
 
-async fn schedule(
-    monitors: Monitors,
-    prober: Prober,
-    tx: mpsc::Sender<Incoming>,
-    mut stopped: watch::Receiver<bool>,
-) {
-    let configs = &monitors.config.monitors;
-    let region = monitors.region.clone();
-    let start = Instant::now();
-    // Intervals are in the clock's time: on the demo's fast clock, probes run as often as
-    // they would in the simulated hours.
-    let real = |d: Duration| monitors.clock.real(d, FASTEST_INTERVAL);
-    let mut heap: BinaryHeap<Reverse<(Instant, usize)>> = configs
-        .iter()
-        .enumerate()
-        .map(|(i, m)| Reverse((start + real(first_offset(m)), i)))
-        .collect();
-    let slots = Arc::new(Semaphore::new(monitors.config.probes.concurrency));
-    // Tasks read their spec from the shared config rather than a copy of every spec.
-    let config = monitors.config.clone();
-    loop {
-        let Some(&Reverse((due, _))) = heap.peek() else {
-            return;
-        };
-        tokio::select! {
-            () = tokio::time::sleep_until(due) => {}
-            _ = stopped.changed() => return,
-        }
-        let now = Instant::now();
-        while let Some(&Reverse((due, i))) = heap.peek() {
-            if due > now {
-                break;
-            }
-            heap.pop();
-            let interval = real(configs[i].interval.as_duration());
-            match slots.clone().try_acquire_owned() {
-                Ok(permit) => {
-                    let (config, prober, tx) = (config.clone(), prober.clone(), tx.clone());
-                    let region = region.clone();
-                    let lag = monitors.metrics.probe_lag_seconds.clone();
-                    let started_at = monitors.clock.now();
-                    tokio::spawn(async move {
-                        lag.observe(due.elapsed().as_secs_f64());
-                        let mut result =
-                            downbeat_probe::probe(&config.monitors[i].probe, &prober).await;
-                        // Results are on the server's clock, like everything they are judged with.
-                        result.started_at = started_at;
-                        drop(permit);
-                        let _ = tx
-                            .send(Incoming {
-                                index: i,
-                                region,
-                                reliable: None,
-                                result,
-                            })
-                            .await;
-                    });
-                }
-                Err(_) => {
-                    monitors.skipped.fetch_add(1, Ordering::Relaxed);
-                    monitors.metrics.probes_skipped.inc();
-                }
-            }
-            // The next run keeps the cadence; if we fell behind by whole intervals, skip them.
-            let mut next = due + interval;
-            while next <= now {
-                next += interval;
-            }
-            heap.push(Reverse((next, i)));
-        }
+impl Plan for ConfigPlan {
+    fn count(&self) -> usize {
+        self.0.monitors.len()
+    }
+    fn id(&self, i: usize) -> &str {
+        self.0.monitors[i].id.as_str()
+    }
+    fn interval(&self, i: usize) -> Duration {
+        self.0.monitors[i].interval.as_duration()
+    }
+    fn spec(&self, i: usize) -> &ProbeSpec {
+        &self.0.monitors[i].probe
     }
 }
 
-async fn watch_canary(
+/// This node's own probes: lag and skipped rounds go to the metrics, results to the writer.
+struct Local {
     monitors: Monitors,
-    prober: Prober,
-    canary: String,
-    mut stopped: watch::Receiver<bool>,
-) {
-    let Ok(spec) = ProbeSpec::tcp(&canary) else {
-        tracing::error!(%canary, "probes.canary is not host:port; canary disabled");
-        return;
-    };
-    let mut tick = tokio::time::interval(monitors.clock.real(CANARY_EVERY, FASTEST_INTERVAL));
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            _ = stopped.changed() => return,
-        }
-        let ok = downbeat_probe::probe(&spec, &prober).await.is_up();
-        if monitors.canary_ok.swap(ok, Ordering::Relaxed) != ok {
-            tracing::warn!(%canary, ok, "canary reachability changed; this vantage's failures are {}", if ok { "trusted again" } else { "marked unreliable" });
-        }
+    tx: mpsc::Sender<Incoming>,
+}
+
+impl Report<ConfigPlan> for Local {
+    fn started(&self, _: &ConfigPlan, _: usize, late: Duration) {
+        self.monitors
+            .metrics
+            .probe_lag_seconds
+            .observe(late.as_secs_f64());
+    }
+
+    fn skipped(&self, _: &ConfigPlan, _: usize) {
+        self.monitors.skipped.fetch_add(1, Ordering::Relaxed);
+        self.monitors.metrics.probes_skipped.inc();
+    }
+
+    async fn finished(&self, _: &ConfigPlan, i: usize, result: ProbeResult) {
+        let _ = self
+            .tx
+            .send(Incoming {
+                index: i,
+                region: self.monitors.region.clone(),
+                reliable: None,
+                result,
+            })
+            .await;
     }
 }
 
@@ -466,7 +431,7 @@ pub async fn record(
     batch: &mut Vec<Incoming>,
     must_store: bool,
 ) -> Result<(), StoreError> {
-    let local_reliable = monitors.canary_ok.load(Ordering::Relaxed);
+    let local_reliable = monitors.canary.reachable();
     let mut rows = Vec::with_capacity(batch.len());
     let mut judged = Vec::with_capacity(batch.len());
     for Incoming {
@@ -569,7 +534,7 @@ fn evaluate(monitors: &Monitors, i: usize, now_ms: i64) -> Option<MonitorState> 
                 monitor: m.id.to_string(),
                 state: "down".into(),
                 since_ms: now_ms,
-                cause: h.cause.clone(),
+                cause: h.cause.map(|c| c.as_str().to_owned()),
             });
         }
     } else {
@@ -590,32 +555,15 @@ fn evaluate(monitors: &Monitors, i: usize, now_ms: i64) -> Option<MonitorState> 
     None
 }
 
-fn most_common_cause(failing: &[&RegionResult]) -> Option<String> {
-    let mut counts: BTreeMap<&'static str, usize> = BTreeMap::new();
+fn most_common_cause(failing: &[&RegionResult]) -> Option<Cause> {
+    // Keyed by the machine word: a tie goes to the last word, as it always has.
+    let mut counts: BTreeMap<&'static str, (Cause, usize)> = BTreeMap::new();
     for r in failing {
         if let Some(c) = r.result.cause {
-            *counts.entry(c.as_str()).or_default() += 1;
+            counts.entry(c.as_str()).or_insert((c, 0)).1 += 1;
         }
     }
-    counts
-        .into_iter()
-        .max_by_key(|(_, n)| *n)
-        .map(|(c, _)| c.to_owned())
-}
-
-fn cause_words(cause: &str) -> &'static str {
-    match cause {
-        "dns" => "DNS resolution",
-        "connect" => "to connect",
-        "tls_certificate" => "TLS certificate checks",
-        "tls_handshake" => "the TLS handshake",
-        "timeout" => "with timeouts",
-        "http_5xx" => "with server errors (5xx)",
-        "http_4xx" => "with client errors (4xx)",
-        "overload" => "as overloaded (429/503, or far slower than usual)",
-        "content" => "content checks",
-        _ => "checks",
-    }
+    counts.into_values().max_by_key(|(_, n)| *n).map(|(c, _)| c)
 }
 
 /// The service-level diagnosis: which monitors fail where, and the probable cause.
@@ -630,8 +578,9 @@ pub fn diagnose(monitors: &Monitors, service: &str, now_ms: i64) -> String {
     if services_monitors.is_empty() {
         return "No monitors configured.".into();
     }
-    // cause -> (regions failing with it, one example explanation, monitors)
-    type Failing = (Vec<Arc<str>>, String, Vec<String>);
+    // cause -> (regions failing with it, one example explanation, monitors), keyed by the
+    // machine word so that ties keep their order
+    type Failing = (Cause, Vec<Arc<str>>, String, Vec<String>);
     let mut by_cause: BTreeMap<&'static str, Failing> = BTreeMap::new();
     let mut all_regions: Vec<Arc<str>> = Vec::new();
     let mut any = false;
@@ -651,12 +600,12 @@ pub fn diagnose(monitors: &Monitors, service: &str, now_ms: i64) -> String {
             {
                 let e = by_cause
                     .entry(c.as_str())
-                    .or_insert_with(|| (Vec::new(), r.explanation.clone(), Vec::new()));
-                if !e.0.contains(&r.region) {
-                    e.0.push(r.region.clone());
+                    .or_insert_with(|| (c, Vec::new(), r.explanation.clone(), Vec::new()));
+                if !e.1.contains(&r.region) {
+                    e.1.push(r.region.clone());
                 }
-                if !e.2.contains(&m.id.to_string()) {
-                    e.2.push(m.id.to_string());
+                if !e.3.contains(&m.id.to_string()) {
+                    e.3.push(m.id.to_string());
                 }
             }
         }
@@ -677,12 +626,12 @@ pub fn diagnose(monitors: &Monitors, service: &str, now_ms: i64) -> String {
             if all_regions.len() == 1 { "" } else { "s" }
         );
     }
-    let mut causes: Vec<_> = by_cause.into_iter().collect();
-    causes.sort_by_key(|(_, (regions, _, monitors))| Reverse((regions.len(), monitors.len())));
+    let mut causes: Vec<Failing> = by_cause.into_values().collect();
+    causes.sort_by_key(|(_, regions, _, monitors)| Reverse((regions.len(), monitors.len())));
     let parts: Vec<String> = causes
         .iter()
         .take(3)
-        .map(|(cause, (regions, example, mons))| {
+        .map(|(cause, regions, example, mons)| {
             let names = regions
                 .iter()
                 .map(|r| r.to_string())
@@ -700,16 +649,14 @@ pub fn diagnose(monitors: &Monitors, service: &str, now_ms: i64) -> String {
                     if regions.len() == 1 { "s" } else { "" }
                 )
             };
-            let hint = if regions.len() < all_regions.len()
-                && (*cause == "connect" || *cause == "timeout")
-            {
+            let hint = if regions.len() < all_regions.len() && cause.points_at_network() {
                 ": regional network or CDN"
             } else {
                 ""
             };
             format!(
                 "{scope} {}{hint} — {} ({})",
-                cause_words(cause),
+                cause.operator_failing(),
                 example.trim_end_matches('.'),
                 mons.join(", ")
             )

@@ -11,6 +11,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use downbeat_probe::kind::TlsDef;
 use downbeat_probe::{Outcome, ProbeDef, ProbeKind, ProbeSpec, Prober, probe};
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
@@ -59,7 +60,10 @@ fn main() {
         report("http ", run(&prober, &http, probes, rate).await);
 
         let https = ProbeSpec::parse(ProbeDef {
-            ca_pem: Some(ca_pem),
+            tls: TlsDef {
+                ca_pem: Some(ca_pem),
+                ..TlsDef::default()
+            },
             ..ProbeDef::new(ProbeKind::Http, format!("https://localhost:{https_port}/"))
         })
         .expect("spec");

@@ -7,8 +7,8 @@ use std::net::SocketAddr;
 use tokio::net::TcpStream;
 use tokio::time::{Instant, timeout_at};
 
-use crate::dns::lookup_failure;
 use crate::endpoint::Endpoint;
+use crate::kind::dns::lookup_failure;
 use crate::outcome::{Cause, Detail};
 use crate::result::human_duration;
 use crate::run::{Failure, Run};

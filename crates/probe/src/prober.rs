@@ -19,7 +19,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::{ClientConfig, RootCertStore};
 
 use crate::certificate::RecordingVerifier;
-use crate::spec::{CaBundle, TlsOptions};
+use crate::kind::tls::{CaBundle, TlsOptions};
 
 /// Why a [`Prober`] could not be built.
 #[derive(Debug, thiserror::Error)]

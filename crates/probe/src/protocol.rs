@@ -2,8 +2,10 @@
 //! `POST /api/v1/agent/results` takes and answers. Both ends use these types, so they
 //! cannot drift apart.
 
+use crate::schedule::Plan;
 use crate::{ProbeResult, ProbeSpec};
 use serde::{Deserialize, Serialize};
+use std::time::Duration;
 
 /// Assignments path (query: `region`).
 pub const ASSIGNMENTS_PATH: &str = "/api/v1/agent/assignments";
@@ -22,6 +24,23 @@ pub struct Assignments {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub canary: Option<String>,
     pub monitors: Vec<AssignedMonitor>,
+}
+
+/// An agent probes its assignments on the shared schedule.
+impl Plan for Assignments {
+    fn count(&self) -> usize {
+        self.monitors.len()
+    }
+    fn id(&self, i: usize) -> &str {
+        &self.monitors[i].id
+    }
+    /// At least a second, whatever the server sent.
+    fn interval(&self, i: usize) -> Duration {
+        Duration::from_millis(self.monitors[i].interval_ms.max(1_000))
+    }
+    fn spec(&self, i: usize) -> &ProbeSpec {
+        &self.monitors[i].probe
+    }
 }
 
 /// One monitor to run.

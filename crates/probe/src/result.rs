@@ -8,8 +8,8 @@ use std::time::Duration;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::outcome::{Cause, Detail, Outcome};
-use crate::spec::ProbeKind;
+use crate::kind::ProbeKind;
+use crate::outcome::{Cause, Detail, Facts, Outcome};
 
 /// How long each phase took. Only phases that happened are present.
 ///
@@ -196,24 +196,8 @@ impl ProbeResult {
         };
         match (self.outcome, self.cause, self.detail) {
             (Outcome::Up, ..) => {
-                s.push_str("up");
-                match self.kind {
-                    ProbeKind::Http => {
-                        if let Some(code) = self.http_status {
-                            let _ = write!(s, ": HTTP {code}");
-                        }
-                    }
-                    ProbeKind::Dns => {
-                        if let Some(d) = &self.dns {
-                            let _ = write!(s, ": {}", d.rcode);
-                            if !d.answers.is_empty() {
-                                let _ = write!(s, " {}", d.answers.join(", "));
-                            }
-                        }
-                    }
-                    ProbeKind::Tcp => s.push_str(": port open"),
-                    ProbeKind::Tls => s.push_str(": certificate valid"),
-                }
+                s.push_str(Outcome::Up.operator_words());
+                s.push_str(&self.kind.up_words(self));
                 if let Some(t) = self.timings.total {
                     let _ = write!(s, " in {}", human_duration(t));
                 }
@@ -239,7 +223,12 @@ impl ProbeResult {
                 }
             }
             (Outcome::Down, cause, detail) => {
-                s.push_str(&self.down_words(cause, detail));
+                match cause {
+                    Some(cause) => {
+                        s.push_str(&cause.operator_failing_result(detail, &self.facts()))
+                    }
+                    None => s.push_str(Outcome::Down.operator_words()),
+                }
                 if cause == Some(Cause::TlsCertificate) {
                     cert_when(&mut s);
                 }
@@ -253,86 +242,14 @@ impl ProbeResult {
         s
     }
 
-    fn down_words(&self, cause: Option<Cause>, detail: Option<Detail>) -> String {
-        let status = self.http_status.unwrap_or_default();
+    /// The facts an operator's sentence about this result may quote, in words.
+    fn facts(&self) -> Facts {
         let ago = |t: Timestamp| human_duration(signed_secs(self.started_at, t));
-        match (cause, detail) {
-            (Some(Cause::Dns), Some(Detail::Nxdomain)) => {
-                "DNS: the name does not exist (NXDOMAIN)".into()
-            }
-            (Some(Cause::Dns), Some(Detail::Servfail)) => {
-                "DNS: the resolver failed (SERVFAIL)".into()
-            }
-            (Some(Cause::Dns), Some(Detail::DnsRefused)) => {
-                "DNS: the resolver refused the query".into()
-            }
-            (Some(Cause::Dns), Some(Detail::NoAnswer)) => "DNS: no record of that type".into(),
-            (Some(Cause::Dns), Some(Detail::TimedOut)) => {
-                "DNS: no answer from the resolver in time".into()
-            }
-            (Some(Cause::Dns), Some(Detail::UnexpectedAnswer)) => {
-                "DNS: the expected answer is missing".into()
-            }
-            (Some(Cause::Dns), Some(Detail::UnexpectedRcode)) => {
-                "DNS: unexpected response code".into()
-            }
-            (Some(Cause::Dns), _) => "DNS resolution failed".into(),
-            (Some(Cause::Connect), Some(Detail::Refused)) => {
-                "connection refused: nothing listens on that port".into()
-            }
-            (Some(Cause::Connect), Some(Detail::Unreachable)) => "host unreachable".into(),
-            (Some(Cause::Connect), Some(Detail::TimedOut)) => {
-                "connection timed out: no answer to the TCP handshake".into()
-            }
-            (Some(Cause::Connect), _) => "connection failed".into(),
-            (Some(Cause::TlsCertificate), Some(Detail::Expired)) => match &self.certificate {
-                Some(c) => format!("TLS certificate expired {} ago", ago(c.not_after)),
-                None => "TLS certificate expired".into(),
-            },
-            (Some(Cause::TlsCertificate), Some(Detail::NotYetValid)) => match &self.certificate {
-                Some(c) => format!(
-                    "TLS certificate not valid for another {}",
-                    ago(c.not_before)
-                ),
-                None => "TLS certificate not yet valid".into(),
-            },
-            (Some(Cause::TlsCertificate), Some(Detail::WrongHost)) => {
-                "TLS certificate is for another host name".into()
-            }
-            (Some(Cause::TlsCertificate), Some(Detail::Untrusted)) => {
-                "TLS certificate is not from a trusted authority".into()
-            }
-            (Some(Cause::TlsCertificate), Some(Detail::Revoked)) => {
-                "TLS certificate was revoked".into()
-            }
-            (Some(Cause::TlsCertificate), _) => "TLS certificate rejected".into(),
-            (Some(Cause::TlsHandshake), _) => "TLS handshake failed".into(),
-            (Some(Cause::Timeout), _) => "no answer before the timeout".into(),
-            (Some(Cause::Overload), Some(Detail::Slow)) => format!(
-                "overloaded: answered in {}, far above the limit",
-                self.timings
-                    .total
-                    .map_or_else(|| "?".into(), human_duration)
-            ),
-            (Some(Cause::Overload), Some(Detail::AboveBaseline)) => format!(
-                "overloaded: answered in {}, latency far above its own baseline",
-                self.timings
-                    .total
-                    .map_or_else(|| "?".into(), human_duration)
-            ),
-            (Some(Cause::Overload), _) => format!("overloaded: HTTP {status}"),
-            (Some(Cause::Http5xx), _) => format!("server error: HTTP {status}"),
-            (Some(Cause::Http4xx), _) => format!("client error: HTTP {status}"),
-            (Some(Cause::Content), Some(Detail::Status)) => format!("unexpected HTTP {status}"),
-            (Some(Cause::Content), Some(Detail::BodyMismatch)) => {
-                "the page does not contain what it should".into()
-            }
-            (Some(Cause::Content), Some(Detail::JsonMismatch)) => {
-                "the JSON answer is not what it should be".into()
-            }
-            (Some(Cause::Content), Some(Detail::Redirect)) => "redirect not followed".into(),
-            (Some(Cause::Content), _) => "unexpected answer".into(),
-            (None, _) => "down".into(),
+        Facts {
+            http_status: self.http_status,
+            total: self.timings.total.map(human_duration),
+            since_expiry: self.certificate.as_ref().map(|c| ago(c.not_after)),
+            until_valid: self.certificate.as_ref().map(|c| ago(c.not_before)),
         }
     }
 }

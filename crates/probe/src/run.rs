@@ -1,4 +1,4 @@
-//! Running one probe: [`probe`] dispatches on the kind, each phase stays within the deadline
+//! Running one probe: [`probe`] hands over to the kind's check, each phase stays within the deadline
 //! and records its timing, and the first failure becomes the result's cause.
 
 use std::time::Duration;
@@ -9,8 +9,7 @@ use tokio::time::Instant;
 use crate::outcome::{Cause, Detail, Outcome};
 use crate::prober::Prober;
 use crate::result::ProbeResult;
-use crate::spec::{Check, ProbeSpec, TlsCheck};
-use crate::{connect, dns, http, tls};
+use crate::spec::ProbeSpec;
 
 /// Response times above `max_latency` times this factor count as `overload` (down), not just
 /// `degraded`: a service answering four times slower than its ceiling is failing its users.
@@ -64,12 +63,7 @@ pub async fn probe(spec: &ProbeSpec, prober: &Prober) -> ProbeResult {
         now,
         result: ProbeResult::new(spec.kind(), now),
     };
-    let verdict = match spec.check() {
-        Check::Tcp(endpoint) => connect::open(&mut run, endpoint).await.map(|_| Pass::Up),
-        Check::Tls(check) => tls_check(&mut run, check).await,
-        Check::Http(check) => http::run(&mut run, check).await,
-        Check::Dns(check) => dns::run(&mut run, check).await,
-    };
+    let verdict = spec.check().run(&mut run).await;
     run.result.timings.total = Some(started.elapsed());
     let mut result = run.result;
     match verdict {
@@ -87,12 +81,6 @@ pub async fn probe(spec: &ProbeSpec, prober: &Prober) -> ProbeResult {
         }
     }
     result
-}
-
-async fn tls_check(run: &mut Run<'_>, check: &TlsCheck) -> Result<Pass, Failure> {
-    let tcp = connect::open(run, &check.endpoint).await?;
-    let _stream = tls::handshake(run, tcp, &check.endpoint, &check.tls, false).await?;
-    Ok(tls::expiry_verdict(run, &check.tls))
 }
 
 #[cfg(test)]

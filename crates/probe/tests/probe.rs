@@ -6,6 +6,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use downbeat_probe::kind::{DnsDef, TlsDef};
 use downbeat_probe::{
     Cause, Detail, Outcome, ProbeDef, ProbeKind, ProbeResult, ProbeSpec, Prober, probe,
 };
@@ -277,39 +278,39 @@ async fn http_statuses_bodies_and_latency_are_classified() {
         ),
         (
             "/404",
-            |d| d.expect_status = Some("404".into()),
+            |d| d.http.expect_status = Some("404".into()),
             Outcome::Up,
             None,
         ),
         (
             "/ok",
-            |d| d.body_contains = Some("ok".into()),
+            |d| d.http.body_contains = Some("ok".into()),
             Outcome::Up,
             None,
         ),
         (
             "/ok",
-            |d| d.body_contains = Some("welcome".into()),
+            |d| d.http.body_contains = Some("welcome".into()),
             Outcome::Down,
             Some((Cause::Content, Detail::BodyMismatch)),
         ),
         (
             "/ok",
-            |d| d.body_regex = Some("^o.$".into()),
+            |d| d.http.body_regex = Some("^o.$".into()),
             Outcome::Up,
             None,
         ),
         (
             "/ok",
-            |d| d.body_regex = Some("^[0-9]+$".into()),
+            |d| d.http.body_regex = Some("^[0-9]+$".into()),
             Outcome::Down,
             Some((Cause::Content, Detail::BodyMismatch)),
         ),
         (
             "/json",
             |d| {
-                d.json_pointer = Some("/status".into());
-                d.json_equals = Some("ok".into());
+                d.http.json_pointer = Some("/status".into());
+                d.http.json_equals = Some("ok".into());
             },
             Outcome::Up,
             None,
@@ -317,37 +318,37 @@ async fn http_statuses_bodies_and_latency_are_classified() {
         (
             "/json",
             |d| {
-                d.json_pointer = Some("/version".into());
-                d.json_equals = Some(4.into());
+                d.http.json_pointer = Some("/version".into());
+                d.http.json_equals = Some(4.into());
             },
             Outcome::Down,
             Some((Cause::Content, Detail::JsonMismatch)),
         ),
         (
             "/json",
-            |d| d.json_pointer = Some("/missing".into()),
+            |d| d.http.json_pointer = Some("/missing".into()),
             Outcome::Down,
             Some((Cause::Content, Detail::JsonMismatch)),
         ),
         (
             "/ok",
-            |d| d.json_pointer = Some("/status".into()),
+            |d| d.http.json_pointer = Some("/status".into()),
             Outcome::Down,
             Some((Cause::Content, Detail::JsonMismatch)),
         ),
         ("/redirect", |_| {}, Outcome::Up, None),
         (
             "/redirect",
-            |d| d.expect_status = Some("200".into()),
+            |d| d.http.expect_status = Some("200".into()),
             Outcome::Down,
             Some((Cause::Content, Detail::Redirect)),
         ),
         (
             "/redirect",
             |d| {
-                d.expect_status = Some("200".into());
-                d.max_redirects = Some(3);
-                d.body_contains = Some("ok".into());
+                d.http.expect_status = Some("200".into());
+                d.http.max_redirects = Some(3);
+                d.http.body_contains = Some("ok".into());
             },
             Outcome::Up,
             None,
@@ -355,27 +356,27 @@ async fn http_statuses_bodies_and_latency_are_classified() {
         (
             "/redirect-loop",
             |d| {
-                d.expect_status = Some("200".into());
-                d.max_redirects = Some(3);
+                d.http.expect_status = Some("200".into());
+                d.http.max_redirects = Some(3);
             },
             Outcome::Down,
             Some((Cause::Content, Detail::Redirect)),
         ),
         (
             "/sluggish",
-            |d| d.max_latency_ms = Some(20),
+            |d| d.http.max_latency_ms = Some(20),
             Outcome::Down,
             Some((Cause::Overload, Detail::Slow)),
         ),
         (
             "/sluggish",
-            |d| d.max_latency_ms = Some(100),
+            |d| d.http.max_latency_ms = Some(100),
             Outcome::Degraded,
             None,
         ),
         (
             "/sluggish",
-            |d| d.max_latency_ms = Some(1_000),
+            |d| d.http.max_latency_ms = Some(1_000),
             Outcome::Up,
             None,
         ),
@@ -469,7 +470,10 @@ async fn an_open_port_is_up_for_tcp() {
 fn tls_def(target: String, ca: Option<&Ca>) -> ProbeDef {
     ProbeDef {
         timeout_ms: Some(2_000),
-        ca_pem: ca.map(|c| c.pem.clone()),
+        tls: TlsDef {
+            ca_pem: ca.map(|c| c.pem.clone()),
+            ..TlsDef::default()
+        },
         ..ProbeDef::new(ProbeKind::Tls, target)
     }
 }
@@ -599,9 +603,9 @@ async fn https_with_a_trusted_test_ca_is_up_with_days_until_expiry() {
     let (chain, key) = leaf(&ca, &["localhost"], -1, 200);
     let port = tls_server(chain, key).await;
     let mut def = http(format!("https://localhost:{port}/json"));
-    def.ca_pem = Some(ca.pem.clone());
-    def.json_pointer = Some("/status".into());
-    def.json_equals = Some("ok".into());
+    def.tls.ca_pem = Some(ca.pem.clone());
+    def.http.json_pointer = Some("/status".into());
+    def.http.json_equals = Some("ok".into());
     let r = probe(&spec(def), &prober(None)).await;
     assert_eq!(r.outcome, Outcome::Up, "{r:#?}");
     assert_eq!(r.http_status, Some(200));
@@ -647,7 +651,10 @@ async fn plain_tcp_behind_a_tls_probe_is_a_handshake_failure() {
 fn dns_def(name: &str, server: SocketAddr) -> ProbeDef {
     ProbeDef {
         timeout_ms: Some(2_000),
-        resolver: Some(server.to_string()),
+        dns: DnsDef {
+            resolver: Some(server.to_string()),
+            ..DnsDef::default()
+        },
         ..ProbeDef::new(ProbeKind::Dns, name)
     }
 }
@@ -661,21 +668,21 @@ async fn dns_probes_against_a_loopback_server() {
         ("www.melodia.test", |_| {}, Outcome::Up, None, "NOERROR"),
         (
             "www.melodia.test",
-            |d| d.expect_answers = vec!["192.0.2.10".into()],
+            |d| d.dns.expect_answers = vec!["192.0.2.10".into()],
             Outcome::Up,
             None,
             "NOERROR",
         ),
         (
             "www.melodia.test",
-            |d| d.expect_answers = vec!["192.0.2.99".into()],
+            |d| d.dns.expect_answers = vec!["192.0.2.99".into()],
             Outcome::Down,
             Some(Detail::UnexpectedAnswer),
             "NOERROR",
         ),
         (
             "www.melodia.test",
-            |d| d.record_type = Some("AAAA".into()),
+            |d| d.dns.record_type = Some("AAAA".into()),
             Outcome::Down,
             Some(Detail::NoAnswer),
             "NOERROR",
@@ -689,14 +696,14 @@ async fn dns_probes_against_a_loopback_server() {
         ),
         (
             "nx.melodia.test",
-            |d| d.expect_rcode = Some("nxdomain".into()),
+            |d| d.dns.expect_rcode = Some("nxdomain".into()),
             Outcome::Up,
             None,
             "NXDOMAIN",
         ),
         (
             "www.melodia.test",
-            |d| d.expect_rcode = Some("NXDOMAIN".into()),
+            |d| d.dns.expect_rcode = Some("NXDOMAIN".into()),
             Outcome::Down,
             Some(Detail::UnexpectedRcode),
             "NOERROR",
@@ -711,8 +718,8 @@ async fn dns_probes_against_a_loopback_server() {
         (
             "melodia.test",
             |d| {
-                d.record_type = Some("MX".into());
-                d.expect_answers = vec!["10 mail.melodia.test.".into()];
+                d.dns.record_type = Some("MX".into());
+                d.dns.expect_answers = vec!["10 mail.melodia.test.".into()];
             },
             Outcome::Up,
             None,
@@ -721,8 +728,8 @@ async fn dns_probes_against_a_loopback_server() {
         (
             "melodia.test",
             |d| {
-                d.record_type = Some("txt".into());
-                d.expect_answers = vec!["v=spf1 -all".into()];
+                d.dns.record_type = Some("txt".into());
+                d.dns.expect_answers = vec!["v=spf1 -all".into()];
             },
             Outcome::Up,
             None,

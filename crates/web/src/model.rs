@@ -11,6 +11,7 @@
 use downbeat_api::App;
 use downbeat_config::ServiceConfig;
 use downbeat_crowd::{BucketBaseline, CrowdStatus};
+use downbeat_domain::probe::Cause;
 use downbeat_domain::{ComponentState, CountryCode, Verdict};
 use downbeat_incidents::{self as incidents, ServiceIncidents};
 use downbeat_monitors::diagnosis::{self, PublicRegion};
@@ -178,7 +179,7 @@ pub struct ProbeModel {
     /// Open (down) after its hysteresis; None before any result.
     pub down: Option<bool>,
     pub since: Option<Timestamp>,
-    pub cause: Option<String>,
+    pub cause: Option<Cause>,
     /// Latest result per vantage region, in public words.
     pub regions: Vec<PublicRegion>,
     /// Its days, oldest first, [`UPTIME_DAYS`] long.

@@ -167,22 +167,6 @@ pub struct RegionRow {
     pub class: &'static str,
 }
 
-/// A probe's cause word in plain words, the way people discuss outages.
-fn cause_words(cause: &str) -> String {
-    match cause {
-        "dns" => "DNS: the name does not resolve".into(),
-        "connect" => "the server cannot be reached".into(),
-        "tls_certificate" => "the TLS certificate is not valid".into(),
-        "tls_handshake" => "the secure connection fails".into(),
-        "timeout" => "no answer in time".into(),
-        "http_5xx" => "server errors (5xx)".into(),
-        "http_4xx" => "requests refused (4xx)".into(),
-        "overload" => "overload (busy or very slow)".into(),
-        "content" => "wrong content in the answer".into(),
-        other => other.replace('_', " "),
-    }
-}
-
 fn probe_rows(m: &PageModel, now: Timestamp) -> Vec<ProbeRow> {
     let components: Vec<&str> = m.components.iter().map(|c| c.id.as_str()).collect();
     m.probes
@@ -200,7 +184,7 @@ fn probe_rows(m: &PageModel, now: Timestamp) -> Vec<ProbeRow> {
                 },
                 state,
                 class,
-                cause: p.cause.as_deref().map(cause_words),
+                cause: p.cause.map(|c| c.public_words().to_owned()),
                 since: p
                     .since
                     .filter(|_| p.down == Some(true))

@@ -35,7 +35,7 @@ async fn target(slow: Arc<AtomicBool>) -> u16 {
 fn spec(port: u16) -> ProbeSpec {
     let mut def = ProbeDef::new(ProbeKind::Http, format!("http://127.0.0.1:{port}/"));
     // The static limit is generous: only the baseline can call 300 ms too slow.
-    def.max_latency_ms = Some(2_000);
+    def.http.max_latency_ms = Some(2_000);
     def.timeout_ms = Some(5_000);
     ProbeSpec::parse(def).unwrap()
 }

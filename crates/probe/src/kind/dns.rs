@@ -1,17 +1,129 @@
-//! DNS probes, and the reading of resolver errors into causes (shared with the lookups that
-//! http, tls and tcp probes make).
+//! `dns` probes: ask a resolver for a record and check the answer or the response code. Also
+//! the reading of resolver errors into causes, shared with the lookups that http, tls and tcp
+//! probes make.
 
 use std::net::{IpAddr, SocketAddr};
+use std::str::FromStr;
 
 use hickory_resolver::net::{DnsError, NetError};
 use hickory_resolver::proto::op::ResponseCode;
+use hickory_resolver::proto::rr::{Name, RecordType};
+use serde::{Deserialize, Serialize};
 use tokio::time::{Instant, timeout_at};
 
 use crate::endpoint::parse_port;
+use crate::kind::{Keys, ProbeDef, ProbeKind};
 use crate::outcome::{Cause, Detail};
-use crate::result::{DnsAnswer, human_duration};
+use crate::result::{DnsAnswer, ProbeResult, human_duration};
 use crate::run::{Failure, Pass, Run};
-use crate::spec::DnsCheck;
+use crate::spec::SpecError;
+
+/// The `dns` keys of a [`ProbeDef`].
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct DnsDef {
+    /// Record type, e.g. A, AAAA, CNAME, MX, TXT, NS (default A).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record_type: Option<String>,
+    /// Answers that must all be present (compared without case or trailing dot; MX as
+    /// `10 mail.example.com`, TXT as the text).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub expect_answers: Vec<String>,
+    /// The response code to expect instead of NOERROR-with-answers, e.g. NXDOMAIN.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect_rcode: Option<String>,
+    /// The resolver to ask, `address[:port]` (port 53), or `system` / absent for the
+    /// prober's own resolver.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolver: Option<String>,
+}
+
+impl Keys for DnsDef {
+    const KINDS: &'static [ProbeKind] = &[ProbeKind::Dns];
+    fn first_given(&self) -> Option<&'static str> {
+        [
+            ("record_type", self.record_type.is_some()),
+            ("expect_answers", !self.expect_answers.is_empty()),
+            ("expect_rcode", self.expect_rcode.is_some()),
+            ("resolver", self.resolver.is_some()),
+        ]
+        .into_iter()
+        .find_map(|(key, given)| given.then_some(key))
+    }
+}
+
+/// A DNS check.
+#[derive(Clone, Debug)]
+pub struct DnsCheck {
+    pub(crate) name: Name,
+    pub(crate) record_type: RecordType,
+    /// Normalized: lowercase, no trailing dot.
+    pub(crate) expect_answers: Vec<String>,
+    pub(crate) expect_rcode: Option<ResponseCode>,
+    pub(crate) resolver: Option<std::net::SocketAddr>,
+}
+
+pub(crate) fn parse(def: &ProbeDef) -> Result<DnsCheck, SpecError> {
+    let target = def.target.trim();
+    if target.is_empty() || target.contains(['/', ':', ' ']) {
+        return Err(SpecError::invalid(
+            "target",
+            format!("`{target}` is not a DNS name"),
+        ));
+    }
+    let name = Name::from_ascii(target)
+        .map_err(|e| SpecError::invalid("target", format!("`{target}`: {e}")))?;
+    let record_type = match &def.dns.record_type {
+        None => RecordType::A,
+        Some(t) => RecordType::from_str(&t.trim().to_ascii_uppercase()).map_err(|_| {
+            SpecError::invalid("record_type", format!("`{t}` is not a DNS record type"))
+        })?,
+    };
+    let expect_rcode = def
+        .dns
+        .expect_rcode
+        .as_deref()
+        .map(|s| {
+            parse_rcode(s).ok_or_else(|| {
+                SpecError::invalid("expect_rcode", format!("`{s}` is not a DNS response code"))
+            })
+        })
+        .transpose()?;
+    if expect_rcode.is_some_and(|rc| rc != ResponseCode::NoError)
+        && !def.dns.expect_answers.is_empty()
+    {
+        return Err(SpecError::invalid(
+            "expect_answers",
+            "cannot expect answers with an error rcode",
+        ));
+    }
+    let resolver = match def.dns.resolver.as_deref().map(str::trim) {
+        None | Some("system") => None,
+        Some(r) => Some(parse_resolver(r).map_err(|e| SpecError::invalid("resolver", e))?),
+    };
+    Ok(DnsCheck {
+        name,
+        record_type,
+        expect_answers: def
+            .dns
+            .expect_answers
+            .iter()
+            .map(|a| normalize_answer(a))
+            .collect(),
+        expect_rcode,
+        resolver,
+    })
+}
+
+pub(crate) fn up_words(result: &ProbeResult) -> String {
+    let Some(d) = &result.dns else {
+        return String::new();
+    };
+    if d.answers.is_empty() {
+        format!(": {}", d.rcode)
+    } else {
+        format!(": {} {}", d.rcode, d.answers.join(", "))
+    }
+}
 
 pub(crate) async fn run(run: &mut Run<'_>, check: &DnsCheck) -> Result<Pass, Failure> {
     let resolver = match check.resolver {
