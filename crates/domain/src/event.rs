@@ -10,6 +10,7 @@
 //! here.
 
 use crate::Verdict;
+use crate::probe::Cause;
 use crate::span::Span;
 use jiff::Timestamp;
 use serde::de::DeserializeOwned;
@@ -431,9 +432,9 @@ impl CrowdVerdict {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MonitorChange {
     pub monitor: String,
-    /// The probable cause's machine name (`tls_certificate`), when one is known.
+    /// The probable cause (serialized as its machine name, `tls_certificate`), when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cause: Option<String>,
+    pub cause: Option<Cause>,
 }
 
 impl MonitorChange {
@@ -450,9 +451,10 @@ impl MonitorChange {
         match state {
             CheckState::Down => Words::new(
                 format!("{svc}: check {monitor} is down"),
-                match self.cause.as_deref() {
-                    None | Some("") => "It fails from enough regions to count.".to_owned(),
-                    Some(cause) => format!("Probable cause: {}.", spaced(cause)),
+                match self.cause {
+                    None => "It fails from enough regions to count.".to_owned(),
+                    // Subscribers are the public: public words only.
+                    Some(cause) => format!("Probable cause: {}.", cause.public_words()),
                 },
                 Severity::Critical,
             ),
@@ -718,7 +720,7 @@ mod tests {
             }),
             Event::MonitorDown(MonitorChange {
                 monitor: "login-api".into(),
-                cause: Some("tls_certificate".into()),
+                cause: Some(Cause::TlsCertificate),
             }),
             Event::MonitorUp(MonitorChange {
                 monitor: "login-api".into(),

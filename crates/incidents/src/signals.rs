@@ -6,6 +6,7 @@ use super::model::*;
 use super::ops;
 use crate::Incidents;
 use downbeat_config::ServiceConfig;
+use downbeat_domain::probe::Cause;
 use downbeat_domain::{ComponentState, Verdict};
 use downbeat_store::{IncidentFilter, MINUTE_MS, StoreError};
 use jiff::Timestamp;
@@ -228,7 +229,7 @@ pub async fn run_once(incidents: &Incidents, now_ms: i64) -> Result<(), StoreErr
         let (maintained, whole_service) = under_maintenance(&snapshot, service);
         let crowd = incidents.crowd.status(service);
         let crowd_bad = crowd.verdict == Verdict::Problems && !whole_service;
-        let failing: Vec<(String, Option<String>, Option<String>)> = incidents
+        let failing: Vec<(String, Option<String>, Option<Cause>)> = incidents
             .config
             .monitors
             .iter()
@@ -245,7 +246,7 @@ pub async fn run_once(incidents: &Incidents, now_ms: i64) -> Result<(), StoreErr
                     (
                         m.id.to_string(),
                         m.component.as_ref().map(|c| c.to_string()),
-                        cause.map(|c| c.as_str().to_owned()),
+                        cause,
                     )
                 })
             })
@@ -297,23 +298,20 @@ async fn draft(
     incidents: &Incidents,
     service: &ServiceConfig,
     crowd_bad: bool,
-    failing: &[(String, Option<String>, Option<String>)],
+    failing: &[(String, Option<String>, Option<Cause>)],
     now_ms: i64,
 ) -> Result<(), StoreError> {
     let crowd = incidents.crowd.status(service);
     let episode = episode(incidents, service, now_ms).await?;
     let (source, title) = if !failing.is_empty() {
+        // A draft's title can become public: the cause in public words.
         let cause = failing
             .iter()
-            .find_map(|f| f.2.clone())
-            .unwrap_or_else(|| "failure".into());
+            .find_map(|f| f.2)
+            .map_or("failure", Cause::public_words);
         (
             Source::Probes,
-            format!(
-                "{}: checks failing ({})",
-                service.name,
-                cause.replace('_', " ")
-            ),
+            format!("{}: checks failing ({})", service.name, cause),
         )
     } else {
         let top = crowd

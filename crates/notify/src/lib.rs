@@ -199,7 +199,11 @@ impl Notifier {
         let down = state.state == "down";
         let change = MonitorChange {
             monitor: state.monitor.clone(),
-            cause: state.cause.clone(),
+            cause: state.cause.as_deref().and_then(|c| {
+                c.parse()
+                    .inspect_err(|e| tracing::warn!(monitor = %state.monitor, error = %e, "a monitor state with an unknown cause"))
+                    .ok()
+            }),
         };
         let event = Notice::new(
             m.service.as_str(),

@@ -96,7 +96,7 @@ mod tests {
             "Melodia",
         );
         assert_eq!(m.title, "Melodia: check api is down");
-        assert_eq!(m.text, "Probable cause: tls certificate.");
+        assert_eq!(m.text, "Probable cause: the TLS certificate is not valid.");
         let m = message(
             &row(
                 "incident.updated",
