@@ -426,6 +426,7 @@ async fn save_latency(monitors: &Monitors) {
 
 /// Judges, stores and applies a batch of results (drained). With `must_store`, a batch the
 /// store refuses is not applied either, and the error is returned (the agent retries it).
+#[tracing::instrument(name = "probe results", skip_all, fields(results = batch.len()))]
 pub async fn record(
     monitors: &Monitors,
     batch: &mut Vec<Incoming>,

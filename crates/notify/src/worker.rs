@@ -22,6 +22,7 @@ use std::future::Future;
 use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
+use tracing::Instrument;
 
 /// How often each destination looks for due deliveries when nothing wakes it sooner.
 pub const POLL_EVERY: Duration = Duration::from_secs(1);
@@ -196,10 +197,12 @@ fn send(
     c: ClaimedDelivery,
 ) -> impl Future<Output = (ClaimedDelivery, Sent)> + Send + 'static {
     let (notifier, target) = (notifier.clone(), target.clone());
+    let span = tracing::info_span!("delivery", destination = target.label(), event = %c.event.id, delivery = c.delivery.id);
     async move {
         let result = deliver(&notifier, &target, &c).await;
         (c, result)
     }
+    .instrument(span)
 }
 
 /// The one send path, for destinations and subscribers alike: the event's words, the

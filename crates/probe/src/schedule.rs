@@ -22,6 +22,7 @@ use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
+use tracing::Instrument;
 
 use downbeat_domain::Clock;
 use tokio::sync::{Semaphore, watch};
@@ -210,14 +211,19 @@ impl Scheduler {
                 };
                 let (plan, report, prober) = (plan.clone(), report.clone(), self.prober.clone());
                 let started_at = self.clock.now();
-                tasks.spawn(async move {
-                    report.started(&plan, i, due.at.elapsed());
-                    let mut result = plan.probe(i, &prober).await;
-                    // Results are on the vantage's clock, like everything they are judged with.
-                    result.started_at = started_at;
-                    drop(permit);
-                    report.finished(&plan, i, result).await;
-                });
+                let span = tracing::info_span!("probe", monitor = plan.id(i));
+                tasks.spawn(
+                    async move {
+                        report.started(&plan, i, due.at.elapsed());
+                        let mut result = plan.probe(i, &prober).await;
+                        // Results are on the vantage's clock, like everything they are judged
+                        // with.
+                        result.started_at = started_at;
+                        drop(permit);
+                        report.finished(&plan, i, result).await;
+                    }
+                    .instrument(span),
+                );
             }
         }
         // Probes in flight finish (each within its timeout) and hand over their results.
