@@ -229,6 +229,34 @@ impl Validator<'_> {
                 Ok(path)
             })
             .transpose()?;
+        let header_timeout = self.span(
+            "server.header_timeout",
+            raw.header_timeout,
+            Span::from_secs(10),
+            Span::from_secs(1),
+            Span::from_secs(300),
+        )?;
+        let request_timeout = self.span(
+            "server.request_timeout",
+            raw.request_timeout,
+            Span::from_secs(30),
+            Span::from_secs(1),
+            Span::from_secs(600),
+        )?;
+        let shutdown_grace = self.span(
+            "server.shutdown_grace",
+            raw.shutdown_grace,
+            Span::from_secs(10),
+            Span::from_secs(0),
+            Span::from_secs(600),
+        )?;
+        let max_connections = raw.max_connections.unwrap_or(10_000);
+        if !(1..=1_000_000).contains(&max_connections) {
+            return Err(self.err(
+                "server.max_connections",
+                format!("{max_connections} is not between 1 and 1000000"),
+            ));
+        }
         Ok(ServerConfig {
             listen,
             data_dir: raw.data_dir.map(PathBuf::from),
@@ -236,6 +264,10 @@ impl Validator<'_> {
             trusted_proxies,
             region,
             geoip,
+            header_timeout,
+            request_timeout,
+            max_connections,
+            shutdown_grace,
         })
     }
 

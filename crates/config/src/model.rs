@@ -43,6 +43,15 @@ pub struct ServerConfig {
     /// An operator-provided MaxMind DB file (GeoLite2/GeoIP2 Country or City) that
     /// guesses a reporter's country from their address; checked readable at load.
     pub geoip: Option<PathBuf>,
+    /// How long a client may take to send a request's headers, and how long a kept-alive
+    /// connection may stay idle: slower connections are closed (default 10 s).
+    pub header_timeout: Span,
+    /// How long one request may take, body included (default 30 s): then 408.
+    pub request_timeout: Span,
+    /// Connections served at once; more are closed at accept (default 10,000).
+    pub max_connections: usize,
+    /// On shutdown, how long open connections may finish before they are closed (10 s).
+    pub shutdown_grace: Span,
 }
 
 impl ServerConfig {

@@ -59,6 +59,10 @@ pub struct RawServer {
     pub trusted_proxies: Vec<String>,
     pub region: Option<String>,
     pub geoip: Option<String>,
+    pub header_timeout: Option<String>,
+    pub request_timeout: Option<String>,
+    pub max_connections: Option<usize>,
+    pub shutdown_grace: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -15,7 +15,6 @@ use downbeat_notify::Notifier;
 use downbeat_store::{Store, StoreError};
 use prometheus_client::registry::Registry;
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -143,12 +142,8 @@ pub async fn serve_app(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     tracing::info!(addr = %listener.local_addr()?, backend = app.store.backend().as_str(), "serving");
-    let result = axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await;
+    let limits = crate::listen::Limits::of(&app.config.server);
+    let result = crate::listen::serve(listener, router, limits, shutdown).await;
     tracing::info!("no more requests; draining the ingest queue");
     running.stop(&app).await;
     tracing::info!("stopped");

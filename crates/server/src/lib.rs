@@ -9,6 +9,8 @@
 //!
 //! # Layout
 //! - [`app`]: [`start`] (the stages and their tasks), [`Running`], [`serve_app`].
+//! - [`listen`]: the listener's limits: header and request deadlines, a connection cap,
+//!   a shutdown grace period.
 //! - [`jobs`]: the periodic jobs (crowd minute, incident round, pruning, housekeeping) with
 //!   testable steps.
 //! - [`product`]: [`build`]: the stages plus the whole router, ready to serve.
@@ -18,6 +20,7 @@
 
 pub mod app;
 pub mod jobs;
+pub mod listen;
 pub mod product;
 pub mod span;
 #[cfg(feature = "testing")]

@@ -6,6 +6,7 @@ mod helpers;
 mod incidents;
 mod latency;
 mod layout;
+mod listen;
 mod monitors;
 mod notify;
 mod ops;

@@ -1,0 +1,119 @@
+//! The HTTP listener, hardened against slow and greedy clients: a header-read deadline that
+//! also ends idle kept-alive connections, a deadline per request (body included), a cap on
+//! open connections, and a grace period on shutdown after which stragglers are closed.
+//!
+//! A client that sends half a request line and waits holds a connection and a task; without
+//! these limits a few hundred such clients hold the server's memory and file descriptors
+//! for ever.
+
+use axum::Router;
+use axum::extract::{ConnectInfo, Request};
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use downbeat_config::ServerConfig;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tower::ServiceExt;
+
+/// The limits of one listener.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub header_timeout: Duration,
+    pub request_timeout: Duration,
+    pub max_connections: usize,
+    pub shutdown_grace: Duration,
+}
+
+impl Limits {
+    pub fn of(server: &ServerConfig) -> Limits {
+        Limits {
+            header_timeout: server.header_timeout.as_duration(),
+            request_timeout: server.request_timeout.as_duration(),
+            max_connections: server.max_connections,
+            shutdown_grace: server.shutdown_grace.as_duration(),
+        }
+    }
+}
+
+/// Serves `router` on `listener` until `shutdown` completes; then stops accepting, lets
+/// open connections finish their requests for up to the grace period, and returns.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    limits: Limits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let deadline = limits.request_timeout;
+    let router = router.layer(axum::middleware::from_fn(move |req, next| {
+        request_deadline(deadline, req, next)
+    }));
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let graceful = GracefulShutdown::new();
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout);
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of descriptors or a connection reset before accept: keep serving
+                    // the others; back off a little so a full table does not spin.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let Ok(permit) = slots.clone().try_acquire_owned() else {
+            tracing::debug!(%peer, "connection limit reached; closed at accept");
+            drop(stream);
+            continue;
+        };
+        let service = router
+            .clone()
+            .map_request(move |mut req: Request<Incoming>| {
+                req.extensions_mut().insert(ConnectInfo(peer));
+                req
+            });
+        let conn = http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            // Header timeouts and clients that vanish end here; they are not our errors.
+            if let Err(e) = conn.await {
+                tracing::debug!(%peer, error = %e, "connection ended");
+            }
+            drop(permit);
+        });
+    }
+    drop(listener);
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(limits.shutdown_grace) => {
+            tracing::warn!(grace = ?limits.shutdown_grace, "connections still open after the shutdown grace period; closing them");
+        }
+    }
+    Ok(())
+}
+
+/// Answers 408 when a request (its body included) takes longer than `deadline`.
+async fn request_deadline(deadline: Duration, req: Request, next: Next) -> Response {
+    match tokio::time::timeout(deadline, next.run(req)).await {
+        Ok(resp) => resp,
+        Err(_) => (
+            StatusCode::REQUEST_TIMEOUT,
+            axum::Json(serde_json::json!({"error": "the request took too long; send it again"})),
+        )
+            .into_response(),
+    }
+}
