@@ -34,18 +34,30 @@ pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr
     }
     let mut client = peer;
     for hop in hops.iter().rev() {
-        match hop.parse::<IpAddr>() {
-            Ok(ip) => {
+        match parse_hop(hop) {
+            Some(ip) => {
                 client = ip.to_canonical();
                 if !is_trusted(&client) {
                     break;
                 }
             }
             // Garbage in the chain: believe no further than the last good hop.
-            Err(_) => break,
+            None => break,
         }
     }
     client
+}
+
+/// One `X-Forwarded-For` hop: an address, with a port as some proxies write it
+/// (`192.0.2.1:4711`, `[2001:db8::1]:4711`), and IPv6 in brackets without one.
+fn parse_hop(hop: &str) -> Option<IpAddr> {
+    if let Ok(ip) = hop.parse::<IpAddr>() {
+        return Some(ip);
+    }
+    if let Ok(sa) = hop.parse::<std::net::SocketAddr>() {
+        return Some(sa.ip());
+    }
+    hop.strip_prefix('[')?.strip_suffix(']')?.parse().ok()
 }
 
 /// The network an address belongs to for abuse analysis: its /24 or /48.
@@ -223,6 +235,15 @@ mod tests {
             ("127.0.0.1", vec!["nonsense, 198.51.100.1"], "198.51.100.1"),
             ("127.0.0.1", vec!["198.51.100.1, nonsense"], "127.0.0.1"),
             ("::ffff:127.0.0.1", vec!["2001:db8::1"], "2001:db8::1"),
+            // Hops with ports, as some proxies write them.
+            ("127.0.0.1", vec!["198.51.100.1:4711"], "198.51.100.1"),
+            ("127.0.0.1", vec!["[2001:db8::1]:4711"], "2001:db8::1"),
+            ("127.0.0.1", vec!["[2001:db8::2]"], "2001:db8::2"),
+            (
+                "127.0.0.1",
+                vec!["198.51.100.1:4711, 10.1.1.1:80"],
+                "198.51.100.1",
+            ),
         ];
         for (peer, xff, want) in cases {
             assert_eq!(
