@@ -19,6 +19,8 @@ use std::sync::Arc;
 pub const API_CACHE_MAX_AGE_MS: i64 = 1_000;
 /// Most cached API answers.
 const API_CACHE_ENTRIES: usize = 1024;
+/// Most bytes of cached API answers (a series of 20,000 buckets is about 1 MB).
+const API_CACHE_BYTES: usize = 32 << 20;
 
 /// The stages as the outputs see them; cheap to clone.
 #[derive(Clone)]
@@ -71,7 +73,11 @@ impl App {
                 incidents,
                 notifier,
                 metrics,
-                api_cache: ResponseCache::new(API_CACHE_MAX_AGE_MS, API_CACHE_ENTRIES),
+                api_cache: ResponseCache::new(
+                    API_CACHE_MAX_AGE_MS,
+                    API_CACHE_ENTRIES,
+                    API_CACHE_BYTES,
+                ),
             }),
         }
     }

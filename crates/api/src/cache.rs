@@ -16,19 +16,32 @@ struct Entry {
     body: Bytes,
 }
 
-/// Rendered answers keyed by (service, request); bounded.
+/// Rendered answers keyed by (service, request); bounded by count and by bytes (keys and
+/// bodies), so large answers cannot pile up to gigabytes.
 pub struct ResponseCache {
     max_age_ms: i64,
     max_entries: usize,
-    entries: RwLock<HashMap<(String, String), Entry>>,
+    max_bytes: usize,
+    entries: RwLock<Entries>,
+}
+
+#[derive(Default)]
+struct Entries {
+    map: HashMap<(String, String), Entry>,
+    bytes: usize,
+}
+
+fn weight(service: &str, key: &str, body: &Bytes) -> usize {
+    service.len() + key.len() + body.len()
 }
 
 impl ResponseCache {
-    pub fn new(max_age_ms: i64, max_entries: usize) -> Self {
+    pub fn new(max_age_ms: i64, max_entries: usize, max_bytes: usize) -> Self {
         ResponseCache {
             max_age_ms,
             max_entries,
-            entries: RwLock::new(HashMap::new()),
+            max_bytes,
+            entries: RwLock::new(Entries::default()),
         }
     }
 
@@ -37,19 +50,25 @@ impl ResponseCache {
         let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
         // The tuple key needs owned strings; look up by scanning the few entries of this
         // service instead would cost more than this allocation on a hit path this rare.
-        let e = entries.get(&(service.to_owned(), key.to_owned()))?;
+        let e = entries.map.get(&(service.to_owned(), key.to_owned()))?;
         let fresh =
             e.generation == generation && now_ms - e.at_ms < self.max_age_ms && now_ms >= e.at_ms;
         fresh.then(|| e.body.clone())
     }
 
     pub fn put(&self, service: &str, key: &str, generation: u64, now_ms: i64, body: Bytes) {
-        let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
-        if entries.len() >= self.max_entries {
-            // Arbitrary query strings must not grow memory without bound.
-            entries.clear();
+        let w = weight(service, key, &body);
+        if w > self.max_bytes / 4 {
+            // One answer this large would crowd out the rest: it is served, not kept.
+            return;
         }
-        entries.insert(
+        let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
+        if entries.map.len() >= self.max_entries || entries.bytes + w > self.max_bytes {
+            // Arbitrary query strings must not grow memory without bound.
+            entries.map.clear();
+            entries.bytes = 0;
+        }
+        let old = entries.map.insert(
             (service.to_owned(), key.to_owned()),
             Entry {
                 generation,
@@ -57,6 +76,15 @@ impl ResponseCache {
                 body,
             },
         );
+        entries.bytes += w;
+        if let Some(old) = old {
+            entries.bytes -= weight(service, key, &old.body);
+        }
+    }
+
+    /// Bytes held (keys and bodies).
+    pub fn bytes(&self) -> usize {
+        self.entries.read().unwrap_or_else(|e| e.into_inner()).bytes
     }
 }
 
@@ -66,7 +94,7 @@ mod tests {
 
     #[test]
     fn entries_expire_by_generation_and_age() {
-        let c = ResponseCache::new(1_000, 10);
+        let c = ResponseCache::new(1_000, 10, 1 << 20);
         c.put("m", "q", 1, 0, Bytes::from_static(b"x"));
         assert_eq!(c.get("m", "q", 1, 999).as_deref(), Some(&b"x"[..]));
         assert!(
@@ -80,10 +108,33 @@ mod tests {
 
     #[test]
     fn stays_bounded() {
-        let c = ResponseCache::new(1_000, 3);
+        let c = ResponseCache::new(1_000, 3, 1 << 20);
         for i in 0..10 {
             c.put("m", &i.to_string(), 0, 0, Bytes::new());
         }
-        assert!(c.entries.read().unwrap().len() <= 3);
+        assert!(c.entries.read().unwrap().map.len() <= 3);
+    }
+
+    #[test]
+    fn stays_bounded_by_bytes() {
+        let max = 8 << 20;
+        let c = ResponseCache::new(1_000, 1024, max);
+        for i in 0..200 {
+            c.put("m", &i.to_string(), 0, 0, Bytes::from(vec![b'x'; 1 << 20]));
+            assert!(c.bytes() <= max, "{} bytes after {i} answers", c.bytes());
+        }
+        assert!(
+            c.get("m", "199", 0, 0).is_some(),
+            "the latest answer is kept"
+        );
+        // One answer larger than a quarter of the budget is not kept at all.
+        c.put("m", "huge", 0, 0, Bytes::from(vec![b'x'; max / 2]));
+        assert!(c.get("m", "huge", 0, 0).is_none());
+        // Replacing an answer does not count it twice.
+        let c = ResponseCache::new(1_000, 1024, max);
+        for _ in 0..50 {
+            c.put("m", "same", 0, 0, Bytes::from(vec![b'x'; 1000]));
+        }
+        assert_eq!(c.bytes(), "m".len() + "same".len() + 1000);
     }
 }

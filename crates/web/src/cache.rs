@@ -94,17 +94,20 @@ impl Entry {
     }
 }
 
-/// Entries, bounded (country variants could otherwise grow with every new hot country).
+/// Entries, bounded by count and by bytes (country variants could otherwise grow with every
+/// new hot country).
 pub struct PageCache {
     entries: RwLock<HashMap<Key, Arc<Entry>>>,
     max_entries: usize,
+    max_bytes: usize,
 }
 
 impl PageCache {
-    pub fn new(max_entries: usize) -> PageCache {
+    pub fn new(max_entries: usize, max_bytes: usize) -> PageCache {
         PageCache {
             entries: RwLock::new(HashMap::new()),
             max_entries,
+            max_bytes,
         }
     }
 
@@ -116,6 +119,11 @@ impl PageCache {
             .cloned()
     }
 
+    /// Bytes held by every entry's bodies.
+    pub fn bytes(&self) -> usize {
+        weight(&self.entries.read().unwrap_or_else(|e| e.into_inner()))
+    }
+
     /// Stores `entry` unless a newer one is already there (a slow render must not replace
     /// a fresher one).
     pub fn put(&self, key: Key, entry: Arc<Entry>) {
@@ -123,9 +131,17 @@ impl PageCache {
         if entries.get(&key).is_some_and(|old| old.epoch > entry.epoch) {
             return;
         }
-        if entries.len() >= self.max_entries && !entries.contains_key(&key) {
-            // Variants beyond the bound go first; plain pages are few and always wanted.
+        let over_count = entries.len() >= self.max_entries && !entries.contains_key(&key);
+        let over_bytes =
+            key.country.is_some() && weight(&entries) + entry.body.weight() > self.max_bytes;
+        if over_count || over_bytes {
+            // Variants beyond the bound go first; plain pages are few (one per page the
+            // config declares) and always wanted.
             entries.retain(|k, _| k.country.is_none());
+        }
+        if key.country.is_some() && weight(&entries) + entry.body.weight() > self.max_bytes {
+            // Plain pages alone fill the budget: this variant is served, not kept.
+            return;
         }
         entries.insert(key, entry);
     }
@@ -157,5 +173,50 @@ impl PageCache {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+/// Bytes held by `entries`' bodies. Summing on insert is cheap: the cache holds at most a
+/// few thousand entries and inserts happen on renders, not on hits.
+fn weight(entries: &HashMap<Key, Arc<Entry>>) -> usize {
+    entries.values().map(|e| e.body.weight()).sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::encoded::Encoded;
+
+    fn entry(epoch: u64, n: usize) -> Arc<Entry> {
+        // Incompressible bytes, so every coding weighs about as much as the page.
+        let body: Vec<u8> = (0..n as u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+            .collect();
+        Arc::new(Entry::new(
+            epoch,
+            Encoded::new(body, "text/html", "no-cache", "accept-encoding"),
+        ))
+    }
+
+    #[test]
+    fn country_variants_are_bounded_by_bytes() {
+        let max = 2 << 20;
+        let cache = PageCache::new(4096, max);
+        cache.put(Key::plain(Page::Index), entry(1, 100_000));
+        for (i, c) in ["GB", "US", "DE", "JP", "FR", "IN", "BR", "ES", "IT", "NL"]
+            .iter()
+            .enumerate()
+        {
+            let key = Key {
+                page: Page::Service(0),
+                country: Some(CountryCode::parse(c).unwrap()),
+            };
+            cache.put(key, entry(1, 300_000 + i));
+            assert!(cache.bytes() <= max, "{} bytes after {c}", cache.bytes());
+        }
+        assert!(
+            cache.get(&Key::plain(Page::Index)).is_some(),
+            "plain pages stay"
+        );
     }
 }

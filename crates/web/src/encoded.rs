@@ -60,6 +60,11 @@ impl Encoded {
         Encoded::reusing(body, content_type, cache_control, vary, None)
     }
 
+    /// Bytes held: every coding's body.
+    pub fn weight(&self) -> usize {
+        self.identity.len() + self.gzip.len() + self.brotli.len()
+    }
+
     /// Like [`Encoded::new`], but when `previous` holds the same bytes its compressed bodies
     /// are reused: most re-renders after a data change (badges, feeds, summaries) produce
     /// the page they replace, and compressing is most of a render's cost.

@@ -20,6 +20,9 @@ use std::time::Duration;
 pub const REFRESH_EVERY: Duration = Duration::from_secs(1);
 /// Bound on cached pages (plain pages plus per-country variants).
 const MAX_ENTRIES: usize = 4096;
+/// Bound on the bytes of cached country variants (plain pages are kept whatever they weigh:
+/// one per page the config declares).
+const MAX_BYTES: usize = 64 << 20;
 const CSS: &str = include_str!("../assets/style.css");
 const LIVE_JS: &str = include_str!("../assets/live.js");
 
@@ -72,7 +75,7 @@ impl Pages {
                 .collect(),
             epochs: (0..n).map(|_| AtomicU64::new(0)).collect(),
             global_epoch: AtomicU64::new(0),
-            cache: PageCache::new(MAX_ENTRIES),
+            cache: PageCache::new(MAX_ENTRIES, MAX_BYTES),
             ids: app
                 .config
                 .services
