@@ -5,7 +5,8 @@
 //! are `Secure` and named with the `__Host-` prefix (so no subdomain or plain-HTTP page can
 //! plant or overwrite them). Over plain HTTP a browser would drop a `Secure` cookie, so there
 //! the cookies are plain-named and not `Secure` — and plain HTTP is served only to loopback
-//! clients (a browser on the same machine, an SSH tunnel, the tests). Anyone else reaching
+//! clients that reach us directly — a loopback TCP peer sending no forwarding header (a
+//! browser on the same machine, an SSH tunnel, the tests). Anyone else reaching
 //! `/admin` over plain HTTP gets a page asking for HTTPS, so a password or a session cookie
 //! never crosses a network in the clear.
 //!
@@ -30,11 +31,23 @@ const SESSION_PLAIN: &str = "downbeat-session";
 const LOGIN_SECURE: &str = "__Host-downbeat-login";
 const LOGIN_PLAIN: &str = "downbeat-login";
 
+/// Headers a proxy adds: their presence means the request did not come straight from a
+/// browser on this machine, whatever address they name.
+const FORWARDING: [&str; 5] = [
+    "x-forwarded-for",
+    "x-forwarded-proto",
+    "x-forwarded-host",
+    "forwarded",
+    "x-real-ip",
+];
+
 /// How the request reached us.
 #[derive(Debug, Clone)]
 pub struct Transport {
     /// Over HTTPS (a trusted proxy said `X-Forwarded-Proto: https`).
     pub secure: bool,
+    /// Straight from this machine: a loopback TCP peer and no forwarding header at all.
+    pub local: bool,
     /// The client's address (behind trusted proxies, the one they forwarded).
     pub client: IpAddr,
     /// What a same-origin `Origin` header looks like: `https://status.example.com`.
@@ -64,16 +77,20 @@ impl Transport {
                 .filter(|h| !h.is_empty())
         });
         let scheme = if secure { "https" } else { "http" };
+        let local = peer_ip.is_loopback() && FORWARDING.iter().all(|h| !headers.contains_key(*h));
         Transport {
             secure,
+            local,
             client: downbeat_intake::client_ip(peer_ip, headers, trusted),
             origin: host.map(|h| format!("{scheme}://{}", h.to_ascii_lowercase())),
         }
     }
 
-    /// HTTPS, or a client on this machine.
+    /// HTTPS, or a browser on this machine talking to us directly. The exemption rests on
+    /// the TCP peer alone: an address a proxy forwards (which a client may have written
+    /// itself) never earns plain HTTP.
     pub fn acceptable(&self) -> bool {
-        self.secure || self.client.is_loopback()
+        self.secure || self.local
     }
 
     pub fn session_cookie(&self) -> &'static str {
@@ -137,10 +154,9 @@ pub async fn current(
     transport: &Transport,
     headers: &HeaderMap,
 ) -> Result<Option<Session>, StoreError> {
-    let Some(secret) = cookie(headers, transport.session_cookie())
-        .or_else(|| cookie(headers, SESSION_SECURE))
-        .or_else(|| cookie(headers, SESSION_PLAIN))
-    else {
+    // Over HTTPS only the `__Host-` cookie counts: a plain-named one could have been planted
+    // by a subdomain or a plain-HTTP page.
+    let Some(secret) = cookie(headers, transport.session_cookie()) else {
         return Ok(None);
     };
     if secret.len() != 64 {

@@ -16,20 +16,25 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
+use ipnet::IpNet;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tower::ServiceExt;
 
 /// The limits of one listener.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Limits {
     pub header_timeout: Duration,
     pub request_timeout: Duration,
     pub max_connections: usize,
     pub shutdown_grace: Duration,
+    /// `server.trusted_proxies`, to notice a proxy on this machine that is not among them.
+    pub trusted_proxies: Arc<[IpNet]>,
 }
 
 impl Limits {
@@ -39,6 +44,31 @@ impl Limits {
             request_timeout: server.request_timeout.as_duration(),
             max_connections: server.max_connections,
             shutdown_grace: server.shutdown_grace.as_duration(),
+            trusted_proxies: server.trusted_proxies.clone().into(),
+        }
+    }
+}
+
+/// Says once that a proxy on this machine forwards requests but is not trusted: every
+/// client then looks like the proxy (one identity, one rate limit for everybody).
+struct UntrustedProxy {
+    trusted: Arc<[IpNet]>,
+    told: AtomicBool,
+}
+
+impl UntrustedProxy {
+    fn check(&self, peer: SocketAddr, headers: &axum::http::HeaderMap) {
+        let ip = peer.ip().to_canonical();
+        if ip.is_loopback()
+            && headers.contains_key("x-forwarded-for")
+            && !self.trusted.iter().any(|n| n.contains(&ip))
+            && !self.told.swap(true, Ordering::Relaxed)
+        {
+            tracing::warn!(
+                peer = %ip,
+                "requests from {ip} carry X-Forwarded-For, but {ip} is not in server.trusted_proxies: \
+                 every client behind that proxy counts as one; list the proxy there if it is yours"
+            );
         }
     }
 }
@@ -56,6 +86,10 @@ pub async fn serve(
         request_deadline(deadline, req, next)
     }));
     let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let proxy = Arc::new(UntrustedProxy {
+        trusted: limits.trusted_proxies.clone(),
+        told: AtomicBool::new(false),
+    });
     let graceful = GracefulShutdown::new();
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
@@ -80,9 +114,11 @@ pub async fn serve(
             drop(stream);
             continue;
         };
+        let proxy = proxy.clone();
         let service = router
             .clone()
             .map_request(move |mut req: Request<Incoming>| {
+                proxy.check(peer, req.headers());
                 req.extensions_mut().insert(ConnectInfo(peer));
                 req
             });

@@ -356,3 +356,52 @@ async fn a_sign_in_is_logged_inside_its_request_span() {
     );
     assert!(!text.contains("secret-looking"), "{text}");
 }
+
+/// The plain-HTTP exemption rests on the TCP peer alone. Behind a proxy that passes the
+/// client's own X-Forwarded-For along, a client writing "127.0.0.1" (or any loopback
+/// address) must not get the admin area over plain HTTP; and over HTTPS a plain-named
+/// session cookie, which a plain-HTTP page could have planted, is not a session.
+#[tokio::test]
+async fn a_forwarded_loopback_address_does_not_earn_plain_http() {
+    let app = spawn_app().await;
+    for claimed in ["127.0.0.1", "::1", "127.0.0.1, 127.0.0.2"] {
+        let r = reqwest::Client::new()
+            .get(app.url("/admin/login"))
+            .header("x-forwarded-for", claimed)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{claimed}");
+        assert!(r.text().await.unwrap().contains("HTTPS needed"));
+    }
+    for (name, value) in [("forwarded", "for=127.0.0.1"), ("x-real-ip", "127.0.0.1")] {
+        let r = reqwest::Client::new()
+            .get(app.url("/admin/login"))
+            .header(name, value)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{name}");
+    }
+
+    // Over HTTPS, the session lives only in the __Host- cookie.
+    app.add_user("ana", Role::Editor).await;
+    let mut local = app.browser();
+    local.sign_in("ana").await;
+    let plain = local.cookies["downbeat-session"].clone();
+    let r = app
+        .client // follows no redirects
+        .get(app.url("/admin"))
+        .header("x-forwarded-for", "203.0.113.7")
+        .header("x-forwarded-proto", "https")
+        .header("cookie", format!("downbeat-session={plain}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::SEE_OTHER,
+        "no session: sent to sign in"
+    );
+    app.stop().await;
+}
