@@ -1,13 +1,22 @@
 //! Monitors of a service with their latest result per region, and a monitor's history.
+//!
+//! Two views. With a viewer token (or better), the operators' view: targets, addresses,
+//! raw errors, certificates, DNS answers and the operators' diagnosis. Without one, the
+//! public view: states, causes in public words, regions and timings, nothing a host name,
+//! an address or an error text could leak through.
 
 use super::ApiError;
 use super::query::parse_query;
 use super::reports::service_of;
 use crate::app::App;
+use crate::auth::{MaybePrincipal, Role};
 use axum::Json;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, RawQuery, State};
+use axum::response::{IntoResponse, Response};
+use downbeat_monitors::diagnosis::{self, RegionState};
 use downbeat_monitors::{RegionResult, diagnose};
+use downbeat_probe::{Cause, Detail, Outcome, ProbeResult, Timings};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -35,19 +44,75 @@ pub struct MonitorsBody {
     monitors: Vec<MonitorBody>,
 }
 
+/// A monitor as the public sees it: no target, address, error text, certificate or DNS
+/// answer.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct PublicMonitorBody {
+    id: String,
+    kind: &'static str,
+    component: Option<String>,
+    interval_s: u64,
+    /// "up", "down" (after hysteresis and quorum), or "unknown" before any result.
+    state: &'static str,
+    since: Option<Timestamp>,
+    #[schema(value_type = Option<String>)]
+    probable_cause: Option<Cause>,
+    /// The probable cause in public words.
+    cause_words: Option<&'static str>,
+    #[schema(value_type = Object)]
+    regions: BTreeMap<String, PublicRegionBody>,
+}
+
+/// A region's latest result in public words, with its timings.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct PublicRegionBody {
+    at: Timestamp,
+    #[schema(value_type = String)]
+    state: RegionState,
+    /// Why it fails, in public words (only when failing).
+    words: Option<String>,
+    #[schema(value_type = String)]
+    outcome: Outcome,
+    #[schema(value_type = Option<String>)]
+    cause: Option<Cause>,
+    #[schema(value_type = Option<String>)]
+    detail: Option<Detail>,
+    /// Whether the vantage trusted its own network (its canary answered).
+    reliable: bool,
+    #[schema(value_type = Object)]
+    timings: Timings,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct PublicMonitorsBody {
+    service: String,
+    /// The public diagnosis, when there are monitors with results.
+    diagnosis: Option<String>,
+    monitors: Vec<PublicMonitorBody>,
+}
+
+/// Whether the caller may see the operators' view.
+fn operator(who: &MaybePrincipal) -> bool {
+    who.0.as_ref().is_some_and(|p| p.role.allows(Role::Viewer))
+}
+
 /// `GET /api/v1/services/{service}/monitors`
 #[utoipa::path(get, path = "/api/v1/services/{service}/monitors", tag = "monitors", operation_id = "list_monitors",
     params(("service" = String, Path, description = "Service id")),
     responses(
-        (status = 200, description = "Monitors, their latest result per region, and the diagnosis", body = MonitorsBody),
+        (status = 200, description = "Monitors, their latest result per region, and the diagnosis: the operators' view with a viewer token, else the public view (PublicMonitorsBody)", body = MonitorsBody),
         (status = 404, description = "Unknown service"),
     ))]
 pub async fn list(
     State(app): State<App>,
     path: Result<Path<String>, PathRejection>,
-) -> Result<Json<MonitorsBody>, ApiError> {
+    who: MaybePrincipal,
+) -> Result<Response, ApiError> {
     let service = service_of(&app, &path)?;
     let now_ms = app.clock.now().as_millisecond();
+    if !operator(&who) {
+        return Ok(Json(public_list(&app, service.id.as_str(), now_ms)).into_response());
+    }
     let monitors = app
         .config
         .monitors
@@ -80,7 +145,80 @@ pub async fn list(
         service: service.id.to_string(),
         diagnosis: diagnose(&app.monitors, service.id.as_str(), now_ms),
         monitors,
-    }))
+    })
+    .into_response())
+}
+
+/// The public view of a service's monitors.
+fn public_list(app: &App, service: &str, now_ms: i64) -> PublicMonitorsBody {
+    let monitors = app
+        .config
+        .monitors
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| m.service.as_str() == service)
+        .map(|(i, m)| {
+            let latest = app.monitors.latest(i);
+            let (down, since_ms, cause) = app.monitors.state(i);
+            let regions = diagnosis::regions(&app.monitors, i, now_ms)
+                .into_iter()
+                .filter_map(|p| {
+                    let r = latest.get(p.region.as_str())?;
+                    Some((
+                        p.region,
+                        PublicRegionBody {
+                            at: r.at,
+                            state: p.state,
+                            words: p.cause,
+                            outcome: r.result.outcome,
+                            cause: r.result.cause,
+                            detail: r.result.detail,
+                            reliable: r.reliable,
+                            timings: r.result.timings,
+                        },
+                    ))
+                })
+                .collect();
+            PublicMonitorBody {
+                id: m.id.to_string(),
+                kind: m.probe.kind().as_str(),
+                component: m.component.as_ref().map(ToString::to_string),
+                interval_s: m.interval.as_secs(),
+                state: if down {
+                    "down"
+                } else if latest.is_empty() {
+                    "unknown"
+                } else {
+                    "up"
+                },
+                since: since_ms.and_then(|ms| Timestamp::from_millisecond(ms).ok()),
+                probable_cause: cause,
+                cause_words: cause.map(Cause::public_words),
+                regions,
+            }
+        })
+        .collect();
+    PublicMonitorsBody {
+        service: service.to_owned(),
+        diagnosis: diagnosis::diagnose_public(&app.monitors, service, now_ms),
+        monitors,
+    }
+}
+
+/// One stored result as the public sees it: when, where, the outcome and its timings.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct PublicResult {
+    region: String,
+    reliable: bool,
+    started_at: Timestamp,
+    #[schema(value_type = String)]
+    outcome: Outcome,
+    #[schema(value_type = Option<String>)]
+    cause: Option<Cause>,
+    #[schema(value_type = Option<String>)]
+    detail: Option<Detail>,
+    #[schema(value_type = Object)]
+    timings: Timings,
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -103,7 +241,7 @@ pub struct ResultsBody {
 #[utoipa::path(get, path = "/api/v1/monitors/{id}/results", tag = "monitors", operation_id = "monitor_results",
     params(("id" = String, Path, description = "Monitor id"), ResultsQuery),
     responses(
-        (status = 200, description = "The monitor's results, oldest first", body = ResultsBody),
+        (status = 200, description = "The monitor's results, oldest first: whole with a viewer token, else when, where, the outcome, its cause and timings", body = ResultsBody),
         (status = 400, description = "Bad query"),
         (status = 404, description = "Unknown monitor"),
         (status = 422, description = "A parameter's value is not acceptable"),
@@ -112,6 +250,7 @@ pub async fn results(
     State(app): State<App>,
     path: Result<Path<String>, PathRejection>,
     RawQuery(raw): RawQuery,
+    who: MaybePrincipal,
 ) -> Result<Json<ResultsBody>, ApiError> {
     let Ok(Path(id)) = path else {
         return Err(ApiError::NotFound("unknown monitor".into()));
@@ -141,9 +280,25 @@ pub async fn results(
         .store
         .probe_results(monitor.id.as_str(), since_ms, limit)
         .await?;
+    let full = operator(&who);
     let results = rows
         .into_iter()
         .map(|r| {
+            if !full {
+                let Ok(p) = serde_json::from_str::<ProbeResult>(&r.result) else {
+                    return serde_json::Value::Null;
+                };
+                return serde_json::to_value(PublicResult {
+                    region: r.region,
+                    reliable: r.reliable,
+                    started_at: p.started_at,
+                    outcome: p.outcome,
+                    cause: p.cause,
+                    detail: p.detail,
+                    timings: p.timings,
+                })
+                .unwrap_or(serde_json::Value::Null);
+            }
             let mut v: serde_json::Value =
                 serde_json::from_str(&r.result).unwrap_or(serde_json::Value::Null);
             if let Some(o) = v.as_object_mut() {

@@ -38,12 +38,16 @@ problems = ["login", {{ id = "podcasts", label = "Podcasts" }}]
 }
 
 /// The shared harness with this suite's shortcuts.
-pub struct TestApp(harness::TestApp);
+pub struct TestApp {
+    inner: harness::TestApp,
+    /// A viewer's API token, made on first use.
+    viewer: tokio::sync::OnceCell<String>,
+}
 
 impl Deref for TestApp {
     type Target = harness::TestApp;
     fn deref(&self) -> &harness::TestApp {
-        &self.0
+        &self.inner
     }
 }
 
@@ -63,7 +67,10 @@ pub async fn spawn_on(store: TestStore, extra: &str, clock: Arc<ManualClock>) ->
 
 /// A server with exactly `config` as its config file.
 pub async fn spawn_raw(store: TestStore, config: &str, clock: Arc<ManualClock>) -> TestApp {
-    TestApp(harness::spawn(config, store, clock).await)
+    TestApp {
+        inner: harness::spawn(config, store, clock).await,
+        viewer: tokio::sync::OnceCell::new(),
+    }
 }
 
 impl TestApp {
@@ -93,9 +100,35 @@ impl TestApp {
         v
     }
 
+    /// A GET with a viewer's token: what operators see (targets, errors, their diagnosis).
+    pub async fn viewer_json(&self, path: &str) -> (StatusCode, Value) {
+        let token = self
+            .viewer
+            .get_or_init(|| async {
+                downbeat_api::auth::create_token(
+                    &*self.app.store,
+                    "test-viewer",
+                    downbeat_api::auth::Role::Viewer,
+                    self.clock.now_ms(),
+                )
+                .await
+                .expect("a viewer token")
+            })
+            .await;
+        let r = self
+            .client
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request");
+        let status = r.status();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
     /// Graceful shutdown; gives the store and the clock back so a test can start again on
     /// the same data.
     pub async fn stop(self) -> (TestStore, Arc<ManualClock>) {
-        self.0.stop().await
+        self.inner.stop().await
     }
 }

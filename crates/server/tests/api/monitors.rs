@@ -73,7 +73,7 @@ timeout = "2s"
     let deadline = Instant::now() + Duration::from_secs(25);
     let body = loop {
         clock.set(jiff::Timestamp::now());
-        let (_, v) = app.get_json("/api/v1/services/melodia/monitors").await;
+        let (_, v) = app.viewer_json("/api/v1/services/melodia/monitors").await;
         let states: Vec<&str> = v["monitors"]
             .as_array()
             .unwrap()
@@ -118,6 +118,51 @@ timeout = "2s"
         diagnosis.contains("eu-west") && diagnosis.contains("overload"),
         "{diagnosis}"
     );
+
+    // Without a token, the public view: states, causes in words, regions, timings; no
+    // target, address, error text or operator diagnosis.
+    let (s, public) = app.get_json("/api/v1/services/melodia/monitors").await;
+    assert_eq!(s.as_u16(), 200, "{public}");
+    let text = public.to_string();
+    for secret in [
+        "127.0.0.1",
+        "/busy",
+        "/ok",
+        "\"target\"",
+        "\"error\"",
+        "\"address\"",
+        "os error",
+    ] {
+        assert!(
+            !text.contains(secret),
+            "the public view shows {secret}: {text}"
+        );
+    }
+    let busy_public = public["monitors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] == "api-busy")
+        .unwrap();
+    assert_eq!(busy_public["state"], "down", "{busy_public}");
+    assert_eq!(
+        busy_public["cause_words"], "overload (busy or very slow)",
+        "{busy_public}"
+    );
+    assert_eq!(
+        busy_public["regions"]["eu-west"]["state"], "failing",
+        "{busy_public}"
+    );
+    assert!(busy_public["regions"]["eu-west"]["timings"]["total_ms"].is_number());
+    let (_, history) = app
+        .get_json("/api/v1/monitors/port-closed/results?since=5m")
+        .await;
+    let text = history.to_string();
+    assert!(
+        !text.contains("127.0.0.1") && !text.contains("os error"),
+        "{text}"
+    );
+    assert!(history["results"][0]["cause"] == "connect", "{history}");
 
     // history, and its parameters
     let (s, r) = app

@@ -206,8 +206,30 @@ async fn the_public_diagnosis_names_causes_and_regions_but_never_targets() {
     for secret in ["127.0.0.7", "secret", "Internal CA", "os error", ":1/"] {
         assert!(!html.contains(secret), "the page shows {secret:?}:\n{html}");
     }
-    // The JSON API for operators still has the details.
-    let api = app.page("/api/v1/services/melodia/monitors").await;
+    // The JSON API keeps the details for operators (a viewer token), and shows the public
+    // view to everyone else.
+    let public = app.page("/api/v1/services/melodia/monitors").await;
+    for secret in ["127.0.0.7", "secret", "Internal CA", "os error"] {
+        assert!(!public.contains(secret), "the public API shows {secret:?}:\n{public}");
+    }
+    let token = downbeat_api::auth::create_token(
+        &*app.app.store,
+        "viewer",
+        downbeat_api::auth::Role::Viewer,
+        app.clock.now_ms(),
+    )
+    .await
+    .unwrap();
+    let api = app
+        .client
+        .get(app.url("/api/v1/services/melodia/monitors"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(api.contains("secret-origin.internal"));
     app.stop().await;
 }
