@@ -391,6 +391,8 @@ pub enum CheckState {
 }
 
 impl CheckState {
+    pub const ALL: [CheckState; 2] = [CheckState::Up, CheckState::Down];
+
     pub fn of(down: bool) -> CheckState {
         if down {
             CheckState::Down

@@ -9,6 +9,7 @@ mod people;
 mod probes;
 mod reports;
 
+use downbeat_domain::probe::{Cause, Outcome};
 use downbeat_store::testing::{self, each_backend};
 use downbeat_store::*;
 
@@ -42,8 +43,8 @@ fn probe(monitor: &str, region: &str, at_ms: i64, down: bool) -> NewProbeResult 
         monitor: monitor.into(),
         region: region.into(),
         at_ms,
-        outcome: if down { "down" } else { "up" },
-        cause: down.then_some("connect"),
+        outcome: if down { Outcome::Down } else { Outcome::Up },
+        cause: down.then_some(Cause::Connect),
         total_ms: Some(2.5),
         reliable: true,
         result: format!("{{\"at\":{at_ms}}}"),
@@ -150,6 +151,148 @@ async fn data_survives_reopening() {
             "{}",
             t.name
         );
+    }
+}
+
+/// A word outside the vocabulary, or JSON of the wrong shape, written behind the store's
+/// back (by hand, or by a newer version) is an error naming the table, column and value when
+/// read: never a silent default.
+#[tokio::test]
+async fn unknown_stored_words_are_errors_naming_their_column() {
+    use downbeat_domain::Verdict;
+    use downbeat_domain::event::CheckState;
+    use downbeat_domain::incident::{Kind, Source, Status};
+
+    let cases: [(&str, &str, &str, &str); 6] = [
+        (
+            "incidents",
+            "status",
+            "on_fire",
+            "UPDATE incidents SET status = 'on_fire'",
+        ),
+        (
+            "incidents",
+            "source",
+            "gossip",
+            "UPDATE incidents SET source = 'gossip'",
+        ),
+        (
+            "incident_updates",
+            "components",
+            r#"{"login":"melted"}"#,
+            r#"UPDATE incident_updates SET components = '{"login":"melted"}'"#,
+        ),
+        (
+            "monitor_states",
+            "cause",
+            "gremlins",
+            "UPDATE monitor_states SET cause = 'gremlins'",
+        ),
+        (
+            "api_tokens",
+            "role",
+            "root",
+            "UPDATE api_tokens SET role = 'root'",
+        ),
+        (
+            "verdict_events",
+            "previous",
+            "doom",
+            "UPDATE verdict_events SET previous = 'doom'",
+        ),
+    ];
+    for (table, column, value, sql) in cases {
+        for t in testing::all().await {
+            let s = open(&t.target).await.unwrap();
+            let now = T0;
+            let incident = IncidentRow {
+                id: 0,
+                service: "melodia".into(),
+                kind: Kind::Incident,
+                title: "Login fails".into(),
+                status: Status::Investigating,
+                impact: downbeat_domain::incident::Impact::Major,
+                components: Components::new(),
+                draft: false,
+                source: Source::Operator,
+                evidence: None,
+                created_ms: now,
+                updated_ms: now,
+                published_ms: Some(now),
+                resolved_ms: None,
+                onset_ms: None,
+                detected_ms: None,
+                acknowledged_ms: None,
+                scheduled_start_ms: None,
+                scheduled_end_ms: None,
+                recovered_ms: None,
+                postmortem: None,
+                postmortem_ms: None,
+                version: 0,
+            };
+            let update = IncidentUpdateRow {
+                id: 0,
+                incident: 0,
+                at_ms: now,
+                status: Status::Investigating,
+                message: "Looking into it".into(),
+                components: Components::new(),
+                author: "alice".into(),
+            };
+            let id = s.insert_incident(incident, vec![update]).await.unwrap();
+            s.save_monitor_state(MonitorState {
+                monitor: "api".into(),
+                state: CheckState::Down,
+                since_ms: now,
+                cause: Some(Cause::Dns),
+            })
+            .await
+            .unwrap();
+            s.create_token(ApiToken {
+                id: 0,
+                name: "ci".into(),
+                role: downbeat_domain::Role::Editor,
+                hash: [7; 32],
+                created_ms: now,
+                revoked_ms: None,
+            })
+            .await
+            .unwrap();
+            s.insert_verdict_event(VerdictEvent {
+                id: 0,
+                service: "melodia".into(),
+                series: "all".into(),
+                at_ms: now,
+                verdict: Verdict::Problems,
+                previous: Verdict::NoProblems,
+                score: 0.9,
+                observed: 140.0,
+                expected: 10.0,
+                explanation: "reports 14× the usual".into(),
+                evidence: "{}".into(),
+            })
+            .await
+            .unwrap();
+
+            testing::execute_raw(&t.target, sql).await;
+            let err = match table {
+                "incidents" | "incident_updates" => s.incident(id).await.err(),
+                "monitor_states" => s.monitor_states().await.err(),
+                "api_tokens" => s.tokens().await.err(),
+                "verdict_events" => s.verdict_events("melodia", 0, 10).await.err(),
+                _ => unreachable!(),
+            };
+            let name = t.name;
+            match err {
+                Some(StoreError::Unreadable {
+                    table: tb,
+                    column: col,
+                    value: v,
+                    ..
+                }) => assert_eq!((tb, col, v.as_str()), (table, column, value), "{name}"),
+                other => panic!("{name}: {table}.{column} = {value:?} read as {other:?}"),
+            }
+        }
     }
 }
 
