@@ -409,6 +409,12 @@ impl CheckState {
     }
 }
 
+impl std::fmt::Display for CheckState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// `crowd.verdict`: `{verdict, previous, explanation}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CrowdVerdict {

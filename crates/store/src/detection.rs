@@ -100,8 +100,8 @@ pub struct VerdictEvent {
     pub observed: f64,
     pub expected: f64,
     pub explanation: String,
-    /// JSON.
-    pub evidence: String,
+    /// What the verdict rests on (JSON in the store; its shape is the crowd's).
+    pub evidence: serde_json::Value,
 }
 
 impl FromRow for VerdictEvent {
@@ -117,7 +117,7 @@ impl FromRow for VerdictEvent {
             observed: r.get(7)?,
             expected: r.get(8)?,
             explanation: r.get(9)?,
-            evidence: r.get(10)?,
+            evidence: r.json(10, At("verdict_events", "evidence"))?,
         })
     }
 }

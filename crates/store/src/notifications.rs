@@ -258,13 +258,42 @@ pub struct NotifyEventRow {
     /// on it.
     pub id: String,
     /// Stored as its machine name, e.g. `incident.created`.
-    pub kind: EventKind,
+    pub kind: OutboxKind,
     pub service: String,
     pub occurred_ms: i64,
     /// The page that shows it.
     pub link: String,
     /// JSON object: the event's details.
     pub data: String,
+}
+
+/// What an outbox row is about: a notification event, or the mail that asks a new email
+/// subscriber to confirm (which is no event: nobody filters on it or hears of it but them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutboxKind {
+    Event(EventKind),
+    Confirmation,
+}
+
+impl OutboxKind {
+    /// Every kind: each event kind, then the confirmation.
+    pub const ALL: [OutboxKind; EventKind::ALL.len() + 1] = {
+        let mut all = [OutboxKind::Confirmation; EventKind::ALL.len() + 1];
+        let mut i = 0;
+        while i < EventKind::ALL.len() {
+            all[i] = OutboxKind::Event(EventKind::ALL[i]);
+            i += 1;
+        }
+        all
+    };
+
+    /// The stored word: the event's machine name, or `subscription.confirm`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutboxKind::Event(k) => k.as_str(),
+            OutboxKind::Confirmation => "subscription.confirm",
+        }
+    }
 }
 
 /// The parameters of [`sql::INSERT_EVENT`].

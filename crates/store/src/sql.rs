@@ -7,7 +7,7 @@
 //! bound through [`Param`], which both drivers accept.
 
 use crate::StoreError;
-use downbeat_domain::event::{CheckState, EventKind};
+use downbeat_domain::event::CheckState;
 use downbeat_domain::{ComponentState, Role, Verdict, incident, probe};
 
 /// One statement in both placeholder styles.
@@ -195,6 +195,12 @@ impl Param for incident::Components {
     }
 }
 
+impl Param for serde_json::Value {
+    fn arg(&self) -> Arg<'_> {
+        Arg::Text(Some(to_json(self)))
+    }
+}
+
 impl Param for Option<serde_json::Value> {
     fn arg(&self) -> Arg<'_> {
         Arg::Text(self.as_ref().map(to_json))
@@ -286,9 +292,9 @@ words!(
     probe::Outcome => probe::Outcome::ALL,
     probe::Cause => probe::Cause::ALL,
     CheckState => CheckState::ALL,
-    EventKind => EventKind::ALL,
     crate::DeliveryState => crate::DeliveryState::ALL,
     crate::SubscriberKind => crate::SubscriberKind::ALL,
+    crate::OutboxKind => crate::OutboxKind::ALL,
 );
 
 /// Where a value was read from, for errors: a table and a column.

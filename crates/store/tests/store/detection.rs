@@ -49,7 +49,7 @@ async fn detector_states_and_verdict_events_round_trip() {
             observed: 140.0,
             expected: 10.0,
             explanation: "reports 14× the usual".into(),
-            evidence: "{}".into(),
+            evidence: serde_json::json!({}),
         };
         let a = s
             .insert_verdict_event(ev(T0, Verdict::PossibleProblems))

@@ -269,7 +269,7 @@ async fn unknown_stored_words_are_errors_naming_their_column() {
                 observed: 140.0,
                 expected: 10.0,
                 explanation: "reports 14× the usual".into(),
-                evidence: "{}".into(),
+                evidence: serde_json::json!({}),
             })
             .await
             .unwrap();

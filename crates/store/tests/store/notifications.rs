@@ -6,7 +6,7 @@ use downbeat_domain::event::EventKind;
 fn event(id: &str) -> NotifyEventRow {
     NotifyEventRow {
         id: id.into(),
-        kind: EventKind::IncidentCreated,
+        kind: OutboxKind::Event(EventKind::IncidentCreated),
         service: "acme".into(),
         occurred_ms: T0,
         link: "https://status.example/acme/incidents/1".into(),
