@@ -529,13 +529,13 @@ async fn feed(
             service: service.id.to_string(),
             series: key.clone(),
             at_ms: minute_ms,
-            verdict: a.verdict.as_str().into(),
-            previous: a.previous.as_str().into(),
+            verdict: a.verdict,
+            previous: a.previous,
             score: a.score,
             observed: a.value,
             expected: a.expected,
             explanation: explanation.clone(),
-            evidence: evidence.to_string(),
+            evidence,
         };
         crowd.store.insert_verdict_event(event).await?;
         if key == "all" {
