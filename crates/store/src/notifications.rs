@@ -326,12 +326,7 @@ impl DeliveryState {
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "pending" => Some(DeliveryState::Pending),
-            "delivered" => Some(DeliveryState::Delivered),
-            "failed" => Some(DeliveryState::Failed),
-            _ => None,
-        }
+        DeliveryState::ALL.into_iter().find(|d| d.as_str() == s)
     }
 }
 
@@ -468,14 +463,6 @@ impl SubscriberKind {
         match self {
             SubscriberKind::Email => "email",
             SubscriberKind::Webhook => "webhook",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "email" => Some(SubscriberKind::Email),
-            "webhook" => Some(SubscriberKind::Webhook),
-            _ => None,
         }
     }
 }

@@ -8,7 +8,7 @@
 
 use crate::StoreError;
 use downbeat_domain::event::CheckState;
-use downbeat_domain::{ComponentState, Role, Verdict, incident, probe};
+use downbeat_domain::{ComponentState, CountryCode, Platform, Role, Verdict, incident, probe};
 
 /// One statement in both placeholder styles.
 #[derive(Debug, Clone, Copy)]
@@ -261,22 +261,21 @@ impl tokio_postgres::types::ToSql for Arg<'_> {
 /// and writes, with its word from the enum's own `as_str`. Reading an unknown word is
 /// [`StoreError::Unreadable`], never a default.
 pub(crate) trait Word: Copy + Sync + Sized + 'static {
-    /// Every value, for reading a word back.
-    const ALL: &'static [Self];
     /// The stored word.
     fn word(self) -> &'static str;
-    /// The value a stored word names.
-    fn from_word(word: &str) -> Option<Self> {
-        Self::ALL.iter().copied().find(|v| v.word() == word)
-    }
+    /// The value a stored word names, exactly as `word` spells it.
+    fn from_word(word: &str) -> Option<Self>;
 }
 
+/// [`Word`] for enums: the word is `as_str`, read back by looking through every value.
 macro_rules! words {
     ($($t:ty => $all:expr),* $(,)?) => {$(
         impl Word for $t {
-            const ALL: &'static [Self] = &$all;
             fn word(self) -> &'static str {
                 self.as_str()
+            }
+            fn from_word(word: &str) -> Option<Self> {
+                $all.into_iter().find(|v| v.as_str() == word)
             }
         }
     )*};
@@ -295,7 +294,18 @@ words!(
     crate::DeliveryState => crate::DeliveryState::ALL,
     crate::SubscriberKind => crate::SubscriberKind::ALL,
     crate::OutboxKind => crate::OutboxKind::ALL,
+    Platform => Platform::ALL,
 );
+
+impl Word for CountryCode {
+    fn word(self) -> &'static str {
+        self.as_str()
+    }
+    fn from_word(word: &str) -> Option<Self> {
+        // `parse` also takes lower case, which the store never writes.
+        CountryCode::parse(word).ok().filter(|c| c.as_str() == word)
+    }
+}
 
 /// Where a value was read from, for errors: a table and a column.
 #[derive(Debug, Clone, Copy)]

@@ -5,10 +5,10 @@
 use super::*;
 use downbeat_domain::event::{CheckState, EventKind};
 use downbeat_domain::incident::{Impact, Kind, Source, Status};
-use downbeat_domain::probe::{Cause, Outcome};
+use downbeat_domain::probe::Cause;
 use downbeat_domain::{Role, Verdict};
 
-/// One row in every table with a typed column.
+/// One row in every table with a typed column (the report names a platform and a country).
 async fn fill(s: &std::sync::Arc<dyn Store>) -> i64 {
     let incident = IncidentRow {
         id: 0,
@@ -45,6 +45,7 @@ async fn fill(s: &std::sync::Arc<dyn Store>) -> i64 {
         author: "alice".into(),
     };
     let id = s.insert_incident(incident, vec![update]).await.unwrap();
+    insert(s, vec![report("melodia", T0, "login", 1, true)]).await;
     s.insert_probe_results(vec![probe("api", "eu-west", T0, true)])
         .await
         .unwrap();
@@ -109,6 +110,7 @@ async fn fill(s: &std::sync::Arc<dyn Store>) -> i64 {
 async fn read(s: &std::sync::Arc<dyn Store>, table: &str, incident: i64) -> Option<StoreError> {
     match table {
         "incidents" | "incident_updates" => s.incident(incident).await.err(),
+        "reports" => s.network_minutes("melodia", 0, T0 + 60_000).await.err(),
         "probe_results" => s.probe_results("api", 0, 10).await.err(),
         "monitor_states" => s.monitor_states().await.err(),
         "verdict_events" => s.verdict_events("melodia", 0, 10).await.err(),
@@ -135,6 +137,8 @@ async fn unknown_stored_words_are_errors_naming_their_column() {
         ("incidents", "evidence", "not json"),
         ("incident_updates", "status", "on_fire"),
         ("incident_updates", "components", r#"["login"]"#),
+        ("reports", "platform", "toaster"),
+        ("reports", "country", "ZZ"),
         ("probe_results", "outcome", "sideways"),
         ("probe_results", "cause", "gremlins"),
         ("monitor_states", "state", "sideways"),
