@@ -257,8 +257,8 @@ impl tokio_postgres::types::ToSql for Arg<'_> {
     }
 }
 
-/// A closed vocabulary stored as words in a text column: each domain enum the store reads
-/// and writes, with its word from the enum's own `as_str`. Reading an unknown word is
+/// A closed vocabulary stored as words in a text column: each domain enum (and the country
+/// code) the store reads and writes, with its word from the type's own `as_str`. Reading an unknown word is
 /// [`StoreError::Unreadable`], never a default.
 pub(crate) trait Word: Copy + Sync + Sized + 'static {
     /// The stored word.
