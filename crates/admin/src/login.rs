@@ -175,10 +175,7 @@ pub async fn submit(
 }
 
 fn person(u: &UserRow) -> bool {
-    matches!(
-        Role::parse(&u.role),
-        Some(Role::Viewer | Role::Editor | Role::Admin)
-    )
+    matches!(u.role, Role::Viewer | Role::Editor | Role::Admin)
 }
 
 /// The user's name if `password` is theirs and they are not locked; records failures and

@@ -170,9 +170,10 @@ pub async fn current(
     let Some(user) = app.store.user(&row.user).await? else {
         return Ok(None);
     };
-    let role = match Role::parse(&user.role) {
-        Some(r @ (Role::Viewer | Role::Editor | Role::Admin)) => r,
-        _ => return Ok(None),
+    // A person signs in; an agent's role is for tokens only.
+    let role = match user.role {
+        r @ (Role::Viewer | Role::Editor | Role::Admin) => r,
+        Role::Agent => return Ok(None),
     };
     Ok(Some(Session {
         user: user.name,

@@ -16,7 +16,7 @@ pub async fn sync_config_users(app: &App) -> Result<usize, StoreError> {
         let existing = app.store.user(&u.name).await?;
         let same = existing
             .as_ref()
-            .is_some_and(|e| e.role == u.role.as_str() && e.password_hash == u.password_hash);
+            .is_some_and(|e| e.role == u.role && e.password_hash == u.password_hash);
         if same {
             continue;
         }
@@ -26,7 +26,7 @@ pub async fn sync_config_users(app: &App) -> Result<usize, StoreError> {
         app.store
             .save_user(UserRow {
                 name: u.name.clone(),
-                role: u.role.as_str().to_owned(),
+                role: u.role,
                 password_hash: u.password_hash.clone(),
                 created_ms: existing.as_ref().map_or(now_ms, |e| e.created_ms),
                 failed_logins: if new_hash {

@@ -398,7 +398,7 @@ pub struct MaintenancePage {
 
 pub struct UserLine {
     pub name: String,
-    pub role: String,
+    pub role: Role,
     pub created: String,
     pub failed: i64,
     pub locked: String,
@@ -406,7 +406,7 @@ pub struct UserLine {
 
 pub struct TokenLine {
     pub name: String,
-    pub role: String,
+    pub role: Role,
     pub created: String,
     pub revoked: String,
 }

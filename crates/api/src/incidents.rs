@@ -135,7 +135,7 @@ async fn list_kind(
         .store
         .incidents(IncidentFilter {
             service: Some(service.id.to_string()),
-            kind: Some(kind.as_str().into()),
+            kind: Some(kind),
             include_drafts: drafts,
             open_only: q.open.unwrap_or(false),
             since_ms: None,

@@ -8,6 +8,7 @@ use axum::Json;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, RawQuery, State};
 use downbeat_crowd::CrowdStatus;
+use downbeat_domain::Verdict;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -41,8 +42,11 @@ pub struct EventBody {
     id: i64,
     series: String,
     at: Option<Timestamp>,
-    verdict: String,
-    previous: String,
+    // Typed, with the schema the document always had (a string).
+    #[schema(value_type = String)]
+    verdict: Verdict,
+    #[schema(value_type = String)]
+    previous: Verdict,
     score: f64,
     observed: f64,
     expected: f64,
@@ -105,7 +109,7 @@ pub async fn events(
                 observed: e.observed,
                 expected: e.expected,
                 explanation: e.explanation,
-                evidence: serde_json::from_str(&e.evidence).unwrap_or(serde_json::Value::Null),
+                evidence: e.evidence,
             })
             .collect(),
     }))

@@ -90,11 +90,13 @@ fn weigh(rows: &[NetworkMinute]) -> MinuteCounts {
         let c = r.count as f64 * w;
         m.total += c;
         *m.by.entry(format!("problem:{}", r.problem)).or_default() += c;
-        if !r.platform.is_empty() {
-            *m.by.entry(format!("platform:{}", r.platform)).or_default() += c;
+        if let Some(p) = r.platform {
+            *m.by.entry(format!("platform:{}", p.as_str())).or_default() += c;
         }
-        if !r.country.is_empty() {
-            *m.by.entry(format!("country:{}", r.country)).or_default() += c;
+        if let Some(country) = r.country {
+            *m.by
+                .entry(format!("country:{}", country.as_str()))
+                .or_default() += c;
         }
         m.networks.insert(r.network_hash);
     }
@@ -529,13 +531,13 @@ async fn feed(
             service: service.id.to_string(),
             series: key.clone(),
             at_ms: minute_ms,
-            verdict: a.verdict.as_str().into(),
-            previous: a.previous.as_str().into(),
+            verdict: a.verdict,
+            previous: a.previous,
             score: a.score,
             observed: a.value,
             expected: a.expected,
             explanation: explanation.clone(),
-            evidence: evidence.to_string(),
+            evidence,
         };
         crowd.store.insert_verdict_event(event).await?;
         if key == "all" {

@@ -391,6 +391,8 @@ pub enum CheckState {
 }
 
 impl CheckState {
+    pub const ALL: [CheckState; 2] = [CheckState::Up, CheckState::Down];
+
     pub fn of(down: bool) -> CheckState {
         if down {
             CheckState::Down
@@ -404,6 +406,12 @@ impl CheckState {
             CheckState::Up => "up",
             CheckState::Down => "down",
         }
+    }
+}
+
+impl std::fmt::Display for CheckState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

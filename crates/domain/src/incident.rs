@@ -2,8 +2,13 @@
 //! impact and source, each with its machine name (`as_str`, also the store's and the API's
 //! word) and its words for people (`label`).
 
+use crate::ComponentState;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use utoipa::ToSchema;
+
+/// The components an incident affects: component id → state (stored as a JSON object).
+pub type Components = BTreeMap<String, ComponentState>;
 
 /// An incident (unplanned) or a maintenance window (planned).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -14,6 +19,8 @@ pub enum Kind {
 }
 
 impl Kind {
+    pub const ALL: [Kind; 2] = [Kind::Incident, Kind::Maintenance];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::Incident => "incident",
@@ -154,6 +161,8 @@ pub enum Source {
 }
 
 impl Source {
+    pub const ALL: [Source; 3] = [Source::Operator, Source::Crowd, Source::Probes];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Source::Operator => "operator",
@@ -163,8 +172,6 @@ impl Source {
     }
 
     pub fn parse(s: &str) -> Option<Source> {
-        [Source::Operator, Source::Crowd, Source::Probes]
-            .into_iter()
-            .find(|v| v.as_str() == s)
+        Source::ALL.into_iter().find(|v| v.as_str() == s)
     }
 }

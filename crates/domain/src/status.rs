@@ -28,6 +28,12 @@ pub enum Verdict {
 }
 
 impl Verdict {
+    pub const ALL: [Verdict; 3] = [
+        Verdict::NoProblems,
+        Verdict::PossibleProblems,
+        Verdict::Problems,
+    ];
+
     /// The machine name used in the API and in CSV output (`no_problems`, ...).
     pub fn as_str(self) -> &'static str {
         match self {
@@ -77,6 +83,14 @@ pub enum ComponentState {
 }
 
 impl ComponentState {
+    pub const ALL: [ComponentState; 5] = [
+        ComponentState::Operational,
+        ComponentState::UnderMaintenance,
+        ComponentState::DegradedPerformance,
+        ComponentState::PartialOutage,
+        ComponentState::MajorOutage,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             ComponentState::Operational => "operational",

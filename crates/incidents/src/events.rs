@@ -2,7 +2,7 @@
 //! for the operators) and the data the event carries.
 
 use crate::Incidents;
-use crate::model::Incident;
+use crate::model::{Incident, Kind, Source, Status};
 use downbeat_domain::event::{Event, IncidentChange, IncidentDraft, IncidentNews, Notice};
 use downbeat_store::StoreError;
 use serde_json::Value;
@@ -21,7 +21,7 @@ pub fn for_incident(
         return None;
     }
     let last = rec.updates.last();
-    let status = last.map_or(row.status.as_str(), |u| u.status.as_str());
+    let status = last.map_or(row.status, |u| u.status);
     let moved = match rec.updates.len() {
         0 | 1 => true,
         n => rec.updates[n - 2].status != status,
@@ -31,14 +31,16 @@ pub fn for_incident(
         seq: rec.updates.len(),
         news: incident_data(incident, last),
     };
-    let event = match (row.kind.as_str(), status) {
-        ("incident", _) if created => Event::IncidentCreated(change),
-        ("incident", "resolved") => Event::IncidentResolved(change),
-        ("incident", _) => Event::IncidentUpdated(change),
-        (_, "scheduled") if created => Event::MaintenanceScheduled(change),
-        (_, "in_progress") if created || moved => Event::MaintenanceStarted(change),
-        (_, "completed") if moved => Event::MaintenanceCompleted(change),
-        _ => return None,
+    let event = match (row.kind, status) {
+        (Kind::Incident, _) if created => Event::IncidentCreated(change),
+        (Kind::Incident, Status::Resolved) => Event::IncidentResolved(change),
+        (Kind::Incident, _) => Event::IncidentUpdated(change),
+        (Kind::Maintenance, Status::Scheduled) if created => Event::MaintenanceScheduled(change),
+        (Kind::Maintenance, Status::InProgress) if created || moved => {
+            Event::MaintenanceStarted(change)
+        }
+        (Kind::Maintenance, Status::Completed) if moved => Event::MaintenanceCompleted(change),
+        (Kind::Maintenance, _) => return None,
     };
     Some(
         Notice::new(&row.service, row.updated_ms, event).about(incident.components.keys().cloned()),
@@ -108,7 +110,7 @@ pub async fn reconcile(incidents: &Incidents) -> Result<(), StoreError> {
         }
         let row = &rec.incident;
         if row.draft {
-            if row.source != "operator" && row.resolved_ms.is_none() {
+            if row.source != Source::Operator && row.resolved_ms.is_none() {
                 incident_drafted(incidents, row.id).await;
             }
             continue;
@@ -131,17 +133,22 @@ mod tests {
     use downbeat_store::{IncidentRecord, IncidentRow, IncidentUpdateRow};
 
     fn record(kind: &str, draft: bool, statuses: &[&str]) -> IncidentRecord {
+        let kind = match kind {
+            "incident" => Kind::Incident,
+            _ => Kind::Maintenance,
+        };
+        let status = |s: &str| Status::parse(s).expect("a status");
         IncidentRecord {
             incident: IncidentRow {
                 id: 7,
                 service: "melodia".into(),
-                kind: kind.into(),
+                kind,
                 title: "t".into(),
-                status: statuses.last().unwrap().to_string(),
-                impact: "minor".into(),
-                components: "{}".into(),
+                status: status(statuses.last().unwrap()),
+                impact: crate::model::Impact::Minor,
+                components: Default::default(),
                 draft,
-                source: "operator".into(),
+                source: Source::Operator,
                 evidence: None,
                 created_ms: 0,
                 updated_ms: 60_000,
@@ -164,9 +171,9 @@ mod tests {
                     id: i as i64,
                     incident: 7,
                     at_ms: 0,
-                    status: s.to_string(),
+                    status: status(s),
                     message: "m".into(),
-                    components: "{}".into(),
+                    components: Default::default(),
                     author: "a".into(),
                 })
                 .collect(),

@@ -1,15 +1,10 @@
 //! Incidents and maintenance windows in Statuspage's vocabulary, and their JSON shape.
 
-use downbeat_domain::ComponentState;
-pub use downbeat_domain::incident::{Impact, Kind, Source, Status};
+pub use downbeat_domain::incident::{Components, Impact, Kind, Source, Status};
 use downbeat_store::{IncidentRecord, IncidentRow, IncidentUpdateRow};
 use jiff::Timestamp;
 use serde::Serialize;
-use std::collections::BTreeMap;
 use utoipa::ToSchema;
-
-/// Component id → state.
-pub type Components = BTreeMap<String, ComponentState>;
 
 /// One timestamped update.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
@@ -81,47 +76,26 @@ fn ts0(ms: i64) -> Timestamp {
     Timestamp::from_millisecond(ms).unwrap_or(Timestamp::UNIX_EPOCH)
 }
 
-/// The components map stored as JSON (an unreadable one reads as empty, and is logged).
-pub fn components_of(json: &str) -> Components {
-    serde_json::from_str(json).unwrap_or_else(|e| {
-        tracing::warn!(error = %e, "unreadable incident components");
-        Components::new()
-    })
-}
-
-pub fn components_json(c: &Components) -> String {
-    serde_json::to_string(c).expect("a map of strings serializes")
-}
-
 fn secs(from: Option<i64>, to: Option<i64>) -> Option<i64> {
     Some((to? - from?).max(0) / 1000)
 }
 
 impl Incident {
-    /// The typed incident of a stored record. Unknown enumeration values (written by a newer
-    /// version) fall back to the mildest reading rather than failing the page.
+    /// The view of a stored record (whose words the store has already read).
     pub fn from_record(rec: &IncidentRecord) -> Incident {
         let r = &rec.incident;
-        let kind = if r.kind == "maintenance" {
-            Kind::Maintenance
-        } else {
-            Kind::Incident
-        };
-        let status = Status::parse(&r.status).unwrap_or(match kind {
-            Kind::Incident => Status::Investigating,
-            Kind::Maintenance => Status::Scheduled,
-        });
+        let kind = r.kind;
         let start = r.onset_ms.or(r.detected_ms).or(Some(r.created_ms));
         Incident {
             id: r.id,
             service: r.service.clone(),
             kind,
             title: r.title.clone(),
-            status,
-            impact: Impact::parse(&r.impact).unwrap_or(Impact::None),
-            components: components_of(&r.components),
+            status: r.status,
+            impact: r.impact,
+            components: r.components.clone(),
             draft: r.draft,
-            source: Source::parse(&r.source).unwrap_or(Source::Operator),
+            source: r.source,
             created_at: ts0(r.created_ms),
             updated_at: ts0(r.updated_ms),
             published_at: ts(r.published_ms),
@@ -141,10 +115,7 @@ impl Incident {
             updates: rec.updates.iter().map(update_of).collect(),
             postmortem: r.postmortem.clone(),
             postmortem_at: ts(r.postmortem_ms),
-            evidence: r
-                .evidence
-                .as_deref()
-                .and_then(|e| serde_json::from_str(e).ok()),
+            evidence: r.evidence.clone(),
             url: format!("/s/{}/incidents/{}", r.service, r.id),
             version: r.version,
         }
@@ -170,9 +141,9 @@ fn update_of(u: &IncidentUpdateRow) -> Update {
     Update {
         id: u.id,
         at: ts0(u.at_ms),
-        status: Status::parse(&u.status).unwrap_or(Status::Investigating),
+        status: u.status,
         message: u.message.clone(),
-        components: components_of(&u.components),
+        components: u.components.clone(),
         author: u.author.clone(),
     }
 }
@@ -188,13 +159,13 @@ pub fn new_row(
     IncidentRow {
         id: 0,
         service: service.to_owned(),
-        kind: kind.as_str().to_owned(),
+        kind,
         title,
-        status: status.as_str().to_owned(),
-        impact: Impact::None.as_str().to_owned(),
-        components: "{}".into(),
+        status,
+        impact: Impact::None,
+        components: Components::new(),
         draft: false,
-        source: Source::Operator.as_str().to_owned(),
+        source: Source::Operator,
         evidence: None,
         created_ms: now_ms,
         updated_ms: now_ms,

@@ -225,9 +225,9 @@ fn update_row(
         id: 0,
         incident: 0,
         at_ms,
-        status: status.as_str().to_owned(),
+        status,
         message,
-        components: components_json(c),
+        components: c.clone(),
         author: author.to_owned(),
     }
 }
@@ -255,8 +255,8 @@ pub async fn create(
     let now_ms = incidents.clock.now().as_millisecond();
     let episode = signals::episode(incidents, service, now_ms).await?;
     let mut row = new_row(service.id.as_str(), Kind::Incident, title, status, now_ms);
-    row.impact = impact.as_str().into();
-    row.components = components_json(&req.components);
+    row.impact = impact;
+    row.components = req.components.clone();
     row.draft = req.draft;
     if !req.draft {
         row.published_ms = Some(now_ms);
@@ -319,7 +319,7 @@ pub async fn update(
                 "maintenance is the impact of maintenance windows only",
             ));
         }
-        row.impact = impact.as_str().into();
+        row.impact = impact;
     }
     let mut components = current.components.clone();
     components.extend(changed.iter().map(|(k, v)| (k.clone(), *v)));
@@ -330,8 +330,8 @@ pub async fn update(
         }
         row.resolved_ms = Some(now_ms);
     }
-    row.components = components_json(&components);
-    row.status = status.as_str().into();
+    row.components = components;
+    row.status = status;
     row.updated_ms = now_ms;
     if !row.draft && row.acknowledged_ms.is_none() {
         row.acknowledged_ms = Some(now_ms);
@@ -444,8 +444,8 @@ pub async fn schedule_maintenance(
         status,
         now_ms,
     );
-    row.impact = Impact::Maintenance.as_str().into();
-    row.components = components_json(&components);
+    row.impact = Impact::Maintenance;
+    row.components = components.clone();
     row.published_ms = Some(now_ms);
     row.acknowledged_ms = Some(now_ms);
     row.scheduled_start_ms = Some(start);
@@ -465,7 +465,7 @@ pub async fn advance_maintenance(
     let open = incidents
         .store
         .incidents(downbeat_store::IncidentFilter {
-            kind: Some("maintenance".into()),
+            kind: Some(Kind::Maintenance),
             open_only: true,
             limit: 1000,
             ..Default::default()

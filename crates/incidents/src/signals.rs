@@ -6,7 +6,7 @@ use super::model::*;
 use super::ops;
 use crate::Incidents;
 use downbeat_config::ServiceConfig;
-use downbeat_domain::probe::Cause;
+use downbeat_domain::probe::{Cause, Outcome};
 use downbeat_domain::{ComponentState, Verdict};
 use downbeat_store::{IncidentFilter, MINUTE_MS, StoreError};
 use jiff::Timestamp;
@@ -64,14 +64,15 @@ async fn crowd_episode(
     let episode: Vec<_> = events
         .iter()
         .filter(|e| e.series == "all")
-        .take_while(|e| e.verdict != Verdict::NoProblems.as_str())
+        .take_while(|e| e.verdict != Verdict::NoProblems)
         .collect();
     let Some(first) = episode.last() else {
         return Ok(None);
     };
-    let upper = serde_json::from_str::<serde_json::Value>(&first.evidence)
-        .ok()
-        .and_then(|v| v.get("upper").and_then(serde_json::Value::as_f64));
+    let upper = first
+        .evidence
+        .get("upper")
+        .and_then(serde_json::Value::as_f64);
     let mut onset = None;
     if let Some(upper) = upper {
         let counts = incidents
@@ -126,7 +127,7 @@ async fn probe_episode(
             .iter()
             .rev()
             .filter(|r| r.at_ms <= detected_ms && r.reliable)
-            .take_while(|r| r.outcome == "down")
+            .take_while(|r| r.outcome == Outcome::Down)
             .last()
             .map(|r| r.at_ms);
         let e = Episode {
@@ -256,7 +257,7 @@ pub async fn run_once(incidents: &Incidents, now_ms: i64) -> Result<(), StoreErr
             .store
             .incidents(IncidentFilter {
                 service: Some(service.id.to_string()),
-                kind: Some("incident".into()),
+                kind: Some(Kind::Incident),
                 include_drafts: true,
                 open_only: true,
                 limit: 50,
@@ -272,7 +273,7 @@ pub async fn run_once(incidents: &Incidents, now_ms: i64) -> Result<(), StoreErr
         for rec in open {
             let mut row = rec.incident;
             let awaiting = row.recovered_ms.is_some();
-            if row.detected_ms.is_none() && row.source == Source::Operator.as_str() {
+            if row.detected_ms.is_none() && row.source == Source::Operator {
                 continue; // no signal ever backed it: nothing to recover from
             }
             if signal == awaiting {
@@ -352,10 +353,10 @@ async fn draft(
         Status::Investigating,
         now_ms,
     );
-    row.impact = Impact::Major.as_str().into();
-    row.components = components_json(&components);
-    row.source = source.as_str().into();
-    row.evidence = Some(evidence(incidents, service, now_ms).to_string());
+    row.impact = Impact::Major;
+    row.components = components.clone();
+    row.source = source;
+    row.evidence = Some(evidence(incidents, service, now_ms));
     row.draft = !service.auto_publish;
     if service.auto_publish {
         row.published_ms = Some(now_ms);
@@ -369,9 +370,9 @@ async fn draft(
         id: 0,
         incident: 0,
         at_ms: now_ms,
-        status: Status::Investigating.as_str().into(),
+        status: Status::Investigating,
         message: message.chars().take(ops::MAX_MESSAGE_CHARS).collect(),
-        components: components_json(&components),
+        components,
         author: "downbeat".into(),
     };
     let id = incidents.store.insert_incident(row, vec![update]).await?;

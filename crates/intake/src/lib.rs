@@ -33,7 +33,7 @@ pub use report::{Accepted, RawReport, validate};
 
 use dedupe::{Dedupe, Mark};
 use downbeat_config::{Config, ServiceConfig};
-use downbeat_domain::{City, Clock, CountryCode, Platform};
+use downbeat_domain::{City, Clock};
 use downbeat_store::{NewReport, Store, StoreError};
 use identity::Salts;
 use ingest::Ingest;
@@ -157,8 +157,8 @@ impl Intake {
             service: report.service.as_arc(),
             received_at_ms: now_ms,
             problem: report.problem.as_arc(),
-            platform: report.platform.map(Platform::as_str),
-            country: report.country.map(CountryCode::as_str),
+            platform: report.platform,
+            country: report.country,
             city: report.city.map(City::into_string),
             client_hash: hashes.client,
             network_hash: hashes.network,

@@ -40,6 +40,7 @@ pub use metrics::ProbeMetrics;
 use crate::latency::Latency;
 use downbeat_config::{Config, MonitorConfig, ProbeSettings};
 use downbeat_domain::Clock;
+use downbeat_domain::event::CheckState;
 use downbeat_notify::Notifier;
 use downbeat_probe::schedule::{Canary, Plan, Report, Scheduler};
 use downbeat_probe::{Cause, Outcome, ProbeResult, ProbeSpec, Prober};
@@ -300,19 +301,10 @@ async fn restore(monitors: &Monitors) -> Result<(), StoreError> {
         let mut states = monitors.states.lock().unwrap_or_else(|e| e.into_inner());
         for s in saved {
             if let Some(&i) = index.get(s.monitor.as_str()) {
-                // A cause this version has no word for is logged and left out, never
-                // shown under another name.
-                let cause = s.cause.as_deref().and_then(|c| {
-                    c.parse::<Cause>()
-                        .inspect_err(|e| {
-                            tracing::warn!(monitor = %s.monitor, error = %e, "saved monitor state: cause left out")
-                        })
-                        .ok()
-                });
                 states[i] = Hysteresis {
-                    down: s.state == "down",
+                    down: s.state == CheckState::Down,
                     since_ms: Some(s.since_ms),
-                    cause,
+                    cause: s.cause,
                     bad_rounds: 0,
                     good_rounds: 0,
                 };
@@ -449,15 +441,15 @@ pub async fn record(
             monitor: m.id.as_arc(),
             region: region.clone(),
             at_ms: result.started_at.as_millisecond(),
-            outcome: result.outcome.as_str(),
-            cause: result.cause.map(Cause::as_str),
+            outcome: result.outcome,
+            cause: result.cause,
             total_ms: result.timings.total.map(|d| d.as_secs_f64() * 1000.0),
             reliable,
             result: serde_json::to_string(&result).unwrap_or_else(|_| "{}".into()),
         });
         judged.push((i, region, reliable, result));
     }
-    let outcomes: Vec<&'static str> = rows.iter().map(|r| r.outcome).collect();
+    let outcomes: Vec<&'static str> = rows.iter().map(|r| r.outcome.as_str()).collect();
     let stored = monitors.store.insert_probe_results(rows).await;
     if let Err(e) = &stored {
         tracing::warn!(error = %e, "could not store probe results");
@@ -533,9 +525,9 @@ fn evaluate(monitors: &Monitors, i: usize, now_ms: i64) -> Option<MonitorState> 
             h.cause = most_common_cause(&failing);
             return Some(MonitorState {
                 monitor: m.id.to_string(),
-                state: "down".into(),
+                state: CheckState::Down,
                 since_ms: now_ms,
-                cause: h.cause.map(|c| c.as_str().to_owned()),
+                cause: h.cause,
             });
         }
     } else {
@@ -547,7 +539,7 @@ fn evaluate(monitors: &Monitors, i: usize, now_ms: i64) -> Option<MonitorState> 
             h.cause = None;
             return Some(MonitorState {
                 monitor: m.id.to_string(),
-                state: "up".into(),
+                state: CheckState::Up,
                 since_ms: now_ms,
                 cause: None,
             });

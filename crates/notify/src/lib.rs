@@ -55,8 +55,10 @@ pub use transport::webhook;
 
 use downbeat_config::{Config, MonitorConfig};
 use downbeat_domain::Clock;
-use downbeat_domain::event::{Event, MonitorChange, Notice};
-use downbeat_store::{NotifyEventRow, Store, StoreError, SubscriberKind, subscriber_destination};
+use downbeat_domain::event::{CheckState, Event, MonitorChange, Notice};
+use downbeat_store::{
+    NotifyEventRow, OutboxKind, Store, StoreError, SubscriberKind, subscriber_destination,
+};
 use prometheus_client::registry::Registry;
 use std::ops::Deref;
 use std::sync::Arc;
@@ -168,7 +170,7 @@ impl Notifier {
         let row = NotifyEventRow {
             link: format!("{}{}", notify.public_url, event.path()),
             id: event.id(),
-            kind: kind.as_str().to_owned(),
+            kind: OutboxKind::Event(kind),
             data: event.event.data().to_string(),
             service: event.service,
             occurred_ms: event.occurred_ms,
@@ -196,14 +198,10 @@ impl Notifier {
     /// Queues the notification of a monitor's hysteresis transition (down or up), unless the
     /// monitor is flapping: then [`flap`] holds it and a summary follows when it settles.
     pub async fn monitor_changed(&self, m: &MonitorConfig, state: &downbeat_store::MonitorState) {
-        let down = state.state == "down";
+        let down = state.state == CheckState::Down;
         let change = MonitorChange {
             monitor: state.monitor.clone(),
-            cause: state.cause.as_deref().and_then(|c| {
-                c.parse()
-                    .inspect_err(|e| tracing::warn!(monitor = %state.monitor, error = %e, "a monitor state with an unknown cause"))
-                    .ok()
-            }),
+            cause: state.cause,
         };
         let event = Notice::new(
             m.service.as_str(),

@@ -3,9 +3,8 @@
 //! ([`downbeat_domain::event`]); this reads them back from the outbox row and bounds them.
 //! Plain text only; each transport escapes it for its own markup.
 
-use crate::subscribers::CONFIRM_KIND;
-use downbeat_domain::event::{EventKind, Words};
-use downbeat_store::NotifyEventRow;
+use downbeat_domain::event::Words;
+use downbeat_store::{NotifyEventRow, OutboxKind};
 use serde_json::Value;
 
 pub use downbeat_domain::event::Severity;
@@ -21,22 +20,21 @@ pub struct Message {
     pub severity: Severity,
 }
 
-/// `event` in words; `service_name` is the service's display name. A kind this version
-/// does not know, or data that is not its kind's payload, reads as the bare kind.
+/// `event` in words; `service_name` is the service's display name. Data that is not its
+/// kind's payload reads as the bare kind.
 pub fn message(event: &NotifyEventRow, service_name: &str) -> Message {
     let svc = service_name;
     let kind = event.kind.as_str();
-    let words = if kind == CONFIRM_KIND {
-        Some(Words {
+    let words = match event.kind {
+        OutboxKind::Confirmation => Some(Words {
             title: format!("Confirm your subscription to {svc} status updates"),
             text: String::new(),
             severity: Severity::Info,
-        })
-    } else {
-        EventKind::parse(kind).and_then(|k| {
+        }),
+        OutboxKind::Event(k) => {
             let data: Value = serde_json::from_str(&event.data).unwrap_or(Value::Null);
             k.words_of(&data, svc)
-        })
+        }
     };
     let words = words.unwrap_or_else(|| Words {
         title: format!("{svc}: {kind}"),
@@ -64,11 +62,12 @@ pub fn one_line(s: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use downbeat_domain::event::EventKind;
 
     fn row(kind: &str, data: Value) -> NotifyEventRow {
         NotifyEventRow {
             id: "e1".into(),
-            kind: kind.into(),
+            kind: OutboxKind::Event(EventKind::parse(kind).expect("an event kind")),
             service: "melodia".into(),
             occurred_ms: 0,
             link: "https://status.example/s/melodia".into(),
@@ -111,11 +110,12 @@ mod tests {
         );
     }
 
+    // (A kind this version does not know never gets here: the store refuses to read it.)
     #[test]
-    fn an_unknown_kind_or_unreadable_data_reads_as_the_bare_kind() {
+    fn unreadable_data_reads_as_the_bare_kind() {
         for (kind, data) in [
-            ("status.renamed", serde_json::json!({})),
             ("crowd.verdict", serde_json::json!({"verdict": 7})),
+            ("monitor.down", serde_json::json!({})),
         ] {
             let m = message(&row(kind, data), "Melodia");
             assert_eq!(m.title, format!("Melodia: {kind}"));

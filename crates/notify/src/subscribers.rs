@@ -19,8 +19,8 @@ use crate::mail::Mail;
 use crate::transport::{Email, HttpTarget, Parcel, Route, SendError, Webhook, email};
 use downbeat_config::{Secret, ServiceConfig};
 use downbeat_store::{
-    ClaimedDelivery, NotifyEventRow, SubscriberKind, SubscriberRow, destination_subscriber,
-    subscriber_destination,
+    ClaimedDelivery, NotifyEventRow, OutboxKind, SubscriberKind, SubscriberRow,
+    destination_subscriber, subscriber_destination,
 };
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota};
@@ -35,10 +35,6 @@ pub const CONFIRM_RESEND_MS: i64 = 3_600_000;
 /// The most components one subscription names.
 pub const MAX_COMPONENTS: usize = 50;
 const TOKEN_PREFIX: &str = "dbs_";
-/// The outbox kind of a confirmation mail: for the subscriber alone, not an event anyone
-/// filters on.
-pub const CONFIRM_KIND: &str = "subscription.confirm";
-
 /// Subscription requests per client address.
 pub struct RequestLimiter {
     limiter: DefaultKeyedRateLimiter<IpAddr>,
@@ -240,7 +236,7 @@ pub async fn subscribe_email(
     {
         let event = NotifyEventRow {
             id: format!("subscription-{}-confirm-{now_ms}", row.id),
-            kind: CONFIRM_KIND.into(),
+            kind: OutboxKind::Confirmation,
             service: svc.id.to_string(),
             occurred_ms: now_ms,
             link: format!("{}/s/{}", notifier.config.notify.public_url, svc.id),
@@ -393,7 +389,7 @@ pub async fn route(
         .subscriber(id)
         .await?
         .ok_or(SendError::Unsubscribed)?;
-    let confirming = c.event.kind == CONFIRM_KIND;
+    let confirming = c.event.kind == OutboxKind::Confirmation;
     if confirming == s.confirmed_ms.is_some() {
         return Err(if confirming {
             SendError::AlreadyConfirmed
@@ -459,7 +455,7 @@ pub fn subscriber_mail(
             .collect::<Vec<_>>()
             .join(", ")
     };
-    let (subject, text) = if event.kind == CONFIRM_KIND {
+    let (subject, text) = if event.kind == OutboxKind::Confirmation {
         (
             format!("Confirm your subscription to {name} status updates"),
             format!(

@@ -5,8 +5,9 @@ mod postgres;
 mod sqlite;
 
 use crate::StoreError;
-use crate::sql::{FromRow, Param, RowLike};
+use crate::sql::{At, FromRow, Param, RowLike};
 use async_trait::async_trait;
+use downbeat_domain::Verdict;
 
 #[async_trait]
 pub trait DetectionStore: Send + Sync + 'static {
@@ -93,14 +94,14 @@ pub struct VerdictEvent {
     pub service: String,
     pub series: String,
     pub at_ms: i64,
-    pub verdict: String,
-    pub previous: String,
+    pub verdict: Verdict,
+    pub previous: Verdict,
     pub score: f64,
     pub observed: f64,
     pub expected: f64,
     pub explanation: String,
-    /// JSON.
-    pub evidence: String,
+    /// What the verdict rests on (JSON in the store; its shape is the crowd's).
+    pub evidence: serde_json::Value,
 }
 
 impl FromRow for VerdictEvent {
@@ -110,13 +111,13 @@ impl FromRow for VerdictEvent {
             service: r.get(1)?,
             series: r.get(2)?,
             at_ms: r.get(3)?,
-            verdict: r.get(4)?,
-            previous: r.get(5)?,
+            verdict: r.word(4, At("verdict_events", "verdict"))?,
+            previous: r.word(5, At("verdict_events", "previous"))?,
             score: r.get(6)?,
             observed: r.get(7)?,
             expected: r.get(8)?,
             explanation: r.get(9)?,
-            evidence: r.get(10)?,
+            evidence: r.json(10, At("verdict_events", "evidence"))?,
         })
     }
 }

@@ -18,6 +18,15 @@ pub enum StoreError {
     /// The row to change does not exist.
     #[error("not found: {0}")]
     NotFound(String),
+    /// A stored value this version cannot read: a word outside the vocabulary, or JSON of
+    /// the wrong shape (a row written by hand, or by a newer version).
+    #[error("store: {table}.{column} holds {value:?}, which this version cannot read ({why})")]
+    Unreadable {
+        table: &'static str,
+        column: &'static str,
+        value: String,
+        why: String,
+    },
     /// Anything else the database reported.
     #[error("store error: {0}")]
     Internal(String),

@@ -1,16 +1,19 @@
 //! Incidents: incidents and maintenance windows, their timestamped updates and post-mortems
 //! ([`IncidentStore`]).
 //!
-//! Rows are plain data: enumerations travel as their machine names and JSON columns as
-//! strings; the incidents crate owns their meaning. Changes are optimistic: an update names
-//! the version it read.
+//! Rows carry the domain's incident vocabulary ([`Kind`], [`Status`], [`Impact`],
+//! [`Source`]) and component states, read from their stored words and JSON here; the
+//! incidents crate owns what they mean. Changes are optimistic: an update names the version
+//! it read.
 
 mod postgres;
 mod sqlite;
 
 use crate::StoreError;
-use crate::sql::{FromRow, Param, RowLike};
+use crate::sql::{At, FromRow, Param, RowLike};
 use async_trait::async_trait;
+pub use downbeat_domain::incident::Components;
+use downbeat_domain::incident::{Impact, Kind, Source, Status};
 
 #[async_trait]
 pub trait IncidentStore: Send + Sync + 'static {
@@ -109,19 +112,17 @@ pub struct IncidentRow {
     /// Assigned by the store on insert.
     pub id: i64,
     pub service: String,
-    /// `incident` or `maintenance`.
-    pub kind: String,
+    pub kind: Kind,
     pub title: String,
-    pub status: String,
-    pub impact: String,
-    /// JSON object: component id → state.
-    pub components: String,
+    pub status: Status,
+    pub impact: Impact,
+    /// The affected components and their states (a JSON object in the store).
+    pub components: Components,
     /// A draft is visible to operators only.
     pub draft: bool,
-    /// `operator`, `crowd` or `probes`.
-    pub source: String,
-    /// JSON: the signals behind an automatic draft.
-    pub evidence: Option<String>,
+    pub source: Source,
+    /// The signals behind an automatic draft (JSON in the store).
+    pub evidence: Option<serde_json::Value>,
     pub created_ms: i64,
     pub updated_ms: i64,
     pub published_ms: Option<i64>,
@@ -144,17 +145,18 @@ pub struct IncidentRow {
 
 impl FromRow for IncidentRow {
     fn from_row(r: &impl RowLike) -> Result<Self, StoreError> {
+        const T: &str = "incidents";
         Ok(IncidentRow {
             id: r.get(0)?,
             service: r.get(1)?,
-            kind: r.get(2)?,
+            kind: r.word(2, At(T, "kind"))?,
             title: r.get(3)?,
-            status: r.get(4)?,
-            impact: r.get(5)?,
-            components: r.get(6)?,
+            status: r.word(4, At(T, "status"))?,
+            impact: r.word(5, At(T, "impact"))?,
+            components: r.json(6, At(T, "components"))?,
             draft: r.get(7)?,
-            source: r.get(8)?,
-            evidence: r.get(9)?,
+            source: r.word(8, At(T, "source"))?,
+            evidence: r.json_opt(9, At(T, "evidence"))?,
             created_ms: r.get(10)?,
             updated_ms: r.get(11)?,
             published_ms: r.get(12)?,
@@ -244,23 +246,24 @@ pub struct IncidentUpdateRow {
     pub id: i64,
     pub incident: i64,
     pub at_ms: i64,
-    pub status: String,
+    pub status: Status,
     pub message: String,
-    /// JSON object: component id → state, as of this update.
-    pub components: String,
+    /// Component states as of this update (a JSON object in the store).
+    pub components: Components,
     /// The user or token that wrote it (`downbeat` for automatic updates).
     pub author: String,
 }
 
 impl FromRow for IncidentUpdateRow {
     fn from_row(r: &impl RowLike) -> Result<Self, StoreError> {
+        const T: &str = "incident_updates";
         Ok(IncidentUpdateRow {
             id: r.get(0)?,
             incident: r.get(1)?,
             at_ms: r.get(2)?,
-            status: r.get(3)?,
+            status: r.word(3, At(T, "status"))?,
             message: r.get(4)?,
-            components: r.get(5)?,
+            components: r.json(5, At(T, "components"))?,
             author: r.get(6)?,
         })
     }
@@ -289,8 +292,8 @@ pub struct IncidentRecord {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct IncidentFilter {
     pub service: Option<String>,
-    /// `incident` or `maintenance`; none means both.
-    pub kind: Option<String>,
+    /// None means both.
+    pub kind: Option<Kind>,
     pub include_drafts: bool,
     /// Only those not resolved (incidents) or not completed (maintenance).
     pub open_only: bool,

@@ -20,7 +20,9 @@
 //! - [`incidents`]: incidents, maintenance windows, updates, post-mortems ([`IncidentStore`]).
 //! - [`notifications`]: outbox, deliveries, subscribers, flap states ([`NotifyStore`]).
 //! - [`people`]: API tokens, admin users, sessions ([`PeopleStore`]).
-//! - `sql`: what the backends share — one placeholder style, parameters, row mappers.
+//! - `sql`: what the backends share — one placeholder style, parameters, row mappers, and
+//!   the stored words of the domain's enums (`Word`): rows carry `downbeat_domain` types,
+//!   read from their words and JSON in the mappers and written through `Param`.
 //! - [`error`]: [`StoreError`], the one error type callers match on.
 //! - [`migrate`]: versioned migrations, one directory per backend under `migrations/`.
 //! - [`sqlite`]: the embedded backend — one writer connection, a few readers; prune.

@@ -11,8 +11,9 @@ mod postgres;
 mod sqlite;
 
 use crate::StoreError;
-use crate::sql::{FromRow, Param, RowLike};
+use crate::sql::{At, FromRow, Param, RowLike};
 use async_trait::async_trait;
+use downbeat_domain::event::EventKind;
 
 #[async_trait]
 pub trait NotifyStore: Send + Sync + 'static {
@@ -256,14 +257,43 @@ pub struct NotifyEventRow {
     /// Stable across restarts and nodes, e.g. `incident-12-update-3`; receivers deduplicate
     /// on it.
     pub id: String,
-    /// The event type's machine name, e.g. `incident.created`.
-    pub kind: String,
+    /// Stored as its machine name, e.g. `incident.created`.
+    pub kind: OutboxKind,
     pub service: String,
     pub occurred_ms: i64,
     /// The page that shows it.
     pub link: String,
     /// JSON object: the event's details.
     pub data: String,
+}
+
+/// What an outbox row is about: a notification event, or the mail that asks a new email
+/// subscriber to confirm (which is no event: nobody filters on it or hears of it but them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutboxKind {
+    Event(EventKind),
+    Confirmation,
+}
+
+impl OutboxKind {
+    /// Every kind: each event kind, then the confirmation.
+    pub const ALL: [OutboxKind; EventKind::ALL.len() + 1] = {
+        let mut all = [OutboxKind::Confirmation; EventKind::ALL.len() + 1];
+        let mut i = 0;
+        while i < EventKind::ALL.len() {
+            all[i] = OutboxKind::Event(EventKind::ALL[i]);
+            i += 1;
+        }
+        all
+    };
+
+    /// The stored word: the event's machine name, or `subscription.confirm`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutboxKind::Event(k) => k.as_str(),
+            OutboxKind::Confirmation => "subscription.confirm",
+        }
+    }
 }
 
 /// The parameters of [`sql::INSERT_EVENT`].
@@ -281,6 +311,12 @@ pub enum DeliveryState {
 }
 
 impl DeliveryState {
+    pub const ALL: [DeliveryState; 3] = [
+        DeliveryState::Pending,
+        DeliveryState::Delivered,
+        DeliveryState::Failed,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             DeliveryState::Pending => "pending",
@@ -290,12 +326,7 @@ impl DeliveryState {
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "pending" => Some(DeliveryState::Pending),
-            "delivered" => Some(DeliveryState::Delivered),
-            "failed" => Some(DeliveryState::Failed),
-            _ => None,
-        }
+        DeliveryState::ALL.into_iter().find(|d| d.as_str() == s)
     }
 }
 
@@ -322,13 +353,11 @@ pub struct DeliveryRow {
 
 impl FromRow for DeliveryRow {
     fn from_row(r: &impl RowLike) -> Result<Self, StoreError> {
-        let state: String = r.get(3)?;
         Ok(DeliveryRow {
             id: r.get(0)?,
             event_id: r.get(1)?,
             destination: r.get(2)?,
-            state: DeliveryState::parse(&state)
-                .ok_or_else(|| StoreError::Internal(format!("unknown delivery state {state:?}")))?,
+            state: r.word(3, At("notify_deliveries", "state"))?,
             attempts: r.get(4)?,
             next_attempt_ms: r.get(5)?,
             created_ms: r.get(6)?,
@@ -354,7 +383,7 @@ impl FromRow for ClaimedDelivery {
             delivery: DeliveryRow::from_row(r)?,
             event: NotifyEventRow {
                 id: r.get(11)?,
-                kind: r.get(12)?,
+                kind: r.word(12, At("notify_events", "kind"))?,
                 service: r.get(13)?,
                 occurred_ms: r.get(14)?,
                 link: r.get(15)?,
@@ -375,19 +404,18 @@ pub struct Attempt {
     pub next_attempt_ms: i64,
 }
 
-/// The parameters of [`sql::RECORD_ATTEMPT`]; `outcome` and `delivered` are made by the
-/// caller from `a` (`a.outcome.as_str()`, [`delivered_ms`]).
+/// The parameters of [`sql::RECORD_ATTEMPT`]; `delivered` is made by the caller from `a`
+/// ([`delivered_ms`]).
 fn attempt_params<'a>(
     delivery: &'a i64,
     holder: &'a String,
     a: &'a Attempt,
-    outcome: &'a &'static str,
     delivered: &'a Option<i64>,
 ) -> [&'a dyn Param; 8] {
     [
         delivery,
         holder,
-        outcome,
+        &a.outcome,
         &a.next_attempt_ms,
         &a.at_ms,
         &a.status,
@@ -429,18 +457,12 @@ pub enum SubscriberKind {
 }
 
 impl SubscriberKind {
+    pub const ALL: [SubscriberKind; 2] = [SubscriberKind::Email, SubscriberKind::Webhook];
+
     pub fn as_str(self) -> &'static str {
         match self {
             SubscriberKind::Email => "email",
             SubscriberKind::Webhook => "webhook",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "email" => Some(SubscriberKind::Email),
-            "webhook" => Some(SubscriberKind::Webhook),
-            _ => None,
         }
     }
 }
@@ -478,13 +500,11 @@ impl std::fmt::Debug for SubscriberRow {
 
 impl FromRow for SubscriberRow {
     fn from_row(r: &impl RowLike) -> Result<Self, StoreError> {
-        let kind: String = r.get(2)?;
         let components: String = r.get(4)?;
         Ok(SubscriberRow {
             id: r.get(0)?,
             service: r.get(1)?,
-            kind: SubscriberKind::parse(&kind)
-                .ok_or_else(|| StoreError::Internal(format!("unknown subscriber kind {kind:?}")))?,
+            kind: r.word(2, At("notify_subscribers", "kind"))?,
             address: r.get(3)?,
             components: split_components(&components),
             secret: r.get(5)?,
@@ -495,16 +515,12 @@ impl FromRow for SubscriberRow {
     }
 }
 
-/// The parameters of [`sql::INSERT_SUBSCRIBER`]; `kind` and `components` are made by the
-/// caller from `n` (`n.kind.as_str()`, [`join_components`]).
-fn subscriber_params<'a>(
-    n: &'a SubscriberRow,
-    kind: &'a &'static str,
-    components: &'a String,
-) -> [&'a dyn Param; 8] {
+/// The parameters of [`sql::INSERT_SUBSCRIBER`]; `components` is made by the caller from
+/// `n` ([`join_components`]).
+fn subscriber_params<'a>(n: &'a SubscriberRow, components: &'a String) -> [&'a dyn Param; 8] {
     [
         &n.service,
-        kind,
+        &n.kind,
         &n.address,
         components,
         &n.secret,

@@ -5,8 +5,9 @@ mod postgres;
 mod sqlite;
 
 use crate::StoreError;
-use crate::sql::{FromRow, Param, RowLike, bytes};
+use crate::sql::{At, FromRow, Param, RowLike, bytes};
 use async_trait::async_trait;
+use downbeat_domain::Role;
 
 #[async_trait]
 pub trait PeopleStore: Send + Sync + 'static {
@@ -87,7 +88,7 @@ pub type Hash32 = [u8; 32];
 pub struct ApiToken {
     pub id: i64,
     pub name: String,
-    pub role: String,
+    pub role: Role,
     pub hash: Hash32,
     pub created_ms: i64,
     pub revoked_ms: Option<i64>,
@@ -98,7 +99,7 @@ impl FromRow for ApiToken {
         Ok(ApiToken {
             id: r.get(0)?,
             name: r.get(1)?,
-            role: r.get(2)?,
+            role: r.word(2, At("api_tokens", "role"))?,
             hash: bytes(r.get(3)?, "hash")?,
             created_ms: r.get(4)?,
             revoked_ms: r.get(5)?,
@@ -121,7 +122,8 @@ fn name_taken(t: &ApiToken) -> StoreError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserRow {
     pub name: String,
-    pub role: String,
+    /// Viewer, editor or admin.
+    pub role: Role,
     pub password_hash: String,
     pub created_ms: i64,
     /// Failed logins since the last success.
@@ -133,7 +135,7 @@ impl FromRow for UserRow {
     fn from_row(r: &impl RowLike) -> Result<Self, StoreError> {
         Ok(UserRow {
             name: r.get(0)?,
-            role: r.get(1)?,
+            role: r.word(1, At("users", "role"))?,
             password_hash: r.get(2)?,
             created_ms: r.get(3)?,
             failed_logins: r.get(4)?,

@@ -9,7 +9,7 @@
 //! own methods.
 
 use crate::migrate::{self, Migration};
-use crate::sql::{FromRow, Param, Sql};
+use crate::sql::{Arg, FromRow, Param, Sql};
 use crate::{Backend, PruneCutoffs, PruneOutcome, Store, StoreError, probes, reports};
 use async_trait::async_trait;
 use deadpool_postgres::GenericClient;
@@ -95,9 +95,14 @@ impl PgStore {
     }
 }
 
-/// `params` as tokio-postgres binds them.
-pub(crate) fn bind<'a>(params: &'a [&'a dyn Param]) -> Vec<&'a (dyn ToSql + Sync)> {
-    params.iter().map(|p| p.postgres()).collect()
+/// `params` as bound values; tokio-postgres takes them by reference ([`refs`]).
+pub(crate) fn bind<'a>(params: &'a [&'a dyn Param]) -> Vec<Arg<'a>> {
+    params.iter().map(|p| p.arg()).collect()
+}
+
+/// Bound values as tokio-postgres takes them.
+pub(crate) fn refs<'a>(args: &'a [Arg<'a>]) -> Vec<&'a (dyn ToSql + Sync)> {
+    args.iter().map(|a| a as &(dyn ToSql + Sync)).collect()
 }
 
 /// Every row of `sql`, on a pooled client or in a transaction.
@@ -106,7 +111,7 @@ pub(crate) async fn query<T: FromRow>(
     sql: &Sql,
     params: &[&dyn Param],
 ) -> Result<Vec<T>, StoreError> {
-    let rows = c.query(sql.postgres, &bind(params)).await?;
+    let rows = c.query(sql.postgres, &refs(&bind(params))).await?;
     rows.iter().map(T::from_row).collect()
 }
 
@@ -116,7 +121,7 @@ pub(crate) async fn query_opt<T: FromRow>(
     sql: &Sql,
     params: &[&dyn Param],
 ) -> Result<Option<T>, StoreError> {
-    let row = c.query_opt(sql.postgres, &bind(params)).await?;
+    let row = c.query_opt(sql.postgres, &refs(&bind(params))).await?;
     row.as_ref().map(T::from_row).transpose()
 }
 
@@ -126,7 +131,7 @@ pub(crate) async fn query_one<T: FromRow>(
     sql: &Sql,
     params: &[&dyn Param],
 ) -> Result<T, StoreError> {
-    T::from_row(&c.query_one(sql.postgres, &bind(params)).await?)
+    T::from_row(&c.query_one(sql.postgres, &refs(&bind(params))).await?)
 }
 
 /// Runs `sql`; how many rows it changed.
@@ -135,7 +140,7 @@ pub(crate) async fn execute(
     sql: &Sql,
     params: &[&dyn Param],
 ) -> Result<u64, StoreError> {
-    Ok(c.execute(sql.postgres, &bind(params)).await?)
+    Ok(c.execute(sql.postgres, &refs(&bind(params))).await?)
 }
 
 #[async_trait]

@@ -5,8 +5,10 @@ mod postgres;
 mod sqlite;
 
 use crate::StoreError;
-use crate::sql::{FromRow, Param, RowLike};
+use crate::sql::{At, FromRow, Param, RowLike};
 use async_trait::async_trait;
+use downbeat_domain::event::CheckState;
+use downbeat_domain::probe::{Cause, Outcome};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -95,12 +97,13 @@ pub struct NewProbeResult {
     pub monitor: Arc<str>,
     pub region: Arc<str>,
     pub at_ms: i64,
-    pub outcome: &'static str,
-    pub cause: Option<&'static str>,
+    pub outcome: Outcome,
+    pub cause: Option<Cause>,
     pub total_ms: Option<f64>,
     /// False when the vantage could not reach its canary: its failures blame nobody.
     pub reliable: bool,
-    /// The whole result as JSON.
+    /// The whole result as JSON: the probe crate's `ProbeResult`, which the store does not
+    /// depend on (it sits beside the store, not below it).
     pub result: String,
 }
 
@@ -110,10 +113,11 @@ pub struct StoredProbeResult {
     pub monitor: String,
     pub region: String,
     pub at_ms: i64,
-    pub outcome: String,
-    pub cause: Option<String>,
+    pub outcome: Outcome,
+    pub cause: Option<Cause>,
     pub total_ms: Option<f64>,
     pub reliable: bool,
+    /// The whole result as JSON (see [`NewProbeResult::result`]).
     pub result: String,
 }
 
@@ -123,8 +127,8 @@ impl FromRow for StoredProbeResult {
             monitor: r.get(0)?,
             region: r.get(1)?,
             at_ms: r.get(2)?,
-            outcome: r.get(3)?,
-            cause: r.get(4)?,
+            outcome: r.word(3, At("probe_results", "outcome"))?,
+            cause: r.word_opt(4, At("probe_results", "cause"))?,
             total_ms: r.get(5)?,
             reliable: r.get(6)?,
             result: r.get(7)?,
@@ -178,19 +182,18 @@ pub const DAY_MS: i64 = 86_400_000;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MonitorState {
     pub monitor: String,
-    /// "up" or "down".
-    pub state: String,
+    pub state: CheckState,
     pub since_ms: i64,
-    pub cause: Option<String>,
+    pub cause: Option<Cause>,
 }
 
 impl FromRow for MonitorState {
     fn from_row(r: &impl RowLike) -> Result<Self, StoreError> {
         Ok(MonitorState {
             monitor: r.get(0)?,
-            state: r.get(1)?,
+            state: r.word(1, At("monitor_states", "state"))?,
             since_ms: r.get(2)?,
-            cause: r.get(3)?,
+            cause: r.word_opt(3, At("monitor_states", "cause"))?,
         })
     }
 }
@@ -214,7 +217,7 @@ pub fn probe_hour_increments(
             .entry((&*r.monitor, &*r.region, hour))
             .or_insert((0, 0, 0.0));
         e.0 += 1;
-        e.1 += i64::from(r.outcome == "down");
+        e.1 += i64::from(r.outcome == Outcome::Down);
         e.2 += r.total_ms.unwrap_or(0.0);
     }
     out

@@ -9,8 +9,9 @@ mod postgres;
 mod sqlite;
 
 use crate::StoreError;
-use crate::sql::{FromRow, RowLike, bytes};
+use crate::sql::{At, FromRow, RowLike, Word, bytes};
 use async_trait::async_trait;
+use downbeat_domain::{CountryCode, Platform};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -95,7 +96,7 @@ pub(crate) mod sql {
     pub const SALT: Sql = sql!("SELECT salt FROM daily_salts WHERE day = $1");
     pub const NETWORK_MINUTES: Sql = sql!(
         "SELECT (received_at_ms / 60000) * 60000 AS m, network_hash, problem,
-                COALESCE(platform, ''), COALESCE(country, ''), COUNT(*)
+                platform, country, COUNT(*)
          FROM reports
          WHERE service = $1 AND received_at_ms >= $2 AND received_at_ms < $3 AND counted
          GROUP BY m, network_hash, problem, platform, country"
@@ -123,8 +124,8 @@ pub struct NewReport {
     pub service: Arc<str>,
     pub received_at_ms: i64,
     pub problem: Arc<str>,
-    pub platform: Option<&'static str>,
-    pub country: Option<&'static str>,
+    pub platform: Option<Platform>,
+    pub country: Option<CountryCode>,
     pub city: Option<String>,
     pub client_hash: Hash16,
     pub network_hash: Hash16,
@@ -231,8 +232,8 @@ pub fn rollup_increments(batch: &[NewReport]) -> BTreeMap<RollupKey<'_>, i64> {
             &*r.service,
             minute,
             &*r.problem,
-            r.platform.unwrap_or(""),
-            r.country.unwrap_or(""),
+            r.platform.map_or("", Word::word),
+            r.country.map_or("", Word::word),
         );
         *out.entry(key).or_insert(0) += 1;
     }
@@ -247,14 +248,14 @@ fn stored_salt(salt: Option<Vec<u8>>) -> Result<[u8; 32], StoreError> {
 }
 
 /// Counted reports of one minute from one /24 (or /48) network, by problem, platform and
-/// country ('' when not given): what the crowd detector reads, so it can weigh networks.
+/// country (when given): what the crowd detector reads, so it can weigh networks.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NetworkMinute {
     pub minute_ms: i64,
     pub network_hash: Hash16,
     pub problem: String,
-    pub platform: String,
-    pub country: String,
+    pub platform: Option<Platform>,
+    pub country: Option<CountryCode>,
     pub count: u64,
 }
 
@@ -264,8 +265,8 @@ impl FromRow for NetworkMinute {
             minute_ms: r.get(0)?,
             network_hash: bytes(r.get(1)?, "hash")?,
             problem: r.get(2)?,
-            platform: r.get(3)?,
-            country: r.get(4)?,
+            platform: r.word_opt(3, At("reports", "platform"))?,
+            country: r.word_opt(4, At("reports", "country"))?,
             count: r.count(5)?,
         })
     }
@@ -277,7 +278,7 @@ pub struct CityCount {
     /// As typed (trimmed); untrusted text.
     pub city: String,
     /// The report's country, when given.
-    pub country: Option<String>,
+    pub country: Option<CountryCode>,
     pub count: u64,
 }
 
@@ -285,7 +286,7 @@ impl FromRow for CityCount {
     fn from_row(r: &impl RowLike) -> Result<Self, StoreError> {
         Ok(CityCount {
             city: r.get(0)?,
-            country: r.get(1)?,
+            country: r.word_opt(1, At("reports", "country"))?,
             count: r.count(2)?,
         })
     }

@@ -169,7 +169,7 @@ fn apply_migrations(conn: &mut Connection, list: &[Migration]) -> Result<(), Sto
 
 /// `params` as rusqlite binds them.
 pub(crate) fn bind<'a>(params: &'a [&'a dyn Param]) -> impl rusqlite::Params + 'a {
-    rusqlite::params_from_iter(params.iter().map(|p| p.sqlite()))
+    rusqlite::params_from_iter(params.iter().map(|p| p.arg()))
 }
 
 /// Every row of `sql`.

@@ -86,6 +86,28 @@ where
     }
 }
 
+/// Runs `sql` on the database at `target` behind the store's back, for tests of what the
+/// store itself never writes (an unknown word, damaged JSON).
+pub async fn execute_raw(target: &StoreTarget, sql: &str) {
+    match target {
+        StoreTarget::Sqlite(path) => rusqlite::Connection::open(path)
+            .and_then(|c| c.execute_batch(sql))
+            .unwrap_or_else(|e| panic!("raw SQL on SQLite: {e}")),
+        StoreTarget::Postgres(url) => {
+            let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+                .await
+                .unwrap_or_else(|e| panic!("cannot reach test PostgreSQL: {e}"));
+            let task = tokio::spawn(conn);
+            client
+                .batch_execute(sql)
+                .await
+                .unwrap_or_else(|e| panic!("raw SQL on PostgreSQL: {e}"));
+            drop(client);
+            let _ = task.await;
+        }
+    }
+}
+
 /// `base` with its database name replaced by `db`.
 fn with_database(base: &str, db: &str) -> String {
     let (head, query) = match base.split_once('?') {

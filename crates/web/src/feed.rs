@@ -8,19 +8,14 @@ use crate::views::{Feed, FeedEntry};
 use downbeat_incidents::{Incident, Kind};
 use downbeat_store::VerdictEvent;
 
-fn words(verdict: &str) -> &str {
-    match verdict {
-        "no_problems" => "no problems",
-        "possible_problems" => "possible problems",
-        "problems" => "problems",
-        other => other,
-    }
-}
-
 fn entry(name: &str, e: &VerdictEvent) -> FeedEntry {
     FeedEntry {
         id: format!("urn:downbeat:{}:verdict:{}", e.service, e.id),
-        title: format!("{name}: {} (was {})", words(&e.verdict), words(&e.previous)),
+        title: format!(
+            "{name}: {} (was {})",
+            e.verdict.label().to_lowercase(),
+            e.previous.label().to_lowercase()
+        ),
         updated: rfc3339_ms(e.at_ms),
         link: format!("/s/{}", e.service),
         content: e.explanation.clone(),

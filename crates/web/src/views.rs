@@ -324,7 +324,7 @@ fn city_rows(cities: &TopCities) -> Vec<ShareRow> {
     }
     let mut folded: Vec<Folded> = Vec::new();
     for c in &cities.cities {
-        let key = (c.city.to_lowercase(), c.country.as_deref());
+        let key = (c.city.to_lowercase(), c.country.map(CountryCode::as_str));
         match folded.iter_mut().find(|f| f.key == key) {
             Some(f) => {
                 f.total += c.count;

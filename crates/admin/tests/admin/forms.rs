@@ -3,6 +3,7 @@
 
 use crate::helpers::*;
 use downbeat_api::auth::Role;
+use downbeat_domain::incident::Status;
 use reqwest::StatusCode;
 
 #[tokio::test]
@@ -79,7 +80,7 @@ async fn an_editor_runs_an_incident_from_creation_to_postmortem() {
         )
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
-    assert_eq!(app.incident(id).await.status, "identified");
+    assert_eq!(app.incident(id).await.status, Status::Identified);
 
     // A post-mortem before resolution: refused with the rule.
     let r = b

@@ -81,7 +81,7 @@ impl TestApp {
             .store
             .save_user(UserRow {
                 name: name.to_owned(),
-                role: role.as_str().to_owned(),
+                role,
                 password_hash: hash_password(PASSWORD).unwrap(),
                 created_ms: self.clock.now_ms(),
                 failed_logins: 0,
@@ -108,14 +108,14 @@ impl TestApp {
         );
         let mut components = Components::new();
         components.insert("login".into(), downbeat_domain::ComponentState::MajorOutage);
-        row.components = serde_json::to_string(&components).unwrap();
-        row.impact = Impact::Major.as_str().into();
+        row.components = components.clone();
+        row.impact = Impact::Major;
         row.draft = true;
-        row.source = Source::Crowd.as_str().into();
+        row.source = Source::Crowd;
         row.onset_ms = Some(now - 10 * 60_000);
         row.detected_ms = Some(now - 6 * 60_000);
         row.recovered_ms = recovered.then_some(now);
-        row.evidence = Some(evidence(explanation).to_string());
+        row.evidence = Some(evidence(explanation));
         let id = self
             .app
             .store
@@ -125,11 +125,11 @@ impl TestApp {
                     id: 0,
                     incident: 0,
                     at_ms: now,
-                    status: "investigating".into(),
+                    status: Status::Investigating,
                     message: format!(
                         "Downbeat drafted this incident from its signals: {explanation}."
                     ),
-                    components: serde_json::to_string(&components).unwrap(),
+                    components,
                     author: "downbeat".into(),
                 }],
             )

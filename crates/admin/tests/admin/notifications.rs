@@ -3,7 +3,10 @@
 
 use crate::helpers::*;
 use downbeat_api::auth::Role;
-use downbeat_store::{Attempt, Claim, DeliveryState, NotifyEventRow, subscriber_destination};
+use downbeat_domain::event::EventKind;
+use downbeat_store::{
+    Attempt, Claim, DeliveryState, NotifyEventRow, OutboxKind, subscriber_destination,
+};
 use reqwest::StatusCode;
 
 #[tokio::test]
@@ -18,7 +21,7 @@ async fn the_outbox_is_visible_with_attempts_and_errors() {
     let now = app.clock.now_ms();
     let event = |id: &str| NotifyEventRow {
         id: id.into(),
-        kind: "incident.created".into(),
+        kind: OutboxKind::Event(EventKind::IncidentCreated),
         service: "melodia".into(),
         occurred_ms: now,
         link: "https://status.example/s/melodia".into(),

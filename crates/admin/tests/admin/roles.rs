@@ -4,6 +4,7 @@
 
 use crate::helpers::*;
 use downbeat_api::auth::Role;
+use downbeat_domain::incident::Status;
 use reqwest::StatusCode;
 
 #[tokio::test]
@@ -83,7 +84,7 @@ async fn a_viewer_sees_drafts_and_evidence_but_cannot_change_anything() {
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     let i = app.incident(id).await;
     assert!(
-        i.draft && i.status == "investigating",
+        i.draft && i.status == Status::Investigating,
         "nothing changed: {i:?}"
     );
     assert_eq!(app.public_incident(id).await, None);

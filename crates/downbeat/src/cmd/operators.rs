@@ -147,7 +147,7 @@ pub fn user(c: UserCommand) -> anyhow::Result<()> {
                 store
                     .save_user(UserRow {
                         name: name.clone(),
-                        role: role.as_str().into(),
+                        role,
                         password_hash: hash,
                         created_ms: existing.as_ref().map_or_else(
                             || jiff::Timestamp::now().as_millisecond(),

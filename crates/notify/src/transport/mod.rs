@@ -207,7 +207,9 @@ pub(crate) mod tests {
     pub(crate) fn event() -> NotifyEventRow {
         NotifyEventRow {
             id: "incident-1-update-1".into(),
-            kind: "incident.created".into(),
+            kind: downbeat_store::OutboxKind::Event(
+                downbeat_domain::event::EventKind::IncidentCreated,
+            ),
             service: "melodia".into(),
             occurred_ms: 0,
             link: "https://status.example/s/melodia/incidents/1".into(),

@@ -39,7 +39,7 @@ pub fn body(event: &NotifyEventRow) -> Vec<u8> {
     let data: Value = serde_json::from_str(&event.data).unwrap_or(Value::Null);
     let v = json!({
         "id": event.id,
-        "type": event.kind,
+        "type": event.kind.as_str(),
         "service": event.service,
         "occurred_at": occurred_at,
         "link": event.link,

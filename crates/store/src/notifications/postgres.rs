@@ -82,9 +82,9 @@ impl NotifyStore for PgStore {
         a: Attempt,
     ) -> Result<bool, StoreError> {
         let holder = holder.to_owned();
-        let (outcome, delivered) = (a.outcome.as_str(), delivered_ms(&a));
+        let delivered = delivered_ms(&a);
         let client = self.client().await?;
-        let params = attempt_params(&delivery, &holder, &a, &outcome, &delivered);
+        let params = attempt_params(&delivery, &holder, &a, &delivered);
         Ok(execute(&client, &RECORD_ATTEMPT, &params).await? == 1)
     }
 
@@ -99,13 +99,13 @@ impl NotifyStore for PgStore {
 
     async fn add_subscriber(&self, n: SubscriberRow) -> Result<(SubscriberRow, bool), StoreError> {
         let client = self.client().await?;
-        let (kind, components) = (n.kind.as_str(), join_components(&n.components));
-        let params = subscriber_params(&n, &kind, &components);
+        let components = join_components(&n.components);
+        let params = subscriber_params(&n, &components);
         let inserted = execute(&client, &INSERT_SUBSCRIBER, &params).await? == 1;
         let row = query_one(
             &client,
             &SUBSCRIBER_BY_ADDRESS,
-            &[&n.service, &kind, &n.address],
+            &[&n.service, &n.kind, &n.address],
         )
         .await?;
         Ok((row, inserted))

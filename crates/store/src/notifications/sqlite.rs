@@ -90,8 +90,8 @@ impl NotifyStore for SqliteStore {
     ) -> Result<bool, StoreError> {
         let holder = holder.to_owned();
         self.write(move |c| {
-            let (outcome, delivered) = (a.outcome.as_str(), delivered_ms(&a));
-            let params = attempt_params(&delivery, &holder, &a, &outcome, &delivered);
+            let delivered = delivered_ms(&a);
+            let params = attempt_params(&delivery, &holder, &a, &delivered);
             Ok(execute(c, &RECORD_ATTEMPT, &params)? == 1)
         })
         .await
@@ -110,13 +110,13 @@ impl NotifyStore for SqliteStore {
     async fn add_subscriber(&self, n: SubscriberRow) -> Result<(SubscriberRow, bool), StoreError> {
         self.write(move |c| {
             let tx = c.transaction()?;
-            let (kind, components) = (n.kind.as_str(), join_components(&n.components));
-            let params = subscriber_params(&n, &kind, &components);
+            let components = join_components(&n.components);
+            let params = subscriber_params(&n, &components);
             let inserted = execute(&tx, &INSERT_SUBSCRIBER, &params)? == 1;
             let row = query_one(
                 &tx,
                 &SUBSCRIBER_BY_ADDRESS,
-                &[&n.service, &kind, &n.address],
+                &[&n.service, &n.kind, &n.address],
             )?;
             tx.commit()?;
             Ok((row, inserted))

@@ -2,7 +2,7 @@
 
 use super::sql::*;
 use super::*;
-use crate::postgres::{PgStore, bind, execute, query, query_opt};
+use crate::postgres::{PgStore, bind, execute, query, query_opt, refs};
 use tokio_postgres::error::SqlState;
 
 #[async_trait]
@@ -13,7 +13,7 @@ impl PeopleStore for PgStore {
             .await?
             .query_one(
                 INSERT_TOKEN.postgres,
-                &bind(&token_params(&t, &t.hash.as_slice())),
+                &refs(&bind(&token_params(&t, &t.hash.as_slice()))),
             )
             .await;
         match res {

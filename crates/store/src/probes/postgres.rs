@@ -3,6 +3,7 @@
 use super::sql::*;
 use super::*;
 use crate::postgres::{PgStore, execute, query};
+use crate::sql::Word;
 
 #[async_trait]
 impl ProbeStore for PgStore {
@@ -13,8 +14,8 @@ impl ProbeStore for PgStore {
         let monitors: Vec<&str> = batch.iter().map(|r| &*r.monitor).collect();
         let regions: Vec<&str> = batch.iter().map(|r| &*r.region).collect();
         let ats: Vec<i64> = batch.iter().map(|r| r.at_ms).collect();
-        let outcomes: Vec<&str> = batch.iter().map(|r| r.outcome).collect();
-        let causes: Vec<Option<&str>> = batch.iter().map(|r| r.cause).collect();
+        let outcomes: Vec<&str> = batch.iter().map(|r| r.outcome.word()).collect();
+        let causes: Vec<Option<&str>> = batch.iter().map(|r| r.cause.map(Word::word)).collect();
         let totals: Vec<Option<f64>> = batch.iter().map(|r| r.total_ms).collect();
         let reliable: Vec<bool> = batch.iter().map(|r| r.reliable).collect();
         let results: Vec<&str> = batch.iter().map(|r| r.result.as_str()).collect();

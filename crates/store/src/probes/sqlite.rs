@@ -2,6 +2,7 @@
 
 use super::sql::*;
 use super::*;
+use crate::sql::Word;
 use crate::sql::{Sql, sql};
 use crate::sqlite::{SqliteStore, execute, query};
 use rusqlite::params;
@@ -31,7 +32,7 @@ impl ProbeStore for SqliteStore {
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 )?;
                 for r in &batch {
-                    ins.execute(params![&*r.monitor, &*r.region, r.at_ms, r.outcome, r.cause, r.total_ms, r.reliable, r.result])?;
+                    ins.execute(params![&*r.monitor, &*r.region, r.at_ms, r.outcome.word(), r.cause.map(Word::word), r.total_ms, r.reliable, r.result])?;
                 }
                 let mut up = tx.prepare_cached(
                     "INSERT INTO probe_hours (monitor, region, hour_ms, probes, failures, total_ms)

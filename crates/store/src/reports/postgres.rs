@@ -3,7 +3,7 @@
 use super::sql::*;
 use super::*;
 use crate::postgres::{PgStore, execute, query, query_one};
-use crate::sql::One;
+use crate::sql::{One, Word};
 
 impl PgStore {
     /// One transaction: every report through `UNNEST` (one round trip for the whole batch,
@@ -15,8 +15,10 @@ impl PgStore {
         let services: Vec<&str> = batch.iter().map(|r| &*r.service).collect();
         let times: Vec<i64> = batch.iter().map(|r| r.received_at_ms).collect();
         let problems: Vec<&str> = batch.iter().map(|r| &*r.problem).collect();
-        let platforms: Vec<Option<&str>> = batch.iter().map(|r| r.platform).collect();
-        let countries: Vec<Option<&str>> = batch.iter().map(|r| r.country).collect();
+        let platforms: Vec<Option<&str>> =
+            batch.iter().map(|r| r.platform.map(Word::word)).collect();
+        let countries: Vec<Option<&str>> =
+            batch.iter().map(|r| r.country.map(Word::word)).collect();
         let cities: Vec<Option<&str>> = batch.iter().map(|r| r.city.as_deref()).collect();
         let clients: Vec<&[u8]> = batch.iter().map(|r| &r.client_hash[..]).collect();
         let networks: Vec<&[u8]> = batch.iter().map(|r| &r.network_hash[..]).collect();

@@ -2,7 +2,7 @@
 
 use super::sql::*;
 use super::*;
-use crate::sql::One;
+use crate::sql::{One, Word};
 use crate::sqlite::{SqliteStore, execute, lock, query, query_one, query_opt};
 use rusqlite::{Connection, params};
 
@@ -20,8 +20,8 @@ fn insert_batch(conn: &mut Connection, batch: &[NewReport]) -> Result<(), StoreE
                 &*r.service,
                 r.received_at_ms,
                 &*r.problem,
-                r.platform,
-                r.country,
+                r.platform.map(Word::word),
+                r.country.map(Word::word),
                 r.city,
                 &r.client_hash[..],
                 &r.network_hash[..],

@@ -1,6 +1,7 @@
 //! Detector states, verdict events and leases.
 
 use super::*;
+use downbeat_domain::Verdict;
 
 #[tokio::test]
 async fn detector_states_and_verdict_events_round_trip() {
@@ -37,25 +38,25 @@ async fn detector_states_and_verdict_events_round_trip() {
             "{name}"
         );
 
-        let ev = |at_ms, verdict: &str| VerdictEvent {
+        let ev = |at_ms, verdict: Verdict| VerdictEvent {
             id: 0,
             service: "melodia".into(),
             series: "all".into(),
             at_ms,
-            verdict: verdict.into(),
-            previous: "no_problems".into(),
+            verdict,
+            previous: Verdict::NoProblems,
             score: 0.9,
             observed: 140.0,
             expected: 10.0,
             explanation: "reports 14× the usual".into(),
-            evidence: "{}".into(),
+            evidence: serde_json::json!({}),
         };
         let a = s
-            .insert_verdict_event(ev(T0, "possible_problems"))
+            .insert_verdict_event(ev(T0, Verdict::PossibleProblems))
             .await
             .unwrap();
         let b = s
-            .insert_verdict_event(ev(T0 + 60_000, "problems"))
+            .insert_verdict_event(ev(T0 + 60_000, Verdict::Problems))
             .await
             .unwrap();
         assert!(b > a, "{name}");

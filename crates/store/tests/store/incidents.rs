@@ -1,18 +1,20 @@
 //! Incidents, their updates and versions.
 
 use super::*;
+use downbeat_domain::ComponentState;
+use downbeat_domain::incident::{Impact, Kind, Source, Status};
 
-fn incident(service: &str, kind: &str, status: &str, draft: bool, at: i64) -> IncidentRow {
+fn incident(service: &str, kind: Kind, status: Status, draft: bool, at: i64) -> IncidentRow {
     IncidentRow {
         id: 0,
         service: service.into(),
-        kind: kind.into(),
-        title: format!("{kind} at {at}"),
-        status: status.into(),
-        impact: "major".into(),
-        components: r#"{"login":"major_outage"}"#.into(),
+        kind,
+        title: format!("{} at {at}", kind.as_str()),
+        status,
+        impact: Impact::Major,
+        components: [("login".to_owned(), ComponentState::MajorOutage)].into(),
         draft,
-        source: "operator".into(),
+        source: Source::Operator,
         evidence: None,
         created_ms: at,
         updated_ms: at,
@@ -30,14 +32,14 @@ fn incident(service: &str, kind: &str, status: &str, draft: bool, at: i64) -> In
     }
 }
 
-fn update(at: i64, status: &str, message: &str) -> IncidentUpdateRow {
+fn update(at: i64, status: Status, message: &str) -> IncidentUpdateRow {
     IncidentUpdateRow {
         id: 0,
         incident: 0,
         at_ms: at,
-        status: status.into(),
+        status,
         message: message.into(),
-        components: "{}".into(),
+        components: Components::new(),
         author: "alice".into(),
     }
 }
@@ -47,8 +49,8 @@ async fn incidents_keep_their_updates_and_refuse_stale_versions() {
     each_backend(|s, name| async move {
         let id = s
             .insert_incident(
-                incident("melodia", "incident", "investigating", false, T0),
-                vec![update(T0, "investigating", "Looking into it")],
+                incident("melodia", Kind::Incident, Status::Investigating, false, T0),
+                vec![update(T0, Status::Investigating, "Looking into it")],
             )
             .await
             .unwrap();
@@ -58,11 +60,14 @@ async fn incidents_keep_their_updates_and_refuse_stale_versions() {
         assert_eq!(rec.updates[0].incident, id, "{name}");
 
         let mut row = rec.incident.clone();
-        row.status = "resolved".into();
+        row.status = Status::Resolved;
         row.resolved_ms = Some(T0 + 60_000);
-        s.update_incident(row.clone(), vec![update(T0 + 60_000, "resolved", "Fixed")])
-            .await
-            .unwrap();
+        s.update_incident(
+            row.clone(),
+            vec![update(T0 + 60_000, Status::Resolved, "Fixed")],
+        )
+        .await
+        .unwrap();
         // The same version again lost the race.
         let stale = s.update_incident(row.clone(), vec![]).await;
         assert!(
@@ -78,7 +83,7 @@ async fn incidents_keep_their_updates_and_refuse_stale_versions() {
 
         let rec = s.incident(id).await.unwrap().expect(name);
         assert_eq!(rec.incident.version, 2, "{name}");
-        assert_eq!(rec.incident.status, "resolved", "{name}");
+        assert_eq!(rec.incident.status, Status::Resolved, "{name}");
         let messages: Vec<_> = rec.updates.iter().map(|u| u.message.as_str()).collect();
         assert_eq!(messages, ["Looking into it", "Fixed"], "{name}");
         assert!(s.incident(id + 1000).await.unwrap().is_none(), "{name}");
@@ -93,35 +98,42 @@ async fn incident_lists_filter_by_service_kind_draft_and_openness() {
             let s = s.clone();
             async move { s.insert_incident(row, vec![]).await.unwrap() }
         };
-        let resolved = add(incident("melodia", "incident", "resolved", false, T0)).await;
+        let resolved = add(incident(
+            "melodia",
+            Kind::Incident,
+            Status::Resolved,
+            false,
+            T0,
+        ))
+        .await;
         let open = add(incident(
             "melodia",
-            "incident",
-            "identified",
+            Kind::Incident,
+            Status::Identified,
             false,
             T0 + 10,
         ))
         .await;
         let draft = add(incident(
             "melodia",
-            "incident",
-            "investigating",
+            Kind::Incident,
+            Status::Investigating,
             true,
             T0 + 20,
         ))
         .await;
         let maint = add(incident(
             "melodia",
-            "maintenance",
-            "scheduled",
+            Kind::Maintenance,
+            Status::Scheduled,
             false,
             T0 + 30,
         ))
         .await;
         let other = add(incident(
             "other",
-            "incident",
-            "investigating",
+            Kind::Incident,
+            Status::Investigating,
             false,
             T0 + 40,
         ))
@@ -157,7 +169,7 @@ async fn incident_lists_filter_by_service_kind_draft_and_openness() {
         );
         assert_eq!(
             ids(IncidentFilter {
-                kind: Some("incident".into()),
+                kind: Some(Kind::Incident),
                 open_only: true,
                 ..melodia()
             })

@@ -8,7 +8,10 @@ mod notifications;
 mod people;
 mod probes;
 mod reports;
+mod unreadable;
 
+use downbeat_domain::probe::{Cause, Outcome};
+use downbeat_domain::{CountryCode, Platform};
 use downbeat_store::testing::{self, each_backend};
 use downbeat_store::*;
 
@@ -20,16 +23,20 @@ fn report(service: &str, at_ms: i64, problem: &str, client: u8, counted: bool) -
         received_at_ms: at_ms,
         problem: problem.into(),
         platform: Some(if client.is_multiple_of(2) {
-            "ios"
+            Platform::Ios
         } else {
-            "web"
+            Platform::Web
         }),
-        country: (!client.is_multiple_of(3)).then_some("GB"),
+        country: (!client.is_multiple_of(3)).then(|| country("GB")),
         city: Some("London".into()),
         client_hash: [client; 16],
         network_hash: [client / 10; 16],
         counted,
     }
+}
+
+fn country(code: &str) -> CountryCode {
+    CountryCode::parse(code).unwrap()
 }
 
 async fn insert(s: &std::sync::Arc<dyn Store>, batch: Vec<NewReport>) {
@@ -42,8 +49,8 @@ fn probe(monitor: &str, region: &str, at_ms: i64, down: bool) -> NewProbeResult 
         monitor: monitor.into(),
         region: region.into(),
         at_ms,
-        outcome: if down { "down" } else { "up" },
-        cause: down.then_some("connect"),
+        outcome: if down { Outcome::Down } else { Outcome::Up },
+        cause: down.then_some(Cause::Connect),
         total_ms: Some(2.5),
         reliable: true,
         result: format!("{{\"at\":{at_ms}}}"),

@@ -1,11 +1,12 @@
 //! The notification outbox, subscribers and flap states.
 
 use super::*;
+use downbeat_domain::event::EventKind;
 
 fn event(id: &str) -> NotifyEventRow {
     NotifyEventRow {
         id: id.into(),
-        kind: "incident.created".into(),
+        kind: OutboxKind::Event(EventKind::IncidentCreated),
         service: "acme".into(),
         occurred_ms: T0,
         link: "https://status.example/acme/incidents/1".into(),

@@ -1,12 +1,13 @@
 //! Tokens, users and sessions.
 
 use super::*;
+use downbeat_domain::Role;
 
-fn token(name: &str, role: &str, fill: u8) -> ApiToken {
+fn token(name: &str, role: Role, fill: u8) -> ApiToken {
     ApiToken {
         id: 0,
         name: name.into(),
-        role: role.into(),
+        role,
         hash: [fill; 32],
         created_ms: T0,
         revoked_ms: None,
@@ -16,9 +17,9 @@ fn token(name: &str, role: &str, fill: u8) -> ApiToken {
 #[tokio::test]
 async fn tokens_are_found_by_hash_until_revoked_and_names_are_unique() {
     each_backend(|s, name| async move {
-        s.create_token(token("ci", "editor", 1)).await.unwrap();
-        s.create_token(token("bot", "viewer", 2)).await.unwrap();
-        let dup = s.create_token(token("ci", "admin", 3)).await;
+        s.create_token(token("ci", Role::Editor, 1)).await.unwrap();
+        s.create_token(token("bot", Role::Viewer, 2)).await.unwrap();
+        let dup = s.create_token(token("ci", Role::Admin, 3)).await;
         assert!(
             matches!(dup, Err(StoreError::Conflict(_))),
             "{name}: {dup:?}"
@@ -44,7 +45,7 @@ async fn users_are_upserted_and_sessions_expire() {
     each_backend(|s, name| async move {
         let mut u = UserRow {
             name: "alice".into(),
-            role: "editor".into(),
+            role: Role::Editor,
             password_hash: "$argon2id$v=19$x".into(),
             created_ms: T0,
             failed_logins: 0,

@@ -1,6 +1,7 @@
 //! Monitor results, roll-ups and states.
 
 use super::*;
+use downbeat_domain::event::CheckState;
 
 #[tokio::test]
 async fn probe_results_roll_up_and_come_back_latest_first_per_region() {
@@ -22,7 +23,7 @@ async fn probe_results_roll_up_and_come_back_latest_first_per_region() {
             [0, 1_000, 5_000, 3_600_000],
             "{name}"
         );
-        assert_eq!(got[2].cause.as_deref(), Some("connect"), "{name}");
+        assert_eq!(got[2].cause, Some(Cause::Connect), "{name}");
         assert_eq!(
             s.probe_results("api", T0 + 2_000, 100).await.unwrap().len(),
             2,
@@ -70,24 +71,26 @@ async fn probe_results_roll_up_and_come_back_latest_first_per_region() {
 #[tokio::test]
 async fn monitor_states_persist() {
     each_backend(|s, name| async move {
-        let st = |state: &str, since_ms, cause: Option<&str>| MonitorState {
+        let st = |state, since_ms, cause| MonitorState {
             monitor: "api".into(),
-            state: state.into(),
+            state,
             since_ms,
-            cause: cause.map(Into::into),
+            cause,
         };
-        s.save_monitor_state(st("down", 5, Some("tls_certificate")))
+        s.save_monitor_state(st(CheckState::Down, 5, Some(Cause::TlsCertificate)))
             .await
             .unwrap();
         assert_eq!(
             s.monitor_states().await.unwrap(),
-            vec![st("down", 5, Some("tls_certificate"))],
+            vec![st(CheckState::Down, 5, Some(Cause::TlsCertificate))],
             "{name}"
         );
-        s.save_monitor_state(st("up", 9, None)).await.unwrap();
+        s.save_monitor_state(st(CheckState::Up, 9, None))
+            .await
+            .unwrap();
         assert_eq!(
             s.monitor_states().await.unwrap(),
-            vec![st("up", 9, None)],
+            vec![st(CheckState::Up, 9, None)],
             "{name}"
         );
     })

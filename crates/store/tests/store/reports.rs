@@ -1,6 +1,7 @@
 //! Intake: reports, roll-ups, salts, cities.
 
 use super::*;
+use downbeat_domain::{CountryCode, Platform};
 
 #[tokio::test]
 async fn summary_counts_only_counted_reports_in_the_window() {
@@ -141,7 +142,13 @@ async fn network_minutes_group_counted_reports_by_minute_and_network() {
             .network_minutes("melodia", T0, T0 + 120_000)
             .await
             .unwrap();
-        rows.sort_by_key(|r| (r.minute_ms, r.network_hash, r.platform.clone()));
+        rows.sort_by_key(|r| {
+            (
+                r.minute_ms,
+                r.network_hash,
+                r.platform.map(Platform::as_str),
+            )
+        });
         let summary: Vec<(i64, u8, &str, &str, u64)> = rows
             .iter()
             .map(|r| {
@@ -149,7 +156,7 @@ async fn network_minutes_group_counted_reports_by_minute_and_network() {
                     r.minute_ms - T0,
                     r.network_hash[0],
                     r.problem.as_str(),
-                    r.platform.as_str(),
+                    r.platform.map_or("", Platform::as_str),
                     r.count,
                 )
             })
@@ -180,7 +187,7 @@ async fn top_cities_count_counted_reports_per_city_and_country() {
                 counted,
             );
             r.city = city.map(Into::into);
-            r.country = country;
+            r.country = country.map(super::country);
             r
         };
         insert(
@@ -210,7 +217,7 @@ async fn top_cities_count_counted_reports_per_city_and_country() {
         let got: Vec<(&str, Option<&str>, u64)> = top
             .cities
             .iter()
-            .map(|c| (c.city.as_str(), c.country.as_deref(), c.count))
+            .map(|c| (c.city.as_str(), c.country.map(CountryCode::as_str), c.count))
             .collect();
         assert_eq!(
             got,

@@ -280,9 +280,9 @@ async fn a_stored_non_character_leaves_the_feeds_well_formed() {
                 id: 0,
                 incident: 0,
                 at_ms: now,
-                status: "investigating".into(),
+                status: Status::Investigating,
                 message: "Looking \u{FFFF}into it.".into(),
-                components: "{}".into(),
+                components: Default::default(),
                 author: "legacy".into(),
             }],
         )

@@ -2,6 +2,7 @@
 //! and the public diagnosis, which never shows a target, an address or an error text.
 
 use crate::helpers::*;
+use downbeat_domain::probe::Outcome;
 use downbeat_store::{NewProbeResult, testing};
 use jiff::Timestamp;
 
@@ -39,7 +40,11 @@ fn result(monitor: &str, region: &str, at_ms: i64, json: String) -> NewProbeResu
         monitor: monitor.into(),
         region: region.into(),
         at_ms,
-        outcome: if v["outcome"] == "down" { "down" } else { "up" },
+        outcome: if v["outcome"] == "down" {
+            Outcome::Down
+        } else {
+            Outcome::Up
+        },
         cause: None,
         total_ms: Some(10.0),
         reliable: true,
