@@ -87,6 +87,22 @@ pub enum AgentError {
     Client(String),
 }
 
+/// Why talking to the server failed this time (retried with backoff).
+#[derive(Debug, thiserror::Error)]
+pub enum ExchangeError {
+    #[error(transparent)]
+    Transport(#[from] reqwest::Error),
+    #[error("HTTP {status}: {body}")]
+    Refused {
+        status: reqwest::StatusCode,
+        body: String,
+    },
+    #[error("reading the buffer: {0}")]
+    ReadBuffer(#[source] std::io::Error),
+    #[error("removing delivered batches: {0}")]
+    RemoveBatches(#[source] std::io::Error),
+}
+
 /// A running agent's shared parts.
 pub struct Agent {
     opts: AgentOptions,
@@ -185,7 +201,7 @@ impl Agent {
         format!("{}{path}", self.opts.server)
     }
 
-    async fn fetch_assignments(&self) -> Result<Assignments, String> {
+    async fn fetch_assignments(&self) -> Result<Assignments, ExchangeError> {
         let r = self
             .http
             // The region is a slug: nothing to escape.
@@ -196,14 +212,13 @@ impl Agent {
             ))
             .bearer_auth(&self.opts.token)
             .send()
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         let status = r.status();
         if !status.is_success() {
             let body = r.text().await.unwrap_or_default();
-            return Err(format!("HTTP {status}: {body}"));
+            return Err(ExchangeError::Refused { status, body });
         }
-        r.json::<Assignments>().await.map_err(|e| e.to_string())
+        Ok(r.json::<Assignments>().await?)
     }
 
     async fn pull_assignments(
@@ -314,11 +329,11 @@ impl Agent {
 
     /// Sends the oldest buffered batches once. `Ok(true)`: something was delivered (there
     /// may be more); `Ok(false)`: the buffer is empty.
-    async fn deliver_once(&self) -> Result<bool, String> {
+    async fn deliver_once(&self) -> Result<bool, ExchangeError> {
         let pending = self
             .buffer
             .oldest(MAX_RESULTS_PER_PUSH)
-            .map_err(|e| format!("reading the buffer: {e}"))?;
+            .map_err(ExchangeError::ReadBuffer)?;
         if pending.files.is_empty() {
             return Ok(false);
         }
@@ -332,19 +347,18 @@ impl Agent {
             .bearer_auth(&self.opts.token)
             .json(&push)
             .send()
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         let status = r.status();
         if status.is_success() {
             let answer: PushAnswer = r.json().await.unwrap_or_default();
             tracing::debug!(?answer, "results delivered");
             self.buffer
                 .remove(&pending.files)
-                .map_err(|e| format!("removing delivered batches: {e}"))?;
+                .map_err(ExchangeError::RemoveBatches)?;
             return Ok(true);
         }
         let body = r.text().await.unwrap_or_default();
-        Err(format!("HTTP {status}: {body}"))
+        Err(ExchangeError::Refused { status, body })
     }
 }
 

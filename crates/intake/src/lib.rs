@@ -133,7 +133,6 @@ impl Intake {
 
     /// Accepts one report from `ip` (already past [`Intake::check_rate`]): validates it,
     /// decides whether it counts, and waits until it is committed.
-    #[tracing::instrument(name = "report", skip_all, fields(service = %service.id))]
     pub async fn accept(
         &self,
         service: &ServiceConfig,

@@ -9,12 +9,11 @@
 //!
 //! # Layout
 //! - [`app`]: [`start`] (the stages and their tasks), [`Running`], [`serve_app`].
-//! - [`listen`]: the listener's limits: header and request deadlines, a connection cap,
-//!   a shutdown grace period.
+//! - [`listen`]: the listener's limits (header and request deadlines, a connection cap, a
+//!   shutdown grace period) and one tracing span per request.
 //! - [`jobs`]: the periodic jobs (crowd minute, incident round, pruning, housekeeping) with
 //!   testable steps.
 //! - [`product`]: [`build`]: the stages plus the whole router, ready to serve.
-//! - [`span`]: one tracing span per HTTP request.
 //! - `testing` (feature `testing`): `spawn`, the test harness every suite shares, an SMTP
 //!   sink and the browser-tools check.
 
@@ -22,7 +21,6 @@ pub mod app;
 pub mod jobs;
 pub mod listen;
 pub mod product;
-pub mod span;
 #[cfg(feature = "testing")]
 pub mod testing;
 

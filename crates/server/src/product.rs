@@ -34,8 +34,7 @@ pub async fn build(
     let pages = downbeat_web::Pages::new(app.clone());
     let router = downbeat_api::router(app.clone())
         .merge(pages.router())
-        .merge(downbeat_admin::router(app.clone()))
-        .layer(axum::middleware::from_fn(crate::span::request_span));
+        .merge(downbeat_admin::router(app.clone()));
     Ok(Downbeat {
         app,
         running,

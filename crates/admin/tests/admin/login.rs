@@ -308,25 +308,8 @@ async fn users_from_the_config_file_can_sign_in() {
 /// route template), so it can be tied to its request; the raw query never appears.
 #[tokio::test]
 async fn a_sign_in_is_logged_inside_its_request_span() {
-    #[derive(Clone, Default)]
-    struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-    impl std::io::Write for Captured {
-        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(b);
-            Ok(b.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let logs = Captured::default();
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
     // The test's runtime has one thread: the server's tasks log through this subscriber.
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (logs, _guard) = downbeat_server::testing::capture_logs();
 
     let app = spawn_app().await;
     app.add_user("ana", Role::Editor).await;
@@ -345,7 +328,7 @@ async fn a_sign_in_is_logged_inside_its_request_span() {
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     app.stop().await;
 
-    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let text = logs.text();
     let line = text
         .lines()
         .find(|l| l.contains("signed in"))

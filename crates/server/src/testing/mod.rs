@@ -117,6 +117,44 @@ impl TestApp {
     }
 }
 
+/// Log lines written while a test runs, for tests that check what is logged and in which
+/// span. Install with [`capture_logs`]; the test's runtime must have one thread (the
+/// default `#[tokio::test]`), so the server's tasks log through the same subscriber.
+#[derive(Clone, Default)]
+pub struct Logs(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl Logs {
+    /// Everything logged so far, as text.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap_or_else(|e| e.into_inner())).into_owned()
+    }
+}
+
+impl std::io::Write for Logs {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Captures this thread's logs (at info and above, as `downbeat serve` writes them) until
+/// the guard is dropped.
+pub fn capture_logs() -> (Logs, tracing::subscriber::DefaultGuard) {
+    let logs = Logs::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    (logs, tracing::subscriber::set_default(subscriber))
+}
+
 /// Waits (up to 30 s of real time) until `check` holds. Background workers run on their own;
 /// this waits for what they do, and fails loudly rather than hanging.
 pub async fn until<F, Fut>(what: &str, mut check: F)

@@ -101,25 +101,8 @@ async fn connections_past_the_cap_are_closed_at_accept() {
 /// makes every client look the same: the server says so, once.
 #[tokio::test]
 async fn an_untrusted_proxy_on_this_machine_is_warned_about_once() {
-    #[derive(Clone, Default)]
-    struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-    impl std::io::Write for Captured {
-        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(b);
-            Ok(b.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let logs = Captured::default();
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
     // One runtime thread: the server's tasks log through this subscriber.
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (logs, _guard) = downbeat_server::testing::capture_logs();
     let clock = std::sync::Arc::new(downbeat_domain::ManualClock::new(jiff::Timestamp::now()));
     let config = "[[service]]\nid = \"melodia\"\nname = \"Melodia\"\n";
     let app = spawn_raw(testing::sqlite(), config, clock).await;
@@ -134,7 +117,7 @@ async fn an_untrusted_proxy_on_this_machine_is_warned_about_once() {
         assert_eq!(r.status(), StatusCode::OK);
     }
     app.stop().await;
-    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let text = logs.text();
     let warnings = text.matches("not in server.trusted_proxies").count();
     assert_eq!(warnings, 1, "{text}");
 }

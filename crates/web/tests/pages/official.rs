@@ -215,7 +215,10 @@ async fn the_public_diagnosis_names_causes_and_regions_but_never_targets() {
     // view to everyone else.
     let public = app.page("/api/v1/services/melodia/monitors").await;
     for secret in ["127.0.0.7", "secret", "Internal CA", "os error"] {
-        assert!(!public.contains(secret), "the public API shows {secret:?}:\n{public}");
+        assert!(
+            !public.contains(secret),
+            "the public API shows {secret:?}:\n{public}"
+        );
     }
     let token = downbeat_api::auth::create_token(
         &*app.app.store,
