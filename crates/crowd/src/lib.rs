@@ -35,7 +35,7 @@ use downbeat_domain::Clock;
 use downbeat_domain::event::{CrowdVerdict, Event, Notice};
 use downbeat_domain::{CountryCode, Platform};
 use downbeat_notify::Notifier;
-use downbeat_store::Store;
+use downbeat_store::{DetectionStore, ReportStore};
 use downbeat_store::{DetectorState, Hash16, NetworkMinute, StoreError, VerdictEvent};
 use jiff::Timestamp;
 use serde::Serialize;
@@ -175,7 +175,10 @@ pub struct Crowd {
 
 pub struct Inner {
     pub config: Arc<Config>,
-    pub store: Arc<dyn Store>,
+    /// Where the minute counts come from.
+    pub reports: Arc<dyn ReportStore>,
+    /// Where detector states, verdict events and the lease live.
+    pub detection: Arc<dyn DetectionStore>,
     pub clock: Arc<dyn Clock>,
     /// This process's name in leases.
     pub node_id: Arc<str>,
@@ -197,7 +200,8 @@ impl Deref for Crowd {
 impl Crowd {
     pub fn new(
         config: Arc<Config>,
-        store: Arc<dyn Store>,
+        reports: Arc<dyn ReportStore>,
+        detection: Arc<dyn DetectionStore>,
         clock: Arc<dyn Clock>,
         node_id: Arc<str>,
         notifier: Notifier,
@@ -205,7 +209,8 @@ impl Crowd {
         Crowd {
             inner: Arc::new(Inner {
                 config,
-                store,
+                reports,
+                detection,
                 clock,
                 node_id,
                 notifier,
@@ -328,7 +333,7 @@ fn ts(ms: i64) -> Option<Timestamp> {
 pub async fn run_once(crowd: &Crowd, now: Timestamp) -> Result<(), StoreError> {
     let mut watches = crowd.watches.lock().await;
     let leader = crowd
-        .store
+        .detection
         .try_lease(LEASE, &crowd.node_id, now.as_millisecond(), LEASE_TTL_MS)
         .await?;
     for service in &crowd.config.services {
@@ -361,7 +366,7 @@ pub async fn save_all(crowd: &Crowd) -> Result<(), StoreError> {
     let mut watches = crowd.watches.lock().await;
     let now = crowd.clock.now().as_millisecond();
     if !crowd
-        .store
+        .detection
         .try_lease(LEASE, &crowd.node_id, now, LEASE_TTL_MS)
         .await?
     {
@@ -376,7 +381,7 @@ pub async fn save_all(crowd: &Crowd) -> Result<(), StoreError> {
 async fn load_watch(crowd: &Crowd, service: &ServiceConfig) -> Result<Watch, StoreError> {
     let mut series = BTreeMap::new();
     let mut through: Option<i64> = None;
-    for s in crowd.store.detector_states(service.id.as_str()).await? {
+    for s in crowd.detection.detector_states(service.id.as_str()).await? {
         match serde_json::from_str::<Detector>(&s.state) {
             Ok(detector) => {
                 through =
@@ -418,7 +423,7 @@ async fn advance(
             let from = last_complete - LEARN_FROM_DAYS * 86_400_000;
             // Start where the data starts, not days of zeros before the first report.
             let rows = crowd
-                .store
+                .reports
                 .network_minutes(service.id.as_str(), from, last_complete + MINUTE_MS)
                 .await?;
             match rows.iter().map(|r| r.minute_ms).min() {
@@ -435,7 +440,7 @@ async fn advance(
     while chunk_start <= last_complete {
         let chunk_end = (chunk_start + CHUNK_MS).min(last_complete + MINUTE_MS);
         let rows = crowd
-            .store
+            .reports
             .network_minutes(service.id.as_str(), chunk_start, chunk_end)
             .await?;
         let mut by_minute: BTreeMap<i64, Vec<NetworkMinute>> = BTreeMap::new();
@@ -539,7 +544,7 @@ async fn feed(
             explanation: explanation.clone(),
             evidence,
         };
-        crowd.store.insert_verdict_event(event).await?;
+        crowd.detection.insert_verdict_event(event).await?;
         if key == "all" {
             tracing::info!(service = %service.id, verdict = a.verdict.as_str(), %explanation, "crowd verdict changed");
             let change = Event::CrowdVerdict(CrowdVerdict {
@@ -573,7 +578,10 @@ async fn save(crowd: &Crowd, service: &str, watch: &mut Watch) -> Result<(), Sto
                 })
         })
         .collect();
-    crowd.store.save_detector_states(service, states).await?;
+    crowd
+        .detection
+        .save_detector_states(service, states)
+        .await?;
     watch.unsaved = 0;
     Ok(())
 }

@@ -36,7 +36,7 @@ pub enum SeedError {
 /// it. Run it before starting the server (or restart the server after): a running server
 /// keeps its own detectors in memory.
 pub async fn seed_from_csv(
-    store: &dyn downbeat_store::Store,
+    store: &dyn downbeat_store::DetectionStore,
     service: &str,
     input: impl std::io::BufRead,
     now: Timestamp,

@@ -67,7 +67,7 @@ pub fn incident_data(
 /// the public hears anything; when the service publishes drafts at once, the public
 /// announcement (`incident.created`) follows.
 pub async fn incident_drafted(incidents: &Incidents, id: i64) {
-    let rec = match incidents.store.incident(id).await {
+    let rec = match incidents.records.incident(id).await {
         Ok(Some(rec)) => rec,
         Ok(None) => return,
         Err(e) => {
@@ -96,7 +96,7 @@ pub async fn reconcile(incidents: &Incidents) -> Result<(), StoreError> {
     let now_ms = incidents.clock.now().as_millisecond();
     let since_ms = now_ms - incidents.config.notify.give_up_after.as_millis();
     let recs = incidents
-        .store
+        .records
         .incidents(downbeat_store::IncidentFilter {
             include_drafts: true,
             since_ms: Some(since_ms),

@@ -30,7 +30,7 @@ use downbeat_crowd::Crowd;
 use downbeat_domain::{Clock, ComponentState};
 use downbeat_monitors::Monitors;
 use downbeat_notify::Notifier;
-use downbeat_store::Store;
+use downbeat_store::{DetectionStore, IncidentStore, ProbeStore, ReportStore};
 use downbeat_store::{IncidentFilter, StoreError};
 pub use model::{Impact, Incident, Kind, Source, Status};
 use std::collections::{BTreeMap, HashMap};
@@ -103,7 +103,13 @@ pub struct Incidents {
 
 pub struct Inner {
     pub config: Arc<Config>,
-    pub store: Arc<dyn Store>,
+    /// Where incidents and their updates live.
+    pub records: Arc<dyn IncidentStore>,
+    /// The signals that time and draft incidents: verdict events and the lease, report
+    /// counts, probe results.
+    pub detection: Arc<dyn DetectionStore>,
+    pub reports: Arc<dyn ReportStore>,
+    pub probes: Arc<dyn ProbeStore>,
     pub clock: Arc<dyn Clock>,
     /// This process's name in leases.
     pub node_id: Arc<str>,
@@ -124,7 +130,10 @@ impl Deref for Incidents {
 impl Incidents {
     pub fn new(
         config: Arc<Config>,
-        store: Arc<dyn Store>,
+        records: Arc<dyn IncidentStore>,
+        detection: Arc<dyn DetectionStore>,
+        reports: Arc<dyn ReportStore>,
+        probes: Arc<dyn ProbeStore>,
         clock: Arc<dyn Clock>,
         node_id: Arc<str>,
         notifier: Notifier,
@@ -134,7 +143,10 @@ impl Incidents {
         Incidents {
             inner: Arc::new(Inner {
                 config,
-                store,
+                records,
+                detection,
+                reports,
+                probes,
                 clock,
                 node_id,
                 notifier,
@@ -162,7 +174,7 @@ pub fn snapshot(incidents: &Incidents, service: &str) -> Arc<ServiceIncidents> {
 pub async fn refresh(incidents: &Incidents, service: &str) -> Result<(), StoreError> {
     let now_ms = incidents.clock.now().as_millisecond();
     let records = incidents
-        .store
+        .records
         .incidents(IncidentFilter {
             service: Some(service.to_owned()),
             include_drafts: true,

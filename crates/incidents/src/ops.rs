@@ -208,7 +208,7 @@ fn service_config<'a>(
 
 pub async fn load(incidents: &Incidents, id: i64) -> Result<IncidentRecord, IncidentError> {
     incidents
-        .store
+        .records
         .incident(id)
         .await?
         .ok_or_else(|| IncidentError::NotFound(format!("no incident {id}")))
@@ -270,7 +270,7 @@ pub async fn create(
         row.detected_ms = Some(e.detected_ms);
     }
     let first = update_row(now_ms, status, message, &req.components, author);
-    let id = incidents.store.insert_incident(row, vec![first]).await?;
+    let id = incidents.records.insert_incident(row, vec![first]).await?;
     after_change(incidents, service.id.as_str()).await;
     announce(incidents, id, true).await
 }
@@ -337,7 +337,7 @@ pub async fn update(
         row.acknowledged_ms = Some(now_ms);
     }
     let u = update_row(now_ms, status, message, &changed, author);
-    incidents.store.update_incident(row, vec![u]).await?;
+    incidents.records.update_incident(row, vec![u]).await?;
     after_change(incidents, &current.service).await;
     announce(incidents, id, false).await
 }
@@ -356,7 +356,7 @@ pub async fn publish(incidents: &Incidents, id: i64) -> Result<Incident, Inciden
     row.published_ms = Some(now_ms);
     row.acknowledged_ms.get_or_insert(now_ms);
     row.updated_ms = now_ms;
-    incidents.store.update_incident(row, Vec::new()).await?;
+    incidents.records.update_incident(row, Vec::new()).await?;
     after_change(incidents, &rec.incident.service).await;
     announce(incidents, id, true).await
 }
@@ -401,7 +401,7 @@ pub async fn set_postmortem(
     row.postmortem = Some(markdown.to_owned());
     row.postmortem_ms = Some(now_ms);
     row.updated_ms = now_ms;
-    incidents.store.update_incident(row, Vec::new()).await?;
+    incidents.records.update_incident(row, Vec::new()).await?;
     after_change(incidents, &current.service).await;
     Ok(Incident::from_record(&load(incidents, id).await?))
 }
@@ -451,7 +451,7 @@ pub async fn schedule_maintenance(
     row.scheduled_start_ms = Some(start);
     row.scheduled_end_ms = Some(end);
     let first = update_row(now_ms, status, message, &components, author);
-    let id = incidents.store.insert_incident(row, vec![first]).await?;
+    let id = incidents.records.insert_incident(row, vec![first]).await?;
     after_change(incidents, service.id.as_str()).await;
     announce(incidents, id, true).await
 }
@@ -463,7 +463,7 @@ pub async fn advance_maintenance(
     now_ms: i64,
 ) -> Result<(), downbeat_store::StoreError> {
     let open = incidents
-        .store
+        .records
         .incidents(downbeat_store::IncidentFilter {
             kind: Some(Kind::Maintenance),
             open_only: true,

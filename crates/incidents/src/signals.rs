@@ -57,7 +57,7 @@ async fn crowd_episode(
     now_ms: i64,
 ) -> Result<Option<Episode>, StoreError> {
     let events = incidents
-        .store
+        .detection
         .verdict_events(service.id.as_str(), now_ms - LOOKBACK_MS, 1000)
         .await?;
     // Newest first: the episode is every change before the newest calm one.
@@ -76,7 +76,7 @@ async fn crowd_episode(
     let mut onset = None;
     if let Some(upper) = upper {
         let counts = incidents
-            .store
+            .reports
             .report_counts(
                 service.id.as_str(),
                 first.at_ms - ONSET_LOOKBACK_MS,
@@ -120,7 +120,7 @@ async fn probe_episode(
             continue;
         };
         let results = incidents
-            .store
+            .probes
             .probe_results(m.id.as_str(), detected_ms - ONSET_LOOKBACK_MS, 10_000)
             .await?;
         let onset = results
@@ -219,7 +219,7 @@ fn under_maintenance(
 pub async fn run_once(incidents: &Incidents, now_ms: i64) -> Result<(), StoreError> {
     ops::advance_maintenance(incidents, now_ms).await?;
     if !incidents
-        .store
+        .detection
         .try_lease(LEASE, &incidents.node_id, now_ms, LEASE_TTL_MS)
         .await?
     {
@@ -254,7 +254,7 @@ pub async fn run_once(incidents: &Incidents, now_ms: i64) -> Result<(), StoreErr
             .collect();
         let signal = crowd_bad || !failing.is_empty();
         let open = incidents
-            .store
+            .records
             .incidents(IncidentFilter {
                 service: Some(service.id.to_string()),
                 kind: Some(Kind::Incident),
@@ -280,7 +280,7 @@ pub async fn run_once(incidents: &Incidents, now_ms: i64) -> Result<(), StoreErr
                 row.recovered_ms = if signal { None } else { Some(now_ms) };
                 row.updated_ms = now_ms;
                 let id = row.id;
-                match incidents.store.update_incident(row, Vec::new()).await {
+                match incidents.records.update_incident(row, Vec::new()).await {
                     Ok(()) if !signal => tracing::warn!(
                         service = %service.id, incident = id,
                         "signals recovered: the incident awaits resolution by an operator"
@@ -375,7 +375,7 @@ async fn draft(
         components,
         author: "downbeat".into(),
     };
-    let id = incidents.store.insert_incident(row, vec![update]).await?;
+    let id = incidents.records.insert_incident(row, vec![update]).await?;
     tracing::warn!(
         service = %service.id, incident = id, source = source.as_str(),
         published = service.auto_publish, "incident drafted from signals"

@@ -6,7 +6,7 @@
 //! the store so every node agrees, and pruned after two days so old hashes can no longer be
 //! linked to addresses by trying all of them.
 
-use downbeat_store::{Hash16, Store, StoreError};
+use downbeat_store::{Hash16, ReportStore, StoreError};
 use hmac::{Hmac, KeyInit, Mac};
 use http::HeaderMap;
 use ipnet::IpNet;
@@ -87,7 +87,7 @@ struct DayKeys {
 
 /// The daily salts, cached; the store is asked once per day.
 pub struct Salts {
-    store: Arc<dyn Store>,
+    store: Arc<dyn ReportStore>,
     keys: RwLock<Option<DayKeys>>,
     refresh: tokio::sync::Mutex<()>,
 }
@@ -123,7 +123,7 @@ fn ip_bytes(ip: IpAddr) -> ([u8; 17], usize) {
 }
 
 impl Salts {
-    pub fn new(store: Arc<dyn Store>) -> Self {
+    pub fn new(store: Arc<dyn ReportStore>) -> Self {
         Salts {
             store,
             keys: RwLock::new(None),

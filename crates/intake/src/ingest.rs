@@ -9,7 +9,7 @@
 
 use crate::generations::Generations;
 use crate::metrics::IntakeMetrics;
-use downbeat_store::{NewReport, Store, StoreError};
+use downbeat_store::{NewReport, ReportStore, StoreError};
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::{Notify, mpsc, oneshot};
@@ -47,7 +47,7 @@ pub struct Ingest {
 
 /// Starts the writer task; returns the queue and the writer's handle.
 pub fn start(
-    store: Arc<dyn Store>,
+    store: Arc<dyn ReportStore>,
     metrics: IntakeMetrics,
     generations: Arc<Generations>,
 ) -> (Ingest, tokio::task::JoinHandle<()>) {
@@ -93,7 +93,7 @@ impl Ingest {
 
 async fn writer(
     mut rx: mpsc::Receiver<Job>,
-    store: Arc<dyn Store>,
+    store: Arc<dyn ReportStore>,
     metrics: IntakeMetrics,
     close: Arc<Notify>,
     generations: Arc<Generations>,

@@ -34,7 +34,7 @@ pub use report::{Accepted, RawReport, validate};
 use dedupe::{Dedupe, Mark};
 use downbeat_config::{Config, ServiceConfig};
 use downbeat_domain::{City, Clock};
-use downbeat_store::{NewReport, Store, StoreError};
+use downbeat_store::{NewReport, ReportStore, StoreError};
 use identity::Salts;
 use ingest::Ingest;
 use limiter::Limiter;
@@ -80,7 +80,7 @@ impl Intake {
     /// count anyone twice.
     pub async fn start(
         config: Arc<Config>,
-        store: Arc<dyn Store>,
+        store: Arc<dyn ReportStore>,
         clock: Arc<dyn Clock>,
         registry: &mut Registry,
     ) -> Result<(Intake, JoinHandle<()>), StoreError> {

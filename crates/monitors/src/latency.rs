@@ -16,7 +16,7 @@
 
 use downbeat_detect::{Detector, DetectorConfig, Direction};
 use downbeat_probe::{Outcome, ProbeResult};
-use downbeat_store::{DetectorState, Store, StoreError};
+use downbeat_store::{DetectionStore, DetectorState, StoreError};
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -97,7 +97,7 @@ impl Latency {
     }
 
     /// Restores saved detectors (a state this binary cannot read is relearned).
-    pub async fn load(&self, store: &dyn Store) -> Result<usize, StoreError> {
+    pub async fn load(&self, store: &dyn DetectionStore) -> Result<usize, StoreError> {
         let saved = store.detector_states(STATE_KEY).await?;
         let mut s = self.series.lock().unwrap_or_else(|e| e.into_inner());
         for st in saved {
@@ -116,7 +116,7 @@ impl Latency {
     /// Saves the detectors observed since the last save, [`SAVE_CHUNK`] per transaction:
     /// a detector's JSON is about 10 KB, so ten thousand monitors saved in one go would
     /// hold some 100 MB of text at once.
-    pub async fn save(&self, store: &dyn Store, now_ms: i64) -> Result<usize, StoreError> {
+    pub async fn save(&self, store: &dyn DetectionStore, now_ms: i64) -> Result<usize, StoreError> {
         let mut dirty: Vec<String> = {
             let mut s = self.series.lock().unwrap_or_else(|e| e.into_inner());
             std::mem::take(&mut s.dirty).into_iter().collect()

@@ -44,7 +44,7 @@ use downbeat_domain::event::CheckState;
 use downbeat_notify::Notifier;
 use downbeat_probe::schedule::{Canary, Plan, Report, Scheduler};
 use downbeat_probe::{Cause, Outcome, ProbeResult, ProbeSpec, Prober};
-use downbeat_store::Store;
+use downbeat_store::{DetectionStore, ProbeStore};
 use downbeat_store::{MonitorState, NewProbeResult, StoreError};
 use jiff::Timestamp;
 use prometheus_client::registry::Registry;
@@ -114,7 +114,10 @@ pub struct Monitors {
 
 pub struct Inner {
     pub config: Arc<Config>,
-    pub store: Arc<dyn Store>,
+    /// Where results and monitor states live.
+    pub probes: Arc<dyn ProbeStore>,
+    /// Where the latency baselines are saved.
+    pub detection: Arc<dyn DetectionStore>,
     pub clock: Arc<dyn Clock>,
     pub notifier: Notifier,
     pub metrics: ProbeMetrics,
@@ -139,7 +142,8 @@ impl Deref for Monitors {
 impl Monitors {
     pub fn new(
         config: Arc<Config>,
-        store: Arc<dyn Store>,
+        probes: Arc<dyn ProbeStore>,
+        detection: Arc<dyn DetectionStore>,
         clock: Arc<dyn Clock>,
         notifier: Notifier,
         registry: &mut Registry,
@@ -162,7 +166,8 @@ impl Monitors {
             metrics: ProbeMetrics::register(registry),
             notifier,
             clock,
-            store,
+            probes,
+            detection,
             config,
         };
         Monitors {
@@ -288,7 +293,7 @@ async fn watch_certificates(monitors: Monitors, mut stopped: watch::Receiver<boo
 }
 
 async fn restore(monitors: &Monitors) -> Result<(), StoreError> {
-    monitors.latency.load(monitors.store.as_ref()).await?;
+    monitors.latency.load(monitors.detection.as_ref()).await?;
     let index: HashMap<&str, usize> = monitors
         .config
         .monitors
@@ -297,7 +302,7 @@ async fn restore(monitors: &Monitors) -> Result<(), StoreError> {
         .map(|(i, m)| (m.id.as_str(), i))
         .collect();
     {
-        let saved = monitors.store.monitor_states().await?;
+        let saved = monitors.probes.monitor_states().await?;
         let mut states = monitors.states.lock().unwrap_or_else(|e| e.into_inner());
         for s in saved {
             if let Some(&i) = index.get(s.monitor.as_str()) {
@@ -312,7 +317,7 @@ async fn restore(monitors: &Monitors) -> Result<(), StoreError> {
         }
     }
     let since = monitors.clock.now().as_millisecond() - 3_600_000;
-    let rows = monitors.store.latest_probe_results(since).await?;
+    let rows = monitors.probes.latest_probe_results(since).await?;
     let mut latest = monitors.latest.write().unwrap_or_else(|e| e.into_inner());
     for r in rows {
         let (Some(&i), Ok(result)) = (
@@ -411,7 +416,11 @@ async fn write_results(monitors: Monitors, mut rx: mpsc::Receiver<Incoming>) {
 
 async fn save_latency(monitors: &Monitors) {
     let now_ms = monitors.clock.now().as_millisecond();
-    if let Err(e) = monitors.latency.save(monitors.store.as_ref(), now_ms).await {
+    if let Err(e) = monitors
+        .latency
+        .save(monitors.detection.as_ref(), now_ms)
+        .await
+    {
         tracing::warn!(error = %e, "could not save latency baselines; they will be relearned");
     }
 }
@@ -450,7 +459,7 @@ pub async fn record(
         judged.push((i, region, reliable, result));
     }
     let outcomes: Vec<&'static str> = rows.iter().map(|r| r.outcome.as_str()).collect();
-    let stored = monitors.store.insert_probe_results(rows).await;
+    let stored = monitors.probes.insert_probe_results(rows).await;
     if let Err(e) = &stored {
         tracing::warn!(error = %e, "could not store probe results");
         if must_store {
@@ -492,7 +501,7 @@ pub async fn record(
         tracing::info!(monitor = %c.monitor, state = %c.state, cause = ?c.cause, "monitor state changed");
         let m = &monitors.config.monitors[monitors.index[c.monitor.as_str()]];
         monitors.notifier.monitor_changed(m, &c).await;
-        if let Err(e) = monitors.store.save_monitor_state(c).await {
+        if let Err(e) = monitors.probes.save_monitor_state(c).await {
             tracing::warn!(error = %e, "could not save monitor state");
         }
     }

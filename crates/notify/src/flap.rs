@@ -10,7 +10,7 @@
 
 use downbeat_config::{FlapSettings, MonitorConfig};
 use downbeat_domain::event::{CheckState, Event, MonitorFlapping, MonitorSettled, Notice};
-use downbeat_store::{Store, StoreError};
+use downbeat_store::{NotifyStore, StoreError};
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
@@ -64,7 +64,7 @@ fn at(ms: i64) -> jiff::Timestamp {
 
 impl Flaps {
     /// Loads the saved states, once per start (later calls return at once).
-    pub async fn load(&self, store: &dyn Store) -> Result<(), StoreError> {
+    pub async fn load(&self, store: &dyn NotifyStore) -> Result<(), StoreError> {
         self.loaded
             .get_or_try_init(|| async {
                 let rows = store.flap_states().await?;
@@ -88,7 +88,7 @@ impl Flaps {
     /// new state. (Call [`Flaps::load`] first.)
     pub async fn transition(
         &self,
-        store: &dyn Store,
+        store: &dyn NotifyStore,
         cfg: &FlapSettings,
         m: &MonitorConfig,
         down: bool,

@@ -57,7 +57,7 @@ use downbeat_config::{Config, MonitorConfig};
 use downbeat_domain::Clock;
 use downbeat_domain::event::{CheckState, Event, MonitorChange, Notice};
 use downbeat_store::{
-    NotifyEventRow, OutboxKind, Store, StoreError, SubscriberKind, subscriber_destination,
+    NotifyEventRow, NotifyStore, OutboxKind, StoreError, SubscriberKind, subscriber_destination,
 };
 use prometheus_client::registry::Registry;
 use std::ops::Deref;
@@ -74,7 +74,7 @@ pub struct Notifier {
 /// wake-up call, flap state and the subscription rate limiter.
 pub struct Inner {
     pub config: Arc<Config>,
-    pub store: Arc<dyn Store>,
+    pub store: Arc<dyn NotifyStore>,
     pub clock: Arc<dyn Clock>,
     /// This process's name in delivery claims.
     pub node_id: Arc<str>,
@@ -98,7 +98,7 @@ impl Deref for Notifier {
 impl Notifier {
     pub fn new(
         config: Arc<Config>,
-        store: Arc<dyn Store>,
+        store: Arc<dyn NotifyStore>,
         clock: Arc<dyn Clock>,
         node_id: Arc<str>,
         registry: &mut Registry,

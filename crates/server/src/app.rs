@@ -46,8 +46,10 @@ pub async fn start(
         node_id.clone(),
         &mut registry,
     );
+    // Each stage gets the store traits it reads and writes, no more.
     let crowd = Crowd::new(
         config.clone(),
+        store.clone(),
         store.clone(),
         clock.clone(),
         node_id.clone(),
@@ -56,12 +58,16 @@ pub async fn start(
     let monitors = Monitors::new(
         config.clone(),
         store.clone(),
+        store.clone(),
         clock.clone(),
         notifier.clone(),
         &mut registry,
     );
     let incidents = Incidents::new(
         config.clone(),
+        store.clone(),
+        store.clone(),
+        store.clone(),
         store.clone(),
         clock.clone(),
         node_id,
