@@ -16,12 +16,24 @@ pub struct Endpoint {
     server_name: ServerName<'static>,
 }
 
+/// A target, an address or a setting that does not parse; its words say what is wrong
+/// (they become the message of the config error that names the key).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Malformed(pub String);
+
+impl From<Malformed> for String {
+    fn from(m: Malformed) -> String {
+        m.0
+    }
+}
+
 impl Endpoint {
     /// `host` without brackets (`::1`, `example.com`), `port` explicit.
-    pub(crate) fn new(host: &str, port: u16) -> Result<Self, String> {
+    pub(crate) fn new(host: &str, port: u16) -> Result<Self, Malformed> {
         let host = host.trim_end_matches('.').to_ascii_lowercase();
         if host.is_empty() {
-            return Err("the host is empty".into());
+            return Err(Malformed("the host is empty".into()));
         }
         let ip = if host == "localhost" {
             Some(IpAddr::V4(Ipv4Addr::LOCALHOST))
@@ -31,7 +43,7 @@ impl Endpoint {
         let server_name = match ip {
             Some(ip) if host != "localhost" => ServerName::IpAddress(ip.into()),
             _ => ServerName::try_from(host.clone())
-                .map_err(|_| format!("`{host}` is not a valid host name"))?,
+                .map_err(|_| Malformed(format!("`{host}` is not a valid host name")))?,
         };
         Ok(Endpoint {
             host: host.into_boxed_str(),
@@ -42,16 +54,16 @@ impl Endpoint {
     }
 
     /// Parses `host:port`, `[v6]:port`, or — when `default_port` is given — a bare host.
-    pub(crate) fn parse_host_port(s: &str, default_port: Option<u16>) -> Result<Self, String> {
+    pub(crate) fn parse_host_port(s: &str, default_port: Option<u16>) -> Result<Self, Malformed> {
         let s = s.trim();
         let (host, port) = if let Some(rest) = s.strip_prefix('[') {
             let (host, after) = rest
                 .split_once(']')
-                .ok_or_else(|| format!("`{s}`: missing `]` after an IPv6 address"))?;
+                .ok_or_else(|| Malformed(format!("`{s}`: missing `]` after an IPv6 address")))?;
             match after.strip_prefix(':') {
                 Some(port) => (host, Some(port)),
                 None if after.is_empty() => (host, None),
-                None => return Err(format!("`{s}`: expected `:port` after `]`")),
+                None => return Err(Malformed(format!("`{s}`: expected `:port` after `]`"))),
             }
         } else {
             match s.rsplit_once(':') {
@@ -62,11 +74,12 @@ impl Endpoint {
             }
         };
         if host.contains(['/', '@', ' ', '?', '#']) {
-            return Err(format!("`{s}` is not a host:port"));
+            return Err(Malformed(format!("`{s}` is not a host:port")));
         }
         let port = match port {
-            Some(p) => parse_port(p).map_err(|e| format!("`{s}`: {e}"))?,
-            None => default_port.ok_or_else(|| format!("`{s}` has no port (write host:port)"))?,
+            Some(p) => parse_port(p).map_err(|e| Malformed(format!("`{s}`: {e}")))?,
+            None => default_port
+                .ok_or_else(|| Malformed(format!("`{s}` has no port (write host:port)")))?,
         };
         Endpoint::new(host, port)
     }
@@ -101,9 +114,9 @@ impl fmt::Display for Endpoint {
     }
 }
 
-pub(crate) fn parse_port(p: &str) -> Result<u16, String> {
+pub(crate) fn parse_port(p: &str) -> Result<u16, Malformed> {
     match p.parse::<u16>() {
-        Ok(0) | Err(_) => Err(format!("`{p}` is not a port (1-65535)")),
+        Ok(0) | Err(_) => Err(Malformed(format!("`{p}` is not a port (1-65535)"))),
         Ok(port) => Ok(port),
     }
 }

@@ -1,5 +1,6 @@
 //! Expected HTTP status codes, written like `200-299,304` or `2xx,3xx`.
 
+use crate::endpoint::Malformed;
 use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -18,7 +19,7 @@ impl Default for StatusRanges {
 
 impl StatusRanges {
     /// Parses a comma-separated list of `NNN`, `NNN-MMM` or `Nxx` items.
-    pub fn parse(s: &str) -> Result<Self, String> {
+    pub fn parse(s: &str) -> Result<Self, Malformed> {
         let mut ranges = Vec::new();
         for item in s.split(',').map(str::trim) {
             if item.is_empty() {
@@ -29,12 +30,12 @@ impl StatusRanges {
                     .parse::<u16>()
                     .ok()
                     .filter(|c| (1..=5).contains(c))
-                    .ok_or_else(|| format!("`{item}` is not a status class like 2xx"))?;
+                    .ok_or_else(|| Malformed(format!("`{item}` is not a status class like 2xx")))?;
                 (c * 100, c * 100 + 99)
             } else if let Some((lo, hi)) = item.split_once('-') {
                 let (lo, hi) = (code(lo.trim())?, code(hi.trim())?);
                 if lo > hi {
-                    return Err(format!("`{item}`: the range is backwards"));
+                    return Err(Malformed(format!("`{item}`: the range is backwards")));
                 }
                 (lo, hi)
             } else {
@@ -44,7 +45,7 @@ impl StatusRanges {
             ranges.push(range);
         }
         if ranges.is_empty() {
-            return Err("no status code given".into());
+            return Err(Malformed("no status code given".into()));
         }
         Ok(StatusRanges(ranges))
     }
@@ -55,11 +56,11 @@ impl StatusRanges {
     }
 }
 
-fn code(s: &str) -> Result<u16, String> {
+fn code(s: &str) -> Result<u16, Malformed> {
     s.parse::<u16>()
         .ok()
         .filter(|c| (100..=599).contains(c))
-        .ok_or_else(|| format!("`{s}` is not an HTTP status (100-599)"))
+        .ok_or_else(|| Malformed(format!("`{s}` is not an HTTP status (100-599)")))
 }
 
 impl fmt::Display for StatusRanges {

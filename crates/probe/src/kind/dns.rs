@@ -11,7 +11,7 @@ use hickory_resolver::proto::rr::{Name, RecordType};
 use serde::{Deserialize, Serialize};
 use tokio::time::{Instant, timeout_at};
 
-use crate::endpoint::parse_port;
+use crate::endpoint::{Malformed, parse_port};
 use crate::kind::{Keys, ProbeDef, ProbeKind};
 use crate::outcome::{Cause, Detail};
 use crate::result::{DnsAnswer, ProbeResult, human_duration};
@@ -283,10 +283,10 @@ pub(crate) fn normalize_answer(a: &str) -> String {
 }
 
 /// `address[:port]` of a resolver: `192.0.2.53`, `192.0.2.53:5353`, `[2001:db8::53]:53`.
-pub(crate) fn parse_resolver(s: &str) -> Result<SocketAddr, String> {
+pub(crate) fn parse_resolver(s: &str) -> Result<SocketAddr, Malformed> {
     if let Ok(addr) = s.parse::<SocketAddr>() {
         return if addr.port() == 0 {
-            Err(format!("`{s}`: port 0"))
+            Err(Malformed(format!("`{s}`: port 0")))
         } else {
             Ok(addr)
         };
@@ -302,13 +302,15 @@ pub(crate) fn parse_resolver(s: &str) -> Result<SocketAddr, String> {
         Some((ip, port)) => {
             let port = parse_port(port)?;
             let ip: IpAddr = ip.parse().map_err(|_| {
-                format!("`{ip}` is not an IP address (a resolver is given by address)")
+                Malformed(format!(
+                    "`{ip}` is not an IP address (a resolver is given by address)"
+                ))
             })?;
             Ok(SocketAddr::new(ip, port))
         }
-        None => Err(format!(
+        None => Err(Malformed(format!(
             "`{s}` is not an IP address (a resolver is given by address)"
-        )),
+        ))),
     }
 }
 

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use tokio::time::{Instant, timeout_at};
 
 use crate::connect;
-use crate::endpoint::Endpoint;
+use crate::endpoint::{Endpoint, Malformed};
 use crate::kind::tls::{self, TlsOptions};
 use crate::kind::{Keys, ProbeDef, ProbeKind};
 use crate::outcome::{Cause, Detail};
@@ -125,26 +125,30 @@ pub(crate) struct HttpUrl {
 }
 
 impl HttpUrl {
-    pub(crate) fn parse(s: &str) -> Result<Self, String> {
+    pub(crate) fn parse(s: &str) -> Result<Self, Malformed> {
         let uri: Uri = s
             .trim()
             .parse()
-            .map_err(|e| format!("`{s}` is not a URL: {e}"))?;
+            .map_err(|e| Malformed(format!("`{s}` is not a URL: {e}")))?;
         let https = match uri.scheme_str() {
             Some("http") => false,
             Some("https") => true,
-            Some(other) => return Err(format!("scheme `{other}` is not http or https")),
+            Some(other) => {
+                return Err(Malformed(format!("scheme `{other}` is not http or https")));
+            }
             None => {
-                return Err(format!(
+                return Err(Malformed(format!(
                     "`{s}` has no scheme (write http://... or https://...)"
-                ));
+                )));
             }
         };
         let authority = uri
             .authority()
-            .ok_or_else(|| format!("`{s}` has no host"))?;
+            .ok_or_else(|| Malformed(format!("`{s}` has no host")))?;
         if authority.as_str().contains('@') {
-            return Err("user info in URLs is not supported; use an Authorization header".into());
+            return Err(Malformed(
+                "user info in URLs is not supported; use an Authorization header".into(),
+            ));
         }
         let host = authority
             .host()
@@ -153,12 +157,12 @@ impl HttpUrl {
         let port = authority.port_u16().unwrap_or(if https { 443 } else { 80 });
         let endpoint = Endpoint::new(host, port)?;
         let host_header = HeaderValue::from_str(authority.as_str())
-            .map_err(|_| format!("`{authority}` cannot be a Host header"))?;
+            .map_err(|_| Malformed(format!("`{authority}` cannot be a Host header")))?;
         let path = match uri.path_and_query() {
             Some(pq) if !pq.as_str().is_empty() => Uri::from_str(pq.as_str()),
             _ => Ok(Uri::from_static("/")),
         }
-        .map_err(|e| format!("bad path in `{s}`: {e}"))?;
+        .map_err(|e| Malformed(format!("bad path in `{s}`: {e}")))?;
         Ok(HttpUrl {
             https,
             endpoint,
@@ -169,7 +173,7 @@ impl HttpUrl {
 
     /// Resolves a `Location` header against this URL: absolute URLs, `//host/...`,
     /// `/absolute/path` and `relative` paths.
-    pub(crate) fn join(&self, location: &str) -> Result<Self, String> {
+    pub(crate) fn join(&self, location: &str) -> Result<Self, Malformed> {
         let scheme = if self.https { "https" } else { "http" };
         let host = self.host_header.to_str().unwrap_or_default();
         if location.starts_with("http://") || location.starts_with("https://") {
@@ -298,7 +302,7 @@ pub(crate) async fn run(run: &mut Run<'_>, check: &HttpCheck) -> Result<Pass, Fa
         {
             let next = location
                 .to_str()
-                .map_err(|e| e.to_string())
+                .map_err(|e| Malformed(e.to_string()))
                 .and_then(|l| url.join(l))
                 .map_err(|e| {
                     Failure::new(
