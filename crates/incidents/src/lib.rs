@@ -127,19 +127,31 @@ impl Deref for Incidents {
     }
 }
 
+/// The store traits the incidents stage reads and writes: its own records, and the signals
+/// that time and draft incidents.
+pub struct IncidentStores {
+    pub records: Arc<dyn IncidentStore>,
+    pub detection: Arc<dyn DetectionStore>,
+    pub reports: Arc<dyn ReportStore>,
+    pub probes: Arc<dyn ProbeStore>,
+}
+
 impl Incidents {
     pub fn new(
         config: Arc<Config>,
-        records: Arc<dyn IncidentStore>,
-        detection: Arc<dyn DetectionStore>,
-        reports: Arc<dyn ReportStore>,
-        probes: Arc<dyn ProbeStore>,
+        stores: IncidentStores,
         clock: Arc<dyn Clock>,
         node_id: Arc<str>,
         notifier: Notifier,
         crowd: Crowd,
         monitors: Monitors,
     ) -> Incidents {
+        let IncidentStores {
+            records,
+            detection,
+            reports,
+            probes,
+        } = stores;
         Incidents {
             inner: Arc::new(Inner {
                 config,

@@ -8,7 +8,7 @@ use downbeat_api::metrics::Metrics;
 use downbeat_config::Config;
 use downbeat_crowd::Crowd;
 use downbeat_domain::Clock;
-use downbeat_incidents::Incidents;
+use downbeat_incidents::{IncidentStores, Incidents};
 use downbeat_intake::Intake;
 use downbeat_monitors::Monitors;
 use downbeat_notify::Notifier;
@@ -65,10 +65,12 @@ pub async fn start(
     );
     let incidents = Incidents::new(
         config.clone(),
-        store.clone(),
-        store.clone(),
-        store.clone(),
-        store.clone(),
+        IncidentStores {
+            records: store.clone(),
+            detection: store.clone(),
+            reports: store.clone(),
+            probes: store.clone(),
+        },
         clock.clone(),
         node_id,
         notifier.clone(),
