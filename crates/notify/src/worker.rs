@@ -18,6 +18,7 @@ use downbeat_config::Destination;
 use downbeat_store::{
     Attempt, Claim, ClaimedDelivery, DeliveryState, NotifyPrune, NotifyPruned, StoreError,
 };
+use std::collections::HashSet;
 use std::future::Future;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -174,17 +175,29 @@ async fn claim(
     if limit == 0 {
         return Ok(Vec::new());
     }
-    let settings = &notifier.config.notify;
     notifier
         .store
         .claim_deliveries(
             target.claim(),
             &notifier.node_id,
             now_ms,
-            settings.timeout.as_millis() + CLAIM_MARGIN_MS,
+            claim_ms(notifier),
             limit as u32,
         )
         .await
+}
+
+/// How long a claim lasts, in the clock's time: the request timeout plus a margin, in real
+/// time. On a clock faster than real time (the demo) that is more of the clock's time, or a
+/// send still in flight would lose its claim and go out twice.
+fn claim_ms(notifier: &Notifier) -> i64 {
+    let real_ms = notifier.config.notify.timeout.as_millis() + CLAIM_MARGIN_MS;
+    let rate = notifier.clock.rate();
+    if rate.is_finite() && rate > 1.0 {
+        (real_ms as f64 * rate).ceil() as i64
+    } else {
+        real_ms
+    }
 }
 
 /// An attempt's outcome: the status that accepted it, or why not.
@@ -347,6 +360,10 @@ async fn deliver_until_stopped(
     mut stopped: watch::Receiver<bool>,
 ) {
     let mut in_flight = JoinSet::new();
+    // Deliveries this loop is sending or has sent but not yet recorded. A claim judged on
+    // the clock can lapse while its send is still out (a clock that jumps, a slow answer):
+    // the delivery must not be claimed and sent a second time meanwhile.
+    let mut mine: HashSet<i64> = HashSet::new();
     let mut bucket = target
         .per_minute(&notifier)
         .map(|n| Bucket::new(n, notifier.clock.now().as_millisecond()));
@@ -356,6 +373,13 @@ async fn deliver_until_stopped(
         tokio::pin!(wake);
         // Registered before claiming, so an event enqueued meanwhile is not missed.
         wake.as_mut().enable();
+        // Record what has finished before claiming again.
+        while let Some(done) = in_flight.try_join_next() {
+            if let Ok((c, result)) = done {
+                settle_logged(&notifier, &target, &c, result).await;
+                mine.remove(&c.delivery.id);
+            }
+        }
         let now_ms = notifier.clock.now().as_millisecond();
         let mut free = concurrency.saturating_sub(in_flight.len());
         if let Some(b) = &mut bucket {
@@ -364,10 +388,14 @@ async fn deliver_until_stopped(
         if free > 0 {
             match claim(&notifier, &target, now_ms, free).await {
                 Ok(claimed) => {
+                    let fresh: Vec<ClaimedDelivery> = claimed
+                        .into_iter()
+                        .filter(|c| mine.insert(c.delivery.id))
+                        .collect();
                     if let Some(b) = &mut bucket {
-                        b.take(claimed.len());
+                        b.take(fresh.len());
                     }
-                    for c in claimed {
+                    for c in fresh {
                         in_flight.spawn(send(&notifier, &target, c));
                     }
                 }
@@ -377,10 +405,8 @@ async fn deliver_until_stopped(
         }
         tokio::select! {
             Some(Ok((c, result))) = in_flight.join_next(), if !in_flight.is_empty() => {
-                if let Err(e) = settle(&notifier, &target, &c, result).await {
-                    tracing::warn!(error = %e, destination = target.label(), event = %c.event.id,
-                        "could not record a notification attempt; its claim will lapse");
-                }
+                settle_logged(&notifier, &target, &c, result).await;
+                mine.remove(&c.delivery.id);
             }
             _ = &mut wake => {}
             _ = tokio::time::sleep(POLL_EVERY) => {}
@@ -389,6 +415,14 @@ async fn deliver_until_stopped(
         if *stopped.borrow() {
             return;
         }
+    }
+}
+
+/// [`settle`], logging a failure: the claim then lapses and a later round retries.
+async fn settle_logged(notifier: &Notifier, target: &Target, c: &ClaimedDelivery, result: Sent) {
+    if let Err(e) = settle(notifier, target, c, result).await {
+        tracing::warn!(error = %e, destination = target.label(), event = %c.event.id,
+            "could not record a notification attempt; its claim will lapse");
     }
 }
 

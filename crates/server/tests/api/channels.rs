@@ -22,7 +22,8 @@ use std::time::Duration;
 /// What a raw receiver got: per path, (headers, body) of each request.
 type Got = Arc<Mutex<HashMap<String, Vec<(HeaderMap, Vec<u8>)>>>>;
 
-/// Records every POST; answers 500 on paths starting with `fail`, 200 otherwise.
+/// Records every POST; answers 500 on paths starting with `fail`, 200 otherwise, and on
+/// paths starting with `slow` only half a second after recording the request.
 struct RawReceiver {
     addr: SocketAddr,
     got: Got,
@@ -40,11 +41,15 @@ impl RawReceiver {
                      headers: HeaderMap,
                      body: axum::body::Bytes| async move {
                         let fail = path.starts_with("fail");
+                        let slow = path.starts_with("slow");
                         got.lock()
                             .unwrap()
                             .entry(path)
                             .or_default()
                             .push((headers, body.to_vec()));
+                        if slow {
+                            tokio::time::sleep(Duration::from_millis(500)).await;
+                        }
                         if fail {
                             StatusCode::INTERNAL_SERVER_ERROR
                         } else {
@@ -787,5 +792,39 @@ async fn recent_incident_changes_are_enqueued_again_at_start() {
         .await
         .unwrap();
     assert_eq!(deliveries(&app, "late").await.len(), 1, "once");
+    app.stop().await;
+}
+
+/// Regression (the flapping test's double deliveries under load): a claim is judged on the
+/// clock, and it can lapse while its send is still out (a clock that jumps, a slow answer).
+/// The loop that sent it must not claim and send it again before recording the first try.
+#[tokio::test]
+async fn a_delivery_whose_claim_lapses_mid_send_goes_out_once() {
+    let rx = RawReceiver::start().await;
+    let config = format!(
+        "[notify]\npublic_url = \"https://status.example\"\n\
+         [[notify.webhook]]\nid = \"slow\"\nurl = \"{}\"\nformat = \"ntfy\"\n",
+        rx.url("slow")
+    );
+    let app = spawn_with(testing::sqlite(), &config).await;
+    let first = Notice::monitor("melodia", "m", true, app.clock.now_ms());
+    app.app.notifier.enqueue(first).await.unwrap();
+    until("the first send is out", || async {
+        rx.requests("slow").len() == 1
+    })
+    .await;
+    // While the receiver takes its time, the clock moves far past the claim, and a new
+    // event wakes the loop.
+    app.clock.advance(Duration::from_secs(3600));
+    let second = Notice::monitor("melodia", "m", false, app.clock.now_ms());
+    app.app.notifier.enqueue(second).await.unwrap();
+    until("both are recorded as delivered", || async {
+        let d = deliveries(&app, "slow").await;
+        d.len() == 2 && d.iter().all(|d| d.state == DeliveryState::Delivered)
+    })
+    .await;
+    let ids = rx.ids("slow");
+    assert_eq!(ids.len(), 2, "each event once: {ids:?}");
+    assert_ne!(ids[0], ids[1], "{ids:?}");
     app.stop().await;
 }
