@@ -1,17 +1,32 @@
 //! Live crowd verdicts: every minute, the detector reads the minute that just ended.
 //!
 //! Each service has one series for all its reports and one per problem kind, platform and
-//! country with volume (at most [`MAX_SERIES_PER_DIMENSION`] per dimension). Reports are
-//! weighed by network first: a /24 (or /48) counts fully for its first [`NETWORK_CAP`]
-//! reports of a minute and proportionally less after that, so one client or one flooding
-//! network cannot fake an outage, while a real outage — many networks at once — is unaffected.
+//! country with volume. Reports are weighed by network first: a /24 (or /48) counts fully
+//! for its first [`NETWORK_CAP`] reports of a minute and proportionally less after that, so
+//! one client or one flooding network cannot fake an outage, while a real outage — many
+//! networks at once — is unaffected.
+//!
+//! A dimension has at most [`MAX_SERIES_PER_DIMENSION`] slots, held by volume: a value
+//! without one whose last hour averages more than [`EVICT_MARGIN`] times the usual volume of
+//! the quietest holder without an open verdict takes that one's slot (its state is dropped),
+//! so a few reports from many countries cannot keep a real regional outage out. A new series
+//! first learns from the last [`HISTORY_MINUTES`] minutes, so it judges at once.
 //!
 //! Detector states are saved every few minutes and at shutdown, so a restart keeps the
 //! baseline; the minutes missed while down are read back from the stored reports. A service
 //! with no saved state learns from up to [`LEARN_FROM_DAYS`] days of stored reports before
 //! judging the last hour (cold start: see the detector crate for its priors).
 //!
-//! Every verdict change is stored as an event with its evidence.
+//! A minute is read once, [`GRACE_MS`] after it ends. Its reports that commit later (a queue
+//! backlog in a surge) are found by reading the last [`LATE_MINUTES`] minutes again, and count
+//! in the minute being read when they are found: the detector stays causal (a judged minute
+//! is never judged again) and misses none that commit within that time. (Across a restart,
+//! the stored reports at the first run stand for what was read.)
+//!
+//! Every verdict change is stored as an event with its evidence, and the overall series'
+//! changes are told (`crowd.verdict`). A change that cannot be stored or queued is retried
+//! on the next run, and on start the latest change is queued again (the outbox sends an event
+//! once), so a failure or a crash between the two loses nothing.
 //!
 //! With several nodes on one PostgreSQL, every node runs the detectors (they are
 //! deterministic over the same stored reports, so every node shows the same verdict), but
@@ -39,13 +54,14 @@ use downbeat_store::{DetectionStore, ReportStore};
 use downbeat_store::{DetectorState, Hash16, NetworkMinute, StoreError, VerdictEvent};
 use jiff::Timestamp;
 use serde::Serialize;
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::ops::Deref;
 use std::sync::{Arc, RwLock};
 
 /// Reports per network per minute that count fully.
 pub const NETWORK_CAP: f64 = 3.0;
-/// Most sub-series per dimension (problem, platform, country) of a service.
+/// Most sub-series per dimension (problem, platform, country) of a service: the slots that
+/// values hold by volume.
 pub const MAX_SERIES_PER_DIMENSION: usize = 50;
 /// A minute is read this long after it ends, so reports committing at its edge are in.
 pub const GRACE_MS: i64 = 5_000;
@@ -61,6 +77,15 @@ pub const LEASE: &str = "crowd";
 pub const LEASE_TTL_MS: i64 = 60_000;
 /// Minutes of breakdowns kept for explanations.
 pub const RECENT_MINUTES: usize = 15;
+/// Reports that commit up to this many minutes after their minute was read still count.
+pub const LATE_MINUTES: usize = 15;
+/// Minutes of per-series counts a series that gets a slot learns from before it judges:
+/// twice the detector's warm-up, so it judges at once, its lean included.
+pub const HISTORY_MINUTES: usize = 60;
+/// A value takes the slot of the quietest calm holder of its dimension when its mean over
+/// the last [`HISTORY_MINUTES`] is more than this many times that one's usual volume (a
+/// margin, so two values of like volume do not take turns).
+pub const EVICT_MARGIN: f64 = 2.0;
 
 pub(crate) const MINUTE_MS: i64 = 60_000;
 /// Catch-up reads at most this much history per store query.
@@ -103,9 +128,34 @@ fn weigh(rows: &[NetworkMinute]) -> MinuteCounts {
     m
 }
 
+/// The dimension of a series key ("country" for "country:GB"; "all" for "all").
+fn dimension(key: &str) -> &str {
+    key.split(':').next().unwrap_or("")
+}
+
+/// A stored row of a minute, without its count: what the count of a minute is kept per, to
+/// find the reports that committed after the minute was read.
+type RowKey = (Hash16, String, Option<Platform>, Option<CountryCode>);
+
+fn row_key(r: &NetworkMinute) -> RowKey {
+    (r.network_hash, r.problem.clone(), r.platform, r.country)
+}
+
+fn row_counts(rows: &[NetworkMinute]) -> HashMap<RowKey, u64> {
+    rows.iter().map(|r| (row_key(r), r.count)).collect()
+}
+
 struct Series {
     detector: Detector,
     last: Option<Assessment>,
+}
+
+/// A verdict change to store and, for the overall series, to tell.
+struct Change {
+    event: VerdictEvent,
+    /// Whether `event` is stored.
+    recorded: bool,
+    notice: Option<Notice>,
 }
 
 /// A service's detectors and recent minutes.
@@ -114,6 +164,15 @@ struct Watch {
     through_ms: Option<i64>,
     series: BTreeMap<String, Series>,
     recent: VecDeque<(i64, MinuteCounts)>,
+    /// Weighed counts per series of the last [`HISTORY_MINUTES`] minutes fed, oldest first.
+    history: VecDeque<(i64, BTreeMap<String, f64>)>,
+    /// Stored counts per row of the last [`LATE_MINUTES`] minutes fed (every minute, empty
+    /// ones too), oldest first.
+    seen: VecDeque<(i64, HashMap<RowKey, u64>)>,
+    /// Series that lost their slot since the last save: their saved states go at the next.
+    evicted: BTreeSet<String>,
+    /// Changes not yet stored or told, oldest first.
+    pending: VecDeque<Change>,
     unsaved: u32,
 }
 
@@ -339,11 +398,19 @@ pub async fn run_once(crowd: &Crowd, now: Timestamp) -> Result<(), StoreError> {
     for service in &crowd.config.services {
         let key = service.id.to_string();
         if !watches.contains_key(&key) {
-            let w = load_watch(crowd, service).await?;
+            let mut w = load_watch(crowd, service).await?;
+            // A crash between storing a change and queueing it would lose the news: queue the
+            // latest again (the outbox sends an event once).
+            w.pending
+                .extend(latest_change(crowd, service, now.as_millisecond()).await?);
             watches.insert(key.clone(), w);
         }
         let watch = watches.get_mut(&key).expect("inserted above");
         advance(crowd, service, watch, now.as_millisecond(), leader).await?;
+        flush(crowd, watch, now.as_millisecond()).await;
+        if leader && watch.unsaved >= SAVE_EVERY_MINUTES {
+            save(crowd, service.id.as_str(), watch).await?;
+        }
         let snapshot = Arc::new(snapshot(service, watch));
         if let Some(all) = watch.series.get("all") {
             crowd
@@ -373,6 +440,9 @@ pub async fn save_all(crowd: &Crowd) -> Result<(), StoreError> {
         return Ok(());
     }
     for (service, watch) in watches.iter_mut() {
+        // A last try at the changes not yet stored or told (on start, the latest is told
+        // again anyway).
+        flush(crowd, watch, now).await;
         save(crowd, service, watch).await?;
     }
     Ok(())
@@ -400,14 +470,174 @@ async fn load_watch(crowd: &Crowd, service: &ServiceConfig) -> Result<Watch, Sto
             }
         }
     }
-    Ok(Watch {
+    let mut watch = Watch {
         through_ms: through,
         series,
         recent: VecDeque::new(),
+        history: VecDeque::new(),
+        seen: VecDeque::new(),
+        evicted: BTreeSet::new(),
+        pending: VecDeque::new(),
         unsaved: 0,
-    })
+    };
+    if let Some(through) = through {
+        // States saved when the slots were otherwise, or not deleted after an eviction.
+        let t = through / 1000;
+        let dims: BTreeSet<String> = watch
+            .series
+            .keys()
+            .map(|k| dimension(k).to_owned())
+            .collect();
+        for dim in dims {
+            let mut holders: Vec<(f64, String)> = watch
+                .series
+                .iter()
+                .filter(|(k, _)| k.as_str() != "all" && dimension(k) == dim)
+                .map(|(k, s)| (s.detector.baseline(t).expected, k.clone()))
+                .collect();
+            holders.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
+            let excess = holders.len().saturating_sub(MAX_SERIES_PER_DIMENSION);
+            for (_, k) in holders.into_iter().take(excess) {
+                watch.series.remove(&k);
+                watch.evicted.insert(k);
+            }
+        }
+        // The minutes before the saved state, for new series to learn from and to find
+        // their late reports.
+        let from = through - (HISTORY_MINUTES as i64 - 1) * MINUTE_MS;
+        let rows = crowd
+            .reports
+            .network_minutes(service.id.as_str(), from, through + MINUTE_MS)
+            .await?;
+        let mut by_minute: BTreeMap<i64, Vec<NetworkMinute>> = BTreeMap::new();
+        for r in rows {
+            by_minute.entry(r.minute_ms).or_default().push(r);
+        }
+        let mut m = from;
+        while m <= through {
+            let rows = by_minute.remove(&m).unwrap_or_default();
+            keep_seen(&mut watch, m, row_counts(&rows));
+            keep_history(&mut watch, m, weigh(&rows).by);
+            m += MINUTE_MS;
+        }
+    }
+    Ok(watch)
 }
 
+/// Keeps the counts of a minute's stored rows, to find the reports that commit later.
+fn keep_seen(watch: &mut Watch, minute_ms: i64, seen: HashMap<RowKey, u64>) {
+    watch.seen.push_back((minute_ms, seen));
+    while watch.seen.len() > LATE_MINUTES {
+        watch.seen.pop_front();
+    }
+}
+
+/// Keeps a minute's weighed counts per series, for new series to learn from.
+fn keep_history(watch: &mut Watch, minute_ms: i64, by: BTreeMap<String, f64>) {
+    watch.history.push_back((minute_ms, by));
+    while watch.history.len() > HISTORY_MINUTES {
+        watch.history.pop_front();
+    }
+}
+
+/// The reports of minutes already read that committed since (counts above those seen then),
+/// moved to minute `into_ms`; what was seen is updated.
+async fn late_rows(
+    crowd: &Crowd,
+    service: &ServiceConfig,
+    watch: &mut Watch,
+    into_ms: i64,
+) -> Result<Vec<NetworkMinute>, StoreError> {
+    let Some(&(from, _)) = watch.seen.front() else {
+        return Ok(Vec::new());
+    };
+    let rows = crowd
+        .reports
+        .network_minutes(service.id.as_str(), from, into_ms)
+        .await?;
+    let mut late = Vec::new();
+    for mut r in rows {
+        let Some((_, seen)) = watch.seen.iter_mut().find(|(m, _)| *m == r.minute_ms) else {
+            continue;
+        };
+        let before = seen.entry(row_key(&r)).or_insert(0);
+        if r.count > *before {
+            let new = r.count - *before;
+            *before = r.count;
+            r.count = new;
+            r.minute_ms = into_ms;
+            late.push(r);
+        }
+    }
+    Ok(late)
+}
+
+/// The latest change of the overall series within `[notify] give_up_after`, stored and to be
+/// told again.
+async fn latest_change(
+    crowd: &Crowd,
+    service: &ServiceConfig,
+    now_ms: i64,
+) -> Result<Option<Change>, StoreError> {
+    let since = now_ms - crowd.config.notify.give_up_after.as_millis();
+    let events = crowd
+        .detection
+        .verdict_events(service.id.as_str(), since, 500)
+        .await?;
+    Ok(events.into_iter().find(|e| e.series == "all").map(|event| {
+        let notice = notice_of(&event);
+        Change {
+            event,
+            recorded: true,
+            notice: Some(notice),
+        }
+    }))
+}
+
+/// The `crowd.verdict` notice of an overall change.
+fn notice_of(e: &VerdictEvent) -> Notice {
+    let change = Event::CrowdVerdict(CrowdVerdict {
+        verdict: e.verdict,
+        previous: e.previous,
+        explanation: e.explanation.clone(),
+    });
+    Notice::new(&e.service, e.at_ms, change)
+}
+
+/// Stores and tells the pending changes, oldest first. A failure keeps the change and those
+/// after it for the next run (it is logged, not returned: the status still refreshes); a
+/// change that still fails after `[notify] give_up_after` is dropped, as the outbox would
+/// give up on it.
+async fn flush(crowd: &Crowd, watch: &mut Watch, now_ms: i64) {
+    let give_up_ms = crowd.config.notify.give_up_after.as_millis();
+    while let Some(c) = watch.pending.front_mut() {
+        let stale = c.event.at_ms < now_ms - give_up_ms;
+        if !c.recorded {
+            if let Err(e) = crowd.detection.insert_verdict_event(c.event.clone()).await {
+                if stale {
+                    tracing::error!(service = %c.event.service, series = %c.event.series, error = %e, "giving up storing a verdict change");
+                    watch.pending.pop_front();
+                    continue;
+                }
+                tracing::warn!(service = %c.event.service, series = %c.event.series, error = %e, "could not store a verdict change; will retry");
+                return;
+            }
+            c.recorded = true;
+        }
+        if let Some(notice) = &c.notice
+            && let Err(e) = crowd.notifier.enqueue(notice.clone()).await
+        {
+            if !stale {
+                tracing::warn!(event = %notice.id(), error = %e, "could not queue a verdict change; will retry");
+                return;
+            }
+            tracing::error!(event = %notice.id(), error = %e, "giving up queueing a verdict change");
+        }
+        watch.pending.pop_front();
+    }
+}
+
+/// Feeds the minutes after the last one fed up to the last complete one.
 async fn advance(
     crowd: &Crowd,
     service: &ServiceConfig,
@@ -436,6 +666,9 @@ async fn advance(
         return Ok(());
     }
     let judge_from = last_complete - (JUDGE_LAST_MINUTES - 1) * MINUTE_MS;
+    // Reports that committed after their minute was read count in the first minute read now:
+    // late, but never in a minute already judged.
+    let mut late = late_rows(crowd, service, watch, first).await?;
     let mut chunk_start = first.max(last_complete - LEARN_FROM_DAYS * 86_400_000);
     while chunk_start <= last_complete {
         let chunk_end = (chunk_start + CHUNK_MS).min(last_complete + MINUTE_MS);
@@ -449,51 +682,80 @@ async fn advance(
         }
         let mut m = chunk_start;
         while m < chunk_end {
-            let counts = by_minute
-                .remove(&m)
-                .map(|rows| weigh(&rows))
-                .unwrap_or_default();
-            feed(crowd, service, watch, m, counts, m >= judge_from, leader).await?;
+            let mut rows = by_minute.remove(&m).unwrap_or_default();
+            let seen = row_counts(&rows);
+            rows.append(&mut late);
+            keep_seen(watch, m, seen);
+            feed(service, watch, m, weigh(&rows), m >= judge_from, leader);
             m += MINUTE_MS;
         }
         chunk_start = chunk_end;
     }
-    if leader && watch.unsaved >= SAVE_EVERY_MINUTES {
-        save(crowd, service.id.as_str(), watch).await?;
-    }
     Ok(())
 }
 
-async fn feed(
-    crowd: &Crowd,
+/// Gives slots to values with volume this minute that have none: a free slot of their
+/// dimension, or the one of its quietest calm holder when they are busier by
+/// [`EVICT_MARGIN`] (busiest first). A new series learns from the minutes in `history`.
+fn give_slots(watch: &mut Watch, counts: &MinuteCounts, t: i64) {
+    let minutes = watch.history.len() as f64 + 1.0;
+    let mut newcomers: Vec<(&str, f64)> = counts
+        .by
+        .iter()
+        .filter(|(k, v)| **v >= 1.0 && !watch.series.contains_key(*k))
+        .map(|(k, v)| {
+            let before: f64 = watch.history.iter().filter_map(|(_, by)| by.get(k)).sum();
+            (k.as_str(), (before + v) / minutes)
+        })
+        .collect();
+    newcomers.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+    for (key, volume) in newcomers {
+        let dim = dimension(key);
+        let holders = watch.series.keys().filter(|k| dimension(k) == dim).count();
+        if holders >= MAX_SERIES_PER_DIMENSION {
+            // An open verdict keeps its slot: an outage is not forgotten mid-way.
+            let weakest = watch
+                .series
+                .iter()
+                .filter(|(k, s)| dimension(k) == dim && s.detector.verdict() == Verdict::NoProblems)
+                .map(|(k, s)| (s.detector.baseline(t).expected.max(0.0), k))
+                .min_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.1.cmp(b.1)));
+            match weakest {
+                Some((usual, k)) if volume > EVICT_MARGIN * usual => {
+                    let k = k.clone();
+                    tracing::debug!(series = %k, by = key, "series lost its slot");
+                    watch.series.remove(&k);
+                    watch.evicted.insert(k);
+                }
+                _ => continue,
+            }
+        }
+        let mut detector = Detector::new(DetectorConfig::for_counts());
+        for (m, by) in &watch.history {
+            detector.warm_up(m / 1000, by.get(key).copied().unwrap_or(0.0));
+        }
+        watch.evicted.remove(key);
+        watch.series.insert(
+            key.to_owned(),
+            Series {
+                detector,
+                last: None,
+            },
+        );
+    }
+}
+
+/// Feeds one minute to every series of the service, queueing the verdict changes.
+fn feed(
     service: &ServiceConfig,
     watch: &mut Watch,
     minute_ms: i64,
     counts: MinuteCounts,
     judge: bool,
     leader: bool,
-) -> Result<(), StoreError> {
+) {
     let t = minute_ms / 1000;
-    // New sub-series for values with volume, bounded per dimension.
-    for (key, &v) in &counts.by {
-        if v >= 1.0 && !watch.series.contains_key(key) {
-            let dim = key.split(':').next().unwrap_or("");
-            let n = watch
-                .series
-                .keys()
-                .filter(|k| k.split(':').next() == Some(dim))
-                .count();
-            if n < MAX_SERIES_PER_DIMENSION {
-                watch.series.insert(
-                    key.clone(),
-                    Series {
-                        detector: Detector::new(DetectorConfig::for_counts()),
-                        last: None,
-                    },
-                );
-            }
-        }
-    }
+    give_slots(watch, &counts, t);
     watch.series.entry("all".into()).or_insert_with(|| Series {
         detector: Detector::new(DetectorConfig::for_counts()),
         last: None,
@@ -515,6 +777,7 @@ async fn feed(
         }
         s.last = Some(a);
     }
+    keep_history(watch, minute_ms, counts.by.clone());
     watch.recent.push_back((minute_ms, counts));
     while watch.recent.len() > RECENT_MINUTES {
         watch.recent.pop_front();
@@ -541,30 +804,33 @@ async fn feed(
             score: a.score,
             observed: a.value,
             expected: a.expected,
-            explanation: explanation.clone(),
+            explanation,
             evidence,
         };
-        crowd.detection.insert_verdict_event(event).await?;
-        if key == "all" {
-            tracing::info!(service = %service.id, verdict = a.verdict.as_str(), %explanation, "crowd verdict changed");
-            let change = Event::CrowdVerdict(CrowdVerdict {
-                verdict: a.verdict,
-                previous: a.previous,
-                explanation,
-            });
-            crowd
-                .notifier
-                .enqueue_or_log(Notice::new(service.id.as_str(), minute_ms, change))
-                .await;
-        }
+        let notice = (key == "all").then(|| {
+            tracing::info!(service = %service.id, verdict = a.verdict.as_str(), explanation = %event.explanation, "crowd verdict changed");
+            notice_of(&event)
+        });
+        watch.pending.push_back(Change {
+            event,
+            recorded: false,
+            notice,
+        });
     }
-    Ok(())
 }
 
 async fn save(crowd: &Crowd, service: &str, watch: &mut Watch) -> Result<(), StoreError> {
     let Some(through) = watch.through_ms else {
         return Ok(());
     };
+    if !watch.evicted.is_empty() {
+        let gone = watch.evicted.iter().cloned().collect();
+        crowd
+            .detection
+            .delete_detector_states(service, gone)
+            .await?;
+        watch.evicted.clear();
+    }
     let states = watch
         .series
         .iter()

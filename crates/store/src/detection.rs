@@ -21,6 +21,14 @@ pub trait DetectionStore: Send + Sync + 'static {
         states: Vec<DetectorState>,
     ) -> Result<(), StoreError>;
 
+    /// Deletes the saved states of these series of a service (a crowd series that lost its
+    /// slot); returns how many there were.
+    async fn delete_detector_states(
+        &self,
+        service: &str,
+        series: Vec<String>,
+    ) -> Result<u64, StoreError>;
+
     /// Records a verdict change; returns its id. (`event.id` is ignored.)
     async fn insert_verdict_event(&self, event: VerdictEvent) -> Result<i64, StoreError>;
 

@@ -9,7 +9,7 @@
 //! own methods.
 
 use crate::migrate::{self, Migration};
-use crate::sql::{Arg, FromRow, Param, Sql};
+use crate::sql::{Arg, FromRow, One, Param, Sql};
 use crate::{Backend, PruneCutoffs, PruneOutcome, Store, StoreError, probes, reports};
 use async_trait::async_trait;
 use deadpool_postgres::GenericClient;
@@ -143,6 +143,33 @@ pub(crate) async fn execute(
     Ok(c.execute(sql.postgres, &refs(&bind(params))).await?)
 }
 
+/// Rows per delete when pruning: short statements, so no lock is held long.
+const PRUNE_CHUNK: i64 = 10_000;
+
+/// Deletes the rows `prune` selects (parameters: a key, the cut-off, a chunk size) for each
+/// key `next_key` walks through (parameter: the previous key), a chunk at a time. Returns
+/// how many went.
+async fn prune_by_key(
+    c: &impl GenericClient,
+    next_key: &Sql,
+    prune: &Sql,
+    before_ms: i64,
+) -> Result<u64, StoreError> {
+    let mut deleted = 0;
+    let mut key = String::new();
+    while let Some(One(next)) = query_opt::<One<String>>(c, next_key, &[&key]).await? {
+        key = next;
+        loop {
+            let n = execute(c, prune, &[&key, &before_ms, &PRUNE_CHUNK]).await?;
+            deleted += n;
+            if n < PRUNE_CHUNK as u64 {
+                break;
+            }
+        }
+    }
+    Ok(deleted)
+}
+
 #[async_trait]
 impl Store for PgStore {
     fn backend(&self) -> Backend {
@@ -158,22 +185,18 @@ impl Store for PgStore {
     }
 
     async fn prune(&self, cut: PruneCutoffs) -> Result<PruneOutcome, StoreError> {
-        const CHUNK: i64 = 10_000;
         let client = self.client().await?;
         let client = &client;
-        let mut out = PruneOutcome::default();
-        loop {
-            let n = execute(
+        let mut out = PruneOutcome {
+            reports: prune_by_key(
                 client,
+                &reports::sql::NEXT_REPORT_SERVICE,
                 &reports::sql::PRUNE_REPORTS,
-                &[&cut.raw_before_ms, &CHUNK],
+                cut.raw_before_ms,
             )
-            .await?;
-            out.reports += n;
-            if n < CHUNK as u64 {
-                break;
-            }
-        }
+            .await?,
+            ..PruneOutcome::default()
+        };
         // Roll-ups have no id: chunks by physical row (`ctid`, PostgreSQL's own; SQLite goes
         // by time ranges instead).
         loop {
@@ -181,26 +204,21 @@ impl Store for PgStore {
                 .execute(
                     "DELETE FROM report_minutes WHERE ctid IN
                      (SELECT ctid FROM report_minutes WHERE minute_ms < $1 LIMIT $2)",
-                    &[&cut.rollups_before_ms, &CHUNK],
+                    &[&cut.rollups_before_ms, &PRUNE_CHUNK],
                 )
                 .await?;
             out.rollups += n;
-            if n < CHUNK as u64 {
+            if n < PRUNE_CHUNK as u64 {
                 break;
             }
         }
-        loop {
-            let n = execute(
-                client,
-                &probes::sql::PRUNE_RESULTS,
-                &[&cut.raw_before_ms, &CHUNK],
-            )
-            .await?;
-            out.probe_results += n;
-            if n < CHUNK as u64 {
-                break;
-            }
-        }
+        out.probe_results = prune_by_key(
+            client,
+            &probes::sql::NEXT_RESULT_MONITOR,
+            &probes::sql::PRUNE_RESULTS,
+            cut.raw_before_ms,
+        )
+        .await?;
         execute(client, &probes::sql::PRUNE_HOURS, &[&cut.rollups_before_ms]).await?;
         out.salts = execute(client, &reports::sql::PRUNE_SALTS, &[&cut.salts_before_day]).await?;
         Ok(out)

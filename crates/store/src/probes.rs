@@ -83,10 +83,14 @@ pub(crate) mod sql {
          ON CONFLICT (monitor) DO UPDATE SET state = excluded.state, since_ms = excluded.since_ms,
             cause = excluded.cause"
     );
-    // Ids grow with time: look only at the oldest chunk (see `reports::sql::PRUNE_REPORTS`).
+    /// The first monitor after `$1` with raw results (see `reports::sql::PRUNE_REPORTS`).
+    pub const NEXT_RESULT_MONITOR: Sql =
+        sql!("SELECT monitor FROM probe_results WHERE monitor > $1 ORDER BY monitor LIMIT 1");
+    // By time, one monitor and one chunk at a time, through the (monitor, at_ms) index (see
+    // `reports::sql::PRUNE_REPORTS`).
     pub const PRUNE_RESULTS: Sql = sql!(
         "DELETE FROM probe_results WHERE id IN
-         (SELECT id FROM probe_results ORDER BY id LIMIT $2) AND at_ms < $1"
+         (SELECT id FROM probe_results WHERE monitor = $1 AND at_ms < $2 LIMIT $3)"
     );
     pub const PRUNE_HOURS: Sql = sql!("DELETE FROM probe_hours WHERE hour_ms < $1");
 }

@@ -105,11 +105,16 @@ pub(crate) mod sql {
         "SELECT COUNT(*) FROM reports WHERE service = $1 AND received_at_ms >= $2
          AND counted AND city IS NOT NULL"
     );
-    // Ids grow with time: look only at the oldest chunk, and stop at the first chunk that is
-    // not entirely past retention.
+    /// The first service after `$1` with raw reports: one index seek, so retention walks
+    /// the services one by one.
+    pub const NEXT_REPORT_SERVICE: Sql =
+        sql!("SELECT service FROM reports WHERE service > $1 ORDER BY service LIMIT 1");
+    // Retention goes by time, one service and one chunk at a time, through the
+    // (service, received_at_ms) index: a report dated in the future (a skewed clock) holds
+    // back nothing, and no index on time alone slows every insert.
     pub const PRUNE_REPORTS: Sql = sql!(
         "DELETE FROM reports WHERE id IN
-         (SELECT id FROM reports ORDER BY id LIMIT $2) AND received_at_ms < $1"
+         (SELECT id FROM reports WHERE service = $1 AND received_at_ms < $2 LIMIT $3)"
     );
     pub const PRUNE_SALTS: Sql = sql!("DELETE FROM daily_salts WHERE day < $1");
 }

@@ -10,7 +10,7 @@
 //! [`Store`]'s own methods.
 
 use crate::migrate::{self, Migration};
-use crate::sql::{FromRow, Param, Sql};
+use crate::sql::{FromRow, One, Param, Sql};
 use crate::{Backend, PruneCutoffs, PruneOutcome, Store, StoreError, probes, reports};
 use async_trait::async_trait;
 use rusqlite::{Connection, OpenFlags, params};
@@ -137,6 +137,42 @@ impl SqliteStore {
     }
 }
 
+impl SqliteStore {
+    /// Deletes the rows `prune` selects (parameters: a key, the cut-off, a chunk size) for
+    /// each key `next_key` walks through (parameter: the previous key), in chunks so the
+    /// writer lock is never held long: ingestion keeps flowing. Returns how many went.
+    async fn prune_by_key(
+        &self,
+        next_key: &'static Sql,
+        prune: &'static Sql,
+        before_ms: i64,
+    ) -> Result<u64, StoreError> {
+        const CHUNK: i64 = 5_000;
+        let mut deleted = 0;
+        let mut key = String::new();
+        loop {
+            let after = key;
+            let next: Option<One<String>> = self
+                .read(move |c| query_opt(c, next_key, &[&after]))
+                .await?;
+            let Some(One(next)) = next else {
+                return Ok(deleted);
+            };
+            key = next;
+            loop {
+                let k = key.clone();
+                let n = self
+                    .write(move |c| Ok(execute(c, prune, &[&k, &before_ms, &CHUNK])? as u64))
+                    .await?;
+                deleted += n;
+                if n < CHUNK as u64 {
+                    break;
+                }
+            }
+        }
+    }
+}
+
 fn apply_migrations(conn: &mut Connection, list: &[Migration]) -> Result<(), StoreError> {
     conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -238,24 +274,16 @@ impl Store for SqliteStore {
     }
 
     async fn prune(&self, cut: PruneCutoffs) -> Result<PruneOutcome, StoreError> {
-        // Deletes in chunks so the writer lock is never held long: ingestion keeps flowing.
-        const CHUNK: i64 = 5_000;
-        let mut out = PruneOutcome::default();
-        loop {
-            let n = self
-                .write(move |c| {
-                    Ok(execute(
-                        c,
-                        &reports::sql::PRUNE_REPORTS,
-                        &[&cut.raw_before_ms, &CHUNK],
-                    )? as u64)
-                })
-                .await?;
-            out.reports += n;
-            if n < CHUNK as u64 {
-                break;
-            }
-        }
+        let mut out = PruneOutcome {
+            reports: self
+                .prune_by_key(
+                    &reports::sql::NEXT_REPORT_SERVICE,
+                    &reports::sql::PRUNE_REPORTS,
+                    cut.raw_before_ms,
+                )
+                .await?,
+            ..PruneOutcome::default()
+        };
         // Roll-ups have no rowid: delete them a few hours of minutes at a time instead.
         // (PostgreSQL deletes them by `ctid` in chunks.)
         loop {
@@ -282,21 +310,13 @@ impl Store for SqliteStore {
                 None => break,
             }
         }
-        loop {
-            let n = self
-                .write(move |c| {
-                    Ok(execute(
-                        c,
-                        &probes::sql::PRUNE_RESULTS,
-                        &[&cut.raw_before_ms, &CHUNK],
-                    )? as u64)
-                })
-                .await?;
-            out.probe_results += n;
-            if n < CHUNK as u64 {
-                break;
-            }
-        }
+        out.probe_results = self
+            .prune_by_key(
+                &probes::sql::NEXT_RESULT_MONITOR,
+                &probes::sql::PRUNE_RESULTS,
+                cut.raw_before_ms,
+            )
+            .await?;
         self.write(move |c| execute(c, &probes::sql::PRUNE_HOURS, &[&cut.rollups_before_ms]))
             .await?;
         out.salts = self

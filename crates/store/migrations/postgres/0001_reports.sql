@@ -14,8 +14,8 @@ CREATE TABLE reports (
     counted        BOOLEAN NOT NULL
 );
 CREATE INDEX reports_by_service_time ON reports (service, received_at_ms);
--- No index on time alone: ids grow with time, so retention deletes from the lowest id up
--- (one index less to maintain on every insert).
+-- No index on time alone (one index less to maintain on every insert): retention walks this
+-- one, service by service.
 
 -- Counted reports per minute; '' stands for "not given" in platform and country so the key
 -- can be a primary key.

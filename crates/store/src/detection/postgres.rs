@@ -34,6 +34,22 @@ impl DetectionStore for PgStore {
         Ok(())
     }
 
+    async fn delete_detector_states(
+        &self,
+        service: &str,
+        series: Vec<String>,
+    ) -> Result<u64, StoreError> {
+        // All in one statement (SQLite loops over the shared one).
+        Ok(self
+            .client()
+            .await?
+            .execute(
+                "DELETE FROM detector_states WHERE service = $1 AND series = ANY($2)",
+                &[&service, &series],
+            )
+            .await?)
+    }
+
     async fn insert_verdict_event(&self, e: VerdictEvent) -> Result<i64, StoreError> {
         let client = self.client().await?;
         let id: One<i64> = query_one(&client, &INSERT_VERDICT_EVENT, &verdict_params(&e)).await?;

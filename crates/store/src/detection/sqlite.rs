@@ -40,6 +40,30 @@ impl DetectionStore for SqliteStore {
         .await
     }
 
+    async fn delete_detector_states(
+        &self,
+        service: &str,
+        series: Vec<String>,
+    ) -> Result<u64, StoreError> {
+        let service = service.to_owned();
+        self.write(move |c| {
+            let tx = c.transaction()?;
+            let mut n = 0;
+            {
+                // Row by row through a cached statement (PostgreSQL sends an array instead).
+                let mut st = tx.prepare_cached(
+                    "DELETE FROM detector_states WHERE service = ?1 AND series = ?2",
+                )?;
+                for s in &series {
+                    n += st.execute(params![service, s])? as u64;
+                }
+            }
+            tx.commit()?;
+            Ok(n)
+        })
+        .await
+    }
+
     async fn insert_verdict_event(&self, e: VerdictEvent) -> Result<i64, StoreError> {
         self.write(move |c| {
             let id: One<i64> = query_one(c, &INSERT_VERDICT_EVENT, &verdict_params(&e))?;

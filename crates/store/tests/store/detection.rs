@@ -86,6 +86,55 @@ async fn detector_states_and_verdict_events_round_trip() {
 }
 
 #[tokio::test]
+async fn detector_states_of_series_that_lost_their_slot_are_deleted() {
+    each_backend(|s, name| async move {
+        let st = |series: &str| DetectorState {
+            series: series.into(),
+            state: "{}".into(),
+            through_minute_ms: 60_000,
+        };
+        for service in ["melodia", "other"] {
+            s.save_detector_states(service, vec![st("all"), st("country:GB"), st("country:FR")])
+                .await
+                .unwrap();
+        }
+        let n = s
+            .delete_detector_states("melodia", vec!["country:FR".into(), "country:JP".into()])
+            .await
+            .unwrap();
+        assert_eq!(n, 1, "{name}: only FR was saved");
+        let series = |service: &'static str| {
+            let s = s.clone();
+            async move {
+                let mut v: Vec<String> = s
+                    .detector_states(service)
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .map(|d| d.series)
+                    .collect();
+                v.sort();
+                v
+            }
+        };
+        assert_eq!(series("melodia").await, ["all", "country:GB"], "{name}");
+        assert_eq!(
+            series("other").await,
+            ["all", "country:FR", "country:GB"],
+            "{name}: other services keep theirs"
+        );
+        assert_eq!(
+            s.delete_detector_states("melodia", Vec::new())
+                .await
+                .unwrap(),
+            0,
+            "{name}"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn a_lease_has_one_holder_until_it_expires() {
     each_backend(|s, name| async move {
         assert!(

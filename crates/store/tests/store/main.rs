@@ -142,6 +142,91 @@ async fn prune_deletes_old_probe_results() {
     .await;
 }
 
+/// Regression (integrity item 15): retention went by id order and stopped at the first chunk
+/// that was not entirely past retention, so one row dated in the future (a skewed clock)
+/// capped deletion below one chunk per pass, and raw tables grew until the disk filled.
+#[tokio::test]
+async fn a_future_dated_row_does_not_hold_back_pruning() {
+    each_backend(|s, name| async move {
+        // More than one chunk on either backend (5,000 on SQLite, 10,000 on PostgreSQL).
+        const EXPIRED: i64 = 12_000;
+        let old = T0 - 40 * 86_400_000;
+        let future = T0 + 365 * 86_400_000;
+        // The future-dated rows come first: the lowest ids.
+        insert(
+            &s,
+            vec![
+                report("melodia", future, "login", 1, true),
+                report("quiet", future, "login", 2, true),
+            ],
+        )
+        .await;
+        s.insert_probe_results(vec![
+            probe("api", "eu-west", future, false),
+            probe("web", "eu-west", future, false),
+        ])
+        .await
+        .unwrap();
+        let service = |i: i64| if i % 3 == 0 { "quiet" } else { "melodia" };
+        let monitor = |i: i64| if i % 3 == 0 { "web" } else { "api" };
+        insert(
+            &s,
+            (0..EXPIRED)
+                .map(|i| report(service(i), old + i, "login", (i % 200) as u8, true))
+                .collect(),
+        )
+        .await;
+        s.insert_probe_results(
+            (0..EXPIRED)
+                .map(|i| probe(monitor(i), "eu-west", old + i, i % 2 == 0))
+                .collect(),
+        )
+        .await
+        .unwrap();
+        insert(&s, vec![report("melodia", T0, "login", 3, true)]).await;
+        s.insert_probe_results(vec![probe("api", "eu-west", T0, false)])
+            .await
+            .unwrap();
+
+        let out = s
+            .prune(PruneCutoffs {
+                raw_before_ms: T0 - 30 * 86_400_000,
+                rollups_before_ms: T0 - 400 * 86_400_000,
+                salts_before_day: 0,
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            (out.reports, out.probe_results),
+            (EXPIRED as u64, EXPIRED as u64),
+            "{name}: every expired row goes in one pass"
+        );
+        // Left: the future-dated rows and the fresh ones.
+        let raw = |service: &'static str| {
+            let s = s.clone();
+            async move {
+                s.network_minutes(service, 0, i64::MAX)
+                    .await
+                    .unwrap()
+                    .iter()
+                    .map(|r| r.count)
+                    .sum::<u64>()
+            }
+        };
+        assert_eq!((raw("melodia").await, raw("quiet").await), (2, 1), "{name}");
+        let results = |monitor: &'static str| {
+            let s = s.clone();
+            async move { s.probe_results(monitor, 0, 100).await.unwrap().len() }
+        };
+        assert_eq!(
+            (results("api").await, results("web").await),
+            (2, 1),
+            "{name}"
+        );
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn data_survives_reopening() {
     for t in testing::all().await {
