@@ -212,6 +212,10 @@ pub struct PageModel {
     pub cities: TopCities,
     /// Published incidents and maintenance (the server's in-memory snapshot).
     pub official: Arc<ServiceIncidents>,
+    /// The report form's token for the hour the model was built in (see
+    /// [`downbeat_intake::form_token`]); empty until the day's salt is loaded. The model is
+    /// rebuilt every minute, so the cached page always carries a current one.
+    pub form_token: String,
 }
 
 impl PageModel {
@@ -221,6 +225,8 @@ impl PageModel {
         let version = Version::current(app, service, now);
         let id = service.id.as_str();
         let now_ms = now.as_millisecond();
+        // The form token needs the day's salt: loaded once a day, from the store.
+        app.intake.salts.prepare(now_ms).await?;
         // The current, partial bucket is the chart's last one.
         let end = now_ms.div_euclid(CHART_BUCKET_MS) * CHART_BUCKET_MS + CHART_BUCKET_MS;
         let start = end - CHART_BUCKETS as i64 * CHART_BUCKET_MS;
@@ -345,6 +351,11 @@ impl PageModel {
             probes,
             cities: TopCities::default(),
             official,
+            form_token: app
+                .intake
+                .salts
+                .form_token(service.id.as_str(), now_ms)
+                .unwrap_or_default(),
             service,
         }
     }

@@ -118,6 +118,9 @@ fn platform_choices() -> Vec<Choice> {
 #[derive(Debug, Clone)]
 pub struct FormView {
     pub action: String,
+    /// The form token (see [`downbeat_intake::form_token`]): the same for every visitor
+    /// within the hour, so the page stays one cached page.
+    pub token: String,
     pub problems: Vec<(String, String)>,
     pub platforms: Vec<Choice>,
     /// The chosen values, when the form is shown again after an error.
@@ -131,6 +134,7 @@ impl FormView {
     pub fn new(m: &PageModel) -> FormView {
         FormView {
             action: format!("/s/{}/report", m.service.id),
+            token: m.form_token.clone(),
             problems: m
                 .service
                 .problems
