@@ -1,5 +1,7 @@
-//! Reading a report from a request body: JSON or an HTML form, size-limited, with errors
-//! that say which field is wrong.
+//! Reading a request body: JSON only (a write with another Content-Type is 415, so no other
+//! site's page can send one without a CORS preflight, which this API never answers),
+//! size-limited, with errors that say which field is wrong. The status page's own report
+//! form is read by the page, through [`form`].
 
 use super::ApiError;
 use axum::body::Body;
@@ -8,35 +10,23 @@ use http_body_util::{BodyExt, LengthLimitError, Limited};
 
 pub use downbeat_intake::RawReport;
 
-/// The body formats a report may come in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    Json,
-    Form,
-}
-
-/// The request's format from its Content-Type, or 415.
-pub fn format_of(headers: &HeaderMap) -> Result<Format, ApiError> {
+/// `Ok` when the request says `Content-Type: application/json` (parameters such as a
+/// charset allowed), else 415 naming the expected type. A form or `text/plain` is what a
+/// page on another site can make a visitor's browser send without asking: refusing them
+/// keeps cross-site writes out.
+pub fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
     let ct = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let mime = ct
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    match mime.as_str() {
-        "application/json" => Ok(Format::Json),
-        "application/x-www-form-urlencoded" => Ok(Format::Form),
-        _ => {
-            let shown: String = ct.chars().take(60).collect();
-            Err(ApiError::UnsupportedMediaType(format!(
-                "Content-Type must be application/json or application/x-www-form-urlencoded (got {shown:?})"
-            )))
-        }
+    let mime = ct.split(';').next().unwrap_or("").trim();
+    if mime.eq_ignore_ascii_case("application/json") {
+        return Ok(());
     }
+    let shown: String = ct.chars().take(60).collect();
+    Err(ApiError::UnsupportedMediaType(format!(
+        "Content-Type must be application/json (got {shown:?})"
+    )))
 }
 
 /// Reads at most `limit` bytes of body; more is 413, refused before reading when the
@@ -64,22 +54,18 @@ pub async fn read_limited(
     }
 }
 
-/// Parses a body in `format` into a raw report.
-pub fn parse(format: Format, bytes: &[u8]) -> Result<RawReport<'_>, ApiError> {
-    match format {
-        Format::Json => json(bytes, r#"{"problem": "login"}"#),
-        Format::Form => {
-            let mut raw: RawReport = serde_urlencoded::from_bytes(bytes)
-                .map_err(|e| ApiError::BadRequest(format!("invalid form body: {e}")))?;
-            // An untouched <select> or text box sends "": that means "not given".
-            for f in [&mut raw.platform, &mut raw.country, &mut raw.city] {
-                if f.as_deref().is_some_and(|s| s.trim().is_empty()) {
-                    *f = None;
-                }
-            }
-            Ok(raw)
+/// The status page's report form (`application/x-www-form-urlencoded`, as its page
+/// re-encodes it) as a raw report; an untouched `<select>` or text box sends "", which means
+/// "not given".
+pub fn form(bytes: &[u8]) -> Result<RawReport<'_>, ApiError> {
+    let mut raw: RawReport = serde_urlencoded::from_bytes(bytes)
+        .map_err(|e| ApiError::BadRequest(format!("invalid form body: {e}")))?;
+    for f in [&mut raw.platform, &mut raw.country, &mut raw.city] {
+        if f.as_deref().is_some_and(|s| s.trim().is_empty()) {
+            *f = None;
         }
     }
+    Ok(raw)
 }
 
 /// Parses a JSON object into `T`, naming the path of what is wrong; `example` shows the
@@ -113,11 +99,7 @@ pub async fn json_request<T: serde::de::DeserializeOwned>(
     limit: usize,
     example: &str,
 ) -> Result<T, ApiError> {
-    if format_of(headers)? != Format::Json {
-        return Err(ApiError::UnsupportedMediaType(
-            "Content-Type must be application/json".into(),
-        ));
-    }
+    require_json(headers)?;
     let bytes = read_limited(headers, body, limit).await?;
     json(&bytes, example)
 }

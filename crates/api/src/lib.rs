@@ -3,7 +3,7 @@
 //!
 //! The routes:
 //!
-//! - `POST /api/v1/services/{service}/reports` — a crowd report (JSON or form).
+//! - `POST /api/v1/services/{service}/reports` — a crowd report (JSON only: see [`reports`]).
 //! - `GET  /api/v1/services/{service}/summary?window=60m` — counted reports, broken down.
 //! - `GET  /api/v1/services/{service}/reports?since=…&bucket=5m` — counts per time bucket.
 //! - `GET  /api/v1/services/{service}/status` — the crowd verdict, explained.

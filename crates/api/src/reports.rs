@@ -1,4 +1,9 @@
 //! `POST /api/v1/services/{service}/reports`: a listener says something is wrong.
+//!
+//! The API takes JSON only (415 otherwise): a page on another site can make a browser send
+//! a form or `text/plain` without asking, but JSON only after a CORS preflight, which this
+//! API never answers. The status page's form has its own route and checks
+//! (`downbeat_web::report`), and comes in through [`accept_form`].
 
 use super::ApiError;
 use super::body;
@@ -10,7 +15,7 @@ use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use downbeat_config::ServiceConfig;
 use downbeat_intake::{Accepted, RejectReason, client_ip};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 /// The service a path names, or 404.
 pub fn service_of<'a>(
@@ -28,16 +33,13 @@ pub fn service_of<'a>(
 /// Report a problem. One client counts once per service per dedupe window.
 #[utoipa::path(post, path = "/api/v1/services/{service}/reports", tag = "reports",
     params(("service" = String, Path, description = "Service id")),
-    request_body(content(
-        (downbeat_intake::RawReport = "application/json"),
-        (downbeat_intake::RawReport = "application/x-www-form-urlencoded"),
-    )),
+    request_body(content((downbeat_intake::RawReport = "application/json"))),
     responses(
         (status = 202, description = "Stored durably", body = Accepted),
         (status = 400, description = "Malformed body"),
         (status = 404, description = "Unknown service"),
         (status = 413, description = "Body too large"),
-        (status = 415, description = "Neither JSON nor a form"),
+        (status = 415, description = "Not `Content-Type: application/json`"),
         (status = 422, description = "A field's value is not acceptable"),
         (status = 429, description = "Too many reports from this address"),
         (status = 503, description = "The store is unavailable; retry"),
@@ -72,8 +74,8 @@ pub async fn submit(
     result.map(|a| (StatusCode::ACCEPTED, Json(a)))
 }
 
-/// Accepts one report: the whole path from address to durable commit, shared by the JSON API
-/// and the status page's form. The rate limit is checked before the body is read.
+/// Accepts one JSON report: the whole path from address to durable commit. The rate limit
+/// is checked before the body is read.
 pub async fn accept(
     app: &App,
     service: &ServiceConfig,
@@ -83,8 +85,21 @@ pub async fn accept(
 ) -> Result<Accepted, ApiError> {
     let ip = client_ip(peer.ip(), headers, &app.config.server.trusted_proxies);
     app.intake.check_rate(ip)?;
-    let format = body::format_of(headers)?;
+    body::require_json(headers)?;
     let bytes = body::read_limited(headers, body, app.config.reports.max_body_bytes).await?;
-    let raw = body::parse(format, &bytes)?;
+    let raw = body::json(&bytes, r#"{"problem": "login"}"#)?;
+    Ok(app.intake.accept(service, ip, raw).await?)
+}
+
+/// Accepts one report from the status page's form, the rest of the same path: the page has
+/// checked where the post came from, its form token and the rate limit for `ip`, and hands
+/// over the form's fields as `application/x-www-form-urlencoded`.
+pub async fn accept_form(
+    app: &App,
+    service: &ServiceConfig,
+    ip: IpAddr,
+    form: &[u8],
+) -> Result<Accepted, ApiError> {
+    let raw = body::form(form)?;
     Ok(app.intake.accept(service, ip, raw).await?)
 }

@@ -306,11 +306,19 @@ impl Validator<'_> {
         if !(256..=1 << 20).contains(&max_body_bytes) {
             return Err(self.err("reports.max_body_bytes", "must be between 256 and 1048576"));
         }
+        let city_min_networks = raw.city_min_networks.unwrap_or(d.city_min_networks);
+        if city_min_networks < 2 {
+            return Err(self.err(
+                "reports.city_min_networks",
+                "must be at least 2: a city typed in a single report is never shown",
+            ));
+        }
         Ok(ReportSettings {
             dedupe_window,
             rate_limit_burst,
             rate_limit_per_minute,
             max_body_bytes,
+            city_min_networks,
         })
     }
 
@@ -667,6 +675,7 @@ mod tests {
         assert_eq!(s.problems.len(), 7);
         assert!(s.offers("login").is_some());
         assert_eq!(c.reports.dedupe_window.as_secs(), 900);
+        assert_eq!(c.reports.city_min_networks, 3);
         assert_eq!(c.retention.raw.as_secs(), 30 * 86_400);
         assert!(c.server.trusted_proxies.is_empty());
     }
@@ -702,6 +711,10 @@ mod tests {
             (
                 "[reports]\nrate_limit_burst = -3\n",
                 &["reports.rate_limit_burst"],
+            ),
+            (
+                "[reports]\ncity_min_networks = 1\n",
+                &["reports.city_min_networks", "at least 2"],
             ),
             (
                 "[[service]]\nid = \"m\"\nname = \"M\"\n[[service]]\nid = \"m\"\nname = \"N\"\n",

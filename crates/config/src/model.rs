@@ -71,6 +71,10 @@ pub struct ReportSettings {
     pub rate_limit_per_minute: u32,
     /// Larger request bodies are refused with 413.
     pub max_body_bytes: usize,
+    /// A city a reporter typed is shown on public pages only once reports from at least
+    /// this many distinct client networks typed it (at least 2: one report's text never
+    /// shows).
+    pub city_min_networks: u32,
 }
 
 impl Default for ReportSettings {
@@ -80,6 +84,7 @@ impl Default for ReportSettings {
             rate_limit_burst: 10,
             rate_limit_per_minute: 10,
             max_body_bytes: 16 * 1024,
+            city_min_networks: 3,
         }
     }
 }

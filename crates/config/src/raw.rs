@@ -72,6 +72,7 @@ pub struct RawReports {
     pub rate_limit_burst: Option<u32>,
     pub rate_limit_per_minute: Option<u32>,
     pub max_body_bytes: Option<usize>,
+    pub city_min_networks: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]

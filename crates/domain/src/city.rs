@@ -1,5 +1,11 @@
-//! A city name typed by a listener: free text, so bounded and cleaned.
+//! A city name typed by a listener: free text, so bounded and cleaned; and which cities a
+//! public page may show.
+//!
+//! One anonymous report can type anything, so no single report's city reaches a public
+//! page: a city is shown only when reports from at least a minimum of distinct client
+//! networks (`reports.city_min_networks`, 3 by default) typed it ([`PublicCities`]).
 
+use crate::CountryCode;
 use serde::Serialize;
 use std::fmt;
 
@@ -56,6 +62,94 @@ impl fmt::Display for City {
     }
 }
 
+/// How many counted reports typed one exact spelling of a city in one country, and from
+/// how many distinct client networks (a lower bound: see the store's `top_cities`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CityTally<'a> {
+    /// As typed (trimmed); untrusted text.
+    pub city: &'a str,
+    pub country: Option<CountryCode>,
+    pub reports: u64,
+    pub networks: u64,
+}
+
+/// A city a public page may show, with the counted reports that named it in any letter case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicCity {
+    /// A spelling that at least the minimum of networks typed; still untrusted text, to be
+    /// escaped like any other.
+    pub city: String,
+    pub country: Option<CountryCode>,
+    pub reports: u64,
+}
+
+/// The cities a public page may show, most reports first, and how many counted reports named
+/// any city at all (what shares are of).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PublicCities {
+    pub named: u64,
+    pub cities: Vec<PublicCity>,
+}
+
+impl PublicCities {
+    /// Folds spellings that differ only in letter case within one country ("london" and
+    /// "London" in GB are one city, their reports added up) and keeps a city only when one
+    /// of its spellings was typed from at least `min_networks` distinct networks; that
+    /// spelling is the one shown (the most networks, then the most reports). Networks are
+    /// not added up across spellings: the same network may have typed both, and the text on
+    /// the page must be one that many networks typed.
+    pub fn from_tallies<'a>(
+        named: u64,
+        tallies: impl IntoIterator<Item = CityTally<'a>>,
+        min_networks: u64,
+    ) -> PublicCities {
+        struct Folded<'c> {
+            key: (String, Option<&'static str>),
+            reports: u64,
+            /// The spelling to show, with its networks and reports, once one qualifies.
+            shown: Option<(&'c str, u64, u64)>,
+        }
+        let mut folded: Vec<Folded> = Vec::new();
+        for t in tallies {
+            let key = (t.city.to_lowercase(), t.country.map(CountryCode::as_str));
+            let i = match folded.iter().position(|f| f.key == key) {
+                Some(i) => i,
+                None => {
+                    folded.push(Folded {
+                        key,
+                        reports: 0,
+                        shown: None,
+                    });
+                    folded.len() - 1
+                }
+            };
+            let f = &mut folded[i];
+            f.reports += t.reports;
+            let better = f
+                .shown
+                .is_none_or(|(_, n, r)| (t.networks, t.reports) > (n, r));
+            if t.networks >= min_networks && better {
+                f.shown = Some((t.city, t.networks, t.reports));
+            }
+        }
+        folded.sort_by(|a, b| b.reports.cmp(&a.reports).then_with(|| a.key.cmp(&b.key)));
+        PublicCities {
+            named,
+            cities: folded
+                .into_iter()
+                .filter_map(|f| {
+                    let (city, _, _) = f.shown?;
+                    Some(PublicCity {
+                        city: city.to_owned(),
+                        country: f.key.1.and_then(|c| CountryCode::parse(c).ok()),
+                        reports: f.reports,
+                    })
+                })
+                .collect(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -80,5 +174,67 @@ mod tests {
             Ok("Leeds".into())
         );
         assert_eq!(City::parse("\u{7f}"), Err(CityError::ControlChar));
+    }
+
+    #[test]
+    fn a_city_shows_only_once_enough_networks_typed_it() {
+        let gb = CountryCode::parse("GB").ok();
+        let tally = |city, country, reports, networks| CityTally {
+            city,
+            country,
+            reports,
+            networks,
+        };
+        let shown = |tallies: Vec<CityTally>, min| {
+            PublicCities::from_tallies(99, tallies, min)
+                .cities
+                .into_iter()
+                .map(|c| (c.city, c.reports))
+                .collect::<Vec<_>>()
+        };
+        // Two networks: not yet; a third: shown.
+        assert_eq!(shown(vec![tally("Leeds", gb, 2, 2)], 3), vec![]);
+        assert_eq!(
+            shown(vec![tally("Leeds", gb, 3, 3)], 3),
+            vec![("Leeds".to_owned(), 3)]
+        );
+        // Many reports from one network: never.
+        assert_eq!(shown(vec![tally("Leeds", gb, 500, 1)], 3), vec![]);
+        // Case variants fold (reports add up); the spelling shown is one enough networks
+        // typed, even when another has more reports.
+        assert_eq!(
+            shown(
+                vec![
+                    tally("LEEDS", gb, 40, 1),
+                    tally("Leeds", gb, 4, 3),
+                    tally("leeds", gb, 2, 2),
+                ],
+                3
+            ),
+            vec![("Leeds".to_owned(), 46)]
+        );
+        // Networks do not add up across spellings.
+        assert_eq!(
+            shown(vec![tally("Leeds", gb, 2, 2), tally("leeds", gb, 2, 2)], 3),
+            vec![]
+        );
+        // Other countries are other cities; most reports first.
+        let cities = PublicCities::from_tallies(
+            10,
+            vec![
+                tally("London", CountryCode::parse("CA").ok(), 3, 3),
+                tally("London", gb, 5, 4),
+            ],
+            3,
+        );
+        assert_eq!(cities.named, 10);
+        assert_eq!(
+            cities
+                .cities
+                .iter()
+                .map(|c| (c.city.as_str(), c.country.map(CountryCode::as_str)))
+                .collect::<Vec<_>>(),
+            vec![("London", Some("GB")), ("London", Some("CA"))]
+        );
     }
 }

@@ -14,7 +14,7 @@ use sha2::Sha256;
 use std::net::IpAddr;
 use std::sync::{Arc, RwLock};
 
-type HmacSha256 = Hmac<Sha256>;
+pub(crate) type HmacSha256 = Hmac<Sha256>;
 
 pub const DAY_MS: i64 = 86_400_000;
 
@@ -96,7 +96,7 @@ fn mac(salt: &[u8; 32]) -> HmacSha256 {
     HmacSha256::new_from_slice(salt).expect("HMAC accepts any key length")
 }
 
-fn tag(mut m: HmacSha256, parts: &[&[u8]]) -> Hash16 {
+pub(crate) fn tag(mut m: HmacSha256, parts: &[&[u8]]) -> Hash16 {
     for p in parts {
         m.update(&(p.len() as u32).to_be_bytes());
         m.update(p);
@@ -155,6 +155,19 @@ impl Salts {
     fn cached(&self, day: i64) -> Option<DayKeys> {
         let keys = self.keys.read().unwrap_or_else(|e| e.into_inner());
         keys.as_ref().filter(|k| k.day == day).cloned()
+    }
+
+    /// The key of `day`, seen from `today`: today's or yesterday's salt, when loaded (see
+    /// [`Salts::prepare`]). Other days have none.
+    pub(crate) fn key_of_day(&self, today: i64, day: i64) -> Option<HmacSha256> {
+        let keys = self.cached(today)?;
+        if day == today {
+            Some(keys.today)
+        } else if day == today - 1 {
+            keys.yesterday
+        } else {
+            None
+        }
     }
 
     /// The hashes of `ip` reporting on `service` at `now_ms`. `window_ms` is the dedupe

@@ -8,6 +8,8 @@
 //!
 //! # Layout
 //! - [`identity`]: who a client is: address behind trusted proxies, keyed hashes, daily salts.
+//! - [`form_token`]: the status page form's token, keyed by the daily salt: no cookie, the
+//!   same on every node.
 //! - [`limiter`]: per-client token buckets against floods.
 //! - [`dedupe`]: one client counts once per service within the dedupe window.
 //! - [`report`]: a report as sent ([`RawReport`]), its validation and the answer.
@@ -18,6 +20,7 @@
 
 pub mod dedupe;
 pub mod error;
+pub mod form_token;
 pub mod generations;
 pub mod identity;
 pub mod ingest;
@@ -26,6 +29,7 @@ pub mod metrics;
 pub mod report;
 
 pub use error::IntakeError;
+pub use form_token::FormTokenError;
 pub use generations::Generations;
 pub use identity::client_ip;
 pub use metrics::{IntakeMetrics, RejectReason};

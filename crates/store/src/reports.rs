@@ -62,9 +62,14 @@ pub trait ReportStore: Send + Sync + 'static {
     ) -> Result<Vec<NetworkMinute>, StoreError>;
 
     /// The cities named by counted reports of a service since `since_ms` (raw reports, so
-    /// at most the raw retention back): per exact (city, country), most reports first (ties
+    /// at most the raw retention back): per exact (city, country), with the reports and the
+    /// distinct client networks that named it; most networks first, then most reports (ties
     /// by city, then country, in byte order), at most `limit`; with how many counted reports
     /// named a city at all.
+    ///
+    /// Network hashes are keyed by the day's salt, so one network has another hash each UTC
+    /// day: the networks counted are those of the day with the most, a lower bound that one
+    /// network crossing midnight can never raise.
     async fn top_cities(
         &self,
         service: &str,
@@ -285,6 +290,9 @@ pub struct CityCount {
     /// The report's country, when given.
     pub country: Option<CountryCode>,
     pub count: u64,
+    /// Distinct client networks that named it (on the day with the most: see
+    /// [`ReportStore::top_cities`]).
+    pub networks: u64,
 }
 
 impl FromRow for CityCount {
@@ -293,6 +301,7 @@ impl FromRow for CityCount {
             city: r.get(0)?,
             country: r.word_opt(1, At("reports", "country"))?,
             count: r.count(2)?,
+            networks: r.count(3)?,
         })
     }
 }

@@ -6,8 +6,9 @@
 //! - `GET /` — every service with its crowd verdict and official status; `?q=` filters.
 //! - `GET /s/{service}` — the service page: verdict headline, 24-hour chart, breakdowns,
 //!   map, official status, tips and the "I have a problem" form.
-//! - `POST /s/{service}/report` — that form (no JavaScript needed); answers with the
-//!   thank-you view, or the form again with the error.
+//! - `POST /s/{service}/report` — that form (no JavaScript needed, no cookie); answers with
+//!   the thank-you view, or the form again with the error. A post another site's page made
+//!   a browser send, or one without a current form token, is refused (403, saying why).
 //! - `POST /s/{service}/subscribe` — the "get updates by mail" form; `GET
 //!   /subscriptions/{token}` and its `confirm`, `components` and `unsubscribe` POSTs —
 //!   managing a subscription from the link in a mail (see [`subscribe`]).
@@ -34,6 +35,7 @@
 //! - [`chart`], [`map`], [`map_data`]: the SVG chart and world map geometry.
 //! - [`feed`], [`statuspage`]: the Atom feeds and the Statuspage-shaped summary.
 //! - [`report`]: the report form's POST and the thank-you view.
+//! - [`origin`]: where a form post came from (`Sec-Fetch-Site`, `Origin` against our host).
 //! - [`subscribe`]: subscribing by mail, and the pages a mail's links lead to.
 //! - [`visitor`]: guesses from request headers (country, platform).
 //! - [`geoip`]: the operator's optional MaxMind DB: a reporter's country from their address.
@@ -51,6 +53,7 @@ pub mod map;
 pub mod map_data;
 pub mod markdown;
 pub mod model;
+pub mod origin;
 pub mod render;
 pub mod report;
 pub mod state;

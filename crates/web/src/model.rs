@@ -11,11 +11,12 @@
 use downbeat_api::App;
 use downbeat_config::ServiceConfig;
 use downbeat_crowd::{BucketBaseline, CrowdStatus};
+use downbeat_domain::city::{CityTally, PublicCities};
 use downbeat_domain::probe::Cause;
 use downbeat_domain::{ComponentState, CountryCode, Verdict};
 use downbeat_incidents::{self as incidents, ServiceIncidents};
 use downbeat_monitors::diagnosis::{self, PublicRegion};
-use downbeat_store::{DAY_MS, ProbeDay, StoreError, Summary, TopCities, VerdictEvent};
+use downbeat_store::{DAY_MS, ProbeDay, StoreError, Summary, VerdictEvent};
 use jiff::Timestamp;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
@@ -26,8 +27,8 @@ pub const CHART_BUCKET_MS: i64 = 15 * 60_000;
 pub const CHART_BUCKETS: usize = 96;
 /// Days shown in the uptime bars.
 pub const UPTIME_DAYS: usize = 90;
-/// Distinct (city, country) spellings read for the top cities; folded and cut to
-/// [`TOP_CITIES`] on the page.
+/// Distinct (city, country) spellings read for the top cities (most networks first); folded,
+/// kept only when enough networks typed them, and cut to [`TOP_CITIES`] on the page.
 const CITY_ROWS: u32 = 200;
 /// Cities shown.
 pub const TOP_CITIES: usize = 8;
@@ -208,10 +209,16 @@ pub struct PageModel {
     pub probes: Vec<ProbeModel>,
     /// What the monitors see, in public words; None without monitors or results.
     pub diagnosis: Option<String>,
-    /// The cities most named by reports in the breakdown window, with their counts.
-    pub cities: TopCities,
+    /// The cities most named by reports in the breakdown window, with their counts: only
+    /// those typed from at least `reports.city_min_networks` networks (the raw text of one
+    /// report never gets this far).
+    pub cities: PublicCities,
     /// Published incidents and maintenance (the server's in-memory snapshot).
     pub official: Arc<ServiceIncidents>,
+    /// The report form's token for the hour the model was built in (see
+    /// [`downbeat_intake::form_token`]); empty until the day's salt is loaded. The model is
+    /// rebuilt every minute, so the cached page always carries a current one.
+    pub form_token: String,
 }
 
 impl PageModel {
@@ -221,6 +228,8 @@ impl PageModel {
         let version = Version::current(app, service, now);
         let id = service.id.as_str();
         let now_ms = now.as_millisecond();
+        // The form token needs the day's salt: loaded once a day, from the store.
+        app.intake.salts.prepare(now_ms).await?;
         // The current, partial bucket is the chart's last one.
         let end = now_ms.div_euclid(CHART_BUCKET_MS) * CHART_BUCKET_MS + CHART_BUCKET_MS;
         let start = end - CHART_BUCKETS as i64 * CHART_BUCKET_MS;
@@ -249,10 +258,20 @@ impl PageModel {
         } else {
             24 * HOUR_MS
         };
-        let cities = app
+        let top = app
             .store
             .top_cities(id, now_ms - city_window, CITY_ROWS)
             .await?;
+        let cities = PublicCities::from_tallies(
+            top.named,
+            top.cities.iter().map(|c| CityTally {
+                city: &c.city,
+                country: c.country,
+                reports: c.count,
+                networks: c.networks,
+            }),
+            u64::from(app.config.reports.city_min_networks),
+        );
         let mut model = PageModel::empty(app, index, now);
         let first_day = model
             .probes
@@ -343,8 +362,13 @@ impl PageModel {
             components,
             diagnosis: diagnosis::diagnose_public(&app.monitors, service.id.as_str(), now_ms),
             probes,
-            cities: TopCities::default(),
+            cities: PublicCities::default(),
             official,
+            form_token: app
+                .intake
+                .salts
+                .form_token(service.id.as_str(), now_ms)
+                .unwrap_or_default(),
             service,
         }
     }

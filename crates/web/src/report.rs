@@ -1,30 +1,38 @@
 //! `POST /s/{service}/report`: the "I have a problem" form, and the thank-you view.
 //!
 //! The form posts plain `application/x-www-form-urlencoded` fields (problem, platform,
-//! country, city). Platform may say [`AUTO`] and country may be empty: the cached page is the
-//! same for everyone, so the guess from this request's User-Agent, address (with the
-//! operator's GeoIP database) and Accept-Language is made here. A typed country name is turned into its code.
-//! The report then takes exactly the JSON API's path (`accept`: rate limit, validation,
-//! dedupe, durable commit). A bad form comes back with the error and the visitor's choices,
-//! with the API's 4xx status; the answer is never a 500.
+//! country, city) and its form token. Platform may say [`AUTO`] and country may be empty:
+//! the cached page is the same for everyone, so the guess from this request's User-Agent,
+//! address (with the operator's GeoIP database) and Accept-Language is made here. A typed
+//! country name is turned into its code.
+//!
+//! Before anything is read, a post that another site's page made a visitor's browser send
+//! is refused ([`crate::origin`]), then the rate limit is checked; then the form must carry
+//! a current form token of this service ([`downbeat_intake::form_token`]: in the cached
+//! page, no cookie, no JavaScript). Both refusals are 403 with the form again and why.
+//! The report then takes the JSON API's path (validation, dedupe, durable commit). A bad
+//! form comes back with the error and the visitor's choices, with the API's 4xx status; the
+//! answer is never a 500.
 
 use crate::handlers::not_found;
 use crate::state::Web;
 use crate::views::{FormPage, FormView, Layout, ThanksPage};
-use crate::visitor;
+use crate::{origin, visitor};
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Response, StatusCode, header};
 use axum::response::IntoResponse;
 use downbeat_api::ApiError;
-use downbeat_api::reports::accept;
+use downbeat_api::reports::accept_form;
 use downbeat_domain::{CountryCode, Platform};
-use downbeat_intake::client_ip;
+use downbeat_intake::{FormTokenError, client_ip};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 /// The form value meaning "guess from my browser".
 pub const AUTO: &str = "auto";
+/// The form's field holding its token.
+pub const TOKEN_FIELD: &str = "form_token";
 const HOUR_MS: i64 = 3_600_000;
 
 pub async fn submit(
@@ -39,6 +47,15 @@ pub async fn submit(
     let model = web.model(i);
     let service = &web.app.config.services[i];
     let mut form = FormView::new(&model);
+    let trusted = &web.app.config.server.trusted_proxies;
+    if let Err(foreign) = origin::check(peer.ip(), &parts.headers, trusted) {
+        tracing::info!(service = %service.id, refused = ?foreign, "a report form posted from another site");
+        return form_error(&web, i, form, &ApiError::Forbidden(foreign.to_string()));
+    }
+    let ip = client_ip(peer.ip(), &parts.headers, trusted);
+    if let Err(e) = web.app.intake.check_rate(ip) {
+        return form_error(&web, i, form, &ApiError::from(e));
+    }
     let limit = web.app.config.reports.max_body_bytes;
     let Ok(bytes) = axum::body::to_bytes(body, limit).await else {
         let e = ApiError::TooLarge { limit };
@@ -50,8 +67,10 @@ pub async fn submit(
     };
     // Keep what the visitor chose, to show it again if something is wrong; resolve "auto".
     let mut fields: Vec<(&str, String)> = Vec::with_capacity(4);
+    let mut token = None;
     for (k, v) in &pairs {
         match k.as_str() {
+            TOKEN_FIELD => token = Some(v.as_str()),
             "problem" => fields.push(("problem", v.clone())),
             "platform" => {
                 form.platform = v.clone();
@@ -67,11 +86,7 @@ pub async fn submit(
             "country" => {
                 form.country = v.chars().take(60).collect();
                 let geo = || {
-                    let ip = client_ip(
-                        peer.ip(),
-                        &parts.headers,
-                        &web.app.config.server.trusted_proxies,
-                    );
+                    let ip = client_ip(peer.ip(), &parts.headers, trusted);
                     web.geoip.as_ref().and_then(|g| g.country(ip))
                 };
                 match country_field(v, &parts.headers, geo) {
@@ -87,18 +102,21 @@ pub async fn submit(
             _ => {}
         }
     }
+    let now_ms = web.app.clock.now().as_millisecond();
+    if let Err(e) = web
+        .app
+        .intake
+        .salts
+        .check_form_token(service.id.as_str(), token, now_ms)
+        .await
+    {
+        return form_error(&web, i, form, &token_refused(e));
+    }
     let Ok(encoded) = serde_urlencoded::to_string(&fields) else {
         let e = ApiError::BadRequest("The form could not be read; please try again.".into());
         return form_error(&web, i, form, &e);
     };
-    let mut headers = parts.headers.clone();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/x-www-form-urlencoded"),
-    );
-    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(encoded.len()));
-    headers.remove(header::TRANSFER_ENCODING);
-    let accepted = match accept(&web.app, service, peer, &headers, Body::from(encoded)).await {
+    let accepted = match accept_form(&web.app, service, ip, encoded.as_bytes()).await {
         Ok(a) => a,
         Err(e) => return form_error(&web, i, form, &e),
     };
@@ -200,6 +218,23 @@ fn country_field(
                 v.chars().take(40).collect::<String>()
             ),
         })
+}
+
+/// A refused form token in the visitor's words: the form shown again carries a fresh one.
+fn token_refused(e: FormTokenError) -> ApiError {
+    match e {
+        FormTokenError::Missing | FormTokenError::Invalid => ApiError::Forbidden(
+            "This report did not come from this site's form (its form token is missing or \
+             wrong), so it was refused. If you meant to report a problem, use the form below."
+                .into(),
+        ),
+        FormTokenError::Expired => ApiError::Forbidden(
+            "This form was open too long (its form token has expired), so the report was not \
+             saved. Please choose your problem again below."
+                .into(),
+        ),
+        FormTokenError::Store(e) => e.into(),
+    }
 }
 
 /// The form again, with what went wrong, under the API's status for that error.

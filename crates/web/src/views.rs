@@ -8,9 +8,10 @@ use crate::model::{DayStatus, PageModel, Regional, TOP_CITIES, UPTIME_DAYS, Upti
 use crate::time;
 use askama::Template;
 use askama_web::WebTemplate;
+use downbeat_domain::city::PublicCities;
 use downbeat_domain::{ComponentState, CountryCode, Platform, Verdict};
 use downbeat_monitors::diagnosis::RegionState;
-use downbeat_store::{Summary, TopCities};
+use downbeat_store::Summary;
 use jiff::Timestamp;
 use std::collections::BTreeMap;
 
@@ -118,6 +119,9 @@ fn platform_choices() -> Vec<Choice> {
 #[derive(Debug, Clone)]
 pub struct FormView {
     pub action: String,
+    /// The form token (see [`downbeat_intake::form_token`]): the same for every visitor
+    /// within the hour, so the page stays one cached page.
+    pub token: String,
     pub problems: Vec<(String, String)>,
     pub platforms: Vec<Choice>,
     /// The chosen values, when the form is shown again after an error.
@@ -131,6 +135,7 @@ impl FormView {
     pub fn new(m: &PageModel) -> FormView {
         FormView {
             action: format!("/s/{}/report", m.service.id),
+            token: m.form_token.clone(),
             problems: m
                 .service
                 .problems
@@ -312,53 +317,20 @@ fn component_rows(m: &PageModel) -> Vec<ComponentRow> {
         .collect()
 }
 
-/// The top cities, case-folded: "london" and "London" in the same country are one city,
-/// shown with its most common spelling. Shares are of the reports that named a city.
-fn city_rows(cities: &TopCities) -> Vec<ShareRow> {
-    struct Folded<'c> {
-        key: (String, Option<&'c str>),
-        total: u64,
-        /// The most common spelling and its count.
-        city: &'c str,
-        best: u64,
-    }
-    let mut folded: Vec<Folded> = Vec::new();
-    for c in &cities.cities {
-        let key = (c.city.to_lowercase(), c.country.map(CountryCode::as_str));
-        match folded.iter_mut().find(|f| f.key == key) {
-            Some(f) => {
-                f.total += c.count;
-                if c.count > f.best {
-                    f.city = &c.city;
-                    f.best = c.count;
-                }
-            }
-            None => folded.push(Folded {
-                key,
-                total: c.count,
-                city: &c.city,
-                best: c.count,
-            }),
-        }
-    }
-    folded.sort_by(|a, b| b.total.cmp(&a.total).then_with(|| a.key.cmp(&b.key)));
-    folded
-        .into_iter()
+/// The top cities (already folded and only those enough networks typed: see
+/// [`PublicCities`]). Shares are of the reports that named a city.
+fn city_rows(cities: &PublicCities) -> Vec<ShareRow> {
+    cities
+        .cities
+        .iter()
         .take(TOP_CITIES)
-        .map(
-            |Folded {
-                 key: (_, country),
-                 total: n,
-                 city,
-                 ..
-             }| ShareRow {
-                label: match country.and_then(|c| CountryCode::parse(c).ok()) {
-                    Some(c) => format!("{city}, {}", c.name()),
-                    None => city.to_owned(),
-                },
-                pct: ((n as f64 * 100.0 / cities.named.max(1) as f64).round() as u32).min(100),
+        .map(|c| ShareRow {
+            label: match c.country {
+                Some(country) => format!("{}, {}", c.city, country.name()),
+                None => c.city.clone(),
             },
-        )
+            pct: ((c.reports as f64 * 100.0 / cities.named.max(1) as f64).round() as u32).min(100),
+        })
         .collect()
 }
 

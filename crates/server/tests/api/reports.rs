@@ -157,15 +157,67 @@ async fn x_forwarded_for_from_an_untrusted_peer_is_ignored() {
     app.stop().await;
 }
 
+/// Any web page can make its visitors' browsers post a form (or `text/plain`) here without
+/// asking; JSON needs a CORS preflight first, which no write route answers. So a write is
+/// JSON or nothing (was: a form from `Origin: https://evil.example` was accepted and
+/// counted).
 #[tokio::test]
-async fn html_form_posts_are_accepted() {
+async fn form_posts_to_the_json_api_are_refused_whoever_sends_them() {
     let app = spawn_app().await;
+    let url = app.url("/api/v1/services/melodia/reports");
+    for (i, (ct, body)) in [
+        (
+            "application/x-www-form-urlencoded",
+            "problem=playlists&platform=&country=DE&city=M%C3%BCnchen",
+        ),
+        ("multipart/form-data; boundary=x", "--x--"),
+        ("text/plain", r#"{"problem": "login"}"#),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        for origin in [Some("https://evil.example"), None] {
+            let mut req = app
+                .client
+                .post(&url)
+                .header("x-forwarded-for", format!("192.0.2.{}", 200 + i))
+                .header("content-type", ct)
+                .body(body);
+            if let Some(o) = origin {
+                req = req
+                    .header("origin", o)
+                    .header("sec-fetch-site", "cross-site");
+            }
+            let r = req.send().await.unwrap();
+            assert_eq!(
+                r.status(),
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "{ct} {origin:?}"
+            );
+            assert!(
+                r.headers().get("access-control-allow-origin").is_none(),
+                "{ct}"
+            );
+            let v: Value = r.json().await.unwrap();
+            let err = v["error"].as_str().unwrap();
+            assert!(
+                err.contains("Content-Type must be application/json"),
+                "{ct}: {err}"
+            );
+        }
+    }
+    assert_eq!(
+        app.summary("60m").await["total"],
+        json!(0),
+        "nothing counted"
+    );
+    // JSON, with a charset, is the way in.
     let r = app
         .client
-        .post(app.url("/api/v1/services/melodia/reports"))
-        .header("x-forwarded-for", "192.0.2.200")
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body("problem=playlists&platform=&country=DE&city=M%C3%BCnchen")
+        .post(&url)
+        .header("x-forwarded-for", "192.0.2.210")
+        .header("content-type", "application/json; charset=utf-8")
+        .body(r#"{"problem": "playlists", "country": "DE", "city": "München"}"#)
         .send()
         .await
         .unwrap();
@@ -173,7 +225,39 @@ async fn html_form_posts_are_accepted() {
     let s = app.summary("60m").await;
     assert_eq!(s["by_problem"], json!({"playlists": 1}));
     assert_eq!(s["by_country"], json!({"DE": 1}));
-    assert_eq!(s["by_platform"], json!({}));
+    app.stop().await;
+}
+
+/// A browser asks before a cross-site JSON write (a CORS preflight); no write route says
+/// yes, so the browser never sends it.
+#[tokio::test]
+async fn write_routes_answer_no_cors_preflight() {
+    let app = spawn_app().await;
+    for path in [
+        "/api/v1/services/melodia/reports",
+        "/api/v1/services/melodia/subscriptions",
+        "/api/v1/services/melodia/incidents",
+        "/api/v1/agent/results",
+        "/s/melodia/report",
+    ] {
+        let r = app
+            .client
+            .request(reqwest::Method::OPTIONS, app.url(path))
+            .header("origin", "https://evil.example")
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "content-type")
+            .send()
+            .await
+            .unwrap();
+        assert!(!r.status().is_success(), "{path}: {}", r.status());
+        let allow: Vec<&str> = r
+            .headers()
+            .keys()
+            .map(|k| k.as_str())
+            .filter(|k| k.starts_with("access-control-"))
+            .collect();
+        assert!(allow.is_empty(), "{path}: {allow:?}");
+    }
     app.stop().await;
 }
 
@@ -342,10 +426,18 @@ async fn bad_input_gets_a_4xx_json_error_naming_what_is_wrong() {
             &["Content-Type"],
         ),
         (
-            "bad form",
+            "a form (the API takes JSON only)",
             reports,
             "application/x-www-form-urlencoded",
             b"problem=login&colour=red".to_vec(),
+            415,
+            &["application/json"],
+        ),
+        (
+            "unknown field",
+            reports,
+            json_ct,
+            br#"{"problem":"login","colour":"red"}"#.to_vec(),
             400,
             &["colour"],
         ),

@@ -140,10 +140,15 @@ impl ReportStore for PgStore {
         // `"C"` (SQLite's default already compares bytes, and knows no `"C"`).
         let rows = tx
             .query(
-                "SELECT city, country, COUNT(*) AS n FROM reports
-                 WHERE service = $1 AND received_at_ms >= $2 AND counted AND city IS NOT NULL
+                "SELECT city, country, CAST(SUM(n) AS BIGINT) AS total, MAX(nets) AS networks FROM
+                   (SELECT city, country, received_at_ms / 86400000 AS day, COUNT(*) AS n,
+                           COUNT(DISTINCT network_hash) AS nets
+                    FROM reports
+                    WHERE service = $1 AND received_at_ms >= $2 AND counted AND city IS NOT NULL
+                    GROUP BY city, country, day) AS per_day
                  GROUP BY city, country
-                 ORDER BY n DESC, city COLLATE \"C\", COALESCE(country, '') COLLATE \"C\" LIMIT $3",
+                 ORDER BY networks DESC, total DESC, city COLLATE \"C\",
+                          COALESCE(country, '') COLLATE \"C\" LIMIT $3",
                 &[&service, &since_ms, &i64::from(limit)],
             )
             .await?;

@@ -137,9 +137,14 @@ impl ReportStore for SqliteStore {
             let named: One<i64> = query_one(&tx, &CITIES_NAMED, &[&service, &since_ms])?;
             // SQLite's default collation already compares bytes (PostgreSQL needs `"C"`).
             let mut st = tx.prepare_cached(
-                "SELECT city, country, COUNT(*) AS n FROM reports
-                 WHERE service = ?1 AND received_at_ms >= ?2 AND counted AND city IS NOT NULL
-                 GROUP BY city, country ORDER BY n DESC, city, COALESCE(country, '') LIMIT ?3",
+                "SELECT city, country, SUM(n) AS total, MAX(nets) AS networks FROM
+                   (SELECT city, country, received_at_ms / 86400000 AS day, COUNT(*) AS n,
+                           COUNT(DISTINCT network_hash) AS nets
+                    FROM reports
+                    WHERE service = ?1 AND received_at_ms >= ?2 AND counted AND city IS NOT NULL
+                    GROUP BY city, country, day) AS per_day
+                 GROUP BY city, country
+                 ORDER BY networks DESC, total DESC, city, COALESCE(country, '') LIMIT ?3",
             )?;
             let mut rows = st.query(params![service, since_ms, limit])?;
             let mut cities = Vec::new();

@@ -219,6 +219,11 @@ async fn top_cities_count_counted_reports_per_city_and_country() {
             .iter()
             .map(|c| (c.city.as_str(), c.country.map(CountryCode::as_str), c.count))
             .collect();
+        // Every client here is on one network.
+        assert!(
+            top.cities.iter().all(|c| c.networks == 1),
+            "{name}: {top:?}"
+        );
         assert_eq!(
             got,
             [
@@ -236,6 +241,55 @@ async fn top_cities_count_counted_reports_per_city_and_country() {
             TopCities::default(),
             "{name}"
         );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn top_cities_count_distinct_networks_on_the_busiest_day() {
+    each_backend(|s, name| async move {
+        const DAY: i64 = 86_400_000;
+        let day0 = T0.div_euclid(DAY) * DAY;
+        let at = |city: &str, at_ms: i64, client: u8, network: u8| {
+            let mut r = report("melodia", at_ms, "login", client, true);
+            r.city = Some(city.into());
+            r.country = Some(super::country("GB"));
+            r.network_hash = [network; 16];
+            r
+        };
+        insert(
+            &s,
+            vec![
+                // Many clients of one network.
+                at("Leeds", day0 + 1_000, 1, 1),
+                at("Leeds", day0 + 2_000, 2, 1),
+                at("Leeds", day0 + 3_000, 3, 1),
+                at("Leeds", day0 + 4_000, 4, 1),
+                // Three networks.
+                at("York", day0 + 1_000, 5, 2),
+                at("York", day0 + 2_000, 6, 3),
+                at("York", day0 + 3_000, 7, 4),
+                // Two networks each day: a network's hash changes at midnight, so the days'
+                // networks are not added up.
+                at("Bath", day0 + DAY - 2_000, 8, 5),
+                at("Bath", day0 + DAY - 1_000, 9, 6),
+                at("Bath", day0 + DAY + 1_000, 10, 7),
+                at("Bath", day0 + DAY + 2_000, 11, 8),
+            ],
+        )
+        .await;
+        let top = s.top_cities("melodia", day0, 10).await.unwrap();
+        let got: Vec<(&str, u64, u64)> = top
+            .cities
+            .iter()
+            .map(|c| (c.city.as_str(), c.count, c.networks))
+            .collect();
+        assert_eq!(
+            got,
+            [("York", 3, 3), ("Bath", 4, 2), ("Leeds", 4, 1)],
+            "{name}: most networks first"
+        );
+        assert_eq!(top.named, 11, "{name}");
     })
     .await;
 }

@@ -8,7 +8,9 @@ use serde_json::json;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn top_cities_are_folded_shared_and_escaped() {
     let app = spawn_app().await;
-    let city = |i: u32| match i {
+    // Each row below is sent from 3 clients on 3 networks (the city minimum is 3 networks),
+    // so every city is typed from enough networks to be shown.
+    let city = |i: u32| match i / 3 {
         0..=2 => json!({"problem": "login", "country": "GB", "city": "London"}),
         3 => json!({"problem": "login", "country": "GB", "city": "london"}),
         4 => json!({"problem": "login", "country": "CA", "city": "London"}),
@@ -17,7 +19,7 @@ async fn top_cities_are_folded_shared_and_escaped() {
         // no city: not in the shares
         _ => json!({"problem": "login", "country": "US"}),
     };
-    app.post_many(12, 0, city).await;
+    app.post_many(36, 0, city).await;
     app.pages.refresh().await;
     let html = app.page("/s/melodia").await;
     let cities = &html[html.find("<h3>Top cities, last hour</h3>").expect("cities")..];
@@ -31,7 +33,7 @@ async fn top_cities_are_folded_shared_and_escaped() {
             "{label}</span><span class=\"track\"><span class=\"fill\" style=\"width:{pct}%\"></span></span><span class=\"num\">{pct}%</span>"
         )
     };
-    // 8 reports named a city; London (GB) in either case is half of them.
+    // 24 reports named a city; London (GB) in either case is half of them.
     assert_eq!(rows[0], row("London, United Kingdom", 50), "{rows:?}");
     assert_eq!(rows[1], row("Paris, France", 25), "{rows:?}");
     assert_eq!(rows.len(), 4, "{rows:?}");
@@ -54,6 +56,58 @@ async fn top_cities_are_folded_shared_and_escaped() {
         !cities.contains("london,"),
         "the less common spelling is folded in"
     );
+    app.stop().await;
+}
+
+/// Every public answer that shows crowd data, as text.
+async fn public_text(app: &TestApp) -> String {
+    let mut out = String::new();
+    for path in [
+        "/s/melodia",
+        "/",
+        "/s/melodia/feed.atom",
+        "/s/melodia/api/v2/summary.json",
+        "/api/v2/summary.json",
+        "/api/v1/services/melodia/summary?window=60m",
+        "/api/v1/services/melodia/reports?since=1h",
+        "/api/v1/services/melodia/status",
+        "/api/v1/services/melodia/events?since=24h",
+    ] {
+        out.push_str(&app.get(path).await.text().await.unwrap());
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_city_shows_only_once_three_networks_name_it() {
+    let app = spawn_app().await;
+    let atlantis = |_| json!({"problem": "login", "country": "GB", "city": "Atlantis"});
+    // Two networks.
+    app.post_many(2, 0, atlantis).await;
+    // Many clients, one network.
+    for host in 1..=12 {
+        let r = app
+            .report(
+                "melodia",
+                json!({"problem": "login", "country": "GB", "city": "Gotham"}),
+                &format!("192.0.2.{host}"),
+            )
+            .await;
+        assert_eq!(r.status(), 202);
+    }
+    app.pages.refresh().await;
+    let seen = public_text(&app).await;
+    assert!(!seen.contains("Atlantis"), "two networks are not enough");
+    assert!(!seen.contains("Gotham"), "one network is never enough");
+    assert!(!app.page("/s/melodia").await.contains("Top cities"));
+
+    // A third network.
+    app.post_many(1, 2, atlantis).await;
+    app.pages.refresh().await;
+    let page = app.page("/s/melodia").await;
+    assert!(page.contains("Top cities"), "{page}");
+    assert!(page.contains("Atlantis, United Kingdom"), "{page}");
+    assert!(!page.contains("Gotham"), "{page}");
     app.stop().await;
 }
 

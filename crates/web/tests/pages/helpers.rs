@@ -135,8 +135,35 @@ impl TestApp {
         }
     }
 
-    /// Posts the report form as a browser would.
+    /// The report form's token on `service`'s page, read as a browser would (None when
+    /// there is no such page).
+    pub async fn form_token(&self, service: &str) -> Option<String> {
+        let r = self.get(&format!("/s/{service}")).await;
+        if r.status() != StatusCode::OK {
+            return None;
+        }
+        let html = r.text().await.expect("body");
+        let rest = html.split("name=\"form_token\" value=\"").nth(1)?;
+        Some(rest.split('"').next()?.to_owned())
+    }
+
+    /// Posts the report form as a browser would: with the token from the page.
     pub async fn post_form(
+        &self,
+        service: &str,
+        form: &[(&str, &str)],
+        headers: &[(&str, &str)],
+    ) -> Response {
+        let token = self.form_token(service).await;
+        let mut fields = form.to_vec();
+        if let Some(t) = &token {
+            fields.push(("form_token", t));
+        }
+        self.post_form_raw(service, &fields, headers).await
+    }
+
+    /// Posts exactly these form fields (no token unless given) to the report form's route.
+    pub async fn post_form_raw(
         &self,
         service: &str,
         form: &[(&str, &str)],
