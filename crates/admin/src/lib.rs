@@ -10,8 +10,12 @@
 //! [`sync_config_users`] once at start so `[[user]]` tables reach the store.
 //!
 //! Security, in short (details in [`session`], [`guard`] and [`login`]):
-//! - users from the store, argon2 passwords; 5 failed sign-ins lock a user for 15 minutes,
-//!   and each client address gets 10 attempts, then one a minute;
+//! - users from the store, argon2 passwords checked at most `server.password_checks` at
+//!   once; 5 failed sign-ins lock a user for 15 minutes from that client address only (user
+//!   names are public, so a lock for everyone would let anyone lock the operators out), and
+//!   each client address gets 10 attempts, then one a minute;
+//! - a changed password, a user removed (`downbeat user remove`) or dropped from the
+//!   config file's `[[user]]` tables ends that user's sessions;
 //! - a session is a random cookie (`HttpOnly`, `SameSite=Strict`, 12 hours) of which the
 //!   store keeps only the SHA-256; `Secure` with the `__Host-` prefix behind HTTPS;
 //! - plain HTTP is served only to loopback clients (tests, SSH tunnels); anyone else gets a
@@ -23,8 +27,9 @@
 //! - [`session`]: the transport (HTTPS or loopback), cookies, sessions in the store.
 //! - [`guard`]: the request context extractor and the checks every POST passes.
 //! - [`throttle`]: login attempts per client address.
-//! - [`login`]: sign-in (with lock-out) and sign-out.
-//! - [`users`]: `[[user]]` tables synced to the store.
+//! - [`login`]: sign-in (with lock-out per user and client address) and sign-out.
+//! - [`users`]: `[[user]]` tables synced to the store, and users the file no longer names
+//!   removed.
 //! - [`pages`]: the dashboard, incident, new-incident, maintenance and people pages, and
 //!   their forms.
 //! - [`evidence`]: a draft's evidence JSON as readable view data.
@@ -48,6 +53,7 @@ pub mod views;
 use axum::Router;
 use axum::routing::{get, post};
 use downbeat_api::App;
+use downbeat_api::auth::PasswordChecks;
 use std::sync::Arc;
 
 pub use users::sync_config_users;
@@ -56,21 +62,30 @@ pub use users::sync_config_users;
 pub struct Admin {
     pub app: App,
     pub throttle: throttle::Throttle,
+    /// Every sign-in's argon2 check goes through this bound.
+    pub passwords: PasswordChecks,
     /// A hash to verify against when the user is unknown or locked, so a failed sign-in
     /// costs the same time whether or not the user exists.
     pub decoy_hash: String,
 }
 
+impl Admin {
+    pub fn new(app: App) -> Admin {
+        Admin {
+            throttle: throttle::Throttle::new(throttle::BURST, throttle::PER_MINUTE),
+            passwords: PasswordChecks::new(app.config.server.password_checks),
+            decoy_hash: downbeat_api::auth::hash_password(&downbeat_api::auth::hex(
+                &rand::random::<[u8; 16]>(),
+            ))
+            .expect("argon2 hashes a random password"),
+            app,
+        }
+    }
+}
+
 /// The `/admin` routes for `app`. Merge with `downbeat_api::router(app)`.
 pub fn router(app: App) -> Router {
-    let admin = Arc::new(Admin {
-        app,
-        throttle: throttle::Throttle::new(throttle::BURST, throttle::PER_MINUTE),
-        decoy_hash: downbeat_api::auth::hash_password(&downbeat_api::auth::hex(&rand::random::<
-            [u8; 16],
-        >()))
-        .expect("argon2 hashes a random password"),
-    });
+    let admin = Arc::new(Admin::new(app));
     Router::new()
         .route("/admin", get(pages::home))
         .route("/admin/", get(pages::home))

@@ -5,10 +5,18 @@
 //! browser in to an account of its choosing).
 //!
 //! Attempts are limited per client address ([`crate::throttle`]) before any password is
-//! hashed, and per user: every [`MAX_FAILURES`] consecutive failures lock the user for
-//! [`LOCK_MS`], during which even the right password is refused. An unknown user, a wrong
-//! password and a locked user get the same words and take the same time (a decoy hash is
-//! verified), so the answer never tells whether a user exists.
+//! hashed, and per user and client address: every [`MAX_FAILURES`] failures from one
+//! address (since the last success from there) lock the user *from that address* for
+//! [`LOCK_MS`], during which even the right password is refused from there. User names are
+//! public (they sign incidents), so a lock for every address would let anyone lock the
+//! operators out during an outage; locked per address, a flood locks only the flooder.
+//! (An IPv6 client counts by its /64, which one host commonly has whole.) Guessing one
+//! user from many addresses is bounded by each address's throttle and lock, and by the
+//! bound on argon2 checks running at once ([`downbeat_api::auth::PasswordChecks`]).
+//! Failures a day old that lock nothing are forgotten.
+//!
+//! An unknown user, a wrong password and a locked user get the same words and take the
+//! same time (a decoy hash is verified), so the answer never tells whether a user exists.
 
 use crate::Admin;
 use crate::error::AdminError;
@@ -18,15 +26,23 @@ use crate::views::{Layout, LoginPage, html};
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use downbeat_api::auth::{Role, verify_password};
-use downbeat_store::{StoreError, UserRow};
+use downbeat_api::auth::Role;
+use downbeat_store::{LockPolicy, StoreError, UserRow};
 use serde::Deserialize;
+use std::net::{IpAddr, Ipv6Addr};
 use std::sync::Arc;
 
-/// Consecutive failed sign-ins that lock a user...
+/// Failed sign-ins from one client address that lock a user from there...
 pub const MAX_FAILURES: i64 = 5;
 /// ...for this long.
 pub const LOCK_MS: i64 = 15 * 60_000;
+/// Failures this old that lock nothing are forgotten.
+pub const FORGET_MS: i64 = 86_400_000;
+const LOCK: LockPolicy = LockPolicy {
+    every: MAX_FAILURES,
+    for_ms: LOCK_MS,
+    forget_ms: FORGET_MS,
+};
 /// Longer passwords are refused without hashing.
 const MAX_PASSWORD_BYTES: usize = 1024;
 
@@ -149,7 +165,7 @@ pub async fn submit(
     }
     check_token(form.get("csrf"), &token)?;
     let password = form.text("password");
-    match authenticate(&admin, &name, &password).await? {
+    match authenticate(&admin, &name, &password, ctx.transport.client).await? {
         Some(user) => {
             let secret = session::start(&admin.app, &user).await?;
             tracing::info!(user = %user, client = %ctx.transport.client, "signed in");
@@ -178,52 +194,68 @@ fn person(u: &UserRow) -> bool {
     matches!(u.role, Role::Viewer | Role::Editor | Role::Admin)
 }
 
-/// The user's name if `password` is theirs and they are not locked; records failures and
-/// locks after [`MAX_FAILURES`] in a row. (Two attempts racing may count once: the address
-/// throttle bounds how much that helps a guesser.)
-async fn authenticate(
+/// Whom sign-in failures from `ip` count against: the address, or for IPv6 its /64.
+pub fn client_key(ip: IpAddr) -> String {
+    match ip.to_canonical() {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            let prefix = Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0);
+            format!("{prefix}/64")
+        }
+    }
+}
+
+/// The user's name if `password` is theirs and they are not locked from `client`; records
+/// failures and locks the user from `client` every [`MAX_FAILURES`] of them.
+pub async fn authenticate(
     admin: &Admin,
     name: &str,
     password: &str,
+    client: IpAddr,
 ) -> Result<Option<String>, StoreError> {
     let app = &admin.app;
     let now_ms = app.clock.now().as_millisecond();
+    let from = client_key(client);
     let user = if name.is_empty() || name.len() > 64 {
         None
     } else {
         app.store.user(name).await?
     };
-    let usable = user.as_ref().filter(|u| {
-        person(u)
-            && u.locked_until_ms.is_none_or(|t| t <= now_ms)
-            && password.len() <= MAX_PASSWORD_BYTES
-    });
+    let locked = match &user {
+        Some(u) => app
+            .store
+            .login_failure(&u.name, &from)
+            .await?
+            .is_some_and(|f| f.locked_at(now_ms)),
+        None => false,
+    };
+    let usable = user
+        .as_ref()
+        .filter(|u| person(u) && !locked && password.len() <= MAX_PASSWORD_BYTES);
     let hash = usable.map_or_else(|| admin.decoy_hash.clone(), |u| u.password_hash.clone());
     let attempt: String = password.chars().take(MAX_PASSWORD_BYTES).collect();
-    // argon2 is deliberately slow: keep it off the async workers.
-    let matches = tokio::task::spawn_blocking(move || verify_password(&attempt, &hash))
-        .await
-        .unwrap_or(false);
-    let Some(mut u) = usable.cloned() else {
+    // argon2 is deliberately slow: off the async workers, and a bounded few at once.
+    let matches = admin.passwords.verify(attempt, hash).await;
+    let Some(u) = usable else {
         if let Some(u) = &user {
-            tracing::warn!(user = %u.name, "sign-in refused: user locked or not a person");
+            tracing::warn!(user = %u.name, client = %from,
+                "sign-in refused: locked from this address, or not a person");
         }
         return Ok(None);
     };
     if matches {
-        if u.failed_logins != 0 || u.locked_until_ms.is_some() {
-            u.failed_logins = 0;
-            u.locked_until_ms = None;
-            app.store.save_user(u.clone()).await?;
-        }
-        return Ok(Some(u.name));
+        app.store.clear_login_failures(&u.name, &from).await?;
+        return Ok(Some(u.name.clone()));
     }
-    u.failed_logins += 1;
-    if u.failed_logins % MAX_FAILURES == 0 {
-        u.locked_until_ms = Some(now_ms + LOCK_MS);
-        tracing::warn!(user = %u.name, failures = u.failed_logins, "user locked after failed sign-ins");
+    let f = app
+        .store
+        .record_login_failure(&u.name, &from, now_ms, LOCK)
+        .await?;
+    if f.failures % MAX_FAILURES == 0 {
+        tracing::warn!(user = %u.name, client = %from, failures = f.failures,
+            "user locked from this address after failed sign-ins");
     }
-    app.store.save_user(u).await?;
     Ok(None)
 }
 
@@ -273,5 +305,15 @@ mod tests {
             encode_next("/admin/s/a b?x=1"),
             "%2Fadmin%2Fs%2Fa+b%3Fx%3D1"
         );
+    }
+
+    #[test]
+    fn failures_count_per_address_and_per_ipv6_64() {
+        let key = |s: &str| client_key(s.parse().unwrap());
+        assert_eq!(key("198.51.100.7"), "198.51.100.7");
+        assert_eq!(key("::ffff:198.51.100.7"), "198.51.100.7");
+        assert_eq!(key("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
+        assert_eq!(key("2001:db8:1:2:bbbb::9"), key("2001:db8:1:2:aaaa::1"));
+        assert_ne!(key("2001:db8:1:3::1"), key("2001:db8:1:2::1"));
     }
 }

@@ -646,24 +646,31 @@ pub async fn people(State(admin): State<Arc<Admin>>, ctx: Ctx) -> Result<Respons
             .map(when)
             .unwrap_or_default()
     };
-    let users = admin
-        .app
-        .store
-        .users()
-        .await?
-        .into_iter()
-        .map(|u| UserLine {
-            locked: u
-                .locked_until_ms
-                .filter(|t| *t > now_ms)
-                .map(|t| format!("until {}", at(t)))
-                .unwrap_or_default(),
+    let mut users = Vec::new();
+    for u in admin.app.store.users().await? {
+        // Failures and locks are per client address: sum the one, count the other.
+        let failures = admin.app.store.login_failures(&u.name).await?;
+        let locks: Vec<i64> = failures
+            .iter()
+            .filter(|f| f.locked_at(now_ms))
+            .filter_map(|f| f.locked_until_ms)
+            .collect();
+        users.push(UserLine {
+            locked: match locks.iter().max() {
+                Some(until) => format!(
+                    "from {} address{} until {}",
+                    locks.len(),
+                    if locks.len() == 1 { "" } else { "es" },
+                    at(*until)
+                ),
+                None => String::new(),
+            },
             created: at(u.created_ms),
-            failed: u.failed_logins,
+            failed: failures.iter().map(|f| f.failures).sum(),
             name: u.name,
             role: u.role,
-        })
-        .collect();
+        });
+    }
     let tokens = admin
         .app
         .store

@@ -2,7 +2,8 @@
 //!
 //! API tokens are 32 random bytes shown once (`dbt_` + hex); the store keeps only their
 //! SHA-256, which is enough for secrets with that much entropy and lets a token be found by
-//! its hash in one indexed lookup. Passwords are hashed with argon2id.
+//! its hash in one indexed lookup. Passwords are hashed with argon2id, and checked through
+//! [`PasswordChecks`], which runs at most a bound of them at once.
 //!
 //! The JSON API authenticates with `Authorization: Bearer TOKEN` through the [`Principal`]
 //! extractor: no or a malformed header, or an unknown or revoked token, is 401; a role too
@@ -17,6 +18,9 @@ use axum::http::header;
 use axum::http::request::Parts;
 use downbeat_store::{ApiToken, Hash32, StoreError};
 use sha2::{Digest, Sha256};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use tokio::sync::Semaphore;
 
 pub use downbeat_domain::Role;
 
@@ -156,6 +160,53 @@ pub fn verify_password(password: &str, hash: &str) -> bool {
         .is_ok()
 }
 
+/// Password checks with a bound on how many run at once. argon2 is deliberately slow and
+/// takes memory, and runs on tokio's blocking threads, which the store's SQLite calls use
+/// too: unbounded, a flood of sign-ins would take them all. Beyond the bound, checks wait
+/// their turn (first come, first served).
+#[derive(Debug)]
+pub struct PasswordChecks {
+    permits: Arc<Semaphore>,
+    running: Arc<AtomicUsize>,
+    peak: Arc<AtomicUsize>,
+}
+
+impl PasswordChecks {
+    /// At most `bound` checks at once (at least 1).
+    pub fn new(bound: usize) -> Self {
+        PasswordChecks {
+            permits: Arc::new(Semaphore::new(bound.max(1))),
+            running: Arc::default(),
+            peak: Arc::default(),
+        }
+    }
+
+    /// Whether `password` matches the PHC string `hash`, once a turn is free. The turn is
+    /// held until the hash is done, even if the caller stops waiting (a client that hangs
+    /// up does not free a slot while its argon2 still runs).
+    pub async fn verify(&self, password: String, hash: String) -> bool {
+        let Ok(permit) = self.permits.clone().acquire_owned().await else {
+            return false;
+        };
+        let (running, peak) = (self.running.clone(), self.peak.clone());
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+            peak.fetch_max(now, Ordering::SeqCst);
+            let ok = verify_password(&password, &hash);
+            running.fetch_sub(1, Ordering::SeqCst);
+            ok
+        })
+        .await
+        .unwrap_or(false)
+    }
+
+    /// The most checks that have run at once so far.
+    pub fn peak(&self) -> usize {
+        self.peak.load(Ordering::SeqCst)
+    }
+}
+
 /// Why a password may not be chosen.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum WeakPassword {
@@ -189,6 +240,31 @@ mod tests {
         assert!(a.starts_with(TOKEN_PREFIX) && a.len() == TOKEN_PREFIX.len() + 64);
         assert_eq!(secret_hash(&a), secret_hash(&a));
         assert_ne!(secret_hash(&a), secret_hash(&b));
+    }
+
+    /// A flood of checks runs at most the bound at once; the rest wait their turn.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn password_checks_run_at_most_the_bound_at_once() {
+        let hash = hash_password("correct horse battery").unwrap();
+        let checks = Arc::new(PasswordChecks::new(2));
+        let mut all = tokio::task::JoinSet::new();
+        for i in 0..8 {
+            let (checks, hash) = (checks.clone(), hash.clone());
+            all.spawn(async move { checks.verify(format!("guess {i}"), hash).await });
+        }
+        while let Some(ok) = all.join_next().await {
+            assert!(!ok.unwrap());
+        }
+        let peak = checks.peak();
+        assert!(
+            (1..=2).contains(&peak),
+            "{peak} ran at once; the bound is 2"
+        );
+        assert!(
+            checks
+                .verify("correct horse battery".into(), hash.clone())
+                .await
+        );
     }
 
     #[test]

@@ -257,6 +257,13 @@ impl Validator<'_> {
                 format!("{max_connections} is not between 1 and 1000000"),
             ));
         }
+        let password_checks = raw.password_checks.unwrap_or(2);
+        if !(1..=64).contains(&password_checks) {
+            return Err(self.err(
+                "server.password_checks",
+                format!("{password_checks} is not between 1 and 64"),
+            ));
+        }
         Ok(ServerConfig {
             listen,
             data_dir: raw.data_dir.map(PathBuf::from),
@@ -268,6 +275,7 @@ impl Validator<'_> {
             request_timeout,
             max_connections,
             shutdown_grace,
+            password_checks,
         })
     }
 
@@ -678,6 +686,7 @@ mod tests {
         assert_eq!(c.reports.city_min_networks, 3);
         assert_eq!(c.retention.raw.as_secs(), 30 * 86_400);
         assert!(c.server.trusted_proxies.is_empty());
+        assert_eq!(c.server.password_checks, 2);
     }
 
     #[test]
@@ -696,6 +705,10 @@ mod tests {
                 &["server.trusted_proxies[0]", "IP network"],
             ),
             ("[server]\nlisten = \"everywhere\"\n", &["server.listen"]),
+            (
+                "[server]\npassword_checks = 0\n",
+                &["server.password_checks", "between 1 and 64"],
+            ),
             (
                 "[server]\ndatabase_url = \"mysql://u:hunter2@h/db\"\n",
                 &["server.database_url"],

@@ -52,6 +52,10 @@ pub struct ServerConfig {
     pub max_connections: usize,
     /// On shutdown, how long open connections may finish before they are closed (10 s).
     pub shutdown_grace: Span,
+    /// Sign-in password checks (argon2, deliberately slow and memory-hungry) run at once
+    /// (default 2); more wait their turn, so a flood of sign-ins cannot take the blocking
+    /// threads the store also needs.
+    pub password_checks: usize,
 }
 
 impl ServerConfig {

@@ -143,10 +143,16 @@ pub struct SubscriberSettings {
     /// Let webhook subscribers register private, loopback or link-local addresses (default
     /// false: a visitor could otherwise make the server call into its own network).
     pub allow_private_targets: bool,
-    /// Subscriber deliveries in flight at once, all subscribers together (default 8).
+    /// Subscriber deliveries in flight at once, for email subscribers and (separately) for
+    /// webhook subscribers (default 8 each).
     pub concurrency: usize,
-    /// Subscriber messages sent per minute at most, all together (default 600).
+    /// Subscriber messages sent per minute at most, for email subscribers and (separately)
+    /// for webhook subscribers (default 600 each).
     pub per_minute: u32,
+    /// How long one webhook subscriber's endpoint may take to answer one request (default
+    /// 5 s, at most `notify.timeout`). Each endpoint gets one request at a time, so a slow
+    /// one holds at most one of the webhook loop's `concurrency` for this long.
+    pub webhook_timeout: Span,
 }
 
 impl Default for SubscriberSettings {
@@ -159,6 +165,7 @@ impl Default for SubscriberSettings {
             allow_private_targets: false,
             concurrency: 8,
             per_minute: 600,
+            webhook_timeout: Span::from_secs(5),
         }
     }
 }
@@ -374,6 +381,7 @@ pub struct RawSubscribers {
     pub allow_private_targets: Option<bool>,
     pub concurrency: Option<usize>,
     pub per_minute: Option<u32>,
+    pub webhook_timeout: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -533,7 +541,7 @@ impl Validator<'_> {
             )?,
         };
         let smtp = raw.smtp.map(|s| self.smtp(s)).transpose()?;
-        let subscribers = self.subscribers(raw.subscribers, smtp.is_some())?;
+        let subscribers = self.subscribers(raw.subscribers, smtp.is_some(), timeout)?;
         if subscribers.email && public_url.is_empty() {
             return Err(self.err(
                 "notify.public_url",
@@ -666,8 +674,12 @@ impl Validator<'_> {
         &self,
         raw: Option<RawSubscribers>,
         have_smtp: bool,
+        timeout: Span,
     ) -> Result<SubscriberSettings, ConfigError> {
-        let d = SubscriberSettings::default();
+        let d = SubscriberSettings {
+            webhook_timeout: SubscriberSettings::default().webhook_timeout.min(timeout),
+            ..SubscriberSettings::default()
+        };
         let Some(raw) = raw else {
             return Ok(SubscriberSettings {
                 email: have_smtp,
@@ -709,6 +721,14 @@ impl Validator<'_> {
                 None => d.concurrency,
             },
             per_minute: positive("per_minute", raw.per_minute, d.per_minute)?,
+            // At most the notify.timeout, which a claim's length is made of.
+            webhook_timeout: self.span(
+                &key("webhook_timeout"),
+                raw.webhook_timeout,
+                d.webhook_timeout,
+                Span::from_secs(1),
+                timeout,
+            )?,
         })
     }
 
@@ -923,6 +943,7 @@ mod tests {
         assert_eq!(n.cert_expiry_days, [30, 7], "largest first");
         assert!(n.subscribers.email, "on by default with a relay");
         assert!(!n.subscribers.webhook);
+        assert_eq!(n.subscribers.webhook_timeout.as_secs(), 5);
         let chat = n.destination("chat").unwrap();
         assert_eq!(chat.per_minute, Some(20));
         assert!(chat.wants("incident.created", "m", &["login"]));
@@ -1025,6 +1046,12 @@ mod tests {
             (
                 format!("{SVC}[notify]\nretry_after = \"0s\"\n"),
                 &["notify.retry_after"],
+            ),
+            (
+                format!(
+                    "{SVC}[notify]\ntimeout = \"10s\"\n[notify.subscribers]\nwebhook_timeout = \"11s\"\n"
+                ),
+                &["notify.subscribers.webhook_timeout", "maximum of 10s"],
             ),
         ];
         for (text, wanted) in &cases {

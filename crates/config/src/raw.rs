@@ -63,6 +63,7 @@ pub struct RawServer {
     pub request_timeout: Option<String>,
     pub max_connections: Option<usize>,
     pub shutdown_grace: Option<String>,
+    pub password_checks: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]

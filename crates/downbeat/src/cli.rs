@@ -101,8 +101,9 @@ pub enum TokenCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
-    /// Add a user, or change an existing user's role and password. Prompts for the password
-    /// (or reads one line from standard input when it is not a terminal).
+    /// Add a user, or change an existing user's role and password (a new password signs the
+    /// user out everywhere). Prompts for the password (or reads one line from standard input
+    /// when it is not a terminal).
     Add {
         #[command(flatten)]
         store: StoreArgs,
@@ -112,10 +113,17 @@ pub enum UserCommand {
         #[arg(long, default_value = "editor")]
         role: String,
     },
-    /// List users and whether they are locked out.
+    /// List users and the client addresses they are locked out from.
     List {
         #[command(flatten)]
         store: StoreArgs,
+    },
+    /// Remove a user: its sessions end at once.
+    Remove {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// The login name.
+        name: String,
     },
     /// Print the argon2 hash of a password (read like `add` does), for a [[user]] in the
     /// config file.

@@ -1,6 +1,7 @@
 //! A minimal HTTP/1 POST client for webhooks, on the same hyper + rustls (ring) stack as the
 //! probes: no second TLS library, no OpenSSL. One connection per request; webhooks are
-//! rare enough that pooling is not worth its state.
+//! rare enough that pooling is not worth its state. Answers are read for their status, and
+//! the start of their body for a subscriber's verification echo.
 
 use crate::transport::SendError;
 use http_body_util::{BodyExt, Full};
@@ -14,8 +15,18 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpStream;
 
-/// Response bytes read at most; the body is not used, only drained.
+/// Response bytes read at most (drained so the receiver is not cut off mid-answer); the
+/// first [`KEPT_BODY`] of them are kept for [`HttpClient::post_answer`].
 const MAX_RESPONSE_BODY: usize = 64 * 1024;
+/// Response bytes kept: enough for a verification challenge's echo.
+pub const KEPT_BODY: usize = 4 * 1024;
+
+/// A receiver's answer: its status and the start of its body (at most [`KEPT_BODY`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    pub status: u16,
+    pub body: Vec<u8>,
+}
 
 /// Why a request got no answer (a timeout aside): each keeps its cause, and reads as the
 /// attempt's error in the admin area.
@@ -91,6 +102,21 @@ impl HttpClient {
         timeout: Duration,
         public_only: bool,
     ) -> Result<u16, SendError> {
+        self.post_answer(url, content_type, headers, body, timeout, public_only)
+            .await
+            .map(|a| a.status)
+    }
+
+    /// [`HttpClient::post`], with the answer's body (its first [`KEPT_BODY`] bytes).
+    pub async fn post_answer(
+        &self,
+        url: &str,
+        content_type: &str,
+        headers: &[(&'static str, String)],
+        body: Vec<u8>,
+        timeout: Duration,
+        public_only: bool,
+    ) -> Result<Answer, SendError> {
         match tokio::time::timeout(
             timeout,
             self.exchange(url, content_type, headers, body, public_only),
@@ -109,7 +135,7 @@ impl HttpClient {
         headers: &[(&'static str, String)],
         body: Vec<u8>,
         public_only: bool,
-    ) -> Result<u16, HttpError> {
+    ) -> Result<Answer, HttpError> {
         let uri: Uri = url.parse().map_err(HttpError::Url)?;
         let https = match uri.scheme_str() {
             Some("https") => true,
@@ -203,7 +229,7 @@ impl Default for HttpClient {
     }
 }
 
-async fn send<T>(io: T, req: Request<Full<Bytes>>) -> Result<u16, HttpError>
+async fn send<T>(io: T, req: Request<Full<Bytes>>) -> Result<Answer, HttpError>
 where
     T: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
@@ -217,16 +243,21 @@ where
             .await
             .map_err(HttpError::Protocol)?;
         let status = resp.status().as_u16();
-        // Drain a little so the receiver is not cut off mid-answer; the body is unused.
+        // Drain a little so the receiver is not cut off mid-answer; keep the start.
         let mut body = resp.into_body();
-        let mut read = 0;
+        let (mut read, mut kept) = (0, Vec::new());
         while read < MAX_RESPONSE_BODY {
             match body.frame().await {
-                Some(Ok(f)) => read += f.data_ref().map_or(0, |d| d.len()),
+                Some(Ok(f)) => {
+                    let data = f.data_ref().map_or(&[][..], |d| &d[..]);
+                    read += data.len();
+                    let room = KEPT_BODY.saturating_sub(kept.len());
+                    kept.extend_from_slice(&data[..data.len().min(room)]);
+                }
                 _ => break,
             }
         }
-        Ok(status)
+        Ok(Answer { status, body: kept })
     }
     .await;
     conn.abort();

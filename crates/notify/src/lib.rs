@@ -18,18 +18,19 @@
 //!   of each kind live beside its payload in `downbeat_domain::event`.
 //! - [`transport`]: the [`transport::Transport`] trait and one transport per channel
 //!   family — [`transport::webhook`] (signed Downbeat JSON), [`transport::chat`] (Slack,
-//!   Discord, Mattermost, Teams), [`transport::ntfy`], [`transport::email`] — and
+//!   Discord, Mattermost, Teams), [`transport::ntfy`], [`transport::email`] — the
+//!   [`transport::verify`] challenge of a new webhook subscriber, and
 //!   [`transport::SendError`], which decides whether a failed attempt is retried.
 //! - [`mail`]: the SMTP relay, with lettre.
 //! - [`http`]: a small HTTP/1 client on hyper and rustls (the probes' stack).
 //! - [`flap`]: flap suppression for monitor transitions.
-//! - [`subscribers`]: public subscriptions: double opt-in, tokens, one-click unsubscribe,
-//!   and the route of a delivery to a subscriber.
+//! - [`subscribers`]: public subscriptions: double opt-in, verified webhook endpoints,
+//!   tokens, one-click unsubscribe, and the route of a delivery to a subscriber.
 //! - [`error`]: the subscription error type.
 //! - [`metrics`]: delivery attempts and outcomes.
 //! - [`worker`]: claiming, sending (one send path for destinations and subscribers) and
-//!   settling deliveries, one loop per destination, and the housekeeping loop (flap
-//!   summaries, pruning).
+//!   settling deliveries, one loop per destination and one per kind of subscriber (email,
+//!   webhook), and the housekeeping loop (flap summaries, pruning).
 //!
 //! # Adding a channel
 //!

@@ -4,9 +4,16 @@
 //! - **Email, double opt-in.** Subscribing stores the address unconfirmed and queues one
 //!   confirmation mail (at most one an hour per address); nothing else is sent to it until
 //!   its link is used. Whether an address was already subscribed is never revealed.
-//! - **Webhooks** are active at once (turned on with `[notify.subscribers] webhook = true`):
-//!   the registration answer carries the secret that signs every body, and a manage token.
-//!   Private and loopback targets are refused unless `allow_private_targets` is set.
+//! - **Webhooks, verified** (turned on with `[notify.subscribers] webhook = true`): the
+//!   registration answer carries the secret that signs every body, and a manage token; the
+//!   endpoint then gets a signed challenge ([`crate::transport::verify`]) and nothing else
+//!   until it echoes one. One that has not when the delivery's attempts run out
+//!   (`notify.max_attempts`, `give_up_after`) is dropped, as is one still unverified after
+//!   `confirm_within`. Private and loopback targets are refused unless
+//!   `allow_private_targets` is set.
+//! - **Apart.** Email and webhook subscribers have a delivery loop each, and each endpoint
+//!   gets one request at a time within `webhook_timeout`, so unresponsive endpoints hold
+//!   up neither confirmation mails nor each other much (see `crate::worker`).
 //! - **Tokens.** Every mail carries a fresh random token in its links (manage, and RFC 8058
 //!   one-click unsubscribe); the store keeps only their SHA-256. A token works for
 //!   [`TOKEN_LIFETIME_MS`].
@@ -16,7 +23,9 @@
 use crate::Notifier;
 use crate::error::SubscriptionError;
 use crate::mail::Mail;
-use crate::transport::{Email, HttpTarget, Parcel, Route, SendError, Webhook, email};
+use crate::transport::{
+    Clients, Email, HttpTarget, Parcel, Route, SendError, Transport, Verification, Webhook, email,
+};
 use downbeat_config::{Secret, ServiceConfig};
 use downbeat_store::{
     ClaimedDelivery, NotifyEventRow, OutboxKind, SubscriberKind, SubscriberRow,
@@ -262,10 +271,14 @@ pub struct WebhookSubscription {
     /// Components it is limited to; empty means the whole service.
     pub components: Vec<String>,
     pub url: String,
+    /// False until the endpoint has echoed the verification challenge (a POST of type
+    /// `subscription.verify` carrying `data.challenge`); nothing else is sent before.
+    pub verified: bool,
 }
 
-/// Registers a webhook subscriber (active at once). Registering the same URL again
-/// answers 409: its token was shown once.
+/// Registers a webhook subscriber and queues its verification challenge; it gets nothing
+/// else until it echoes one. Registering the same URL again answers 409: its token was
+/// shown once.
 pub async fn subscribe_webhook(
     notifier: &Notifier,
     service: &str,
@@ -293,7 +306,7 @@ pub async fn subscribe_webhook(
             components: components.clone(),
             secret: Some(secret.clone()),
             created_ms: now_ms,
-            confirmed_ms: Some(now_ms),
+            confirmed_ms: None,
             confirm_sent_ms: None,
         })
         .await?;
@@ -308,12 +321,26 @@ pub async fn subscribe_webhook(
         .store
         .add_subscriber_token(row.id, &hash_token(&token), now_ms)
         .await?;
+    let challenge = NotifyEventRow {
+        id: format!("subscription-{}-verify", row.id),
+        kind: OutboxKind::Confirmation,
+        service: svc.id.to_string(),
+        occurred_ms: now_ms,
+        link: format!("{}/s/{}", notifier.config.notify.public_url, svc.id),
+        data: "{}".into(),
+    };
+    notifier
+        .store
+        .enqueue_notification(challenge, vec![subscriber_destination(row.id)], now_ms)
+        .await?;
+    notifier.wake.notify_waiters();
     Ok(WebhookSubscription {
         token,
         secret,
         service: svc.id.to_string(),
         components,
         url,
+        verified: false,
     })
 }
 
@@ -338,9 +365,16 @@ fn no_such() -> SubscriptionError {
     )
 }
 
-/// Confirms the subscription a token manages.
+/// Confirms the subscription a token manages. A webhook subscription is confirmed only by
+/// its endpoint echoing the challenge, never by its token's holder.
 pub async fn confirm(notifier: &Notifier, token: &str) -> Result<SubscriberRow, SubscriptionError> {
     let s = find(notifier, token).await?.ok_or_else(no_such)?;
+    if s.kind == SubscriberKind::Webhook && s.confirmed_ms.is_none() {
+        return Err(SubscriptionError::Conflict(
+            "a webhook subscription starts when its endpoint echoes the verification challenge"
+                .into(),
+        ));
+    }
     let now_ms = notifier.clock.now().as_millisecond();
     notifier.store.confirm_subscriber(s.id, now_ms).await?;
     Ok(SubscriberRow {
@@ -375,9 +409,51 @@ pub async fn set_components(
     Ok(SubscriberRow { components, ..s })
 }
 
-/// How a claimed delivery reaches its subscriber: a signed POST, or a mail with fresh links
-/// (its token is minted here, once the relay is known to be usable). Refused at once when
-/// the subscriber is gone, or is not (or no longer) in the state the event is for.
+/// Sends a claimed delivery to its subscriber by its [`route`]; a webhook endpoint that
+/// echoes its challenge is verified at once (its news may follow).
+pub async fn deliver(
+    notifier: &Notifier,
+    clients: Clients<'_>,
+    c: &ClaimedDelivery,
+    parcel: &Parcel<'_>,
+) -> Result<u16, SendError> {
+    let route = route(notifier, c, parcel).await?;
+    let status = route.send(clients, parcel).await?;
+    if let (Route::Verify(_), Some(id)) = (&route, destination_subscriber(&c.delivery.destination))
+    {
+        let now_ms = notifier.clock.now().as_millisecond();
+        notifier.store.confirm_subscriber(id, now_ms).await?;
+        tracing::info!(subscriber = id, "webhook subscriber verified");
+    }
+    Ok(status)
+}
+
+/// After a delivery to a subscriber was given up: a webhook endpoint that never echoed its
+/// challenge is dropped (its URL may then be registered again).
+pub async fn gave_up(notifier: &Notifier, c: &ClaimedDelivery) -> Result<(), SendError> {
+    if c.event.kind != OutboxKind::Confirmation {
+        return Ok(());
+    }
+    let Some(id) = destination_subscriber(&c.delivery.destination) else {
+        return Ok(());
+    };
+    let Some(s) = notifier.store.subscriber(id).await? else {
+        return Ok(());
+    };
+    if s.kind == SubscriberKind::Webhook && s.confirmed_ms.is_none() {
+        notifier.store.delete_subscriber(id).await?;
+        tracing::info!(
+            subscriber = id,
+            "webhook subscriber dropped: never verified"
+        );
+    }
+    Ok(())
+}
+
+/// How a claimed delivery reaches its subscriber: a signed POST (or, for a webhook not yet
+/// verified, its challenge), or a mail with fresh links (its token is minted here, once the
+/// relay is known to be usable). Refused at once when the subscriber is gone, or is not (or
+/// no longer) in the state the event is for.
 pub async fn route(
     notifier: &Notifier,
     c: &ClaimedDelivery,
@@ -398,14 +474,19 @@ pub async fn route(
         });
     }
     match s.kind {
-        SubscriberKind::Webhook => Ok(Route::Webhook(Webhook {
-            target: HttpTarget {
+        SubscriberKind::Webhook => {
+            let target = HttpTarget {
                 url: s.address.clone(),
                 secret: s.secret.clone().map(Secret::new),
                 token: None,
                 public_only: !notifier.config.notify.subscribers.allow_private_targets,
-            },
-        })),
+            };
+            Ok(if confirming {
+                Route::Verify(Verification::new(target))
+            } else {
+                Route::Webhook(Webhook { target })
+            })
+        }
         SubscriberKind::Email => {
             notifier.clients().mailer()?;
             let token = new_token();

@@ -1,6 +1,8 @@
-//! Delivering the outbox: one loop per configured destination, and one for all public
-//! subscribers together, so a slow or dead destination only ever holds up its own
-//! deliveries. Each round claims at most the destination's free concurrency (and what its
+//! Delivering the outbox: one loop per configured destination, one for email subscribers
+//! and one for webhook subscribers, so a slow or dead destination only ever holds up its
+//! own deliveries, and unresponsive subscriber endpoints never hold up confirmation mails.
+//! Webhook subscribers also get a budget per endpoint: one request at a time (see
+//! `downbeat_store::Claim::due`), each within `[notify.subscribers] webhook_timeout`. Each round claims at most the destination's free concurrency (and what its
 //! rate limit allows) of due deliveries, sends them at once, and settles each: delivered on
 //! a 2xx answer (250 from an SMTP relay), else retried after an exponential backoff with
 //! jitter, until the attempts or the age run out, or at once given up when retrying cannot
@@ -13,10 +15,12 @@ use crate::Notifier;
 use crate::message::message;
 use crate::metrics::{DeliveryOutcomeLabels, DestinationLabel};
 use crate::subscribers;
+use crate::transport::Clients;
 use crate::transport::{Parcel, Route, SendError, Transport};
 use downbeat_config::Destination;
 use downbeat_store::{
     Attempt, Claim, ClaimedDelivery, DeliveryState, NotifyPrune, NotifyPruned, StoreError,
+    SubscriberKind,
 };
 use std::collections::HashSet;
 use std::future::Future;
@@ -49,37 +53,51 @@ pub struct Round {
 pub enum Target {
     /// A `[[notify.webhook]]` or `[[notify.email]]` destination.
     Destination(Destination),
-    /// Every public subscriber, under `[notify.subscribers]` limits.
-    Subscribers,
+    /// The public subscribers of one kind, under `[notify.subscribers]` limits (each kind
+    /// has them in full).
+    Subscribers(SubscriberKind),
 }
 
 impl Target {
     fn claim(&self) -> Claim<'_> {
         match self {
             Target::Destination(d) => Claim::Destination(d.id.as_str()),
-            Target::Subscribers => Claim::Subscribers,
+            Target::Subscribers(k) => Claim::Subscribers(*k),
         }
     }
 
     fn concurrency(&self, notifier: &Notifier) -> usize {
         match self {
             Target::Destination(d) => d.concurrency,
-            Target::Subscribers => notifier.config.notify.subscribers.concurrency,
+            Target::Subscribers(_) => notifier.config.notify.subscribers.concurrency,
         }
     }
 
     fn per_minute(&self, notifier: &Notifier) -> Option<u32> {
         match self {
             Target::Destination(d) => d.per_minute,
-            Target::Subscribers => Some(notifier.config.notify.subscribers.per_minute),
+            Target::Subscribers(_) => Some(notifier.config.notify.subscribers.per_minute),
         }
     }
 
-    /// Its name in metrics and logs (subscribers share one, to keep metrics small).
+    /// The longest wait for one answer: a webhook subscriber's endpoint gets
+    /// `webhook_timeout`, everyone else `notify.timeout`.
+    fn timeout(&self, notifier: &Notifier) -> Duration {
+        let n = &notifier.config.notify;
+        match self {
+            Target::Subscribers(SubscriberKind::Webhook) => n.subscribers.webhook_timeout,
+            Target::Destination(_) | Target::Subscribers(SubscriberKind::Email) => n.timeout,
+        }
+        .as_duration()
+    }
+
+    /// Its name in metrics and logs (subscribers of a kind share one, to keep metrics
+    /// small).
     pub fn label(&self) -> &str {
         match self {
             Target::Destination(d) => d.id.as_str(),
-            Target::Subscribers => "subscribers",
+            Target::Subscribers(SubscriberKind::Email) => "subscribers-email",
+            Target::Subscribers(SubscriberKind::Webhook) => "subscribers-webhook",
         }
     }
 }
@@ -93,8 +111,13 @@ pub fn targets(notifier: &Notifier) -> Vec<Target> {
         .cloned()
         .map(Target::Destination)
         .collect();
+    // The email loop also settles deliveries whose subscriber is gone, so it runs while
+    // either kind is offered.
     if n.subscribers.email || n.subscribers.webhook {
-        out.push(Target::Subscribers);
+        out.push(Target::Subscribers(SubscriberKind::Email));
+    }
+    if n.subscribers.webhook {
+        out.push(Target::Subscribers(SubscriberKind::Webhook));
     }
     out
 }
@@ -181,17 +204,17 @@ async fn claim(
             target.claim(),
             &notifier.node_id,
             now_ms,
-            claim_ms(notifier),
+            claim_ms(notifier, target),
             limit as u32,
         )
         .await
 }
 
-/// How long a claim lasts, in the clock's time: the request timeout plus a margin, in real
-/// time. On a clock faster than real time (the demo) that is more of the clock's time, or a
-/// send still in flight would lose its claim and go out twice.
-fn claim_ms(notifier: &Notifier) -> i64 {
-    let real_ms = notifier.config.notify.timeout.as_millis() + CLAIM_MARGIN_MS;
+/// How long a claim lasts, in the clock's time: the target's request timeout plus a margin,
+/// in real time. On a clock faster than real time (the demo) that is more of the clock's
+/// time, or a send still in flight would lose its claim and go out twice.
+fn claim_ms(notifier: &Notifier, target: &Target) -> i64 {
+    let real_ms = target.timeout(notifier).as_millis() as i64 + CLAIM_MARGIN_MS;
     let rate = notifier.clock.rate();
     if rate.is_finite() && rate > 1.0 {
         (real_ms as f64 * rate).ceil() as i64
@@ -231,11 +254,18 @@ async fn deliver(notifier: &Notifier, target: &Target, c: &ClaimedDelivery) -> S
         message: &message,
         now_s: notifier.clock.now().as_second(),
     };
-    let route = match target {
-        Target::Destination(dest) => Route::to_destination(dest, &parcel),
-        Target::Subscribers => subscribers::route(notifier, c, &parcel).await?,
+    let clients = Clients {
+        timeout: target.timeout(notifier),
+        ..notifier.clients()
     };
-    route.send(notifier.clients(), &parcel).await
+    match target {
+        Target::Destination(dest) => {
+            Route::to_destination(dest, &parcel)
+                .send(clients, &parcel)
+                .await
+        }
+        Target::Subscribers(_) => subscribers::deliver(notifier, clients, c, &parcel).await,
+    }
 }
 
 /// Records an attempt's outcome in the store and the metrics.
@@ -285,6 +315,13 @@ async fn settle(
         .store
         .record_attempt(c.delivery.id, &notifier.node_id, attempt)
         .await?;
+    if outcome == DeliveryState::Failed
+        && matches!(target, Target::Subscribers(_))
+        && let Err(e) = subscribers::gave_up(notifier, c).await
+    {
+        tracing::warn!(error = %e, destination = %c.delivery.destination,
+            "could not drop an unverified subscriber; pruning will");
+    }
     Ok(outcome)
 }
 

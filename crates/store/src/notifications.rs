@@ -28,8 +28,8 @@ pub trait NotifyStore: Send + Sync + 'static {
     ) -> Result<u32, StoreError>;
 
     /// Claims for `holder`, until `now_ms + claim_ms`, at most `limit` pending deliveries to
-    /// `which` destination (or to any subscriber) that are due and not claimed by anyone
-    /// else, oldest due first.
+    /// `which` destination (or to its kind of subscriber) that are due and not claimed by
+    /// anyone else, oldest due first (see [`Claim::due`]).
     async fn claim_deliveries(
         &self,
         which: Claim<'_>,
@@ -442,11 +442,77 @@ pub fn destination_subscriber(destination: &str) -> Option<i64> {
 
 pub const SUBSCRIBER_PREFIX: &str = "subscriber:";
 
-/// Which deliveries a worker claims: one configured destination's, or every subscriber's.
+/// Which deliveries a worker claims: one configured destination's, or the public
+/// subscribers' of one kind (each kind has its own loop, so slow webhook endpoints never
+/// hold up confirmation mails).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Claim<'a> {
     Destination(&'a str),
-    Subscribers,
+    /// Email subscribers' deliveries — and those whose subscriber is gone, which settle at
+    /// once as unsubscribed.
+    Subscribers(SubscriberKind),
+}
+
+impl Claim<'_> {
+    /// What `$1` of [`Claim::due`] is bound to: the destination's id, or the subscribers'
+    /// kind.
+    pub(crate) fn key(&self) -> &str {
+        match self {
+            Claim::Destination(d) => d,
+            Claim::Subscribers(k) => k.as_str(),
+        }
+    }
+
+    /// A statement selecting the ids of the deliveries this claim takes, oldest due first:
+    /// pending, due at `$3` and not claimed by anyone, at most `$5`. `p` is the backend's
+    /// placeholder sign (`$` or `?`); `lock` ends the statement (PostgreSQL's `FOR UPDATE
+    /// SKIP LOCKED`).
+    ///
+    /// Webhook subscribers are served one request at a time per endpoint: an endpoint with
+    /// a claim still running gets nothing more, and a claim takes at most one delivery per
+    /// endpoint, so a slow endpoint holds at most one of the loop's requests. (Two
+    /// PostgreSQL nodes claiming at the same instant may each take one for the same
+    /// endpoint: a budget, not a guarantee.)
+    pub(crate) fn due(&self, p: char, lock: &str) -> String {
+        let pending = format!(
+            "state = 'pending' AND next_attempt_ms <= {p}3
+             AND (claimed_until_ms IS NULL OR claimed_until_ms <= {p}3)"
+        );
+        let subscribers_of = |kinds: &str| {
+            format!(
+                "SELECT '{SUBSCRIBER_PREFIX}' || CAST(id AS TEXT) FROM notify_subscribers
+                 WHERE kind {kinds} {p}1"
+            )
+        };
+        let eligible = match self {
+            Claim::Destination(_) => format!("destination = {p}1 AND {pending}"),
+            Claim::Subscribers(SubscriberKind::Email) => format!(
+                "destination LIKE '{SUBSCRIBER_PREFIX}%' AND {pending}
+                 AND destination NOT IN ({})",
+                subscribers_of("<>")
+            ),
+            Claim::Subscribers(SubscriberKind::Webhook) => {
+                return format!(
+                    "SELECT id FROM notify_deliveries WHERE id IN (
+                        SELECT id FROM (
+                            SELECT id, ROW_NUMBER() OVER (PARTITION BY destination
+                                ORDER BY next_attempt_ms, id) AS nth
+                            FROM notify_deliveries
+                            WHERE destination IN ({}) AND {pending}
+                              AND destination NOT IN (
+                                SELECT destination FROM notify_deliveries
+                                WHERE state = 'pending' AND claimed_until_ms > {p}3)
+                        ) AS firsts WHERE nth = 1)
+                     ORDER BY next_attempt_ms, id LIMIT {p}5 {lock}",
+                    subscribers_of("=")
+                );
+            }
+        };
+        format!(
+            "SELECT id FROM notify_deliveries WHERE {eligible}
+             ORDER BY next_attempt_ms, id LIMIT {p}5 {lock}"
+        )
+    }
 }
 
 /// How a subscriber is reached.

@@ -27,7 +27,7 @@ use downbeat_api::ApiError;
 use downbeat_config::ServiceConfig;
 use downbeat_intake::client_ip;
 use downbeat_notify::subscribers;
-use downbeat_store::SubscriberRow;
+use downbeat_store::{SubscriberKind, SubscriberRow};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -326,10 +326,12 @@ pub async fn manage(State(web): State<Arc<Web>>, Path(token): Path<String>) -> R
         .map_err(ApiError::from)
     {
         Ok(Some(s)) => {
-            let notice = s
-                .confirmed_ms
-                .is_none()
-                .then(|| "Press Confirm to start receiving updates.".to_owned());
+            let notice = s.confirmed_ms.is_none().then(|| match s.kind {
+                SubscriberKind::Email => "Press Confirm to start receiving updates.".to_owned(),
+                SubscriberKind::Webhook => {
+                    "Waiting for the endpoint to echo the verification challenge.".to_owned()
+                }
+            });
             personal(StatusCode::OK, manage_page(&web, &token, &s, notice, None))
         }
         Ok(None) => link_expired(&web),

@@ -8,7 +8,7 @@ use downbeat_domain::incident::{Impact, Kind, Source, Status};
 use downbeat_incidents::model::{Components, new_row};
 use downbeat_server::testing::{self as harness};
 use downbeat_store::testing;
-use downbeat_store::{IncidentUpdateRow, UserRow};
+use downbeat_store::{IncidentUpdateRow, LoginFailureRow, UserRow};
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
@@ -84,8 +84,7 @@ impl TestApp {
                 role,
                 password_hash: hash_password(PASSWORD).unwrap(),
                 created_ms: self.clock.now_ms(),
-                failed_logins: 0,
-                locked_until_ms: None,
+                from_config: false,
             })
             .await
             .unwrap();
@@ -93,6 +92,11 @@ impl TestApp {
 
     pub async fn user(&self, name: &str) -> UserRow {
         self.app.store.user(name).await.unwrap().expect("user")
+    }
+
+    /// The failed sign-ins of `name` from `client` (an address, or an IPv6 /64).
+    pub async fn failures(&self, name: &str, client: &str) -> Option<LoginFailureRow> {
+        self.app.store.login_failure(name, client).await.unwrap()
     }
 
     /// A draft like the ones Downbeat writes from its signals, with evidence; `recovered`
@@ -161,6 +165,13 @@ impl TestApp {
 
     pub async fn stop(self) {
         self.0.stop().await;
+    }
+
+    /// Stops, then starts again on the same store and clock with `config` as the file (a
+    /// restart after the operator edited it).
+    pub async fn restart_with(self, config: &str) -> TestApp {
+        let (store, clock) = self.0.stop().await;
+        TestApp(harness::spawn(config, store, clock).await)
     }
 }
 
@@ -325,6 +336,12 @@ impl Browser {
             .await
             .expect("request");
         self.finish(resp).await
+    }
+
+    /// The same browser (cookies and all) pointed at `app`: a server started again.
+    pub fn at(mut self, app: &TestApp) -> Browser {
+        self.base = app.url("");
+        self
     }
 
     /// Opens the sign-in page and sends it.

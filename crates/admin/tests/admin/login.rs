@@ -1,10 +1,14 @@
 //! Signing in and out: cookies, sessions stored as hashes, the same answer for every
-//! failure, lock-out after repeated failures, and attempts limited per address.
+//! failure, lock-out per user and address after repeated failures, attempts limited per
+//! address, password checks bounded, and sessions ended when a password changes or a user
+//! goes.
 
 use crate::helpers::*;
-use downbeat_admin::login::{LOCK_MS, MAX_FAILURES};
-use downbeat_api::auth::{Role, secret_hash};
+use downbeat_admin::login::{LOCK_MS, MAX_FAILURES, authenticate};
+use downbeat_api::auth::{Role, hash_password, secret_hash};
 use reqwest::StatusCode;
+use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 #[tokio::test]
@@ -155,7 +159,7 @@ async fn a_wrong_password_and_an_unknown_user_get_the_same_answer() {
     assert_eq!(message(&wrong), message(&unknown));
     assert!(message(&wrong).contains("Wrong user name or password"));
     assert!(!b.cookies.contains_key("downbeat-session"));
-    assert_eq!(app.user("ana").await.failed_logins, 1);
+    assert_eq!(app.failures("ana", "127.0.0.1").await.unwrap().failures, 1);
     app.stop().await;
 }
 
@@ -168,8 +172,8 @@ async fn repeated_failures_lock_the_user_even_against_the_right_password() {
         let r = b.login("ana", "guess").await;
         assert_eq!(r.status, StatusCode::FORBIDDEN, "attempt {i}");
     }
-    let u = app.user("ana").await;
-    assert_eq!(u.failed_logins, MAX_FAILURES);
+    let u = app.failures("ana", "127.0.0.1").await.unwrap();
+    assert_eq!(u.failures, MAX_FAILURES);
     assert_eq!(u.locked_until_ms, Some(app.clock.now_ms() + LOCK_MS));
     assert_eq!(LOCK_MS, 15 * 60_000);
 
@@ -178,7 +182,7 @@ async fn repeated_failures_lock_the_user_even_against_the_right_password() {
     r.assert(StatusCode::FORBIDDEN, "Wrong user name or password");
     assert!(!b.cookies.contains_key("downbeat-session"));
     assert_eq!(
-        app.user("ana").await.failed_logins,
+        app.failures("ana", "127.0.0.1").await.unwrap().failures,
         MAX_FAILURES,
         "locked attempts do not count"
     );
@@ -195,12 +199,193 @@ async fn repeated_failures_lock_the_user_even_against_the_right_password() {
     app.clock.advance(Duration::from_secs(1));
     let r = b.login("ana", PASSWORD).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
-    let u = app.user("ana").await;
     assert_eq!(
-        (u.failed_logins, u.locked_until_ms),
-        (0, None),
+        app.failures("ana", "127.0.0.1").await,
+        None,
         "a success resets"
     );
+    app.stop().await;
+}
+
+/// Regression: five bad passwords locked a user for 15 minutes from everywhere, and user
+/// names are public (they sign incidents), so anyone could lock every operator out during
+/// an outage. The lock is per user and client address: the flood locks out only its own
+/// address (an IPv6 one by its /64), and the operator signs in from anywhere else.
+#[tokio::test]
+async fn a_flood_of_bad_passwords_locks_out_only_its_own_address() {
+    let app = spawn_app().await;
+    app.add_user("ana", Role::Editor).await;
+    let mut flood = app.remote_browser("198.51.100.1");
+    for i in 1..=MAX_FAILURES {
+        let r = flood.login("ana", "guess").await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "attempt {i}");
+    }
+    let r = flood.login("ana", PASSWORD).await;
+    r.assert(StatusCode::FORBIDDEN, "Wrong user name or password");
+
+    let mut ana = app.remote_browser("203.0.113.9");
+    let r = ana.login("ana", PASSWORD).await;
+    assert_eq!(
+        r.status,
+        StatusCode::SEE_OTHER,
+        "the operator elsewhere signs in: {}",
+        r.body
+    );
+    assert_eq!(ana.get("/admin").await.status, StatusCode::OK);
+    assert!(
+        app.failures("ana", "198.51.100.1")
+            .await
+            .unwrap()
+            .locked_at(app.clock.now_ms()),
+        "the flooding address stays locked"
+    );
+
+    // Addresses of one IPv6 /64 are one client: rotating through them does not help.
+    for i in 1..=MAX_FAILURES {
+        let mut b = app.remote_browser(&format!("2001:db8:1:2::{i:x}"));
+        assert_eq!(b.login("ana", "guess").await.status, StatusCode::FORBIDDEN);
+    }
+    let mut same_64 = app.remote_browser("2001:db8:1:2::ff");
+    let r = same_64.login("ana", PASSWORD).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "locked for the /64");
+    let mut next_64 = app.remote_browser("2001:db8:1:3::1");
+    let r = next_64.login("ana", PASSWORD).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    app.stop().await;
+}
+
+/// Regression: every sign-in ran argon2 on the blocking pool unbounded (memory and SQLite
+/// share it). A flood of sign-ins, from many addresses so the address limit does not stop
+/// it, now runs at most `server.password_checks` (2 by default) at once; the rest wait.
+#[tokio::test]
+async fn a_sign_in_flood_runs_at_most_the_bound_of_password_checks_at_once() {
+    let app = spawn_app().await;
+    app.add_user("ana", Role::Editor).await;
+    assert_eq!(app.app.config.server.password_checks, 2);
+    // The sign-in form's handler calls `authenticate` with its admin state; so does this.
+    let admin = Arc::new(downbeat_admin::Admin::new(app.app.clone()));
+    let mut flood = tokio::task::JoinSet::new();
+    for i in 0..12u8 {
+        let admin = admin.clone();
+        flood.spawn(async move {
+            let ip = IpAddr::from([198, 51, 100, i]);
+            let user = if i % 2 == 0 { "ana" } else { "nobody" };
+            authenticate(&admin, user, "guess", ip).await.unwrap()
+        });
+    }
+    while let Some(signed_in) = flood.join_next().await {
+        assert_eq!(signed_in.unwrap(), None);
+    }
+    let peak = admin.passwords.peak();
+    assert!(
+        (1..=2).contains(&peak),
+        "{peak} password checks ran at once; the bound is 2"
+    );
+    let ip = IpAddr::from([203, 0, 113, 1]);
+    assert_eq!(
+        authenticate(&admin, "ana", PASSWORD, ip).await.unwrap(),
+        Some("ana".to_owned())
+    );
+    app.stop().await;
+}
+
+/// Regression: changing a password (`downbeat user add` on an existing user, which saves
+/// the new hash) left the sessions signed in with the old one valid for hours.
+#[tokio::test]
+async fn a_new_password_ends_the_users_sessions() {
+    let app = spawn_app().await;
+    app.add_user("ana", Role::Editor).await;
+    app.add_user("bob", Role::Editor).await;
+    let mut here = app.browser();
+    here.sign_in("ana").await;
+    let mut there = app.remote_browser("203.0.113.7");
+    there.sign_in("ana").await;
+    let mut bob = app.browser();
+    bob.sign_in("bob").await;
+
+    let mut ana = app.user("ana").await;
+    ana.role = Role::Admin;
+    app.app.store.save_user(ana.clone()).await.unwrap();
+    assert_eq!(
+        here.get("/admin").await.status,
+        StatusCode::OK,
+        "a role change keeps the session"
+    );
+
+    ana.password_hash = hash_password("a brand new password").unwrap();
+    assert_eq!(app.app.store.save_user(ana).await.unwrap(), 2);
+    for b in [&mut here, &mut there] {
+        let r = b.get("/admin").await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "signed out: {}", r.body);
+    }
+    assert_eq!(
+        bob.get("/admin").await.status,
+        StatusCode::OK,
+        "others stay"
+    );
+    let r = here.login("ana", "a brand new password").await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(here.get("/admin").await.status, StatusCode::OK);
+    app.stop().await;
+}
+
+/// Regression: a user taken out of the config file stayed in the store, signed in and able
+/// to sign in again; a hash changed in the file kept the old sessions. At start, users the
+/// file wrote and no longer names are removed with their sessions, a new hash ends the
+/// user's sessions, and users added with the CLI are left alone.
+#[tokio::test]
+async fn users_dropped_from_the_config_file_or_given_a_new_hash_there_are_signed_out_at_start() {
+    let user = |name: &str, hash: &str| {
+        format!("[[user]]\nname = \"{name}\"\nrole = \"editor\"\npassword_hash = \"{hash}\"\n")
+    };
+    let hash = hash_password(PASSWORD).unwrap();
+    let app = spawn_with(&config_text(&format!(
+        "{}{}",
+        user("gone", &hash),
+        user("kept", &hash)
+    )))
+    .await;
+    app.add_user("cli", Role::Editor).await;
+    let mut gone = app.browser();
+    gone.sign_in("gone").await;
+    let mut kept = app.browser();
+    kept.sign_in("kept").await;
+    let mut cli = app.browser();
+    cli.sign_in("cli").await;
+
+    let new_hash = hash_password("a brand new password").unwrap();
+    let file = config_text(&user("kept", &new_hash));
+    let app = app.restart_with(&file).await;
+    let (mut gone, mut kept, mut cli) = (gone.at(&app), kept.at(&app), cli.at(&app));
+    assert!(app.app.store.user("gone").await.unwrap().is_none());
+    assert_eq!(gone.get("/admin").await.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        gone.login("gone", PASSWORD).await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        kept.get("/admin").await.status,
+        StatusCode::SEE_OTHER,
+        "a new hash in the file ends the sessions"
+    );
+    assert_eq!(
+        kept.login("kept", "a brand new password").await.status,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        cli.get("/admin").await.status,
+        StatusCode::OK,
+        "users added with the CLI are not the file's"
+    );
+
+    // Starting again with the same file changes nothing and signs nobody out.
+    let app = app.restart_with(&file).await;
+    let mut kept = kept.at(&app);
+    assert_eq!(
+        downbeat_admin::sync_config_users(&app.app).await.unwrap(),
+        0
+    );
+    assert_eq!(kept.get("/admin").await.status, StatusCode::OK);
     app.stop().await;
 }
 
@@ -237,8 +422,8 @@ async fn sign_in_attempts_are_limited_per_address() {
     assert!((1..=60).contains(&retry), "{retry}");
     assert!(!flood.cookies.contains_key("__Host-downbeat-session"));
     assert_eq!(
-        app.user("ana").await.failed_logins,
-        0,
+        app.failures("ana", "198.51.100.1").await,
+        None,
         "refused before any password check"
     );
 
@@ -300,7 +485,12 @@ async fn users_from_the_config_file_can_sign_in() {
         downbeat_admin::sync_config_users(&app.app).await.unwrap(),
         0
     );
-    assert!(app.user("cfg").await.locked_until_ms.is_some());
+    assert!(
+        app.failures("cfg", "127.0.0.1")
+            .await
+            .unwrap()
+            .locked_at(app.clock.now_ms())
+    );
     app.stop().await;
 }
 

@@ -5,6 +5,7 @@ use super::UsageError;
 use crate::cli::{StoreArgs, TokenCommand, UserCommand};
 use anyhow::Context;
 use downbeat_api::auth::{self, Role};
+use downbeat_config::Config;
 use downbeat_store::{Store, StoreError, UserRow};
 use std::io::{BufRead, IsTerminal};
 use std::sync::Arc;
@@ -16,11 +17,16 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 async fn open(args: &StoreArgs) -> anyhow::Result<Arc<dyn Store>> {
+    Ok(open_with_config(args).await?.0)
+}
+
+async fn open_with_config(args: &StoreArgs) -> anyhow::Result<(Arc<dyn Store>, Config)> {
     let config = super::load_config(args.config.as_deref())?;
     let (target, _) = super::store_target(args, &config)?;
-    downbeat_store::open(&target)
+    let store = downbeat_store::open(&target)
         .await
-        .context("opening the store")
+        .context("opening the store")?;
+    Ok((store, config))
 }
 
 fn role(s: &str, allowed: &[Role]) -> anyhow::Result<Role> {
@@ -144,7 +150,7 @@ pub fn user(c: UserCommand) -> anyhow::Result<()> {
             runtime()?.block_on(async {
                 let store = open(&store).await?;
                 let existing = store.user(&name).await?;
-                store
+                let ended = store
                     .save_user(UserRow {
                         name: name.clone(),
                         role,
@@ -153,8 +159,8 @@ pub fn user(c: UserCommand) -> anyhow::Result<()> {
                             || jiff::Timestamp::now().as_millisecond(),
                             |u| u.created_ms,
                         ),
-                        failed_logins: 0,
-                        locked_until_ms: None,
+                        // Written here, it stays when the config file does not name it.
+                        from_config: false,
                     })
                     .await?;
                 eprintln!(
@@ -165,6 +171,9 @@ pub fn user(c: UserCommand) -> anyhow::Result<()> {
                         "added"
                     }
                 );
+                if ended > 0 {
+                    eprintln!("its new password signed it out of {ended} session(s)");
+                }
                 Ok(())
             })
         }
@@ -172,15 +181,49 @@ pub fn user(c: UserCommand) -> anyhow::Result<()> {
             let store = open(&store).await?;
             let now = jiff::Timestamp::now().as_millisecond();
             for u in store.users().await? {
-                let locked = match u.locked_until_ms {
-                    Some(ms) if ms > now => format!("locked until {}", date(ms)),
-                    _ => "active".into(),
+                let locks: Vec<_> = store
+                    .login_failures(&u.name)
+                    .await?
+                    .into_iter()
+                    .filter(|f| f.locked_at(now))
+                    .collect();
+                let locked = if locks.is_empty() {
+                    "active".to_owned()
+                } else {
+                    let from: Vec<String> = locks
+                        .iter()
+                        .map(|f| {
+                            format!(
+                                "{} until {}",
+                                f.client,
+                                date(f.locked_until_ms.unwrap_or(now))
+                            )
+                        })
+                        .collect();
+                    format!("locked from {}", from.join(", "))
                 };
                 println!(
                     "{}\t{}\tcreated {}\t{locked}",
                     u.name,
                     u.role,
                     date(u.created_ms)
+                );
+            }
+            Ok(())
+        }),
+        UserCommand::Remove { store, name } => runtime()?.block_on(async {
+            let (store, config) = open_with_config(&store).await?;
+            if !store.delete_user(&name).await? {
+                return Err(UsageError(format!(
+                    "no user named {name:?} (see `downbeat user list`)"
+                ))
+                .into());
+            }
+            eprintln!("removed user {name:?}; its sessions have ended");
+            if config.users.iter().any(|u| u.name == name) {
+                eprintln!(
+                    "warning: the config file has a [[user]] table named {name:?}, which \
+                     adds it again when the server starts: remove that table too"
                 );
             }
             Ok(())

@@ -1,6 +1,6 @@
 //! The `downbeat` binary as a user runs it: help, config errors, a server killed with
 //! SIGKILL mid-stream that loses no acknowledged report, and one killed with notifications
-//! pending that delivers each exactly once after its restart.
+//! pending that delivers each exactly once after its restart; operators' users.
 
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
@@ -15,6 +15,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_downbeat");
 mod agent;
 mod demo;
 mod notify;
+mod user;
 
 fn run(args: &[&str]) -> (i32, String, String) {
     let out = Command::new(BIN).args(args).output().expect("run downbeat");

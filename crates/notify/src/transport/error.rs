@@ -44,6 +44,10 @@ pub enum SendError {
     /// News for a subscription not confirmed (it never is sent before).
     #[error("not confirmed")]
     NotConfirmed,
+    /// A webhook subscriber's endpoint answered its verification without echoing the
+    /// challenge.
+    #[error("HTTP {status} without the verification challenge echoed")]
+    NotEchoed { status: u16 },
     #[error("store: {0}")]
     Store(#[from] StoreError),
 }
@@ -67,6 +71,8 @@ impl SendError {
             | SendError::Unsubscribed
             | SendError::AlreadyConfirmed
             | SendError::NotConfirmed => true,
+            // The endpoint may be fixed before the attempts run out.
+            SendError::NotEchoed { .. } => false,
             // A fixed config (a restart, another node) or a recovered network can help.
             SendError::Timeout(_)
             | SendError::Unreachable(_)
@@ -80,7 +86,7 @@ impl SendError {
     /// The receiver's HTTP status, when it answered one (recorded with the attempt).
     pub fn status(&self) -> Option<u16> {
         match self {
-            SendError::Refused { status } => Some(*status),
+            SendError::Refused { status } | SendError::NotEchoed { status } => Some(*status),
             _ => None,
         }
     }

@@ -1,6 +1,8 @@
 //! Transports: one per channel family, each turning an event into what its receivers take
 //! and sending it — [`webhook`] (Downbeat's signed JSON), [`chat`] (Slack, Discord,
-//! Mattermost, Teams), [`ntfy`] (pushes) and [`email`] (mail through the SMTP relay).
+//! Mattermost, Teams), [`ntfy`] (pushes) and [`email`] (mail through the SMTP relay) — and
+//! [`verify`], the signed challenge a webhook subscriber's endpoint echoes before anything
+//! else is sent to it.
 //!
 //! Every delivery goes the same way, whether to a configured destination or to a public
 //! subscriber: the worker reads the event's words into a [`Parcel`], finds its [`Route`]
@@ -20,15 +22,17 @@ pub mod chat;
 pub mod email;
 pub mod error;
 pub mod ntfy;
+pub mod verify;
 pub mod webhook;
 
 pub use chat::Chat;
 pub use email::Email;
 pub use error::SendError;
 pub use ntfy::Ntfy;
+pub use verify::Verification;
 pub use webhook::Webhook;
 
-use crate::http::HttpClient;
+use crate::http::{Answer, HttpClient};
 use crate::mail::{Mailer, MailerError};
 use crate::message::Message;
 use downbeat_config::{Channel, Destination, Format, Secret};
@@ -85,6 +89,8 @@ pub enum Route {
     Chat(Chat),
     Ntfy(Ntfy),
     Email(Email),
+    /// A webhook subscriber's challenge, before it gets anything else.
+    Verify(Verification),
 }
 
 impl Route {
@@ -123,6 +129,7 @@ impl Transport for Route {
             Route::Chat(t) => t.send(clients, parcel).await,
             Route::Ntfy(t) => t.send(clients, parcel).await,
             Route::Email(t) => t.send(clients, parcel).await,
+            Route::Verify(t) => t.send(clients, parcel).await,
         }
     }
 }
@@ -180,9 +187,18 @@ impl HttpTarget {
     /// Posts `req`: `Ok` with a 2xx status, else [`SendError::Refused`] or why there was no
     /// answer.
     pub async fn post(&self, clients: Clients<'_>, req: HttpRequest) -> Result<u16, SendError> {
-        let status = clients
+        self.answer(clients, req).await.map(|a| a.status)
+    }
+
+    /// [`HttpTarget::post`], with the start of the answer's body.
+    pub async fn answer(
+        &self,
+        clients: Clients<'_>,
+        req: HttpRequest,
+    ) -> Result<Answer, SendError> {
+        let answer = clients
             .http
-            .post(
+            .post_answer(
                 &self.url,
                 req.content_type,
                 &req.headers,
@@ -191,10 +207,12 @@ impl HttpTarget {
                 self.public_only,
             )
             .await?;
-        if (200..300).contains(&status) {
-            Ok(status)
+        if (200..300).contains(&answer.status) {
+            Ok(answer)
         } else {
-            Err(SendError::Refused { status })
+            Err(SendError::Refused {
+                status: answer.status,
+            })
         }
     }
 }

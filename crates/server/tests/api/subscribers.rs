@@ -1,11 +1,14 @@
-//! Webhook subscribers through the API: registered with a secret shown once, signed
-//! deliveries a receiver verifies (signature and timestamp), management by token, and every
-//! bad request answered with a 4xx naming what is wrong.
+//! Webhook subscribers through the API: registered with a secret shown once, verified by
+//! echoing a signed challenge before anything else is sent, signed deliveries a receiver
+//! verifies (signature and timestamp), management by token, a loop of their own (so dead
+//! endpoints never hold up confirmation mails), and every bad request answered with a 4xx
+//! naming what is wrong.
 
 use crate::helpers::{TestApp, spawn_with, until};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use downbeat_domain::event::{Event, IncidentChange, Notice};
+use downbeat_server::testing::smtp_sink::SmtpSink;
 use downbeat_store::{DeliveryState, testing};
 use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{Value, json};
@@ -16,6 +19,13 @@ use std::time::Duration;
 
 type Seen = Arc<Mutex<Vec<(HeaderMap, Vec<u8>)>>>;
 
+/// The challenge of a verification request, if `body` is one.
+fn challenge_of(body: &[u8]) -> Option<String> {
+    let v: Value = serde_json::from_slice(body).ok()?;
+    (v["type"] == "subscription.verify").then(|| v["data"]["challenge"].as_str().unwrap().into())
+}
+
+/// An endpoint that echoes its verification challenge and records everything else.
 async fn receiver() -> (String, Seen) {
     let seen: Seen = Arc::default();
     let router = axum::Router::new()
@@ -23,8 +33,11 @@ async fn receiver() -> (String, Seen) {
             "/hook",
             axum::routing::post(
                 |State(seen): State<Seen>, h: HeaderMap, body: axum::body::Bytes| async move {
+                    if let Some(challenge) = challenge_of(&body) {
+                        return (StatusCode::OK, challenge);
+                    }
                     seen.lock().unwrap().push((h, body.to_vec()));
-                    StatusCode::NO_CONTENT
+                    (StatusCode::NO_CONTENT, String::new())
                 },
             ),
         )
@@ -33,6 +46,17 @@ async fn receiver() -> (String, Seen) {
     let url = format!("http://{}/hook", l.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(l, router).await });
     (url, seen)
+}
+
+/// Waits until the subscription `token` manages is verified.
+async fn verified(app: &TestApp, token: &str) {
+    until("the endpoint is verified", || async {
+        let (_, v) = app
+            .get_json(&format!("/api/v1/subscriptions/{token}"))
+            .await;
+        v["confirmed"] == true
+    })
+    .await;
 }
 
 /// Verifies a delivery as a subscriber would: HMAC over `timestamp.body`, fresh timestamp.
@@ -91,6 +115,7 @@ async fn a_webhook_subscriber_gets_signed_events_and_manages_them_by_token() {
     );
     // Login is Melodia's only component here: asking for every component is the whole service.
     assert_eq!(sub["components"], json!([]));
+    assert_eq!(sub["verified"], false, "not before it echoes the challenge");
     let (s, _) = post(
         &app,
         path,
@@ -99,6 +124,7 @@ async fn a_webhook_subscriber_gets_signed_events_and_manages_them_by_token() {
     )
     .await;
     assert_eq!(s, 409, "registered once");
+    verified(&app, &token).await;
 
     let created = Event::IncidentCreated(IncidentChange {
         incident: 4,
@@ -250,9 +276,17 @@ async fn a_subscriber_webhook_that_answers_500_is_retried_until_it_takes_the_eve
     let router = axum::Router::new()
         .route(
             "/hook",
-            axum::routing::post(|State(status): State<Arc<AtomicU16>>| async move {
-                StatusCode::from_u16(status.load(Ordering::SeqCst)).unwrap()
-            }),
+            axum::routing::post(
+                |State(status): State<Arc<AtomicU16>>, body: axum::body::Bytes| async move {
+                    match challenge_of(&body) {
+                        Some(challenge) => (StatusCode::OK, challenge),
+                        None => (
+                            StatusCode::from_u16(status.load(Ordering::SeqCst)).unwrap(),
+                            String::new(),
+                        ),
+                    }
+                },
+            ),
         )
         .with_state(status.clone());
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -267,6 +301,7 @@ async fn a_subscriber_webhook_that_answers_500_is_retried_until_it_takes_the_eve
     )
     .await;
     assert_eq!(s, 201, "{sub}");
+    verified(&app, sub["token"].as_str().unwrap()).await;
     let created = Event::IncidentCreated(IncidentChange {
         incident: 5,
         seq: 1,
@@ -294,5 +329,188 @@ async fn a_subscriber_webhook_that_answers_500_is_retried_until_it_takes_the_eve
     })
     .await;
     assert_eq!(delivery().await.attempts, 2);
+    app.stop().await;
+}
+
+/// Regression: a webhook subscription was active at once, so anyone could point Downbeat's
+/// signed requests at any URL. Now the endpoint gets a signed challenge and nothing else
+/// until it echoes one; its token's holder cannot confirm it instead; and one that never
+/// echoes is dropped when the challenge's attempts run out (its URL free again).
+#[tokio::test]
+async fn an_unverified_endpoint_gets_only_its_signed_challenge_and_is_dropped_in_the_end() {
+    let seen: Seen = Arc::default();
+    let router = axum::Router::new()
+        .route(
+            "/hook",
+            axum::routing::post(
+                |State(seen): State<Seen>, h: HeaderMap, body: axum::body::Bytes| async move {
+                    seen.lock().unwrap().push((h, body.to_vec()));
+                    StatusCode::NO_CONTENT // but no echo
+                },
+            ),
+        )
+        .with_state(seen.clone());
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", l.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(l, router).await });
+    let app = spawn_with(
+        testing::sqlite(),
+        "[notify]\npublic_url = \"https://status.example\"\nmax_attempts = 2\n\
+         [notify.subscribers]\nwebhook = true\nallow_private_targets = true\n",
+    )
+    .await;
+    let path = "/api/v1/services/melodia/subscriptions";
+    let body = json!({"webhook": url}).to_string();
+    let (s, sub) = post(&app, path, "application/json", &body).await;
+    assert_eq!(s, 201, "{sub}");
+    let (token, secret) = (
+        sub["token"].as_str().unwrap().to_owned(),
+        sub["secret"].as_str().unwrap().to_owned(),
+    );
+    until("the challenge arrives", || async {
+        !seen.lock().unwrap().is_empty()
+    })
+    .await;
+    let first = seen.lock().unwrap()[0].clone();
+    let v = verify(&secret, &first.0, &first.1);
+    assert_eq!(v["type"], "subscription.verify");
+    let challenge = v["data"]["challenge"].as_str().unwrap().to_owned();
+    assert_eq!(challenge.len(), 64, "{v}");
+
+    let (_, state) = app
+        .get_json(&format!("/api/v1/subscriptions/{token}"))
+        .await;
+    assert_eq!(state["confirmed"], false, "{state}");
+    let r = app
+        .client
+        .post(app.url(&format!("/subscriptions/{token}/confirm")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 409, "only the endpoint confirms");
+    let news = Event::IncidentCreated(IncidentChange {
+        incident: 6,
+        seq: 1,
+        news: json!({"title": "Login failing", "status": "investigating"}).into(),
+    });
+    let e = Notice::new("melodia", app.clock.now_ms(), news);
+    assert_eq!(
+        app.app.notifier.enqueue(e).await.unwrap(),
+        0,
+        "no news for an unverified endpoint"
+    );
+
+    let challenges = || async {
+        let d = app.app.store.deliveries(None, 10).await.unwrap();
+        assert_eq!(d.len(), 1, "the challenge is all there is: {d:?}");
+        d.into_iter().next().unwrap()
+    };
+    until("the first attempt is recorded", || async {
+        challenges().await.attempts == 1
+    })
+    .await;
+    let d = challenges().await;
+    assert_eq!(
+        d.state,
+        DeliveryState::Pending,
+        "an answer without the echo"
+    );
+    assert_eq!(
+        d.last_error.as_deref(),
+        Some("HTTP 204 without the verification challenge echoed")
+    );
+    app.clock.advance(Duration::from_secs(3600));
+    until("the attempts run out", || async {
+        challenges().await.state == DeliveryState::Failed
+    })
+    .await;
+    until("the subscription is dropped", || async {
+        app.get_json(&format!("/api/v1/subscriptions/{token}"))
+            .await
+            .0
+            .as_u16()
+            == 404
+    })
+    .await;
+    let got = seen.lock().unwrap().clone();
+    assert_eq!(got.len(), 2, "two challenges and nothing else");
+    // (Signed like the first; its timestamp is the test clock's, an hour ahead.)
+    let second: Value = serde_json::from_slice(&got[1].1).unwrap();
+    assert_eq!(second["type"], "subscription.verify");
+    assert_ne!(
+        second["data"]["challenge"], challenge,
+        "a fresh challenge each time"
+    );
+    let (s, again) = post(&app, path, "application/json", &body).await;
+    assert_eq!(s, 201, "the URL may be registered again: {again}");
+    app.stop().await;
+}
+
+/// Regression: email and webhook subscribers shared one delivery loop, so a few endpoints
+/// that accept connections and never answer held every slot and delayed confirmation mails
+/// by hours. Each kind now has its own loop, and an endpoint gets one request at a time.
+#[tokio::test]
+async fn endpoints_that_never_answer_do_not_delay_a_confirmation_mail() {
+    // Accepts connections, reads nothing, answers nothing.
+    let black_hole = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hole = black_hole.local_addr().unwrap();
+    let held = Arc::new(Mutex::new(Vec::new()));
+    let holding = held.clone();
+    tokio::spawn(async move {
+        while let Ok((conn, _)) = black_hole.accept().await {
+            holding.lock().unwrap().push(conn);
+        }
+    });
+    let sink = SmtpSink::start(None).await;
+    let app = spawn_with(
+        testing::sqlite(),
+        &format!(
+            "[notify]\npublic_url = \"https://status.example\"\ntimeout = \"120s\"\n\
+             [notify.smtp]\nhost = \"127.0.0.1\"\nport = {}\ntls = \"none\"\nfrom = \"s@melodia.example\"\n\
+             [notify.subscribers]\nemail = true\nwebhook = true\nallow_private_targets = true\n\
+             concurrency = 2\nwebhook_timeout = \"120s\"\n",
+            sink.port()
+        ),
+    )
+    .await;
+    let path = "/api/v1/services/melodia/subscriptions";
+    for n in 0..3 {
+        let body = json!({"webhook": format!("http://{hole}/hook/{n}")}).to_string();
+        let (s, sub) = post(&app, path, "application/json", &body).await;
+        assert_eq!(s, 201, "{sub}");
+    }
+    // Whatever they are sent (challenges now; before, this event went to all three), the
+    // endpoints hold requests that will not end before the test does.
+    let news = Event::IncidentCreated(IncidentChange {
+        incident: 7,
+        seq: 1,
+        news: json!({"title": "Login failing", "status": "investigating"}).into(),
+    });
+    let e = Notice::new("melodia", app.clock.now_ms(), news);
+    app.app.notifier.enqueue(e).await.unwrap();
+    until("the endpoints hold two requests", || async {
+        held.lock().unwrap().len() >= 2
+    })
+    .await;
+
+    let (s, v) = post(
+        &app,
+        path,
+        "application/json",
+        &json!({"email": "ana@listener.example"}).to_string(),
+    )
+    .await;
+    assert_eq!(s, 202, "{v}");
+    let mails = sink.wait_for("ana@listener.example", 1).await;
+    assert!(
+        mails[0].body().contains("To confirm, open this link"),
+        "{}",
+        mails[0].body()
+    );
+    assert_eq!(
+        held.lock().unwrap().len(),
+        2,
+        "one request at a time per endpoint, at most the loop's concurrency"
+    );
     app.stop().await;
 }

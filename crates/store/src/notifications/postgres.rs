@@ -32,10 +32,7 @@ impl NotifyStore for PgStore {
         claim_ms: i64,
         limit: u32,
     ) -> Result<Vec<ClaimedDelivery>, StoreError> {
-        let (filter, destination) = match which {
-            Claim::Destination(d) => ("destination = $1", d.to_owned()),
-            Claim::Subscribers => ("destination LIKE $1", format!("{SUBSCRIBER_PREFIX}%")),
-        };
+        let (due, key) = (which.due('$', "FOR UPDATE SKIP LOCKED"), which.key());
         let client = self.client().await?;
         // One statement: `SKIP LOCKED` lets concurrent nodes pass over each other's rows,
         // and the claimed rows feed the join directly (both PostgreSQL's; SQLite claims ids
@@ -46,13 +43,7 @@ impl NotifyStore for PgStore {
                     concat!(
                         "WITH claimed AS (
                         UPDATE notify_deliveries SET claimed_by = $2, claimed_until_ms = $4
-                        WHERE id IN (
-                            SELECT id FROM notify_deliveries
-                            WHERE {filter} AND state = 'pending'
-                              AND next_attempt_ms <= $3
-                              AND (claimed_until_ms IS NULL OR claimed_until_ms <= $3)
-                            ORDER BY next_attempt_ms, id LIMIT $5
-                            FOR UPDATE SKIP LOCKED)
+                        WHERE id IN ({due})
                         RETURNING *)
                      SELECT ",
                         delivery_columns!(),
@@ -61,10 +52,10 @@ impl NotifyStore for PgStore {
                         " FROM claimed d JOIN notify_events e ON e.id = d.event_id
                      ORDER BY d.next_attempt_ms, d.id"
                     ),
-                    filter = filter
+                    due = due
                 ),
                 &[
-                    &destination,
+                    &key,
                     &holder,
                     &now_ms,
                     &(now_ms + claim_ms),

@@ -34,10 +34,7 @@ impl NotifyStore for SqliteStore {
         claim_ms: i64,
         limit: u32,
     ) -> Result<Vec<ClaimedDelivery>, StoreError> {
-        let (filter, destination) = match which {
-            Claim::Destination(d) => ("destination = ?1", d.to_owned()),
-            Claim::Subscribers => ("destination LIKE ?1", format!("{SUBSCRIBER_PREFIX}%")),
-        };
+        let (due, key) = (which.due('?', ""), which.key().to_owned());
         let holder = holder.to_owned();
         self.write(move |c| {
             let tx = c.transaction()?;
@@ -46,15 +43,11 @@ impl NotifyStore for SqliteStore {
             let ids = {
                 let mut st = tx.prepare_cached(&format!(
                     "UPDATE notify_deliveries SET claimed_by = ?2, claimed_until_ms = ?4
-                     WHERE id IN (
-                        SELECT id FROM notify_deliveries
-                        WHERE {filter} AND state = 'pending' AND next_attempt_ms <= ?3
-                          AND (claimed_until_ms IS NULL OR claimed_until_ms <= ?3)
-                        ORDER BY next_attempt_ms, id LIMIT ?5)
+                     WHERE id IN ({due})
                      RETURNING id"
                 ))?;
                 st.query_map(
-                    rusqlite::params![destination, holder, now_ms, now_ms + claim_ms, limit],
+                    rusqlite::params![key, holder, now_ms, now_ms + claim_ms, limit],
                     |r| r.get::<_, i64>(0),
                 )?
                 .collect::<Result<Vec<_>, _>>()?

@@ -2,7 +2,7 @@
 
 use super::sql::*;
 use super::*;
-use crate::postgres::{PgStore, bind, execute, query, query_opt, refs};
+use crate::postgres::{PgStore, bind, execute, query, query_one, query_opt, refs};
 use tokio_postgres::error::SqlState;
 
 #[async_trait]
@@ -38,10 +38,24 @@ impl PeopleStore for PgStore {
         Ok(execute(&client, &REVOKE_TOKEN, &[&name, &now_ms]).await? > 0)
     }
 
-    async fn save_user(&self, u: UserRow) -> Result<(), StoreError> {
-        let client = self.client().await?;
-        execute(&client, &SAVE_USER, &user_params(&u)).await?;
-        Ok(())
+    async fn save_user(&self, u: UserRow) -> Result<u64, StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let ended = execute(
+            &tx,
+            &END_SESSIONS_ON_NEW_PASSWORD,
+            &[&u.name, &u.password_hash],
+        )
+        .await?;
+        execute(
+            &tx,
+            &FORGET_FAILURES_ON_NEW_PASSWORD,
+            &[&u.name, &u.password_hash],
+        )
+        .await?;
+        execute(&tx, &SAVE_USER, &user_params(&u)).await?;
+        tx.commit().await?;
+        Ok(ended)
     }
 
     async fn user(&self, name: &str) -> Result<Option<UserRow>, StoreError> {
@@ -52,6 +66,61 @@ impl PeopleStore for PgStore {
     async fn users(&self) -> Result<Vec<UserRow>, StoreError> {
         let client = self.client().await?;
         query(&client, &USERS, &[]).await
+    }
+
+    async fn delete_user(&self, name: &str) -> Result<bool, StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        execute(&tx, &DELETE_USER_SESSIONS, &[&name]).await?;
+        execute(&tx, &DELETE_USER_FAILURES, &[&name]).await?;
+        let n = execute(&tx, &DELETE_USER, &[&name]).await?;
+        tx.commit().await?;
+        Ok(n == 1)
+    }
+
+    async fn login_failure(
+        &self,
+        user: &str,
+        client: &str,
+    ) -> Result<Option<LoginFailureRow>, StoreError> {
+        let c = self.client().await?;
+        query_opt(&c, &LOGIN_FAILURE, &[&user, &client]).await
+    }
+
+    async fn login_failures(&self, user: &str) -> Result<Vec<LoginFailureRow>, StoreError> {
+        let c = self.client().await?;
+        query(&c, &LOGIN_FAILURES, &[&user]).await
+    }
+
+    async fn record_login_failure(
+        &self,
+        user: &str,
+        client: &str,
+        now_ms: i64,
+        lock: LockPolicy,
+    ) -> Result<LoginFailureRow, StoreError> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await?;
+        execute(
+            &tx,
+            &FORGET_LOGIN_FAILURES,
+            &[&(now_ms - lock.forget_ms), &now_ms],
+        )
+        .await?;
+        let row = query_one(
+            &tx,
+            &RECORD_LOGIN_FAILURE,
+            &failure_params(&user, &client, &now_ms, &lock),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(row)
+    }
+
+    async fn clear_login_failures(&self, user: &str, client: &str) -> Result<(), StoreError> {
+        let c = self.client().await?;
+        execute(&c, &CLEAR_LOGIN_FAILURES, &[&user, &client]).await?;
+        Ok(())
     }
 
     async fn insert_session(&self, s: SessionRow) -> Result<(), StoreError> {

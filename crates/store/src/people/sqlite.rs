@@ -2,7 +2,7 @@
 
 use super::sql::*;
 use super::*;
-use crate::sqlite::{SqliteStore, bind, execute, query, query_opt};
+use crate::sqlite::{SqliteStore, bind, execute, query, query_one, query_opt};
 
 #[async_trait]
 impl PeopleStore for SqliteStore {
@@ -39,10 +39,22 @@ impl PeopleStore for SqliteStore {
             .await
     }
 
-    async fn save_user(&self, u: UserRow) -> Result<(), StoreError> {
+    async fn save_user(&self, u: UserRow) -> Result<u64, StoreError> {
         self.write(move |c| {
-            execute(c, &SAVE_USER, &user_params(&u))?;
-            Ok(())
+            let tx = c.transaction()?;
+            let ended = execute(
+                &tx,
+                &END_SESSIONS_ON_NEW_PASSWORD,
+                &[&u.name, &u.password_hash],
+            )?;
+            execute(
+                &tx,
+                &FORGET_FAILURES_ON_NEW_PASSWORD,
+                &[&u.name, &u.password_hash],
+            )?;
+            execute(&tx, &SAVE_USER, &user_params(&u))?;
+            tx.commit()?;
+            Ok(ended as u64)
         })
         .await
     }
@@ -54,6 +66,70 @@ impl PeopleStore for SqliteStore {
 
     async fn users(&self) -> Result<Vec<UserRow>, StoreError> {
         self.read(move |c| query(c, &USERS, &[])).await
+    }
+
+    async fn delete_user(&self, name: &str) -> Result<bool, StoreError> {
+        let name = name.to_owned();
+        self.write(move |c| {
+            let tx = c.transaction()?;
+            execute(&tx, &DELETE_USER_SESSIONS, &[&name])?;
+            execute(&tx, &DELETE_USER_FAILURES, &[&name])?;
+            let n = execute(&tx, &DELETE_USER, &[&name])?;
+            tx.commit()?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    async fn login_failure(
+        &self,
+        user: &str,
+        client: &str,
+    ) -> Result<Option<LoginFailureRow>, StoreError> {
+        let (user, client) = (user.to_owned(), client.to_owned());
+        self.read(move |c| query_opt(c, &LOGIN_FAILURE, &[&user, &client]))
+            .await
+    }
+
+    async fn login_failures(&self, user: &str) -> Result<Vec<LoginFailureRow>, StoreError> {
+        let user = user.to_owned();
+        self.read(move |c| query(c, &LOGIN_FAILURES, &[&user]))
+            .await
+    }
+
+    async fn record_login_failure(
+        &self,
+        user: &str,
+        client: &str,
+        now_ms: i64,
+        lock: LockPolicy,
+    ) -> Result<LoginFailureRow, StoreError> {
+        let (user, client) = (user.to_owned(), client.to_owned());
+        self.write(move |c| {
+            let tx = c.transaction()?;
+            execute(
+                &tx,
+                &FORGET_LOGIN_FAILURES,
+                &[&(now_ms - lock.forget_ms), &now_ms],
+            )?;
+            let row = query_one(
+                &tx,
+                &RECORD_LOGIN_FAILURE,
+                &failure_params(&user.as_str(), &client.as_str(), &now_ms, &lock),
+            )?;
+            tx.commit()?;
+            Ok(row)
+        })
+        .await
+    }
+
+    async fn clear_login_failures(&self, user: &str, client: &str) -> Result<(), StoreError> {
+        let (user, client) = (user.to_owned(), client.to_owned());
+        self.write(move |c| {
+            execute(c, &CLEAR_LOGIN_FAILURES, &[&user, &client])?;
+            Ok(())
+        })
+        .await
     }
 
     async fn insert_session(&self, s: SessionRow) -> Result<(), StoreError> {

@@ -292,7 +292,8 @@ async fn subscribers_are_unique_per_address_and_found_by_token_hash() {
             "{b}"
         );
 
-        // Deliveries to subscribers are claimed together, apart from configured destinations.
+        // Deliveries to email subscribers are claimed together, apart from configured
+        // destinations.
         let to = subscriber_destination(a.id);
         assert_eq!(destination_subscriber(&to), Some(a.id));
         s.enqueue_notification(
@@ -303,7 +304,13 @@ async fn subscribers_are_unique_per_address_and_found_by_token_hash() {
         .await
         .unwrap();
         let subs = s
-            .claim_deliveries(Claim::Subscribers, "n", T0, 30_000, 10)
+            .claim_deliveries(
+                Claim::Subscribers(SubscriberKind::Email),
+                "n",
+                T0,
+                30_000,
+                10,
+            )
             .await
             .unwrap();
         assert_eq!(subs.len(), 1, "{b}");
@@ -460,6 +467,105 @@ async fn flap_states_are_saved_replaced_and_forgotten() {
         s.save_flap_state("web", None, T0 + 2).await.unwrap();
         s.save_flap_state("nobody", None, T0 + 2).await.unwrap();
         assert_eq!(s.flap_states().await.unwrap().len(), 1, "{b}");
+    })
+    .await;
+}
+
+/// Email and webhook subscribers are claimed by separate loops, and a webhook endpoint is
+/// served one request at a time: a claim takes one delivery per endpoint, and none for an
+/// endpoint whose last claim is still running — so a slow endpoint holds one request at
+/// most. The email loop also settles deliveries whose subscriber is gone.
+#[tokio::test]
+async fn webhook_subscribers_are_claimed_apart_and_one_at_a_time_per_endpoint() {
+    each_backend(|s, b| async move {
+        let add = |kind, address: &'static str| {
+            let s = s.clone();
+            async move {
+                s.add_subscriber(subscriber("acme", kind, address, T0))
+                    .await
+                    .unwrap()
+                    .0
+                    .id
+            }
+        };
+        let mail = subscriber_destination(add(SubscriberKind::Email, "ana@x.example").await);
+        let slow =
+            subscriber_destination(add(SubscriberKind::Webhook, "https://slow.example/").await);
+        let fast =
+            subscriber_destination(add(SubscriberKind::Webhook, "https://fast.example/").await);
+        let gone = subscriber_destination(999_999);
+        for n in 1..=3 {
+            s.enqueue_notification(
+                event(&format!("incident-1-update-{n}")),
+                vec![mail.clone(), slow.clone(), fast.clone(), gone.clone()],
+                T0 + n,
+            )
+            .await
+            .unwrap();
+        }
+        let now = T0 + 10;
+        let claim = |kind, at: i64| {
+            let s = s.clone();
+            async move {
+                s.claim_deliveries(Claim::Subscribers(kind), "n", at, 30_000, 10)
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .map(|c| (c.delivery.destination, c.event.id))
+                    .collect::<Vec<_>>()
+            }
+        };
+        let hooks = claim(SubscriberKind::Webhook, now).await;
+        assert_eq!(
+            hooks,
+            [
+                (slow.clone(), "incident-1-update-1".to_owned()),
+                (fast.clone(), "incident-1-update-1".to_owned())
+            ],
+            "{b}: the oldest one per endpoint"
+        );
+        assert!(
+            claim(SubscriberKind::Webhook, now).await.is_empty(),
+            "{b}: nothing more while an endpoint's request runs"
+        );
+        let mails = claim(SubscriberKind::Email, now).await;
+        assert_eq!(
+            mails.len(),
+            6,
+            "{b}: mails and the gone subscriber's: {mails:?}"
+        );
+        assert!(
+            mails.iter().all(|(d, _)| *d == mail || *d == gone),
+            "{b}: {mails:?}"
+        );
+        // The fast endpoint answered; the slow one's request still runs.
+        let fast_id = s
+            .deliveries(Some("incident-1-update-1"), 10)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|d| d.destination == fast)
+            .unwrap()
+            .id;
+        let done = Attempt {
+            at_ms: now,
+            status: Some(204),
+            error: None,
+            outcome: DeliveryState::Delivered,
+            next_attempt_ms: now,
+        };
+        assert!(s.record_attempt(fast_id, "n", done).await.unwrap(), "{b}");
+        assert_eq!(
+            claim(SubscriberKind::Webhook, now + 1).await,
+            [(fast.clone(), "incident-1-update-2".to_owned())],
+            "{b}: the next one for the endpoint that answered, none for the slow one"
+        );
+        // The slow endpoint's claim lapsed: it gets its next request.
+        let later = claim(SubscriberKind::Webhook, now + 30_001).await;
+        assert!(
+            later.contains(&(slow.clone(), "incident-1-update-1".to_owned())),
+            "{b}: {later:?}"
+        );
     })
     .await;
 }

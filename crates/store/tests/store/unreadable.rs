@@ -98,8 +98,7 @@ async fn fill(s: &std::sync::Arc<dyn Store>) -> i64 {
         role: Role::Admin,
         password_hash: "$argon2id$".into(),
         created_ms: T0,
-        failed_logins: 0,
-        locked_until_ms: None,
+        from_config: false,
     })
     .await
     .unwrap();
