@@ -131,6 +131,9 @@ impl Encoded {
             r
         };
         let h = res.headers_mut();
+        // Room for these, the content length and the date at once: growing the map insert
+        // by insert was a tenth of a cached page's cost.
+        h.reserve(10);
         h.insert(header::CONTENT_TYPE, self.content_type.clone());
         h.insert(header::CACHE_CONTROL, self.cache_control.clone());
         h.insert(header::VARY, self.vary.clone());
