@@ -2,6 +2,7 @@
 
 mod channels;
 mod crowd;
+mod drafts;
 mod helpers;
 mod incidents;
 mod latency;
