@@ -18,7 +18,7 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 async fn open(args: &StoreArgs) -> anyhow::Result<Arc<dyn Store>> {
     let config = super::load_config(args.config.as_deref())?;
     let (target, _) = super::store_target(args, &config)?;
-    downbeat_store::open(&target)
+    downbeat_store::open_with(&target, super::pg_timeouts(&config))
         .await
         .context("opening the store")
 }

@@ -2,6 +2,7 @@
 
 mod channels;
 mod crowd;
+mod database;
 mod drafts;
 mod helpers;
 mod incidents;
