@@ -6,7 +6,8 @@
 //!
 //! Each stage's implementation lives beside the stage (`<stage>/postgres.rs`); this module
 //! holds the pool, the helpers that run a shared statement and map its rows, and [`Store`]'s
-//! own methods.
+//! own methods; `connect` makes the pool's connections (TLS from the URL, [`PgTimeouts`],
+//! the watchdog that fails a connection whose server falls silent).
 
 use crate::migrate::{self, Migration};
 use crate::sql::{Arg, FromRow, Param, Sql};

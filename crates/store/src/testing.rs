@@ -195,21 +195,27 @@ impl PgCluster {
 
     /// Stops every process of the server (SIGSTOP): connections stay open, nothing answers.
     pub fn pause(&self) {
-        self.signal("-STOP");
+        assert!(self.signal("-STOP"), "the server is gone");
     }
 
     /// Lets a paused server go on (SIGCONT).
     pub fn resume(&self) {
-        self.signal("-CONT");
+        assert!(self.signal("-CONT"), "the server is gone");
     }
 
-    fn signal(&self, sig: &str) {
-        let pids = self.pids();
-        assert!(!pids.is_empty(), "no server process");
-        let mut args = vec![sig.to_owned()];
-        args.extend(pids.iter().map(u32::to_string));
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        run("kill", &args);
+    /// Sends `sig` to the postmaster and to each of its children (one may have just
+    /// exited); whether the postmaster got it.
+    fn signal(&self, sig: &str) -> bool {
+        let mut postmaster = false;
+        for (i, pid) in self.pids().iter().enumerate() {
+            let sent = std::process::Command::new("kill")
+                .args([sig, &pid.to_string()])
+                .stderr(std::process::Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success());
+            postmaster |= sent && i == 0;
+        }
+        postmaster
     }
 
     /// The postmaster and its children.
@@ -280,7 +286,7 @@ impl Drop for PgCluster {
         if self.pids().is_empty() {
             return;
         }
-        self.signal("-CONT");
+        let _ = self.signal("-CONT");
         let stop = format!(
             "{}/pg_ctl -D {}/data -m immediate -w stop >/dev/null 2>&1",
             self.bindir.display(),
