@@ -198,6 +198,20 @@ impl Validator<'_> {
                 }
             })
             .transpose()?;
+        let database_connect_timeout = self.span(
+            "server.database_connect_timeout",
+            raw.database_connect_timeout,
+            Span::from_secs(5),
+            Span::from_secs(1),
+            Span::from_secs(300),
+        )?;
+        let database_statement_timeout = self.span(
+            "server.database_statement_timeout",
+            raw.database_statement_timeout,
+            Span::from_secs(30),
+            Span::from_secs(1),
+            Span::from_secs(3_600),
+        )?;
         let mut trusted_proxies = Vec::with_capacity(raw.trusted_proxies.len());
         for (i, p) in raw.trusted_proxies.iter().enumerate() {
             trusted_proxies.push(parse_net(p).ok_or_else(|| {
@@ -268,6 +282,8 @@ impl Validator<'_> {
             listen,
             data_dir: raw.data_dir.map(PathBuf::from),
             database_url,
+            database_connect_timeout,
+            database_statement_timeout,
             trusted_proxies,
             region,
             geoip,
@@ -687,6 +703,8 @@ mod tests {
         assert_eq!(c.retention.raw.as_secs(), 30 * 86_400);
         assert!(c.server.trusted_proxies.is_empty());
         assert_eq!(c.server.password_checks, 2);
+        assert_eq!(c.server.database_connect_timeout.as_secs(), 5);
+        assert_eq!(c.server.database_statement_timeout.as_secs(), 30);
     }
 
     #[test]
@@ -712,6 +730,14 @@ mod tests {
             (
                 "[server]\ndatabase_url = \"mysql://u:hunter2@h/db\"\n",
                 &["server.database_url"],
+            ),
+            (
+                "[server]\ndatabase_connect_timeout = \"0s\"\n",
+                &["server.database_connect_timeout"],
+            ),
+            (
+                "[server]\ndatabase_statement_timeout = \"forever\"\n",
+                &["server.database_statement_timeout", "not a duration"],
             ),
             (
                 "[reports]\ndedupe_window = \"soon\"\n",

@@ -36,6 +36,13 @@ pub struct ServerConfig {
     pub listen: Option<SocketAddr>,
     pub data_dir: Option<PathBuf>,
     pub database_url: Option<String>,
+    /// PostgreSQL: how long a new connection may take, TCP, TLS and sign-in together
+    /// (default 5 s). A URL's own `connect_timeout` wins.
+    pub database_connect_timeout: Span,
+    /// PostgreSQL: how long one statement may run before the server cancels it (default
+    /// 30 s); a server silent this plus the connect timeout while it owes an answer loses
+    /// the connection, and the request gets 503.
+    pub database_statement_timeout: Span,
     /// Peers whose `X-Forwarded-For` is believed (a reverse proxy or CDN in front).
     pub trusted_proxies: Vec<IpNet>,
     /// The name of the vantage region this server probes from.

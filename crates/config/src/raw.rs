@@ -55,6 +55,8 @@ pub struct RawServer {
     pub listen: Option<String>,
     pub data_dir: Option<String>,
     pub database_url: Option<String>,
+    pub database_connect_timeout: Option<String>,
+    pub database_statement_timeout: Option<String>,
     #[serde(default)]
     pub trusted_proxies: Vec<String>,
     pub region: Option<String>,

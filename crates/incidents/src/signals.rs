@@ -141,7 +141,9 @@ async fn probe_episode(
     Ok(best)
 }
 
-/// What a draft is based on: the crowd picture, the open monitors per region, the diagnosis.
+/// What a draft is based on: the crowd picture, the open monitors per region, the
+/// operators' diagnosis. Operators only (the admin area, the API with a token): it names
+/// targets, addresses and raw errors, so `Incident::public` drops it.
 pub fn evidence(incidents: &Incidents, service: &ServiceConfig, now_ms: i64) -> serde_json::Value {
     let crowd = incidents.crowd.status(service);
     let monitors: Vec<serde_json::Value> = incidents
@@ -295,6 +297,14 @@ pub async fn run_once(incidents: &Incidents, now_ms: i64) -> Result<(), StoreErr
     Ok(())
 }
 
+/// The first failing monitor's cause in public words.
+fn cause_words(failing: &[(String, Option<String>, Option<Cause>)]) -> &'static str {
+    failing
+        .iter()
+        .find_map(|f| f.2)
+        .map_or("failure", Cause::public_words)
+}
+
 async fn draft(
     incidents: &Incidents,
     service: &ServiceConfig,
@@ -306,13 +316,13 @@ async fn draft(
     let episode = episode(incidents, service, now_ms).await?;
     let (source, title) = if !failing.is_empty() {
         // A draft's title can become public: the cause in public words.
-        let cause = failing
-            .iter()
-            .find_map(|f| f.2)
-            .map_or("failure", Cause::public_words);
         (
             Source::Probes,
-            format!("{}: checks failing ({})", service.name, cause),
+            format!(
+                "{}: checks failing ({})",
+                service.name,
+                cause_words(failing)
+            ),
         )
     } else {
         let top = crowd
@@ -338,11 +348,18 @@ async fn draft(
         parts.push(crowd.explanation.trim_end_matches('.').to_owned());
     }
     if !failing.is_empty() {
-        parts.push(
-            downbeat_monitors::diagnose(&incidents.monitors, service.id.as_str(), now_ms)
-                .trim_end_matches('.')
-                .to_owned(),
+        // The first update becomes public (at once with `auto_publish`, else when an
+        // operator publishes): public words only — regions and causes, never a target, an
+        // address or an error text. The operators' diagnosis stays in the evidence.
+        let words = downbeat_monitors::diagnosis::diagnose_public(
+            &incidents.monitors,
+            service.id.as_str(),
+            now_ms,
         );
+        parts.push(match words {
+            Some(w) => w.trim_end_matches('.').to_owned(),
+            None => format!("checks fail ({})", cause_words(failing)),
+        });
     }
     message.push_str(&parts.join("; "));
     message.push('.');

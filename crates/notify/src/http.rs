@@ -191,9 +191,13 @@ impl HttpClient {
 }
 
 /// Whether `ip` is reachable on the public internet: not loopback, private, link-local,
-/// shared (CGNAT), unspecified, multicast, broadcast or documentation space.
+/// shared (CGNAT), benchmarking (198.18.0.0/15), IETF protocol assignments (192.0.0.0/24),
+/// unspecified, multicast, broadcast or documentation space. An IPv6 address that carries
+/// an IPv4 one — mapped (`::ffff:0:0/96`), NAT64 (`64:ff9b::/96`, and the local-use
+/// `64:ff9b:1::/48` in its /96 form) or 6to4 (`2002::/16`) — is judged by that IPv4
+/// address, since a translator or relay delivers it there.
 pub fn is_public(ip: std::net::IpAddr) -> bool {
-    use std::net::IpAddr;
+    use std::net::{IpAddr, Ipv4Addr};
     match ip {
         IpAddr::V4(v4) => {
             let o = v4.octets();
@@ -206,19 +210,31 @@ pub fn is_public(ip: std::net::IpAddr) -> bool {
                 || v4.is_documentation()
                 || o[0] == 0
                 || (o[0] == 100 && (64..128).contains(&o[1]))
+                || (o[0] == 198 && (o[1] & 0xfe) == 18)
+                || (o[0], o[1], o[2]) == (192, 0, 0)
                 || o[0] >= 240)
         }
         IpAddr::V6(v6) => {
             if let Some(v4) = v6.to_ipv4_mapped() {
                 return is_public(IpAddr::V4(v4));
             }
-            let first = v6.segments()[0];
+            let s = v6.segments();
+            let o = v6.octets();
+            let nat64 = (s[0], s[1]) == (0x64, 0xff9b) && s[2..6] == [0; 4];
+            let nat64_local = (s[0], s[1], s[2]) == (0x64, 0xff9b, 1);
+            if nat64 || nat64_local {
+                return is_public(IpAddr::V4(Ipv4Addr::new(o[12], o[13], o[14], o[15])));
+            }
+            if s[0] == 0x2002 {
+                return is_public(IpAddr::V4(Ipv4Addr::new(o[2], o[3], o[4], o[5])));
+            }
+            let first = s[0];
             !(v6.is_loopback()
                 || v6.is_unspecified()
                 || v6.is_multicast()
                 || (first & 0xfe00) == 0xfc00
                 || (first & 0xffc0) == 0xfe80
-                || first == 0x2001 && v6.segments()[1] == 0x0db8)
+                || first == 0x2001 && s[1] == 0x0db8)
         }
     }
 }
@@ -282,6 +298,27 @@ mod tests {
             ("fd00::1", false),
             ("fe80::1", false),
             ("::ffff:127.0.0.1", false),
+            // benchmarking and IETF protocol assignments
+            ("198.18.0.1", false),
+            ("198.19.255.254", false),
+            ("198.20.0.1", true),
+            ("198.17.255.255", true),
+            ("192.0.0.8", false),
+            ("192.0.1.1", true),
+            // NAT64, judged by the IPv4 address inside
+            ("64:ff9b::7f00:1", false),
+            ("64:ff9b::a01:203", false),
+            ("64:ff9b::a9fe:a9fe", false),
+            ("64:ff9b::c0a8:1", false),
+            ("64:ff9b::5db8:d70e", true),
+            ("64:ff9b:1::7f00:1", false),
+            ("64:ff9b:1:abcd::a01:203", false),
+            ("64:ff9b:1::5db8:d70e", true),
+            // 6to4, judged by the IPv4 address inside
+            ("2002:7f00:1::", false),
+            ("2002:a9fe:a9fe::1", false),
+            ("2002:c0a8:101::1", false),
+            ("2002:5db8:d70e::1", true),
         ] {
             assert_eq!(super::is_public(ip.parse().unwrap()), public, "{ip}");
         }

@@ -396,6 +396,127 @@ async fn http_statuses_bodies_and_latency_are_classified() {
     }
 }
 
+/// Request heads a [`recording_server`] received: (path, lower-cased header lines).
+type Heads = Arc<std::sync::Mutex<Vec<(String, Vec<String>)>>>;
+
+/// An HTTP server that records every request's head and answers `/hop/<location>` with a
+/// 302 to `<location>` (percent-free: the rest of the path as written), anything else 200.
+async fn recording_server() -> (u16, Heads) {
+    let heads: Heads = Arc::default();
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let seen = heads.clone();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            let seen = seen.clone();
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 1024];
+                while !buf.windows(4).any(|w| w == b"\r\n\r\n") && buf.len() < 16 * 1024 {
+                    match s.read(&mut chunk).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                    }
+                }
+                let head = String::from_utf8_lossy(&buf).to_string();
+                let mut lines = head.split("\r\n");
+                let path = lines
+                    .next()
+                    .and_then(|l| l.split_whitespace().nth(1))
+                    .unwrap_or("/")
+                    .to_owned();
+                let headers = lines
+                    .filter(|l| !l.is_empty())
+                    .map(str::to_ascii_lowercase)
+                    .collect();
+                seen.lock().unwrap().push((path.clone(), headers));
+                let reply = match path.strip_prefix("/hop/") {
+                    Some(location) => format!(
+                        "HTTP/1.1 302 Found\r\nlocation: {location}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                    ),
+                    None => "HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok"
+                        .to_owned(),
+                };
+                let _ = s.write_all(reply.as_bytes()).await;
+                let _ = s.shutdown().await;
+            });
+        }
+    });
+    (port, heads)
+}
+
+/// Integrity item 22: the configured headers (credentials among them) go to the configured
+/// origin and to redirects within it, never to another host or port a redirect names.
+#[tokio::test]
+async fn configured_headers_do_not_follow_a_redirect_to_another_origin() {
+    let (a, a_heads) = recording_server().await;
+    let (b, b_heads) = recording_server().await;
+    let secrets = [
+        ("authorization", "Bearer s3cret-token"),
+        ("cookie", "session=s3cret-cookie"),
+        ("proxy-authorization", "Basic s3cret-proxy"),
+        ("x-api-key", "s3cret-key"),
+    ];
+    let carries_secrets = |headers: &[String]| {
+        secrets
+            .iter()
+            .filter(|(name, value)| {
+                headers.contains(&format!("{name}: {}", value.to_ascii_lowercase()))
+            })
+            .count()
+    };
+    for (start, lands_on, same_origin) in [
+        // another port on the same host: another origin
+        (format!("/hop/http://127.0.0.1:{b}/landing"), "b", false),
+        // the same address under another name: another origin
+        (format!("/hop/http://localhost:{a}/landing"), "a", false),
+        // a path on the same origin, relative and absolute
+        ("/hop//landing".to_owned(), "a", true),
+        (format!("/hop/http://127.0.0.1:{a}/landing"), "a", true),
+        // away and back: the headers are for the configured origin, which gets them again
+        (
+            format!("/hop/http://127.0.0.1:{b}/hop/http://127.0.0.1:{a}/landing"),
+            "a",
+            true,
+        ),
+    ] {
+        a_heads.lock().unwrap().clear();
+        b_heads.lock().unwrap().clear();
+        let mut def = http(format!("http://127.0.0.1:{a}{start}"));
+        def.http.max_redirects = Some(3);
+        def.http.headers = secrets
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let r = probe(&spec(def), &prober(None)).await;
+        assert_eq!(r.outcome, Outcome::Up, "{start}: {r:#?}");
+        let first = a_heads.lock().unwrap()[0].clone();
+        assert_eq!(first.0, start);
+        assert_eq!(
+            carries_secrets(&first.1),
+            4,
+            "the target gets every header: {first:?}"
+        );
+        let landed = match lands_on {
+            "a" => a_heads.lock().unwrap().last().cloned(),
+            _ => b_heads.lock().unwrap().last().cloned(),
+        }
+        .expect("the redirect was followed");
+        assert_eq!(landed.0, "/landing", "{start}");
+        let want = if same_origin { 4 } else { 0 };
+        assert_eq!(carries_secrets(&landed.1), want, "{start}: {landed:?}");
+        // whoever else was visited on the way got none
+        for (path, headers) in b_heads.lock().unwrap().iter() {
+            assert_eq!(carries_secrets(headers), 0, "{start}: {path} {headers:?}");
+        }
+        // the probe's own headers still go everywhere
+        assert!(
+            landed.1.iter().any(|h| h.starts_with("user-agent:")),
+            "{landed:?}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn http_result_has_phase_timings_and_no_dns_for_ip_literals() {
     let port = http_server().await;

@@ -44,18 +44,25 @@ impl From<rusqlite::Error> for StoreError {
     }
 }
 
+// Both keep their sources in the message: tokio-postgres says only "db error" or "error
+// communicating with the server" at the top, and the reason (the server's message, a
+// timeout, a TLS verdict) below.
 impl From<tokio_postgres::Error> for StoreError {
     fn from(e: tokio_postgres::Error) -> Self {
         if e.is_closed() || e.code().is_none() {
-            StoreError::Unavailable(e.to_string())
+            StoreError::Unavailable(crate::postgres::chain(&e))
         } else {
-            StoreError::Internal(e.to_string())
+            StoreError::Internal(crate::postgres::chain(&e))
         }
     }
 }
 
 impl From<deadpool_postgres::PoolError> for StoreError {
     fn from(e: deadpool_postgres::PoolError) -> Self {
-        StoreError::Unavailable(e.to_string())
+        let words = match &e {
+            deadpool_postgres::PoolError::Backend(pg) => crate::postgres::chain(pg),
+            other => other.to_string(),
+        };
+        StoreError::Unavailable(format!("no PostgreSQL connection: {words}"))
     }
 }

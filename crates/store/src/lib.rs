@@ -26,7 +26,9 @@
 //! - [`error`]: [`StoreError`], the one error type callers match on.
 //! - [`migrate`]: versioned migrations, one directory per backend under `migrations/`.
 //! - [`sqlite`]: the embedded backend — one writer connection, a few readers; prune.
-//! - [`postgres`]: the multi-node backend — a connection pool, locked migrations; prune.
+//! - [`postgres`]: the multi-node backend — a connection pool, locked migrations; prune;
+//!   `postgres/connect.rs`: how its connections are made (TLS from the URL with rustls,
+//!   [`PgTimeouts`], a watchdog for a server that falls silent).
 //! - `testing` (feature `testing`): fresh stores on every backend for tests.
 
 pub mod detection;
@@ -47,6 +49,7 @@ pub use error::StoreError;
 pub use incidents::*;
 pub use notifications::*;
 pub use people::*;
+pub use postgres::PgTimeouts;
 pub use probes::*;
 pub use reports::*;
 use std::path::{Path, PathBuf};
@@ -168,11 +171,22 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
-/// Opens (creating and migrating as needed) the store at `target`.
+/// Opens (creating and migrating as needed) the store at `target`, with the default
+/// PostgreSQL timeouts.
 pub async fn open(target: &StoreTarget) -> Result<Arc<dyn Store>, StoreError> {
+    open_with(target, PgTimeouts::default()).await
+}
+
+/// Opens the store at `target`; a PostgreSQL store waits at most `timeouts` for its server.
+pub async fn open_with(
+    target: &StoreTarget,
+    timeouts: PgTimeouts,
+) -> Result<Arc<dyn Store>, StoreError> {
     match target {
         StoreTarget::Sqlite(path) => Ok(Arc::new(sqlite::SqliteStore::open(path).await?)),
-        StoreTarget::Postgres(url) => Ok(Arc::new(postgres::PgStore::connect(url).await?)),
+        StoreTarget::Postgres(url) => {
+            Ok(Arc::new(postgres::PgStore::connect(url, timeouts).await?))
+        }
     }
 }
 

@@ -6,17 +6,20 @@
 //!
 //! Each stage's implementation lives beside the stage (`<stage>/postgres.rs`); this module
 //! holds the pool, the helpers that run a shared statement and map its rows, and [`Store`]'s
-//! own methods.
+//! own methods; `connect` makes the pool's connections (TLS from the URL, [`PgTimeouts`],
+//! the watchdog that fails a connection whose server falls silent).
 
 use crate::migrate::{self, Migration};
 use crate::sql::{Arg, FromRow, One, Param, Sql};
 use crate::{Backend, PruneCutoffs, PruneOutcome, Store, StoreError, probes, reports};
 use async_trait::async_trait;
 use deadpool_postgres::GenericClient;
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
-use std::str::FromStr;
-use tokio_postgres::NoTls;
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime, Timeouts};
 use tokio_postgres::types::ToSql;
+
+mod connect;
+pub use connect::PgTimeouts;
+pub(crate) use connect::chain;
 
 /// Arbitrary constant naming Downbeat's migration lock among the database's advisory locks.
 const MIGRATION_LOCK: i64 = 0x646f_776e_6265_6174; // "downbeat"
@@ -26,20 +29,27 @@ pub struct PgStore {
 }
 
 impl PgStore {
-    /// Connects to `url`, checks the server answers, and applies pending migrations.
-    pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        // The URL may hold a password: errors describe it, never echo it.
-        let cfg = tokio_postgres::Config::from_str(url)
-            .map_err(|e| StoreError::Config(format!("bad PostgreSQL URL: {e}")))?;
-        let mgr = Manager::from_config(
+    /// Connects to `url` (its TLS settings included, see [`connect`]), checks the server
+    /// answers, and applies pending migrations; every wait is bounded by `timeouts`.
+    pub async fn connect(url: &str, timeouts: PgTimeouts) -> Result<Self, StoreError> {
+        let (cfg, connector) = connect::settings(url, timeouts)?;
+        let timeouts = connector.timeouts();
+        let mgr = Manager::from_connect(
             cfg,
-            NoTls,
+            connector,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },
         );
         let pool = Pool::builder(mgr)
             .max_size(16)
+            .runtime(Runtime::Tokio1)
+            .timeouts(Timeouts {
+                // a healthy pool frees a connection within one statement
+                wait: Some(timeouts.statement),
+                create: Some(timeouts.connect),
+                recycle: Some(timeouts.connect),
+            })
             .build()
             .map_err(|e| StoreError::Config(format!("PostgreSQL pool: {e}")))?;
         let store = PgStore { pool };

@@ -4,6 +4,7 @@
 //! `DOWNBEAT_TEST_POSTGRES_URL` names a server (`.ci/run` starts a throwaway cluster and sets
 //! it): each test gets its own new database there. Without it, PostgreSQL tests are skipped
 //! with a loud message — except under CI (`CI` set), where a missing server is a failure.
+//! [`PgCluster`]: a PostgreSQL server of a test's own, to stop or to serve TLS.
 
 use crate::StoreTarget;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -106,6 +107,235 @@ pub async fn execute_raw(target: &StoreTarget, sql: &str) {
             let _ = task.await;
         }
     }
+}
+
+/// A PostgreSQL server of a test's own: a fresh cluster on a free loopback port, for tests
+/// that do to a server what must not happen to the shared one (stop it, require TLS with a
+/// certificate made in the test). Stopped and removed on drop.
+pub struct PgCluster {
+    dir: tempfile::TempDir,
+    bindir: std::path::PathBuf,
+    /// Run the server as the `postgres` user (it refuses to run as root).
+    as_postgres: bool,
+    pub port: u16,
+}
+
+/// A certificate and key (PEM) for a [`PgCluster`] that speaks TLS.
+pub struct PgTls<'a> {
+    pub cert_pem: &'a str,
+    pub key_pem: &'a str,
+    /// Refuse connections without TLS (`hostssl` lines only in `pg_hba.conf`).
+    pub required: bool,
+}
+
+impl PgCluster {
+    /// Starts a cluster (with TLS when `tls` is given) and waits until it takes connections.
+    /// `None`, with a loud message, where the PostgreSQL server binaries are missing —
+    /// except under CI, where that is a failure.
+    pub fn start(tls: Option<PgTls<'_>>) -> Option<PgCluster> {
+        let Some(bindir) = pg_bindir() else {
+            if std::env::var_os("CI").is_some() {
+                panic!("no PostgreSQL server binaries under CI (.ci/run installs them)");
+            }
+            eprintln!(
+                "\n*** SKIPPED: no PostgreSQL server binaries (apt-get install postgresql) ***\n"
+            );
+            return None;
+        };
+        let as_postgres = run("id", &["-u"]).trim() == "0";
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let path = dir.path().to_owned();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let mut options = format!(
+            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c max_connections=40",
+            path.display()
+        );
+        if let Some(tls) = &tls {
+            std::fs::write(path.join("server.crt"), tls.cert_pem).expect("write certificate");
+            std::fs::write(path.join("server.key"), tls.key_pem).expect("write key");
+            options.push_str(&format!(
+                " -c ssl=on -c ssl_cert_file={0}/server.crt -c ssl_key_file={0}/server.key",
+                path.display()
+            ));
+        }
+        let cluster = PgCluster {
+            dir,
+            bindir,
+            as_postgres,
+            port,
+        };
+        cluster.give_to_server(&path);
+        cluster.sh(&format!(
+            "{}/initdb -D {}/data -U postgres --auth=trust -E UTF8 >/dev/null",
+            cluster.bindir.display(),
+            path.display()
+        ));
+        if tls.as_ref().is_some_and(|t| t.required) {
+            std::fs::write(
+                path.join("data/pg_hba.conf"),
+                "local all all trust\nhostssl all all 127.0.0.1/32 trust\n",
+            )
+            .expect("write pg_hba.conf");
+        }
+        cluster.sh(&format!(
+            "{}/pg_ctl -D {1}/data -l {1}/log -w -o '{options}' start >/dev/null",
+            cluster.bindir.display(),
+            path.display()
+        ));
+        Some(cluster)
+    }
+
+    /// The cluster's `postgres` database as user `postgres`, with `query` (`?sslmode=...`).
+    pub fn url(&self, host: &str, query: &str) -> String {
+        format!("postgres://postgres@{host}:{}/postgres{query}", self.port)
+    }
+
+    /// Stops every process of the server (SIGSTOP): connections stay open, nothing answers.
+    pub fn pause(&self) {
+        assert!(self.signal("-STOP"), "the server is gone");
+    }
+
+    /// Lets a paused server go on (SIGCONT).
+    pub fn resume(&self) {
+        assert!(self.signal("-CONT"), "the server is gone");
+    }
+
+    /// Sends `sig` to the postmaster and to each of its children (one may have just
+    /// exited); whether the postmaster got it.
+    fn signal(&self, sig: &str) -> bool {
+        let mut postmaster = false;
+        for (i, pid) in self.pids().iter().enumerate() {
+            let sent = std::process::Command::new("kill")
+                .args([sig, &pid.to_string()])
+                .stderr(std::process::Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success());
+            postmaster |= sent && i == 0;
+        }
+        postmaster
+    }
+
+    /// The postmaster and its children.
+    fn pids(&self) -> Vec<u32> {
+        let Ok(head) = std::fs::read_to_string(self.dir.path().join("data/postmaster.pid")) else {
+            return Vec::new();
+        };
+        let Some(main) = head
+            .lines()
+            .next()
+            .and_then(|l| l.trim().parse::<u32>().ok())
+        else {
+            return Vec::new();
+        };
+        let mut pids = vec![main];
+        for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+                continue;
+            };
+            let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+            // pid (comm) state ppid ...: the command may hold spaces, so read after ')'
+            let ppid = stat
+                .rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+                .and_then(|p| p.parse::<u32>().ok());
+            if ppid == Some(main) {
+                pids.push(pid);
+            }
+        }
+        pids
+    }
+
+    fn give_to_server(&self, path: &std::path::Path) {
+        if self.as_postgres {
+            run("chown", &["-R", "postgres", &path.display().to_string()]);
+        }
+        let key = path.join("server.key");
+        if key.exists() {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600))
+                .expect("key permissions");
+        }
+    }
+
+    fn sh(&self, command: &str) {
+        let out = if self.as_postgres {
+            std::process::Command::new("su")
+                .args(["postgres", "-s", "/bin/sh", "-c", command])
+                .output()
+        } else {
+            std::process::Command::new("sh")
+                .args(["-c", command])
+                .output()
+        }
+        .expect("run a shell");
+        let log = std::fs::read_to_string(self.dir.path().join("log")).unwrap_or_default();
+        assert!(
+            out.status.success(),
+            "{command}: {}\n{}\n{log}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+impl Drop for PgCluster {
+    fn drop(&mut self) {
+        if self.pids().is_empty() {
+            return;
+        }
+        let _ = self.signal("-CONT");
+        let stop = format!(
+            "{}/pg_ctl -D {}/data -m immediate -w stop >/dev/null 2>&1",
+            self.bindir.display(),
+            self.dir.path().display()
+        );
+        let _ = if self.as_postgres {
+            std::process::Command::new("su")
+                .args(["postgres", "-s", "/bin/sh", "-c", &stop])
+                .status()
+        } else {
+            std::process::Command::new("sh")
+                .args(["-c", &stop])
+                .status()
+        };
+    }
+}
+
+/// The newest PostgreSQL server's binaries, as `.ci/postgres.sh` finds them.
+fn pg_bindir() -> Option<std::path::PathBuf> {
+    let mut found: Vec<(Vec<u32>, std::path::PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .ok()?
+        .flatten()
+        .filter_map(|e| {
+            let version = e
+                .file_name()
+                .to_string_lossy()
+                .split('.')
+                .map(|p| p.parse::<u32>().ok())
+                .collect::<Option<Vec<u32>>>()?;
+            let bin = e.path().join("bin");
+            bin.join("initdb").exists().then_some((version, bin))
+        })
+        .collect();
+    found.sort();
+    found.pop().map(|(_, bin)| bin)
+}
+
+/// Runs `program` and returns its output; panics when it fails.
+fn run(program: &str, args: &[&str]) -> String {
+    let out = std::process::Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{program}: {e}"));
+    assert!(
+        out.status.success(),
+        "{program} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// `base` with its database name replaced by `db`.

@@ -60,6 +60,14 @@ pub fn load_config(given: Option<&Path>) -> anyhow::Result<Config> {
     Ok(downbeat_config::load_file(&path)?)
 }
 
+/// How long a PostgreSQL store waits for its server, from the config's [server] table.
+pub fn pg_timeouts(config: &Config) -> downbeat_store::PgTimeouts {
+    downbeat_store::PgTimeouts {
+        connect: config.server.database_connect_timeout.as_duration(),
+        statement: config.server.database_statement_timeout.as_duration(),
+    }
+}
+
 /// The store target from flags/env, then the config's [server] table, then defaults.
 pub fn store_target(
     args: &StoreArgs,

@@ -23,7 +23,7 @@ async fn open(args: &StoreArgs) -> anyhow::Result<Arc<dyn Store>> {
 async fn open_with_config(args: &StoreArgs) -> anyhow::Result<(Arc<dyn Store>, Config)> {
     let config = super::load_config(args.config.as_deref())?;
     let (target, _) = super::store_target(args, &config)?;
-    let store = downbeat_store::open(&target)
+    let store = downbeat_store::open_with(&target, super::pg_timeouts(&config))
         .await
         .context("opening the store")?;
     Ok((store, config))

@@ -17,7 +17,7 @@ pub fn run(args: SeedArgs) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     let summary = runtime.block_on(async {
-        let store = downbeat_store::open(&target)
+        let store = downbeat_store::open_with(&target, super::pg_timeouts(&config))
             .await
             .context("opening the store")?;
         let now = jiff::Timestamp::now();

@@ -19,7 +19,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         .context("starting the async runtime")?;
     runtime.block_on(async move {
         tracing::info!(store = ?target, "opening store");
-        let store = downbeat_store::open(&target)
+        let store = downbeat_store::open_with(&target, super::pg_timeouts(&config))
             .await
             .context("opening the store")?;
         let listener = tokio::net::TcpListener::bind(listen)

@@ -39,7 +39,9 @@ pub struct HttpDef {
     /// The request method (default GET).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub method: Option<String>,
-    /// Extra request headers (they replace the probe's own `user-agent`/`connection`).
+    /// Extra request headers (they replace the probe's own `user-agent`/`connection`),
+    /// sent to the target's origin only: a redirect to another scheme, host or port gets
+    /// none of them (an `Authorization` or `Cookie` is meant for the target).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub headers: BTreeMap<String, String>,
     /// Expected statuses, e.g. `200-299,304` or `2xx` (default `200-399`).
@@ -169,6 +171,13 @@ impl HttpUrl {
             host_header,
             path,
         })
+    }
+
+    /// Whether `other` has the same origin: scheme, host and port.
+    pub(crate) fn same_origin(&self, other: &HttpUrl) -> bool {
+        self.https == other.https
+            && self.endpoint.host() == other.endpoint.host()
+            && self.endpoint.port() == other.endpoint.port()
     }
 
     /// Resolves a `Location` header against this URL: absolute URLs, `//host/...`,
@@ -337,8 +346,12 @@ fn request(
     h.insert(header::ACCEPT, HeaderValue::from_static("*/*"));
     // The server closes first, so its side holds TIME_WAIT, not the prober's ephemeral ports.
     h.insert(header::CONNECTION, HeaderValue::from_static("close"));
-    for (name, value) in &check.headers {
-        h.insert(name.clone(), value.clone());
+    // The configured headers (Authorization, Cookie, an API key...) are meant for the
+    // configured target: a redirect to another origin gets none of them.
+    if url.same_origin(&check.url) {
+        for (name, value) in &check.headers {
+            h.insert(name.clone(), value.clone());
+        }
     }
     req
 }
@@ -592,5 +605,22 @@ mod tests {
         let base = HttpUrl::parse("http://h/a/b").expect("valid");
         assert_eq!(base.join("c?d").expect("join").path.to_string(), "/a/c?d");
         assert!(base.join("https://other:444/").expect("join").https);
+    }
+
+    #[test]
+    fn origins_are_scheme_host_and_port() {
+        let base = HttpUrl::parse("https://Example.com/a").expect("valid");
+        for (next, same) in [
+            ("/b", true),
+            ("https://example.com:443/c", true),
+            ("https://EXAMPLE.com./d", true),
+            ("http://example.com/a", false),
+            ("https://example.com:8443/a", false),
+            ("https://other.example/a", false),
+            ("//api.example.com/a", false),
+        ] {
+            let joined = base.join(next).expect("join");
+            assert_eq!(joined.same_origin(&base), same, "{next}");
+        }
     }
 }

@@ -36,7 +36,11 @@ pub struct TestApp {
 /// ready: no sleeping.
 pub async fn spawn(config: &str, store: TestStore, clock: Arc<ManualClock>) -> TestApp {
     let config = Arc::new(downbeat_config::parse_str(config, "test.toml").expect("test config"));
-    let db = downbeat_store::open(&store.target)
+    let timeouts = downbeat_store::PgTimeouts {
+        connect: config.server.database_connect_timeout.as_duration(),
+        statement: config.server.database_statement_timeout.as_duration(),
+    };
+    let db = downbeat_store::open_with(&store.target, timeouts)
         .await
         .expect("open store");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

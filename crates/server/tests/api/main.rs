@@ -2,6 +2,8 @@
 
 mod channels;
 mod crowd;
+mod database;
+mod drafts;
 mod helpers;
 mod incidents;
 mod latency;

@@ -2,6 +2,7 @@
 //! configured; see `downbeat_store::testing`): one module per stage, as in the crate, and
 //! here what concerns the store as a whole (pruning, reopening, migrations). One test binary.
 
+mod connect;
 mod detection;
 mod incidents;
 mod notifications;
