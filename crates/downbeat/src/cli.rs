@@ -84,6 +84,11 @@ pub enum TokenCommand {
         /// viewer (reads drafts), editor (manages incidents), admin, or agent (probe agents).
         #[arg(long, default_value = "editor")]
         role: String,
+        /// A vantage region the token's agents may report for, e.g. eu-west (repeat for
+        /// several). Required for an agent token; an admin token pushes agent results only
+        /// for the regions it names too.
+        #[arg(long = "region", value_name = "REGION")]
+        regions: Vec<String>,
     },
     /// List tokens (names, roles, dates; never the secrets).
     List {
@@ -140,7 +145,8 @@ pub struct AgentArgs {
     /// The server's base URL, e.g. http://downbeat.internal:8080.
     #[arg(long, env = "DOWNBEAT_AGENT_SERVER")]
     pub server: String,
-    /// An API token with role `agent` (prefer the environment variable: flags show in `ps`).
+    /// An API token with role `agent` that names this region (prefer the environment
+    /// variable: flags show in `ps`).
     #[arg(long, env = "DOWNBEAT_AGENT_TOKEN", hide_env_values = true)]
     pub token: String,
     /// This vantage point's region name, e.g. eu-west: the region its results are shown under.

@@ -38,13 +38,15 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// A new API token from `downbeat token create`, printed alone on the last line.
-fn create_token(config: &Path, data: &Path, name: &str, role: &str) -> String {
+/// A new API token from `downbeat token create`, printed alone on the last line, reporting
+/// for `regions`.
+fn create_token(config: &Path, data: &Path, name: &str, role: &str, regions: &[&str]) -> String {
     let out = Command::new(BIN)
         .args([
             "token", "create", "--name", name, "--role", role, "--config",
         ])
         .arg(config)
+        .args(regions.iter().flat_map(|r| ["--region", r]))
         .arg("--data-dir")
         .arg(data)
         .output()
@@ -207,8 +209,14 @@ async fn agents_push_under_their_region_and_one_failing_vantage_pages_nobody() {
     let (target, closed) = (target().await, free_port());
     let config = config(dir.path(), target, closed);
     let data = dir.path().join("data");
-    let token = create_token(&config, &data, "agents", "agent");
-    let editor = create_token(&config, &data, "someone", "editor");
+    let token = create_token(
+        &config,
+        &data,
+        "agents",
+        "agent",
+        &["us-east", "ap-south", "eu-broken"],
+    );
+    let editor = create_token(&config, &data, "someone", "editor", &[]);
     let port = free_port();
     let _server = serve(&config, &data, port);
     let http = client();
@@ -314,7 +322,7 @@ async fn the_agent_buffers_while_the_server_is_down_and_delivers_after_it_return
     let (target, closed) = (target().await, free_port());
     let config = config(dir.path(), target, closed);
     let data = dir.path().join("data");
-    let token = create_token(&config, &data, "agents", "agent");
+    let token = create_token(&config, &data, "agents", "agent", &["us-east"]);
     let port = free_port();
     let buffer = dir.path().join("buffer");
     let server = serve(&config, &data, port);
