@@ -216,6 +216,8 @@ pub async fn run(opts: DemoOptions, shutdown: impl Future<Output = ()>) -> anyho
             dir.path().join(format!("agent-{region}")),
         );
         o.resolvers = vec![dns[i]];
+        // They run in this process and talk to its own listener, whatever address it has.
+        o.allow_plain_http = true;
         o.clock = clock.clone();
         o.flush = clock.real(Duration::from_secs(5), Duration::from_millis(25));
         o.refresh = Duration::from_secs(30);

@@ -142,9 +142,18 @@ pub struct DemoArgs {
 
 #[derive(Debug, Args)]
 pub struct AgentArgs {
-    /// The server's base URL, e.g. http://downbeat.internal:8080.
+    /// The server's base URL, e.g. https://downbeat.example (plain http:// only to this
+    /// machine, or with --allow-plain-http).
     #[arg(long, env = "DOWNBEAT_AGENT_SERVER")]
     pub server: String,
+    /// A PEM file of the CA that signed the server's certificate (a private CA): trusted
+    /// instead of the public roots.
+    #[arg(long, env = "DOWNBEAT_AGENT_CA_FILE")]
+    pub ca_file: Option<PathBuf>,
+    /// Speak plain HTTP to a server on another machine: the token and the monitors'
+    /// headers cross the network in clear (use only on a network you trust).
+    #[arg(long, env = "DOWNBEAT_AGENT_ALLOW_PLAIN_HTTP")]
+    pub allow_plain_http: bool,
     /// An API token with role `agent` that names this region (prefer the environment
     /// variable: flags show in `ps`).
     #[arg(long, env = "DOWNBEAT_AGENT_TOKEN", hide_env_values = true)]

@@ -1,9 +1,16 @@
-//! Remote agents against the real server (integrity item 2): a token pushes only for the
-//! regions it names; results with absurd numbers, from too far ahead or too long ago are
-//! refused naming the field; a retried push is stored once, also after a restart; a late
-//! backlog fills history without replaying changes that ended.
+//! Remote agents against the real server (integrity items 2 and 16): a token pushes only for
+//! the regions it names; results with absurd numbers, from too far ahead or too long ago
+//! are refused naming the field; a retried push is stored once, also after a restart; a
+//! late backlog fills history without replaying changes that ended; the agent's pushes fit
+//! the server's body limit whatever its backlog; and the agent speaks HTTPS to a private CA,
+//! plain HTTP only to this machine.
 
 use crate::helpers::*;
+use downbeat_agent::buffer::Buffer;
+use downbeat_agent::http::{Client, HttpError, ServerError};
+use downbeat_agent::protocol::PushedResult;
+use downbeat_agent::run::AgentError;
+use downbeat_agent::{Agent, AgentOptions};
 use downbeat_api::auth::{self, Role};
 use downbeat_domain::{Clock, Slug};
 use downbeat_store::testing;
@@ -11,6 +18,9 @@ use jiff::{SignedDuration, Timestamp};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
 
 /// A loopback TCP target that accepts every connection (this server's own probe of the
 /// monitor passes).
@@ -297,5 +307,176 @@ async fn a_late_backlog_fills_history_without_replaying_changes_that_ended() {
     .await;
     assert_eq!(s, StatusCode::OK, "{a}");
     assert!(app.app.monitors.state(i).0, "a current failure opens it");
+    app.stop().await;
+}
+
+/// The JSON files waiting in an agent's buffer directory.
+fn buffered(dir: &Path) -> usize {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .is_ok_and(|e| e.file_name().to_string_lossy().ends_with(".json"))
+        })
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_agent_splits_a_large_backlog_to_fit_the_servers_body_limit() {
+    let app = spawn_with(testing::sqlite(), &config().await).await;
+    let eu = token(&app, "eu", Role::Agent, &["eu-west"]).await;
+    let now = app.clock.now();
+    // Three batches of a thousand results with long error texts: some 3 MB each, more
+    // than the server reads in one request (2 MiB).
+    let dir = tempfile::tempdir().unwrap();
+    let buffer = Buffer::open(dir.path(), 100).unwrap();
+    let error = "connection refused ".repeat(160);
+    for b in 0..3 {
+        let batch: Vec<PushedResult> = (0..1000)
+            .map(|k| {
+                let at = now - SignedDuration::from_secs(3600 - (b * 1000 + k));
+                let mut r = result(at, true);
+                r["result"]["error"] = json!(error);
+                serde_json::from_value(r).unwrap()
+            })
+            .collect();
+        buffer.append(&batch).unwrap();
+    }
+    drop(buffer);
+    let mut opts = AgentOptions::new(&app.url(""), &eu, "eu-west", dir.path().to_owned());
+    opts.clock = app.clock.clone();
+    let agent = Agent::new(opts).unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(agent.run(async {
+        let _ = stopped.await;
+    }));
+    until("the backlog is delivered", || async {
+        buffered(dir.path()) == 0
+    })
+    .await;
+    let _ = stop.send(());
+    running.await.unwrap().unwrap();
+    let delivered = history(&app, now - SignedDuration::from_hours(2))
+        .await
+        .into_iter()
+        .filter(|(region, _, at)| region == "eu-west" && *at < now)
+        .count();
+    assert_eq!(delivered, 3000, "every buffered result stored");
+    app.stop().await;
+}
+
+/// A private CA and a certificate it signed for 127.0.0.1 and localhost: the acceptor, and
+/// the CA's PEM file.
+fn private_ca(dir: &Path) -> (tokio_rustls::TlsAcceptor, std::path::PathBuf) {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(DnType::CommonName, "Downbeat test CA");
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    let pem = dir.join("ca.pem");
+    std::fs::write(&pem, ca_cert.pem()).unwrap();
+    let issuer = Issuer::new(ca, ca_key);
+    let key = KeyPair::generate().unwrap();
+    let leaf = CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
+        .unwrap()
+        .signed_by(&key, &issuer)
+        .unwrap();
+    let der = rustls::pki_types::PrivateKeyDer::Pkcs8(rustls::pki_types::PrivatePkcs8KeyDer::from(
+        key.serialize_der(),
+    ));
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(vec![leaf.der().clone()], der)
+    .unwrap();
+    (tokio_rustls::TlsAcceptor::from(Arc::new(config)), pem)
+}
+
+/// HTTPS on 127.0.0.1 in front of `backend` (as a reverse proxy would be): its address.
+async fn tls_front(acceptor: tokio_rustls::TlsAcceptor, backend: SocketAddr) -> SocketAddr {
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = l.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                if let Ok(mut up) = tokio::net::TcpStream::connect(backend).await {
+                    let _ = tokio::io::copy_bidirectional(&mut tls, &mut up).await;
+                }
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_agent_speaks_https_to_a_private_ca_and_plain_http_only_to_this_machine() {
+    let app = spawn_with(testing::sqlite(), &config().await).await;
+    let eu = token(&app, "eu", Role::Agent, &["eu-west"]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (acceptor, ca) = private_ca(dir.path());
+    let front = tls_front(acceptor, app.addr).await;
+    let server = format!("https://127.0.0.1:{}", front.port());
+    let path = "/api/v1/agent/assignments?region=eu-west";
+    let client = |ca: Option<&Path>| {
+        Client::new(&server, ca, false, &eu, "test", Duration::from_secs(10)).unwrap()
+    };
+
+    // The public roots do not vouch for a private CA; the CA file does.
+    let e = client(None).get(path).await.expect_err("untrusted");
+    assert!(matches!(e, HttpError::Tls(_)), "{e}");
+    let answer = client(Some(&ca)).get(path).await.unwrap();
+    assert_eq!(answer.status.as_u16(), 200);
+
+    // Plain HTTP to another machine is refused unless allowed.
+    let plain = |allow: bool| {
+        let mut o = AgentOptions::new(
+            "http://192.0.2.10:8080",
+            &eu,
+            "eu-west",
+            dir.path().join("plain"),
+        );
+        o.allow_plain_http = allow;
+        Agent::new(o)
+    };
+    assert!(
+        matches!(
+            plain(false),
+            Err(AgentError::Server(ServerError::PlainHttp(_)))
+        ),
+        "plain HTTP to another host"
+    );
+    assert!(plain(true).is_ok());
+
+    // An agent over HTTPS: what it buffered arrives.
+    let buffer = dir.path().join("buffer");
+    let probed = serde_json::from_value(result(app.clock.now(), false)).unwrap();
+    Buffer::open(&buffer, 10)
+        .unwrap()
+        .append(&[probed])
+        .unwrap();
+    let mut opts = AgentOptions::new(&server, &eu, "eu-west", buffer);
+    opts.ca_file = Some(ca);
+    opts.clock = app.clock.clone();
+    let agent = Agent::new(opts).unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(agent.run(async {
+        let _ = stopped.await;
+    }));
+    let i = app.app.monitors.index_of("login-api").unwrap();
+    until("a result from the agent over HTTPS", || async {
+        app.app.monitors.latest(i).contains_key("eu-west")
+    })
+    .await;
+    let _ = stop.send(());
+    running.await.unwrap().unwrap();
     app.stop().await;
 }
