@@ -19,8 +19,8 @@
 //! monitor, region and start time, so a retried push changes nothing — and the monitor's
 //! picture and state are updated. A result that arrives late (older than its region's
 //! latest, than the monitor's state, or than the newest result by more than the freshness
-//! window: an agent's backlog) goes to the history only, so changes that already ended are
-//! not replayed.
+//! window, allowing for the clock skew agents may have: an agent's backlog) goes to the
+//! history only, so changes that already ended are not replayed.
 //!
 //! A transition is judged against flap suppression, saved as not yet told, queued to the
 //! notifier, and marked told. One whose save or queue fails is kept and tried again every
@@ -463,8 +463,9 @@ async fn save_latency(monitors: &Monitors) {
 /// duplicate and changes nothing. A new result always goes to the history; it moves the
 /// monitor's state only when it is current: not older than its region's latest result,
 /// than the monitor's state, or (by more than the freshness window) than the newest result
-/// of any region. So a backlog that arrives late fills history without replaying changes
-/// that have already ended.
+/// of any region — the last two allowing for `[probes] agent_max_skew` between clocks. So a
+/// backlog that arrives late fills history without replaying changes that have already
+/// ended.
 #[tracing::instrument(name = "probe results", skip_all, fields(results = batch.len()))]
 pub async fn record(
     monitors: &Monitors,
@@ -587,7 +588,10 @@ fn apply(
         .unwrap_or_else(|e| e.into_inner())
         .get(i)
         .and_then(|h| h.since_ms);
-    since_ms.is_none_or(|s| at_ms >= s) && at_ms + fresh_ms >= newest_ms
+    // Across regions, times come from different clocks, which may differ by as much as
+    // agents are allowed to be ahead: comparisons across them allow that much.
+    let skew_ms = monitors.config.probes.agent_max_skew.as_millis();
+    since_ms.is_none_or(|s| at_ms + skew_ms >= s) && at_ms + fresh_ms + skew_ms >= newest_ms
 }
 
 /// Saves a monitor's change and hands it to the notifier: judged against flap suppression

@@ -480,3 +480,27 @@ async fn the_agent_speaks_https_to_a_private_ca_and_plain_http_only_to_this_mach
     running.await.unwrap().unwrap();
     app.stop().await;
 }
+
+/// The vantages' clocks differ by up to `[probes] agent_max_skew` (30 s): a current result
+/// from a region whose clock is behind another's by less than that still counts, even when
+/// the monitor's freshness window (three 5 s intervals and the timeout) is shorter.
+#[tokio::test]
+async fn a_current_result_counts_though_another_vantage_clock_is_ahead() {
+    let config = config()
+        .await
+        .replace("interval = \"1m\"", "interval = \"5s\"");
+    let app = spawn_with(testing::sqlite(), &config).await;
+    let agents = token(&app, "agents", Role::Agent, &["eu-west", "us-east"]).await;
+    let now = app.clock.now();
+    let ahead = now + SignedDuration::from_secs(25);
+    let (s, a) = push(&app, &agents, "eu-west", vec![result(ahead, false)]).await;
+    assert_eq!(s, StatusCode::OK, "{a}");
+    let (s, a) = push(&app, &agents, "us-east", vec![result(now, true)]).await;
+    assert_eq!(s, StatusCode::OK, "{a}");
+    let i = app.app.monitors.index_of("login-api").unwrap();
+    assert!(
+        app.app.monitors.state(i).0,
+        "the failure from us-east opens it"
+    );
+    app.stop().await;
+}
