@@ -20,10 +20,36 @@ pub struct Buffer {
     next: Mutex<u64>,
 }
 
-/// Batches read from the buffer, to be removed once delivered.
+/// Batches read from the buffer, oldest first, to be removed once delivered.
 pub struct Pending {
-    pub files: Vec<PathBuf>,
+    pub batches: Vec<Batch>,
+}
+
+/// One batch: its file and its results.
+pub struct Batch {
+    pub path: PathBuf,
     pub results: Vec<PushedResult>,
+}
+
+impl Pending {
+    /// The batches' files.
+    pub fn files(&self) -> Vec<PathBuf> {
+        self.batches.iter().map(|b| b.path.clone()).collect()
+    }
+
+    /// How many results the batches hold.
+    pub fn len(&self) -> usize {
+        self.batches.iter().map(|b| b.results.len()).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.batches.is_empty()
+    }
+
+    /// Every result, oldest batch first.
+    pub fn results(&self) -> impl Iterator<Item = &PushedResult> {
+        self.batches.iter().flat_map(|b| &b.results)
+    }
 }
 
 impl Buffer {
@@ -106,8 +132,7 @@ impl Buffer {
     /// that cannot be read is set aside (renamed `*.bad`) rather than blocking the queue.
     pub fn oldest(&self, max_results: usize) -> io::Result<Pending> {
         let mut pending = Pending {
-            files: Vec::new(),
-            results: Vec::new(),
+            batches: Vec::new(),
         };
         for (_, path) in self.batches()? {
             let parsed = fs::read(&path).and_then(|b| {
@@ -115,13 +140,10 @@ impl Buffer {
             });
             match parsed {
                 Ok(results) => {
-                    if !pending.files.is_empty()
-                        && pending.results.len() + results.len() > max_results
-                    {
+                    if !pending.is_empty() && pending.len() + results.len() > max_results {
                         break;
                     }
-                    pending.results.extend(results);
-                    pending.files.push(path);
+                    pending.batches.push(Batch { path, results });
                 }
                 Err(e) => {
                     tracing::warn!(file = %path.display(), error = %e, "unreadable buffered batch set aside");
@@ -187,19 +209,18 @@ mod tests {
         let b = Buffer::open(dir.path(), 100).unwrap();
         assert_eq!(b.len(), 2);
         let p = b.oldest(2).unwrap();
-        let ids: Vec<_> = p.results.iter().map(|r| r.monitor.as_str()).collect();
+        let ids: Vec<_> = p.results().map(|r| r.monitor.as_str()).collect();
         assert_eq!(
             ids,
             ["a", "b"],
             "oldest first, whole batches within the limit"
         );
-        b.remove(&p.files).unwrap();
+        b.remove(&p.files()).unwrap();
         b.append(&[result("d")]).unwrap();
         let ids: Vec<_> = b
             .oldest(100)
             .unwrap()
-            .results
-            .iter()
+            .results()
             .map(|r| r.monitor.clone())
             .collect();
         assert_eq!(ids, ["c", "d"], "new batches go after old ones");
@@ -215,13 +236,12 @@ mod tests {
         let ids: Vec<_> = b
             .oldest(100)
             .unwrap()
-            .results
-            .iter()
+            .results()
             .map(|r| r.monitor.clone())
             .collect();
         assert_eq!(ids, ["b", "c"]);
         std::fs::write(dir.path().join("00000000000000000000.json"), b"not json").unwrap();
-        assert_eq!(b.oldest(100).unwrap().results.len(), 2);
+        assert_eq!(b.oldest(100).unwrap().len(), 2);
         assert!(dir.path().join("00000000000000000000.bad").exists());
     }
 }

@@ -3,7 +3,8 @@
 //! [`AgentOptions::flush`], and a sender that delivers the buffer oldest first, retrying with
 //! exponential backoff while the server is unreachable.
 
-use crate::buffer::Buffer;
+use crate::buffer::{Buffer, Pending};
+use crate::http::{Client, HttpError, ServerError};
 use crate::protocol::{
     ASSIGNMENTS_PATH, Assignments, MAX_RESULTS_PER_PUSH, PushAnswer, PushedResult, RESULTS_PATH,
     ResultsPush,
@@ -24,12 +25,23 @@ const BACKOFF_MAX: Duration = Duration::from_secs(30);
 const QUEUE: usize = 8_192;
 /// A request to the server gives up after this long.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Each push's body is kept under this many bytes: half of what the server reads
+/// (`downbeat_api::agent::RESULTS_BODY_LIMIT`, 2 MiB), so a server with a smaller limit in
+/// some version, or a proxy in front, still takes it.
+pub const MAX_PUSH_BYTES: usize = 1024 * 1024;
 
 /// What `downbeat agent` was asked to do.
 #[derive(Clone)]
 pub struct AgentOptions {
-    /// The server's base URL, e.g. `http://downbeat.internal:8080`.
+    /// The server's base URL, e.g. `https://downbeat.example` (`http://` only to this
+    /// machine, or with `allow_plain_http`).
     pub server: String,
+    /// A PEM file of the CA that signed the server's certificate (a private CA): trusted
+    /// instead of the public roots.
+    pub ca_file: Option<PathBuf>,
+    /// Speak plain HTTP to a server on another machine (the token and the monitors'
+    /// headers cross the network in clear).
+    pub allow_plain_http: bool,
     /// An API token allowed to run as an agent.
     pub token: String,
     /// This vantage's region name (a slug such as `eu-west`).
@@ -58,6 +70,8 @@ impl AgentOptions {
     pub fn new(server: &str, token: &str, region: &str, buffer_dir: PathBuf) -> Self {
         AgentOptions {
             server: server.trim_end_matches('/').to_owned(),
+            ca_file: None,
+            allow_plain_http: false,
             token: token.to_owned(),
             region: region.to_owned(),
             buffer_dir,
@@ -77,26 +91,26 @@ impl AgentOptions {
 pub enum AgentError {
     #[error("region `{0}` must be lowercase letters, digits and '-', like eu-west")]
     BadRegion(String),
-    #[error("server URL `{0}` must start with http://")]
-    BadServer(String),
+    #[error(transparent)]
+    Server(#[from] ServerError),
     #[error("cannot open the buffer directory {0}: {1}")]
     Buffer(PathBuf, std::io::Error),
     #[error("cannot build the prober: {0}")]
     Prober(String),
-    #[error("cannot build the HTTP client: {0}")]
-    Client(String),
 }
 
 /// Why talking to the server failed this time (retried with backoff).
 #[derive(Debug, thiserror::Error)]
 pub enum ExchangeError {
     #[error(transparent)]
-    Transport(#[from] reqwest::Error),
+    Transport(#[from] HttpError),
     #[error("HTTP {status}: {body}")]
     Refused {
-        status: reqwest::StatusCode,
+        status: hyper::StatusCode,
         body: String,
     },
+    #[error("unreadable assignments: {0}")]
+    Assignments(#[source] serde_json::Error),
     #[error("reading the buffer: {0}")]
     ReadBuffer(#[source] std::io::Error),
     #[error("removing delivered batches: {0}")]
@@ -106,7 +120,7 @@ pub enum ExchangeError {
 /// A running agent's shared parts.
 pub struct Agent {
     opts: AgentOptions,
-    http: reqwest::Client,
+    http: Client,
     buffer: Buffer,
     canary: Canary,
     flushed: Notify,
@@ -126,16 +140,16 @@ impl Agent {
         if !valid_region(&opts.region) {
             return Err(AgentError::BadRegion(opts.region));
         }
-        if !opts.server.starts_with("http://") {
-            return Err(AgentError::BadServer(opts.server));
-        }
+        let http = Client::new(
+            &opts.server,
+            opts.ca_file.as_deref(),
+            opts.allow_plain_http,
+            &opts.token,
+            concat!("downbeat-agent/", env!("CARGO_PKG_VERSION")),
+            REQUEST_TIMEOUT,
+        )?;
         let buffer = Buffer::open(&opts.buffer_dir, opts.max_buffered_batches)
             .map_err(|e| AgentError::Buffer(opts.buffer_dir.clone(), e))?;
-        let http = reqwest::Client::builder()
-            .timeout(REQUEST_TIMEOUT)
-            .user_agent(concat!("downbeat-agent/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| AgentError::Client(e.to_string()))?;
         Ok(Arc::new(Agent {
             opts,
             http,
@@ -197,28 +211,14 @@ impl Agent {
         Ok(())
     }
 
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.opts.server)
-    }
-
     async fn fetch_assignments(&self) -> Result<Assignments, ExchangeError> {
-        let r = self
-            .http
-            // The region is a slug: nothing to escape.
-            .get(format!(
-                "{}?region={}",
-                self.url(ASSIGNMENTS_PATH),
-                self.opts.region
-            ))
-            .bearer_auth(&self.opts.token)
-            .send()
-            .await?;
-        let status = r.status();
-        if !status.is_success() {
-            let body = r.text().await.unwrap_or_default();
-            return Err(ExchangeError::Refused { status, body });
+        // The region is a slug: nothing to escape.
+        let path = format!("{ASSIGNMENTS_PATH}?region={}", self.opts.region);
+        let answer = self.http.get(&path).await?;
+        if !answer.status.is_success() {
+            return Err(refused(answer));
         }
-        Ok(r.json::<Assignments>().await?)
+        serde_json::from_slice(&answer.body).map_err(ExchangeError::Assignments)
     }
 
     async fn pull_assignments(
@@ -327,39 +327,125 @@ impl Agent {
         }
     }
 
-    /// Sends the oldest buffered batches once. `Ok(true)`: something was delivered (there
-    /// may be more); `Ok(false)`: the buffer is empty.
+    /// Sends the oldest buffered batches once, in as many pushes as fit the server's
+    /// limits. `Ok(true)`: something was delivered or dropped (there may be more);
+    /// `Ok(false)`: the buffer is empty.
+    ///
+    /// A push the server refuses for what it holds (400, 413, 422: a result it will never
+    /// take, such as one older than it accepts) is sent again batch by batch, so that the
+    /// batches sent with it are not lost; a batch refused alone is dropped, with the
+    /// server's reason logged as an error, instead of blocking the queue for good. Other
+    /// failures (unreachable, 401, 403, 503) leave everything buffered for the retry.
     async fn deliver_once(&self) -> Result<bool, ExchangeError> {
         let pending = self
             .buffer
             .oldest(MAX_RESULTS_PER_PUSH)
             .map_err(ExchangeError::ReadBuffer)?;
-        if pending.files.is_empty() {
+        if pending.batches.is_empty() {
             return Ok(false);
         }
-        let push = ResultsPush {
-            region: self.opts.region.clone(),
-            results: pending.results,
-        };
-        let r = self
-            .http
-            .post(self.url(RESULTS_PATH))
-            .bearer_auth(&self.opts.token)
-            .json(&push)
-            .send()
-            .await?;
-        let status = r.status();
-        if status.is_success() {
-            let answer: PushAnswer = r.json().await.unwrap_or_default();
-            tracing::debug!(?answer, "results delivered");
-            self.buffer
-                .remove(&pending.files)
-                .map_err(ExchangeError::RemoveBatches)?;
-            return Ok(true);
+        let all: Vec<PushedResult> = pending
+            .batches
+            .iter()
+            .flat_map(|b| b.results.iter().cloned())
+            .collect();
+        match self.push_all(all).await {
+            Ok(()) => {
+                self.remove(&pending)?;
+                Ok(true)
+            }
+            Err(e) if pending.batches.len() > 1 && is_final(&e) => {
+                tracing::warn!(error = %e, "the server refused a push; sending its batches one by one");
+                for batch in pending.batches {
+                    match self.push_all(batch.results).await {
+                        Ok(()) => {}
+                        Err(e) if is_final(&e) => {
+                            tracing::error!(error = %e, "the server refuses a buffered batch; dropped")
+                        }
+                        Err(e) => return Err(e),
+                    }
+                    self.buffer
+                        .remove(std::slice::from_ref(&batch.path))
+                        .map_err(ExchangeError::RemoveBatches)?;
+                }
+                Ok(true)
+            }
+            Err(e) if is_final(&e) => {
+                tracing::error!(error = %e, "the server refuses a buffered batch; dropped");
+                self.remove(&pending)?;
+                Ok(true)
+            }
+            Err(e) => Err(e),
         }
-        let body = r.text().await.unwrap_or_default();
-        Err(ExchangeError::Refused { status, body })
     }
+
+    fn remove(&self, pending: &Pending) -> Result<(), ExchangeError> {
+        self.buffer
+            .remove(&pending.files())
+            .map_err(ExchangeError::RemoveBatches)
+    }
+
+    /// Pushes `results` in pushes that fit [`MAX_RESULTS_PER_PUSH`] and [`MAX_PUSH_BYTES`].
+    async fn push_all(&self, results: Vec<PushedResult>) -> Result<(), ExchangeError> {
+        for results in split(results, MAX_RESULTS_PER_PUSH, MAX_PUSH_BYTES) {
+            let push = ResultsPush {
+                region: self.opts.region.clone(),
+                results,
+            };
+            let body = serde_json::to_vec(&push).unwrap_or_default();
+            let answer = self.http.post_json(RESULTS_PATH, body).await?;
+            if !answer.status.is_success() {
+                return Err(refused(answer));
+            }
+            let answer: PushAnswer = serde_json::from_slice(&answer.body).unwrap_or_default();
+            tracing::debug!(?answer, "results delivered");
+        }
+        Ok(())
+    }
+}
+
+/// The error of an answer that is not a success, with the server's words.
+fn refused(answer: crate::http::Answer) -> ExchangeError {
+    ExchangeError::Refused {
+        status: answer.status,
+        body: String::from_utf8_lossy(&answer.body).into_owned(),
+    }
+}
+
+/// Whether the server refused what was sent (and will again), rather than failing now.
+fn is_final(e: &ExchangeError) -> bool {
+    matches!(e, ExchangeError::Refused { status, .. }
+        if matches!(status.as_u16(), 400 | 413 | 422))
+}
+
+/// Room for `{"region":…,"results":[]}` around the results.
+const PUSH_ENVELOPE_BYTES: usize = 256;
+
+/// `results` in order, in pushes of at most `max_results` results whose JSON stays under
+/// `max_bytes` (a result larger than that on its own goes alone, and the server says
+/// whether it takes it).
+pub fn split(
+    results: Vec<PushedResult>,
+    max_results: usize,
+    max_bytes: usize,
+) -> Vec<Vec<PushedResult>> {
+    let mut pushes = Vec::new();
+    let mut current = Vec::new();
+    let mut bytes = PUSH_ENVELOPE_BYTES;
+    for r in results {
+        // The result's JSON and the comma before it.
+        let size = serde_json::to_vec(&r).map_or(0, |v| v.len()) + 1;
+        if !current.is_empty() && (current.len() >= max_results || bytes + size > max_bytes) {
+            pushes.push(std::mem::take(&mut current));
+            bytes = PUSH_ENVELOPE_BYTES;
+        }
+        bytes += size;
+        current.push(r);
+    }
+    if !current.is_empty() {
+        pushes.push(current);
+    }
+    pushes
 }
 
 /// Whether two assignments schedule the same probes.
@@ -417,5 +503,55 @@ impl Backoff {
         // ±25% so that many agents do not retry in lockstep after a server restart.
         let jitter = 0.75 + rand::random::<f64>() * 0.5;
         d.mul_f64(jitter)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(k: usize, error: &str) -> PushedResult {
+        let r: ProbeResult = serde_json::from_value(serde_json::json!({
+            "kind": "tcp", "started_at": "2026-11-22T10:00:00Z", "outcome": "down",
+            "cause": "connect", "error": error, "timings": {"total_ms": 1.5}
+        }))
+        .unwrap();
+        PushedResult {
+            monitor: format!("m{k}"),
+            reliable: true,
+            result: r,
+        }
+    }
+
+    #[test]
+    fn pushes_keep_order_and_fit_both_limits() {
+        let long = "x".repeat(3_000);
+        let results: Vec<PushedResult> = (0..2_500).map(|k| result(k, &long)).collect();
+        let pushes = split(results, MAX_RESULTS_PER_PUSH, MAX_PUSH_BYTES);
+        assert!(pushes.len() >= 8, "{} pushes", pushes.len());
+        let mut next = 0;
+        for p in &pushes {
+            let push = ResultsPush {
+                region: "eu-west".into(),
+                results: p.clone(),
+            };
+            assert!(serde_json::to_vec(&push).unwrap().len() <= MAX_PUSH_BYTES);
+            assert!(p.len() <= MAX_RESULTS_PER_PUSH);
+            for r in p {
+                assert_eq!(r.monitor, format!("m{next}"), "in order");
+                next += 1;
+            }
+        }
+        assert_eq!(next, 2_500, "nothing lost");
+        // Small results: the count limit.
+        let small: Vec<PushedResult> = (0..2_001).map(|k| result(k, "e")).collect();
+        let sizes: Vec<usize> = split(small, MAX_RESULTS_PER_PUSH, MAX_PUSH_BYTES)
+            .iter()
+            .map(Vec::len)
+            .collect();
+        assert_eq!(sizes, [1_000, 1_000, 1]);
+        // One result larger than the limit goes alone.
+        let huge = vec![result(0, "e"), result(1, &"x".repeat(2 * MAX_PUSH_BYTES))];
+        assert_eq!(split(huge, MAX_RESULTS_PER_PUSH, MAX_PUSH_BYTES).len(), 2);
     }
 }

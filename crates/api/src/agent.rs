@@ -1,31 +1,48 @@
 //! The remote agent's endpoints, authenticated with an API token of role `agent` (or
-//! `admin`):
+//! `admin`) that names the agent's region (`downbeat token create --region`):
 //!
 //! - `GET /api/v1/agent/assignments?region=eu-west` — every monitor to run (id, interval,
 //!   probe definition) and the canary.
 //! - `POST /api/v1/agent/results` — a batch of results of one region (`ResultsPush` of the
-//!   agent crate). Answered only once the batch is stored (503 otherwise, and the agent
-//!   retries): an acknowledged result is never lost. Results go through the same path as the
-//!   server's own (latency baseline, storage, quorum, hysteresis) with the agent's region.
-//!   A retried batch is recognised by each result's (monitor, region, start time) and
-//!   counted as duplicates.
+//!   agent crate), at most [`RESULTS_BODY_LIMIT`] bytes and `MAX_RESULTS_PER_PUSH` results.
+//!   Answered only once the batch is stored (503 otherwise, and the agent retries): an
+//!   acknowledged result is never lost. Results go through the same path as the server's
+//!   own (latency baseline, storage, quorum, hysteresis) with the agent's region. A result
+//!   is stored once per (monitor, region, start time): a retried batch is counted as
+//!   duplicates and changes nothing.
+//!
+//! A region the token does not name is 403. A batch is refused whole, 422 naming the field,
+//! when a timing is not a duration (negative, or over a day), another number is out of its
+//! range, or a result started more than `[probes] agent_max_skew` ahead of this server's
+//! clock or longer ago than `agent_max_age`.
 
 use super::ApiError;
 use crate::app::App;
 use crate::auth::{Principal, Role};
+use crate::body::read_limited;
 use axum::Json;
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::{RawQuery, State};
+use axum::http::HeaderMap;
 use downbeat_domain::Slug;
 use downbeat_monitors::Incoming;
 use downbeat_probe::protocol::{
     AssignedMonitor, Assignments, MAX_RESULTS_PER_PUSH, PushAnswer, ResultsPush,
 };
 use serde::Deserialize;
+use serde_json::Value;
 use std::sync::Arc;
 
-/// A region name: a slug, and not the server's own (its results would be overwritten).
-fn region_of(app: &App, region: Option<&str>) -> Result<String, ApiError> {
+/// The largest results push read; a larger one is 413. The agent keeps each push well
+/// under it (`downbeat_agent::run::MAX_PUSH_BYTES`).
+pub const RESULTS_BODY_LIMIT: usize = 2 * 1024 * 1024;
+
+/// The longest phase a result may report: a probe that took a day is not a probe.
+const MAX_PHASE_MS: f64 = 86_400_000.0;
+
+/// A region name: a slug, not the server's own (its results would be overwritten), and one
+/// the token names.
+fn region_of(app: &App, agent: &Principal, region: Option<&str>) -> Result<Slug, ApiError> {
     let region = region.ok_or(ApiError::InvalidField {
         field: "region",
         message: "is required".into(),
@@ -40,7 +57,8 @@ fn region_of(app: &App, region: Option<&str>) -> Result<String, ApiError> {
             message: format!("{region:?} is this server's own region; give the agent its own"),
         });
     }
-    Ok(slug.to_string())
+    agent.require_region(&slug)?;
+    Ok(slug)
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -58,7 +76,7 @@ pub struct AssignmentsQuery {
     responses(
         (status = 200, description = "Every monitor to run (id, interval_ms, probe definition) and the canary", body = serde_json::Value),
         (status = 401, description = "No or unknown token"),
-        (status = 403, description = "The token's role is not agent"),
+        (status = 403, description = "The token's role is not agent, or it does not name this region"),
         (status = 422, description = "Missing or unacceptable region"),
     ))]
 pub async fn assignments(
@@ -67,13 +85,12 @@ pub async fn assignments(
     RawQuery(query): RawQuery,
 ) -> Result<Json<Assignments>, ApiError> {
     agent.require(Role::Agent)?;
-    let agent = agent.name;
     let q: AssignmentsQuery = serde_urlencoded::from_str(query.as_deref().unwrap_or(""))
         .map_err(|e| ApiError::BadRequest(format!("bad query: {e}")))?;
-    let region = region_of(&app, q.region.as_deref())?;
-    tracing::debug!(%agent, %region, "assignments fetched");
+    let region = region_of(&app, &agent, q.region.as_deref())?;
+    tracing::debug!(agent = %agent.name, %region, "assignments fetched");
     Ok(Json(Assignments {
-        region,
+        region: region.to_string(),
         canary: app.config.probes.canary.clone(),
         monitors: app
             .config
@@ -90,46 +107,47 @@ pub async fn assignments(
 
 /// `POST /api/v1/agent/results`
 #[utoipa::path(post, path = "/api/v1/agent/results", tag = "monitors", operation_id = "push_agent_results",
-    request_body(content = serde_json::Value, description = "{region, results: [{monitor, reliable, result}]}, at most 1000 results"),
+    request_body(content = serde_json::Value, description = "{region, results: [{monitor, reliable, result}]}, at most 1000 results and 2 MiB"),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Stored: {accepted, duplicates, unknown}", body = serde_json::Value),
         (status = 400, description = "Malformed body"),
         (status = 401, description = "No or unknown token"),
-        (status = 403, description = "The token's role is not agent"),
-        (status = 422, description = "Unacceptable region or too many results"),
+        (status = 403, description = "The token's role is not agent, or it does not name this region"),
+        (status = 413, description = "Body over 2 MiB"),
+        (status = 422, description = "Unacceptable region, too many results, a number out of range, or a result too far in the future or the past (the field is named)"),
         (status = 503, description = "Not stored; retry"),
     ))]
 pub async fn results(
     State(app): State<App>,
     agent: Principal,
-    body: Bytes,
+    headers: HeaderMap,
+    body: Body,
 ) -> Result<Json<PushAnswer>, ApiError> {
     agent.require(Role::Agent)?;
-    let agent = agent.name;
-    let push: ResultsPush = serde_json::from_slice(&body)
+    let body = read_limited(&headers, body, RESULTS_BODY_LIMIT).await?;
+    // Numbers are checked before the typed parse: that one turns milliseconds into
+    // durations, and a duration cannot hold every number JSON can.
+    let value: Value = serde_json::from_slice(&body)
         .map_err(|e| ApiError::BadRequest(format!("malformed results: {e}")))?;
-    let region: Arc<str> = Arc::from(region_of(&app, Some(&push.region))?);
+    check_numbers(&value)?;
+    let push: ResultsPush = serde_json::from_value(value)
+        .map_err(|e| ApiError::BadRequest(format!("malformed results: {e}")))?;
+    let region: Arc<str> = region_of(&app, &agent, Some(&push.region))?.as_arc();
     if push.results.len() > MAX_RESULTS_PER_PUSH {
         return Err(ApiError::InvalidField {
             field: "results",
             message: format!("at most {MAX_RESULTS_PER_PUSH} per push"),
         });
     }
+    check_times(&app, &push)?;
     let mut answer = PushAnswer::default();
     let mut batch = Vec::with_capacity(push.results.len());
-    let mut keys = Vec::with_capacity(push.results.len());
     for r in push.results {
         let Some(i) = app.monitors.index_of(&r.monitor) else {
             answer.unknown += 1;
             continue;
         };
-        let at_ms = r.result.started_at.as_millisecond();
-        if app.monitors.already_received(i, &region, at_ms) || keys.contains(&(i, at_ms)) {
-            answer.duplicates += 1;
-            continue;
-        }
-        keys.push((i, at_ms));
         batch.push(Incoming {
             index: i,
             region: region.clone(),
@@ -137,13 +155,140 @@ pub async fn results(
             result: r.result,
         });
     }
-    answer.accepted = batch.len();
     if !batch.is_empty() {
-        downbeat_monitors::record(&app.monitors, &mut batch, true)
+        let recorded = downbeat_monitors::record(&app.monitors, &mut batch, true)
             .await
-            .map_err(|e| ApiError::Unavailable(format!("results not stored, retry: {e}")))?;
-        app.monitors.received(&region, &keys);
+            .map_err(|e| {
+                tracing::warn!(error = %e, "agent results not stored");
+                ApiError::Unavailable("results not stored; retry".into())
+            })?;
+        answer.accepted = recorded.new;
+        answer.duplicates = recorded.duplicates;
     }
-    tracing::debug!(%agent, %region, ?answer, "agent results");
+    tracing::debug!(agent = %agent.name, %region, ?answer, "agent results");
     Ok(Json(answer))
+}
+
+/// The numbers of every result within their ranges: phase timings are durations of at
+/// most a day, an HTTP status is one, a certificate's days are within what X.509 dates
+/// allow. 422 naming the field (and the result's position) otherwise.
+fn check_numbers(push: &Value) -> Result<(), ApiError> {
+    /// A number field: where it is in a result, its name in errors, whether a value is in
+    /// range, and the range in words.
+    struct Bound {
+        path: &'static [&'static str],
+        field: &'static str,
+        ok: fn(&Value) -> bool,
+        range: &'static str,
+    }
+    fn phase(v: &Value) -> bool {
+        v.as_f64()
+            .is_some_and(|ms| ms.is_finite() && (0.0..=MAX_PHASE_MS).contains(&ms))
+    }
+    const PHASE: &str = "a duration in ms from 0 to 86400000 (a day)";
+    const BOUNDS: [Bound; 8] = [
+        Bound {
+            path: &["timings", "dns_ms"],
+            field: "results[].result.timings.dns_ms",
+            ok: phase,
+            range: PHASE,
+        },
+        Bound {
+            path: &["timings", "connect_ms"],
+            field: "results[].result.timings.connect_ms",
+            ok: phase,
+            range: PHASE,
+        },
+        Bound {
+            path: &["timings", "tls_ms"],
+            field: "results[].result.timings.tls_ms",
+            ok: phase,
+            range: PHASE,
+        },
+        Bound {
+            path: &["timings", "ttfb_ms"],
+            field: "results[].result.timings.ttfb_ms",
+            ok: phase,
+            range: PHASE,
+        },
+        Bound {
+            path: &["timings", "total_ms"],
+            field: "results[].result.timings.total_ms",
+            ok: phase,
+            range: PHASE,
+        },
+        Bound {
+            path: &["http_status"],
+            field: "results[].result.http_status",
+            ok: |v| v.as_u64().is_some_and(|s| (100..=599).contains(&s)),
+            range: "an HTTP status from 100 to 599",
+        },
+        Bound {
+            path: &["redirects"],
+            field: "results[].result.redirects",
+            ok: |v| v.as_u64().is_some_and(|n| n <= u64::from(u8::MAX)),
+            range: "from 0 to 255",
+        },
+        Bound {
+            path: &["certificate", "days_until_expiry"],
+            field: "results[].result.certificate.days_until_expiry",
+            ok: |v| v.as_i64().is_some_and(|d| d.abs() <= 3_000_000),
+            range: "a number of days within X.509's dates",
+        },
+    ];
+    let Some(results) = push.get("results").and_then(Value::as_array) else {
+        return Ok(()); // the typed parse names what is missing
+    };
+    for (n, r) in results.iter().enumerate() {
+        for b in &BOUNDS {
+            let found = b
+                .path
+                .iter()
+                .try_fold(r.get("result"), |v, key| Some(v?.get(key)))
+                .flatten()
+                .filter(|v| !v.is_null());
+            if let Some(v) = found
+                && !(b.ok)(v)
+            {
+                return Err(ApiError::InvalidField {
+                    field: b.field,
+                    message: format!("result {n}: {v} is not {}", b.range),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Every result started neither more than `agent_max_skew` ahead of this server's clock
+/// nor longer ago than `agent_max_age`: a future-dated result would outlive the truth (and
+/// a restart), and an older one is past what agents are meant to deliver.
+fn check_times(app: &App, push: &ResultsPush) -> Result<(), ApiError> {
+    let probes = &app.config.probes;
+    let now_ms = app.monitors.clock.now().as_millisecond();
+    let (skew, age) = (probes.agent_max_skew, probes.agent_max_age);
+    for (n, r) in push.results.iter().enumerate() {
+        let at = r.result.started_at;
+        let at_ms = at.as_millisecond();
+        if at_ms > now_ms + skew.as_millis() {
+            return Err(ApiError::InvalidField {
+                field: "results[].result.started_at",
+                message: format!(
+                    "result {n} started at {at}, {} s ahead of this server's clock (at most {skew}, \
+                     [probes] agent_max_skew): check the agent's clock",
+                    (at_ms - now_ms) / 1000
+                ),
+            });
+        }
+        if at_ms < now_ms - age.as_millis() {
+            return Err(ApiError::InvalidField {
+                field: "results[].result.started_at",
+                message: format!(
+                    "result {n} started at {at}, longer ago than this server takes results \
+                     ({age}, [probes] agent_max_age)"
+                ),
+            });
+        }
+    }
+    Ok(())
 }

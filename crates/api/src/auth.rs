@@ -7,7 +7,8 @@
 //!
 //! The JSON API authenticates with `Authorization: Bearer TOKEN` through the [`Principal`]
 //! extractor: no or a malformed header, or an unknown or revoked token, is 401; a role too
-//! weak for the action is 403 (from [`Principal::require`]).
+//! weak for the action is 403 (from [`Principal::require`]), and so is an agent's region
+//! the token does not name ([`Principal::require_region`]).
 
 use crate::ApiError;
 use crate::app::App;
@@ -16,6 +17,7 @@ use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
+use downbeat_domain::Slug;
 use downbeat_store::{ApiToken, Hash32, StoreError};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
@@ -24,11 +26,13 @@ use tokio::sync::Semaphore;
 
 pub use downbeat_domain::Role;
 
-/// An authenticated caller: a token's or a user's name and role.
+/// An authenticated caller: a token's or a user's name and role, and the vantage regions a
+/// token may push agent results for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
     pub name: String,
     pub role: Role,
+    pub regions: Vec<Slug>,
 }
 
 impl Principal {
@@ -42,6 +46,28 @@ impl Principal {
                 self.name, self.role, needed
             )))
         }
+    }
+
+    /// 403 unless this caller's token names `region` among those it may report for. Every
+    /// token needs it, an admin's too: a token issued without regions (all of them before
+    /// regions existed) reports for none and must be issued again with `--region`.
+    pub fn require_region(&self, region: &Slug) -> Result<(), ApiError> {
+        if self.regions.contains(region) {
+            return Ok(());
+        }
+        if self.regions.is_empty() {
+            return Err(ApiError::Forbidden(format!(
+                "token {:?} names no region to report for; issue one with \
+                 `downbeat token create --role agent --region {region}`",
+                self.name
+            )));
+        }
+        let names: Vec<&str> = self.regions.iter().map(Slug::as_str).collect();
+        Err(ApiError::Forbidden(format!(
+            "token {:?} may report for {}, not {region:?}",
+            self.name,
+            names.join(", ")
+        )))
     }
 }
 
@@ -62,11 +88,24 @@ pub fn secret_hash(secret: &str) -> Hash32 {
 
 pub use downbeat_domain::hex::hex;
 
-/// Creates a token named `name` with `role`; returns the secret, which is not stored.
+/// Creates a token named `name` with `role` (reporting for no region); returns the secret,
+/// which is not stored.
 pub async fn create_token(
     store: &dyn downbeat_store::Store,
     name: &str,
     role: Role,
+    now_ms: i64,
+) -> Result<String, StoreError> {
+    create_token_for_regions(store, name, role, &[], now_ms).await
+}
+
+/// Creates a token named `name` with `role` that may push agent results for `regions`;
+/// returns the secret, which is not stored.
+pub async fn create_token_for_regions(
+    store: &dyn downbeat_store::Store,
+    name: &str,
+    role: Role,
+    regions: &[Slug],
     now_ms: i64,
 ) -> Result<String, StoreError> {
     let secret = new_token_secret();
@@ -78,6 +117,7 @@ pub async fn create_token(
             hash: secret_hash(&secret),
             created_ms: now_ms,
             revoked_ms: None,
+            regions: regions.to_vec(),
         })
         .await?;
     Ok(secret)
@@ -91,6 +131,7 @@ pub async fn token_principal(app: &App, secret: &str) -> Result<Option<Principal
     Ok(Some(Principal {
         name: token.name,
         role: token.role,
+        regions: token.regions,
     }))
 }
 

@@ -92,7 +92,7 @@ impl Validator<'_> {
             }
             services.push(svc);
         }
-        let probes = self.probes(raw.probes)?;
+        let probes = self.probes(raw.probes, &retention)?;
         let mut monitors: Vec<MonitorConfig> = Vec::with_capacity(raw.monitors.len());
         for (i, table) in raw.monitors.into_iter().enumerate() {
             let m = self.monitor(i, table, &services)?;
@@ -433,8 +433,23 @@ impl Validator<'_> {
         })
     }
 
-    fn probes(&self, raw: RawProbes) -> Result<ProbeSettings, ConfigError> {
+    fn probes(&self, raw: RawProbes, retention: &Retention) -> Result<ProbeSettings, ConfigError> {
         let d = ProbeSettings::default();
+        let agent_max_skew = self.span(
+            "probes.agent_max_skew",
+            raw.agent_max_skew,
+            d.agent_max_skew,
+            Span::from_secs(1),
+            Span::from_secs(3_600),
+        )?;
+        // Older results would be pruned at once: the default shrinks to the retention.
+        let agent_max_age = self.span(
+            "probes.agent_max_age",
+            raw.agent_max_age,
+            d.agent_max_age.min(retention.raw),
+            Span::from_secs(60),
+            retention.raw,
+        )?;
         let positive = |key: &str, v: Option<u32>, default: u32| match v {
             Some(0) => Err(self.err(key, "must be at least 1")),
             Some(n) => Ok(n),
@@ -471,6 +486,8 @@ impl Validator<'_> {
                     })
                 })
                 .collect::<Result<_, _>>()?,
+            agent_max_skew,
+            agent_max_age,
         })
     }
 
@@ -920,6 +937,14 @@ mod tests {
                 &["monitor[0].id", "required"],
             ),
             (format!("{SVC}[probes]\nquorum = 0\n"), &["probes.quorum"]),
+            (
+                format!("{SVC}[probes]\nagent_max_skew = \"2h\"\n"),
+                &["probes.agent_max_skew"],
+            ),
+            (
+                format!("{SVC}[retention]\nraw = \"3d\"\n[probes]\nagent_max_age = \"4d\"\n"),
+                &["probes.agent_max_age"],
+            ),
         ];
         for (text, wants) in cases {
             let e = err(text);

@@ -162,6 +162,12 @@ pub struct ProbeSettings {
     /// DNS servers (`ip:port`) the probes resolve names with, instead of the system's
     /// `/etc/resolv.conf` (empty: the system's).
     pub resolvers: Vec<std::net::SocketAddr>,
+    /// An agent's result that started further in the future than this (by this server's
+    /// clock) is refused (default 30 s): a skewed clock must not keep a monitor down.
+    pub agent_max_skew: Span,
+    /// An agent's result older than this is refused (default 2 days, at most
+    /// `retention.raw`): the agent's buffer drains a long outage's backlog within it.
+    pub agent_max_age: Span,
 }
 
 impl Default for ProbeSettings {
@@ -173,6 +179,8 @@ impl Default for ProbeSettings {
             canary: None,
             concurrency: 512,
             resolvers: Vec::new(),
+            agent_max_skew: Span::from_secs(30),
+            agent_max_age: Span::from_secs(2 * 86_400),
         }
     }
 }

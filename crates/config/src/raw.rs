@@ -47,6 +47,8 @@ pub struct RawProbes {
     pub concurrency: Option<usize>,
     #[serde(default)]
     pub resolvers: Vec<String>,
+    pub agent_max_skew: Option<String>,
+    pub agent_max_age: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

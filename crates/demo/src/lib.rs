@@ -169,8 +169,19 @@ pub async fn run(opts: DemoOptions, shutdown: impl Future<Output = ()>) -> anyho
         .await
         .context("starting the server")?;
     let now_ms = clock.now().as_millisecond();
-    let agent_token =
-        auth::create_token(store.as_ref(), "demo-agents", Role::Agent, now_ms).await?;
+    // The agents' token names the regions they probe from (the first is this server's).
+    let agent_regions = REGIONS[1..]
+        .iter()
+        .map(|r| downbeat_domain::Slug::parse(r))
+        .collect::<Result<Vec<_>, _>>()?;
+    let agent_token = auth::create_token_for_regions(
+        store.as_ref(),
+        "demo-agents",
+        Role::Agent,
+        &agent_regions,
+        now_ms,
+    )
+    .await?;
     let operator_token =
         auth::create_token(store.as_ref(), "demo-operator", Role::Editor, now_ms).await?;
     let (stop_tx, stop) = watch::channel(false);
@@ -205,6 +216,8 @@ pub async fn run(opts: DemoOptions, shutdown: impl Future<Output = ()>) -> anyho
             dir.path().join(format!("agent-{region}")),
         );
         o.resolvers = vec![dns[i]];
+        // They run in this process and talk to its own listener, whatever address it has.
+        o.allow_plain_http = true;
         o.clock = clock.clone();
         o.flush = clock.real(Duration::from_secs(5), Duration::from_millis(25));
         o.refresh = Duration::from_secs(30);

@@ -84,6 +84,11 @@ pub enum TokenCommand {
         /// viewer (reads drafts), editor (manages incidents), admin, or agent (probe agents).
         #[arg(long, default_value = "editor")]
         role: String,
+        /// A vantage region the token's agents may report for, e.g. eu-west (repeat for
+        /// several). Required for an agent token; an admin token pushes agent results only
+        /// for the regions it names too.
+        #[arg(long = "region", value_name = "REGION")]
+        regions: Vec<String>,
     },
     /// List tokens (names, roles, dates; never the secrets).
     List {
@@ -145,10 +150,20 @@ pub struct DemoArgs {
 
 #[derive(Debug, Args)]
 pub struct AgentArgs {
-    /// The server's base URL, e.g. http://downbeat.internal:8080.
+    /// The server's base URL, e.g. https://downbeat.example (plain http:// only to this
+    /// machine, or with --allow-plain-http).
     #[arg(long, env = "DOWNBEAT_AGENT_SERVER")]
     pub server: String,
-    /// An API token with role `agent` (prefer the environment variable: flags show in `ps`).
+    /// A PEM file of the CA that signed the server's certificate (a private CA): trusted
+    /// instead of the public roots.
+    #[arg(long, env = "DOWNBEAT_AGENT_CA_FILE")]
+    pub ca_file: Option<PathBuf>,
+    /// Speak plain HTTP to a server on another machine: the token and the monitors'
+    /// headers cross the network in clear (use only on a network you trust).
+    #[arg(long, env = "DOWNBEAT_AGENT_ALLOW_PLAIN_HTTP")]
+    pub allow_plain_http: bool,
+    /// An API token with role `agent` that names this region (prefer the environment
+    /// variable: flags show in `ps`).
     #[arg(long, env = "DOWNBEAT_AGENT_TOKEN", hide_env_values = true)]
     pub token: String,
     /// This vantage point's region name, e.g. eu-west: the region its results are shown under.

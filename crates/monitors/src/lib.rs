@@ -15,16 +15,26 @@
 //! it, its failures are marked unreliable: they are shown, but blame nobody.
 //!
 //! Every result, local or pushed by an agent, goes through one writer: its latency is judged
-//! against its own baseline ([`crate::latency`]), it is stored in a batch, and the monitor's
-//! picture and state are updated. Transitions go to the notifier.
+//! against its own baseline ([`crate::latency`]), it is stored in a batch — once per
+//! monitor, region and start time, so a retried push changes nothing — and the monitor's
+//! picture and state are updated. A result that arrives late (older than its region's
+//! latest, than the monitor's state, or than the newest result by more than the freshness
+//! window, allowing for the clock skew agents may have: an agent's backlog) goes to the
+//! history only, so changes that already ended are not replayed.
+//!
+//! A transition is judged against flap suppression, saved as not yet told, queued to the
+//! notifier, and marked told. One whose save or queue fails is kept and tried again every
+//! few seconds ([`retry_notices`]); one saved but never queued (the process stopped in
+//! between) is queued at the next start. Its notice has a stable id, so queuing it again
+//! sends nothing twice.
 //!
 //! [`Monitors`] is the stage's handle.
 //!
 //! # Layout
 //! - this file: [`Monitors`], [`start`] (restore, the shared scheduler with this node's plan,
 //!   writer, canary, certificates),
-//!   [`record`] (judge, store, apply a batch), quorum and hysteresis, [`diagnose`] (the
-//!   operators' words).
+//!   [`record`] (judge, store, apply a batch), quorum and hysteresis, telling transitions
+//!   ([`retry_notices`]), [`diagnose`] (the operators' words).
 //! - [`latency`]: probe latency judged against its own time-of-day baseline.
 //! - [`diagnosis`]: the monitors' picture in public words (no targets, addresses or errors).
 //! - [`certs`]: certificate expiry warnings from the latest TLS results.
@@ -40,7 +50,7 @@ pub use metrics::ProbeMetrics;
 use crate::latency::Latency;
 use downbeat_config::{Config, MonitorConfig, ProbeSettings};
 use downbeat_domain::Clock;
-use downbeat_domain::event::CheckState;
+use downbeat_domain::event::{CheckState, Notice};
 use downbeat_notify::Notifier;
 use downbeat_probe::schedule::{Canary, Plan, Report, Scheduler};
 use downbeat_probe::{Cause, Outcome, ProbeResult, ProbeSpec, Prober};
@@ -99,11 +109,24 @@ pub struct Incoming {
     pub result: ProbeResult,
 }
 
-/// Start times (ms) of the latest results received per (monitor, agent region), to spot a
-/// retried batch; a few per key, since an agent's results of one monitor may arrive out of
-/// order when probes overlap.
-const RECENT_PER_KEY: usize = 16;
-type RecentStarts = HashMap<(usize, Arc<str>), std::collections::VecDeque<i64>>;
+/// What [`record`] made of a batch.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Recorded {
+    /// Stored now (and applied to the picture).
+    pub new: usize,
+    /// Stored before, by a retried push or earlier in the batch: ignored.
+    pub duplicates: usize,
+}
+
+/// A monitor's change the notifier does not have yet: its notification could not be
+/// queued, or the change could not be saved. Tried again by [`retry_notices`].
+#[derive(Debug, Clone)]
+struct Unsent {
+    state: MonitorState,
+    /// What to queue (none: flap suppression held it back; only the save is owed).
+    notice: Option<Notice>,
+    saved: bool,
+}
 
 /// The monitors stage's handle: every monitor's picture, shared by the scheduler, the
 /// writer and the API, and what they need. Cheap to clone.
@@ -123,7 +146,8 @@ pub struct Inner {
     pub metrics: ProbeMetrics,
     region: Arc<str>,
     index: HashMap<String, usize>,
-    recent: Mutex<RecentStarts>,
+    /// Changes not yet told, oldest first.
+    unsent: tokio::sync::Mutex<Vec<Unsent>>,
     latest: RwLock<HashMap<usize, BTreeMap<Arc<str>, RegionResult>>>,
     states: Mutex<Vec<Hysteresis>>,
     canary: Canary,
@@ -157,7 +181,7 @@ impl Monitors {
                 .enumerate()
                 .map(|(i, m)| (m.id.to_string(), i))
                 .collect(),
-            recent: Mutex::new(HashMap::new()),
+            unsent: tokio::sync::Mutex::new(Vec::new()),
             latest: RwLock::new(HashMap::new()),
             states: Mutex::new(vec![Hysteresis::default(); count]),
             canary: Canary::default(),
@@ -178,27 +202,6 @@ impl Monitors {
     /// The index of the monitor with this id.
     pub fn index_of(&self, id: &str) -> Option<usize> {
         self.index.get(id).copied()
-    }
-
-    /// Whether a result of monitor `i` from `region` that started at `at_ms` was stored
-    /// already (a retried push).
-    pub fn already_received(&self, i: usize, region: &Arc<str>, at_ms: i64) -> bool {
-        let recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
-        recent
-            .get(&(i, region.clone()))
-            .is_some_and(|q| q.contains(&at_ms))
-    }
-
-    /// Remembers stored results of `region` as (monitor index, start ms).
-    pub fn received(&self, region: &Arc<str>, keys: &[(usize, i64)]) {
-        let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
-        for &(i, at_ms) in keys {
-            let q = recent.entry((i, region.clone())).or_default();
-            if q.len() == RECENT_PER_KEY {
-                q.pop_front();
-            }
-            q.push_back(at_ms);
-        }
     }
 
     /// The latest result per region of monitor `index`.
@@ -230,6 +233,9 @@ pub async fn start(
         return Ok(Vec::new());
     }
     restore(monitors).await?;
+    if let Err(e) = retry_notices(monitors).await {
+        tracing::warn!(error = %e, "could not queue the monitor changes left from before; will retry");
+    }
     let prober = match Prober::with_resolvers(&config.probes.resolvers) {
         Ok(p) => p,
         Err(e) => {
@@ -273,7 +279,9 @@ pub async fn start(
     Ok(tasks)
 }
 
-/// Looks for certificates to warn about every [`CERTS_EVERY_MS`] of the clock's time.
+/// Looks for certificates to warn about every [`CERTS_EVERY_MS`] of the clock's time, and
+/// queues changes whose notification could not be queued ([`retry_notices`]) every
+/// [`CERTS_LOOK_EVERY`].
 async fn watch_certificates(monitors: Monitors, mut stopped: watch::Receiver<bool>) {
     let mut last: Option<i64> = None;
     loop {
@@ -281,6 +289,9 @@ async fn watch_certificates(monitors: Monitors, mut stopped: watch::Receiver<boo
         if last.is_none_or(|t| now_ms < t || now_ms - t >= CERTS_EVERY_MS) {
             last = Some(now_ms);
             certs::check(&monitors, now_ms).await;
+        }
+        if let Err(e) = retry_notices(&monitors).await {
+            tracing::warn!(error = %e, "could not queue a monitor change yet; will retry");
         }
         tokio::select! {
             _ = tokio::time::sleep(CERTS_LOOK_EVERY) => {}
@@ -301,10 +312,10 @@ async fn restore(monitors: &Monitors) -> Result<(), StoreError> {
         .enumerate()
         .map(|(i, m)| (m.id.as_str(), i))
         .collect();
+    let saved = monitors.probes.monitor_states().await?;
     {
-        let saved = monitors.probes.monitor_states().await?;
         let mut states = monitors.states.lock().unwrap_or_else(|e| e.into_inner());
-        for s in saved {
+        for s in &saved {
             if let Some(&i) = index.get(s.monitor.as_str()) {
                 states[i] = Hysteresis {
                     down: s.state == CheckState::Down,
@@ -314,6 +325,26 @@ async fn restore(monitors: &Monitors) -> Result<(), StoreError> {
                     good_rounds: 0,
                 };
             }
+        }
+    }
+    // A change saved but never queued (the process stopped, or the queue failed, in
+    // between): queue it now, unless the monitor is flapping (then its summary tells).
+    let untold: Vec<&MonitorState> = saved
+        .iter()
+        .filter(|s| !s.notified && index.contains_key(s.monitor.as_str()))
+        .collect();
+    if !untold.is_empty() {
+        let notifier = &monitors.notifier;
+        let flaps_known = notifier.flaps.load(notifier.store.as_ref()).await.is_ok();
+        let mut unsent = monitors.unsent.lock().await;
+        for s in untold {
+            let m = &monitors.config.monitors[index[s.monitor.as_str()]];
+            let held = flaps_known && notifier.flaps.is_flapping(m.id.as_str());
+            unsent.push(Unsent {
+                state: s.clone(),
+                notice: (!held).then(|| Notifier::monitor_event(m, s)),
+                saved: true,
+            });
         }
     }
     let since = monitors.clock.now().as_millisecond() - 3_600_000;
@@ -427,12 +458,20 @@ async fn save_latency(monitors: &Monitors) {
 
 /// Judges, stores and applies a batch of results (drained). With `must_store`, a batch the
 /// store refuses is not applied either, and the error is returned (the agent retries it).
+///
+/// A result already stored (same monitor, region and start: a retried push) is counted as a
+/// duplicate and changes nothing. A new result always goes to the history; it moves the
+/// monitor's state only when it is current: not older than its region's latest result,
+/// than the monitor's state, or (by more than the freshness window) than the newest result
+/// of any region — the last two allowing for `[probes] agent_max_skew` between clocks. So a
+/// backlog that arrives late fills history without replaying changes that have already
+/// ended.
 #[tracing::instrument(name = "probe results", skip_all, fields(results = batch.len()))]
 pub async fn record(
     monitors: &Monitors,
     batch: &mut Vec<Incoming>,
     must_store: bool,
-) -> Result<(), StoreError> {
+) -> Result<Recorded, StoreError> {
     let local_reliable = monitors.canary.reachable();
     let mut rows = Vec::with_capacity(batch.len());
     let mut judged = Vec::with_capacity(batch.len());
@@ -459,53 +498,180 @@ pub async fn record(
         judged.push((i, region, reliable, result));
     }
     let outcomes: Vec<&'static str> = rows.iter().map(|r| r.outcome.as_str()).collect();
-    let stored = monitors.probes.insert_probe_results(rows).await;
-    if let Err(e) = &stored {
-        tracing::warn!(error = %e, "could not store probe results");
-        if must_store {
-            return stored;
+    let count = rows.len();
+    let mut failed = None;
+    let new = match monitors.probes.insert_probe_results(rows).await {
+        Ok(new) => new,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not store probe results");
+            if must_store {
+                return Err(e);
+            }
+            // This node's own results still update the picture.
+            failed = Some(e);
+            vec![true; count]
         }
-    }
+    };
     let mut changes = Vec::new();
-    for (i, region, reliable, result) in judged {
-        let at = result.started_at;
-        let explanation = result.explanation();
-        monitors
-            .latest
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry(i)
-            .or_default()
-            .insert(
-                region.clone(),
-                RegionResult {
-                    region,
-                    at,
-                    reliable,
-                    explanation,
-                    result,
-                },
-            );
-        if let Some(change) = evaluate(monitors, i, at.as_millisecond()) {
-            changes.push(change);
+    let mut recorded = Recorded::default();
+    for ((i, region, reliable, result), (new, outcome)) in
+        judged.into_iter().zip(new.into_iter().zip(outcomes))
+    {
+        if !new {
+            recorded.duplicates += 1;
+            continue;
         }
-    }
-    for o in outcomes {
+        recorded.new += 1;
         monitors
             .metrics
             .probes
-            .get_or_create(&metrics::OutcomeLabel { outcome: o })
+            .get_or_create(&metrics::OutcomeLabel { outcome })
             .inc();
+        let at_ms = result.started_at.as_millisecond();
+        if apply(monitors, i, region, reliable, result)
+            && let Some(change) = evaluate(monitors, i, at_ms)
+        {
+            changes.push(change);
+        }
     }
     for c in changes {
         tracing::info!(monitor = %c.monitor, state = %c.state, cause = ?c.cause, "monitor state changed");
-        let m = &monitors.config.monitors[monitors.index[c.monitor.as_str()]];
-        monitors.notifier.monitor_changed(m, &c).await;
-        if let Err(e) = monitors.probes.save_monitor_state(c).await {
-            tracing::warn!(error = %e, "could not save monitor state");
+        tell(monitors, c).await;
+    }
+    match failed {
+        Some(e) => Err(e),
+        None => Ok(recorded),
+    }
+}
+
+/// Puts a new result of monitor `i` into its picture (unless its region has a newer one);
+/// whether it is current enough to move the monitor's state (see [`record`]).
+fn apply(
+    monitors: &Monitors,
+    i: usize,
+    region: Arc<str>,
+    reliable: bool,
+    result: ProbeResult,
+) -> bool {
+    let m = &monitors.config.monitors[i];
+    let fresh_ms = 3 * m.interval.as_millis() + m.probe.timeout().as_millis() as i64;
+    let at = result.started_at;
+    let at_ms = at.as_millisecond();
+    let mut latest = monitors.latest.write().unwrap_or_else(|e| e.into_inner());
+    let picture = latest.entry(i).or_default();
+    if picture
+        .get(&region)
+        .is_some_and(|r| r.at.as_millisecond() > at_ms)
+    {
+        return false;
+    }
+    let newest_ms = picture
+        .values()
+        .map(|r| r.at.as_millisecond())
+        .max()
+        .unwrap_or(at_ms);
+    let explanation = result.explanation();
+    picture.insert(
+        region.clone(),
+        RegionResult {
+            region,
+            at,
+            reliable,
+            explanation,
+            result,
+        },
+    );
+    drop(latest);
+    let since_ms = monitors
+        .states
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(i)
+        .and_then(|h| h.since_ms);
+    // Across regions, times come from different clocks, which may differ by as much as
+    // agents are allowed to be ahead: comparisons across them allow that much.
+    let skew_ms = monitors.config.probes.agent_max_skew.as_millis();
+    since_ms.is_none_or(|s| at_ms + skew_ms >= s) && at_ms + fresh_ms + skew_ms >= newest_ms
+}
+
+/// Saves a monitor's change and hands it to the notifier: judged against flap suppression
+/// once, saved as not yet told, queued, then marked told. What fails is kept for
+/// [`retry_notices`] (and a change saved untold is queued again at the next start).
+async fn tell(monitors: &Monitors, mut state: MonitorState) {
+    let m = &monitors.config.monitors[monitors.index[state.monitor.as_str()]];
+    let notice = monitors.notifier.monitor_notice(m, &state).await;
+    state.notified = notice.is_none();
+    let mut unsent = Unsent {
+        state,
+        notice,
+        saved: false,
+    };
+    let mut pending = monitors.unsent.lock().await;
+    // Changes already waiting go first, so that one monitor's are told in order.
+    if pending.is_empty() {
+        match deliver(monitors, &mut unsent).await {
+            Ok(()) => return,
+            Err(e) => tracing::warn!(monitor = %unsent.state.monitor, error = %e,
+                "could not save or queue a monitor change; will retry"),
         }
     }
-    stored
+    pending.push(unsent);
+}
+
+/// Saves (if not yet saved, and still the monitor's state) and queues one change, then
+/// marks it told.
+async fn deliver(monitors: &Monitors, u: &mut Unsent) -> Result<(), StoreError> {
+    if !u.saved {
+        if is_current(monitors, &u.state) {
+            monitors.probes.save_monitor_state(u.state.clone()).await?;
+        }
+        u.saved = true;
+    }
+    if let Some(notice) = &u.notice {
+        monitors.notifier.enqueue(notice.clone()).await?;
+        u.notice = None;
+    }
+    if !u.state.notified {
+        u.state.notified = true;
+        if let Err(e) = monitors
+            .probes
+            .monitor_notified(&u.state.monitor, u.state.since_ms)
+            .await
+        {
+            // Queued: at worst it is queued again at the next start, under the same id.
+            tracing::warn!(monitor = %u.state.monitor, error = %e, "could not mark a monitor change as told");
+        }
+    }
+    Ok(())
+}
+
+/// Whether `state` is still the monitor's state in memory (an older one must not be saved
+/// over a newer one).
+fn is_current(monitors: &Monitors, state: &MonitorState) -> bool {
+    let Some(&i) = monitors.index.get(state.monitor.as_str()) else {
+        return false;
+    };
+    let states = monitors.states.lock().unwrap_or_else(|e| e.into_inner());
+    states[i].since_ms == Some(state.since_ms)
+        && states[i].down == (state.state == CheckState::Down)
+}
+
+/// Saves and queues the monitor changes that could not be (oldest first), stopping at the
+/// first failure; how many are done. Run every few seconds and at start.
+pub async fn retry_notices(monitors: &Monitors) -> Result<usize, StoreError> {
+    let mut pending = monitors.unsent.lock().await;
+    let mut done = 0;
+    while let Some(u) = pending.first_mut() {
+        deliver(monitors, u).await?;
+        pending.remove(0);
+        done += 1;
+    }
+    Ok(done)
+}
+
+/// How many monitor changes wait to be saved or queued.
+pub async fn untold(monitors: &Monitors) -> usize {
+    monitors.unsent.lock().await.len()
 }
 
 /// Applies quorum and hysteresis after a new result of monitor `i`; returns a transition.
@@ -537,6 +703,7 @@ fn evaluate(monitors: &Monitors, i: usize, now_ms: i64) -> Option<MonitorState> 
                 state: CheckState::Down,
                 since_ms: now_ms,
                 cause: h.cause,
+                notified: false,
             });
         }
     } else {
@@ -551,6 +718,7 @@ fn evaluate(monitors: &Monitors, i: usize, now_ms: i64) -> Option<MonitorState> 
                 state: CheckState::Up,
                 since_ms: now_ms,
                 cause: None,
+                notified: false,
             });
         }
     }

@@ -196,26 +196,38 @@ impl Notifier {
         }
     }
 
-    /// Queues the notification of a monitor's hysteresis transition (down or up), unless the
-    /// monitor is flapping: then [`flap`] holds it and a summary follows when it settles.
-    pub async fn monitor_changed(&self, m: &MonitorConfig, state: &downbeat_store::MonitorState) {
-        let down = state.state == CheckState::Down;
+    /// The notice of a monitor's hysteresis transition (down or up): keyed by the monitor
+    /// and the time its new state began, so queuing it again sends nothing twice.
+    pub fn monitor_event(m: &MonitorConfig, state: &downbeat_store::MonitorState) -> Notice {
         let change = MonitorChange {
             monitor: state.monitor.clone(),
             cause: state.cause,
         };
-        let event = Notice::new(
+        Notice::new(
             m.service.as_str(),
             state.since_ms,
-            Event::monitor(down, change),
+            Event::monitor(state.state == CheckState::Down, change),
         )
-        .about(m.component.as_ref().map(|c| c.as_str()));
+        .about(m.component.as_ref().map(|c| c.as_str()))
+    }
+
+    /// Judges a monitor's transition against flap suppression — once per transition — and
+    /// returns what to queue: the change itself ([`Notifier::monitor_event`]), or
+    /// `monitor.flapping` when this change made the monitor flapping, or nothing while it
+    /// flaps ([`flap`] holds the change, and a summary follows when it settles). The caller
+    /// queues it with [`Notifier::enqueue`] and keeps it to queue again if that fails.
+    pub async fn monitor_notice(
+        &self,
+        m: &MonitorConfig,
+        state: &downbeat_store::MonitorState,
+    ) -> Option<Notice> {
+        let down = state.state == CheckState::Down;
+        let event = Self::monitor_event(m, state);
         let flaps = &self.flaps;
         if let Err(e) = flaps.load(self.store.as_ref()).await {
             // Without the saved state the change is told: better once too often than never.
             tracing::warn!(error = %e, "could not load flap states");
-            self.enqueue_or_log(event).await;
-            return;
+            return Some(event);
         }
         match flaps
             .transition(
@@ -227,12 +239,13 @@ impl Notifier {
             )
             .await
         {
-            flap::Verdict::Send => self.enqueue_or_log(event).await,
-            flap::Verdict::Flapping(e) => self.enqueue_or_log(e).await,
+            flap::Verdict::Send => Some(event),
+            flap::Verdict::Flapping(e) => Some(e),
             flap::Verdict::Hold => {
                 self.metrics.notify_held.inc();
                 tracing::info!(monitor = %state.monitor, state = %state.state,
                 "monitor is flapping; change held for the summary");
+                None
             }
         }
     }

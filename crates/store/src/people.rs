@@ -7,7 +7,7 @@ mod sqlite;
 use crate::StoreError;
 use crate::sql::{At, FromRow, Param, RowLike, bytes};
 use async_trait::async_trait;
-use downbeat_domain::Role;
+use downbeat_domain::{Role, Slug};
 
 #[async_trait]
 pub trait PeopleStore: Send + Sync + 'static {
@@ -65,15 +65,16 @@ pub(crate) mod sql {
 
     /// Parameters: [`super::token_params`].
     pub const INSERT_TOKEN: Sql = sql!(
-        "INSERT INTO api_tokens (name, role, hash, created_ms, revoked_ms)
-         VALUES ($1, $2, $3, $4, $5) RETURNING id"
+        "INSERT INTO api_tokens (name, role, hash, created_ms, revoked_ms, regions)
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id"
     );
     pub const TOKEN_BY_HASH: Sql = sql!(
-        "SELECT id, name, role, hash, created_ms, revoked_ms FROM api_tokens
+        "SELECT id, name, role, hash, created_ms, revoked_ms, regions FROM api_tokens
          WHERE hash = $1 AND revoked_ms IS NULL"
     );
-    pub const TOKENS: Sql =
-        sql!("SELECT id, name, role, hash, created_ms, revoked_ms FROM api_tokens ORDER BY name");
+    pub const TOKENS: Sql = sql!(
+        "SELECT id, name, role, hash, created_ms, revoked_ms, regions FROM api_tokens ORDER BY name"
+    );
     pub const REVOKE_TOKEN: Sql =
         sql!("UPDATE api_tokens SET revoked_ms = $2 WHERE name = $1 AND revoked_ms IS NULL");
     /// Parameters: `$1` the user's name, `$2` the new password hash. Run before
@@ -156,10 +157,22 @@ pub struct ApiToken {
     pub hash: Hash32,
     pub created_ms: i64,
     pub revoked_ms: Option<i64>,
+    /// The vantage regions the token may push agent results for (and fetch assignments
+    /// of); empty: none. Stored as one space-separated text.
+    pub regions: Vec<Slug>,
+}
+
+impl ApiToken {
+    /// The regions as stored: space-separated.
+    fn regions_text(&self) -> String {
+        let words: Vec<&str> = self.regions.iter().map(Slug::as_str).collect();
+        words.join(" ")
+    }
 }
 
 impl FromRow for ApiToken {
     fn from_row(r: &impl RowLike) -> Result<Self, StoreError> {
+        let regions: String = r.get(6)?;
         Ok(ApiToken {
             id: r.get(0)?,
             name: r.get(1)?,
@@ -167,14 +180,33 @@ impl FromRow for ApiToken {
             hash: bytes(r.get(3)?, "hash")?,
             created_ms: r.get(4)?,
             revoked_ms: r.get(5)?,
+            regions: regions
+                .split_whitespace()
+                .map(|w| {
+                    Slug::parse(w)
+                        .map_err(|e| At("api_tokens", "regions").unreadable(regions.clone(), e))
+                })
+                .collect::<Result<_, _>>()?,
         })
     }
 }
 
-/// The parameters of [`sql::INSERT_TOKEN`]. `hash` is `t.hash` as a slice, made by the
-/// caller (both drivers bind byte slices, not arrays).
-fn token_params<'a>(t: &'a ApiToken, hash: &'a &'a [u8]) -> [&'a dyn Param; 5] {
-    [&t.name, &t.role, hash, &t.created_ms, &t.revoked_ms]
+/// The parameters of [`sql::INSERT_TOKEN`]. `hash` is `t.hash` as a slice and `regions` the
+/// stored text of `t.regions`, made by the caller (both drivers bind byte slices, not
+/// arrays).
+fn token_params<'a>(
+    t: &'a ApiToken,
+    hash: &'a &'a [u8],
+    regions: &'a String,
+) -> [&'a dyn Param; 6] {
+    [
+        &t.name,
+        &t.role,
+        hash,
+        &t.created_ms,
+        &t.revoked_ms,
+        regions,
+    ]
 }
 
 /// What a second token of the same name is.

@@ -14,8 +14,14 @@ use std::sync::Arc;
 
 #[async_trait]
 pub trait ProbeStore: Send + Sync + 'static {
-    /// Stores a batch of monitor results and their hourly roll-ups in one transaction.
-    async fn insert_probe_results(&self, batch: Vec<NewProbeResult>) -> Result<(), StoreError>;
+    /// Stores a batch of monitor results and their hourly roll-ups in one transaction. A
+    /// result is stored once per (monitor, region, start time): the answer says, per result
+    /// of the batch in order, whether it is new (false: stored before, by a retried push or
+    /// earlier in this batch). Only new results count in the roll-ups.
+    async fn insert_probe_results(
+        &self,
+        batch: Vec<NewProbeResult>,
+    ) -> Result<Vec<bool>, StoreError>;
 
     /// Results of a monitor at or after `since_ms`, oldest first, at most `limit`.
     async fn probe_results(
@@ -45,6 +51,10 @@ pub trait ProbeStore: Send + Sync + 'static {
 
     /// Saves one monitor's hysteresis state.
     async fn save_monitor_state(&self, state: MonitorState) -> Result<(), StoreError>;
+
+    /// Marks the change of `monitor` to the state that began at `since_ms` as told to the
+    /// notifier (a newer state of the monitor is left as it is).
+    async fn monitor_notified(&self, monitor: &str, since_ms: i64) -> Result<(), StoreError>;
 }
 
 /// The columns [`StoredProbeResult`] reads, in order.
@@ -76,16 +86,19 @@ pub(crate) mod sql {
          FROM probe_hours WHERE monitor = $1 AND hour_ms >= $2 GROUP BY d ORDER BY d"
     );
     pub const MONITOR_STATES: Sql =
-        sql!("SELECT monitor, state, since_ms, cause FROM monitor_states");
+        sql!("SELECT monitor, state, since_ms, cause, notified FROM monitor_states");
     /// Parameters: [`super::monitor_state_params`].
     pub const SAVE_MONITOR_STATE: Sql = sql!(
-        "INSERT INTO monitor_states (monitor, state, since_ms, cause) VALUES ($1, $2, $3, $4)
+        "INSERT INTO monitor_states (monitor, state, since_ms, cause, notified)
+         VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (monitor) DO UPDATE SET state = excluded.state, since_ms = excluded.since_ms,
-            cause = excluded.cause"
+            cause = excluded.cause, notified = excluded.notified"
     );
     /// The first monitor after `$1` with raw results (see `reports::sql::PRUNE_REPORTS`).
     pub const NEXT_RESULT_MONITOR: Sql =
         sql!("SELECT monitor FROM probe_results WHERE monitor > $1 ORDER BY monitor LIMIT 1");
+    pub const MONITOR_NOTIFIED: Sql =
+        sql!("UPDATE monitor_states SET notified = $3 WHERE monitor = $1 AND since_ms = $2");
     // By time, one monitor and one chunk at a time, through the (monitor, at_ms) index (see
     // `reports::sql::PRUNE_REPORTS`).
     pub const PRUNE_RESULTS: Sql = sql!(
@@ -189,6 +202,10 @@ pub struct MonitorState {
     pub state: CheckState,
     pub since_ms: i64,
     pub cause: Option<Cause>,
+    /// Whether the notifier has the change to this state (queued it, or held it back as
+    /// flapping). Saved false with the change itself, set once it is queued, so a change
+    /// whose notification could not be queued is queued again.
+    pub notified: bool,
 }
 
 impl FromRow for MonitorState {
@@ -198,22 +215,23 @@ impl FromRow for MonitorState {
             state: r.word(1, At("monitor_states", "state"))?,
             since_ms: r.get(2)?,
             cause: r.word_opt(3, At("monitor_states", "cause"))?,
+            notified: r.get(4)?,
         })
     }
 }
 
 /// The parameters of [`sql::SAVE_MONITOR_STATE`].
-fn monitor_state_params(m: &MonitorState) -> [&dyn Param; 4] {
-    [&m.monitor, &m.state, &m.since_ms, &m.cause]
+fn monitor_state_params(m: &MonitorState) -> [&dyn Param; 5] {
+    [&m.monitor, &m.state, &m.since_ms, &m.cause, &m.notified]
 }
 
 pub const HOUR_MS: i64 = 3_600_000;
 
 /// The hourly roll-up increments of a batch of results: (monitor, region, hour) →
 /// (probes, failures, total ms).
-pub fn probe_hour_increments(
-    batch: &[NewProbeResult],
-) -> BTreeMap<(&str, &str, i64), (i64, i64, f64)> {
+pub fn probe_hour_increments<'a>(
+    batch: impl IntoIterator<Item = &'a NewProbeResult>,
+) -> BTreeMap<(&'a str, &'a str, i64), (i64, i64, f64)> {
     let mut out = BTreeMap::new();
     for r in batch {
         let hour = r.at_ms.div_euclid(HOUR_MS) * HOUR_MS;

@@ -10,8 +10,10 @@ pub fn run(args: AgentArgs) -> anyhow::Result<()> {
     let mut opts = AgentOptions::new(&args.server, &args.token, &args.region, args.buffer_dir);
     opts.canary = args.canary;
     opts.refresh = args.refresh;
+    opts.ca_file = args.ca_file;
+    opts.allow_plain_http = args.allow_plain_http;
     let agent = Agent::new(opts).map_err(|e| match e {
-        AgentError::BadRegion(_) | AgentError::BadServer(_) => {
+        AgentError::BadRegion(_) | AgentError::Server(_) => {
             anyhow::Error::new(UsageError(e.to_string()))
         }
         other => anyhow::Error::new(other),

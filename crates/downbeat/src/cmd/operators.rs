@@ -6,6 +6,7 @@ use crate::cli::{StoreArgs, TokenCommand, UserCommand};
 use anyhow::Context;
 use downbeat_api::auth::{self, Role};
 use downbeat_config::Config;
+use downbeat_domain::Slug;
 use downbeat_store::{Store, StoreError, UserRow};
 use std::io::{BufRead, IsTerminal};
 use std::sync::Arc;
@@ -38,6 +39,29 @@ fn role(s: &str, allowed: &[Role]) -> anyhow::Result<Role> {
         })
 }
 
+/// The regions of `--region`: slugs; required for an agent token, allowed for an admin's
+/// (which pushes agent results only for regions it names), refused for the others.
+fn token_regions(role: Role, regions: &[String]) -> anyhow::Result<Vec<Slug>> {
+    let regions: Vec<Slug> = regions
+        .iter()
+        .map(|r| {
+            Slug::parse(r).map_err(|e| UsageError(format!("--region {r:?}: {e} (like eu-west)")))
+        })
+        .collect::<Result<_, _>>()?;
+    match role {
+        Role::Agent if regions.is_empty() => Err(UsageError(
+            "an agent token needs --region: the region(s) its agents report for, e.g. --region eu-west"
+                .into(),
+        )
+        .into()),
+        Role::Viewer | Role::Editor if !regions.is_empty() => Err(UsageError(format!(
+            "--region is for agent and admin tokens; a {role} token pushes no results"
+        ))
+        .into()),
+        _ => Ok(regions),
+    }
+}
+
 fn check_name(kind: &str, name: &str) -> anyhow::Result<()> {
     let ok = !name.is_empty()
         && name.len() <= 64
@@ -67,18 +91,31 @@ pub fn token(c: TokenCommand) -> anyhow::Result<()> {
                 store,
                 name,
                 role: r,
+                regions,
             } => {
                 check_name("token", &name)?;
                 let role = role(&r, &Role::ALL)?;
+                let regions = token_regions(role, &regions)?;
                 let store = open(&store).await?;
                 let now = jiff::Timestamp::now().as_millisecond();
-                let secret = match auth::create_token(&*store, &name, role, now).await {
-                    Ok(s) => s,
-                    Err(StoreError::Conflict(m)) => return Err(UsageError(m).into()),
-                    Err(e) => return Err(anyhow::Error::new(e).context("creating the token")),
+                let secret =
+                    match auth::create_token_for_regions(&*store, &name, role, &regions, now)
+                        .await
+                    {
+                        Ok(s) => s,
+                        Err(StoreError::Conflict(m)) => return Err(UsageError(m).into()),
+                        Err(e) => {
+                            return Err(anyhow::Error::new(e).context("creating the token"));
+                        }
+                    };
+                let reporting = if regions.is_empty() {
+                    String::new()
+                } else {
+                    let names: Vec<&str> = regions.iter().map(Slug::as_str).collect();
+                    format!(", reporting for {}", names.join(", "))
                 };
                 eprintln!(
-                    "Created token {name:?} with role {role}. It is shown once; store it now:"
+                    "Created token {name:?} with role {role}{reporting}. It is shown once; store it now:"
                 );
                 println!("{secret}");
                 Ok(())
@@ -90,8 +127,14 @@ pub fn token(c: TokenCommand) -> anyhow::Result<()> {
                         Some(ms) => format!("revoked {}", date(ms)),
                         None => "active".into(),
                     };
+                    let regions = if t.regions.is_empty() {
+                        String::new()
+                    } else {
+                        let names: Vec<&str> = t.regions.iter().map(Slug::as_str).collect();
+                        format!("\tregions {}", names.join(","))
+                    };
                     println!(
-                        "{}\t{}\tcreated {}\t{state}",
+                        "{}\t{}\tcreated {}\t{state}{regions}",
                         t.name,
                         t.role,
                         date(t.created_ms)

@@ -38,13 +38,15 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// A new API token from `downbeat token create`, printed alone on the last line.
-fn create_token(config: &Path, data: &Path, name: &str, role: &str) -> String {
+/// A new API token from `downbeat token create`, printed alone on the last line, reporting
+/// for `regions`.
+fn create_token(config: &Path, data: &Path, name: &str, role: &str, regions: &[&str]) -> String {
     let out = Command::new(BIN)
         .args([
             "token", "create", "--name", name, "--role", role, "--config",
         ])
         .arg(config)
+        .args(regions.iter().flat_map(|r| ["--region", r]))
         .arg("--data-dir")
         .arg(data)
         .output()
@@ -207,8 +209,14 @@ async fn agents_push_under_their_region_and_one_failing_vantage_pages_nobody() {
     let (target, closed) = (target().await, free_port());
     let config = config(dir.path(), target, closed);
     let data = dir.path().join("data");
-    let token = create_token(&config, &data, "agents", "agent");
-    let editor = create_token(&config, &data, "someone", "editor");
+    let token = create_token(
+        &config,
+        &data,
+        "agents",
+        "agent",
+        &["us-east", "ap-south", "eu-broken"],
+    );
+    let editor = create_token(&config, &data, "someone", "editor", &[]);
     let port = free_port();
     let _server = serve(&config, &data, port);
     let http = client();
@@ -314,7 +322,7 @@ async fn the_agent_buffers_while_the_server_is_down_and_delivers_after_it_return
     let (target, closed) = (target().await, free_port());
     let config = config(dir.path(), target, closed);
     let data = dir.path().join("data");
-    let token = create_token(&config, &data, "agents", "agent");
+    let token = create_token(&config, &data, "agents", "agent", &["us-east"]);
     let port = free_port();
     let buffer = dir.path().join("buffer");
     let server = serve(&config, &data, port);
@@ -374,5 +382,78 @@ async fn the_agent_buffers_while_the_server_is_down_and_delivers_after_it_return
     assert!(
         !during.is_empty(),
         "no us-east result probed during the outage was delivered: {results:#}"
+    );
+}
+
+/// `downbeat token create --region` and `downbeat agent`'s refusals, as an operator meets
+/// them: an agent token names its regions, and the agent will not send its token in clear
+/// to another machine.
+#[test]
+fn agent_tokens_name_their_regions_and_the_agent_refuses_plain_http_elsewhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path(), 1, 2);
+    let data = dir.path().join("data");
+    let token = |args: &[&str]| {
+        let out = Command::new(BIN)
+            .args(["token", "create", "--config"])
+            .arg(&config)
+            .arg("--data-dir")
+            .arg(&data)
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    for (args, says) in [
+        (&["--name", "a", "--role", "agent"][..], "--region"),
+        (
+            &["--name", "b", "--role", "agent", "--region", "EU West"][..],
+            "--region \"EU West\"",
+        ),
+        (
+            &["--name", "c", "--role", "editor", "--region", "eu-west"][..],
+            "agent and admin",
+        ),
+    ] {
+        let (code, err) = token(args);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+    let (code, err) = token(&[
+        "--name", "agents", "--role", "agent", "--region", "eu-west", "--region", "us-east",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("reporting for eu-west, us-east"), "{err}");
+    let list = Command::new(BIN)
+        .args(["token", "list", "--config"])
+        .arg(&config)
+        .arg("--data-dir")
+        .arg(&data)
+        .output()
+        .unwrap();
+    let list = String::from_utf8_lossy(&list.stdout);
+    assert!(list.contains("regions eu-west,us-east"), "{list}");
+
+    let out = Command::new(BIN)
+        .args([
+            "agent",
+            "--server",
+            "http://192.0.2.10:8080",
+            "--region",
+            "eu-west",
+        ])
+        .arg("--buffer-dir")
+        .arg(dir.path().join("buffer"))
+        .env("DOWNBEAT_AGENT_TOKEN", "dbt_x")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("plain HTTP") && err.contains("--allow-plain-http"),
+        "{err}"
     );
 }

@@ -115,7 +115,10 @@ fn database_passwords_never_reach_the_logs() {
     assert!(all.contains("***") || all.contains("store"), "{all}");
     // Logs to a pipe or file are plain text: no terminal colour codes.
     assert!(all.contains("opening store"), "{all}");
-    assert!(!all.contains('\x1b'), "escape codes in a log that is not a terminal: {all:?}");
+    assert!(
+        !all.contains('\x1b'),
+        "escape codes in a log that is not a terminal: {all:?}"
+    );
 }
 
 impl Drop for Server {

@@ -134,6 +134,20 @@ async fn api_post(app: &TestApp, token: &str, path: &str, body: Value) -> Value 
     r.json().await.unwrap_or(Value::Null)
 }
 
+/// A token for the agents of region `eu-agent`, the region [`push`] reports for.
+async fn agent_token(app: &TestApp) -> String {
+    let region = downbeat_domain::Slug::parse("eu-agent").unwrap();
+    auth::create_token_for_regions(
+        &*app.app.store,
+        "agent",
+        Role::Agent,
+        &[region],
+        app.clock.now_ms(),
+    )
+    .await
+    .unwrap()
+}
+
 /// Pushes one result of `monitor` from region `eu-agent` at the clock's now, as an agent.
 async fn push(app: &TestApp, token: &str, monitor: &str, result: Value) {
     let mut result = result;
@@ -274,9 +288,7 @@ async fn drafts_alert_the_operators_by_mail_before_the_public_hears() {
         rx.url("public")
     );
     let app = spawn_with(testing::sqlite(), &config).await;
-    let agent = auth::create_token(&*app.app.store, "agent", Role::Agent, app.clock.now_ms())
-        .await
-        .unwrap();
+    let agent = agent_token(&app).await;
     push(&app, &agent, "login-api", down()).await;
     downbeat_server::jobs::incidents_once(&app.app)
         .await
@@ -356,9 +368,7 @@ async fn an_auto_published_draft_alerts_operators_then_announces_it() {
     let clock = Arc::new(downbeat_domain::ManualClock::new(jiff::Timestamp::now()));
     let app = crate::helpers::spawn_raw(testing::sqlite(), &config, clock).await;
     assert!(app.app.config.services[0].auto_publish);
-    let agent = auth::create_token(&*app.app.store, "agent", Role::Agent, app.clock.now_ms())
-        .await
-        .unwrap();
+    let agent = agent_token(&app).await;
     push(&app, &agent, "login-api", down()).await;
     downbeat_server::jobs::incidents_once(&app.app)
         .await
@@ -404,9 +414,7 @@ async fn a_flapping_monitor_sends_a_bounded_number_of_messages_and_a_summary() {
         rx.url("pager")
     );
     let app = spawn_with(testing::sqlite(), &config).await;
-    let agent = auth::create_token(&*app.app.store, "agent", Role::Agent, app.clock.now_ms())
-        .await
-        .unwrap();
+    let agent = agent_token(&app).await;
     // Down and up every minute for 20 minutes: 20 changes, with a restart halfway.
     for k in 0..10 {
         app.clock.advance(Duration::from_secs(60));
@@ -506,9 +514,7 @@ async fn a_certificate_expiring_soon_is_told_once_per_threshold() {
         rx.url("certs")
     );
     let app = spawn_with(testing::sqlite(), &config).await;
-    let agent = auth::create_token(&*app.app.store, "agent", Role::Agent, app.clock.now_ms())
-        .await
-        .unwrap();
+    let agent = agent_token(&app).await;
     let not_after = app.clock.now() + jiff::SignedDuration::from_hours(5 * 24 + 12);
     let cert = |days: i64| {
         json!({"kind": "tls", "outcome": "degraded", "detail": "expires_soon",
@@ -826,5 +832,60 @@ async fn a_delivery_whose_claim_lapses_mid_send_goes_out_once() {
     let ids = rx.ids("slow");
     assert_eq!(ids.len(), 2, "each event once: {ids:?}");
     assert_ne!(ids[0], ids[1], "{ids:?}");
+    app.stop().await;
+}
+
+/// Integrity item 14: a monitor's change whose notification the outbox refuses (a SQLite
+/// trigger refusing every new event) is not lost: it is queued once the outbox takes events
+/// again, and, when the server stops first, at its next start.
+#[tokio::test]
+async fn a_monitor_change_the_outbox_refused_is_queued_later_and_after_a_restart() {
+    let rx = RawReceiver::start().await;
+    let config = format!(
+        "{}\n[notify]\npublic_url = \"https://status.example\"\n\
+         [[notify.webhook]]\nid = \"pager\"\nurl = \"{}\"\nformat = \"ntfy\"\nevents = [\"monitor\"]\n",
+        monitor(rx.addr),
+        rx.url("pager")
+    );
+    let refuse = "CREATE TRIGGER refuse_events BEFORE INSERT ON notify_events
+                  BEGIN SELECT RAISE(ABORT, 'the outbox refuses'); END;";
+    let accept = "DROP TRIGGER refuse_events;";
+    let app = spawn_with(testing::sqlite(), &config).await;
+    let agent = agent_token(&app).await;
+
+    testing::execute_raw(&app.store.target, refuse).await;
+    app.clock.advance(Duration::from_secs(60));
+    push(&app, &agent, "login-api", down()).await;
+    assert_eq!(downbeat_monitors::untold(&app.app.monitors).await, 1);
+    let saved = app.app.store.monitor_states().await.unwrap();
+    assert!(!saved[0].notified, "saved as not yet told: {saved:?}");
+    // The outbox takes events again: the retry (every few seconds; stepped here) queues it.
+    testing::execute_raw(&app.store.target, accept).await;
+    downbeat_monitors::retry_notices(&app.app.monitors)
+        .await
+        .unwrap();
+    assert_eq!(downbeat_monitors::untold(&app.app.monitors).await, 0);
+    until("the down notice", || async { rx.ids("pager").len() == 1 }).await;
+    assert!(app.app.store.monitor_states().await.unwrap()[0].notified);
+
+    // Refused again, and the server stops before the outbox takes events again.
+    testing::execute_raw(&app.store.target, refuse).await;
+    app.clock.advance(Duration::from_secs(60));
+    push(&app, &agent, "login-api", up()).await;
+    assert_eq!(downbeat_monitors::untold(&app.app.monitors).await, 1);
+    let (store, clock) = app.stop().await;
+    testing::execute_raw(&store.target, accept).await;
+    let app = crate::helpers::spawn_on(store, &config, clock).await;
+    until("the up notice after the restart", || async {
+        rx.ids("pager").len() == 2
+    })
+    .await;
+    let ids = rx.ids("pager");
+    assert!(
+        ids[0].starts_with("monitor-login-api-down-")
+            && ids[1].starts_with("monitor-login-api-up-"),
+        "{ids:?}"
+    );
+    assert!(app.app.store.monitor_states().await.unwrap()[0].notified);
     app.stop().await;
 }

@@ -119,8 +119,7 @@ async fn admin_page(app: &crate::helpers::TestApp, user: &str, path: &str) -> St
             role: Role::Editor,
             password_hash: auth::hash_password(password).unwrap(),
             created_ms: app.clock.now_ms(),
-            failed_logins: 0,
-            locked_until_ms: None,
+            from_config: false,
         })
         .await
         .unwrap();

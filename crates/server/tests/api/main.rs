@@ -1,5 +1,6 @@
 //! The server through its real HTTP API: one test binary, a module per area.
 
+mod agents;
 mod channels;
 mod crowd;
 mod database;

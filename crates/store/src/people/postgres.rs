@@ -13,7 +13,11 @@ impl PeopleStore for PgStore {
             .await?
             .query_one(
                 INSERT_TOKEN.postgres,
-                &refs(&bind(&token_params(&t, &t.hash.as_slice()))),
+                &refs(&bind(&token_params(
+                    &t,
+                    &t.hash.as_slice(),
+                    &t.regions_text(),
+                ))),
             )
             .await;
         match res {

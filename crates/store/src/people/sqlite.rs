@@ -9,9 +9,10 @@ impl PeopleStore for SqliteStore {
     async fn create_token(&self, t: ApiToken) -> Result<i64, StoreError> {
         self.write(move |c| {
             let mut st = c.prepare_cached(INSERT_TOKEN.sqlite)?;
-            match st.query_row(bind(&token_params(&t, &t.hash.as_slice())), |r| {
-                r.get::<_, i64>(0)
-            }) {
+            match st.query_row(
+                bind(&token_params(&t, &t.hash.as_slice(), &t.regions_text())),
+                |r| r.get::<_, i64>(0),
+            ) {
                 Ok(id) => Ok(id),
                 Err(e)
                     if e.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation) =>

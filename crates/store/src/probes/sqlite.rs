@@ -19,20 +19,27 @@ const LATEST_PROBE_RESULTS: Sql = sql!(concat!(
 
 #[async_trait]
 impl ProbeStore for SqliteStore {
-    async fn insert_probe_results(&self, batch: Vec<NewProbeResult>) -> Result<(), StoreError> {
+    async fn insert_probe_results(
+        &self,
+        batch: Vec<NewProbeResult>,
+    ) -> Result<Vec<bool>, StoreError> {
         if batch.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
         self.write(move |c| {
             let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let mut new = Vec::with_capacity(batch.len());
             {
-                // Row by row through cached statements (PostgreSQL sends arrays instead).
+                // Row by row through cached statements (PostgreSQL sends arrays instead); a
+                // row already there changes nothing and is not rolled up again.
                 let mut ins = tx.prepare_cached(
                     "INSERT INTO probe_results (monitor, region, at_ms, outcome, cause, total_ms, reliable, result)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                     ON CONFLICT (monitor, region, at_ms) DO NOTHING",
                 )?;
                 for r in &batch {
-                    ins.execute(params![&*r.monitor, &*r.region, r.at_ms, r.outcome.word(), r.cause.map(Word::word), r.total_ms, r.reliable, r.result])?;
+                    let n = ins.execute(params![&*r.monitor, &*r.region, r.at_ms, r.outcome.word(), r.cause.map(Word::word), r.total_ms, r.reliable, r.result])?;
+                    new.push(n > 0);
                 }
                 let mut up = tx.prepare_cached(
                     "INSERT INTO probe_hours (monitor, region, hour_ms, probes, failures, total_ms)
@@ -40,12 +47,13 @@ impl ProbeStore for SqliteStore {
                      ON CONFLICT (monitor, region, hour_ms) DO UPDATE SET probes = probes + excluded.probes,
                         failures = failures + excluded.failures, total_ms = total_ms + excluded.total_ms",
                 )?;
-                for ((m, r, h), (n, f, t)) in probe_hour_increments(&batch) {
+                let stored = batch.iter().zip(&new).filter(|(_, n)| **n).map(|(r, _)| r);
+                for ((m, r, h), (n, f, t)) in probe_hour_increments(stored) {
                     up.execute(params![m, r, h, n, f, t])?;
                 }
             }
             tx.commit()?;
-            Ok(())
+            Ok(new)
         })
         .await
     }
@@ -92,6 +100,15 @@ impl ProbeStore for SqliteStore {
     async fn save_monitor_state(&self, m: MonitorState) -> Result<(), StoreError> {
         self.write(move |c| {
             execute(c, &SAVE_MONITOR_STATE, &monitor_state_params(&m))?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn monitor_notified(&self, monitor: &str, since_ms: i64) -> Result<(), StoreError> {
+        let monitor = monitor.to_owned();
+        self.write(move |c| {
+            execute(c, &MONITOR_NOTIFIED, &[&monitor, &since_ms, &true])?;
             Ok(())
         })
         .await

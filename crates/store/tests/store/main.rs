@@ -267,3 +267,64 @@ async fn a_newer_schema_is_refused() {
         .to_string();
     assert!(err.contains("newer"), "{err}");
 }
+
+/// A store of the version before agents named their regions: results pushed twice, a token,
+/// a monitor state. Opening it migrates: one copy of each result is left, the token reports
+/// for no region (it must be issued again), and the saved state counts as told.
+#[tokio::test]
+async fn migrating_to_region_bound_agents_keeps_one_copy_of_each_result() {
+    for t in testing::all().await {
+        let name = t.name;
+        let list = match &t.target {
+            StoreTarget::Sqlite(_) => migrate::SQLITE,
+            StoreTarget::Postgres(_) => migrate::POSTGRES,
+        };
+        let mut sql = String::from(
+            "CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL,
+                applied_at_ms BIGINT NOT NULL);",
+        );
+        for m in list.iter().filter(|m| m.version < 8) {
+            sql.push_str(m.sql);
+            sql.push_str(&format!(
+                ";\nINSERT INTO schema_migrations VALUES ({}, '{}', 0);\n",
+                m.version, m.name
+            ));
+        }
+        let row = |at: i64, outcome: &str| {
+            format!(
+                "INSERT INTO probe_results (monitor, region, at_ms, outcome, total_ms, reliable, result)
+                 VALUES ('api', 'eu-west', {at}, '{outcome}', 1.0, TRUE, '{{}}');"
+            )
+        };
+        sql.push_str(&row(T0, "up"));
+        sql.push_str(&row(T0, "up"));
+        sql.push_str(&row(T0 + 1_000, "down"));
+        let hash = match &t.target {
+            StoreTarget::Sqlite(_) => format!("X'{}'", "ab".repeat(32)),
+            StoreTarget::Postgres(_) => format!("decode('{}', 'hex')", "ab".repeat(32)),
+        };
+        sql.push_str(&format!(
+            "INSERT INTO api_tokens (name, role, hash, created_ms) VALUES ('old', 'agent', {hash}, 0);
+             INSERT INTO monitor_states (monitor, state, since_ms) VALUES ('api', 'down', 5);"
+        ));
+        testing::execute_raw(&t.target, &sql).await;
+        let s = open(&t.target).await.unwrap();
+        let kept: Vec<i64> = s
+            .probe_results("api", 0, 10)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.at_ms - T0)
+            .collect();
+        assert_eq!(kept, [0, 1_000], "{name}");
+        let tokens = s.tokens().await.unwrap();
+        assert!(tokens[0].regions.is_empty(), "{name}: {tokens:?}");
+        assert!(s.monitor_states().await.unwrap()[0].notified, "{name}");
+        // And from now on, a copy is refused.
+        let again = s
+            .insert_probe_results(vec![probe("api", "eu-west", T0, false)])
+            .await
+            .unwrap();
+        assert_eq!(again, [false], "{name}");
+    }
+}

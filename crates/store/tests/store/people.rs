@@ -11,6 +11,7 @@ fn token(name: &str, role: Role, fill: u8) -> ApiToken {
         hash: [fill; 32],
         created_ms: T0,
         revoked_ms: None,
+        regions: Vec::new(),
     }
 }
 
@@ -36,6 +37,31 @@ async fn tokens_are_found_by_hash_until_revoked_and_names_are_unique() {
         let all = s.tokens().await.unwrap();
         assert_eq!(all.len(), 2, "{name}");
         assert_eq!(all[1].revoked_ms, Some(T0 + 1), "{name}: {all:?}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn tokens_keep_the_regions_they_may_report_for() {
+    each_backend(|s, name| async move {
+        let regions = |names: &[&str]| -> Vec<downbeat_domain::Slug> {
+            names
+                .iter()
+                .map(|n| downbeat_domain::Slug::parse(n).unwrap())
+                .collect()
+        };
+        let mut agent = token("eu-agent", Role::Agent, 4);
+        agent.regions = regions(&["eu-west", "eu-north"]);
+        s.create_token(agent).await.unwrap();
+        s.create_token(token("plain", Role::Agent, 5))
+            .await
+            .unwrap();
+        let found = s.token_by_hash([4; 32]).await.unwrap().expect(name);
+        assert_eq!(found.regions, regions(&["eu-west", "eu-north"]), "{name}");
+        let plain = s.token_by_hash([5; 32]).await.unwrap().expect(name);
+        assert!(plain.regions.is_empty(), "{name}: {plain:?}");
+        let all = s.tokens().await.unwrap();
+        assert_eq!(all[0].regions.len(), 2, "{name}: {all:?}");
     })
     .await;
 }

@@ -76,6 +76,7 @@ async fn monitor_states_persist() {
             state,
             since_ms,
             cause,
+            notified: true,
         };
         s.save_monitor_state(st(CheckState::Down, 5, Some(Cause::TlsCertificate)))
             .await
@@ -126,6 +127,71 @@ async fn probe_days_sum_hours_and_regions_per_utc_day() {
             s.probe_days("nobody", 0).await.unwrap().is_empty(),
             "{name}"
         );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_result_is_stored_and_rolled_up_once_per_monitor_region_and_start() {
+    each_backend(|s, name| async move {
+        let first = s
+            .insert_probe_results(vec![
+                probe("api", "eu-west", T0, true),
+                probe("api", "us-east", T0, false),
+            ])
+            .await
+            .unwrap();
+        assert_eq!(first, [true, true], "{name}");
+        // The same push again (a retry after a lost answer), plus one new result and a copy
+        // of it within the batch.
+        let again = s
+            .insert_probe_results(vec![
+                probe("api", "eu-west", T0, true),
+                probe("api", "us-east", T0, false),
+                probe("api", "eu-west", T0 + 1_000, false),
+                probe("api", "eu-west", T0 + 1_000, false),
+            ])
+            .await
+            .unwrap();
+        assert_eq!(again, [false, false, true, false], "{name}");
+        assert_eq!(
+            s.probe_results("api", T0, 100).await.unwrap().len(),
+            3,
+            "{name}: stored once each"
+        );
+        let hours: Vec<(String, u64, u64)> = s
+            .probe_hours("api", T0)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|h| (h.region, h.probes, h.failures))
+            .collect();
+        assert_eq!(
+            hours,
+            [("eu-west".into(), 2, 1), ("us-east".into(), 1, 0)],
+            "{name}: rolled up once each"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_change_saved_untold_stays_untold_until_marked() {
+    each_backend(|s, name| async move {
+        let st = |since_ms, notified| MonitorState {
+            monitor: "api".into(),
+            state: CheckState::Down,
+            since_ms,
+            cause: Some(Cause::Connect),
+            notified,
+        };
+        s.save_monitor_state(st(5, false)).await.unwrap();
+        assert_eq!(s.monitor_states().await.unwrap(), [st(5, false)], "{name}");
+        // Marking an older change leaves the newer one as it is.
+        s.monitor_notified("api", 4).await.unwrap();
+        assert_eq!(s.monitor_states().await.unwrap(), [st(5, false)], "{name}");
+        s.monitor_notified("api", 5).await.unwrap();
+        assert_eq!(s.monitor_states().await.unwrap(), [st(5, true)], "{name}");
     })
     .await;
 }

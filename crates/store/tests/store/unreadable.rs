@@ -6,7 +6,7 @@ use super::*;
 use downbeat_domain::event::{CheckState, EventKind};
 use downbeat_domain::incident::{Impact, Kind, Source, Status};
 use downbeat_domain::probe::Cause;
-use downbeat_domain::{Role, Verdict};
+use downbeat_domain::{Role, Slug, Verdict};
 
 /// One row in every table with a typed column (the report names a platform and a country).
 async fn fill(s: &std::sync::Arc<dyn Store>) -> i64 {
@@ -54,6 +54,7 @@ async fn fill(s: &std::sync::Arc<dyn Store>) -> i64 {
         state: CheckState::Down,
         since_ms: T0,
         cause: Some(Cause::Dns),
+        notified: true,
     })
     .await
     .unwrap();
@@ -90,6 +91,7 @@ async fn fill(s: &std::sync::Arc<dyn Store>) -> i64 {
         hash: [7; 32],
         created_ms: T0,
         revoked_ms: None,
+        regions: vec![Slug::parse("eu-west").unwrap()],
     })
     .await
     .unwrap();
@@ -146,6 +148,7 @@ async fn unknown_stored_words_are_errors_naming_their_column() {
         ("verdict_events", "previous", "doom"),
         ("notify_events", "kind", "incident.exploded"),
         ("api_tokens", "role", "root"),
+        ("api_tokens", "regions", "eu-west EU_WEST"),
         ("users", "role", "root"),
     ];
     for t in testing::all().await {
