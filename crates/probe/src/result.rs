@@ -293,9 +293,10 @@ mod ms {
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
         let v = Option::<f64>::deserialize(d)?;
         match v {
-            Some(ms) if ms.is_finite() && ms >= 0.0 => {
-                Ok(Some(Duration::from_secs_f64(ms / 1000.0)))
-            }
+            // `try_`: a finite but huge value (1e297) would panic `from_secs_f64`.
+            Some(ms) if ms.is_finite() && ms >= 0.0 => Duration::try_from_secs_f64(ms / 1000.0)
+                .map(Some)
+                .map_err(|_| serde::de::Error::custom(format!("{ms} ms is too long a duration"))),
             Some(ms) => Err(serde::de::Error::custom(format!(
                 "{ms} is not a duration in ms"
             ))),
@@ -370,5 +371,14 @@ mod tests {
         );
         let back: Timings = serde_json::from_value(json).expect("deserialize");
         assert_eq!(back, t);
+    }
+
+    #[test]
+    fn absurd_or_negative_timings_are_refused_not_a_panic() {
+        for bad in ["1e297", "-1", "1e30"] {
+            let json = format!("{{\"total_ms\": {bad}}}");
+            let e = serde_json::from_str::<Timings>(&json).expect_err(bad);
+            assert!(e.to_string().contains("ms"), "{bad}: {e}");
+        }
     }
 }

@@ -254,9 +254,16 @@ async fn drafted_from_tls_failures(auto_publish: bool) {
     assert_eq!(r.status(), 200);
 
     // Both monitors fail for real; the raw results name the target and the error.
-    let agent = auth::create_token(&*app.app.store, "agent", Role::Agent, app.clock.now_ms())
-        .await
-        .unwrap();
+    let region = downbeat_domain::Slug::parse("eu-agent").unwrap();
+    let agent = auth::create_token_for_regions(
+        &*app.app.store,
+        "agent",
+        Role::Agent,
+        &[region],
+        app.clock.now_ms(),
+    )
+    .await
+    .unwrap();
     let api = probe_and_push(&app, &agent, "login-api").await;
     assert_eq!(api["cause"], "tls_certificate", "{api}");
     let edge = probe_and_push(&app, &agent, "login-edge").await;
