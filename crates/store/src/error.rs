@@ -49,7 +49,14 @@ impl From<rusqlite::Error> for StoreError {
 // timeout, a TLS verdict) below.
 impl From<tokio_postgres::Error> for StoreError {
     fn from(e: tokio_postgres::Error) -> Self {
-        if e.is_closed() || e.code().is_none() {
+        // A server shutting down, starting up or in recovery says so with a code (class 57P:
+        // operator intervention; class 08: connection exception): retry later, like a
+        // server that cannot be reached.
+        let going_away = e.code().is_some_and(|c| {
+            let c = c.code();
+            c.starts_with("57P") || c.starts_with("08")
+        });
+        if e.is_closed() || e.code().is_none() || going_away {
             StoreError::Unavailable(crate::postgres::chain(&e))
         } else {
             StoreError::Internal(crate::postgres::chain(&e))

@@ -28,7 +28,8 @@
 //! - [`sqlite`]: the embedded backend — one writer connection, a few readers; prune.
 //! - [`postgres`]: the multi-node backend — a connection pool, locked migrations; prune;
 //!   `postgres/connect.rs`: how its connections are made (TLS from the URL with rustls,
-//!   [`PgTimeouts`], a watchdog for a server that falls silent).
+//!   [`PgTimeouts`], a watchdog for a server that falls silent); `postgres/changes.rs`:
+//!   the change feed between nodes ([`ChangeFeed`], `LISTEN/NOTIFY`).
 //! - `testing` (feature `testing`): fresh stores on every backend for tests.
 
 pub mod detection;
@@ -49,7 +50,7 @@ pub use error::StoreError;
 pub use incidents::*;
 pub use notifications::*;
 pub use people::*;
-pub use postgres::PgTimeouts;
+pub use postgres::{Change, ChangeFeed, PgTimeouts};
 pub use probes::*;
 pub use reports::*;
 use std::path::{Path, PathBuf};
@@ -82,8 +83,17 @@ pub trait Store:
     /// Checks that the store answers.
     async fn ping(&self) -> Result<(), StoreError>;
 
+    /// Changes committed by any node sharing this store, as they are committed, and the
+    /// count of live nodes, for node `node` (a name unique to the process); `None` where
+    /// one node has the store to itself (SQLite). Needs a tokio runtime.
+    fn changes(&self, node: &str) -> Option<ChangeFeed> {
+        let _ = node;
+        None
+    }
+
     /// Deletes raw reports and probe results older than `raw_before_ms`, roll-ups older than
-    /// `rollups_before_ms` and salts of days before `salts_before_day`.
+    /// `rollups_before_ms`, and salts of days before `salts_before_day` with the dedupe
+    /// marks made under them.
     async fn prune(&self, cutoffs: PruneCutoffs) -> Result<PruneOutcome, StoreError>;
 }
 
@@ -102,6 +112,8 @@ pub struct PruneOutcome {
     pub rollups: u64,
     pub salts: u64,
     pub probe_results: u64,
+    /// Dedupe marks of clients last counted before yesterday's salt.
+    pub counted_clients: u64,
 }
 
 /// Which backend a store is.

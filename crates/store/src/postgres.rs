@@ -7,7 +7,8 @@
 //! Each stage's implementation lives beside the stage (`<stage>/postgres.rs`); this module
 //! holds the pool, the helpers that run a shared statement and map its rows, and [`Store`]'s
 //! own methods; `connect` makes the pool's connections (TLS from the URL, [`PgTimeouts`],
-//! the watchdog that fails a connection whose server falls silent).
+//! the watchdog that fails a connection whose server falls silent); `changes` is the change
+//! feed ([`ChangeFeed`]: `LISTEN/NOTIFY` on a connection of its own, node heartbeats).
 
 use crate::migrate::{self, Migration};
 use crate::sql::{Arg, FromRow, One, Param, Sql};
@@ -17,7 +18,9 @@ use deadpool_postgres::GenericClient;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime, Timeouts};
 use tokio_postgres::types::ToSql;
 
+mod changes;
 mod connect;
+pub use changes::{Change, ChangeFeed};
 pub use connect::PgTimeouts;
 pub(crate) use connect::chain;
 
@@ -26,6 +29,8 @@ const MIGRATION_LOCK: i64 = 0x646f_776e_6265_6174; // "downbeat"
 
 pub struct PgStore {
     pool: Pool,
+    /// How the change feed makes its own connection.
+    feed: std::sync::Arc<changes::FeedSettings>,
 }
 
 impl PgStore {
@@ -33,6 +38,11 @@ impl PgStore {
     /// answers, and applies pending migrations; every wait is bounded by `timeouts`.
     pub async fn connect(url: &str, timeouts: PgTimeouts) -> Result<Self, StoreError> {
         let (cfg, connector) = connect::settings(url, timeouts)?;
+        let (config, feed_connector) = connect::settings(url, timeouts)?;
+        let feed = std::sync::Arc::new(changes::FeedSettings {
+            config,
+            connector: feed_connector,
+        });
         let timeouts = connector.timeouts();
         let mgr = Manager::from_connect(
             cfg,
@@ -52,7 +62,7 @@ impl PgStore {
             })
             .build()
             .map_err(|e| StoreError::Config(format!("PostgreSQL pool: {e}")))?;
-        let store = PgStore { pool };
+        let store = PgStore { pool, feed };
         store.migrate(migrate::POSTGRES).await?;
         Ok(store)
     }
@@ -194,6 +204,10 @@ impl Store for PgStore {
         Ok(())
     }
 
+    fn changes(&self, node: &str) -> Option<ChangeFeed> {
+        Some(changes::start(self.feed.clone(), node.to_owned()))
+    }
+
     async fn prune(&self, cut: PruneCutoffs) -> Result<PruneOutcome, StoreError> {
         let client = self.client().await?;
         let client = &client;
@@ -231,6 +245,13 @@ impl Store for PgStore {
         .await?;
         execute(client, &probes::sql::PRUNE_HOURS, &[&cut.rollups_before_ms]).await?;
         out.salts = execute(client, &reports::sql::PRUNE_SALTS, &[&cut.salts_before_day]).await?;
+        let marks_before_ms = cut.salts_before_day * crate::DAY_MS;
+        out.counted_clients = execute(
+            client,
+            &reports::sql::PRUNE_COUNTED_CLIENTS,
+            &[&marks_before_ms],
+        )
+        .await?;
         Ok(out)
     }
 }

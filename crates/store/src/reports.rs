@@ -25,6 +25,19 @@ pub trait ReportStore: Send + Sync + 'static {
         batch: Vec<NewReport>,
     ) -> (Vec<NewReport>, Result<(), StoreError>);
 
+    /// Writes a batch like [`ReportStore::insert_reports`], deciding in the same transaction
+    /// which of its reports count, the same way on every node that shares the store: a
+    /// report that asks to count (`counted`) counts only if its client (its `client_hash`, or
+    /// the same client under yesterday's salt in [`CountingBatch::earlier`]) has not counted
+    /// for the service within `window_ms` before it. The decision is the `counted_clients`
+    /// table's: one row per (service, client), which a report that counts inserts or moves
+    /// forward, so of two nodes counting one client at once, one wins. In the batch handed
+    /// back, `counted` says what was stored (unchanged when the write failed).
+    async fn insert_reports_once(
+        &self,
+        batch: CountingBatch,
+    ) -> (CountingBatch, Result<(), StoreError>);
+
     /// The latest counted report time per client hash of `service` since `since_ms`:
     /// restores the dedupe window after a restart.
     async fn recent_counted_clients(
@@ -122,6 +135,9 @@ pub(crate) mod sql {
          (SELECT id FROM reports WHERE service = $1 AND received_at_ms < $2 LIMIT $3)"
     );
     pub const PRUNE_SALTS: Sql = sql!("DELETE FROM daily_salts WHERE day < $1");
+    /// Marks from before yesterday's salt: no hash a node computes can match them again.
+    pub const PRUNE_COUNTED_CLIENTS: Sql =
+        sql!("DELETE FROM counted_clients WHERE counted_at_ms < $1");
 }
 
 /// A keyed hash, truncated to 16 bytes: enough to tell clients apart, useless to recover an
@@ -141,6 +157,71 @@ pub struct NewReport {
     pub network_hash: Hash16,
     /// False when the same client already counted within the dedupe window.
     pub counted: bool,
+}
+
+/// Reports whose counting the store decides ([`ReportStore::insert_reports_once`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CountingBatch {
+    pub reports: Vec<NewReport>,
+    /// Per report (same length as `reports`): the same client under yesterday's salt, near
+    /// midnight, so the window spans the salt change.
+    pub earlier: Vec<Option<Hash16>>,
+    /// A client counts once per service within this many milliseconds.
+    pub window_ms: i64,
+}
+
+impl CountingBatch {
+    pub fn with_window(window_ms: i64) -> Self {
+        CountingBatch {
+            window_ms,
+            ..CountingBatch::default()
+        }
+    }
+
+    pub fn push(&mut self, report: NewReport, earlier: Option<Hash16>) {
+        self.reports.push(report);
+        self.earlier.push(earlier);
+    }
+
+    pub fn len(&self) -> usize {
+        self.reports.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.reports.is_empty()
+    }
+
+    pub fn clear(&mut self) {
+        self.reports.clear();
+        self.earlier.clear();
+    }
+
+    /// The reports that ask to count, first of each (service, client) only (a later one in
+    /// the same batch is a duplicate: it is marked not counted here), in (service, client)
+    /// order, so concurrent batches lock `counted_clients` rows in one order and cannot
+    /// deadlock.
+    pub(crate) fn candidates(&mut self) -> Vec<usize> {
+        let mut idx: Vec<usize> = (0..self.reports.len())
+            .filter(|&i| self.reports[i].counted)
+            .collect();
+        idx.sort_by(|&a, &b| {
+            let (ra, rb) = (&self.reports[a], &self.reports[b]);
+            (&*ra.service, &ra.client_hash, a).cmp(&(&*rb.service, &rb.client_hash, b))
+        });
+        let mut out: Vec<usize> = Vec::with_capacity(idx.len());
+        for i in idx {
+            let same = out.last().is_some_and(|&j| {
+                let (ri, rj) = (&self.reports[i], &self.reports[j]);
+                ri.service == rj.service && ri.client_hash == rj.client_hash
+            });
+            if same {
+                self.reports[i].counted = false;
+            } else {
+                out.push(i);
+            }
+        }
+        out
+    }
 }
 
 /// The last counted report of a client for a service.

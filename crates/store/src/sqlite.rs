@@ -324,6 +324,12 @@ impl Store for SqliteStore {
                 Ok(execute(c, &reports::sql::PRUNE_SALTS, &[&cut.salts_before_day])? as u64)
             })
             .await?;
+        let marks_before_ms = cut.salts_before_day * crate::DAY_MS;
+        out.counted_clients = self
+            .write(move |c| {
+                Ok(execute(c, &reports::sql::PRUNE_COUNTED_CLIENTS, &[&marks_before_ms])? as u64)
+            })
+            .await?;
         Ok(out)
     }
 }

@@ -20,6 +20,27 @@ pub struct TestStore {
     pub dir: tempfile::TempDir,
 }
 
+impl TestStore {
+    /// The same database for another node (with a data directory of its own): two apps on
+    /// one PostgreSQL database are two nodes of a cluster.
+    pub fn shared(&self) -> TestStore {
+        TestStore {
+            target: self.target.clone(),
+            name: self.name,
+            dir: tempfile::tempdir().expect("temporary directory"),
+        }
+    }
+
+    /// A store on `pg`'s `postgres` database (loopback, no TLS).
+    pub fn on_cluster(pg: &PgCluster) -> TestStore {
+        TestStore {
+            target: StoreTarget::Postgres(pg.url("127.0.0.1", "?sslmode=disable")),
+            name: "postgres",
+            dir: tempfile::tempdir().expect("temporary directory"),
+        }
+    }
+}
+
 /// A fresh SQLite store in a new temporary directory.
 pub fn sqlite() -> TestStore {
     let dir = tempfile::tempdir().expect("temporary directory");
@@ -117,6 +138,8 @@ pub struct PgCluster {
     bindir: std::path::PathBuf,
     /// Run the server as the `postgres` user (it refuses to run as root).
     as_postgres: bool,
+    /// The server's options (port, socket directory, TLS), for [`PgCluster::start_again`].
+    options: String,
     pub port: u16,
 }
 
@@ -165,6 +188,7 @@ impl PgCluster {
             dir,
             bindir,
             as_postgres,
+            options,
             port,
         };
         cluster.give_to_server(&path);
@@ -180,12 +204,29 @@ impl PgCluster {
             )
             .expect("write pg_hba.conf");
         }
-        cluster.sh(&format!(
-            "{}/pg_ctl -D {1}/data -l {1}/log -w -o '{options}' start >/dev/null",
-            cluster.bindir.display(),
-            path.display()
-        ));
+        cluster.start_again();
         Some(cluster)
+    }
+
+    /// Stops the server (`pg_ctl stop`, fast: open sessions are ended): until
+    /// [`PgCluster::start_again`], every connection fails.
+    pub fn stop(&self) {
+        self.sh(&format!(
+            "{}/pg_ctl -D {}/data -m fast -w stop >/dev/null",
+            self.bindir.display(),
+            self.dir.path().display()
+        ));
+    }
+
+    /// Starts the server (again, after [`PgCluster::stop`]) on the same port with the same
+    /// data, and waits until it takes connections.
+    pub fn start_again(&self) {
+        self.sh(&format!(
+            "{}/pg_ctl -D {1}/data -l {1}/log -w -o '{2}' start >/dev/null",
+            self.bindir.display(),
+            self.dir.path().display(),
+            self.options
+        ));
     }
 
     /// The cluster's `postgres` database as user `postgres`, with `query` (`?sslmode=...`).

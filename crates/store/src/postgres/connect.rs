@@ -95,6 +95,10 @@ impl Mode {
     }
 }
 
+/// A connection's I/O half, as [`Connector::open_driven`] hands it over.
+pub(crate) type PgConnection =
+    tokio_postgres::Connection<Watched<Socket>, tokio_postgres::tls::NoTlsStream>;
+
 /// Everything needed to open one connection; the pool's [`deadpool_postgres::Connect`].
 pub(crate) struct Connector {
     mode: Mode,
@@ -180,6 +184,23 @@ impl Connector {
         &self,
         config: &Config,
     ) -> Result<(Client, JoinHandle<()>), tokio_postgres::Error> {
+        self.open_driven(config, |connection| {
+            tokio::spawn(async move {
+                if let Err(e) = connection.await {
+                    tracing::warn!(error = %chain(&e), "PostgreSQL connection lost");
+                }
+            })
+        })
+        .await
+    }
+
+    /// [`Connector::open`], with the connection's I/O driven by the task `drive` starts
+    /// (the change feed reads the server's notifications from it).
+    pub(crate) async fn open_driven(
+        &self,
+        config: &Config,
+        drive: impl FnOnce(PgConnection) -> JoinHandle<()>,
+    ) -> Result<(Client, JoinHandle<()>), tokio_postgres::Error> {
         let limit = self.timeouts.connect;
         let made = tokio::time::timeout(limit, async {
             let stream = self.stream(config).await.map_err(Failure::Io)?;
@@ -187,11 +208,7 @@ impl Connector {
                 .connect_raw(stream, NoTls)
                 .await
                 .map_err(Failure::Pg)?;
-            let task = tokio::spawn(async move {
-                if let Err(e) = connection.await {
-                    tracing::warn!(error = %chain(&e), "PostgreSQL connection lost");
-                }
-            });
+            let task = drive(connection);
             let ms = self.timeouts.statement.as_millis();
             client
                 .batch_execute(&format!("SET statement_timeout = {ms}"))

@@ -5,59 +5,156 @@ use super::*;
 use crate::postgres::{PgStore, execute, query, query_one};
 use crate::sql::{One, Word};
 
+/// Counts the batch's candidates (see [`CountingBatch::candidates`]) in one statement: a
+/// candidate counts when its `counted_clients` row is inserted, or moved forward because
+/// the last count is a window old — `ON CONFLICT ... DO UPDATE ... WHERE` takes the row's
+/// lock, so a node counting the same client at the same moment waits for this transaction
+/// and then sees its mark. Yesterday's key is only read (near midnight, two nodes at the
+/// same millisecond could still both count one client: a window of milliseconds once a
+/// day, left as it is).
+async fn count_once(
+    tx: &deadpool_postgres::Transaction<'_>,
+    batch: &mut CountingBatch,
+) -> Result<(), StoreError> {
+    let idx = batch.candidates();
+    if idx.is_empty() {
+        return Ok(());
+    }
+    let services: Vec<&str> = idx.iter().map(|&i| &*batch.reports[i].service).collect();
+    let clients: Vec<&[u8]> = idx
+        .iter()
+        .map(|&i| &batch.reports[i].client_hash[..])
+        .collect();
+    let earlier: Vec<Option<&[u8]>> = idx
+        .iter()
+        .map(|&i| {
+            batch
+                .earlier
+                .get(i)
+                .and_then(|h| h.as_ref())
+                .map(|h| &h[..])
+        })
+        .collect();
+    let times: Vec<i64> = idx
+        .iter()
+        .map(|&i| batch.reports[i].received_at_ms)
+        .collect();
+    let rows = tx
+        .query(
+            "INSERT INTO counted_clients AS m (service, client_hash, counted_at_ms)
+             SELECT c.service, c.client, c.at
+             FROM UNNEST($1::text[], $2::bytea[], $3::bytea[], $4::bigint[])
+                 WITH ORDINALITY AS c(service, client, earlier, at, n)
+             WHERE c.earlier IS NULL OR NOT EXISTS (
+                 SELECT 1 FROM counted_clients y WHERE y.service = c.service
+                 AND y.client_hash = c.earlier AND y.counted_at_ms > c.at - $5)
+             ORDER BY c.n
+             ON CONFLICT (service, client_hash) DO UPDATE
+                 SET counted_at_ms = excluded.counted_at_ms
+                 WHERE m.counted_at_ms <= excluded.counted_at_ms - $5
+             RETURNING service, client_hash",
+            &[&services, &clients, &earlier, &times, &batch.window_ms],
+        )
+        .await?;
+    let mut won = std::collections::HashSet::with_capacity(rows.len());
+    for row in &rows {
+        let service: String = row.try_get(0)?;
+        let client: Vec<u8> = row.try_get(1)?;
+        won.insert((service, client));
+    }
+    for i in idx {
+        let r = &mut batch.reports[i];
+        r.counted = won.contains(&(r.service.to_string(), r.client_hash.to_vec()));
+    }
+    Ok(())
+}
+
 impl PgStore {
+    /// Counts the batch's reports against `counted_clients`, then writes them, in one
+    /// transaction.
+    async fn insert_counted(&self, batch: &mut CountingBatch) -> Result<(), StoreError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let asked: Vec<bool> = batch.reports.iter().map(|r| r.counted).collect();
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let written = async {
+            count_once(&tx, batch).await?;
+            insert_rows(&tx, &batch.reports).await?;
+            tx.commit().await?;
+            Ok(())
+        }
+        .await;
+        if written.is_err() {
+            // Nothing was stored: the batch goes back as it came.
+            for (r, a) in batch.reports.iter_mut().zip(asked) {
+                r.counted = a;
+            }
+        }
+        written
+    }
+
     /// One transaction: every report through `UNNEST` (one round trip for the whole batch,
     /// where SQLite loops over a cached statement), then the roll-up increments.
     async fn insert_batch(&self, batch: &[NewReport]) -> Result<(), StoreError> {
         if batch.is_empty() {
             return Ok(());
         }
-        let services: Vec<&str> = batch.iter().map(|r| &*r.service).collect();
-        let times: Vec<i64> = batch.iter().map(|r| r.received_at_ms).collect();
-        let problems: Vec<&str> = batch.iter().map(|r| &*r.problem).collect();
-        let platforms: Vec<Option<&str>> =
-            batch.iter().map(|r| r.platform.map(Word::word)).collect();
-        let countries: Vec<Option<&str>> =
-            batch.iter().map(|r| r.country.map(Word::word)).collect();
-        let cities: Vec<Option<&str>> = batch.iter().map(|r| r.city.as_deref()).collect();
-        let clients: Vec<&[u8]> = batch.iter().map(|r| &r.client_hash[..]).collect();
-        let networks: Vec<&[u8]> = batch.iter().map(|r| &r.network_hash[..]).collect();
-        let counted: Vec<bool> = batch.iter().map(|r| r.counted).collect();
-
-        let inc = rollup_increments(batch);
-        let r_services: Vec<&str> = inc.keys().map(|k| k.0).collect();
-        let r_minutes: Vec<i64> = inc.keys().map(|k| k.1).collect();
-        let r_problems: Vec<&str> = inc.keys().map(|k| k.2).collect();
-        let r_platforms: Vec<&str> = inc.keys().map(|k| k.3).collect();
-        let r_countries: Vec<&str> = inc.keys().map(|k| k.4).collect();
-        let r_counts: Vec<i64> = inc.values().copied().collect();
-
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
-        tx.execute(
-            "INSERT INTO reports (service, received_at_ms, problem, platform, country, city,
-                client_hash, network_hash, counted)
-             SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[],
-                $6::text[], $7::bytea[], $8::bytea[], $9::bool[])",
-            &[
-                &services, &times, &problems, &platforms, &countries, &cities, &clients, &networks,
-                &counted,
-            ],
-        )
-        .await?;
-        if !r_counts.is_empty() {
-            tx.execute(
-                "INSERT INTO report_minutes (service, minute_ms, problem, platform, country, count)
-                 SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::bigint[])
-                 ON CONFLICT (service, minute_ms, problem, platform, country)
-                 DO UPDATE SET count = report_minutes.count + excluded.count",
-                &[&r_services, &r_minutes, &r_problems, &r_platforms, &r_countries, &r_counts],
-            )
-            .await?;
-        }
+        insert_rows(&tx, batch).await?;
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// The reports (through `UNNEST`: one round trip for the whole batch) and their roll-up
+/// increments, in the caller's transaction.
+async fn insert_rows(
+    tx: &deadpool_postgres::Transaction<'_>,
+    batch: &[NewReport],
+) -> Result<(), StoreError> {
+    let services: Vec<&str> = batch.iter().map(|r| &*r.service).collect();
+    let times: Vec<i64> = batch.iter().map(|r| r.received_at_ms).collect();
+    let problems: Vec<&str> = batch.iter().map(|r| &*r.problem).collect();
+    let platforms: Vec<Option<&str>> = batch.iter().map(|r| r.platform.map(Word::word)).collect();
+    let countries: Vec<Option<&str>> = batch.iter().map(|r| r.country.map(Word::word)).collect();
+    let cities: Vec<Option<&str>> = batch.iter().map(|r| r.city.as_deref()).collect();
+    let clients: Vec<&[u8]> = batch.iter().map(|r| &r.client_hash[..]).collect();
+    let networks: Vec<&[u8]> = batch.iter().map(|r| &r.network_hash[..]).collect();
+    let counted: Vec<bool> = batch.iter().map(|r| r.counted).collect();
+
+    let inc = rollup_increments(batch);
+    let r_services: Vec<&str> = inc.keys().map(|k| k.0).collect();
+    let r_minutes: Vec<i64> = inc.keys().map(|k| k.1).collect();
+    let r_problems: Vec<&str> = inc.keys().map(|k| k.2).collect();
+    let r_platforms: Vec<&str> = inc.keys().map(|k| k.3).collect();
+    let r_countries: Vec<&str> = inc.keys().map(|k| k.4).collect();
+    let r_counts: Vec<i64> = inc.values().copied().collect();
+
+    tx.execute(
+        "INSERT INTO reports (service, received_at_ms, problem, platform, country, city,
+            client_hash, network_hash, counted)
+         SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[],
+            $6::text[], $7::bytea[], $8::bytea[], $9::bool[])",
+        &[
+            &services, &times, &problems, &platforms, &countries, &cities, &clients, &networks,
+            &counted,
+        ],
+    )
+    .await?;
+    if !r_counts.is_empty() {
+        tx.execute(
+            "INSERT INTO report_minutes (service, minute_ms, problem, platform, country, count)
+             SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::bigint[])
+             ON CONFLICT (service, minute_ms, problem, platform, country)
+             DO UPDATE SET count = report_minutes.count + excluded.count",
+            &[&r_services, &r_minutes, &r_problems, &r_platforms, &r_countries, &r_counts],
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 #[async_trait]
@@ -67,6 +164,14 @@ impl ReportStore for PgStore {
         batch: Vec<NewReport>,
     ) -> (Vec<NewReport>, Result<(), StoreError>) {
         let result = self.insert_batch(&batch).await;
+        (batch, result)
+    }
+
+    async fn insert_reports_once(
+        &self,
+        mut batch: CountingBatch,
+    ) -> (CountingBatch, Result<(), StoreError>) {
+        let result = self.insert_counted(&mut batch).await;
         (batch, result)
     }
 

@@ -10,6 +10,55 @@ use rusqlite::{Connection, params};
 /// statements (PostgreSQL sends each list as arrays through `UNNEST` instead).
 fn insert_batch(conn: &mut Connection, batch: &[NewReport]) -> Result<(), StoreError> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    insert_rows(&tx, batch)?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// Counts the batch's candidates against `counted_clients` (see
+/// [`ReportStore::insert_reports_once`]), then writes the reports, in one transaction. The
+/// one writer connection makes the decisions one at a time.
+fn insert_counted(conn: &mut Connection, batch: &mut CountingBatch) -> Result<(), StoreError> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    {
+        let mut earlier = tx.prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM counted_clients WHERE service = ?1
+                AND client_hash = ?2 AND counted_at_ms > ?3 - ?4)",
+        )?;
+        let mut mark = tx.prepare_cached(
+            "INSERT INTO counted_clients (service, client_hash, counted_at_ms)
+             VALUES (?1, ?2, ?3)
+             ON CONFLICT (service, client_hash) DO UPDATE
+                 SET counted_at_ms = excluded.counted_at_ms
+                 WHERE counted_at_ms <= excluded.counted_at_ms - ?4",
+        )?;
+        let window = batch.window_ms;
+        for i in batch.candidates() {
+            let r = &batch.reports[i];
+            let seen_yesterday = match batch.earlier.get(i).copied().flatten() {
+                Some(key) => earlier.query_row(
+                    params![&*r.service, &key[..], r.received_at_ms, window],
+                    |row| row.get::<_, bool>(0),
+                )?,
+                None => false,
+            };
+            let counts = !seen_yesterday
+                && mark.execute(params![
+                    &*r.service,
+                    &r.client_hash[..],
+                    r.received_at_ms,
+                    window
+                ])? == 1;
+            batch.reports[i].counted = counts;
+        }
+    }
+    insert_rows(&tx, &batch.reports)?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// The reports, then their roll-up increments, in the caller's transaction.
+fn insert_rows(tx: &rusqlite::Transaction<'_>, batch: &[NewReport]) -> Result<(), StoreError> {
     {
         let mut insert = tx.prepare_cached(
             "INSERT INTO reports (service, received_at_ms, problem, platform, country, city,
@@ -38,7 +87,6 @@ fn insert_batch(conn: &mut Connection, batch: &[NewReport]) -> Result<(), StoreE
             upsert.execute(params![service, minute, problem, platform, country, n])?;
         }
     }
-    tx.commit()?;
     Ok(())
 }
 
@@ -61,6 +109,36 @@ impl ReportStore for SqliteStore {
             Ok(out) => out,
             Err(e) => (
                 Vec::new(),
+                Err(StoreError::Internal(format!("write task failed: {e}"))),
+            ),
+        }
+    }
+
+    async fn insert_reports_once(
+        &self,
+        batch: CountingBatch,
+    ) -> (CountingBatch, Result<(), StoreError>) {
+        if batch.is_empty() {
+            return (batch, Ok(()));
+        }
+        let writer = self.writer();
+        let done = tokio::task::spawn_blocking(move || {
+            let mut batch = batch;
+            let asked: Vec<bool> = batch.reports.iter().map(|r| r.counted).collect();
+            let result = insert_counted(&mut lock(&writer), &mut batch);
+            if result.is_err() {
+                // Rolled back: the batch goes back as it came.
+                for (r, a) in batch.reports.iter_mut().zip(asked) {
+                    r.counted = a;
+                }
+            }
+            (batch, result)
+        })
+        .await;
+        match done {
+            Ok(out) => out,
+            Err(e) => (
+                CountingBatch::default(),
                 Err(StoreError::Internal(format!("write task failed: {e}"))),
             ),
         }

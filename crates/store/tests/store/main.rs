@@ -2,6 +2,7 @@
 //! configured; see `downbeat_store::testing`): one module per stage, as in the crate, and
 //! here what concerns the store as a whole (pruning, reopening, migrations). One test binary.
 
+mod changes;
 mod connect;
 mod detection;
 mod incidents;
@@ -88,7 +89,8 @@ async fn prune_deletes_only_what_is_past_retention() {
                 reports: 2,
                 rollups: 1,
                 salts: 1,
-                probe_results: 0
+                probe_results: 0,
+                counted_clients: 0,
             },
             "{name}"
         );

@@ -293,3 +293,123 @@ async fn top_cities_count_distinct_networks_on_the_busiest_day() {
     })
     .await;
 }
+
+const WINDOW: i64 = 15 * 60_000;
+
+/// Writes `reports` (each with its client under yesterday's salt) through
+/// `insert_reports_once`; which of them counted.
+async fn insert_once(
+    s: &std::sync::Arc<dyn Store>,
+    reports: Vec<(NewReport, Option<Hash16>)>,
+) -> Vec<bool> {
+    let mut batch = CountingBatch::with_window(WINDOW);
+    for (r, earlier) in reports {
+        batch.push(r, earlier);
+    }
+    let (batch, r) = s.insert_reports_once(batch).await;
+    r.unwrap();
+    batch.reports.iter().map(|r| r.counted).collect()
+}
+
+#[tokio::test]
+async fn a_client_counts_once_per_service_and_window_as_the_store_decides() {
+    each_backend(|s, name| async move {
+        let r = |at: i64, client: u8, counted: bool| {
+            (report("melodia", T0 + at, "login", client, counted), None)
+        };
+        // Twice in one batch: the first counts. A report that does not ask to count is
+        // stored as it is.
+        assert_eq!(
+            insert_once(&s, vec![r(0, 1, true), r(1, 1, true), r(2, 2, false)]).await,
+            [true, false, false],
+            "{name}"
+        );
+        // Later batches: within the window no, from the window on yes (the window runs
+        // from the counted report, not from the duplicates).
+        assert_eq!(
+            insert_once(&s, vec![r(WINDOW - 1, 1, true)]).await,
+            [false],
+            "{name}"
+        );
+        assert_eq!(
+            insert_once(&s, vec![r(WINDOW, 1, true)]).await,
+            [true],
+            "{name}"
+        );
+        // Another service is another count.
+        let other = report("quiet", T0 + 5, "login", 1, true);
+        assert_eq!(insert_once(&s, vec![(other, None)]).await, [true], "{name}");
+        // Near midnight: the same client under yesterday's key counted a moment ago.
+        let new_key = report("melodia", T0 + WINDOW + 60_000, "login", 9, true);
+        assert_eq!(
+            insert_once(&s, vec![(new_key.clone(), Some([1; 16]))]).await,
+            [false],
+            "{name}: yesterday's key counted within the window"
+        );
+        assert_eq!(
+            insert_once(&s, vec![(new_key, Some([7; 16]))]).await,
+            [true],
+            "{name}: an unknown earlier key"
+        );
+        // What was stored agrees: 1 (client 1) + 1 (client 1 a window on) + 1 (client 9).
+        assert_eq!(s.summary("melodia", T0).await.unwrap().total, 3, "{name}");
+        // Pruning with yesterday's salt forgets the marks made before it.
+        let out = s
+            .prune(PruneCutoffs {
+                raw_before_ms: T0 - 30 * 86_400_000,
+                rollups_before_ms: T0 - 400 * 86_400_000,
+                salts_before_day: T0 / 86_400_000 + 1,
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            out.counted_clients, 3,
+            "{name}: clients 1 and 9 of melodia, 1 of quiet"
+        );
+        assert_eq!(
+            insert_once(&s, vec![r(WINDOW + 1, 1, true)]).await,
+            [true],
+            "{name}: a pruned mark no longer holds"
+        );
+    })
+    .await;
+}
+
+/// Two nodes (two stores on one PostgreSQL database) counting the same clients at the same
+/// moment: each client counts once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_counting_one_client_at_once_count_it_once() {
+    let Some(t) = testing::postgres().await else {
+        return;
+    };
+    let a = open(&t.target).await.unwrap();
+    let b = open(&t.target).await.unwrap();
+    for round in 0..20i64 {
+        // Clients in opposite orders, so the two batches' locks cross.
+        let batch = |reverse: bool| {
+            let mut v: Vec<(NewReport, Option<Hash16>)> = (0..30u8)
+                .map(|c| {
+                    (
+                        report("melodia", T0 + round * WINDOW, "login", c, true),
+                        None,
+                    )
+                })
+                .collect();
+            if reverse {
+                v.reverse();
+            }
+            v
+        };
+        let (x, y) = tokio::join!(insert_once(&a, batch(false)), insert_once(&b, batch(true)));
+        let y: Vec<bool> = y.into_iter().rev().collect();
+        for c in 0..30 {
+            assert!(
+                x[c] ^ y[c],
+                "round {round}, client {c}: {} and {}",
+                x[c],
+                y[c]
+            );
+        }
+    }
+    assert_eq!(a.summary("melodia", T0).await.unwrap().total, 20 * 30);
+}

@@ -1,0 +1,125 @@
+//! The change feed between nodes: PostgreSQL only (`LISTEN/NOTIFY`); SQLite has one node
+//! and no feed.
+
+use super::*;
+use downbeat_store::testing::{PgCluster, TestStore};
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+async fn next(feed: &mut ChangeFeed) -> Change {
+    tokio::time::timeout(Duration::from_secs(30), feed.changes.recv())
+        .await
+        .expect("a change within 30 s")
+        .expect("the feed is open")
+}
+
+async fn until_live(feed: &mut ChangeFeed, n: usize) {
+    tokio::time::timeout(
+        Duration::from_secs(30),
+        feed.live_nodes.wait_for(|&live| live == n),
+    )
+    .await
+    .unwrap_or_else(|_| panic!("{n} live nodes within 30 s"))
+    .expect("the feed is open");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_hears_what_another_commits_and_counts_the_live_nodes() {
+    let sqlite = testing::sqlite();
+    assert!(open(&sqlite.target).await.unwrap().changes("n").is_none());
+    let Some(t) = testing::postgres().await else {
+        return;
+    };
+    let a = open(&t.target).await.unwrap();
+    let b = open(&t.target).await.unwrap();
+    let mut fa = a.changes("node-a").unwrap();
+    assert_eq!(
+        next(&mut fa).await,
+        Change::Resync,
+        "listening: anything may have changed"
+    );
+    let mut fb = b.changes("node-b").unwrap();
+    assert_eq!(next(&mut fb).await, Change::Resync);
+    until_live(&mut fa, 2).await;
+    until_live(&mut fb, 2).await;
+
+    // Reports that do not count change nothing a page shows: no word of them.
+    insert(&b, vec![report("melodia", T0, "login", 1, false)]).await;
+    insert(
+        &b,
+        vec![
+            report("melodia", T0, "login", 2, true),
+            report("melodia", T0, "login", 3, true),
+            report("quiet", T0, "login", 4, true),
+        ],
+    )
+    .await;
+    let heard: BTreeSet<_> = [next(&mut fa).await, next(&mut fa).await].into();
+    assert_eq!(
+        heard,
+        [
+            Change::Reports("melodia".into()),
+            Change::Reports("quiet".into())
+        ]
+        .into(),
+        "one word per service and commit"
+    );
+    let own: BTreeSet<_> = [next(&mut fb).await, next(&mut fb).await].into();
+    assert_eq!(own, heard, "a node hears its own changes too");
+    execute_raw_incident(&t.target).await;
+    assert_eq!(next(&mut fa).await, Change::Incidents("melodia".into()));
+}
+
+/// An incident row written as another node's store would.
+async fn execute_raw_incident(target: &StoreTarget) {
+    testing::execute_raw(
+        target,
+        "INSERT INTO incidents (service, kind, title, status, impact, components, draft,
+            source, created_ms, updated_ms, version)
+         VALUES ('melodia', 'incident', 'Login failing', 'investigating', 'major', '{}',
+            FALSE, 'operator', 0, 0, 1)",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_feed_comes_back_by_itself_after_the_server_restarts() {
+    let Some(pg) = PgCluster::start(None) else {
+        return;
+    };
+    let t = TestStore::on_cluster(&pg);
+    let store = open_with(
+        &t.target,
+        PgTimeouts {
+            connect: Duration::from_secs(1),
+            statement: Duration::from_secs(1),
+        },
+    )
+    .await
+    .unwrap();
+    let mut feed = store.changes("n").unwrap();
+    assert_eq!(next(&mut feed).await, Change::Resync);
+    let pg = std::sync::Arc::new(pg);
+    let stop = pg.clone();
+    tokio::task::spawn_blocking(move || stop.stop())
+        .await
+        .unwrap();
+    let (_, r) = store
+        .insert_reports(vec![report("melodia", T0, "login", 1, true)])
+        .await;
+    assert!(
+        matches!(r, Err(StoreError::Unavailable(_))),
+        "a stopped server is unavailable, not an internal error: {r:?}"
+    );
+    let start = pg.clone();
+    tokio::task::spawn_blocking(move || start.start_again())
+        .await
+        .unwrap();
+    assert_eq!(
+        next(&mut feed).await,
+        Change::Resync,
+        "back, and saying it missed what happened while away"
+    );
+    insert(&store, vec![report("melodia", T0, "login", 2, true)]).await;
+    assert_eq!(next(&mut feed).await, Change::Reports("melodia".into()));
+}
