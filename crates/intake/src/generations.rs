@@ -1,13 +1,18 @@
 //! Per-service change counters: a generation moves whenever a commit adds counted reports
-//! to a service, so answers cached in memory know when they are stale.
+//! to a service — through this node, or through another (heard from the store's change
+//! feed) — so answers cached in memory know when they are stale.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
+use tokio::sync::Notify;
 
 /// Per-service change counters.
 #[derive(Default)]
 pub struct Generations {
     by_service: HashMap<String, AtomicU64>,
+    /// Rung when a change made through another node arrives, so the pages reload now
+    /// instead of at their next tick.
+    elsewhere: Notify,
 }
 
 impl Generations {
@@ -16,7 +21,20 @@ impl Generations {
             by_service: services
                 .map(|s| (s.to_owned(), AtomicU64::new(0)))
                 .collect(),
+            elsewhere: Notify::new(),
         }
+    }
+
+    /// Says that something changed through another node (reports, incidents; a reconnected
+    /// feed): wakes whoever waits in [`Generations::changed_elsewhere`].
+    pub fn ring_elsewhere(&self) {
+        self.elsewhere.notify_one();
+    }
+
+    /// Waits until [`Generations::ring_elsewhere`] (a ring while nobody waited is kept for
+    /// the next wait).
+    pub async fn changed_elsewhere(&self) {
+        self.elsewhere.notified().await;
     }
 
     pub fn bump(&self, service: &str) {

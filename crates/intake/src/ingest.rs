@@ -2,14 +2,18 @@
 //!
 //! A handler enqueues its report with a oneshot and waits. One writer task takes everything
 //! queued (up to a batch limit), writes it in one transaction, and only then answers every
-//! waiting handler. Many reports share one commit (one fsync), so durable ingestion runs at
+//! waiting handler — with whether its report counted: the transaction also decides that,
+//! against the store's record of who counted when, which every node shares
+//! ([`ReportStore::insert_reports_once`]), so deciding costs no round trip of its own. A
+//! failed commit answers every handler of the batch with the error (a 503): nothing is
+//! acknowledged before it is committed. Many reports share one commit (one fsync), so durable ingestion runs at
 //! close to the speed of the HTTP layer. Closing the queue lets the writer drain what is
 //! already in it and stop: shutdown loses nothing that was acknowledged, and nothing queued
 //! goes unanswered.
 
 use crate::generations::Generations;
 use crate::metrics::IntakeMetrics;
-use downbeat_store::{NewReport, ReportStore, StoreError};
+use downbeat_store::{CountingBatch, Hash16, NewReport, ReportStore, StoreError};
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::{Notify, mpsc, oneshot};
@@ -20,10 +24,13 @@ pub const MAX_BATCH: usize = 2048;
 /// Reports that may wait for a commit before new ones are refused with 503.
 pub const QUEUE_CAPACITY: usize = 65_536;
 
-type Reply = oneshot::Sender<Result<(), Arc<StoreError>>>;
+/// Whether the committed report counted, or why it was not committed.
+type Reply = oneshot::Sender<Result<bool, Arc<StoreError>>>;
 
 struct Job {
     report: NewReport,
+    /// The same client under yesterday's salt, near midnight.
+    earlier: Option<Hash16>,
     reply: Reply,
 }
 
@@ -50,6 +57,7 @@ pub fn start(
     store: Arc<dyn ReportStore>,
     metrics: IntakeMetrics,
     generations: Arc<Generations>,
+    dedupe_window_ms: i64,
 ) -> (Ingest, tokio::task::JoinHandle<()>) {
     let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
     let close = Arc::new(Notify::new());
@@ -58,23 +66,40 @@ pub fn start(
         close: close.clone(),
         metrics: metrics.clone(),
     };
-    let writer = tokio::spawn(writer(rx, store, metrics, close, generations));
+    let writer = tokio::spawn(writer(
+        rx,
+        store,
+        metrics,
+        close,
+        generations,
+        dedupe_window_ms,
+    ));
     (ingest, writer)
 }
 
 impl Ingest {
-    /// Queues a report and waits until it is committed.
-    pub async fn submit(&self, report: NewReport) -> Result<(), IngestError> {
+    /// Queues a report and waits until it is committed; whether it counted (a report asking
+    /// to count, `counted`, may turn out a duplicate of one another node took). `earlier`
+    /// is the same client under yesterday's salt, near midnight.
+    pub async fn submit(
+        &self,
+        report: NewReport,
+        earlier: Option<Hash16>,
+    ) -> Result<bool, IngestError> {
         let (reply, done) = oneshot::channel();
         self.tx
-            .try_send(Job { report, reply })
+            .try_send(Job {
+                report,
+                earlier,
+                reply,
+            })
             .map_err(|e| match e {
                 mpsc::error::TrySendError::Full(_) => IngestError::Full,
                 mpsc::error::TrySendError::Closed(_) => IngestError::Closed,
             })?;
         self.metrics.ingest_queue_depth.set(self.depth() as i64);
         match done.await {
-            Ok(Ok(())) => Ok(()),
+            Ok(Ok(counted)) => Ok(counted),
             Ok(Err(e)) => Err(IngestError::Store(e)),
             // The writer always answers; a dropped reply means it died.
             Err(_) => Err(IngestError::Closed),
@@ -97,8 +122,13 @@ async fn writer(
     metrics: IntakeMetrics,
     close: Arc<Notify>,
     generations: Arc<Generations>,
+    dedupe_window_ms: i64,
 ) {
-    let mut reports: Vec<NewReport> = Vec::with_capacity(MAX_BATCH);
+    let mut batch = CountingBatch {
+        reports: Vec::with_capacity(MAX_BATCH),
+        earlier: Vec::with_capacity(MAX_BATCH),
+        window_ms: dedupe_window_ms,
+    };
     let mut replies: Vec<Reply> = Vec::with_capacity(MAX_BATCH);
     let mut closed = false;
     loop {
@@ -116,21 +146,24 @@ async fn writer(
             }
         };
         let Some(first) = first else { break };
-        reports.push(first.report);
+        batch.push(first.report, first.earlier);
         replies.push(first.reply);
-        while reports.len() < MAX_BATCH {
+        while batch.len() < MAX_BATCH {
             match rx.try_recv() {
                 Ok(job) => {
-                    reports.push(job.report);
+                    batch.push(job.report, job.earlier);
                     replies.push(job.reply);
                 }
                 Err(_) => break,
             }
         }
         let started = Instant::now();
-        let batch = std::mem::take(&mut reports);
         let span = tracing::info_span!("group commit", reports = batch.len());
-        let (batch, result) = store.insert_reports(batch).instrument(span.clone()).await;
+        let (done, result) = store
+            .insert_reports_once(std::mem::take(&mut batch))
+            .instrument(span.clone())
+            .await;
+        batch = done;
         let result = result.map_err(Arc::new);
         metrics
             .commit_seconds
@@ -145,20 +178,20 @@ async fn writer(
         if result.is_ok() {
             // Services are few; bump each service of the batch once.
             let mut last: Option<&str> = None;
-            for r in batch.iter().filter(|r| r.counted) {
+            for r in batch.reports.iter().filter(|r| r.counted) {
                 if last != Some(&*r.service) {
                     generations.bump(&r.service);
                     last = Some(&r.service);
                 }
             }
         }
-        for reply in replies.drain(..) {
+        for (reply, r) in replies.drain(..).zip(&batch.reports) {
             // A handler whose client went away no longer listens; its report is stored anyway.
-            let _ = reply.send(result.clone());
+            let _ = reply.send(result.clone().map(|()| r.counted));
         }
         // Reuse the batch's allocation for the next one.
-        reports = batch;
-        reports.clear();
+        batch.clear();
+        batch.window_ms = dedupe_window_ms;
         metrics.ingest_queue_depth.set(rx.len() as i64);
     }
 }

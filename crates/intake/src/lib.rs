@@ -103,7 +103,12 @@ impl Intake {
         let generations = Arc::new(Generations::new(
             config.services.iter().map(|s| s.id.as_str()),
         ));
-        let (ingest, writer) = ingest::start(store, metrics.clone(), generations.clone());
+        let (ingest, writer) = ingest::start(
+            store,
+            metrics.clone(),
+            generations.clone(),
+            config.reports.dedupe_window.as_millis(),
+        );
         let report_counters = config
             .services
             .iter()
@@ -152,7 +157,9 @@ impl Intake {
             .salts
             .hashes(service.id.as_str(), ip, now_ms, window_ms)
             .await?;
-        let counted = self
+        // This node's marks answer a repeat at once; whether a report that may count does
+        // is decided with the commit, across every node (see `ingest`).
+        let may_count = self
             .dedupe
             .check_and_mark(hashes.client, hashes.client_yesterday, now_ms)
             == Mark::Counted;
@@ -165,13 +172,21 @@ impl Intake {
             city: report.city.map(City::into_string),
             client_hash: hashes.client,
             network_hash: hashes.network,
-            counted,
+            counted: may_count,
         };
-        if let Err(e) = self.ingest.submit(row).await {
-            if counted {
-                self.dedupe.forget(hashes.client, now_ms);
+        let counted = match self.ingest.submit(row, hashes.client_yesterday).await {
+            Ok(counted) => counted,
+            Err(e) => {
+                if may_count {
+                    self.dedupe.forget(hashes.client, now_ms);
+                }
+                return Err(e.into());
             }
-            return Err(e.into());
+        };
+        if may_count && !counted {
+            // Another node counted this client first; its mark is in the store, which
+            // answers this client's next report on this node too.
+            self.dedupe.forget(hashes.client, now_ms);
         }
 
         if let Some(c) = self.report_counters.get(service.id.as_str()) {
