@@ -153,3 +153,31 @@ async fn a_server_that_never_answers_is_given_up_on() {
     }
     held.abort();
 }
+
+/// A server ending a session says why (SQLSTATE 57P01 when it shuts down or an operator
+/// ends it): the store calls that unavailable — retry later — not an internal error.
+#[tokio::test]
+async fn a_session_the_server_ends_is_unavailable_not_internal() {
+    let Some(t) = downbeat_store::testing::postgres().await else {
+        return;
+    };
+    let StoreTarget::Postgres(url) = &t.target else {
+        unreachable!("a PostgreSQL target")
+    };
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    let io = tokio::spawn(connection);
+    let e = client
+        .batch_execute("SELECT pg_terminate_backend(pg_backend_pid())")
+        .await
+        .expect_err("the session is ended");
+    assert_eq!(
+        e.code().map(|c| c.code()),
+        Some("57P01"),
+        "the server said why: {e}"
+    );
+    let e = StoreError::from(e);
+    assert!(matches!(e, StoreError::Unavailable(_)), "{e}");
+    let _ = io.await;
+}
