@@ -27,7 +27,8 @@ pub struct Running {
 }
 
 /// Builds every stage and starts the background tasks: the ingest writer, the monitors,
-/// the notification workers and the jobs. Restores what a restart must not forget (the
+/// the notification workers, the jobs and (on PostgreSQL) the follower of other nodes'
+/// changes. Restores what a restart must not forget (the
 /// dedupe window, monitor states, incident snapshots) before it returns.
 pub async fn start(
     config: Arc<Config>,
@@ -72,7 +73,7 @@ pub async fn start(
             probes: store.clone(),
         },
         clock.clone(),
-        node_id,
+        node_id.clone(),
         notifier.clone(),
         crowd.clone(),
         monitors.clone(),
@@ -91,6 +92,8 @@ pub async fn start(
     downbeat_incidents::refresh_all(&app.incidents).await?;
     let (stop, stopped) = watch::channel(false);
     let mut jobs = jobs::spawn_all(&app, stopped.clone());
+    // Other nodes' changes, into this node's pages and caches (PostgreSQL only).
+    jobs.extend(crate::changes::spawn(&app, &node_id, stopped.clone()));
     jobs.push(tokio::spawn(reconcile(app.incidents.clone())));
     jobs.extend(downbeat_notify::worker::start(
         &app.notifier,

@@ -11,6 +11,8 @@
 //! - [`app`]: [`start`] (the stages and their tasks), [`Running`], [`serve_app`].
 //! - [`listen`]: the listener's limits (header and request deadlines, a connection cap, a
 //!   shutdown grace period) and one tracing span per request.
+//! - [`changes`]: other nodes' changes (the store's change feed) applied to this node's
+//!   pages, caches and rate-limit share.
 //! - [`jobs`]: the periodic jobs (crowd minute, incident round, pruning, housekeeping) with
 //!   testable steps.
 //! - [`product`]: [`build`]: the stages plus the whole router, ready to serve.
@@ -18,6 +20,7 @@
 //!   sink and the browser-tools check.
 
 pub mod app;
+pub mod changes;
 pub mod jobs;
 pub mod listen;
 pub mod product;

@@ -18,6 +18,10 @@ use std::time::Duration;
 /// How often the refresher looks for new data: pages are at most about this stale, plus
 /// the time to load and render.
 pub const REFRESH_EVERY: Duration = Duration::from_secs(1);
+/// A change made through another node wakes the refresher at once (see
+/// [`downbeat_intake::Generations::changed_elsewhere`]), then it rests this long: a report
+/// wave on another node rebuilds these pages a few times a second, not once per commit.
+pub const ELSEWHERE_REST: Duration = Duration::from_millis(200);
 /// Bound on cached pages (plain pages plus per-country variants).
 const MAX_ENTRIES: usize = 4096;
 /// Bound on the bytes of cached country variants (plain pages are kept whatever they weigh:
@@ -108,7 +112,7 @@ impl Pages {
             app,
         });
         if tokio::runtime::Handle::try_current().is_ok() {
-            spawn_refresher(Arc::downgrade(&web));
+            spawn_refresher(Arc::downgrade(&web), web.app.intake.generations.clone());
         } else {
             tracing::warn!("no tokio runtime: status pages will not refresh by themselves");
         }
@@ -127,15 +131,24 @@ impl Pages {
     }
 }
 
-fn spawn_refresher(web: Weak<Web>) {
+/// Refreshes every [`REFRESH_EVERY`], and at once when a change made through another node
+/// arrives (the server follows the store's change feed and rings `generations`).
+fn spawn_refresher(web: Weak<Web>, generations: Arc<downbeat_intake::Generations>) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(REFRESH_EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            tick.tick().await;
+            let rung = tokio::select! {
+                _ = tick.tick() => false,
+                () = generations.changed_elsewhere() => true,
+            };
             // The router owns the state; once the server is gone, so is this task.
             let Some(web) = web.upgrade() else { break };
             web.refresh().await;
+            drop(web);
+            if rung {
+                tokio::time::sleep(ELSEWHERE_REST).await;
+            }
         }
     });
 }

@@ -1,9 +1,11 @@
 //! Test support (feature `testing`), shared by every crate's integration tests:
 //! [`spawn`] starts the whole product on 127.0.0.1:0 through the same [`crate::build`] as
 //! `downbeat serve`, with a fresh store and a manual clock; [`smtp_sink`] is a small mail
-//! relay; [`browser_tools`] says whether node, the npm packages and chromium are here.
+//! relay; [`browser_tools`] says whether node, the npm packages and chromium are here;
+//! [`cluster`] starts several nodes on one PostgreSQL database.
 
 pub mod browser_tools;
+pub mod cluster;
 pub mod smtp_sink;
 
 use crate::build;

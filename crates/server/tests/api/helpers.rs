@@ -65,6 +65,20 @@ pub async fn spawn_on(store: TestStore, extra: &str, clock: Arc<ManualClock>) ->
     spawn_raw(store, &config_text(extra), clock).await
 }
 
+/// `n` servers (nodes of one cluster) on `store`'s database with `extra` config, on one
+/// clock.
+pub async fn spawn_nodes(store: TestStore, extra: &str, n: usize) -> Vec<TestApp> {
+    let clock = Arc::new(ManualClock::new(jiff::Timestamp::now()));
+    harness::cluster::spawn_nodes(&config_text(extra), store, n, clock)
+        .await
+        .into_iter()
+        .map(|inner| TestApp {
+            inner,
+            viewer: tokio::sync::OnceCell::new(),
+        })
+        .collect()
+}
+
 /// A server with exactly `config` as its config file.
 pub async fn spawn_raw(store: TestStore, config: &str, clock: Arc<ManualClock>) -> TestApp {
     TestApp {
