@@ -4,7 +4,11 @@
 //! Every service has a generation that moves whenever a commit adds counted reports to it.
 //! A cached answer is reused while its service's generation is unchanged and it is younger
 //! than the cache's freshness limit (time-relative answers — "the last 24 hours" — drift as
-//! the clock moves, so even an unchanged generation expires them).
+//! the clock moves, so even an unchanged generation expires them). Generations move on
+//! changes made through other nodes too (the server follows the store's change feed).
+//!
+//! While the store cannot be reached, an expired answer is still the last known state:
+//! [`ResponseCache::last`] gives it, whatever its age, to serve instead of a 503.
 
 use axum::body::Bytes;
 use std::collections::HashMap;
@@ -56,6 +60,14 @@ impl ResponseCache {
         fresh.then(|| e.body.clone())
     }
 
+    /// The last answer cached for `key`, however old, and when it was made: what a read
+    /// serves while the store is unavailable.
+    pub fn last(&self, service: &str, key: &str) -> Option<(Bytes, i64)> {
+        let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
+        let e = entries.map.get(&(service.to_owned(), key.to_owned()))?;
+        Some((e.body.clone(), e.at_ms))
+    }
+
     pub fn put(&self, service: &str, key: &str, generation: u64, now_ms: i64, body: Bytes) {
         let w = weight(service, key, &body);
         if w > self.max_bytes / 4 {
@@ -104,6 +116,12 @@ mod tests {
         assert!(c.get("m", "q", 1, 1_000).is_none(), "too old");
         assert!(c.get("m", "other", 1, 10).is_none());
         assert!(c.get("n", "q", 1, 10).is_none());
+        assert_eq!(
+            c.last("m", "q"),
+            Some((Bytes::from_static(b"x"), 0)),
+            "the last answer stays for when the store is down"
+        );
+        assert_eq!(c.last("m", "other"), None);
     }
 
     #[test]

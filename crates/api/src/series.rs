@@ -250,7 +250,8 @@ async fn counts_body(
 }
 
 /// Serves `render`'s answer from the API cache while the service's reports are unchanged
-/// (and for at most a second, since answers are relative to now). Errors are not cached.
+/// (and for at most a second, since answers are relative to now). Errors are not cached;
+/// while the store is unavailable, the last answer is served, however old (with `Age`).
 async fn cached<T, F, Fut>(
     app: &App,
     service: &str,
@@ -267,7 +268,25 @@ where
     let body = match app.api_cache.get(service, key, generation, now_ms) {
         Some(body) => body,
         None => {
-            let value = render().await?;
+            let value = match render().await {
+                Ok(v) => v,
+                // The store is down: the last answer is the last known state.
+                Err(ApiError::Unavailable(why)) => {
+                    let Some((body, at_ms)) = app.api_cache.last(service, key) else {
+                        return Err(ApiError::Unavailable(why));
+                    };
+                    let age_s = (now_ms - at_ms).max(0) / 1000;
+                    return Ok((
+                        [
+                            (header::CONTENT_TYPE, "application/json".to_owned()),
+                            (header::AGE, age_s.to_string()),
+                        ],
+                        body,
+                    )
+                        .into_response());
+                }
+                Err(e) => return Err(e),
+            };
             let body = Bytes::from(
                 serde_json::to_vec(&value)
                     .map_err(|e| ApiError::Unavailable(format!("encoding: {e}")))?,

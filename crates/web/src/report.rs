@@ -268,8 +268,15 @@ fn form_error(web: &Web, i: usize, mut form: FormView, e: &ApiError) -> Response
     let mut res = (status, page).into_response();
     let h = res.headers_mut();
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    if let ApiError::RateLimited { retry_after_s } = e {
-        h.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_s));
+    match e {
+        ApiError::RateLimited { retry_after_s } => {
+            h.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_s));
+        }
+        // The store is down: as the API says it.
+        ApiError::Unavailable(_) => {
+            h.insert(header::RETRY_AFTER, HeaderValue::from(1));
+        }
+        _ => {}
     }
     res
 }

@@ -2,6 +2,7 @@
 
 mod agents;
 mod channels;
+mod cluster;
 mod crowd;
 mod database;
 mod drafts;
