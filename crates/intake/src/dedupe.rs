@@ -1,4 +1,7 @@
-//! One client counts once per service within the dedupe window.
+//! One client counts once per service within the dedupe window: this node's memory of it.
+//! A mark here answers a repeat to this node at once; a report this map lets through is
+//! only a candidate, which the store counts or not with its commit, across every node
+//! ([`downbeat_store::ReportStore::insert_reports_once`]).
 //!
 //! A sharded map from client hash (already specific to the service) to the time that client
 //! last counted. Expired entries are swept as a shard grows, so memory stays proportional to

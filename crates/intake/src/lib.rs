@@ -10,10 +10,13 @@
 //! - [`identity`]: who a client is: address behind trusted proxies, keyed hashes, daily salts.
 //! - [`form_token`]: the status page form's token, keyed by the daily salt: no cookie, the
 //!   same on every node.
-//! - [`limiter`]: per-client token buckets against floods.
-//! - [`dedupe`]: one client counts once per service within the dedupe window.
+//! - [`limiter`]: per-client token buckets against floods; the configured limit is the
+//!   cluster's, shared among the live nodes.
+//! - [`dedupe`]: this node's memory of who counted lately (a repeat is answered at once);
+//!   whether a report counts is decided with its commit, across every node (see [`ingest`]).
 //! - [`report`]: a report as sent ([`RawReport`]), its validation and the answer.
-//! - [`ingest`]: the group-commit queue between handlers and the store.
+//! - [`ingest`]: the group-commit queue between handlers and the store; its transaction
+//!   also decides which reports count.
 //! - [`generations`]: per-service change counters that tell caches a service changed.
 //! - [`metrics`]: reports received, counted and refused; commit latency and batch size.
 //! - [`error`]: why a report was not taken.

@@ -3,7 +3,9 @@
 //!
 //! Writes arrive in batches ([`ReportStore::insert_reports`]): the ingest queue above the
 //! store group-commits many reports per transaction, and a report is acknowledged only after
-//! its batch has committed.
+//! its batch has committed. [`ReportStore::insert_reports_once`] also decides, in the same
+//! transaction, which reports count (`counted_clients`: one client, one count per service
+//! and window, whichever node it reached).
 
 mod postgres;
 mod sqlite;

@@ -49,7 +49,8 @@ pub enum Change {
 /// A node's view of the feed; dropping it stops the feed and closes its connection.
 pub struct ChangeFeed {
     pub changes: mpsc::Receiver<Change>,
-    /// Nodes heard from within [`NODE_TIMEOUT`], this one included (at least 1).
+    /// Nodes heard from within the last 15 s (`NODE_TIMEOUT`), this one included (at
+    /// least 1).
     pub live_nodes: watch::Receiver<usize>,
 }
 
