@@ -44,6 +44,7 @@ pub mod certs;
 pub mod diagnosis;
 pub mod latency;
 pub mod metrics;
+pub mod owners;
 
 pub use metrics::ProbeMetrics;
 
@@ -54,13 +55,14 @@ use downbeat_domain::event::{CheckState, Notice};
 use downbeat_notify::Notifier;
 use downbeat_probe::schedule::{Canary, Plan, Report, Scheduler};
 use downbeat_probe::{Cause, Outcome, ProbeResult, ProbeSpec, Prober};
-use downbeat_store::{DetectionStore, ProbeStore};
-use downbeat_store::{MonitorState, NewProbeResult, StoreError};
+use downbeat_store::{ClusterStore, DetectionStore, ProbeStore};
+use downbeat_store::{Judge, Judging, LatestResult, MonitorState, NewProbeResult, StoreError};
 use jiff::Timestamp;
+use owners::Owners;
 use prometheus_client::registry::Registry;
 use serde::Serialize;
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::Deref;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -87,14 +89,23 @@ pub struct RegionResult {
     pub result: ProbeResult,
 }
 
+/// A monitor's state as this node shows it (the counters that move it live in the store).
 #[derive(Debug, Clone, Default)]
 struct Hysteresis {
     down: bool,
     since_ms: Option<i64>,
     /// Typed in memory; a string only in the store's row.
     cause: Option<Cause>,
-    bad_rounds: u32,
-    good_rounds: u32,
+}
+
+impl Hysteresis {
+    fn of(s: &MonitorState) -> Self {
+        Hysteresis {
+            down: s.state == CheckState::Down,
+            since_ms: Some(s.since_ms),
+            cause: s.cause,
+        }
+    }
 }
 
 /// A result on its way to the writer.
@@ -141,6 +152,15 @@ pub struct Inner {
     pub probes: Arc<dyn ProbeStore>,
     /// Where the latency baselines are saved.
     pub detection: Arc<dyn DetectionStore>,
+    /// Who else is alive.
+    pub cluster: Arc<dyn ClusterStore>,
+    /// Which node probes which monitor.
+    pub owners: Arc<Owners>,
+    /// Quorum and hysteresis, as the store applies them.
+    rule: Arc<Rule>,
+    /// Monitors another node changed, to read again ([`follow`]).
+    stale: Mutex<HashSet<String>>,
+    stale_ring: tokio::sync::Notify,
     pub clock: Arc<dyn Clock>,
     pub notifier: Notifier,
     pub metrics: ProbeMetrics,
@@ -164,11 +184,14 @@ impl Deref for Monitors {
 }
 
 impl Monitors {
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         config: Arc<Config>,
         probes: Arc<dyn ProbeStore>,
         detection: Arc<dyn DetectionStore>,
+        cluster: Arc<dyn ClusterStore>,
         clock: Arc<dyn Clock>,
+        node_id: Arc<str>,
         notifier: Notifier,
         registry: &mut Registry,
     ) -> Self {
@@ -181,6 +204,18 @@ impl Monitors {
                 .enumerate()
                 .map(|(i, m)| (m.id.to_string(), i))
                 .collect(),
+            rule: Arc::new(Rule {
+                config: config.clone(),
+                index: monitors
+                    .iter()
+                    .enumerate()
+                    .map(|(i, m)| (m.id.to_string(), i))
+                    .collect(),
+            }),
+            owners: Arc::new(Owners::new(node_id)),
+            stale: Mutex::new(HashSet::new()),
+            stale_ring: tokio::sync::Notify::new(),
+            cluster,
             unsent: tokio::sync::Mutex::new(Vec::new()),
             latest: RwLock::new(HashMap::new()),
             states: Mutex::new(vec![Hysteresis::default(); count]),
@@ -233,6 +268,8 @@ pub async fn start(
         return Ok(Vec::new());
     }
     restore(monitors).await?;
+    // Before the first round: which monitors are this node's (on PostgreSQL, a share).
+    let shared = monitors.owners.beat(monitors.cluster.as_ref()).await?;
     if let Err(e) = retry_notices(monitors).await {
         tracing::warn!(error = %e, "could not queue the monitor changes left from before; will retry");
     }
@@ -250,7 +287,10 @@ pub async fn start(
         concurrency: config.probes.concurrency,
     };
     // The configured monitors are the one plan; it never changes while the server runs.
-    let (_, plan) = watch::channel(Some(Arc::new(ConfigPlan(config.clone()))));
+    let (_, plan) = watch::channel(Some(Arc::new(ConfigPlan {
+        config: config.clone(),
+        owners: monitors.owners.clone(),
+    })));
     let local = Arc::new(Local {
         monitors: monitors.clone(),
         tx,
@@ -263,6 +303,15 @@ pub async fn start(
         monitors.clone(),
         stopped.clone(),
     )));
+    if shared {
+        tasks.push(tokio::spawn(
+            monitors
+                .owners
+                .clone()
+                .run(monitors.cluster.clone(), stopped.clone()),
+        ));
+        tasks.push(tokio::spawn(follow(monitors.clone(), stopped.clone())));
+    }
     if let Some(canary) = config.probes.canary.clone() {
         match ProbeSpec::tcp(&canary) {
             Ok(spec) => {
@@ -317,13 +366,7 @@ async fn restore(monitors: &Monitors) -> Result<(), StoreError> {
         let mut states = monitors.states.lock().unwrap_or_else(|e| e.into_inner());
         for s in &saved {
             if let Some(&i) = index.get(s.monitor.as_str()) {
-                states[i] = Hysteresis {
-                    down: s.state == CheckState::Down,
-                    since_ms: Some(s.since_ms),
-                    cause: s.cause,
-                    bad_rounds: 0,
-                    good_rounds: 0,
-                };
+                states[i] = Hysteresis::of(s);
             }
         }
     }
@@ -373,22 +416,29 @@ async fn restore(monitors: &Monitors) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// The server's configured monitors, as the shared scheduler sees them. Probes read their
-/// spec from the shared config rather than from a copy of every spec.
-struct ConfigPlan(Arc<Config>);
+/// The server's configured monitors, as the shared scheduler sees them: this node probes
+/// the rounds of the monitors it owns. Probes read their spec from the shared config rather
+/// than from a copy of every spec.
+struct ConfigPlan {
+    config: Arc<Config>,
+    owners: Arc<Owners>,
+}
 
 impl Plan for ConfigPlan {
     fn count(&self) -> usize {
-        self.0.monitors.len()
+        self.config.monitors.len()
     }
     fn id(&self, i: usize) -> &str {
-        self.0.monitors[i].id.as_str()
+        self.config.monitors[i].id.as_str()
     }
     fn interval(&self, i: usize) -> Duration {
-        self.0.monitors[i].interval.as_duration()
+        self.config.monitors[i].interval.as_duration()
     }
     fn spec(&self, i: usize) -> &ProbeSpec {
-        &self.0.monitors[i].probe
+        &self.config.monitors[i].probe
+    }
+    fn mine(&self, i: usize) -> bool {
+        self.owners.mine(self.config.monitors[i].id.as_str())
     }
 }
 
@@ -457,10 +507,12 @@ async fn save_latency(monitors: &Monitors) {
 }
 
 /// Judges, stores and applies a batch of results (drained). With `must_store`, a batch the
-/// store refuses is not applied either, and the error is returned (the agent retries it).
+/// store refuses is returned as an error (the agent retries it).
 ///
 /// A result already stored (same monitor, region and start: a retried push) is counted as a
-/// duplicate and changes nothing. A new result always goes to the history; it moves the
+/// duplicate and changes nothing. A new result always goes to the history; the store judges
+/// it with [`Rule`] in the same transaction, against the counters and state every node
+/// shares, so a change is decided once whichever node stored the result. It moves the
 /// monitor's state only when it is current: not older than its region's latest result,
 /// than the monitor's state, or (by more than the freshness window) than the newest result
 /// of any region — the last two allowing for `[probes] agent_max_skew` between clocks. So a
@@ -499,20 +551,18 @@ pub async fn record(
     }
     let outcomes: Vec<&'static str> = rows.iter().map(|r| r.outcome.as_str()).collect();
     let count = rows.len();
-    let mut failed = None;
-    let new = match monitors.probes.insert_probe_results(rows).await {
-        Ok(new) => new,
+    let rule: Arc<dyn Judge> = monitors.rule.clone();
+    let (new, changes, failed) = match monitors.probes.record_probe_results(rows, rule).await {
+        Ok(j) => (j.new, j.changes, None),
         Err(e) => {
             tracing::warn!(error = %e, "could not store probe results");
             if must_store {
                 return Err(e);
             }
-            // This node's own results still update the picture.
-            failed = Some(e);
-            vec![true; count]
+            // This node's own results are still shown; nothing is judged without the store.
+            (vec![true; count], Vec::new(), Some(e))
         }
     };
-    let mut changes = Vec::new();
     let mut recorded = Recorded::default();
     for ((i, region, reliable, result), (new, outcome)) in
         judged.into_iter().zip(new.into_iter().zip(outcomes))
@@ -527,15 +577,11 @@ pub async fn record(
             .probes
             .get_or_create(&metrics::OutcomeLabel { outcome })
             .inc();
-        let at_ms = result.started_at.as_millisecond();
-        if apply(monitors, i, region, reliable, result)
-            && let Some(change) = evaluate(monitors, i, at_ms)
-        {
-            changes.push(change);
-        }
+        show(monitors, i, region, reliable, result);
     }
     for c in changes {
         tracing::info!(monitor = %c.monitor, state = %c.state, cause = ?c.cause, "monitor state changed");
+        set_state(monitors, &c);
         tell(monitors, c).await;
     }
     match failed {
@@ -544,32 +590,15 @@ pub async fn record(
     }
 }
 
-/// Puts a new result of monitor `i` into its picture (unless its region has a newer one);
-/// whether it is current enough to move the monitor's state (see [`record`]).
-fn apply(
-    monitors: &Monitors,
-    i: usize,
-    region: Arc<str>,
-    reliable: bool,
-    result: ProbeResult,
-) -> bool {
-    let m = &monitors.config.monitors[i];
-    let fresh_ms = 3 * m.interval.as_millis() + m.probe.timeout().as_millis() as i64;
+/// Puts a result of monitor `i` into the picture this node shows, unless its region has
+/// a newer one there.
+fn show(monitors: &Monitors, i: usize, region: Arc<str>, reliable: bool, result: ProbeResult) {
     let at = result.started_at;
-    let at_ms = at.as_millisecond();
     let mut latest = monitors.latest.write().unwrap_or_else(|e| e.into_inner());
     let picture = latest.entry(i).or_default();
-    if picture
-        .get(&region)
-        .is_some_and(|r| r.at.as_millisecond() > at_ms)
-    {
-        return false;
+    if picture.get(&region).is_some_and(|r| r.at > at) {
+        return;
     }
-    let newest_ms = picture
-        .values()
-        .map(|r| r.at.as_millisecond())
-        .max()
-        .unwrap_or(at_ms);
     let explanation = result.explanation();
     picture.insert(
         region.clone(),
@@ -581,30 +610,111 @@ fn apply(
             result,
         },
     );
-    drop(latest);
-    let since_ms = monitors
-        .states
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .get(i)
-        .and_then(|h| h.since_ms);
-    // Across regions, times come from different clocks, which may differ by as much as
-    // agents are allowed to be ahead: comparisons across them allow that much.
-    let skew_ms = monitors.config.probes.agent_max_skew.as_millis();
-    since_ms.is_none_or(|s| at_ms + skew_ms >= s) && at_ms + fresh_ms + skew_ms >= newest_ms
 }
 
-/// Saves a monitor's change and hands it to the notifier: judged against flap suppression
-/// once, saved as not yet told, queued, then marked told. What fails is kept for
-/// [`retry_notices`] (and a change saved untold is queued again at the next start).
-async fn tell(monitors: &Monitors, mut state: MonitorState) {
+/// Shows `state` as its monitor's, unless this node already shows a newer one.
+fn set_state(monitors: &Monitors, state: &MonitorState) {
+    let Some(&i) = monitors.index.get(state.monitor.as_str()) else {
+        return;
+    };
+    let mut states = monitors.states.lock().unwrap_or_else(|e| e.into_inner());
+    if states[i].since_ms.is_none_or(|s| s <= state.since_ms) {
+        states[i] = Hysteresis::of(state);
+    }
+}
+
+/// Marks monitor `id` as changed by another node: its state and latest results are read
+/// again within moments ([`follow`]).
+pub fn changed_elsewhere(monitors: &Monitors, id: &str) {
+    if !monitors.index.contains_key(id) {
+        return;
+    }
+    monitors
+        .stale
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(id.to_owned());
+    monitors.stale_ring.notify_one();
+}
+
+/// Marks every monitor as changed elsewhere (the change feed lost notifications).
+pub fn all_changed_elsewhere(monitors: &Monitors) {
+    let mut stale = monitors.stale.lock().unwrap_or_else(|e| e.into_inner());
+    stale.extend(monitors.index.keys().cloned());
+    drop(stale);
+    monitors.stale_ring.notify_one();
+}
+
+/// How long stale monitors wait to be read together.
+const FOLLOW_EVERY: Duration = Duration::from_millis(200);
+
+/// Reads again, a few times a second at most, the monitors other nodes changed: their
+/// states and latest results, into this node's picture.
+async fn follow(monitors: Monitors, mut stopped: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            () = monitors.stale_ring.notified() => {}
+            _ = stopped.changed() => return,
+        }
+        tokio::time::sleep(FOLLOW_EVERY).await;
+        let ids: Vec<String> =
+            std::mem::take(&mut *monitors.stale.lock().unwrap_or_else(|e| e.into_inner()))
+                .into_iter()
+                .collect();
+        if let Err(e) = read_again(&monitors, ids.clone()).await {
+            tracing::warn!(error = %e, "could not read other nodes' monitor changes; will retry");
+            monitors
+                .stale
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .extend(ids);
+            tokio::select! {
+                () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                _ = stopped.changed() => return,
+            }
+            monitors.stale_ring.notify_one();
+        }
+    }
+}
+
+/// Reads the states and latest results of `ids` from the store into the picture.
+pub async fn read_again(monitors: &Monitors, ids: Vec<String>) -> Result<(), StoreError> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let since = monitors.clock.now().as_millisecond() - 3_600_000;
+    let (states, results) = monitors.probes.monitor_pictures(ids, since).await?;
+    for s in &states {
+        set_state(monitors, s);
+    }
+    for r in results {
+        let (Some(i), Ok(result)) = (
+            monitors.index_of(&r.monitor),
+            serde_json::from_str::<ProbeResult>(&r.result),
+        ) else {
+            continue;
+        };
+        show(
+            monitors,
+            i,
+            Arc::from(r.region.as_str()),
+            r.reliable,
+            result,
+        );
+    }
+    Ok(())
+}
+
+/// Hands a decided change (saved untold by the store) to the notifier: judged against flap
+/// suppression once, queued, then marked told. What fails is kept for [`retry_notices`]
+/// (and a change left untold is queued again at the next start).
+async fn tell(monitors: &Monitors, state: MonitorState) {
     let m = &monitors.config.monitors[monitors.index[state.monitor.as_str()]];
     let notice = monitors.notifier.monitor_notice(m, &state).await;
-    state.notified = notice.is_none();
     let mut unsent = Unsent {
         state,
         notice,
-        saved: false,
+        saved: true,
     };
     let mut pending = monitors.unsent.lock().await;
     // Changes already waiting go first, so that one monitor's are told in order.
@@ -612,7 +722,7 @@ async fn tell(monitors: &Monitors, mut state: MonitorState) {
         match deliver(monitors, &mut unsent).await {
             Ok(()) => return,
             Err(e) => tracing::warn!(monitor = %unsent.state.monitor, error = %e,
-                "could not save or queue a monitor change; will retry"),
+                "could not queue a monitor change; will retry"),
         }
     }
     pending.push(unsent);
@@ -674,45 +784,121 @@ pub async fn untold(monitors: &Monitors) -> usize {
     monitors.unsent.lock().await.len()
 }
 
-/// Applies quorum and hysteresis after a new result of monitor `i`; returns a transition.
-fn evaluate(monitors: &Monitors, i: usize, now_ms: i64) -> Option<MonitorState> {
-    let m = &monitors.config.monitors[i];
-    let settings: &ProbeSettings = &monitors.config.probes;
-    let fresh_ms = 3 * m.interval.as_millis() + m.probe.timeout().as_millis() as i64;
-    let latest = monitors.latest(i);
-    let failing: Vec<&RegionResult> = latest
+/// Quorum and hysteresis over the configured monitors: the rule the store applies to each
+/// batch of results ([`Judge`]), against the counters and state every node shares.
+struct Rule {
+    config: Arc<Config>,
+    index: HashMap<String, usize>,
+}
+
+impl Rule {
+    fn monitor(&self, id: &str) -> Option<&MonitorConfig> {
+        self.index.get(id).map(|&i| &self.config.monitors[i])
+    }
+}
+
+/// How long a result counts in its monitor's quorum.
+fn fresh_ms(m: &MonitorConfig) -> i64 {
+    3 * m.interval.as_millis() + m.probe.timeout().as_millis() as i64
+}
+
+impl Judge for Rule {
+    fn lookback_ms(&self, monitor: &str) -> i64 {
+        let skew_ms = self.config.probes.agent_max_skew.as_millis();
+        self.monitor(monitor).map_or(0, |m| fresh_ms(m) + skew_ms)
+    }
+
+    fn judge(
+        &self,
+        monitor: &str,
+        judging: &mut Judging,
+        latest: Vec<LatestResult>,
+        new: &[&NewProbeResult],
+    ) -> Vec<MonitorState> {
+        let Some(m) = self.monitor(monitor) else {
+            return Vec::new();
+        };
+        let mut latest: BTreeMap<String, LatestResult> =
+            latest.into_iter().map(|r| (r.region.clone(), r)).collect();
+        let mut changes = Vec::new();
+        for r in new {
+            if current(&self.config.probes, m, judging, &mut latest, r)
+                && let Some(change) = evaluate(&self.config.probes, m, judging, &latest, r.at_ms)
+            {
+                judging.state = Some(change.clone());
+                changes.push(change);
+            }
+        }
+        changes
+    }
+}
+
+/// Puts `r` into the latest results (unless its region has a newer one); whether it is
+/// current enough to move the monitor's state (see [`record`]).
+fn current(
+    settings: &ProbeSettings,
+    m: &MonitorConfig,
+    judging: &Judging,
+    latest: &mut BTreeMap<String, LatestResult>,
+    r: &NewProbeResult,
+) -> bool {
+    let at_ms = r.at_ms;
+    if latest.get(&*r.region).is_some_and(|l| l.at_ms > at_ms) {
+        return false;
+    }
+    let newest_ms = latest.values().map(|l| l.at_ms).max().unwrap_or(at_ms);
+    latest.insert(
+        r.region.to_string(),
+        LatestResult {
+            region: r.region.to_string(),
+            at_ms,
+            outcome: r.outcome,
+            cause: r.cause,
+            reliable: r.reliable,
+        },
+    );
+    let since_ms = judging.state.as_ref().map(|s| s.since_ms);
+    // Across regions, times come from different clocks, which may differ by as much as
+    // agents are allowed to be ahead: comparisons across them allow that much.
+    let skew_ms = settings.agent_max_skew.as_millis();
+    since_ms.is_none_or(|s| at_ms + skew_ms >= s) && at_ms + fresh_ms(m) + skew_ms >= newest_ms
+}
+
+/// Applies quorum and hysteresis as of `now_ms` (a new current result's time); returns a
+/// transition.
+fn evaluate(
+    settings: &ProbeSettings,
+    m: &MonitorConfig,
+    h: &mut Judging,
+    latest: &BTreeMap<String, LatestResult>,
+    now_ms: i64,
+) -> Option<MonitorState> {
+    let fresh_ms = fresh_ms(m);
+    let failing: Vec<&LatestResult> = latest
         .values()
-        .filter(|r| {
-            now_ms - r.at.as_millisecond() <= fresh_ms
-                && r.reliable
-                && r.result.outcome == Outcome::Down
-        })
+        .filter(|r| now_ms - r.at_ms <= fresh_ms && r.reliable && r.outcome == Outcome::Down)
         .collect();
     let bad = failing.len() as u32 >= settings.quorum;
-    let mut states = monitors.states.lock().unwrap_or_else(|e| e.into_inner());
-    let h = &mut states[i];
+    let down = h
+        .state
+        .as_ref()
+        .is_some_and(|s| s.state == CheckState::Down);
     if bad {
-        h.bad_rounds += 1;
+        h.bad_rounds = h.bad_rounds.saturating_add(1);
         h.good_rounds = 0;
-        if !h.down && h.bad_rounds >= settings.failures_to_open {
-            h.down = true;
-            h.since_ms = Some(now_ms);
-            h.cause = most_common_cause(&failing);
+        if !down && h.bad_rounds >= settings.failures_to_open {
             return Some(MonitorState {
                 monitor: m.id.to_string(),
                 state: CheckState::Down,
                 since_ms: now_ms,
-                cause: h.cause,
+                cause: most_common_cause(&failing),
                 notified: false,
             });
         }
     } else {
-        h.good_rounds += 1;
+        h.good_rounds = h.good_rounds.saturating_add(1);
         h.bad_rounds = 0;
-        if h.down && h.good_rounds >= settings.successes_to_close {
-            h.down = false;
-            h.since_ms = Some(now_ms);
-            h.cause = None;
+        if down && h.good_rounds >= settings.successes_to_close {
             return Some(MonitorState {
                 monitor: m.id.to_string(),
                 state: CheckState::Up,
@@ -725,11 +911,11 @@ fn evaluate(monitors: &Monitors, i: usize, now_ms: i64) -> Option<MonitorState> 
     None
 }
 
-fn most_common_cause(failing: &[&RegionResult]) -> Option<Cause> {
+fn most_common_cause(failing: &[&LatestResult]) -> Option<Cause> {
     // Keyed by the machine word: a tie goes to the last word, as it always has.
     let mut counts: BTreeMap<&'static str, (Cause, usize)> = BTreeMap::new();
     for r in failing {
-        if let Some(c) = r.result.cause {
+        if let Some(c) = r.cause {
             counts.entry(c.as_str()).or_insert((c, 0)).1 += 1;
         }
     }

@@ -47,6 +47,12 @@ pub trait Plan: Send + Sync + 'static {
     fn interval(&self, i: usize) -> Duration;
     /// What monitor `i` probes.
     fn spec(&self, i: usize) -> &ProbeSpec;
+    /// Whether this vantage probes monitor `i`'s round that is due now (on several nodes,
+    /// each monitor's rounds are one node's). A round that is not is passed over quietly.
+    fn mine(&self, i: usize) -> bool {
+        let _ = i;
+        true
+    }
 
     /// Probes monitor `i` once. Tests replace this with a probe that needs no network.
     fn probe<'a>(
@@ -100,27 +106,47 @@ pub struct Schedule {
 
 impl Schedule {
     /// Schedules monitors given as (id, interval in the clock's time), numbered in order, from
-    /// `start`; `real` turns the clock's time into real time ([`Clock::real`]).
+    /// `start`, which is `start_ms` on the clock; `real` turns the clock's time into real time
+    /// ([`Clock::real`]).
+    ///
+    /// A monitor's rounds fall where the clock reads its offset ([`first_offset`]) plus a
+    /// whole number of intervals since the epoch: every vantage whose clock agrees probes
+    /// it at the same instants, so several nodes can hand a monitor over from one round to
+    /// the next without probing a round twice or skipping one.
     pub fn new<'a>(
         start: Instant,
+        start_ms: i64,
         monitors: impl IntoIterator<Item = (&'a str, Duration)>,
         real: impl Fn(Duration) -> Duration,
     ) -> Self {
         let mut s = Schedule::default();
         for (i, (id, interval)) in monitors.into_iter().enumerate() {
+            let every_ms = i64::try_from(interval.as_millis())
+                .unwrap_or(i64::MAX)
+                .max(1);
+            let offset_ms = first_offset(id, interval).as_millis() as i64;
+            let wait_ms = (offset_ms - start_ms.rem_euclid(every_ms)).rem_euclid(every_ms);
             // A zero interval would never advance.
             s.intervals
                 .push(real(interval).max(Duration::from_millis(1)));
-            s.heap
-                .push(Reverse((start + real(first_offset(id, interval)), i)));
+            s.heap.push(Reverse((
+                start + real(Duration::from_millis(wait_ms as u64)),
+                i,
+            )));
         }
         s
     }
 
     /// The schedule of every monitor of `plan`.
-    pub fn of<P: Plan>(plan: &P, start: Instant, real: impl Fn(Duration) -> Duration) -> Self {
+    pub fn of<P: Plan>(
+        plan: &P,
+        start: Instant,
+        start_ms: i64,
+        real: impl Fn(Duration) -> Duration,
+    ) -> Self {
         Schedule::new(
             start,
+            start_ms,
             (0..plan.count()).map(|i| (plan.id(i), plan.interval(i))),
             real,
         )
@@ -179,9 +205,9 @@ impl Scheduler {
         let slots = Arc::new(Semaphore::new(self.concurrency.max(1)));
         let real = |d| self.real(d);
         let mut plan = plans.borrow_and_update().clone();
-        let mut schedule = plan
-            .as_deref()
-            .map_or_else(Schedule::default, |p| Schedule::of(p, Instant::now(), real));
+        let mut schedule = plan.as_deref().map_or_else(Schedule::default, |p| {
+            Schedule::of(p, Instant::now(), self.clock.now().as_millisecond(), real)
+        });
         let mut plans_open = true;
         let mut tasks = JoinSet::new();
         while !*stop.borrow() {
@@ -193,7 +219,7 @@ impl Scheduler {
                     } else {
                         plan = plans.borrow_and_update().clone();
                         schedule = plan.as_deref().map_or_else(Schedule::default, |p| {
-                            Schedule::of(p, Instant::now(), real)
+                            Schedule::of(p, Instant::now(), self.clock.now().as_millisecond(), real)
                         });
                     }
                     continue;
@@ -205,6 +231,9 @@ impl Scheduler {
             let now = Instant::now();
             while let Some(due) = schedule.pop_due(now) {
                 let i = due.index;
+                if !plan.mine(i) {
+                    continue;
+                }
                 let Ok(permit) = slots.clone().try_acquire_owned() else {
                     report.skipped(plan, i);
                     continue;
@@ -312,7 +341,7 @@ mod tests {
     fn first_runs_spread_over_the_interval_by_id() {
         let t0 = Instant::now();
         let ids = ["api", "login", "cdn", "dns", "web"];
-        let s = Schedule::new(t0, ids.iter().map(|id| (*id, 60 * S)), same);
+        let s = Schedule::new(t0, 0, ids.iter().map(|id| (*id, 60 * S)), same);
         let mut offsets: Vec<Duration> = s.heap.iter().map(|Reverse((at, _))| *at - t0).collect();
         assert!(offsets.iter().all(|o| *o < 60 * S), "{offsets:?}");
         offsets.dedup();
@@ -322,9 +351,41 @@ mod tests {
     }
 
     #[test]
+    fn rounds_fall_on_the_same_instants_whenever_a_vantage_starts() {
+        // Two nodes whose clocks agree, started 23.4 s apart: a monitor's rounds land on the
+        // same clock times on both, so a hand-over between them neither repeats nor skips.
+        let t0 = Instant::now();
+        let a_ms = 1_700_000_000_000;
+        let b_ms = a_ms + 23_400;
+        let t_b = t0 + Duration::from_millis(23_400);
+        for id in ["api", "login", "cdn"] {
+            let mut a = Schedule::new(t0, a_ms, [(id, 10 * S)], same);
+            let b = Schedule::new(t_b, b_ms, [(id, 10 * S)], same);
+            let b_first = b.next_due().expect("scheduled");
+            assert!(b_first >= t_b && b_first < t_b + 10 * S);
+            let mut a_rounds = Vec::new();
+            while let Some(at) = a.next_due().filter(|at| *at <= b_first) {
+                a.pop_due(at);
+                a_rounds.push(at);
+            }
+            assert_eq!(
+                a_rounds.last(),
+                Some(&b_first),
+                "{id}: b's first round is one of a's"
+            );
+            // And on the clock, rounds sit at the id's offset past a whole interval.
+            let on_clock = a_ms + (b_first - t0).as_millis() as i64;
+            assert_eq!(
+                on_clock.rem_euclid(10_000),
+                first_offset(id, 10 * S).as_millis() as i64
+            );
+        }
+    }
+
+    #[test]
     fn a_monitor_due_at_t_is_next_due_at_t_plus_interval() {
         let t0 = Instant::now();
-        let mut s = Schedule::new(t0, [("api", 10 * S)], same);
+        let mut s = Schedule::new(t0, 0, [("api", 10 * S)], same);
         let first = s.next_due().expect("scheduled");
         assert_eq!(s.pop_due(first - Duration::from_millis(1)), None);
         // Handed out late: the next run keeps the cadence rather than the lateness.
@@ -343,13 +404,13 @@ mod tests {
     #[test]
     fn whole_missed_intervals_are_skipped() {
         let t0 = Instant::now();
-        let mut s = Schedule::new(t0, [("api", 10 * S)], same);
+        let mut s = Schedule::new(t0, 0, [("api", 10 * S)], same);
         let first = s.next_due().expect("scheduled");
         let due = s.pop_due(first + 35 * S).expect("due");
         assert_eq!(due.at, first);
         assert_eq!(s.next_due(), Some(first + 40 * S));
         // Exactly on a due time: that round is missed too (it is "now", not later).
-        let mut s = Schedule::new(t0, [("api", 10 * S)], same);
+        let mut s = Schedule::new(t0, 0, [("api", 10 * S)], same);
         s.pop_due(first + 20 * S);
         assert_eq!(s.next_due(), Some(first + 30 * S));
     }
@@ -359,7 +420,7 @@ mod tests {
         let t0 = Instant::now();
         // A clock sixty times faster than real time: a minute passes every second.
         let fast = |d: Duration| d / 60;
-        let mut s = Schedule::new(t0, [("api", 60 * S)], fast);
+        let mut s = Schedule::new(t0, 0, [("api", 60 * S)], fast);
         let first = s.next_due().expect("scheduled");
         assert!(first - t0 < S, "the first offset is in real time too");
         s.pop_due(first);
@@ -369,7 +430,7 @@ mod tests {
     #[test]
     fn monitors_come_due_in_order() {
         let t0 = Instant::now();
-        let mut s = Schedule::new(t0, [("a", 10 * S), ("b", 25 * S), ("c", 40 * S)], same);
+        let mut s = Schedule::new(t0, 0, [("a", 10 * S), ("b", 25 * S), ("c", 40 * S)], same);
         let end = t0 + 100 * S;
         let mut seen = [0; 3];
         let mut last = t0;

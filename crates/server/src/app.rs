@@ -60,7 +60,9 @@ pub async fn start(
         config.clone(),
         store.clone(),
         store.clone(),
+        store.clone(),
         clock.clone(),
+        node_id.clone(),
         notifier.clone(),
         &mut registry,
     );

@@ -6,6 +6,8 @@
 //! - `Reports(service)`: the service's report generation moves (the API cache's answers
 //!   for it expire; the pages reload its model).
 //! - `Incidents(service)`: the service's incident snapshot is reloaded from the store.
+//! - `Monitor(id)`: another node stored results of the monitor or changed its state; the
+//!   monitors stage reads them again within moments.
 //! - `Resync` (the feed connected again after losing notifications): all of the above for
 //!   every service.
 //! - Each change rings the pages' refresher, which rebuilds at once rather than at its
@@ -58,7 +60,12 @@ pub async fn apply(app: &App, change: Change) {
                 tracing::warn!(service, error = %e, "incident snapshot not reloaded; the next incident round will");
             }
         }
+        Change::Monitor(id) => {
+            downbeat_monitors::changed_elsewhere(&app.monitors, &id);
+            return;
+        }
         Change::Resync => {
+            downbeat_monitors::all_changed_elsewhere(&app.monitors);
             for s in &app.config.services {
                 generations.bump(s.id.as_str());
             }

@@ -32,6 +32,7 @@
 //!   the change feed between nodes ([`ChangeFeed`], `LISTEN/NOTIFY`).
 //! - `testing` (feature `testing`): fresh stores on every backend for tests.
 
+pub mod cluster;
 pub mod detection;
 pub mod error;
 pub mod incidents;
@@ -45,6 +46,7 @@ pub(crate) mod sql;
 pub mod sqlite;
 
 use async_trait::async_trait;
+pub use cluster::{ClusterStore, Member, Members, NODE_TIMEOUT_MS};
 pub use detection::*;
 pub use error::StoreError;
 pub use incidents::*;
@@ -59,7 +61,8 @@ use std::sync::Arc;
 /// The stage traits, for code that calls store methods on something other than `dyn Store`.
 pub mod prelude {
     pub use crate::{
-        DetectionStore, IncidentStore, NotifyStore, PeopleStore, ProbeStore, ReportStore, Store,
+        ClusterStore, DetectionStore, IncidentStore, NotifyStore, PeopleStore, ProbeStore,
+        ReportStore, Store,
     };
 }
 
@@ -68,6 +71,7 @@ pub mod prelude {
 #[async_trait]
 pub trait Store:
     ReportStore
+    + ClusterStore
     + DetectionStore
     + ProbeStore
     + IncidentStore

@@ -23,6 +23,26 @@ pub trait ProbeStore: Send + Sync + 'static {
         batch: Vec<NewProbeResult>,
     ) -> Result<Vec<bool>, StoreError>;
 
+    /// Stores a batch like [`ProbeStore::insert_probe_results`] and, in the same transaction,
+    /// judges its monitors with `judge`: each monitor's counters and state are read and
+    /// locked (one node at a time per monitor, in monitor order), the new results are
+    /// judged against them and the latest result per region before the batch, and what
+    /// changed is written back — a change saved untold (`notified` false). A change is
+    /// therefore decided once, whichever node stored the result that made it.
+    async fn record_probe_results(
+        &self,
+        batch: Vec<NewProbeResult>,
+        judge: Arc<dyn Judge>,
+    ) -> Result<Judged, StoreError>;
+
+    /// The states and the newest result per region since `since_ms` of `monitors`: one
+    /// node's picture of monitors another node judged.
+    async fn monitor_pictures(
+        &self,
+        monitors: Vec<String>,
+        since_ms: i64,
+    ) -> Result<(Vec<MonitorState>, Vec<StoredProbeResult>), StoreError>;
+
     /// Results of a monitor at or after `since_ms`, oldest first, at most `limit`.
     async fn probe_results(
         &self,
@@ -87,6 +107,20 @@ pub(crate) mod sql {
     );
     pub const MONITOR_STATES: Sql =
         sql!("SELECT monitor, state, since_ms, cause, notified FROM monitor_states");
+    pub const MONITOR_STATE: Sql = sql!(
+        "SELECT monitor, state, since_ms, cause, notified FROM monitor_states WHERE monitor = $1"
+    );
+    pub const ENSURE_JUDGING: Sql =
+        sql!("INSERT INTO monitor_judging (monitor) VALUES ($1) ON CONFLICT (monitor) DO NOTHING");
+    pub const JUDGING: Sql =
+        sql!("SELECT bad_rounds, good_rounds FROM monitor_judging WHERE monitor = $1");
+    pub const SAVE_JUDGING: Sql =
+        sql!("UPDATE monitor_judging SET bad_rounds = $2, good_rounds = $3 WHERE monitor = $1");
+    /// A monitor's results since `$2`, for its latest per region ([`super::newest_per_region`]).
+    pub const RECENT_RESULTS: Sql = sql!(
+        "SELECT region, at_ms, outcome, cause, reliable FROM probe_results
+         WHERE monitor = $1 AND at_ms >= $2"
+    );
     /// Parameters: [`super::monitor_state_params`].
     pub const SAVE_MONITOR_STATE: Sql = sql!(
         "INSERT INTO monitor_states (monitor, state, since_ms, cause, notified)
@@ -106,6 +140,92 @@ pub(crate) mod sql {
          (SELECT id FROM probe_results WHERE monitor = $1 AND at_ms < $2 LIMIT $3)"
     );
     pub const PRUNE_HOURS: Sql = sql!("DELETE FROM probe_hours WHERE hour_ms < $1");
+}
+
+/// The monitors stage's rule, which the store applies inside the transaction that stores
+/// a batch of results ([`ProbeStore::record_probe_results`]).
+pub trait Judge: Send + Sync + 'static {
+    /// How far before a result the latest results of the other regions still matter
+    /// (freshness and clock skew).
+    fn lookback_ms(&self, monitor: &str) -> i64;
+
+    /// Judges the new results of `monitor` (in batch order) given its shared counters and
+    /// state and its latest result per region before them; updates `judging` and returns
+    /// the changes, oldest first (the last one is the monitor's new state).
+    fn judge(
+        &self,
+        monitor: &str,
+        judging: &mut Judging,
+        latest: Vec<LatestResult>,
+        new: &[&NewProbeResult],
+    ) -> Vec<MonitorState>;
+}
+
+/// A monitor's shared hysteresis: its state (none before its first change) and counters.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Judging {
+    pub state: Option<MonitorState>,
+    pub bad_rounds: u32,
+    pub good_rounds: u32,
+}
+
+/// What [`ProbeStore::record_probe_results`] did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Judged {
+    /// Per result of the batch in order: whether it is new (see `insert_probe_results`).
+    pub new: Vec<bool>,
+    /// The changes decided, saved untold, in order.
+    pub changes: Vec<MonitorState>,
+}
+
+/// A monitor's latest result from one region, as [`Judge::judge`] sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LatestResult {
+    pub region: String,
+    pub at_ms: i64,
+    pub outcome: Outcome,
+    pub cause: Option<Cause>,
+    pub reliable: bool,
+}
+
+impl FromRow for LatestResult {
+    fn from_row(r: &impl RowLike) -> Result<Self, StoreError> {
+        Ok(LatestResult {
+            region: r.get(0)?,
+            at_ms: r.get(1)?,
+            outcome: r.word(2, At("probe_results", "outcome"))?,
+            cause: r.word_opt(3, At("probe_results", "cause"))?,
+            reliable: r.get(4)?,
+        })
+    }
+}
+
+/// Keeps the newest of `rows` per region.
+pub(crate) fn newest_per_region(rows: Vec<LatestResult>) -> Vec<LatestResult> {
+    let mut by: BTreeMap<String, LatestResult> = BTreeMap::new();
+    for r in rows {
+        match by.get(&r.region) {
+            Some(old) if old.at_ms >= r.at_ms => {}
+            _ => {
+                by.insert(r.region.clone(), r);
+            }
+        }
+    }
+    by.into_values().collect()
+}
+
+/// The counters as stored (never negative).
+fn rounds(n: i64) -> u32 {
+    u32::try_from(n.max(0)).unwrap_or(u32::MAX)
+}
+
+/// A monitor's counters row: (bad rounds, good rounds).
+pub(crate) struct Counters(pub u32, pub u32);
+
+impl FromRow for Counters {
+    fn from_row(r: &impl RowLike) -> Result<Self, StoreError> {
+        Ok(Counters(rounds(r.get(0)?), rounds(r.get(1)?)))
+    }
 }
 
 /// A monitor result to store.
@@ -243,4 +363,55 @@ pub fn probe_hour_increments<'a>(
         e.2 += r.total_ms.unwrap_or(0.0);
     }
     out
+}
+
+/// The monitors of a batch, sorted and once each: the order their rows are locked in, so
+/// two nodes locking overlapping batches never wait for each other in a circle.
+pub(crate) fn batch_monitors(batch: &[NewProbeResult]) -> Vec<String> {
+    let mut monitors: Vec<String> = batch.iter().map(|r| r.monitor.to_string()).collect();
+    monitors.sort_unstable();
+    monitors.dedup();
+    monitors
+}
+
+/// Since when the latest results of a batch's monitors matter to `judge`.
+pub(crate) fn lookback_since(batch: &[NewProbeResult], judge: &dyn Judge) -> i64 {
+    let earliest = batch.iter().map(|r| r.at_ms).min().unwrap_or(0);
+    let back = batch
+        .iter()
+        .map(|r| judge.lookback_ms(&r.monitor))
+        .max()
+        .unwrap_or(0);
+    earliest.saturating_sub(back)
+}
+
+/// Runs `judge` over the new results of a batch, monitor by monitor, updating `judging`;
+/// the changes decided, in monitor order and oldest first within a monitor.
+pub(crate) fn judge_batch(
+    judge: &dyn Judge,
+    batch: &[NewProbeResult],
+    new: &[bool],
+    judging: &mut BTreeMap<String, Judging>,
+    mut latest: BTreeMap<String, Vec<LatestResult>>,
+) -> Vec<MonitorState> {
+    let mut by_monitor: BTreeMap<&str, Vec<&NewProbeResult>> = BTreeMap::new();
+    for (r, _) in batch.iter().zip(new).filter(|(_, n)| **n) {
+        by_monitor.entry(&r.monitor).or_default().push(r);
+    }
+    let mut changes = Vec::new();
+    for (monitor, results) in by_monitor {
+        let j = judging.entry(monitor.to_owned()).or_default();
+        let before = newest_per_region(latest.remove(monitor).unwrap_or_default());
+        changes.extend(judge.judge(monitor, j, before, &results));
+    }
+    changes
+}
+
+/// The last change of each monitor in `changes`: the state to save.
+pub(crate) fn last_change_per_monitor(changes: &[MonitorState]) -> Vec<&MonitorState> {
+    let mut last: BTreeMap<&str, &MonitorState> = BTreeMap::new();
+    for c in changes {
+        last.insert(&c.monitor, c);
+    }
+    last.into_values().collect()
 }

@@ -42,6 +42,8 @@ pub enum Change {
     Reports(String),
     /// An incident or maintenance window of the service changed.
     Incidents(String),
+    /// A monitor has new results or a new state.
+    Monitor(String),
     /// The feed (re)connected, or its reader fell behind: anything may have changed.
     Resync,
 }
@@ -231,6 +233,7 @@ fn parse(payload: &str) -> Option<Heard<'_>> {
         "node" => Some(Heard::Node(rest)),
         "reports" => Some(Heard::Change(Change::Reports(rest.to_owned()))),
         "incidents" => Some(Heard::Change(Change::Incidents(rest.to_owned()))),
+        "monitor" => Some(Heard::Change(Change::Monitor(rest.to_owned()))),
         _ => None,
     }
 }
@@ -287,6 +290,10 @@ mod tests {
         assert_eq!(
             parse("incidents melodia"),
             Some(Heard::Change(Change::Incidents("melodia".into())))
+        );
+        assert_eq!(
+            parse("monitor api"),
+            Some(Heard::Change(Change::Monitor("api".into())))
         );
         assert_eq!(parse("gossip x"), None);
         assert_eq!(parse("reports"), None);

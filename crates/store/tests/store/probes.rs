@@ -195,3 +195,149 @@ async fn a_change_saved_untold_stays_untold_until_marked() {
     })
     .await;
 }
+
+/// A rule for the store's judging tests: one down result opens a monitor, one up result
+/// closes it; it counts every result it judges.
+struct OneStrike;
+
+impl Judge for OneStrike {
+    fn lookback_ms(&self, _: &str) -> i64 {
+        60_000
+    }
+
+    fn judge(
+        &self,
+        monitor: &str,
+        judging: &mut Judging,
+        _latest: Vec<LatestResult>,
+        new: &[&NewProbeResult],
+    ) -> Vec<downbeat_store::MonitorState> {
+        let mut changes = Vec::new();
+        for r in new {
+            judging.bad_rounds += 1;
+            let down = r.outcome == Outcome::Down;
+            let was_down = judging
+                .state
+                .as_ref()
+                .is_some_and(|s| s.state == CheckState::Down);
+            if down != was_down {
+                let s = downbeat_store::MonitorState {
+                    monitor: monitor.into(),
+                    state: if down {
+                        CheckState::Down
+                    } else {
+                        CheckState::Up
+                    },
+                    since_ms: r.at_ms,
+                    cause: r.cause,
+                    notified: false,
+                };
+                judging.state = Some(s.clone());
+                changes.push(s);
+            }
+        }
+        changes
+    }
+}
+
+#[tokio::test]
+async fn results_are_judged_with_their_shared_counters_and_a_change_is_saved_untold() {
+    each_backend(|s, name| async move {
+        let rule: std::sync::Arc<dyn Judge> = std::sync::Arc::new(OneStrike);
+        let j = s
+            .record_probe_results(
+                vec![
+                    probe("api", "eu-west", T0, false),
+                    probe("api", "eu-west", T0 + 1_000, true),
+                    probe("web", "eu-west", T0, false),
+                ],
+                rule.clone(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(j.new, [true, true, true], "{name}");
+        let states: Vec<(String, CheckState, i64)> = j
+            .changes
+            .iter()
+            .map(|c| (c.monitor.clone(), c.state, c.since_ms - T0))
+            .collect();
+        // Up with no state before is no change; down is.
+        assert_eq!(states, [("api".into(), CheckState::Down, 1_000)], "{name}");
+        // A retried batch is not judged again; the next one sees the saved state.
+        let j = s
+            .record_probe_results(
+                vec![
+                    probe("api", "eu-west", T0 + 1_000, true),
+                    probe("api", "us-east", T0 + 2_000, true),
+                ],
+                rule.clone(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(j.new, [false, true], "{name}");
+        assert!(j.changes.is_empty(), "{name}: still down: {:?}", j.changes);
+        let mut saved = s.monitor_states().await.unwrap();
+        saved.sort_by(|a, b| a.monitor.cmp(&b.monitor));
+        assert_eq!(saved[0].state, CheckState::Down, "{name}");
+        assert_eq!(saved[0].since_ms, T0 + 1_000, "{name}");
+        assert!(!saved[0].notified, "{name}: saved untold");
+        // The other node's picture: the state and the newest result per region.
+        let (states, latest) = s.monitor_pictures(vec!["api".into()], T0).await.unwrap();
+        assert_eq!(states.len(), 1, "{name}");
+        let mut l: Vec<(String, i64)> = latest
+            .iter()
+            .map(|r| (r.region.clone(), r.at_ms - T0))
+            .collect();
+        l.sort();
+        assert_eq!(
+            l,
+            [("eu-west".into(), 1_000), ("us-east".into(), 2_000)],
+            "{name}"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn nodes_judging_one_monitor_at_once_decide_its_change_once() {
+    // Two nodes (two pools on one database) store a down result of the same monitors from
+    // different regions at the same moment: each monitor goes down once, not once per node.
+    let Some(t) = testing::postgres().await else {
+        return;
+    };
+    let a = open(&t.target).await.unwrap();
+    let b = open(&t.shared().target).await.unwrap();
+    let rule: std::sync::Arc<dyn Judge> = std::sync::Arc::new(OneStrike);
+    let monitors: Vec<String> = (0..40).map(|i| format!("m{i:02}")).collect();
+    let batch = |region: &str| -> Vec<NewProbeResult> {
+        monitors
+            .iter()
+            .map(|m| probe(m, region, T0, true))
+            .collect()
+    };
+    let mut tasks = Vec::new();
+    for round in 0..5 {
+        for (store, region) in [(a.clone(), "eu-west"), (b.clone(), "us-east")] {
+            let mut rows = batch(region);
+            for r in &mut rows {
+                r.at_ms += round;
+            }
+            let rule = rule.clone();
+            tasks.push(tokio::spawn(async move {
+                store.record_probe_results(rows, rule).await.unwrap()
+            }));
+        }
+    }
+    let mut changes = 0;
+    for t in tasks {
+        changes += t.await.unwrap().changes.len();
+    }
+    assert_eq!(
+        changes,
+        monitors.len(),
+        "one change per monitor across both nodes"
+    );
+    // Every result was judged once: the shared counter saw all ten.
+    let states = a.monitor_states().await.unwrap();
+    assert_eq!(states.len(), monitors.len());
+}

@@ -1,0 +1,15 @@
+-- Monitors judged in the store (SQLite has one node; PostgreSQL shares these among several).
+
+-- The live nodes (kept for the schema's sake: a SQLite store has one node).
+CREATE TABLE nodes (
+    id         TEXT    PRIMARY KEY,
+    started_ms INTEGER NOT NULL,
+    seen_ms    INTEGER NOT NULL
+);
+
+-- Each monitor's hysteresis counters, judged with its results in one transaction.
+CREATE TABLE monitor_judging (
+    monitor     TEXT    PRIMARY KEY,
+    bad_rounds  INTEGER NOT NULL DEFAULT 0,
+    good_rounds INTEGER NOT NULL DEFAULT 0
+);
