@@ -34,17 +34,53 @@ impl Clock for SystemClock {
     }
 }
 
-/// A clock that only moves when told to.
+/// A clock that only moves when told to — or, once told to [`run`](ManualClock::run), at a
+/// chosen pace from wherever it was set (tests of loops that wait in real time).
 #[derive(Debug)]
-pub struct ManualClock(Mutex<Timestamp>);
+pub struct ManualClock(Mutex<Manual>);
+
+#[derive(Debug, Clone, Copy)]
+struct Manual {
+    at: Timestamp,
+    /// Since when (real time) and how fast it runs by itself; `None`: it stands still.
+    running: Option<(std::time::Instant, f64)>,
+}
+
+impl Manual {
+    fn now(&self) -> Timestamp {
+        match self.running {
+            None => self.at,
+            Some((since, rate)) => {
+                let ran = since.elapsed().mul_f64(rate);
+                let ran = jiff::SignedDuration::try_from(ran).unwrap_or(jiff::SignedDuration::MAX);
+                self.at.saturating_add(ran).unwrap_or(self.at)
+            }
+        }
+    }
+
+    /// Sets the time to `t`, running on from it if it runs.
+    fn set(&mut self, t: Timestamp) {
+        self.at = t;
+        if let Some((since, _)) = &mut self.running {
+            *since = std::time::Instant::now();
+        }
+    }
+}
 
 impl ManualClock {
     pub fn new(start: Timestamp) -> Self {
-        ManualClock(Mutex::new(start))
+        ManualClock(Mutex::new(Manual {
+            at: start,
+            running: None,
+        }))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Manual> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     pub fn set(&self, t: Timestamp) {
-        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = t;
+        self.lock().set(t);
     }
 
     /// Sets the time to `ms` unix milliseconds.
@@ -59,15 +95,28 @@ impl ManualClock {
     }
 
     pub fn advance(&self, by: std::time::Duration) {
-        let mut t = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut m = self.lock();
         let by = jiff::SignedDuration::try_from(by).unwrap_or(jiff::SignedDuration::MAX);
-        *t = t.saturating_add(by).unwrap_or(*t);
+        let now = m.now();
+        m.set(now.saturating_add(by).unwrap_or(now));
+    }
+
+    /// From now on the clock runs by itself, `rate` of its seconds per real second, and
+    /// says so ([`Clock::rate`]), so loops that wait in real time keep its pace.
+    pub fn run(&self, rate: f64) {
+        let mut m = self.lock();
+        m.at = m.now();
+        m.running = Some((std::time::Instant::now(), rate));
     }
 }
 
 impl Clock for ManualClock {
     fn now(&self) -> Timestamp {
-        *self.0.lock().unwrap_or_else(|e| e.into_inner())
+        self.lock().now()
+    }
+
+    fn rate(&self) -> f64 {
+        self.lock().running.map_or(1.0, |(_, rate)| rate)
     }
 }
 

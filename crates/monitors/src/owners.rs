@@ -11,9 +11,9 @@
 //!   time with the offset the beat measured): by then every node has read its row, so all
 //!   switch those monitors over at the same moment — the old owner probes the rounds
 //!   before it, the new one the rounds after. Rounds fall on the same instants on every
-//!   node (see `downbeat_probe::schedule`), so none is probed twice or skipped. A node
-//!   alone (or a whole cluster starting together: nobody counts yet) counts everyone it
-//!   sees, so it probes at once.
+//!   node (see `downbeat_probe::schedule`), so none is probed twice or skipped. The same
+//!   holds for a node alone or a whole cluster starting together: nothing is probed for
+//!   the first 3 s, then the first node to count probes everything until the next counts.
 //! - **Dying.** A node not heard from for `NODE_TIMEOUT_MS` (6 s) is gone: its monitors
 //!   are probed by the others from their next beat, within two intervals of a 5 s monitor.
 //!   The round or two in between is lost, not doubled.
@@ -65,25 +65,29 @@ impl Owners {
 
     /// Whether monitor `id` is this node's to probe now.
     pub fn mine(&self, id: &str) -> bool {
-        self.owner_at(id, Instant::now())
-            .is_none_or(|owner| *owner == *self.me)
+        let now = Instant::now();
+        if self
+            .view
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_none()
+        {
+            return true;
+        }
+        self.owner_at(id, now)
+            .is_some_and(|owner| *owner == *self.me)
     }
 
-    /// The node that probes monitor `id` at `now`; `None` without a view (one node).
+    /// The node that probes monitor `id` at `now`; `None` without a view (one node) — or
+    /// when no node counts yet.
     pub fn owner_at(&self, id: &str, now: Instant) -> Option<Arc<str>> {
         let view = self.view.read().unwrap_or_else(|e| e.into_inner());
         let view = view.as_ref()?;
-        let counting = view.nodes.iter().filter(|(_, from)| *from <= now);
-        let pick = |nodes: &mut dyn Iterator<Item = &(Arc<str>, Instant)>| {
-            nodes
-                .max_by_key(|(node, _)| (score(node, id), node.clone()))
-                .map(|(node, _)| node.clone())
-        };
-        match pick(&mut counting.clone()) {
-            Some(owner) => Some(owner),
-            // Nobody counts yet (a cluster starting together): everyone seen does.
-            None => pick(&mut view.nodes.iter()),
-        }
+        view.nodes
+            .iter()
+            .filter(|(_, from)| *from <= now)
+            .max_by_key(|(node, _)| (score(node, id), node.clone()))
+            .map(|(node, _)| node.clone())
     }
 
     /// The live nodes as a beat saw them at `now` (this node's time).
@@ -287,14 +291,24 @@ mod tests {
     }
 
     #[test]
-    fn a_cluster_starting_together_probes_at_once() {
+    fn a_cluster_starting_together_waits_then_agrees() {
         let now = Instant::now();
-        let m = members(1_000, &[("a", 900), ("b", 950)]);
+        // a started 1 s ago and b half a second ago: a counts in 2 s, b in 2.5 s. One node
+        // (here b) may not have seen the other yet: it must not probe meanwhile either.
+        let both = members(1_000, &[("a", 0), ("b", 500)]);
         let (a, b) = (Owners::new("a".into()), Owners::new("b".into()));
-        a.set(&m, now);
-        b.set(&m, now);
+        a.set(&both, now);
+        b.set(&members(1_000, &[("b", 500)]), now);
         let ids: Vec<String> = (0..200).map(|i| format!("m{i}")).collect();
-        let split = share(&[&a, &b], &ids, now);
+        assert_eq!(share(&[&a, &b], &ids, now), vec![0, 0], "nobody counts yet");
+        b.set(&both, now);
+        let between = now + Duration::from_millis(2_200);
+        assert_eq!(
+            share(&[&a, &b], &ids, between),
+            vec![200, 0],
+            "a alone counts"
+        );
+        let split = share(&[&a, &b], &ids, now + Duration::from_millis(2_600));
         assert_eq!(split.iter().sum::<usize>(), 200, "{split:?}");
         assert!(split.iter().all(|n| *n > 50), "{split:?}");
     }

@@ -24,13 +24,13 @@ type Got = Arc<Mutex<HashMap<String, Vec<(HeaderMap, Vec<u8>)>>>>;
 
 /// Records every POST; answers 500 on paths starting with `fail`, 200 otherwise, and on
 /// paths starting with `slow` only half a second after recording the request.
-struct RawReceiver {
+pub(crate) struct RawReceiver {
     addr: SocketAddr,
     got: Got,
 }
 
 impl RawReceiver {
-    async fn start() -> RawReceiver {
+    pub(crate) async fn start() -> RawReceiver {
         let got: Got = Arc::default();
         let router = axum::Router::new()
             .route(
@@ -65,7 +65,7 @@ impl RawReceiver {
         RawReceiver { addr, got }
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("http://{}/{path}", self.addr)
     }
 
@@ -78,7 +78,7 @@ impl RawReceiver {
             .unwrap_or_default()
     }
 
-    fn json(&self, path: &str) -> Vec<Value> {
+    pub(crate) fn json(&self, path: &str) -> Vec<Value> {
         self.requests(path)
             .iter()
             .map(|(_, b)| serde_json::from_slice(b).unwrap_or(Value::Null))
@@ -86,7 +86,7 @@ impl RawReceiver {
     }
 
     /// The event ids (`X-Downbeat-Event-Id`) `path` received, in order.
-    fn ids(&self, path: &str) -> Vec<String> {
+    pub(crate) fn ids(&self, path: &str) -> Vec<String> {
         self.requests(path)
             .iter()
             .map(|(h, _)| header(h, "x-downbeat-event-id"))

@@ -375,3 +375,170 @@ async fn while_postgres_is_down_writes_get_503_reads_serve_the_last_state_and_no
     assert_eq!(r.status(), StatusCode::CREATED);
     shows_within_2_s(b, "/s/melodia", "Known after the outage").await;
 }
+
+/// An HTTP target on loopback: `/health` answers 200 while `up`, 503 otherwise.
+async fn target(up: Arc<AtomicBool>) -> std::net::SocketAddr {
+    let router = axum::Router::new().route(
+        "/health",
+        axum::routing::get(move || {
+            let up = up.load(Ordering::SeqCst);
+            async move {
+                if up {
+                    StatusCode::OK
+                } else {
+                    StatusCode::SERVICE_UNAVAILABLE
+                }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    addr
+}
+
+const MONITORS: [&str; 6] = [
+    "probe-a", "probe-b", "probe-c", "probe-d", "probe-e", "probe-f",
+];
+
+/// Node `app`'s name in the cluster.
+fn me(app: &TestApp) -> String {
+    app.app.monitors.owners.me().to_owned()
+}
+
+/// Waits until every node in `nodes` sees exactly `n` live nodes, all of them counting.
+async fn until_sharing(nodes: &[&TestApp], n: usize) {
+    until(&format!("every node shares monitors among {n}"), || async {
+        nodes.iter().all(|a| a.app.monitors.owners.live() == n)
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_round_is_probed_once_and_every_change_told_once_as_nodes_join_and_leave() {
+    // Six monitors every 5 s (on a clock running 5 times real time: a round a second) on
+    // nodes that join and leave one database. The stored rounds show who probed what.
+    let Some(store) = testing::postgres().await else {
+        return;
+    };
+    let up = Arc::new(AtomicBool::new(true));
+    let addr = target(up.clone()).await;
+    let receiver = crate::channels::RawReceiver::start().await;
+    let mut extra = String::from("[probes]\nfailures_to_open = 2\nsuccesses_to_close = 2\n");
+    for id in MONITORS {
+        extra += &format!(
+            "[[monitor]]\nid = \"{id}\"\nservice = \"melodia\"\nkind = \"http\"\n\
+             target = \"http://{addr}/health\"\ninterval = \"5s\"\ntimeout = \"2s\"\n"
+        );
+    }
+    extra += &format!(
+        "[[notify.webhook]]\nid = \"pager\"\nurl = \"{}\"\nsecret = \"s3cret-s3cret-s3cret\"\nevents = [\"monitor\"]\n",
+        receiver.url("pager")
+    );
+    let config = config_text(&extra);
+    let clock = Arc::new(downbeat_domain::ManualClock::new(jiff::Timestamp::now()));
+    clock.run(5.0);
+    let start_ms = clock.now_ms();
+    let third = store.shared();
+    let mut nodes = spawn_nodes_on(store, &config, 2, clock.clone()).await;
+    until_sharing(&[&nodes[0], &nodes[1]], 2).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    // A third node joins while every monitor is up.
+    nodes.push(spawn_raw(third, &config, clock.clone()).await);
+    until_sharing(&[&nodes[0], &nodes[1], &nodes[2]], 3).await;
+    // It counts 3 s after its first beat; give it that and a few rounds.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let joined_share = MONITORS
+        .iter()
+        .filter(|m| nodes[2].app.monitors.owners.mine(m))
+        .count();
+    // The outage.
+    up.store(false, Ordering::SeqCst);
+    let down_at = Instant::now();
+    until("every node shows every monitor down", || async {
+        nodes
+            .iter()
+            .all(|n| (0..MONITORS.len()).all(|i| n.app.monitors.state(i).0))
+    })
+    .await;
+    assert!(
+        down_at.elapsed() < Duration::from_secs(6),
+        "two bad rounds (2 s) and the change feed: {:?}",
+        down_at.elapsed()
+    );
+    // The node that owns the most monitors leaves in the middle of it.
+    let busiest = (0..nodes.len())
+        .max_by_key(|&k| {
+            MONITORS
+                .iter()
+                .filter(|m| nodes[k].app.monitors.owners.mine(m))
+                .count()
+        })
+        .unwrap();
+    let leaving = nodes.remove(busiest);
+    let left = me(&leaving);
+    let _ = leaving.stop().await;
+    until_sharing(&[&nodes[0], &nodes[1]], 2).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    up.store(true, Ordering::SeqCst);
+    until("every node shows every monitor up again", || async {
+        nodes
+            .iter()
+            .all(|n| (0..MONITORS.len()).all(|i| !n.app.monitors.state(i).0))
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let end_ms = clock.now_ms();
+
+    // One result per round: consecutive rounds 5 s apart on the clock (jitter aside), and
+    // at most one longer gap per monitor — the round lost when its node left.
+    let store = &nodes[0].app.store;
+    let mut regained = 0;
+    for m in MONITORS {
+        let results = store.probe_results(m, start_ms, 1000).await.unwrap();
+        let at: Vec<i64> = results
+            .iter()
+            .map(|r| r.at_ms)
+            .filter(|t| *t <= end_ms)
+            .collect();
+        assert!(at.len() >= 8, "{m}: {} results", at.len());
+        let gaps: Vec<i64> = at.windows(2).map(|w| w[1] - w[0]).collect();
+        assert!(
+            gaps.iter().all(|g| *g >= 4_000),
+            "{m}: a round probed twice: gaps {gaps:?}"
+        );
+        let long: Vec<&i64> = gaps.iter().filter(|g| **g > 6_000).collect();
+        assert!(
+            long.len() <= 1 && long.iter().all(|g| **g <= 10_500),
+            "{m}: rounds lost beyond the leaving node's: gaps {gaps:?}"
+        );
+        regained += long.len();
+    }
+    assert!(regained <= MONITORS.len());
+    // Every change told once: each monitor down once and up once, each with its own id.
+    let got = receiver.json("pager");
+    let ids = receiver.ids("pager");
+    let mut unique = ids.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(
+        unique.len(),
+        ids.len(),
+        "a delivery went out twice: {ids:?}"
+    );
+    for m in MONITORS {
+        let kinds: Vec<&str> = got
+            .iter()
+            .filter(|e| e.to_string().contains(&format!("\"{m}\"")))
+            .filter_map(|e| e["type"].as_str())
+            .collect();
+        assert_eq!(
+            kinds,
+            ["monitor.down", "monitor.up"],
+            "{m}: told once each (left: {left}, the newcomer took {joined_share})"
+        );
+    }
+    for n in nodes {
+        n.stop().await;
+    }
+}

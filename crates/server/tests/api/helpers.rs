@@ -80,6 +80,23 @@ pub async fn spawn_nodes(store: TestStore, extra: &str, n: usize) -> Vec<TestApp
 }
 
 /// A server with exactly `config` as its config file.
+/// `n` nodes with exactly `config` on `store`'s database and `clock`.
+pub async fn spawn_nodes_on(
+    store: TestStore,
+    config: &str,
+    n: usize,
+    clock: Arc<ManualClock>,
+) -> Vec<TestApp> {
+    harness::cluster::spawn_nodes(config, store, n, clock)
+        .await
+        .into_iter()
+        .map(|inner| TestApp {
+            inner,
+            viewer: tokio::sync::OnceCell::new(),
+        })
+        .collect()
+}
+
 pub async fn spawn_raw(store: TestStore, config: &str, clock: Arc<ManualClock>) -> TestApp {
     TestApp {
         inner: harness::spawn(config, store, clock).await,
