@@ -51,7 +51,7 @@ use downbeat_domain::event::{CrowdVerdict, Event, Notice};
 use downbeat_domain::{CountryCode, Platform};
 use downbeat_notify::Notifier;
 use downbeat_store::{DetectionStore, ReportStore};
-use downbeat_store::{DetectorState, Hash16, NetworkMinute, StoreError, VerdictEvent};
+use downbeat_store::{DetectorState, Fence, Hash16, NetworkMinute, StoreError, VerdictEvent};
 use jiff::Timestamp;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
@@ -391,10 +391,13 @@ fn ts(ms: i64) -> Option<Timestamp> {
 #[tracing::instrument(name = "crowd minute", skip_all)]
 pub async fn run_once(crowd: &Crowd, now: Timestamp) -> Result<(), StoreError> {
     let mut watches = crowd.watches.lock().await;
-    let leader = crowd
+    // The leader's writes carry the lease's fencing token: if it lost the lease while
+    // paused, they are refused rather than doubled.
+    let fence = crowd
         .detection
         .try_lease(LEASE, &crowd.node_id, now.as_millisecond(), LEASE_TTL_MS)
         .await?;
+    let leader = fence.is_some();
     for service in &crowd.config.services {
         let key = service.id.to_string();
         if !watches.contains_key(&key) {
@@ -407,9 +410,11 @@ pub async fn run_once(crowd: &Crowd, now: Timestamp) -> Result<(), StoreError> {
         }
         let watch = watches.get_mut(&key).expect("inserted above");
         advance(crowd, service, watch, now.as_millisecond(), leader).await?;
-        flush(crowd, watch, now.as_millisecond()).await;
-        if leader && watch.unsaved >= SAVE_EVERY_MINUTES {
-            save(crowd, service.id.as_str(), watch).await?;
+        flush(crowd, watch, now.as_millisecond(), fence.as_ref()).await;
+        if let Some(fence) = &fence
+            && watch.unsaved >= SAVE_EVERY_MINUTES
+        {
+            save(crowd, service.id.as_str(), watch, fence).await?;
         }
         let snapshot = Arc::new(snapshot(service, watch));
         if let Some(all) = watch.series.get("all") {
@@ -432,18 +437,18 @@ pub async fn run_once(crowd: &Crowd, now: Timestamp) -> Result<(), StoreError> {
 pub async fn save_all(crowd: &Crowd) -> Result<(), StoreError> {
     let mut watches = crowd.watches.lock().await;
     let now = crowd.clock.now().as_millisecond();
-    if !crowd
+    let Some(fence) = crowd
         .detection
         .try_lease(LEASE, &crowd.node_id, now, LEASE_TTL_MS)
         .await?
-    {
+    else {
         return Ok(());
-    }
+    };
     for (service, watch) in watches.iter_mut() {
         // A last try at the changes not yet stored or told (on start, the latest is told
         // again anyway).
-        flush(crowd, watch, now).await;
-        save(crowd, service, watch).await?;
+        flush(crowd, watch, now, Some(&fence)).await;
+        save(crowd, service, watch, &fence).await?;
     }
     Ok(())
 }
@@ -607,13 +612,31 @@ fn notice_of(e: &VerdictEvent) -> Notice {
 /// Stores and tells the pending changes, oldest first. A failure keeps the change and those
 /// after it for the next run (it is logged, not returned: the status still refreshes); a
 /// change that still fails after `[notify] give_up_after` is dropped, as the outbox would
-/// give up on it.
-async fn flush(crowd: &Crowd, watch: &mut Watch, now_ms: i64) {
+/// give up on it. A change is stored only under the crowd lease (`fence`): one this node
+/// decided while it led but could not store before it lost the lease is dropped, since the
+/// new leader judges the same minutes itself.
+async fn flush(crowd: &Crowd, watch: &mut Watch, now_ms: i64, fence: Option<&Fence>) {
     let give_up_ms = crowd.config.notify.give_up_after.as_millis();
     while let Some(c) = watch.pending.front_mut() {
         let stale = c.event.at_ms < now_ms - give_up_ms;
         if !c.recorded {
-            if let Err(e) = crowd.detection.insert_verdict_event(c.event.clone()).await {
+            let Some(fence) = fence else {
+                tracing::info!(service = %c.event.service, series = %c.event.series,
+                    "another node leads crowd detection now; leaving this change to it");
+                watch.pending.pop_front();
+                continue;
+            };
+            if let Err(e) = crowd
+                .detection
+                .insert_verdict_event(c.event.clone(), Some(fence))
+                .await
+            {
+                if matches!(e, StoreError::Conflict(_)) {
+                    tracing::warn!(service = %c.event.service, error = %e,
+                        "lost the crowd lease; the new leader judges these minutes");
+                    watch.pending.clear();
+                    return;
+                }
                 if stale {
                     tracing::error!(service = %c.event.service, series = %c.event.series, error = %e, "giving up storing a verdict change");
                     watch.pending.pop_front();
@@ -819,7 +842,12 @@ fn feed(
     }
 }
 
-async fn save(crowd: &Crowd, service: &str, watch: &mut Watch) -> Result<(), StoreError> {
+async fn save(
+    crowd: &Crowd,
+    service: &str,
+    watch: &mut Watch,
+    fence: &Fence,
+) -> Result<(), StoreError> {
     let Some(through) = watch.through_ms else {
         return Ok(());
     };
@@ -846,7 +874,7 @@ async fn save(crowd: &Crowd, service: &str, watch: &mut Watch) -> Result<(), Sto
         .collect();
     crowd
         .detection
-        .save_detector_states(service, states)
+        .save_detector_states(service, states, Some(fence))
         .await?;
     watch.unsaved = 0;
     Ok(())

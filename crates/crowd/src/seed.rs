@@ -104,6 +104,7 @@ pub async fn seed_from_csv(
                 state,
                 through_minute_ms: through,
             }],
+            None,
         )
         .await?;
     Ok(SeedSummary {

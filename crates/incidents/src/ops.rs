@@ -270,7 +270,10 @@ pub async fn create(
         row.detected_ms = Some(e.detected_ms);
     }
     let first = update_row(now_ms, status, message, &req.components, author);
-    let id = incidents.records.insert_incident(row, vec![first]).await?;
+    let id = incidents
+        .records
+        .insert_incident(row, vec![first], None)
+        .await?;
     after_change(incidents, service.id.as_str()).await;
     announce(incidents, id, true).await
 }
@@ -337,7 +340,10 @@ pub async fn update(
         row.acknowledged_ms = Some(now_ms);
     }
     let u = update_row(now_ms, status, message, &changed, author);
-    incidents.records.update_incident(row, vec![u]).await?;
+    incidents
+        .records
+        .update_incident(row, vec![u], None)
+        .await?;
     after_change(incidents, &current.service).await;
     announce(incidents, id, false).await
 }
@@ -356,7 +362,10 @@ pub async fn publish(incidents: &Incidents, id: i64) -> Result<Incident, Inciden
     row.published_ms = Some(now_ms);
     row.acknowledged_ms.get_or_insert(now_ms);
     row.updated_ms = now_ms;
-    incidents.records.update_incident(row, Vec::new()).await?;
+    incidents
+        .records
+        .update_incident(row, Vec::new(), None)
+        .await?;
     after_change(incidents, &rec.incident.service).await;
     announce(incidents, id, true).await
 }
@@ -401,7 +410,10 @@ pub async fn set_postmortem(
     row.postmortem = Some(markdown.to_owned());
     row.postmortem_ms = Some(now_ms);
     row.updated_ms = now_ms;
-    incidents.records.update_incident(row, Vec::new()).await?;
+    incidents
+        .records
+        .update_incident(row, Vec::new(), None)
+        .await?;
     after_change(incidents, &current.service).await;
     Ok(Incident::from_record(&load(incidents, id).await?))
 }
@@ -451,7 +463,10 @@ pub async fn schedule_maintenance(
     row.scheduled_start_ms = Some(start);
     row.scheduled_end_ms = Some(end);
     let first = update_row(now_ms, status, message, &components, author);
-    let id = incidents.records.insert_incident(row, vec![first]).await?;
+    let id = incidents
+        .records
+        .insert_incident(row, vec![first], None)
+        .await?;
     after_change(incidents, service.id.as_str()).await;
     announce(incidents, id, true).await
 }

@@ -8,7 +8,7 @@ use crate::Incidents;
 use downbeat_config::ServiceConfig;
 use downbeat_domain::probe::{Cause, Outcome};
 use downbeat_domain::{ComponentState, Verdict};
-use downbeat_store::{IncidentFilter, MINUTE_MS, StoreError};
+use downbeat_store::{Fence, IncidentFilter, MINUTE_MS, StoreError};
 use jiff::Timestamp;
 use serde_json::json;
 
@@ -220,13 +220,15 @@ fn under_maintenance(
 /// (the assembly's incidents job) reloads every snapshot afterwards.
 pub async fn run_once(incidents: &Incidents, now_ms: i64) -> Result<(), StoreError> {
     ops::advance_maintenance(incidents, now_ms).await?;
-    if !incidents
+    // Every write below carries the lease's fencing token: a node paused past its lease
+    // cannot draft once another has taken over.
+    let Some(fence) = incidents
         .detection
         .try_lease(LEASE, &incidents.node_id, now_ms, LEASE_TTL_MS)
         .await?
-    {
+    else {
         return Ok(());
-    }
+    };
     for service in &incidents.config.services {
         let snapshot = super::snapshot(incidents, service.id.as_str());
         let (maintained, whole_service) = under_maintenance(&snapshot, service);
@@ -268,7 +270,7 @@ pub async fn run_once(incidents: &Incidents, now_ms: i64) -> Result<(), StoreErr
             .await?;
         if open.is_empty() {
             if signal {
-                draft(incidents, service, crowd_bad, &failing, now_ms).await?;
+                draft(incidents, service, crowd_bad, &failing, now_ms, &fence).await?;
             }
             continue;
         }
@@ -282,7 +284,11 @@ pub async fn run_once(incidents: &Incidents, now_ms: i64) -> Result<(), StoreErr
                 row.recovered_ms = if signal { None } else { Some(now_ms) };
                 row.updated_ms = now_ms;
                 let id = row.id;
-                match incidents.records.update_incident(row, Vec::new()).await {
+                match incidents
+                    .records
+                    .update_incident(row, Vec::new(), Some(&fence))
+                    .await
+                {
                     Ok(()) if !signal => tracing::warn!(
                         service = %service.id, incident = id,
                         "signals recovered: the incident awaits resolution by an operator"
@@ -311,6 +317,7 @@ async fn draft(
     crowd_bad: bool,
     failing: &[(String, Option<String>, Option<Cause>)],
     now_ms: i64,
+    fence: &Fence,
 ) -> Result<(), StoreError> {
     let crowd = incidents.crowd.status(service);
     let episode = episode(incidents, service, now_ms).await?;
@@ -392,7 +399,10 @@ async fn draft(
         components,
         author: "downbeat".into(),
     };
-    let id = incidents.records.insert_incident(row, vec![update]).await?;
+    let id = incidents
+        .records
+        .insert_incident(row, vec![update], Some(fence))
+        .await?;
     tracing::warn!(
         service = %service.id, incident = id, source = source.as_str(),
         published = service.auto_publish, "incident drafted from signals"

@@ -138,7 +138,7 @@ impl Latency {
                     .collect()
             };
             let n = states.len();
-            if let Err(e) = store.save_detector_states(STATE_KEY, states).await {
+            if let Err(e) = store.save_detector_states(STATE_KEY, states, None).await {
                 // Try again next time rather than forget what changed.
                 let mut s = self.series.lock().unwrap_or_else(|e| e.into_inner());
                 s.dirty.extend(keys);

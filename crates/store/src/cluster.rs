@@ -5,7 +5,7 @@
 //! liveness by one clock whatever its own says. SQLite has one node: it answers `None`.
 
 use crate::StoreError;
-use crate::postgres::PgStore;
+use crate::postgres::{DB_NOW_MS, PgStore};
 use crate::sql::{FromRow, RowLike};
 use crate::sqlite::SqliteStore;
 use async_trait::async_trait;
@@ -57,9 +57,6 @@ impl ClusterStore for SqliteStore {
         Ok(())
     }
 }
-
-/// The database's clock in unix milliseconds.
-const DB_NOW_MS: &str = "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)";
 
 #[async_trait]
 impl ClusterStore for PgStore {

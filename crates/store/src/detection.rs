@@ -14,11 +14,13 @@ pub trait DetectionStore: Send + Sync + 'static {
     /// The saved detector states of a service.
     async fn detector_states(&self, service: &str) -> Result<Vec<DetectorState>, StoreError>;
 
-    /// Saves (inserts or replaces) detector states of a service, in one transaction.
+    /// Saves (inserts or replaces) detector states of a service, in one transaction — under
+    /// `fence` when given (refused with [`StoreError::Conflict`] if the lease is lost).
     async fn save_detector_states(
         &self,
         service: &str,
         states: Vec<DetectorState>,
+        fence: Option<&Fence>,
     ) -> Result<(), StoreError>;
 
     /// Deletes the saved states of these series of a service (a crowd series that lost its
@@ -29,8 +31,13 @@ pub trait DetectionStore: Send + Sync + 'static {
         series: Vec<String>,
     ) -> Result<u64, StoreError>;
 
-    /// Records a verdict change; returns its id. (`event.id` is ignored.)
-    async fn insert_verdict_event(&self, event: VerdictEvent) -> Result<i64, StoreError>;
+    /// Records a verdict change; returns its id. (`event.id` is ignored.) Under `fence` when
+    /// given.
+    async fn insert_verdict_event(
+        &self,
+        event: VerdictEvent,
+        fence: Option<&Fence>,
+    ) -> Result<i64, StoreError>;
 
     /// Verdict changes of a service at or after `since_ms`, newest first, at most `limit`.
     async fn verdict_events(
@@ -40,15 +47,17 @@ pub trait DetectionStore: Send + Sync + 'static {
         limit: u32,
     ) -> Result<Vec<VerdictEvent>, StoreError>;
 
-    /// Takes or renews the lease `name` for `holder` until `now_ms + ttl_ms`, if it is free,
-    /// expired, or already held by `holder`. Returns whether `holder` holds it now.
+    /// Takes or renews the lease `name` for `holder` for `ttl_ms`, if it is free, expired,
+    /// or already held by `holder`; its fence if `holder` holds it now. PostgreSQL judges
+    /// expiry by its own clock (`now_ms` is ignored: nodes' clocks may differ); SQLite, with
+    /// one node, by `now_ms`. The token grows whenever the lease changes hands.
     async fn try_lease(
         &self,
         name: &str,
         holder: &str,
         now_ms: i64,
         ttl_ms: i64,
-    ) -> Result<bool, StoreError>;
+    ) -> Result<Option<Fence>, StoreError>;
 }
 
 /// Statements both backends run as written. (Saving states differs: see `sqlite.rs` and
@@ -70,11 +79,36 @@ pub(crate) mod sql {
          FROM verdict_events WHERE service = $1 AND at_ms >= $2
          ORDER BY at_ms DESC, id DESC LIMIT $3"
     );
+    /// SQLite's, on the node's clock (`$3` expiry, `$4` now); PostgreSQL's is on its own.
     pub const TRY_LEASE: Sql = sql!(
-        "INSERT INTO leases (name, holder, expires_at_ms) VALUES ($1, $2, $3)
-         ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at_ms = excluded.expires_at_ms
-         WHERE leases.holder = excluded.holder OR leases.expires_at_ms <= $4"
+        "INSERT INTO leases (name, holder, expires_at_ms, token) VALUES ($1, $2, $3, 1)
+         ON CONFLICT (name) DO UPDATE SET holder = excluded.holder,
+            expires_at_ms = excluded.expires_at_ms,
+            token = CASE WHEN leases.holder = excluded.holder THEN leases.token ELSE leases.token + 1 END
+         WHERE leases.holder = excluded.holder OR leases.expires_at_ms <= $4
+         RETURNING token"
     );
+}
+
+/// A lease held, with the fencing token its writes carry. A write under a fence is refused
+/// (and changes nothing) unless the lease is still its holder's with the same token — and,
+/// on PostgreSQL, unexpired by the database's clock. The check locks the lease row until
+/// the write commits, so the lease cannot change hands in between.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fence {
+    pub name: String,
+    pub holder: String,
+    pub token: i64,
+}
+
+impl Fence {
+    /// The error of a write whose lease was lost.
+    pub(crate) fn lost(&self) -> StoreError {
+        StoreError::Conflict(format!(
+            "the {} lease is no longer held by {} with token {}: another node took it",
+            self.name, self.holder, self.token
+        ))
+    }
 }
 
 /// A detector's saved state.

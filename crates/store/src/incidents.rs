@@ -18,19 +18,23 @@ use downbeat_domain::incident::{Impact, Kind, Source, Status};
 #[async_trait]
 pub trait IncidentStore: Send + Sync + 'static {
     /// Inserts an incident (its `id` and `version` are ignored; the version starts at 1)
-    /// with its first updates; returns the new id.
+    /// with its first updates; returns the new id. Under `fence` when given (a draft of
+    /// the node holding the incidents lease): refused if the lease is lost.
     async fn insert_incident(
         &self,
         incident: IncidentRow,
         updates: Vec<IncidentUpdateRow>,
+        fence: Option<&crate::Fence>,
     ) -> Result<i64, StoreError>;
     /// Replaces an incident's row and appends updates, if its stored version is still
     /// `incident.version` (which becomes `version + 1`). A stale version is
-    /// [`StoreError::Conflict`]; an unknown id is [`StoreError::NotFound`].
+    /// [`StoreError::Conflict`]; an unknown id is [`StoreError::NotFound`]. Under `fence`
+    /// when given.
     async fn update_incident(
         &self,
         incident: IncidentRow,
         updates: Vec<IncidentUpdateRow>,
+        fence: Option<&crate::Fence>,
     ) -> Result<(), StoreError>;
     async fn incident(&self, id: i64) -> Result<Option<IncidentRecord>, StoreError>;
     /// Incidents matching `filter`, newest first.

@@ -18,8 +18,8 @@ macro_rules! migrations {
     };
 }
 
-pub const SQLITE: &[Migration] = migrations!("sqlite": 1 "0001_reports", 2 "0002_detection", 3 "0003_leases", 4 "0004_probes", 5 "0005_incidents", 6 "0006_outbox", 7 "0007_notify", 8 "0008_sign_in", 9 "0009_agents", 10 "0010_cluster_edges", 11 "0011_monitor_owners");
-pub const POSTGRES: &[Migration] = migrations!("postgres": 1 "0001_reports", 2 "0002_detection", 3 "0003_leases", 4 "0004_probes", 5 "0005_incidents", 6 "0006_outbox", 7 "0007_notify", 8 "0008_sign_in", 9 "0009_agents", 10 "0010_cluster_edges", 11 "0011_monitor_owners");
+pub const SQLITE: &[Migration] = migrations!("sqlite": 1 "0001_reports", 2 "0002_detection", 3 "0003_leases", 4 "0004_probes", 5 "0005_incidents", 6 "0006_outbox", 7 "0007_notify", 8 "0008_sign_in", 9 "0009_agents", 10 "0010_cluster_edges", 11 "0011_shared_work");
+pub const POSTGRES: &[Migration] = migrations!("postgres": 1 "0001_reports", 2 "0002_detection", 3 "0003_leases", 4 "0004_probes", 5 "0005_incidents", 6 "0006_outbox", 7 "0007_notify", 8 "0008_sign_in", 9 "0009_agents", 10 "0010_cluster_edges", 11 "0011_shared_work");
 
 /// The statements both backends' migration runners share (creating `schema_migrations`
 /// differs: SQLite says `INTEGER`, PostgreSQL `BIGINT`).

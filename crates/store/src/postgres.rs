@@ -255,3 +255,29 @@ impl Store for PgStore {
         Ok(out)
     }
 }
+
+/// The database's clock in unix milliseconds.
+pub(crate) const DB_NOW_MS: &str = "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)";
+
+/// Refuses a write under `fence` whose lease is no longer its holder's with its token, or
+/// has expired by the database's clock. The lease row stays locked (`FOR SHARE`) until the
+/// transaction ends, so another node cannot take it over before the write commits.
+pub(crate) async fn check_fence(
+    tx: &tokio_postgres::Transaction<'_>,
+    fence: Option<&crate::Fence>,
+) -> Result<(), StoreError> {
+    let Some(f) = fence else { return Ok(()) };
+    let held = tx
+        .query_opt(
+            &format!(
+                "SELECT 1 FROM leases WHERE name = $1 AND holder = $2 AND token = $3
+                 AND expires_at_ms > {DB_NOW_MS} FOR SHARE"
+            ),
+            &[&f.name, &f.holder, &f.token],
+        )
+        .await?;
+    match held {
+        Some(_) => Ok(()),
+        None => Err(f.lost()),
+    }
+}

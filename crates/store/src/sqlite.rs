@@ -333,3 +333,21 @@ impl Store for SqliteStore {
         Ok(out)
     }
 }
+
+/// Refuses a write under `fence` whose lease is no longer its holder's with its token
+/// (SQLite has one writer: nothing can change hands during the transaction).
+pub(crate) fn check_fence(
+    tx: &rusqlite::Connection,
+    fence: Option<&crate::Fence>,
+) -> Result<(), StoreError> {
+    let Some(f) = fence else { return Ok(()) };
+    let held: Option<crate::sql::One<i64>> =
+        query_opt(tx, &FENCE_HELD, &[&f.name, &f.holder, &f.token])?;
+    match held {
+        Some(_) => Ok(()),
+        None => Err(f.lost()),
+    }
+}
+
+const FENCE_HELD: crate::sql::Sql =
+    crate::sql::sql!("SELECT 1 FROM leases WHERE name = $1 AND holder = $2 AND token = $3");

@@ -136,6 +136,7 @@ impl TestApp {
                     components,
                     author: "downbeat".into(),
                 }],
+                None,
             )
             .await
             .unwrap();

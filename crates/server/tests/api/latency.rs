@@ -134,6 +134,7 @@ async fn the_server_calls_a_slow_answer_overload_against_a_saved_baseline() {
                 state: serde_json::to_string(&d).unwrap(),
                 through_minute_ms: now * 1000,
             }],
+            None,
         )
         .await
         .unwrap();

@@ -2,7 +2,7 @@
 
 use super::sql::*;
 use super::*;
-use crate::postgres::{PgStore, execute, query, query_one};
+use crate::postgres::{DB_NOW_MS, PgStore, check_fence, query, query_one};
 use crate::sql::One;
 
 #[async_trait]
@@ -16,21 +16,24 @@ impl DetectionStore for PgStore {
         &self,
         service: &str,
         states: Vec<DetectorState>,
+        fence: Option<&Fence>,
     ) -> Result<(), StoreError> {
         let series: Vec<&str> = states.iter().map(|d| d.series.as_str()).collect();
         let blobs: Vec<&str> = states.iter().map(|d| d.state.as_str()).collect();
         let through: Vec<i64> = states.iter().map(|d| d.through_minute_ms).collect();
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        check_fence(&tx, fence).await?;
         // Every state in one statement through `UNNEST` (SQLite loops over a cached one).
-        self.client()
-            .await?
-            .execute(
-                "INSERT INTO detector_states (service, series, state, through_minute_ms)
+        tx.execute(
+            "INSERT INTO detector_states (service, series, state, through_minute_ms)
                  SELECT $1, * FROM UNNEST($2::text[], $3::text[], $4::bigint[])
                  ON CONFLICT (service, series) DO UPDATE
                  SET state = excluded.state, through_minute_ms = excluded.through_minute_ms",
-                &[&service, &series, &blobs, &through],
-            )
-            .await?;
+            &[&service, &series, &blobs, &through],
+        )
+        .await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -50,9 +53,16 @@ impl DetectionStore for PgStore {
             .await?)
     }
 
-    async fn insert_verdict_event(&self, e: VerdictEvent) -> Result<i64, StoreError> {
-        let client = self.client().await?;
-        let id: One<i64> = query_one(&client, &INSERT_VERDICT_EVENT, &verdict_params(&e)).await?;
+    async fn insert_verdict_event(
+        &self,
+        e: VerdictEvent,
+        fence: Option<&Fence>,
+    ) -> Result<i64, StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        check_fence(&tx, fence).await?;
+        let id: One<i64> = query_one(&tx, &INSERT_VERDICT_EVENT, &verdict_params(&e)).await?;
+        tx.commit().await?;
         Ok(id.0)
     }
 
@@ -75,16 +85,33 @@ impl DetectionStore for PgStore {
         &self,
         name: &str,
         holder: &str,
-        now_ms: i64,
+        _now_ms: i64,
         ttl_ms: i64,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Option<Fence>, StoreError> {
         let client = self.client().await?;
-        let n = execute(
-            &client,
-            &TRY_LEASE,
-            &[&name, &holder, &(now_ms + ttl_ms), &now_ms],
-        )
-        .await?;
-        Ok(n == 1)
+        // On the database's clock: nodes' clocks may disagree (or run fast, in a demo).
+        let row = client
+            .query_opt(
+                &format!(
+                    "INSERT INTO leases (name, holder, expires_at_ms, token)
+                     VALUES ($1, $2, {DB_NOW_MS} + $3, 1)
+                     ON CONFLICT (name) DO UPDATE SET holder = excluded.holder,
+                        expires_at_ms = excluded.expires_at_ms,
+                        token = CASE WHEN leases.holder = excluded.holder
+                                THEN leases.token ELSE leases.token + 1 END
+                     WHERE leases.holder = excluded.holder OR leases.expires_at_ms <= {DB_NOW_MS}
+                     RETURNING token"
+                ),
+                &[&name, &holder, &ttl_ms],
+            )
+            .await?;
+        Ok(row
+            .map(|r| r.try_get::<_, i64>(0))
+            .transpose()?
+            .map(|token| Fence {
+                name: name.to_owned(),
+                holder: holder.to_owned(),
+                token,
+            }))
     }
 }

@@ -3,7 +3,7 @@
 use super::sql::*;
 use super::*;
 use crate::sql::One;
-use crate::sqlite::{SqliteStore, execute, query, query_one};
+use crate::sqlite::{SqliteStore, check_fence, query, query_one, query_opt};
 use rusqlite::params;
 
 #[async_trait]
@@ -18,10 +18,13 @@ impl DetectionStore for SqliteStore {
         &self,
         service: &str,
         states: Vec<DetectorState>,
+        fence: Option<&Fence>,
     ) -> Result<(), StoreError> {
         let service = service.to_owned();
+        let fence = fence.cloned();
         self.write(move |c| {
             let tx = c.transaction()?;
+            check_fence(&tx, fence.as_ref())?;
             {
                 // Row by row through a cached statement (PostgreSQL sends arrays instead).
                 let mut st = tx.prepare_cached(
@@ -64,9 +67,17 @@ impl DetectionStore for SqliteStore {
         .await
     }
 
-    async fn insert_verdict_event(&self, e: VerdictEvent) -> Result<i64, StoreError> {
+    async fn insert_verdict_event(
+        &self,
+        e: VerdictEvent,
+        fence: Option<&Fence>,
+    ) -> Result<i64, StoreError> {
+        let fence = fence.cloned();
         self.write(move |c| {
-            let id: One<i64> = query_one(c, &INSERT_VERDICT_EVENT, &verdict_params(&e))?;
+            let tx = c.transaction()?;
+            check_fence(&tx, fence.as_ref())?;
+            let id: One<i64> = query_one(&tx, &INSERT_VERDICT_EVENT, &verdict_params(&e))?;
+            tx.commit()?;
             Ok(id.0)
         })
         .await
@@ -95,15 +106,19 @@ impl DetectionStore for SqliteStore {
         holder: &str,
         now_ms: i64,
         ttl_ms: i64,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Option<Fence>, StoreError> {
         let (name, holder) = (name.to_owned(), holder.to_owned());
         self.write(move |c| {
-            let n = execute(
+            let token: Option<One<i64>> = query_opt(
                 c,
                 &TRY_LEASE,
                 &[&name, &holder, &(now_ms + ttl_ms), &now_ms],
             )?;
-            Ok(n == 1)
+            Ok(token.map(|One(token)| Fence {
+                name,
+                holder,
+                token,
+            }))
         })
         .await
     }

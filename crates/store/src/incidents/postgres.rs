@@ -54,9 +54,11 @@ impl IncidentStore for PgStore {
         &self,
         i: IncidentRow,
         updates: Vec<IncidentUpdateRow>,
+        fence: Option<&crate::Fence>,
     ) -> Result<i64, StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
+        crate::postgres::check_fence(&tx, fence).await?;
         let id: One<i64> = query_one(&tx, &INSERT_INCIDENT, &insert_params(&i)).await?;
         insert_updates(&tx, id.0, &updates).await?;
         tx.commit().await?;
@@ -67,9 +69,11 @@ impl IncidentStore for PgStore {
         &self,
         i: IncidentRow,
         updates: Vec<IncidentUpdateRow>,
+        fence: Option<&crate::Fence>,
     ) -> Result<(), StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
+        crate::postgres::check_fence(&tx, fence).await?;
         if execute(&tx, &UPDATE_INCIDENT, &update_params(&i)).await? == 0 {
             let exists: One<bool> = query_one(&tx, &INCIDENT_EXISTS, &[&i.id]).await?;
             return Err(not_updated(&i, exists.0));

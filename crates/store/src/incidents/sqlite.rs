@@ -49,9 +49,12 @@ impl IncidentStore for SqliteStore {
         &self,
         i: IncidentRow,
         updates: Vec<IncidentUpdateRow>,
+        fence: Option<&crate::Fence>,
     ) -> Result<i64, StoreError> {
+        let fence = fence.cloned();
         self.write(move |c| {
             let tx = c.transaction()?;
+            crate::sqlite::check_fence(&tx, fence.as_ref())?;
             let id: One<i64> = query_one(&tx, &INSERT_INCIDENT, &insert_params(&i))?;
             insert_updates(&tx, id.0, &updates)?;
             tx.commit()?;
@@ -64,9 +67,12 @@ impl IncidentStore for SqliteStore {
         &self,
         i: IncidentRow,
         updates: Vec<IncidentUpdateRow>,
+        fence: Option<&crate::Fence>,
     ) -> Result<(), StoreError> {
+        let fence = fence.cloned();
         self.write(move |c| {
             let tx = c.transaction()?;
+            crate::sqlite::check_fence(&tx, fence.as_ref())?;
             if execute(&tx, &UPDATE_INCIDENT, &update_params(&i))? == 0 {
                 let exists: One<bool> = query_one(&tx, &INCIDENT_EXISTS, &[&i.id])?;
                 return Err(not_updated(&i, exists.0));

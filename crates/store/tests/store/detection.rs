@@ -17,10 +17,11 @@ async fn detector_states_and_verdict_events_round_trip() {
                 st("all", "{\"a\":1}", 60_000),
                 st("country:GB", "{}", 60_000),
             ],
+            None,
         )
         .await
         .unwrap();
-        s.save_detector_states("melodia", vec![st("all", "{\"a\":2}", 120_000)])
+        s.save_detector_states("melodia", vec![st("all", "{\"a\":2}", 120_000)], None)
             .await
             .unwrap();
         let mut got = s.detector_states("melodia").await.unwrap();
@@ -52,11 +53,11 @@ async fn detector_states_and_verdict_events_round_trip() {
             evidence: serde_json::json!({}),
         };
         let a = s
-            .insert_verdict_event(ev(T0, Verdict::PossibleProblems))
+            .insert_verdict_event(ev(T0, Verdict::PossibleProblems), None)
             .await
             .unwrap();
         let b = s
-            .insert_verdict_event(ev(T0 + 60_000, Verdict::Problems))
+            .insert_verdict_event(ev(T0 + 60_000, Verdict::Problems), None)
             .await
             .unwrap();
         assert!(b > a, "{name}");
@@ -94,9 +95,13 @@ async fn detector_states_of_series_that_lost_their_slot_are_deleted() {
             through_minute_ms: 60_000,
         };
         for service in ["melodia", "other"] {
-            s.save_detector_states(service, vec![st("all"), st("country:GB"), st("country:FR")])
-                .await
-                .unwrap();
+            s.save_detector_states(
+                service,
+                vec![st("all"), st("country:GB"), st("country:FR")],
+                None,
+            )
+            .await
+            .unwrap();
         }
         let n = s
             .delete_detector_states("melodia", vec!["country:FR".into(), "country:JP".into()])
@@ -134,47 +139,122 @@ async fn detector_states_of_series_that_lost_their_slot_are_deleted() {
     .await;
 }
 
+fn ev(at_ms: i64, verdict: Verdict) -> VerdictEvent {
+    VerdictEvent {
+        id: 0,
+        service: "melodia".into(),
+        series: "all".into(),
+        at_ms,
+        verdict,
+        previous: Verdict::NoProblems,
+        score: 0.9,
+        observed: 140.0,
+        expected: 10.0,
+        explanation: "reports 14× the usual".into(),
+        evidence: serde_json::json!({}),
+    }
+}
+
+/// Now on this machine (SQLite judges leases by it; PostgreSQL by its own clock).
+fn now_ms() -> i64 {
+    jiff::Timestamp::now().as_millisecond()
+}
+
 #[tokio::test]
-async fn a_lease_has_one_holder_until_it_expires() {
+async fn a_lease_has_one_holder_until_it_expires_and_a_new_token_when_it_changes_hands() {
     each_backend(|s, name| async move {
+        let ttl = 400;
+        let a = s.try_lease("crowd", "node-a", now_ms(), ttl).await.unwrap();
+        let a = a.unwrap_or_else(|| panic!("{name}: a free lease is taken"));
         assert!(
-            s.try_lease("crowd", "node-a", 1_000, 30_000).await.unwrap(),
-            "{name}: free lease"
-        );
-        assert!(
-            !s.try_lease("crowd", "node-b", 2_000, 30_000).await.unwrap(),
+            s.try_lease("crowd", "node-b", now_ms(), ttl)
+                .await
+                .unwrap()
+                .is_none(),
             "{name}: held by a"
         );
+        let renewed = s.try_lease("crowd", "node-a", now_ms(), ttl).await.unwrap();
+        assert_eq!(renewed.as_ref(), Some(&a), "{name}: a renews, same token");
+        tokio::time::sleep(std::time::Duration::from_millis(ttl as u64 + 100)).await;
+        let b = s
+            .try_lease("crowd", "node-b", now_ms(), 30_000)
+            .await
+            .unwrap();
+        let b = b.unwrap_or_else(|| panic!("{name}: expired, b takes it"));
+        assert!(b.token > a.token, "{name}: a new holder, a new token");
         assert!(
-            s.try_lease("crowd", "node-a", 20_000, 30_000)
+            s.try_lease("crowd", "node-a", now_ms(), ttl)
                 .await
-                .unwrap(),
-            "{name}: a renews"
-        );
-        assert!(
-            !s.try_lease("crowd", "node-b", 49_999, 30_000)
-                .await
-                .unwrap(),
-            "{name}: renewed until 50 s"
-        );
-        assert!(
-            s.try_lease("crowd", "node-b", 50_000, 30_000)
-                .await
-                .unwrap(),
-            "{name}: expired, b takes it"
-        );
-        assert!(
-            !s.try_lease("crowd", "node-a", 50_001, 30_000)
-                .await
-                .unwrap(),
+                .unwrap()
+                .is_none(),
             "{name}: now b's"
         );
         assert!(
-            s.try_lease("other", "node-a", 50_001, 30_000)
+            s.try_lease("other", "node-a", now_ms(), ttl)
                 .await
-                .unwrap(),
+                .unwrap()
+                .is_some(),
             "{name}: leases are per name"
         );
+        // a, paused past its lease, wakes up and writes under its old fence: refused, and
+        // nothing is written. b's writes go through.
+        let state = |v: &str| {
+            vec![DetectorState {
+                series: "all".into(),
+                state: v.into(),
+                through_minute_ms: T0,
+            }]
+        };
+        let err = s
+            .save_detector_states("melodia", state("a"), Some(&a))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Conflict(_)), "{name}: {err}");
+        assert!(err.to_string().contains("crowd lease"), "{name}: {err}");
+        let err = s
+            .insert_verdict_event(ev(T0, Verdict::Problems), Some(&a))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Conflict(_)), "{name}: {err}");
+        assert!(
+            s.detector_states("melodia").await.unwrap().is_empty(),
+            "{name}"
+        );
+        assert!(
+            s.verdict_events("melodia", 0, 10).await.unwrap().is_empty(),
+            "{name}"
+        );
+        s.save_detector_states("melodia", state("b"), Some(&b))
+            .await
+            .unwrap();
+        s.insert_verdict_event(ev(T0, Verdict::Problems), Some(&b))
+            .await
+            .unwrap();
+        assert_eq!(s.detector_states("melodia").await.unwrap()[0].state, "b");
     })
     .await;
+}
+
+#[tokio::test]
+async fn postgres_judges_leases_by_its_own_clock() {
+    // A node whose clock runs a day ahead (or a demo's fast clock) cannot take a lease that
+    // has not expired by the database's clock.
+    let Some(t) = testing::postgres().await else {
+        return;
+    };
+    let s = open(&t.target).await.unwrap();
+    assert!(
+        s.try_lease("crowd", "node-a", 0, 30_000)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    let ahead = now_ms() + 86_400_000;
+    assert!(
+        s.try_lease("crowd", "node-b", ahead, 30_000)
+            .await
+            .unwrap()
+            .is_none(),
+        "a clock ahead does not expire another node's lease"
+    );
 }

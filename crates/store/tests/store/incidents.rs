@@ -51,6 +51,7 @@ async fn incidents_keep_their_updates_and_refuse_stale_versions() {
             .insert_incident(
                 incident("melodia", Kind::Incident, Status::Investigating, false, T0),
                 vec![update(T0, Status::Investigating, "Looking into it")],
+                None,
             )
             .await
             .unwrap();
@@ -65,17 +66,18 @@ async fn incidents_keep_their_updates_and_refuse_stale_versions() {
         s.update_incident(
             row.clone(),
             vec![update(T0 + 60_000, Status::Resolved, "Fixed")],
+            None,
         )
         .await
         .unwrap();
         // The same version again lost the race.
-        let stale = s.update_incident(row.clone(), vec![]).await;
+        let stale = s.update_incident(row.clone(), vec![], None).await;
         assert!(
             matches!(stale, Err(StoreError::Conflict(_))),
             "{name}: {stale:?}"
         );
         row.id = id + 1000;
-        let missing = s.update_incident(row, vec![]).await;
+        let missing = s.update_incident(row, vec![], None).await;
         assert!(
             matches!(missing, Err(StoreError::NotFound(_))),
             "{name}: {missing:?}"
@@ -96,7 +98,7 @@ async fn incident_lists_filter_by_service_kind_draft_and_openness() {
     each_backend(|s, name| async move {
         let add = |row: IncidentRow| {
             let s = s.clone();
-            async move { s.insert_incident(row, vec![]).await.unwrap() }
+            async move { s.insert_incident(row, vec![], None).await.unwrap() }
         };
         let resolved = add(incident(
             "melodia",

@@ -44,7 +44,10 @@ async fn fill(s: &std::sync::Arc<dyn Store>) -> i64 {
         components: Components::new(),
         author: "alice".into(),
     };
-    let id = s.insert_incident(incident, vec![update]).await.unwrap();
+    let id = s
+        .insert_incident(incident, vec![update], None)
+        .await
+        .unwrap();
     insert(s, vec![report("melodia", T0, "login", 1, true)]).await;
     s.insert_probe_results(vec![probe("api", "eu-west", T0, true)])
         .await
@@ -58,19 +61,22 @@ async fn fill(s: &std::sync::Arc<dyn Store>) -> i64 {
     })
     .await
     .unwrap();
-    s.insert_verdict_event(VerdictEvent {
-        id: 0,
-        service: "melodia".into(),
-        series: "all".into(),
-        at_ms: T0,
-        verdict: Verdict::Problems,
-        previous: Verdict::NoProblems,
-        score: 0.9,
-        observed: 140.0,
-        expected: 10.0,
-        explanation: "reports 14× the usual".into(),
-        evidence: serde_json::json!({}),
-    })
+    s.insert_verdict_event(
+        VerdictEvent {
+            id: 0,
+            service: "melodia".into(),
+            series: "all".into(),
+            at_ms: T0,
+            verdict: Verdict::Problems,
+            previous: Verdict::NoProblems,
+            score: 0.9,
+            observed: 140.0,
+            expected: 10.0,
+            explanation: "reports 14× the usual".into(),
+            evidence: serde_json::json!({}),
+        },
+        None,
+    )
     .await
     .unwrap();
     let event = NotifyEventRow {

@@ -285,6 +285,7 @@ async fn a_stored_non_character_leaves_the_feeds_well_formed() {
                 components: Default::default(),
                 author: "legacy".into(),
             }],
+            None,
         )
         .await
         .unwrap();

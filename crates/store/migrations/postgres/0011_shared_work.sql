@@ -1,4 +1,4 @@
--- Several nodes probe and judge monitors together: each monitor is probed by one live node
+-- Several nodes share work: each monitor is probed by one live node
 -- per round, and its hysteresis is judged once, in the database.
 
 -- The live nodes, on the database's clock: a node says it is alive every second and is
@@ -39,3 +39,9 @@ END
 $$;
 CREATE TRIGGER monitor_state_changed AFTER INSERT OR UPDATE ON monitor_states
     FOR EACH ROW EXECUTE FUNCTION downbeat_monitor_state_changed();
+
+-- Leases are judged by the database's clock, and each carries a fencing token that grows
+-- whenever the lease changes hands: a write under a lease checks the token (and that the
+-- lease has not expired) in its own transaction, so a node that was paused past its lease
+-- cannot act on it once another node has taken it.
+ALTER TABLE leases ADD COLUMN token BIGINT NOT NULL DEFAULT 1;

@@ -13,3 +13,7 @@ CREATE TABLE monitor_judging (
     bad_rounds  INTEGER NOT NULL DEFAULT 0,
     good_rounds INTEGER NOT NULL DEFAULT 0
 );
+
+-- Each lease carries a fencing token that grows whenever the lease changes hands; writes
+-- under a lease check it (one node here, but the same code as PostgreSQL's).
+ALTER TABLE leases ADD COLUMN token INTEGER NOT NULL DEFAULT 1;
