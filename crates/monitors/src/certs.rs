@@ -3,7 +3,8 @@
 //! `certificate.expiring` event goes out for that certificate and the tightest threshold
 //! crossed. Its id names the monitor, the certificate's end of validity and the threshold,
 //! so checking again (every round, after a restart, on another node) sends nothing new,
-//! and a renewed certificate starts afresh.
+//! and a renewed certificate starts afresh. On several nodes, each checks the monitors it
+//! probes.
 
 use crate::Monitors;
 use downbeat_domain::event::{CertificateExpiring, Event, Notice};
@@ -14,6 +15,10 @@ pub async fn check(monitors: &Monitors, now_ms: i64) -> u32 {
     let thresholds = &monitors.config.notify.cert_expiry_days;
     let mut new = 0;
     for (i, m) in monitors.config.monitors.iter().enumerate() {
+        // On several nodes, the node that probes a monitor looks at its certificates.
+        if !monitors.owners.mine(m.id.as_str()) {
+            continue;
+        }
         // The soonest-expiring certificate any region sees (regions may hit different
         // servers behind one name).
         let soonest = monitors

@@ -6,7 +6,8 @@
 //!
 //! The state (recent changes, the episode being held) is saved in the store at every
 //! change and loaded before the first one after a start, so a restart neither repeats a
-//! flapping notice nor forgets the summary it owes.
+//! flapping notice nor forgets the summary it owes. On several nodes it is read again
+//! before each change is judged, since the node that judged the last one may be another.
 
 use downbeat_config::{FlapSettings, MonitorConfig};
 use downbeat_domain::event::{CheckState, Event, MonitorFlapping, MonitorSettled, Notice};
@@ -82,6 +83,24 @@ impl Flaps {
             })
             .await
             .map(|_| ())
+    }
+
+    /// Reads every monitor's saved state again, replacing what this node remembers: on
+    /// several nodes, another may have judged a monitor's last change.
+    pub async fn reload(&self, store: &dyn NotifyStore) -> Result<(), StoreError> {
+        let rows = store.flap_states().await?;
+        let mut fresh = HashMap::new();
+        for (monitor, json) in rows {
+            match serde_json::from_str::<State>(&json) {
+                Ok(st) => {
+                    fresh.insert(monitor, st);
+                }
+                Err(e) => tracing::warn!(%monitor, error = %e,
+                    "unreadable flap state; starting that monitor afresh"),
+            }
+        }
+        *self.monitors.lock().unwrap_or_else(|e| e.into_inner()) = fresh;
+        Ok(())
     }
 
     /// Judges a change of monitor `m` to `down` (or up) at `at_ms`, and saves the monitor's

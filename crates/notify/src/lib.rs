@@ -224,7 +224,13 @@ impl Notifier {
         let down = state.state == CheckState::Down;
         let event = Self::monitor_event(m, state);
         let flaps = &self.flaps;
-        if let Err(e) = flaps.load(self.store.as_ref()).await {
+        // Once per start; on several nodes before every change (another node may have
+        // judged the last one).
+        let loaded = match flaps.load(self.store.as_ref()).await {
+            Ok(()) if self.store.shared() => flaps.reload(self.store.as_ref()).await,
+            other => other,
+        };
+        if let Err(e) = loaded {
             // Without the saved state the change is told: better once too often than never.
             tracing::warn!(error = %e, "could not load flap states");
             return Some(event);

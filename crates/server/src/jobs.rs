@@ -14,6 +14,9 @@ use tokio::task::JoinHandle;
 pub const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 /// The first prune waits a little, so start-up is not slowed by it.
 pub const PRUNE_FIRST_AFTER: Duration = Duration::from_secs(60);
+/// How long a node keeps pruning to itself: longer than the period, so the node that
+/// prunes keeps doing so while it lives.
+const PRUNE_LEASE_MS: i64 = 90 * 60 * 1000;
 /// How often the crowd detector looks for newly completed minutes.
 pub const CROWD_EVERY: Duration = Duration::from_secs(5);
 /// How often incidents are drafted from signals, maintenance advanced, and the pages'
@@ -65,7 +68,26 @@ pub fn spawn_all(app: &App, stopped: watch::Receiver<bool>) -> Vec<JoinHandle<()
             move || {
                 let app = prune_app.clone();
                 async move {
-                    match prune_once(&app, app.clock.now()).await {
+                    // One node prunes at a time (pruning twice is harmless, but wasted).
+                    let now = app.clock.now();
+                    match app
+                        .store
+                        .try_lease(
+                            "prune",
+                            &app.crowd.node_id,
+                            now.as_millisecond(),
+                            PRUNE_LEASE_MS,
+                        )
+                        .await
+                    {
+                        Ok(Some(_)) => {}
+                        Ok(None) => return,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "prune lease unavailable; will retry");
+                            return;
+                        }
+                    }
+                    match prune_once(&app, now).await {
                         Ok(out) if out != PruneOutcome::default() => tracing::info!(?out, "pruned"),
                         Ok(_) => {}
                         Err(e) => tracing::warn!(error = %e, "prune failed; will retry"),

@@ -17,6 +17,12 @@ use downbeat_domain::event::EventKind;
 
 #[async_trait]
 pub trait NotifyStore: Send + Sync + 'static {
+    /// Whether several nodes may share this store (PostgreSQL), so what one node keeps in
+    /// memory may be behind what another saved.
+    fn shared(&self) -> bool {
+        false
+    }
+
     /// Stores `event` (unless its id is already stored) and a pending delivery, due at
     /// `now_ms`, to each destination that has none for it yet — in one transaction. Returns
     /// how many deliveries were new.

@@ -542,3 +542,43 @@ async fn every_round_is_probed_once_and_every_change_told_once_as_nodes_join_and
         n.stop().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flap_suppression_counts_the_changes_every_node_judged() {
+    // A monitor's changes are judged on whichever node stored the result that made them:
+    // the third change within the window makes it flapping wherever the first two were.
+    let Some(store) = testing::postgres().await else {
+        return;
+    };
+    let extra = "[notify]\nflap_changes = 3\nflap_window = \"1h\"\n\
+         [[monitor]]\nid = \"api\"\nservice = \"melodia\"\nkind = \"tcp\"\ntarget = \"127.0.0.1:1\"\n\
+         interval = \"1h\"\ntimeout = \"1s\"\n";
+    let nodes = spawn_nodes(store, extra, 2).await;
+    let (a, b) = (&nodes[0], &nodes[1]);
+    let m = &a.app.config.monitors[0];
+    let t0 = a.clock.now_ms();
+    let change = |i: i64| downbeat_store::MonitorState {
+        monitor: "api".into(),
+        state: if i % 2 == 0 {
+            downbeat_domain::event::CheckState::Down
+        } else {
+            downbeat_domain::event::CheckState::Up
+        },
+        since_ms: t0 + i * 60_000,
+        cause: None,
+        notified: false,
+    };
+    let on = |n: &TestApp, i: i64| {
+        let notifier = n.app.notifier.clone();
+        let m = m.clone();
+        async move { notifier.monitor_notice(&m, &change(i)).await }
+    };
+    assert!(on(b, 0).await.is_some(), "the first change is told");
+    assert!(on(a, 1).await.is_some(), "the second too");
+    let third = on(a, 2).await.expect("the third is told as flapping");
+    assert_eq!(third.event.kind().as_str(), "monitor.flapping");
+    assert!(
+        on(b, 3).await.is_none(),
+        "b holds the fourth: the episode a started is in the store"
+    );
+}

@@ -7,6 +7,10 @@ use crate::postgres::{PgStore, execute, query, query_one, query_opt};
 
 #[async_trait]
 impl NotifyStore for PgStore {
+    fn shared(&self) -> bool {
+        true
+    }
+
     async fn enqueue_notification(
         &self,
         e: NotifyEventRow,
