@@ -16,7 +16,7 @@ use super::BIN;
 use axum::extract::{Path as UrlPath, State};
 use axum::http::{HeaderMap, StatusCode};
 use downbeat_monitors::owners::Owners;
-use downbeat_store::testing::{self, PgCluster};
+use downbeat_store::testing::{self, PgCluster, TestStore};
 use downbeat_store::{Member, Members, StoreTarget};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
@@ -699,7 +699,9 @@ async fn results(
     out
 }
 
-fn config(dir: &Path, url: &str, target: u16, receiver: u16) -> PathBuf {
+/// Six monitors of `target` every 5 s, down at once when `quorum` regions fail and up at
+/// once when they pass; their changes to the receiver's `/pager`.
+fn config(dir: &Path, url: &str, target: u16, receiver: u16, quorum: u32) -> PathBuf {
     let mut text = format!(
         r#"[server]
 region = "central"
@@ -709,7 +711,7 @@ database_connect_timeout = "1s"
 database_statement_timeout = "2s"
 
 [probes]
-quorum = 2
+quorum = {quorum}
 failures_to_open = 1
 successes_to_close = 1
 
@@ -751,7 +753,7 @@ async fn cluster_of_three_behind_nginx_survives_a_sigkill_mid_outage() {
     let target = target(up.clone()).await;
     let receiver = Receiver::default();
     let receiver_port = receiver.start().await;
-    let config = config(dir.path(), &url, target, receiver_port);
+    let config = config(dir.path(), &url, target, receiver_port, 2);
     let token = create_token(
         &config,
         &dir.path().join("cli"),
@@ -960,4 +962,212 @@ async fn cluster_of_three_behind_nginx_survives_a_sigkill_mid_outage() {
         "cluster test took {:.1} s",
         (wall_ms() - t0) as f64 / 1000.0
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_two_nodes_started_together_on_an_empty_database_migrate_it_once() {
+    let Some(store) = testing::postgres().await else {
+        return;
+    };
+    let url = url_of(&store.target);
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("downbeat.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\ndatabase_url = \"{url}\"\n\n[[service]]\nid = \"melodia\"\nname = \"Melodia\"\n"
+        ),
+    )
+    .unwrap();
+    let http = http();
+    let ports = [free_port(), free_port()];
+    let logs = [dir.path().join("a.log"), dir.path().join("b.log")];
+    // Spawned back to back: both find the database empty.
+    let mut nodes: Vec<Node> = (0..2)
+        .map(|k| {
+            Node::spawn(
+                &format!("node{k}"),
+                &config,
+                &dir.path().join(format!("data{k}")),
+                ports[k],
+                &logs[k],
+            )
+        })
+        .collect();
+    for n in &mut nodes {
+        n.ready(&http).await;
+    }
+    let db = db(&url).await;
+    let latest = downbeat_store::migrate::latest(downbeat_store::migrate::POSTGRES);
+    let versions: Vec<(i64, i64)> = db
+        .query(
+            "SELECT version, COUNT(*) FROM schema_migrations GROUP BY version ORDER BY version",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    let want: Vec<(i64, i64)> = (1..=latest).map(|v| (v, 1)).collect();
+    assert_eq!(versions, want, "each version applied once");
+    // And by one of the two: every migration is logged once across both nodes.
+    let applied: usize = logs
+        .iter()
+        .map(|l| {
+            std::fs::read_to_string(l)
+                .unwrap()
+                .matches("applied PostgreSQL migration")
+                .count()
+        })
+        .sum();
+    assert_eq!(
+        applied as i64, latest,
+        "migrations applied across both nodes"
+    );
+    // Each sees the other (heartbeats on the change feed; without monitors there is
+    // nothing to share in the `nodes` table).
+    until("each node sees two live nodes", 10_000, || async {
+        logs.iter().all(|l| {
+            std::fs::read_to_string(l)
+                .unwrap_or_default()
+                .contains("\"live_nodes\":2")
+        })
+    })
+    .await;
+    drop(nodes);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_survives_a_postgres_restart_without_losing_a_report_or_a_delivery() {
+    let Some(nginx) = nginx_binary() else { return };
+    let Some(pg) = PgCluster::start(None) else {
+        return;
+    };
+    let pg = Arc::new(pg);
+    let url = url_of(&TestStore::on_cluster(&pg).target);
+    let dir = tempfile::tempdir().unwrap();
+    let http = http();
+    let up = Arc::new(AtomicBool::new(true));
+    let target = target(up.clone()).await;
+    let receiver = Receiver::default();
+    let receiver_port = receiver.start().await;
+    let config = config(dir.path(), &url, target, receiver_port, 1);
+    let db = db(&url).await;
+    let t0 = wall_ms();
+    let ports = [free_port(), free_port()];
+    let mut nodes: Vec<Node> = (0..2)
+        .map(|k| {
+            Node::spawn(
+                &format!("node{k}"),
+                &config,
+                &dir.path().join(format!("data{k}")),
+                ports[k],
+                &dir.path().join(format!("node{k}.log")),
+            )
+        })
+        .collect();
+    for n in &mut nodes {
+        n.ready(&http).await;
+    }
+    let lb = start_nginx(&nginx, dir.path(), &ports, &http).await;
+    until("two live nodes", 10_000, || async {
+        live_nodes(&db).await.len() == 2
+    })
+    .await;
+    until("a result of every monitor", 15_000, || async {
+        let r = results(&db, t0).await;
+        MONITORS
+            .iter()
+            .all(|m| r.contains_key(&(m.to_string(), "central".to_string())))
+    })
+    .await;
+    every_node_shows(&http, &ports, "up", 5_000).await;
+    drop(db);
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let wave = report_wave(lb.port, 2, stop.clone());
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    // The outage begins; as soon as a node shows its first change, PostgreSQL stops: its
+    // notification may still be on its way into the outbox, the other changes come later.
+    up.store(false, Ordering::SeqCst);
+    until("a first monitor down", 10_000, || async {
+        view(&http, ports[0])
+            .await
+            .is_some_and(|(_, s)| s.values().any(|v| v == "down"))
+    })
+    .await;
+    let stopping = pg.clone();
+    tokio::task::spawn_blocking(move || stopping.stop())
+        .await
+        .unwrap();
+    let stopped_at = Instant::now();
+    for port in ports {
+        let r = http
+            .get(format!("http://127.0.0.1:{port}/readyz"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            r.status(),
+            StatusCode::SERVICE_UNAVAILABLE,
+            "readyz without a database"
+        );
+    }
+    tokio::time::sleep(Duration::from_secs(3).saturating_sub(stopped_at.elapsed())).await;
+    let starting = pg.clone();
+    tokio::task::spawn_blocking(move || starting.start_again())
+        .await
+        .unwrap();
+    let restarted = Instant::now();
+
+    // The nodes are ready again by themselves, and finish the story.
+    for port in ports {
+        let url = format!("http://127.0.0.1:{port}/readyz");
+        until("ready again", 20_000, || async {
+            http.get(&url)
+                .send()
+                .await
+                .is_ok_and(|r| r.status() == StatusCode::OK)
+        })
+        .await;
+    }
+    eprintln!(
+        "nodes ready {:?} after PostgreSQL came back",
+        restarted.elapsed()
+    );
+    every_node_shows(&http, &ports, "down", 20_000).await;
+    up.store(true, Ordering::SeqCst);
+    every_node_shows(&http, &ports, "up", 15_000).await;
+    nodes_agree(&http, &ports).await;
+    let db = self::db(&url).await;
+    assert_eq!(live_nodes(&db).await.len(), 2, "both nodes beat again");
+    stop.store(true, Ordering::SeqCst);
+    let tally = wave.await.unwrap();
+
+    // Every acknowledged report is stored; a refused one (503) may be too, when the
+    // outcome of its commit was unknown.
+    eprintln!("reports through nginx: {tally:?}");
+    assert!(tally.other.is_empty(), "unexpected answers: {tally:?}");
+    assert_eq!(tally.not_counted, 0, "{tally:?}");
+    assert!(tally.unavailable > 0, "no report met the outage: {tally:?}");
+    assert!(tally.counted > 50, "{tally:?}");
+    let total = counted_everywhere(&http, &ports).await;
+    eprintln!("{total} counted after the restart");
+    assert!(
+        tally.counted <= total && total <= tally.counted + tally.unknown + tally.unavailable,
+        "{tally:?}, {total} counted"
+    );
+
+    // Every change told once.
+    until("every change delivered", 15_000, || async {
+        MONITORS.iter().all(|m| receiver.told(m).len() >= 2)
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    receiver.assert_each_once();
+    for m in MONITORS {
+        assert_eq!(receiver.told(m), ["monitor.down", "monitor.up"], "{m}");
+    }
 }
