@@ -852,9 +852,13 @@ async fn cluster_of_three_behind_nginx_survives_a_sigkill_mid_outage() {
         "FAILOVER: from the SIGKILL to the first probe of a dead node's monitor by another node: {first} ms (all {} taken over within {last} ms: {taken_over:?})",
         orphans.len()
     );
+    // The budget: 6 s without a beat (NODE_TIMEOUT_MS), the survivors' next beat (1 s),
+    // then the monitor's next round (one interval), and 1.5 s for a loaded machine. With
+    // 5 s monitors that is more than two intervals: measured 6-9 s for the first monitor
+    // taken over and 8-11.5 s for the last.
     assert!(
-        *last <= 12_500,
-        "taken over within a beat after the 6 s timeout and one round: {taken_over:?}"
+        *last <= downbeat_store::NODE_TIMEOUT_MS + 1_000 + INTERVAL_MS + 1_500,
+        "taken over within a beat after the timeout and one round: {taken_over:?}"
     );
     // The survivors agree and keep serving through the balancer.
     nodes_agree(&http, &alive).await;
