@@ -191,10 +191,17 @@ impl Node {
 
     /// Waits (bounded) until the node serves and `/readyz` answers 200.
     async fn ready(&mut self, http: &reqwest::Client) {
-        let id = self
-            .serving
-            .recv_timeout(Duration::from_secs(30))
-            .unwrap_or_else(|_| panic!("{} never logged \"serving\"", self.proc.name));
+        // Polled, not waited for: the test's own servers share this runtime.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let id = loop {
+            match self.serving.try_recv() {
+                Ok(id) => break id,
+                Err(std::sync::mpsc::TryRecvError::Empty) if Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(_) => panic!("{} never logged \"serving\"", self.proc.name),
+            }
+        };
         assert!(!id.is_empty(), "the serving line names the node");
         self.id = Some(id);
         let url = format!("http://127.0.0.1:{}/readyz", self.port);
