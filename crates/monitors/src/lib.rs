@@ -25,8 +25,9 @@
 //! A transition is judged against flap suppression, saved as not yet told, queued to the
 //! notifier, and marked told. One whose save or queue fails is kept and tried again every
 //! few seconds ([`retry_notices`]); one saved but never queued (the process stopped in
-//! between) is queued at the next start. Its notice has a stable id, so queuing it again
-//! sends nothing twice.
+//! between) is queued at the next start — and, with several nodes, by another node once
+//! it has been left untold for [`ADOPT_UNTOLD_AFTER_MS`] (`adopt_orphans`). Its notice has
+//! a stable id, so queuing it again sends nothing twice.
 //!
 //! [`Monitors`] is the stage's handle.
 //!
@@ -301,6 +302,7 @@ pub async fn start(
     ];
     tasks.push(tokio::spawn(watch_certificates(
         monitors.clone(),
+        shared,
         stopped.clone(),
     )));
     if shared {
@@ -330,14 +332,18 @@ pub async fn start(
 
 /// Looks for certificates to warn about every [`CERTS_EVERY_MS`] of the clock's time, and
 /// queues changes whose notification could not be queued ([`retry_notices`]) every
-/// [`CERTS_LOOK_EVERY`].
-async fn watch_certificates(monitors: Monitors, mut stopped: watch::Receiver<bool>) {
+/// [`CERTS_LOOK_EVERY`] — on a `shared` store, other nodes' orphaned ones too
+/// ([`adopt_orphans`]).
+async fn watch_certificates(monitors: Monitors, shared: bool, mut stopped: watch::Receiver<bool>) {
     let mut last: Option<i64> = None;
     loop {
         let now_ms = monitors.clock.now().as_millisecond();
         if last.is_none_or(|t| now_ms < t || now_ms - t >= CERTS_EVERY_MS) {
             last = Some(now_ms);
             certs::check(&monitors, now_ms).await;
+        }
+        if shared && let Err(e) = adopt_orphans(&monitors).await {
+            tracing::warn!(error = %e, "could not look for monitor changes left untold; will retry");
         }
         if let Err(e) = retry_notices(&monitors).await {
             tracing::warn!(error = %e, "could not queue a monitor change yet; will retry");
@@ -371,25 +377,8 @@ async fn restore(monitors: &Monitors) -> Result<(), StoreError> {
         }
     }
     // A change saved but never queued (the process stopped, or the queue failed, in
-    // between): queue it now, unless the monitor is flapping (then its summary tells).
-    let untold: Vec<&MonitorState> = saved
-        .iter()
-        .filter(|s| !s.notified && index.contains_key(s.monitor.as_str()))
-        .collect();
-    if !untold.is_empty() {
-        let notifier = &monitors.notifier;
-        let flaps_known = notifier.flaps.load(notifier.store.as_ref()).await.is_ok();
-        let mut unsent = monitors.unsent.lock().await;
-        for s in untold {
-            let m = &monitors.config.monitors[index[s.monitor.as_str()]];
-            let held = flaps_known && notifier.flaps.is_flapping(m.id.as_str());
-            unsent.push(Unsent {
-                state: s.clone(),
-                notice: (!held).then(|| Notifier::monitor_event(m, s)),
-                saved: true,
-            });
-        }
-    }
+    // between): queue it now.
+    adopt(monitors, &saved, None).await;
     let since = monitors.clock.now().as_millisecond() - 3_600_000;
     let rows = monitors.probes.latest_probe_results(since).await?;
     let mut latest = monitors.latest.write().unwrap_or_else(|e| e.into_inner());
@@ -414,6 +403,63 @@ async fn restore(monitors: &Monitors) -> Result<(), StoreError> {
         );
     }
     Ok(())
+}
+
+/// How long a change saved untold waits for the node that decided it before another node
+/// tells it: well past that node's timeout (`NODE_TIMEOUT_MS`) and its own retries
+/// ([`CERTS_LOOK_EVERY`]).
+const ADOPT_UNTOLD_AFTER_MS: i64 = 15_000;
+
+/// Takes over the changes `saved` holds as untold — all of them, or with `older_than_ms`
+/// only those that changed before it — for [`retry_notices`] to queue, unless this node
+/// already holds them; held back while the monitor is flapping (its summary tells). How
+/// many it took. Each notice has a stable id: a change queued by two nodes is sent once.
+async fn adopt(monitors: &Monitors, saved: &[MonitorState], older_than_ms: Option<i64>) -> usize {
+    let untold: Vec<&MonitorState> = saved
+        .iter()
+        .filter(|s| !s.notified && monitors.index.contains_key(s.monitor.as_str()))
+        .filter(|s| older_than_ms.is_none_or(|t| s.since_ms < t))
+        .collect();
+    if untold.is_empty() {
+        return 0;
+    }
+    let notifier = &monitors.notifier;
+    let flaps_known = notifier.flaps.load(notifier.store.as_ref()).await.is_ok();
+    let mut unsent = monitors.unsent.lock().await;
+    let mut taken = 0;
+    for s in untold {
+        let mine = unsent
+            .iter()
+            .any(|u| u.state.monitor == s.monitor && u.state.since_ms == s.since_ms);
+        if mine {
+            continue;
+        }
+        let m = &monitors.config.monitors[monitors.index[s.monitor.as_str()]];
+        let held = flaps_known && notifier.flaps.is_flapping(m.id.as_str());
+        unsent.push(Unsent {
+            state: s.clone(),
+            notice: (!held).then(|| Notifier::monitor_event(m, s)),
+            saved: true,
+        });
+        taken += 1;
+    }
+    taken
+}
+
+/// On a store shared by several nodes: the changes another node decided and left untold
+/// for [`ADOPT_UNTOLD_AFTER_MS`] — it died between the commit and the queue — are told by
+/// this one, instead of waiting for some node's next start.
+async fn adopt_orphans(monitors: &Monitors) -> Result<usize, StoreError> {
+    let saved = monitors.probes.monitor_states().await?;
+    let before = monitors.clock.now().as_millisecond() - ADOPT_UNTOLD_AFTER_MS;
+    let taken = adopt(monitors, &saved, Some(before)).await;
+    if taken > 0 {
+        tracing::info!(
+            changes = taken,
+            "telling monitor changes another node decided and left untold"
+        );
+    }
+    Ok(taken)
 }
 
 /// The server's configured monitors, as the shared scheduler sees them: this node probes

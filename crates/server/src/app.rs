@@ -154,7 +154,13 @@ pub async fn serve_app(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    tracing::info!(addr = %listener.local_addr()?, backend = app.store.backend().as_str(), "serving");
+    // `node` is this process's name in the cluster (the `nodes` table on PostgreSQL).
+    tracing::info!(
+        addr = %listener.local_addr()?,
+        backend = app.store.backend().as_str(),
+        node = app.monitors.owners.me(),
+        "serving"
+    );
     let limits = crate::listen::Limits::of(&app.config.server);
     let result = crate::listen::serve(listener, router, limits, shutdown).await;
     tracing::info!("no more requests; draining the ingest queue");

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 const BIN: &str = env!("CARGO_BIN_EXE_downbeat");
 
 mod agent;
+mod cluster;
 mod demo;
 mod notify;
 mod user;

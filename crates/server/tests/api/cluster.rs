@@ -582,3 +582,57 @@ async fn flap_suppression_counts_the_changes_every_node_judged() {
         "b holds the fourth: the episode a started is in the store"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_whose_node_died_before_telling_it_is_told_by_another_node() {
+    // A node commits a monitor's change (saved as not yet told) and is killed before it
+    // queues the notification. The other nodes keep running: one of them must tell it,
+    // not only a node that starts later.
+    let Some(store) = testing::postgres().await else {
+        return;
+    };
+    let up = Arc::new(AtomicBool::new(false));
+    let addr = target(up.clone()).await;
+    let receiver = crate::channels::RawReceiver::start().await;
+    let extra = format!(
+        "[[monitor]]\nid = \"orphan\"\nservice = \"melodia\"\nkind = \"http\"\n\
+         target = \"http://{addr}/health\"\ninterval = \"5s\"\ntimeout = \"2s\"\n\
+         [[notify.webhook]]\nid = \"pager\"\nurl = \"{}\"\nsecret = \"s3cret-s3cret-s3cret\"\nevents = [\"monitor\"]\n",
+        receiver.url("pager")
+    );
+    let nodes = spawn_nodes(store, &extra, 2).await;
+    let (a, b) = (&nodes[0], &nodes[1]);
+    // What the dead node left: the change to down, committed a minute ago, untold. (The
+    // target is down too, so the running nodes judge no change of their own.)
+    let since_ms = a.clock.now_ms() - 60_000;
+    a.app
+        .store
+        .save_monitor_state(downbeat_store::MonitorState {
+            monitor: "orphan".into(),
+            state: downbeat_domain::event::CheckState::Down,
+            since_ms,
+            cause: None,
+            notified: false,
+        })
+        .await
+        .unwrap();
+    until("the orphaned change is told", || async {
+        !receiver.json("pager").is_empty()
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let got = receiver.json("pager");
+    assert_eq!(got.len(), 1, "told once: {got:?}");
+    assert_eq!(got[0]["type"], "monitor.down", "{got:?}");
+    let at: jiff::Timestamp = got[0]["occurred_at"].as_str().unwrap().parse().unwrap();
+    assert_eq!(
+        at.as_millisecond(),
+        since_ms,
+        "the dead node's change: {got:?}"
+    );
+    let states = b.app.store.monitor_states().await.unwrap();
+    assert!(states.iter().all(|s| s.notified), "{states:?}");
+    for n in nodes {
+        n.stop().await;
+    }
+}
