@@ -14,9 +14,9 @@
 //!   node (see `downbeat_probe::schedule`), so none is probed twice or skipped. The same
 //!   holds for a node alone or a whole cluster starting together: nothing is probed for
 //!   the first 3 s, then the first node to count probes everything until the next counts.
-//! - **Dying.** A node not heard from for `NODE_TIMEOUT_MS` (6 s) is gone: its monitors
-//!   are probed by the others from their next beat, within two intervals of a 5 s monitor.
-//!   The round or two in between is lost, not doubled.
+//! - **Dying.** A node not heard from for `NODE_TIMEOUT_MS` (4 s) is gone: its monitors
+//!   are probed by the others from their next beat and round, within two intervals of a
+//!   5 s monitor. A round in between may be lost; none is doubled.
 //! - **Leaving.** A node that stops deletes its row; the others take over at their next beat.
 //! - **Losing the database.** A node that cannot beat keeps its last view: while nobody can
 //!   beat, nobody's view changes. A node whose own beats have failed for longer than the

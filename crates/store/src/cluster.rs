@@ -11,7 +11,7 @@ use crate::sqlite::SqliteStore;
 use async_trait::async_trait;
 
 /// A node not heard from for this long is gone (the database's clock).
-pub const NODE_TIMEOUT_MS: i64 = 6_000;
+pub const NODE_TIMEOUT_MS: i64 = 4_000;
 
 #[async_trait]
 pub trait ClusterStore: Send + Sync + 'static {
