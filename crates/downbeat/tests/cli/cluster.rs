@@ -161,6 +161,33 @@ struct Node {
     id: Option<String>,
 }
 
+/// Spawns a node per port, back to back (`node0`, `node1`…, data and log in `dir`), and
+/// waits until every one is ready.
+async fn spawn_ready(
+    config: &Path,
+    dir: &Path,
+    ports: &[u16],
+    http: &reqwest::Client,
+) -> Vec<Node> {
+    let mut nodes: Vec<Node> = ports
+        .iter()
+        .enumerate()
+        .map(|(k, port)| {
+            Node::spawn(
+                &format!("node{k}"),
+                config,
+                &dir.join(format!("data{k}")),
+                *port,
+                &dir.join(format!("node{k}.log")),
+            )
+        })
+        .collect();
+    for n in &mut nodes {
+        n.ready(http).await;
+    }
+    nodes
+}
+
 impl Node {
     /// Spawns the node; [`Node::ready`] waits for it.
     fn spawn(name: &str, config: &Path, data: &Path, port: u16, log: &Path) -> Node {
@@ -772,20 +799,7 @@ async fn cluster_of_three_behind_nginx_survives_a_sigkill_mid_outage() {
     let t0 = wall_ms();
 
     let ports = [free_port(), free_port(), free_port()];
-    let mut nodes: Vec<Node> = (0..3)
-        .map(|k| {
-            Node::spawn(
-                &format!("node{k}"),
-                &config,
-                &dir.path().join(format!("data{k}")),
-                ports[k],
-                &dir.path().join(format!("node{k}.log")),
-            )
-        })
-        .collect();
-    for n in &mut nodes {
-        n.ready(&http).await;
-    }
+    let mut nodes = spawn_ready(&config, dir.path(), &ports, &http).await;
     let lb = start_nginx(&nginx, dir.path(), &ports, &http).await;
     let _agent = agent(lb.port, &token, dir.path());
     until("three live nodes", 10_000, || async {
@@ -991,22 +1005,9 @@ async fn cluster_two_nodes_started_together_on_an_empty_database_migrate_it_once
     .unwrap();
     let http = http();
     let ports = [free_port(), free_port()];
-    let logs = [dir.path().join("a.log"), dir.path().join("b.log")];
+    let logs = [dir.path().join("node0.log"), dir.path().join("node1.log")];
     // Spawned back to back: both find the database empty.
-    let mut nodes: Vec<Node> = (0..2)
-        .map(|k| {
-            Node::spawn(
-                &format!("node{k}"),
-                &config,
-                &dir.path().join(format!("data{k}")),
-                ports[k],
-                &logs[k],
-            )
-        })
-        .collect();
-    for n in &mut nodes {
-        n.ready(&http).await;
-    }
+    let nodes = spawn_ready(&config, dir.path(), &ports, &http).await;
     let db = db(&url).await;
     let latest = downbeat_store::migrate::latest(downbeat_store::migrate::POSTGRES);
     let versions: Vec<(i64, i64)> = db
@@ -1066,20 +1067,7 @@ async fn cluster_survives_a_postgres_restart_without_losing_a_report_or_a_delive
     let db = db(&url).await;
     let t0 = wall_ms();
     let ports = [free_port(), free_port()];
-    let mut nodes: Vec<Node> = (0..2)
-        .map(|k| {
-            Node::spawn(
-                &format!("node{k}"),
-                &config,
-                &dir.path().join(format!("data{k}")),
-                ports[k],
-                &dir.path().join(format!("node{k}.log")),
-            )
-        })
-        .collect();
-    for n in &mut nodes {
-        n.ready(&http).await;
-    }
+    let _nodes = spawn_ready(&config, dir.path(), &ports, &http).await;
     let lb = start_nginx(&nginx, dir.path(), &ports, &http).await;
     until("two live nodes", 10_000, || async {
         live_nodes(&db).await.len() == 2

@@ -39,19 +39,6 @@ async fn detector_states_and_verdict_events_round_trip() {
             "{name}"
         );
 
-        let ev = |at_ms, verdict: Verdict| VerdictEvent {
-            id: 0,
-            service: "melodia".into(),
-            series: "all".into(),
-            at_ms,
-            verdict,
-            previous: Verdict::NoProblems,
-            score: 0.9,
-            observed: 140.0,
-            expected: 10.0,
-            explanation: "reports 14× the usual".into(),
-            evidence: serde_json::json!({}),
-        };
         let a = s
             .insert_verdict_event(ev(T0, Verdict::PossibleProblems), None)
             .await

@@ -1,0 +1,152 @@
+#!/usr/bin/env bash
+# Benchmark (not a test): what coordinating several nodes costs. On one machine three nodes
+# cannot show more throughput, so this measures the cost instead: one node against three
+# nodes on one PostgreSQL, in the same run, each on a fresh database —
+#   - CPU per probe: 300 HTTP monitors every 5 s (60 probes/s) against a local nginx;
+#   - CPU per report: wrk posting reports from new client addresses, spread over the nodes;
+#   - failover: SIGKILL one of three probing nodes; the time until another node probes
+#     the first (and the last) of its monitors, and the rounds lost.
+# CPU is user+system time of every downbeat process and of the PostgreSQL server (its
+# backends included), so the database's share of the coordination counts.
+#   bench/cluster.sh [seconds per phase, default 40] [pairs, default 2]
+# Needs PostgreSQL's server binaries, nginx and wrk (Debian packages).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs=${1:-40}; pairs=${2:-2}
+for p in nginx wrk; do command -v $p >/dev/null || [ -x /usr/sbin/$p ] || {
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $p >/dev/null; }; done
+PATH=$PATH:/usr/sbin
+cargo build --release --bin downbeat -q
+bin=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/release/downbeat
+tmp=$(mktemp -d); chmod 755 "$tmp"
+pids=()
+source .ci/postgres.sh
+cleanup() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done; pg_stop; rm -rf "$tmp"; }
+trap cleanup EXIT
+pg_start >/dev/null
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_http() { for _ in $(seq 300); do curl -fsS -o /dev/null "$1" 2>/dev/null && return 0; sleep 0.1; done; return 1; }
+psql_() { psql -qtAX "$DOWNBEAT_TEST_POSTGRES_URL" -c "$1"; }
+psql_db() { psql -qtAX "${DOWNBEAT_TEST_POSTGRES_URL%/*}/$1" -c "$2"; }
+
+# The probes' target: nginx serving a two-byte file, one worker.
+mkdir -p "$tmp/www" "$tmp/nginx"; echo ok >"$tmp/www/index.html"; chmod 755 "$tmp/www"; chmod 644 "$tmp/www/index.html"
+np=$(free_port)
+cat >"$tmp/nginx/nginx.conf" <<CONF
+worker_processes 1; pid $tmp/nginx/nginx.pid; error_log $tmp/nginx/error.log; daemon off;
+events { worker_connections 4096; }
+http { access_log off; server { listen 127.0.0.1:$np; root $tmp/www; } }
+CONF
+nginx -c "$tmp/nginx/nginx.conf" -p "$tmp/nginx" & pids+=($!)
+wait_http "http://127.0.0.1:$np/" || { cat "$tmp/nginx/error.log"; exit 1; }
+
+# CPU seconds (user+system) of the given pids and of the PostgreSQL server with every
+# backend it has started (the postmaster's own, its live children's, and its reaped ones').
+cpu() {
+  python3 - "$PG_DIR/data/postmaster.pid" "$@" <<'PY'
+import os, sys
+hz = os.sysconf("SC_CLK_TCK")
+def stat(pid):
+    try:
+        s = open(f"/proc/{pid}/stat").read()
+    except OSError:
+        return None
+    f = s[s.rindex(")") + 2:].split()
+    return int(f[1]), [int(x) for x in f[11:15]]  # ppid, utime stime cutime cstime
+post = int(open(sys.argv[1]).readline())
+total = 0
+for pid in sys.argv[2:]:
+    st = stat(pid)
+    if st: total += st[1][0] + st[1][1]
+st = stat(post)
+total += sum(st[1])
+for p in os.listdir("/proc"):
+    if p.isdigit() and int(p) != post:
+        st = stat(p)
+        if st and st[0] == post:
+            total += st[1][0] + st[1][1]
+print(total / hz)
+PY
+}
+
+# Starts NODES nodes on a fresh database DB with the config CONF; sets node_pids, ports.
+start_nodes() { # NODES DB CONF
+  psql_ "DROP DATABASE IF EXISTS $2" >/dev/null; psql_ "CREATE DATABASE $2" >/dev/null
+  node_pids=(); ports=()
+  for k in $(seq "$1"); do
+    local port; port=$(free_port)
+    DOWNBEAT_DATABASE_URL="${DOWNBEAT_TEST_POSTGRES_URL%/*}/$2" \
+      "$bin" serve --config "$3" --data-dir "$tmp/data-$2-$k" --listen "127.0.0.1:$port" \
+      2>"$tmp/$2-$k.log" &
+    node_pids+=($!); pids+=($!); ports+=("$port")
+  done
+  for port in "${ports[@]}"; do wait_http "http://127.0.0.1:$port/readyz" || { cat "$tmp/$2"-*.log; exit 1; }; done
+}
+stop_nodes() { for p in "${node_pids[@]}"; do kill "$p" 2>/dev/null || true; done; for p in "${node_pids[@]}"; do wait "$p" 2>/dev/null || true; done; }
+
+head_conf() { printf '[server]\nregion = "bench"\ntrusted_proxies = ["127.0.0.0/8"]\n[reports]\nrate_limit_burst = 100000\nrate_limit_per_minute = 100000\n[probes]\nconcurrency = 1024\n[[service]]\nid = "melodia"\nname = "Melodia"\n'; }
+head_conf >"$tmp/reports.toml"
+{ head_conf; python3 -c '
+import sys
+port = sys.argv[1]
+print("".join(f"\n[[monitor]]\nid = \"m{i}\"\nservice = \"melodia\"\nkind = \"http\"\ntarget = \"http://127.0.0.1:{port}/?m={i}\"\ninterval = \"5s\"\ntimeout = \"5s\"\n" for i in range(300)))
+' "$np"; } >"$tmp/probes.toml"
+
+# One probing phase: CPU per stored probe over `secs` after the nodes settled.
+probe_phase() { # NODES DB
+  start_nodes "$1" "$2" "$tmp/probes.toml"
+  sleep 8   # ownership settles (a node counts 3 s after its first beat), first rounds run
+  local t0 c0 c1 t1 n
+  t0=$(psql_db "$2" "SELECT CAST(EXTRACT(EPOCH FROM clock_timestamp())*1000 AS BIGINT)")
+  c0=$(cpu "${node_pids[@]}")
+  sleep "$secs"
+  c1=$(cpu "${node_pids[@]}")
+  t1=$(psql_db "$2" "SELECT CAST(EXTRACT(EPOCH FROM clock_timestamp())*1000 AS BIGINT)")
+  n=$(psql_db "$2" "SELECT count(*) FROM probe_results WHERE at_ms >= $t0 AND at_ms < $t1")
+  python3 -c "import sys; c=float(sys.argv[2])-float(sys.argv[1]); n=int(sys.argv[3]); print(f'{c/n*1e6:.0f} {n} {c:.2f}')" "$c0" "$c1" "$n"
+}
+
+# One report phase: CPU per counted report, wrk spread evenly over the nodes.
+report_phase() { # NODES DB
+  start_nodes "$1" "$2" "$tmp/reports.toml"
+  sleep 5
+  local c0 c1 n conns=$((48 / $1)) w=()
+  c0=$(cpu "${node_pids[@]}")
+  for port in "${ports[@]}"; do
+    wrk -t1 -c"$conns" -d"${secs}s" -s bench/ingest.lua "http://127.0.0.1:$port/api/v1/services/melodia/reports" >"$tmp/wrk-$port.txt" & w+=($!)
+  done
+  wait "${w[@]}"
+  sleep 2   # the last batches commit
+  c1=$(cpu "${node_pids[@]}")
+  n=$(psql_db "$2" "SELECT count(*) FROM reports WHERE counted")
+  python3 -c "import sys; c=float(sys.argv[2])-float(sys.argv[1]); n=int(sys.argv[3]); print(f'{c/n*1e6:.0f} {n} {c:.2f}')" "$c0" "$c1" "$n"
+}
+
+echo "pair  probes: µs CPU/probe 1 node, 3 nodes, ratio  |  reports: µs CPU/report 1 node, 3 nodes, ratio"
+for pair in $(seq "$pairs"); do
+  read -r p1 n1 _ < <(probe_phase 1 "p1_$pair"); stop_nodes
+  read -r p3 n3 _ < <(probe_phase 3 "p3_$pair")
+  if [ "$pair" = 1 ]; then
+    # Failover: kill the node with the most monitors' results in the last round… any node
+    # will do: rendezvous hashing gives each about a third.
+    kill_ms=$(psql_db "p3_$pair" "SELECT CAST(EXTRACT(EPOCH FROM clock_timestamp())*1000 AS BIGINT)")
+    kill -9 "${node_pids[0]}"
+    sleep 20
+    psql_db "p3_$pair" "
+      WITH around AS (
+        SELECT monitor,
+          (SELECT max(at_ms) FROM probe_results r WHERE r.monitor = m.monitor AND at_ms < $kill_ms) AS before,
+          (SELECT min(at_ms) FROM probe_results r WHERE r.monitor = m.monitor AND at_ms >= $kill_ms) AS after
+        FROM (SELECT DISTINCT monitor FROM probe_results) m)
+      SELECT count(*), min(after - $kill_ms), max(after - $kill_ms),
+             max(round((after - before) / 5000.0) - 1)
+      FROM around WHERE after - before > 7500" >"$tmp/failover.txt"
+  fi
+  stop_nodes
+  read -r r1 m1 _ < <(report_phase 1 "r1_$pair"); stop_nodes
+  read -r r3 m3 _ < <(report_phase 3 "r3_$pair"); stop_nodes
+  python3 -c "import sys; p1,p3,r1,r3=map(float,sys.argv[1:5]); print(f'{sys.argv[5]:>4}  {p1:6.0f} {p3:6.0f}  {p3/p1:5.2f}x ({sys.argv[6]}, {sys.argv[7]} probes)  |  {r1:6.0f} {r3:6.0f}  {r3/r1:5.2f}x ({sys.argv[8]}, {sys.argv[9]} reports)')" \
+    "$p1" "$p3" "$r1" "$r3" "$pair" "$n1" "$n3" "$m1" "$m3"
+done
+IFS='|' read -r orphans first last lost <"$tmp/failover.txt"
+echo "failover after SIGKILL: $orphans monitors taken over; first probed by another node after ${first} ms, last after ${last} ms; at most ${lost} round(s) lost per monitor"
