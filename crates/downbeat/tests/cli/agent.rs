@@ -278,8 +278,11 @@ async fn agents_push_under_their_region_and_one_failing_vantage_pages_nobody() {
 
     // One broken vantage reports `web` failing, again and again: with a quorum of two,
     // nobody is paged (failures_to_open is 1, so a single bad round would open it).
+    // Three distinct start times (taken from one instant: an iteration that happens to take
+    // 10 ms would otherwise give the next one the same start, and a duplicate).
+    let first = jiff::Timestamp::now();
     for k in 0..3 {
-        let started = jiff::Timestamp::now() - jiff::SignedDuration::from_millis(10 * k);
+        let started = first - jiff::SignedDuration::from_millis(10 * k);
         let push = json!({"region": "eu-broken", "results": [{
             "monitor": "web", "reliable": true,
             "result": {"kind": "http", "started_at": started, "outcome": "down",
