@@ -71,7 +71,7 @@ PY
 
 # Starts NODES nodes on a fresh database DB with the config CONF; sets node_pids, ports.
 start_nodes() { # NODES DB CONF
-  psql_ "DROP DATABASE IF EXISTS $2" >/dev/null; psql_ "CREATE DATABASE $2" >/dev/null
+  psql_ "DROP DATABASE IF EXISTS $2" >/dev/null 2>&1; psql_ "CREATE DATABASE $2" >/dev/null
   node_pids=(); ports=()
   for k in $(seq "$1"); do
     local port; port=$(free_port)
@@ -124,13 +124,14 @@ report_phase() { # NODES DB
 
 echo "pair  probes: µs CPU/probe 1 node, 3 nodes, ratio  |  reports: µs CPU/report 1 node, 3 nodes, ratio"
 for pair in $(seq "$pairs"); do
-  read -r p1 n1 _ < <(probe_phase 1 "p1_$pair"); stop_nodes
-  read -r p3 n3 _ < <(probe_phase 3 "p3_$pair")
+  # Phases run in this shell (not a subshell): they set the node pids that stop_nodes uses.
+  probe_phase 1 "p1_$pair" >"$tmp/out"; stop_nodes; read -r p1 n1 _ <"$tmp/out"
+  probe_phase 3 "p3_$pair" >"$tmp/out"; read -r p3 n3 _ <"$tmp/out"
   if [ "$pair" = 1 ]; then
     # Failover: kill the node with the most monitors' results in the last round… any node
     # will do: rendezvous hashing gives each about a third.
     kill_ms=$(psql_db "p3_$pair" "SELECT CAST(EXTRACT(EPOCH FROM clock_timestamp())*1000 AS BIGINT)")
-    kill -9 "${node_pids[0]}"
+    kill -9 "${node_pids[0]}"; wait "${node_pids[0]}" 2>/dev/null || true
     sleep 20
     psql_db "p3_$pair" "
       WITH around AS (
@@ -143,8 +144,8 @@ for pair in $(seq "$pairs"); do
       FROM around WHERE after - before > 7500" >"$tmp/failover.txt"
   fi
   stop_nodes
-  read -r r1 m1 _ < <(report_phase 1 "r1_$pair"); stop_nodes
-  read -r r3 m3 _ < <(report_phase 3 "r3_$pair"); stop_nodes
+  report_phase 1 "r1_$pair" >"$tmp/out"; stop_nodes; read -r r1 m1 _ <"$tmp/out"
+  report_phase 3 "r3_$pair" >"$tmp/out"; stop_nodes; read -r r3 m3 _ <"$tmp/out"
   python3 -c "import sys; p1,p3,r1,r3=map(float,sys.argv[1:5]); print(f'{sys.argv[5]:>4}  {p1:6.0f} {p3:6.0f}  {p3/p1:5.2f}x ({sys.argv[6]}, {sys.argv[7]} probes)  |  {r1:6.0f} {r3:6.0f}  {r3/r1:5.2f}x ({sys.argv[8]}, {sys.argv[9]} reports)')" \
     "$p1" "$p3" "$r1" "$r3" "$pair" "$n1" "$n3" "$m1" "$m3"
 done
