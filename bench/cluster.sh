@@ -54,18 +54,19 @@ def stat(pid):
     f = s[s.rindex(")") + 2:].split()
     return int(f[1]), [int(x) for x in f[11:15]]  # ppid, utime stime cutime cstime
 post = int(open(sys.argv[1]).readline())
-total = 0
+ours = 0
 for pid in sys.argv[2:]:
     st = stat(pid)
-    if st: total += st[1][0] + st[1][1]
+    if st: ours += st[1][0] + st[1][1]
 st = stat(post)
-total += sum(st[1])
+pg = sum(st[1])
 for p in os.listdir("/proc"):
     if p.isdigit() and int(p) != post:
         st = stat(p)
         if st and st[0] == post:
-            total += st[1][0] + st[1][1]
-print(total / hz)
+            pg += st[1][0] + st[1][1]
+# total, then downbeat's and PostgreSQL's shares
+print((ours + pg) / hz, ours / hz, pg / hz)
 PY
 }
 
@@ -96,37 +97,52 @@ print("".join(f"\n[[monitor]]\nid = \"m{i}\"\nservice = \"melodia\"\nkind = \"ht
 probe_phase() { # NODES DB
   start_nodes "$1" "$2" "$tmp/probes.toml"
   sleep 8   # ownership settles (a node counts 3 s after its first beat), first rounds run
-  local t0 c0 c1 t1 n
+  local t0 c0 c1 d0 d1 g0 g1 t1 n
   t0=$(psql_db "$2" "SELECT CAST(EXTRACT(EPOCH FROM clock_timestamp())*1000 AS BIGINT)")
-  c0=$(cpu "${node_pids[@]}")
+  read -r c0 d0 g0 < <(cpu "${node_pids[@]}")
   sleep "$secs"
-  c1=$(cpu "${node_pids[@]}")
+  read -r c1 d1 g1 < <(cpu "${node_pids[@]}")
   t1=$(psql_db "$2" "SELECT CAST(EXTRACT(EPOCH FROM clock_timestamp())*1000 AS BIGINT)")
   n=$(psql_db "$2" "SELECT count(*) FROM probe_results WHERE at_ms >= $t0 AND at_ms < $t1")
-  python3 -c "import sys; c=float(sys.argv[2])-float(sys.argv[1]); n=int(sys.argv[3]); print(f'{c/n*1e6:.0f} {n} {c:.2f}')" "$c0" "$c1" "$n"
+  per "$c0" "$c1" "$d0" "$d1" "$g0" "$g1" "$n"
+}
+
+# µs of CPU per item: total, downbeat's, PostgreSQL's; then the count.
+per() {
+  python3 -c "import sys; a=list(map(float,sys.argv[1:7])); n=int(sys.argv[7]); print(f'{(a[1]-a[0])/n*1e6:.0f} {n} {(a[3]-a[2])/n*1e6:.0f} {(a[5]-a[4])/n*1e6:.0f}')" "$@"
 }
 
 # One report phase: CPU per counted report, wrk spread evenly over the nodes.
 report_phase() { # NODES DB
   start_nodes "$1" "$2" "$tmp/reports.toml"
   sleep 5
-  local c0 c1 n conns=$((48 / $1)) w=()
-  c0=$(cpu "${node_pids[@]}")
+  local c0 c1 d0 d1 g0 g1 n conns=$((48 / $1)) w=()
+  read -r c0 d0 g0 < <(cpu "${node_pids[@]}")
+  local k=0
   for port in "${ports[@]}"; do
-    wrk -t1 -c"$conns" -d"${secs}s" -s bench/ingest.lua "http://127.0.0.1:$port/api/v1/services/melodia/reports" >"$tmp/wrk-$port.txt" & w+=($!)
+    # Each wrk its own clients (a client reaching two nodes counts once, as it should).
+    wrk -t1 -c"$conns" -d"${secs}s" -s bench/ingest.lua "http://127.0.0.1:$port/api/v1/services/melodia/reports" \
+      -- $((k * 4000000)) >"$tmp/wrk-$port.txt" & w+=($!)
+    k=$((k + 1))
   done
   wait "${w[@]}"
+  cat "$tmp"/wrk-*.txt >>"$tmp/wrk-all-$2.txt"; cp "$tmp/wrk-all-$2.txt" "${BENCH_KEEP:-$tmp}/" 2>/dev/null || true
   sleep 2   # the last batches commit
-  c1=$(cpu "${node_pids[@]}")
+  read -r c1 d1 g1 < <(cpu "${node_pids[@]}")
   n=$(psql_db "$2" "SELECT count(*) FROM reports WHERE counted")
-  python3 -c "import sys; c=float(sys.argv[2])-float(sys.argv[1]); n=int(sys.argv[3]); print(f'{c/n*1e6:.0f} {n} {c:.2f}')" "$c0" "$c1" "$n"
+  per "$c0" "$c1" "$d0" "$d1" "$g0" "$g1" "$n"
 }
 
 echo "pair  probes: µs CPU/probe 1 node, 3 nodes, ratio  |  reports: µs CPU/report 1 node, 3 nodes, ratio"
 for pair in $(seq "$pairs"); do
   # Phases run in this shell (not a subshell): they set the node pids that stop_nodes uses.
-  probe_phase 1 "p1_$pair" >"$tmp/out"; stop_nodes; read -r p1 n1 _ <"$tmp/out"
-  probe_phase 3 "p3_$pair" >"$tmp/out"; read -r p3 n3 _ <"$tmp/out"
+  if [ "${ONLY:-}" = reports ]; then
+    report_phase 1 "r1_$pair" >"$tmp/out"; stop_nodes; cat "$tmp/out"
+    report_phase 3 "r3_$pair" >"$tmp/out"; stop_nodes; cat "$tmp/out"
+    continue
+  fi
+  probe_phase 1 "p1_$pair" >"$tmp/out"; stop_nodes; read -r p1 n1 pd1 pg1 <"$tmp/out"
+  probe_phase 3 "p3_$pair" >"$tmp/out"; read -r p3 n3 pd3 pg3 <"$tmp/out"
   if [ "$pair" = 1 ]; then
     # Failover: kill the node with the most monitors' results in the last round… any node
     # will do: rendezvous hashing gives each about a third.
@@ -144,10 +160,12 @@ for pair in $(seq "$pairs"); do
       FROM around WHERE after - before > 7500" >"$tmp/failover.txt"
   fi
   stop_nodes
-  report_phase 1 "r1_$pair" >"$tmp/out"; stop_nodes; read -r r1 m1 _ <"$tmp/out"
-  report_phase 3 "r3_$pair" >"$tmp/out"; stop_nodes; read -r r3 m3 _ <"$tmp/out"
+  report_phase 1 "r1_$pair" >"$tmp/out"; stop_nodes; read -r r1 m1 rd1 rg1 <"$tmp/out"
+  report_phase 3 "r3_$pair" >"$tmp/out"; stop_nodes; read -r r3 m3 rd3 rg3 <"$tmp/out"
+  echo "      (downbeat + PostgreSQL µs: probes $pd1+$pg1 vs $pd3+$pg3; reports $rd1+$rg1 vs $rd3+$rg3)"
   python3 -c "import sys; p1,p3,r1,r3=map(float,sys.argv[1:5]); print(f'{sys.argv[5]:>4}  {p1:6.0f} {p3:6.0f}  {p3/p1:5.2f}x ({sys.argv[6]}, {sys.argv[7]} probes)  |  {r1:6.0f} {r3:6.0f}  {r3/r1:5.2f}x ({sys.argv[8]}, {sys.argv[9]} reports)')" \
     "$p1" "$p3" "$r1" "$r3" "$pair" "$n1" "$n3" "$m1" "$m3"
 done
+[ -f "$tmp/failover.txt" ] || exit 0
 IFS='|' read -r orphans first last lost <"$tmp/failover.txt"
 echo "failover after SIGKILL: $orphans monitors taken over; first probed by another node after ${first} ms, last after ${last} ms; at most ${lost} round(s) lost per monitor"

@@ -2,6 +2,11 @@
 -- the server must run with trusted_proxies covering 127.0.0.1). Plain arithmetic instead of
 -- bit operators, so it runs on LuaJIT (Debian's wrk) as well as Lua 5.3+.
 local n = 0
+-- An optional first argument (wrk ... -- OFFSET) starts the addresses elsewhere, so several
+-- wrk processes send distinct clients.
+init = function(args)
+  n = tonumber(args[1]) or 0
+end
 local problems = {"login", "playback", "playlists", "connection"}
 local platforms = {"ios", "android", "desktop", "web"}
 request = function()

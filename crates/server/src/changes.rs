@@ -10,8 +10,9 @@
 //!   monitors stage reads them again within moments.
 //! - `Resync` (the feed connected again after losing notifications): all of the above for
 //!   every service.
-//! - Each change rings the pages' refresher, which rebuilds at once rather than at its
-//!   next tick.
+//! - An incident change (or a resync) rings the pages' refresher, which rebuilds at once
+//!   rather than at its next tick; a report change waits for the tick (every second), so a
+//!   wave does not reload every node's pages per commit.
 //! - The count of live nodes sets each node's share of the rate limits.
 //!
 //! A change this node made comes back too; applying it again costs one model reload.
@@ -51,7 +52,13 @@ pub fn spawn(app: &App, node: &str, mut stopped: watch::Receiver<bool>) -> Optio
 pub async fn apply(app: &App, change: Change) {
     let generations = &app.intake.generations;
     match change {
-        Change::Reports(service) => generations.bump(&service),
+        // The pages' refresher sees the moved generation at its next tick (every second):
+        // within the 2 s a change may take to show, without a reload per commit of a wave
+        // on every node.
+        Change::Reports(service) => {
+            generations.bump(&service);
+            return;
+        }
         Change::Incidents(service) => {
             if !app.config.services.iter().any(|s| s.id.as_str() == service) {
                 return;
