@@ -14,6 +14,8 @@ targets=("$@")
 # -a: debug assertions and overflow checks, so an overflow is a finding, not a wrap.
 # -s none: the code under test is safe Rust; no sanitizer doubles the executions per second.
 flags=(-a -s none)
+# The same dependency versions as the workspace (this lockfile is not kept in git).
+[[ -f Cargo.lock ]] || cp ../Cargo.lock Cargo.lock
 cargo +nightly fuzz build "${flags[@]}"
 mkdir -p logs
 
