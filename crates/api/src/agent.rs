@@ -126,13 +126,7 @@ pub async fn results(
 ) -> Result<Json<PushAnswer>, ApiError> {
     agent.require(Role::Agent)?;
     let body = read_limited(&headers, body, RESULTS_BODY_LIMIT).await?;
-    // Numbers are checked before the typed parse: that one turns milliseconds into
-    // durations, and a duration cannot hold every number JSON can.
-    let value: Value = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::BadRequest(format!("malformed results: {e}")))?;
-    check_numbers(&value)?;
-    let push: ResultsPush = serde_json::from_value(value)
-        .map_err(|e| ApiError::BadRequest(format!("malformed results: {e}")))?;
+    let push = parse_push(&body)?;
     let region: Arc<str> = region_of(&app, &agent, Some(&push.region))?.as_arc();
     if push.results.len() > MAX_RESULTS_PER_PUSH {
         return Err(ApiError::InvalidField {
@@ -167,6 +161,20 @@ pub async fn results(
     }
     tracing::debug!(agent = %agent.name, %region, ?answer, "agent results");
     Ok(Json(answer))
+}
+
+/// A results body as a batch whose numbers are all within their ranges; the region, the
+/// batch's size and the times are checked by the handler, which knows the server's.
+/// Public for the fuzz targets.
+#[doc(hidden)]
+pub fn parse_push(body: &[u8]) -> Result<ResultsPush, ApiError> {
+    // Numbers are checked before the typed parse: that one turns milliseconds into
+    // durations, and a duration cannot hold every number JSON can.
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::BadRequest(format!("malformed results: {e}")))?;
+    check_numbers(&value)?;
+    serde_json::from_value(value)
+        .map_err(|e| ApiError::BadRequest(format!("malformed results: {e}")))
 }
 
 /// The numbers of every result within their ranges: phase timings are durations of at
@@ -236,10 +244,37 @@ fn check_numbers(push: &Value) -> Result<(), ApiError> {
             range: "a number of days within X.509's dates",
         },
     ];
+    // serde reads a struct from a JSON array as well (its fields in order), and the bounds
+    // below look fields up by name: a batch, result or timings written as an array would
+    // pass unchecked. The protocol's objects must be objects.
+    let shape = |field: &'static str, what: String| ApiError::InvalidField {
+        field,
+        message: format!("{what} must be an object"),
+    };
+    let object_or_null = |v: Option<&Value>| v.is_none_or(|v| v.is_object() || v.is_null());
+    if !push.is_object() {
+        return Err(shape("results", "the batch".into()));
+    }
     let Some(results) = push.get("results").and_then(Value::as_array) else {
         return Ok(()); // the typed parse names what is missing
     };
     for (n, r) in results.iter().enumerate() {
+        if !r.is_object() {
+            return Err(shape("results[]", format!("result {n}")));
+        }
+        let result = r.get("result");
+        if !object_or_null(result) {
+            return Err(shape("results[].result", format!("result {n}: the result")));
+        }
+        for key in ["timings", "certificate"] {
+            if !object_or_null(result.and_then(|v| v.get(key))) {
+                let field = match key {
+                    "timings" => "results[].result.timings",
+                    _ => "results[].result.certificate",
+                };
+                return Err(shape(field, format!("result {n}: {key}")));
+            }
+        }
         for b in &BOUNDS {
             let found = b
                 .path
@@ -291,4 +326,72 @@ fn check_times(app: &App, push: &ResultsPush) -> Result<(), ApiError> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_push;
+    use crate::ApiError;
+    use serde_json::json;
+
+    /// Found by the `agent_results` fuzz target: serde takes a struct written as an array,
+    /// where the number checks find no field by name, so a total of a million seconds (or a
+    /// certificate's days beyond X.509) got through.
+    #[test]
+    fn a_batch_written_in_arrays_does_not_slip_past_the_number_checks() {
+        let result = json!({"kind": "http", "started_at": "2026-12-07T12:00:00Z",
+                            "outcome": "up", "timings": {"total_ms": 1.0}});
+        let mut timings = result.clone();
+        timings["timings"] = json!([null, null, null, null, 1e12]);
+        let mut cert = result.clone();
+        cert["certificate"] = json!([
+            "CN=a",
+            "CN=b",
+            "2026-01-01T00:00:00Z",
+            "2027-01-01T00:00:00Z",
+            i64::MAX
+        ]);
+        let as_array = json!([
+            "http",
+            "2026-12-07T12:00:00Z",
+            "up",
+            null,
+            null,
+            null,
+            [null, null, null, null, 1e12]
+        ]);
+        let cases = [
+            (
+                json!({"region": "eu", "results": [{"monitor": "m", "reliable": true, "result": timings}]}),
+                "results[].result.timings",
+            ),
+            (
+                json!({"region": "eu", "results": [{"monitor": "m", "reliable": true, "result": cert}]}),
+                "results[].result.certificate",
+            ),
+            (
+                json!({"region": "eu", "results": [{"monitor": "m", "reliable": true, "result": as_array}]}),
+                "results[].result",
+            ),
+            (
+                json!({"region": "eu", "results": [["m", true, result.clone()]]}),
+                "results[]",
+            ),
+            (
+                json!(["eu", [{"monitor": "m", "reliable": true, "result": result.clone()}]]),
+                "results",
+            ),
+        ];
+        for (body, want) in cases {
+            match parse_push(body.to_string().as_bytes()) {
+                Err(ApiError::InvalidField { field, message }) => {
+                    assert_eq!(field, want, "{body}: {message}");
+                    assert!(message.contains("must be an object"), "{message}");
+                }
+                other => panic!("{body}: {other:?}"),
+            }
+        }
+        let ok = json!({"region": "eu", "results": [{"monitor": "m", "reliable": true, "result": result}]});
+        assert!(parse_push(ok.to_string().as_bytes()).is_ok());
+    }
 }
