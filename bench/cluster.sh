@@ -9,6 +9,7 @@
 # CPU is user+system time of every downbeat process and of the PostgreSQL server (its
 # backends included), so the database's share of the coordination counts.
 #   bench/cluster.sh [seconds per phase, default 40] [pairs, default 2]
+# ONLY=probes or ONLY=reports runs only those phases (no failover).
 # Needs PostgreSQL's server binaries, nginx and wrk (Debian packages).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -143,6 +144,11 @@ for pair in $(seq "$pairs"); do
   fi
   probe_phase 1 "p1_$pair" >"$tmp/out"; stop_nodes; read -r p1 n1 pd1 pg1 <"$tmp/out"
   probe_phase 3 "p3_$pair" >"$tmp/out"; read -r p3 n3 pd3 pg3 <"$tmp/out"
+  if [ "${ONLY:-}" = probes ]; then
+    stop_nodes
+    echo "$p1 ($pd1+$pg1) vs $p3 ($pd3+$pg3): $(python3 -c "print(f'{$p3/$p1:.2f}x')")"
+    continue
+  fi
   if [ "$pair" = 1 ]; then
     # Failover: kill the node with the most monitors' results in the last round… any node
     # will do: rendezvous hashing gives each about a third.

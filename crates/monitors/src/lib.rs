@@ -723,12 +723,17 @@ async fn follow(monitors: Monitors, mut stopped: watch::Receiver<bool>) {
     }
 }
 
+/// How far back [`read_again`] looks: the result that moved a monitor is a recent one (an
+/// older one is not shown over a newer one anyway), give or take an agent's clock.
+const READ_AGAIN_MS: i64 = 5 * 60_000;
+
 /// Reads the states and latest results of `ids` from the store into the picture.
 pub async fn read_again(monitors: &Monitors, ids: Vec<String>) -> Result<(), StoreError> {
     if ids.is_empty() {
         return Ok(());
     }
-    let since = monitors.clock.now().as_millisecond() - 3_600_000;
+    let back = READ_AGAIN_MS + monitors.config.probes.agent_max_skew.as_millis();
+    let since = monitors.clock.now().as_millisecond() - back;
     let (states, results) = monitors.probes.monitor_pictures(ids, since).await?;
     for s in &states {
         set_state(monitors, s);
