@@ -22,7 +22,13 @@ bin=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys;
 tmp=$(mktemp -d); chmod 755 "$tmp"
 pids=()
 source .ci/postgres.sh
-cleanup() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done; pg_stop; rm -rf "$tmp"; }
+# Asked to stop first (nginx's master then ends its workers), killed if still there.
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  sleep 1
+  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+  pg_stop; rm -rf "$tmp"
+}
 trap cleanup EXIT
 pg_start >/dev/null
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
