@@ -166,7 +166,7 @@ pub struct Inner {
     pub notifier: Notifier,
     pub metrics: ProbeMetrics,
     region: Arc<str>,
-    index: HashMap<String, usize>,
+    index: Arc<HashMap<String, usize>>,
     /// Changes not yet told, oldest first.
     unsent: tokio::sync::Mutex<Vec<Unsent>>,
     latest: RwLock<HashMap<usize, BTreeMap<Arc<str>, RegionResult>>>,
@@ -198,20 +198,19 @@ impl Monitors {
     ) -> Self {
         let monitors = &config.monitors;
         let count = monitors.len();
-        let inner = Inner {
-            region: Arc::from(config.server.region.as_str()),
-            index: monitors
+        let index: Arc<HashMap<String, usize>> = Arc::new(
+            monitors
                 .iter()
                 .enumerate()
                 .map(|(i, m)| (m.id.to_string(), i))
                 .collect(),
+        );
+        let inner = Inner {
+            region: Arc::from(config.server.region.as_str()),
+            index: index.clone(),
             rule: Arc::new(Rule {
                 config: config.clone(),
-                index: monitors
-                    .iter()
-                    .enumerate()
-                    .map(|(i, m)| (m.id.to_string(), i))
-                    .collect(),
+                index,
             }),
             owners: Arc::new(Owners::new(node_id)),
             stale: Mutex::new(HashSet::new()),
@@ -839,7 +838,8 @@ pub async fn untold(monitors: &Monitors) -> usize {
 /// batch of results ([`Judge`]), against the counters and state every node shares.
 struct Rule {
     config: Arc<Config>,
-    index: HashMap<String, usize>,
+    /// The stage's own index of monitor ids (shared, built once).
+    index: Arc<HashMap<String, usize>>,
 }
 
 impl Rule {
