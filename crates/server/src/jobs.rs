@@ -68,27 +68,11 @@ pub fn spawn_all(app: &App, stopped: watch::Receiver<bool>) -> Vec<JoinHandle<()
             move || {
                 let app = prune_app.clone();
                 async move {
-                    // One node prunes at a time (pruning twice is harmless, but wasted).
-                    let now = app.clock.now();
-                    match app
-                        .store
-                        .try_lease(
-                            "prune",
-                            &app.crowd.node_id,
-                            now.as_millisecond(),
-                            PRUNE_LEASE_MS,
-                        )
-                        .await
-                    {
-                        Ok(Some(_)) => {}
-                        Ok(None) => return,
-                        Err(e) => {
-                            tracing::warn!(error = %e, "prune lease unavailable; will retry");
-                            return;
+                    match prune_as_leader(&app, app.clock.now()).await {
+                        Ok(None) => {}
+                        Ok(Some(out)) if out != PruneOutcome::default() => {
+                            tracing::info!(?out, "pruned")
                         }
-                    }
-                    match prune_once(&app, now).await {
-                        Ok(out) if out != PruneOutcome::default() => tracing::info!(?out, "pruned"),
                         Ok(_) => {}
                         Err(e) => tracing::warn!(error = %e, "prune failed; will retry"),
                     }
@@ -136,6 +120,28 @@ async fn every<F, Fut>(
         if *stopped.borrow() {
             return;
         }
+    }
+}
+
+/// Prunes as of `now` if this node holds the prune lease (taking it when free): one node
+/// prunes at a time — pruning twice is harmless, but wasted. `None` when another node holds
+/// it.
+pub async fn prune_as_leader(
+    app: &App,
+    now: Timestamp,
+) -> Result<Option<PruneOutcome>, StoreError> {
+    let lease = app
+        .store
+        .try_lease(
+            "prune",
+            &app.crowd.node_id,
+            now.as_millisecond(),
+            PRUNE_LEASE_MS,
+        )
+        .await?;
+    match lease {
+        Some(_) => prune_once(app, now).await.map(Some),
+        None => Ok(None),
     }
 }
 

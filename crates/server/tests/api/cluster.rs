@@ -636,3 +636,25 @@ async fn a_change_whose_node_died_before_telling_it_is_told_by_another_node() {
         n.stop().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_node_prunes_at_a_time() {
+    let Some(store) = testing::postgres().await else {
+        return;
+    };
+    let nodes = spawn_nodes(store, "", 2).await;
+    let (a, b) = (&nodes[0], &nodes[1]);
+    let now = jiff::Timestamp::now();
+    let first = downbeat_server::jobs::prune_as_leader(&a.app, now)
+        .await
+        .unwrap();
+    assert!(first.is_some(), "the first node to ask prunes");
+    let second = downbeat_server::jobs::prune_as_leader(&b.app, now)
+        .await
+        .unwrap();
+    assert!(second.is_none(), "the other node leaves it to the first");
+    let again = downbeat_server::jobs::prune_as_leader(&a.app, now)
+        .await
+        .unwrap();
+    assert!(again.is_some(), "the holder keeps pruning");
+}
