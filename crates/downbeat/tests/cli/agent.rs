@@ -40,7 +40,13 @@ fn free_port() -> u16 {
 
 /// A new API token from `downbeat token create`, printed alone on the last line, reporting
 /// for `regions`.
-fn create_token(config: &Path, data: &Path, name: &str, role: &str, regions: &[&str]) -> String {
+pub(crate) fn create_token(
+    config: &Path,
+    data: &Path,
+    name: &str,
+    role: &str,
+    regions: &[&str],
+) -> String {
     let out = Command::new(BIN)
         .args([
             "token", "create", "--name", name, "--role", role, "--config",

@@ -13,6 +13,7 @@
 //! set), where that fails.
 
 use super::BIN;
+use crate::agent::create_token;
 use axum::extract::{Path as UrlPath, State};
 use axum::http::{HeaderMap, StatusCode};
 use downbeat_monitors::owners::Owners;
@@ -318,32 +319,6 @@ async fn start_nginx(bin: &Path, dir: &Path, nodes: &[u16], http: &reqwest::Clie
     })
     .await;
     Nginx { proc, port }
-}
-
-/// `downbeat token create` against the config's database; the token.
-fn create_token(config: &Path, data: &Path, name: &str, role: &str, regions: &[&str]) -> String {
-    let out = Command::new(BIN)
-        .args([
-            "token", "create", "--name", name, "--role", role, "--config",
-        ])
-        .arg(config)
-        .args(regions.iter().flat_map(|r| ["--region", r]))
-        .arg("--data-dir")
-        .arg(data)
-        .output()
-        .expect("run downbeat token create");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .last()
-        .unwrap()
-        .trim()
-        .to_owned()
 }
 
 fn agent(lb: u16, token: &str, dir: &Path) -> Proc {
