@@ -3,7 +3,8 @@
 //! above that is `overload` even when it is under the monitor's static `max_latency`.
 //!
 //! Only results whose checks passed are fed (a timeout's duration says nothing about
-//! latency). A result is *far above* when the detector calls it rarer than one in a million
+//! latency), and without the time the prober's own host could not run
+//! ([`downbeat_probe::stall`]): a busy prober is not a slow target. A result is *far above* when the detector calls it rarer than one in a million
 //! (score ≥ `problems_score`), it is at least [`MIN_EXCESS_MS`] above the baseline and at
 //! least [`MIN_RATIO`] times it — so sub-millisecond jitter on a fast target never counts —
 //! and the detector is past its warm-up. Outliers teach the baseline little (the detector
@@ -71,7 +72,8 @@ impl Latency {
         if result.outcome == Outcome::Down {
             return false;
         }
-        let Some(total) = result.timings.total else {
+        // The prober's own stall is not the target's latency (see `downbeat_probe::stall`).
+        let Some(total) = result.timings.unstalled_total() else {
             return false;
         };
         let ms = total.as_secs_f64() * 1000.0;

@@ -67,6 +67,9 @@
 //! - **Outcome**: `degraded` for a slow answer (over `max_latency_ms`) or a certificate
 //!   expiring within `expiry_warn_days` (default 14); over [`OVERLOAD_LATENCY_FACTOR`] times
 //!   `max_latency_ms` is `down`/`overload`.
+//! - **A busy prober is not a slow target**: every [`Prober`] measures the time its runtime
+//!   could not run ([`stall`]); a probe records it as `stalled_ms` and latency, against
+//!   `max_latency_ms` or the baseline, is judged without it.
 //! - **Expected status** defaults to `200-399`; redirects are not followed unless
 //!   `max_redirects` is set (at most 10).
 //! - **Durations** serialize as fractional milliseconds (`"ttfb_ms": 0.412`); spec durations
@@ -89,6 +92,7 @@ pub mod result;
 mod run;
 pub mod schedule;
 pub mod spec;
+pub mod stall;
 pub mod status_ranges;
 
 pub use endpoint::Endpoint;

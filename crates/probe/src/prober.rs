@@ -20,6 +20,7 @@ use rustls::{ClientConfig, RootCertStore};
 
 use crate::certificate::RecordingVerifier;
 use crate::kind::tls::{CaBundle, TlsOptions};
+use crate::stall::{Reading, StallMeter};
 
 /// Why a [`Prober`] could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -60,6 +61,8 @@ struct Inner {
     /// Resolvers for DNS probes that name their own server.
     dns_resolvers: Mutex<HashMap<SocketAddr, TokioResolver>>,
     user_agent: HeaderValue,
+    /// The time this runtime could not run (absent when built outside a runtime).
+    stall: Option<StallMeter>,
 }
 
 /// A client config without session resumption plus the webpki verifier it delegates to.
@@ -184,6 +187,7 @@ impl ProberBuilder {
                 extra_tls: Mutex::new(HashMap::new()),
                 dns_resolvers: Mutex::new(HashMap::new()),
                 user_agent,
+                stall: StallMeter::start(),
             }),
         })
     }
@@ -270,6 +274,19 @@ impl Prober {
 
     pub(crate) fn resolver(&self) -> &TokioResolver {
         &self.inner.resolver
+    }
+
+    /// Where the stall meter stands (see [`crate::stall`]).
+    pub(crate) fn stall_reading(&self) -> Option<Reading> {
+        self.inner.stall.as_ref().map(StallMeter::reading)
+    }
+
+    /// How long this runtime could not run since `start`.
+    pub(crate) fn stalled_since(&self, start: Option<Reading>) -> Duration {
+        match (&self.inner.stall, start) {
+            (Some(meter), Some(start)) => meter.since(start),
+            _ => Duration::ZERO,
+        }
     }
 
     pub(crate) fn user_agent(&self) -> &HeaderValue {

@@ -63,9 +63,25 @@ pub struct Timings {
         skip_serializing_if = "Option::is_none"
     )]
     pub total: Option<Duration>,
+    /// Of `total`, the time the prober's own runtime could not run (its host was busy): not
+    /// the target's doing, so latency is judged without it ([`crate::stall`]). Absent when
+    /// under a millisecond.
+    #[serde(
+        rename = "stalled_ms",
+        with = "ms",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub stalled: Option<Duration>,
 }
 
 impl Timings {
+    /// The probe's time without the prober's own stall: what the target took.
+    pub fn unstalled_total(&self) -> Option<Duration> {
+        self.total
+            .map(|t| t.saturating_sub(self.stalled.unwrap_or_default()))
+    }
+
     pub(crate) fn add_dns(&mut self, d: Duration) {
         self.dns = Some(self.dns.unwrap_or_default() + d);
     }

@@ -15,6 +15,19 @@ use crate::spec::ProbeSpec;
 /// `degraded`: a service answering four times slower than its ceiling is failing its users.
 pub const OVERLOAD_LATENCY_FACTOR: u32 = 4;
 
+/// A stall shorter than this is not recorded in [`crate::Timings::stalled`].
+const STALL_WORTH_NOTING: Duration = Duration::from_millis(1);
+
+impl Run<'_> {
+    /// The probe's time so far without the time its own runtime could not run: what the
+    /// target took, for judging latency.
+    pub(crate) fn elapsed_unstalled(&self) -> Duration {
+        self.started
+            .elapsed()
+            .saturating_sub(self.prober.stalled_since(self.stall))
+    }
+}
+
 /// Why a phase stopped the probe.
 #[derive(Debug)]
 pub(crate) struct Failure {
@@ -43,6 +56,8 @@ pub(crate) enum Pass {
 pub(crate) struct Run<'a> {
     pub(crate) prober: &'a Prober,
     pub(crate) started: Instant,
+    /// The stall meter at the start (see [`crate::stall`]).
+    pub(crate) stall: Option<crate::stall::Reading>,
     pub(crate) deadline: Instant,
     pub(crate) timeout: Duration,
     /// Wall-clock start, for certificate dates.
@@ -58,6 +73,7 @@ pub async fn probe(spec: &ProbeSpec, prober: &Prober) -> ProbeResult {
     let mut run = Run {
         prober,
         started,
+        stall: prober.stall_reading(),
         deadline: started + spec.timeout(),
         timeout: spec.timeout(),
         now,
@@ -65,6 +81,10 @@ pub async fn probe(spec: &ProbeSpec, prober: &Prober) -> ProbeResult {
     };
     let verdict = spec.check().run(&mut run).await;
     run.result.timings.total = Some(started.elapsed());
+    let stalled = prober.stalled_since(run.stall);
+    if stalled >= STALL_WORTH_NOTING {
+        run.result.timings.stalled = Some(stalled);
+    }
     let mut result = run.result;
     match verdict {
         Ok(Pass::Up) => result.outcome = Outcome::Up,

@@ -512,7 +512,8 @@ fn judge(
     if check.needs_body() {
         check_body(check, body)?;
     }
-    let total = run.started.elapsed();
+    // The target's time: a spell in which this host could not run is not the target's.
+    let total = run.elapsed_unstalled();
     if let Some(max) = check.max_latency {
         if total > max * OVERLOAD_LATENCY_FACTOR {
             return Err(Failure::new(

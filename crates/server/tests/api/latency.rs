@@ -111,6 +111,55 @@ async fn turns_slow(db: &dyn downbeat_store::Store, backend: &str) {
     );
 }
 
+/// A fast target probed while the prober's own host cannot run (its only thread blocked for
+/// 300 ms mid-probe, as a busy machine would) is not called slow: the stall is measured,
+/// recorded in the result and left out of the latency. The same 300 ms from the target is.
+#[tokio::test(flavor = "current_thread")]
+async fn a_probe_slowed_by_its_own_busy_host_is_not_overload() {
+    // The target runs on its own thread, so only the prober's runtime is blocked.
+    let slow = Arc::new(AtomicBool::new(false));
+    let (port_tx, port_rx) = std::sync::mpsc::channel();
+    let target_slow = slow.clone();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(async move {
+            port_tx.send(target(target_slow).await).unwrap();
+            std::future::pending::<()>().await
+        })
+    });
+    let spec = spec(port_rx.recv().unwrap());
+    let prober = Prober::new().unwrap();
+    let judge = Latency::default();
+    let start = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(2);
+    let at = |k: i64| start + jiff::SignedDuration::from_mins(k);
+    for k in 0..90 {
+        let mut r = downbeat_probe::probe(&spec, &prober).await;
+        r.started_at = at(k);
+        judge.judge("api", "eu-west", &mut r);
+    }
+    let (mut r, ()) = tokio::join!(downbeat_probe::probe(&spec, &prober), async {
+        // The probe has started and waits on the network; now the host stalls.
+        tokio::task::yield_now().await;
+        std::thread::sleep(Duration::from_millis(300));
+    });
+    r.started_at = at(90);
+    let total = r.timings.total.unwrap();
+    let stalled = r.timings.stalled.expect("the stall is recorded");
+    assert!(total >= Duration::from_millis(300), "{r:?}");
+    assert!(stalled >= Duration::from_millis(250), "{r:?}");
+    assert!(
+        !judge.judge("api", "eu-west", &mut r),
+        "the host's stall was called the target's: {}",
+        r.explanation()
+    );
+    assert_eq!(r.outcome, Outcome::Up);
+
+    slow.store(true, Ordering::Relaxed);
+    let mut r = downbeat_probe::probe(&spec, &prober).await;
+    r.started_at = at(91);
+    assert!(judge.judge("api", "eu-west", &mut r), "{r:?}");
+}
+
 /// The server's own probes go through the baseline: a saved baseline of ~2 ms, then a
 /// target answering in 300 ms (under its 2 s `max_latency`) shows as down with cause
 /// `overload` in the API.
