@@ -5,7 +5,7 @@
 //! liveness by one clock whatever its own says. SQLite has one node: it answers `None`.
 
 use crate::StoreError;
-use crate::postgres::{DB_NOW_MS, PgStore};
+use crate::postgres::{DB_NOW_MS, PgStore, cached};
 use crate::sql::{FromRow, RowLike};
 use crate::sqlite::SqliteStore;
 use async_trait::async_trait;
@@ -91,7 +91,10 @@ impl ClusterStore for PgStore {
     async fn leave(&self, node: &str) -> Result<(), StoreError> {
         let client = self.client().await?;
         client
-            .execute("DELETE FROM nodes WHERE id = $1", &[&node])
+            .execute(
+                &cached(&client, "DELETE FROM nodes WHERE id = $1").await?,
+                &[&node],
+            )
             .await?;
         // Nodes long gone (killed, never left) are forgotten after a day.
         client

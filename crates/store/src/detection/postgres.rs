@@ -2,7 +2,7 @@
 
 use super::sql::*;
 use super::*;
-use crate::postgres::{DB_NOW_MS, PgStore, check_fence, query, query_one};
+use crate::postgres::{DB_NOW_MS, PgStore, cached, check_fence, query, query_one};
 use crate::sql::One;
 
 #[async_trait]
@@ -26,10 +26,14 @@ impl DetectionStore for PgStore {
         check_fence(&tx, fence).await?;
         // Every state in one statement through `UNNEST` (SQLite loops over a cached one).
         tx.execute(
-            "INSERT INTO detector_states (service, series, state, through_minute_ms)
+            &cached(
+                &tx,
+                "INSERT INTO detector_states (service, series, state, through_minute_ms)
                  SELECT $1, * FROM UNNEST($2::text[], $3::text[], $4::bigint[])
                  ON CONFLICT (service, series) DO UPDATE
                  SET state = excluded.state, through_minute_ms = excluded.through_minute_ms",
+            )
+            .await?,
             &[&service, &series, &blobs, &through],
         )
         .await?;

@@ -2,7 +2,7 @@
 
 use super::sql::*;
 use super::*;
-use crate::postgres::{PgStore, execute, query};
+use crate::postgres::{PgStore, cached, execute, query};
 use crate::sql::Word;
 
 #[async_trait]
@@ -36,8 +36,12 @@ impl ProbeStore for PgStore {
         // would be taken in another order than the sorted `FOR UPDATE`).
         client
             .execute(
-                "INSERT INTO monitor_judging (monitor) SELECT * FROM UNNEST($1::text[])
+                &cached(
+                    &client,
+                    "INSERT INTO monitor_judging (monitor) SELECT * FROM UNNEST($1::text[])
                  ON CONFLICT (monitor) DO NOTHING",
+                )
+                .await?,
                 &[&monitors],
             )
             .await?;
@@ -46,8 +50,12 @@ impl ProbeStore for PgStore {
         // sees what this one decided.
         let rows = tx
             .query(
-                "SELECT monitor, bad_rounds, good_rounds FROM monitor_judging
+                &cached(
+                    &tx,
+                    "SELECT monitor, bad_rounds, good_rounds FROM monitor_judging
                  WHERE monitor = ANY($1) ORDER BY monitor FOR UPDATE",
+                )
+                .await?,
                 &[&monitors],
             )
             .await?;
@@ -65,8 +73,12 @@ impl ProbeStore for PgStore {
         }
         let states = tx
             .query(
-                "SELECT monitor, state, since_ms, cause, notified FROM monitor_states
+                &cached(
+                    &tx,
+                    "SELECT monitor, state, since_ms, cause, notified FROM monitor_states
                  WHERE monitor = ANY($1)",
+                )
+                .await?,
                 &[&monitors],
             )
             .await?;
@@ -78,8 +90,12 @@ impl ProbeStore for PgStore {
         }
         let recent = tx
             .query(
-                "SELECT monitor, region, at_ms, outcome, cause, reliable FROM probe_results
+                &cached(
+                    &tx,
+                    "SELECT monitor, region, at_ms, outcome, cause, reliable FROM probe_results
                  WHERE monitor = ANY($1) AND at_ms >= $2",
+                )
+                .await?,
                 &[&monitors, &since],
             )
             .await?;
@@ -97,9 +113,13 @@ impl ProbeStore for PgStore {
         let bad: Vec<i64> = judging.values().map(|j| i64::from(j.bad_rounds)).collect();
         let good: Vec<i64> = judging.values().map(|j| i64::from(j.good_rounds)).collect();
         tx.execute(
-            "UPDATE monitor_judging SET bad_rounds = u.bad, good_rounds = u.good
+            &cached(
+                &tx,
+                "UPDATE monitor_judging SET bad_rounds = u.bad, good_rounds = u.good
              FROM UNNEST($1::text[], $2::bigint[], $3::bigint[]) AS u(monitor, bad, good)
              WHERE monitor_judging.monitor = u.monitor",
+            )
+            .await?,
             &[&ms, &bad, &good],
         )
         .await?;
@@ -118,19 +138,27 @@ impl ProbeStore for PgStore {
         let client = self.client().await?;
         let states = client
             .query(
-                "SELECT monitor, state, since_ms, cause, notified FROM monitor_states
+                &cached(
+                    &client,
+                    "SELECT monitor, state, since_ms, cause, notified FROM monitor_states
                  WHERE monitor = ANY($1)",
+                )
+                .await?,
                 &[&monitors],
             )
             .await?;
         let results = client
             .query(
-                concat!(
-                    "SELECT DISTINCT ON (monitor, region) ",
-                    result_columns!(),
-                    " FROM probe_results WHERE monitor = ANY($1) AND at_ms >= $2
+                &cached(
+                    &client,
+                    concat!(
+                        "SELECT DISTINCT ON (monitor, region) ",
+                        result_columns!(),
+                        " FROM probe_results WHERE monitor = ANY($1) AND at_ms >= $2
                       ORDER BY monitor, region, at_ms DESC, id DESC"
-                ),
+                    ),
+                )
+                .await?,
                 &[&monitors, &since_ms],
             )
             .await?;
@@ -216,7 +244,7 @@ impl ProbeStore for PgStore {
 
 /// Stores a batch in `tx` and rolls up what is new; per result, whether it is new.
 async fn insert_results(
-    tx: &tokio_postgres::Transaction<'_>,
+    tx: &deadpool_postgres::Transaction<'_>,
     batch: &[NewProbeResult],
 ) -> Result<Vec<bool>, StoreError> {
     let monitors: Vec<&str> = batch.iter().map(|r| &*r.monitor).collect();
@@ -232,11 +260,11 @@ async fn insert_results(
     // stored come back, to roll up only those.
     let rows = tx
             .query(
-                "INSERT INTO probe_results (monitor, region, at_ms, outcome, cause, total_ms, reliable, result)
+                &cached(tx, "INSERT INTO probe_results (monitor, region, at_ms, outcome, cause, total_ms, reliable, result)
                  SELECT * FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[],
                     $6::float8[], $7::bool[], $8::text[])
                  ON CONFLICT (monitor, region, at_ms) DO NOTHING
-                 RETURNING monitor, region, at_ms",
+                 RETURNING monitor, region, at_ms").await?,
                 &[&monitors, &regions, &ats, &outcomes, &causes, &totals, &reliable, &results],
             )
             .await?;
@@ -257,10 +285,10 @@ async fn insert_results(
     let h_f: Vec<i64> = inc.values().map(|v| v.1).collect();
     let h_t: Vec<f64> = inc.values().map(|v| v.2).collect();
     tx.execute(
-            "INSERT INTO probe_hours (monitor, region, hour_ms, probes, failures, total_ms)
+            &cached(tx, "INSERT INTO probe_hours (monitor, region, hour_ms, probes, failures, total_ms)
              SELECT * FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::float8[])
              ON CONFLICT (monitor, region, hour_ms) DO UPDATE SET probes = probe_hours.probes + excluded.probes,
-                failures = probe_hours.failures + excluded.failures, total_ms = probe_hours.total_ms + excluded.total_ms",
+                failures = probe_hours.failures + excluded.failures, total_ms = probe_hours.total_ms + excluded.total_ms").await?,
             &[&h_mon, &h_reg, &h_hour, &h_n, &h_f, &h_t],
         )
         .await?;

@@ -2,7 +2,7 @@
 
 use super::sql::*;
 use super::*;
-use crate::postgres::{PgStore, execute, query, query_one};
+use crate::postgres::{PgStore, cached, execute, query, query_one};
 use crate::sql::{One, Word};
 
 /// Counts the batch's candidates (see [`CountingBatch::candidates`]) in one statement: a
@@ -41,7 +41,9 @@ async fn count_once(
         .collect();
     let rows = tx
         .query(
-            "INSERT INTO counted_clients AS m (service, client_hash, counted_at_ms)
+            &cached(
+                tx,
+                "INSERT INTO counted_clients AS m (service, client_hash, counted_at_ms)
              SELECT c.service, c.client, c.at
              FROM UNNEST($1::text[], $2::bytea[], $3::bytea[], $4::bigint[])
                  WITH ORDINALITY AS c(service, client, earlier, at, n)
@@ -53,6 +55,8 @@ async fn count_once(
                  SET counted_at_ms = excluded.counted_at_ms
                  WHERE m.counted_at_ms <= excluded.counted_at_ms - $5
              RETURNING service, client_hash",
+            )
+            .await?,
             &[&services, &clients, &earlier, &times, &batch.window_ms],
         )
         .await?;
@@ -134,10 +138,14 @@ async fn insert_rows(
     let r_counts: Vec<i64> = inc.values().copied().collect();
 
     tx.execute(
-        "INSERT INTO reports (service, received_at_ms, problem, platform, country, city,
+        &cached(
+            tx,
+            "INSERT INTO reports (service, received_at_ms, problem, platform, country, city,
             client_hash, network_hash, counted)
          SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[],
             $6::text[], $7::bytea[], $8::bytea[], $9::bool[])",
+        )
+        .await?,
         &[
             &services, &times, &problems, &platforms, &countries, &cities, &clients, &networks,
             &counted,
@@ -146,10 +154,10 @@ async fn insert_rows(
     .await?;
     if !r_counts.is_empty() {
         tx.execute(
-            "INSERT INTO report_minutes (service, minute_ms, problem, platform, country, count)
+            &cached(tx, "INSERT INTO report_minutes (service, minute_ms, problem, platform, country, count)
              SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::bigint[])
              ON CONFLICT (service, minute_ms, problem, platform, country)
-             DO UPDATE SET count = report_minutes.count + excluded.count",
+             DO UPDATE SET count = report_minutes.count + excluded.count").await?,
             &[&r_services, &r_minutes, &r_problems, &r_platforms, &r_countries, &r_counts],
         )
         .await?;
@@ -245,7 +253,7 @@ impl ReportStore for PgStore {
         // `"C"` (SQLite's default already compares bytes, and knows no `"C"`).
         let rows = tx
             .query(
-                "SELECT city, country, CAST(SUM(n) AS BIGINT) AS total, MAX(nets) AS networks FROM
+                &cached(&tx, "SELECT city, country, CAST(SUM(n) AS BIGINT) AS total, MAX(nets) AS networks FROM
                    (SELECT city, country, received_at_ms / 86400000 AS day, COUNT(*) AS n,
                            COUNT(DISTINCT network_hash) AS nets
                     FROM reports
@@ -253,7 +261,7 @@ impl ReportStore for PgStore {
                     GROUP BY city, country, day) AS per_day
                  GROUP BY city, country
                  ORDER BY networks DESC, total DESC, city COLLATE \"C\",
-                          COALESCE(country, '') COLLATE \"C\" LIMIT $3",
+                          COALESCE(country, '') COLLATE \"C\" LIMIT $3").await?,
                 &[&service, &since_ms, &i64::from(limit)],
             )
             .await?;
