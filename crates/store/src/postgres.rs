@@ -37,6 +37,16 @@ impl PgStore {
     /// Connects to `url` (its TLS settings included, see [`connect`]), checks the server
     /// answers, and applies pending migrations; every wait is bounded by `timeouts`.
     pub async fn connect(url: &str, timeouts: PgTimeouts) -> Result<Self, StoreError> {
+        Self::connect_knowing(url, timeouts, migrate::POSTGRES).await
+    }
+
+    /// [`PgStore::connect`] for a binary that knows the migrations `list` (tests: an older
+    /// release beside a newer one).
+    pub(crate) async fn connect_knowing(
+        url: &str,
+        timeouts: PgTimeouts,
+        list: &[Migration],
+    ) -> Result<Self, StoreError> {
         let (cfg, connector) = connect::settings(url, timeouts)?;
         let (config, feed_connector) = connect::settings(url, timeouts)?;
         let feed = std::sync::Arc::new(changes::FeedSettings {
@@ -63,7 +73,7 @@ impl PgStore {
             .build()
             .map_err(|e| StoreError::Config(format!("PostgreSQL pool: {e}")))?;
         let store = PgStore { pool, feed };
-        store.migrate(migrate::POSTGRES).await?;
+        store.migrate(list).await?;
         Ok(store)
     }
 
@@ -85,11 +95,19 @@ impl PgStore {
             .query_one(migrate::sql::CURRENT_VERSION.postgres, &[])
             .await?
             .get(0);
-        if current > migrate::latest(list) {
-            return Err(StoreError::Migration(format!(
-                "database schema version {current} is newer than this binary knows ({}); upgrade Downbeat",
-                migrate::latest(list)
-            )));
+        let latest = migrate::latest(list);
+        if current > latest {
+            let newer = tx
+                .query(migrate::sql::NEWER.postgres, &[&latest])
+                .await?
+                .iter()
+                .map(|r| migrate::Unknown {
+                    version: r.get(0),
+                    name: r.get(1),
+                    keeps_working_from: r.get(2),
+                })
+                .collect::<Vec<_>>();
+            migrate::may_run_beside(latest, &newer)?;
         }
         for m in list.iter().filter(|m| m.version > current) {
             tx.batch_execute(m.sql)
@@ -104,6 +122,13 @@ impl PgStore {
                 ],
             )
             .await?;
+            if m.version >= migrate::RECORDS_COMPATIBILITY_FROM {
+                tx.execute(
+                    migrate::sql::RECORD_COMPATIBILITY.postgres,
+                    &[&migrate::keeps_working_from(m.version), &m.version],
+                )
+                .await?;
+            }
             tracing::info!(
                 version = m.version,
                 name = m.name,

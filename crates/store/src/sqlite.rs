@@ -179,11 +179,19 @@ fn apply_migrations(conn: &mut Connection, list: &[Migration]) -> Result<(), Sto
             version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at_ms INTEGER NOT NULL)",
     )?;
     let current: i64 = conn.query_row(migrate::sql::CURRENT_VERSION.sqlite, [], |r| r.get(0))?;
-    if current > migrate::latest(list) {
-        return Err(StoreError::Migration(format!(
-            "database schema version {current} is newer than this binary knows ({}); upgrade Downbeat",
-            migrate::latest(list)
-        )));
+    let latest = migrate::latest(list);
+    if current > latest {
+        let mut stmt = conn.prepare(migrate::sql::NEWER.sqlite)?;
+        let newer = stmt
+            .query_map([latest], |r| {
+                Ok(migrate::Unknown {
+                    version: r.get(0)?,
+                    name: r.get(1)?,
+                    keeps_working_from: r.get(2)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        migrate::may_run_beside(latest, &newer)?;
     }
     for m in list.iter().filter(|m| m.version > current) {
         let tx = conn.transaction()?;
@@ -193,6 +201,12 @@ fn apply_migrations(conn: &mut Connection, list: &[Migration]) -> Result<(), Sto
             migrate::sql::RECORD_VERSION.sqlite,
             params![m.version, m.name, jiff::Timestamp::now().as_millisecond()],
         )?;
+        if m.version >= migrate::RECORDS_COMPATIBILITY_FROM {
+            tx.execute(
+                migrate::sql::RECORD_COMPATIBILITY.sqlite,
+                params![migrate::keeps_working_from(m.version), m.version],
+            )?;
+        }
         tx.commit()?;
         tracing::info!(
             version = m.version,

@@ -41,6 +41,20 @@ impl TestStore {
     }
 }
 
+/// Opens the PostgreSQL store at `target` as a binary that knows only the migrations `list`
+/// (an older or a newer release than this one, beside it).
+pub async fn open_knowing(
+    target: &StoreTarget,
+    list: &[crate::migrate::Migration],
+) -> Result<std::sync::Arc<dyn crate::Store>, crate::StoreError> {
+    let StoreTarget::Postgres(url) = target else {
+        panic!("open_knowing is for PostgreSQL stores (SQLite has one node)");
+    };
+    Ok(std::sync::Arc::new(
+        crate::postgres::PgStore::connect_knowing(url, crate::PgTimeouts::default(), list).await?,
+    ))
+}
+
 /// A fresh SQLite store in a new temporary directory.
 pub fn sqlite() -> TestStore {
     let dir = tempfile::tempdir().expect("temporary directory");

@@ -257,7 +257,7 @@ async fn a_newer_schema_is_refused() {
     };
     let conn = rusqlite::Connection::open(path).unwrap();
     conn.execute(
-        "INSERT INTO schema_migrations VALUES (999, 'future', 0)",
+        "INSERT INTO schema_migrations (version, name, applied_at_ms) VALUES (999, 'future', 0)",
         [],
     )
     .unwrap();
@@ -268,6 +268,75 @@ async fn a_newer_schema_is_refused() {
         .expect("must refuse")
         .to_string();
     assert!(err.contains("newer"), "{err}");
+}
+
+/// A rolling upgrade on PostgreSQL: a node of the previous version (it knows the migrations
+/// up to 11) runs while a new node applies migration 12 beside it; the old node keeps
+/// writing and reading through the statements it had already prepared, and may restart. A
+/// later migration that does not keep it working stops it from starting, by name.
+#[tokio::test]
+async fn an_older_node_keeps_working_and_restarting_beside_a_newer_one_that_migrated() {
+    let Some(t) = testing::postgres().await else {
+        return;
+    };
+    let previous = &migrate::POSTGRES[..11];
+    assert_eq!(
+        migrate::keeps_working_from(12),
+        Some(11),
+        "migration 12 is the one tested"
+    );
+    let old = testing::open_knowing(&t.target, previous).await.unwrap();
+    let write = |s: std::sync::Arc<dyn Store>, k: i64| async move {
+        let (_, r) = s
+            .insert_reports(vec![report(
+                "melodia",
+                T0 + k * 1_000,
+                "login",
+                k as u8,
+                true,
+            )])
+            .await;
+        r.unwrap();
+        s.insert_probe_results(vec![probe("api", "eu-west", T0 + k * 1_000, false)])
+            .await
+            .unwrap();
+        s.summary("melodia", T0).await.unwrap().total
+    };
+    assert_eq!(write(old.clone(), 1).await, 1);
+
+    let new = open(&t.target).await.unwrap();
+    assert_eq!(write(new.clone(), 2).await, 2);
+    assert_eq!(
+        write(old.clone(), 3).await,
+        3,
+        "the old node's cached statements still run"
+    );
+    let restarted = testing::open_knowing(&t.target, previous)
+        .await
+        .expect("an old node restarts beside migration 12");
+    assert_eq!(write(restarted, 4).await, 4);
+
+    // A newer release whose migration needs every node upgraded.
+    let breaking = migrate::Migration {
+        version: migrate::latest(migrate::POSTGRES) + 1,
+        name: "9999_drops_what_old_nodes_read",
+        sql: "CREATE TABLE upgrade_marker (x BIGINT)",
+    };
+    let mut newer: Vec<migrate::Migration> = migrate::POSTGRES
+        .iter()
+        .map(|m| migrate::Migration { ..*m })
+        .collect();
+    newer.push(breaking);
+    drop(testing::open_knowing(&t.target, &newer).await.unwrap());
+    let err = testing::open_knowing(&t.target, migrate::POSTGRES)
+        .await
+        .err()
+        .expect("this release cannot run beside it")
+        .to_string();
+    assert!(
+        err.contains("9999_drops_what_old_nodes_read") && err.contains("needs a newer binary"),
+        "{err}"
+    );
 }
 
 /// A store of the version before agents named their regions: results pushed twice, a token,
