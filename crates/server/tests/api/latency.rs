@@ -40,6 +40,30 @@ fn spec(port: u16) -> ProbeSpec {
     ProbeSpec::parse(def).unwrap()
 }
 
+/// Teaches `judge` the target's usual latency from eu-west: 90 real probes of a fast target,
+/// none called slow, on a virtual minute-by-minute clock (the detector takes time as data).
+/// Returns the clock: minute `k` of it.
+async fn warm_up(
+    spec: &ProbeSpec,
+    prober: &Prober,
+    judge: &Latency,
+) -> impl Fn(i64) -> jiff::Timestamp + use<> {
+    let start = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(2);
+    let at = move |k: i64| start + jiff::SignedDuration::from_mins(k);
+    for k in 0..90 {
+        let mut r = downbeat_probe::probe(spec, prober).await;
+        assert_eq!(r.outcome, Outcome::Up, "{r:?}");
+        r.started_at = at(k);
+        assert!(
+            !judge.judge("api", "eu-west", &mut r),
+            "a normal answer was called slow at point {k}: {}",
+            r.explanation()
+        );
+        assert_eq!(r.outcome, Outcome::Up);
+    }
+    at
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_target_that_turns_slow_after_warm_up_is_overload() {
     for store in downbeat_store::testing::all().await {
@@ -54,20 +78,7 @@ async fn turns_slow(db: &dyn downbeat_store::Store, backend: &str) {
     let spec = spec(port);
     let prober = Prober::new().unwrap();
     let judge = Latency::default();
-    // Real probes, on a virtual minute-by-minute clock: the detector takes time as data.
-    let start = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(2);
-    let at = |k: i64| start + jiff::SignedDuration::from_mins(k);
-    for k in 0..90 {
-        let mut r = downbeat_probe::probe(&spec, &prober).await;
-        assert_eq!(r.outcome, Outcome::Up, "{r:?}");
-        r.started_at = at(k);
-        assert!(
-            !judge.judge("api", "eu-west", &mut r),
-            "a normal answer was called slow at point {k}: {}",
-            r.explanation()
-        );
-        assert_eq!(r.outcome, Outcome::Up);
-    }
+    let at = warm_up(&spec, &prober, &judge).await;
     slow.store(true, Ordering::Relaxed);
     let mut r = downbeat_probe::probe(&spec, &prober).await;
     r.started_at = at(90);
@@ -130,13 +141,7 @@ async fn a_probe_slowed_by_its_own_busy_host_is_not_overload() {
     let spec = spec(port_rx.recv().unwrap());
     let prober = Prober::new().unwrap();
     let judge = Latency::default();
-    let start = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(2);
-    let at = |k: i64| start + jiff::SignedDuration::from_mins(k);
-    for k in 0..90 {
-        let mut r = downbeat_probe::probe(&spec, &prober).await;
-        r.started_at = at(k);
-        judge.judge("api", "eu-west", &mut r);
-    }
+    let at = warm_up(&spec, &prober, &judge).await;
     let (mut r, ()) = tokio::join!(downbeat_probe::probe(&spec, &prober), async {
         // The probe has started and waits on the network; now the host stalls.
         tokio::task::yield_now().await;
