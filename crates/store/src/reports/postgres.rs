@@ -5,98 +5,145 @@ use super::*;
 use crate::postgres::{PgStore, cached, execute, query, query_one};
 use crate::sql::{One, Word};
 
-/// Counts the batch's candidates (see [`CountingBatch::candidates`]) in one statement: a
-/// candidate counts when its `counted_clients` row is inserted, or moved forward because
-/// the last count is a window old — `ON CONFLICT ... DO UPDATE ... WHERE` takes the row's
-/// lock, so a node counting the same client at the same moment waits for this transaction
-/// and then sees its mark. Yesterday's key is only read (near midnight, two nodes at the
-/// same millisecond could still both count one client: a window of milliseconds once a
-/// day, left as it is).
-async fn count_once(
-    tx: &deadpool_postgres::Transaction<'_>,
-    batch: &mut CountingBatch,
-) -> Result<(), StoreError> {
-    let idx = batch.candidates();
-    if idx.is_empty() {
-        return Ok(());
-    }
-    let services: Vec<&str> = idx.iter().map(|&i| &*batch.reports[i].service).collect();
-    let clients: Vec<&[u8]> = idx
-        .iter()
-        .map(|&i| &batch.reports[i].client_hash[..])
-        .collect();
-    let earlier: Vec<Option<&[u8]>> = idx
-        .iter()
-        .map(|&i| {
-            batch
-                .earlier
-                .get(i)
-                .and_then(|h| h.as_ref())
-                .map(|h| &h[..])
-        })
-        .collect();
-    let times: Vec<i64> = idx
-        .iter()
-        .map(|&i| batch.reports[i].received_at_ms)
-        .collect();
-    let rows = tx
-        .query(
-            &cached(
-                tx,
-                "INSERT INTO counted_clients AS m (service, client_hash, counted_at_ms)
-             SELECT c.service, c.client, c.at
-             FROM UNNEST($1::text[], $2::bytea[], $3::bytea[], $4::bigint[])
-                 WITH ORDINALITY AS c(service, client, earlier, at, n)
-             WHERE c.earlier IS NULL OR NOT EXISTS (
-                 SELECT 1 FROM counted_clients y WHERE y.service = c.service
-                 AND y.client_hash = c.earlier AND y.counted_at_ms > c.at - $5)
-             ORDER BY c.n
-             ON CONFLICT (service, client_hash) DO UPDATE
-                 SET counted_at_ms = excluded.counted_at_ms
-                 WHERE m.counted_at_ms <= excluded.counted_at_ms - $5
-             RETURNING service, client_hash",
-            )
-            .await?,
-            &[&services, &clients, &earlier, &times, &batch.window_ms],
-        )
-        .await?;
-    let mut won = std::collections::HashSet::with_capacity(rows.len());
-    for row in &rows {
-        let service: String = row.try_get(0)?;
-        let client: Vec<u8> = row.try_get(1)?;
-        won.insert((service, client));
-    }
-    for i in idx {
-        let r = &mut batch.reports[i];
-        r.counted = won.contains(&(r.service.to_string(), r.client_hash.to_vec()));
-    }
-    Ok(())
-}
+/// Counts and writes a batch in one statement, so one round trip and an implicit
+/// transaction, whatever the batch's size: a node's group commit gets smaller batches the
+/// more nodes share the load, and each batch's fixed cost is then paid more often.
+///
+/// - `won`: a candidate (see [`CountingBatch::candidates`]) counts when its
+///   `counted_clients` row is inserted, or moved forward because the last count is a window
+///   old. `ON CONFLICT ... DO UPDATE ... WHERE` takes the row's lock, so a node counting the
+///   same client at the same moment waits for this statement and then sees its mark. Rows
+///   are taken in candidate order (`rank`: by service and client, the same on every node),
+///   so concurrent batches lock them in one order. Yesterday's key is only read (near
+///   midnight, two nodes at the same millisecond could still both count one client: a
+///   window of milliseconds once a day, left as it is).
+/// - `rows`: every report, counted when it asked to and won.
+/// - the reports, and the roll-up increments of the counted ones (in key order, bytewise, so
+///   concurrent batches lock minute rows in one order too).
+///
+/// Returns the (service, client) pairs that counted.
+const COUNT_AND_INSERT: &str = "
+WITH input AS (
+    SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[],
+        $6::text[], $7::bytea[], $8::bytea[], $9::bytea[], $10::bigint[])
+        AS r(service, at, problem, platform, country, city, client, network, earlier, rank)
+),
+won AS (
+    INSERT INTO counted_clients AS m (service, client_hash, counted_at_ms)
+    SELECT c.service, c.client, c.at FROM input c
+    WHERE c.rank IS NOT NULL AND (c.earlier IS NULL OR NOT EXISTS (
+        SELECT 1 FROM counted_clients y WHERE y.service = c.service
+        AND y.client_hash = c.earlier AND y.counted_at_ms > c.at - $11))
+    ORDER BY c.rank
+    ON CONFLICT (service, client_hash) DO UPDATE
+        SET counted_at_ms = excluded.counted_at_ms
+        WHERE m.counted_at_ms <= excluded.counted_at_ms - $11
+    RETURNING service, client_hash
+),
+rows AS (
+    SELECT i.*, (i.rank IS NOT NULL AND EXISTS (
+        SELECT 1 FROM won w WHERE w.service = i.service AND w.client_hash = i.client)) AS counted
+    FROM input i
+),
+stored AS (
+    INSERT INTO reports (service, received_at_ms, problem, platform, country, city,
+        client_hash, network_hash, counted)
+    SELECT service, at, problem, platform, country, city, client, network, counted FROM rows
+),
+minutes AS (
+    INSERT INTO report_minutes (service, minute_ms, problem, platform, country, count)
+    SELECT * FROM (
+        SELECT service, at - at % 60000 AS minute, problem, COALESCE(platform, '') AS platform,
+            COALESCE(country, '') AS country, COUNT(*)
+        FROM rows WHERE counted
+        GROUP BY 1, 2, 3, 4, 5
+    ) AS g
+    ORDER BY g.service COLLATE \"C\", g.minute, g.problem COLLATE \"C\",
+        g.platform COLLATE \"C\", g.country COLLATE \"C\"
+    ON CONFLICT (service, minute_ms, problem, platform, country)
+    DO UPDATE SET count = report_minutes.count + excluded.count
+)
+SELECT service, client_hash FROM won";
 
 impl PgStore {
-    /// Counts the batch's reports against `counted_clients`, then writes them, in one
-    /// transaction.
+    /// Counts the batch's reports against `counted_clients` and writes them, in one
+    /// statement ([`COUNT_AND_INSERT`]).
     async fn insert_counted(&self, batch: &mut CountingBatch) -> Result<(), StoreError> {
         if batch.is_empty() {
             return Ok(());
         }
         let asked: Vec<bool> = batch.reports.iter().map(|r| r.counted).collect();
-        let mut client = self.client().await?;
-        let tx = client.transaction().await?;
+        let order = batch.candidates();
+        let mut rank: Vec<Option<i64>> = vec![None; batch.reports.len()];
+        for (k, &i) in order.iter().enumerate() {
+            rank[i] = Some(k as i64);
+        }
         let written = async {
-            count_once(&tx, batch).await?;
-            insert_rows(&tx, &batch.reports).await?;
-            tx.commit().await?;
-            Ok(())
+            let b = &batch.reports;
+            let services: Vec<&str> = b.iter().map(|r| &*r.service).collect();
+            let times: Vec<i64> = b.iter().map(|r| r.received_at_ms).collect();
+            let problems: Vec<&str> = b.iter().map(|r| &*r.problem).collect();
+            let platforms: Vec<Option<&str>> =
+                b.iter().map(|r| r.platform.map(Word::word)).collect();
+            let countries: Vec<Option<&str>> =
+                b.iter().map(|r| r.country.map(Word::word)).collect();
+            let cities: Vec<Option<&str>> = b.iter().map(|r| r.city.as_deref()).collect();
+            let clients: Vec<&[u8]> = b.iter().map(|r| &r.client_hash[..]).collect();
+            let networks: Vec<&[u8]> = b.iter().map(|r| &r.network_hash[..]).collect();
+            let earlier: Vec<Option<&[u8]>> = (0..b.len())
+                .map(|i| {
+                    rank[i]?;
+                    batch
+                        .earlier
+                        .get(i)
+                        .and_then(|h| h.as_ref())
+                        .map(|h| &h[..])
+                })
+                .collect();
+            let client = self.client().await?;
+            let rows = client
+                .query(
+                    &cached(&client, COUNT_AND_INSERT).await?,
+                    &[
+                        &services,
+                        &times,
+                        &problems,
+                        &platforms,
+                        &countries,
+                        &cities,
+                        &clients,
+                        &networks,
+                        &earlier,
+                        &rank,
+                        &batch.window_ms,
+                    ],
+                )
+                .await?;
+            let mut won = std::collections::HashSet::with_capacity(rows.len());
+            for row in &rows {
+                let service: String = row.try_get(0)?;
+                let client: Vec<u8> = row.try_get(1)?;
+                won.insert((service, client));
+            }
+            Ok::<_, StoreError>(won)
         }
         .await;
-        if written.is_err() {
-            // Nothing was stored: the batch goes back as it came.
-            for (r, a) in batch.reports.iter_mut().zip(asked) {
-                r.counted = a;
+        match written {
+            Ok(won) => {
+                for i in order {
+                    let r = &mut batch.reports[i];
+                    r.counted = won.contains(&(r.service.to_string(), r.client_hash.to_vec()));
+                }
+                Ok(())
+            }
+            Err(e) => {
+                // Nothing was stored: the batch goes back as it came.
+                for (r, a) in batch.reports.iter_mut().zip(asked) {
+                    r.counted = a;
+                }
+                Err(e)
             }
         }
-        written
     }
 
     /// One transaction: every report through `UNNEST` (one round trip for the whole batch,
