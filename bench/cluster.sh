@@ -2,7 +2,8 @@
 # Benchmark (not a test): what coordinating several nodes costs. On one machine three nodes
 # cannot show more throughput, so this measures the cost instead: one node against three
 # nodes on one PostgreSQL, in the same run, each on a fresh database —
-#   - CPU per probe: 300 HTTP monitors every 5 s (60 probes/s) against a local nginx;
+#   - CPU per probe: 300 HTTP monitors every 5 s (60 probes/s; MONITORS=n for n of them)
+#     against a local nginx;
 #   - CPU per report: wrk posting reports from new client addresses, spread over the nodes;
 #   - failover: SIGKILL one of three probing nodes; the time until another node probes
 #     the first (and the last) of its monitors, and the rounds lost.
@@ -97,8 +98,8 @@ head_conf >"$tmp/reports.toml"
 { head_conf; python3 -c '
 import sys
 port = sys.argv[1]
-print("".join(f"\n[[monitor]]\nid = \"m{i}\"\nservice = \"melodia\"\nkind = \"http\"\ntarget = \"http://127.0.0.1:{port}/?m={i}\"\ninterval = \"5s\"\ntimeout = \"5s\"\n" for i in range(300)))
-' "$np"; } >"$tmp/probes.toml"
+print("".join(f"\n[[monitor]]\nid = \"m{i}\"\nservice = \"melodia\"\nkind = \"http\"\ntarget = \"http://127.0.0.1:{port}/?m={i}\"\ninterval = \"5s\"\ntimeout = \"5s\"\n" for i in range(int(sys.argv[2]))))
+' "$np" "${MONITORS:-300}"; } >"$tmp/probes.toml"
 
 # One probing phase: CPU per stored probe over `secs` after the nodes settled.
 probe_phase() { # NODES DB
