@@ -60,7 +60,12 @@ pub async fn read_limited(
 pub fn form(bytes: &[u8]) -> Result<RawReport<'_>, ApiError> {
     let mut raw: RawReport = serde_urlencoded::from_bytes(bytes)
         .map_err(|e| ApiError::BadRequest(format!("invalid form body: {e}")))?;
-    for f in [&mut raw.platform, &mut raw.country, &mut raw.city] {
+    for f in [
+        &mut raw.platform,
+        &mut raw.country,
+        &mut raw.city,
+        &mut raw.message,
+    ] {
         if f.as_deref().is_some_and(|s| s.trim().is_empty()) {
             *f = None;
         }

@@ -85,6 +85,7 @@ fn routes() -> OpenApiRouter<App> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(reports::submit, series::counts))
         .routes(routes!(series::summary))
+        .routes(routes!(series::messages))
         .routes(routes!(status::status))
         .routes(routes!(status::events))
         .routes(routes!(monitors::list))

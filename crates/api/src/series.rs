@@ -98,6 +98,123 @@ async fn summary_body(
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
+pub struct MessagesQuery {
+    /// How far back: a duration such as 60m or 24h (default 1h; at most the raw retention).
+    window: Option<String>,
+}
+
+/// Near-identical messages that enough networks typed.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct MessageCluster {
+    /// A readable representative of the variants (untrusted text: escape it).
+    text: String,
+    /// Counted reports carrying it.
+    count: u64,
+    /// Its share of the counted reports that said what their screen says, 0 to 1.
+    share: f64,
+    /// Distinct client networks that typed it.
+    networks: usize,
+    first_seen: Timestamp,
+    last_seen: Timestamp,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct MessagesBody {
+    service: String,
+    window: String,
+    since: Timestamp,
+    /// Counted reports in the window that carried a message (shown or not).
+    with_message: u64,
+    /// The visible clusters, most reported first.
+    messages: Vec<MessageCluster>,
+}
+
+/// What listeners' screens say: the messages of a service's counted reports since
+/// `since_ms`, clustered ([`downbeat_crowd::messages`]); only clusters typed from at least
+/// `reports.message_min_networks` networks, never a text with a link, an address, a phone
+/// number or a blocked word. Also returns how many reports carried a message.
+pub async fn screen_messages(
+    app: &App,
+    service: &ServiceConfig,
+    since_ms: i64,
+) -> Result<(Vec<downbeat_crowd::messages::Cluster>, u64), downbeat_store::StoreError> {
+    let rows = app
+        .store
+        .report_messages(service.id.as_str(), since_ms)
+        .await?;
+    let sightings: Vec<downbeat_crowd::messages::Sighting<'_>> = rows
+        .iter()
+        .map(|r| downbeat_crowd::messages::Sighting {
+            text: &r.text,
+            network: r.network_hash,
+            at_ms: r.at_ms,
+        })
+        .collect();
+    let rules = downbeat_crowd::messages::Rules {
+        min_networks: app.config.reports.message_min_networks as usize,
+        blocked_words: app.config.reports.message_blocked_words.clone(),
+    };
+    Ok((
+        downbeat_crowd::messages::clusters(&sightings, &rules),
+        rows.len() as u64,
+    ))
+}
+
+/// `GET /api/v1/services/{service}/messages?window=60m`
+#[utoipa::path(get, path = "/api/v1/services/{service}/messages", tag = "reports",
+    params(("service" = String, Path, description = "Service id"), MessagesQuery),
+    responses(
+        (status = 200, description = "What listeners' screens say, clustered", body = MessagesBody),
+        (status = 400, description = "Bad query"),
+        (status = 404, description = "Unknown service"),
+        (status = 422, description = "A parameter's value is not acceptable"),
+    ))]
+pub async fn messages(
+    State(app): State<App>,
+    path: Result<Path<String>, PathRejection>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let service = service_of(&app, &path)?;
+    let q: MessagesQuery = parse_query(raw.as_deref())?;
+    let window =
+        match q.window {
+            None => Span::from_secs(3600),
+            Some(w) => Span::parse_within(&w, Span::from_secs(60), app.config.retention.raw)
+                .map_err(|e| ApiError::InvalidField {
+                    field: "window",
+                    message: e.to_string(),
+                })?,
+        };
+    let key = format!("messages?window={}", window.as_secs());
+    cached(&app, service.id.as_str(), &key, || async {
+        let now = app.clock.now();
+        let since_ms = now.as_millisecond() - window.as_millis();
+        let (clusters, with_message) = screen_messages(&app, service, since_ms).await?;
+        let at = |ms: i64| Timestamp::from_millisecond(ms).unwrap_or(now);
+        Ok(MessagesBody {
+            service: service.id.to_string(),
+            window: window.to_string(),
+            since: at(since_ms),
+            with_message,
+            messages: clusters
+                .into_iter()
+                .map(|c| MessageCluster {
+                    share: (c.count as f64 / with_message.max(1) as f64 * 1000.0).round() / 1000.0,
+                    text: c.text,
+                    count: c.count,
+                    networks: c.networks,
+                    first_seen: at(c.first_seen_ms),
+                    last_seen: at(c.last_seen_ms),
+                })
+                .collect(),
+        })
+    })
+    .await
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct CountsQuery {
     /// An RFC 3339 time or a duration ago (default 24h).
     since: Option<String>,

@@ -337,12 +337,31 @@ impl Validator<'_> {
                 "must be at least 2: a city typed in a single report is never shown",
             ));
         }
+        let message_min_networks = raw.message_min_networks.unwrap_or(d.message_min_networks);
+        if message_min_networks < 2 {
+            return Err(self.err(
+                "reports.message_min_networks",
+                "must be at least 2: a message typed in a single report is never shown",
+            ));
+        }
+        let message_blocked_words = raw.message_blocked_words.unwrap_or_default();
+        if let Some(w) = message_blocked_words
+            .iter()
+            .find(|w| w.trim().is_empty() || w.chars().any(char::is_whitespace))
+        {
+            return Err(self.err(
+                "reports.message_blocked_words",
+                format!("{w:?} is not one word"),
+            ));
+        }
         Ok(ReportSettings {
             dedupe_window,
             rate_limit_burst,
             rate_limit_per_minute,
             max_body_bytes,
             city_min_networks,
+            message_min_networks,
+            message_blocked_words,
         })
     }
 
@@ -771,6 +790,14 @@ mod tests {
             (
                 "[reports]\ncity_min_networks = 1\n",
                 &["reports.city_min_networks", "at least 2"],
+            ),
+            (
+                "[reports]\nmessage_min_networks = 1\n",
+                &["reports.message_min_networks", "at least 2"],
+            ),
+            (
+                "[reports]\nmessage_blocked_words = [\"two words\"]\n",
+                &["reports.message_blocked_words", "not one word"],
             ),
             (
                 "[[service]]\nid = \"m\"\nname = \"M\"\n[[service]]\nid = \"m\"\nname = \"N\"\n",

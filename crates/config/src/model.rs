@@ -86,6 +86,12 @@ pub struct ReportSettings {
     /// this many distinct client networks typed it (at least 2: one report's text never
     /// shows).
     pub city_min_networks: u32,
+    /// What an error on a listener's screen says is shown only in clusters that reports
+    /// from at least this many distinct client networks typed (at least 2).
+    pub message_min_networks: u32,
+    /// Words that keep a message from ever being shown (whole words, any case), on top of
+    /// links, e-mail addresses and phone numbers, which never are.
+    pub message_blocked_words: Vec<String>,
 }
 
 impl Default for ReportSettings {
@@ -96,6 +102,8 @@ impl Default for ReportSettings {
             rate_limit_per_minute: 10,
             max_body_bytes: 16 * 1024,
             city_min_networks: 3,
+            message_min_networks: 3,
+            message_blocked_words: Vec::new(),
         }
     }
 }

@@ -78,6 +78,8 @@ pub struct RawReports {
     pub rate_limit_per_minute: Option<u32>,
     pub max_body_bytes: Option<usize>,
     pub city_min_networks: Option<u32>,
+    pub message_min_networks: Option<u32>,
+    pub message_blocked_words: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

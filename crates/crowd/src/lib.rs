@@ -39,7 +39,9 @@
 //! - this file: [`Crowd`], weighing by network, feeding the detectors, verdict events and
 //!   their explanation, [`CrowdStatus`].
 //! - [`seed`]: a baseline seeded from past counts.
+//! - [`messages`]: the error texts listeners type, clustered for showing.
 
+pub mod messages;
 pub mod seed;
 
 pub use seed::{SeedError, SeedSummary, seed_from_csv};

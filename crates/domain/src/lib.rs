@@ -10,6 +10,7 @@
 //! - [`platform`]: the client platform a report comes from.
 //! - [`country`]: ISO 3166-1 alpha-2 codes with display names.
 //! - [`city`]: a free-text city name, bounded and free of control characters.
+//! - [`screen_text`]: the words on a listener's screen, bounded and free of control characters.
 //! - [`report`]: a validated crowd report.
 //! - [`status`]: crowd verdicts and component states.
 //! - [`span`]: human-written durations (`15m`, `30d`) with bounds.
@@ -34,6 +35,7 @@ pub mod probe;
 pub mod problem;
 pub mod report;
 pub mod role;
+pub mod screen_text;
 pub mod slug;
 pub mod span;
 pub mod status;
@@ -46,6 +48,7 @@ pub use platform::Platform;
 pub use problem::{ProblemKind, ProblemOption};
 pub use report::Report;
 pub use role::Role;
+pub use screen_text::ScreenText;
 pub use slug::{ComponentId, ServiceId, Slug};
 pub use span::Span;
 pub use status::{ComponentState, Verdict};

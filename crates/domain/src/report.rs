@@ -1,6 +1,6 @@
 //! A crowd problem report, validated.
 
-use crate::{City, CountryCode, Platform, ProblemKind, ServiceId};
+use crate::{City, CountryCode, Platform, ProblemKind, ScreenText, ServiceId};
 use jiff::Timestamp;
 use serde::Serialize;
 
@@ -13,5 +13,7 @@ pub struct Report {
     pub platform: Option<Platform>,
     pub country: Option<CountryCode>,
     pub city: Option<City>,
+    /// What the error on the listener's screen says, when they typed it.
+    pub message: Option<ScreenText>,
     pub received_at: Timestamp,
 }

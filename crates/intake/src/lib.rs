@@ -40,7 +40,7 @@ pub use report::{Accepted, RawReport, validate};
 
 use dedupe::{Dedupe, Mark};
 use downbeat_config::{Config, ServiceConfig};
-use downbeat_domain::{City, Clock};
+use downbeat_domain::{City, Clock, ScreenText};
 use downbeat_store::{NewReport, ReportStore, StoreError};
 use identity::Salts;
 use ingest::Ingest;
@@ -173,6 +173,7 @@ impl Intake {
             platform: report.platform,
             country: report.country,
             city: report.city.map(City::into_string),
+            message: report.message.map(ScreenText::into_string),
             client_hash: hashes.client,
             network_hash: hashes.network,
             counted: may_count,

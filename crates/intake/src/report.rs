@@ -2,7 +2,7 @@
 
 use crate::error::IntakeError;
 use downbeat_config::ServiceConfig;
-use downbeat_domain::{City, CountryCode, Platform, Report};
+use downbeat_domain::{City, CountryCode, Platform, Report, ScreenText};
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -24,6 +24,9 @@ pub struct RawReport<'a> {
     pub country: Option<Cow<'a, str>>,
     #[serde(borrow)]
     pub city: Option<Cow<'a, str>>,
+    /// What the error on the listener's screen says (at most 140 characters).
+    #[serde(borrow)]
+    pub message: Option<Cow<'a, str>>,
 }
 
 /// The answer to an accepted report.
@@ -73,12 +76,17 @@ pub fn validate(
         Some(c) => City::parse(&c).map_err(|e| invalid("city", e.to_string()))?,
         None => None,
     };
+    let message = match raw.message {
+        Some(m) => ScreenText::parse(&m).map_err(|e| invalid("message", e.to_string()))?,
+        None => None,
+    };
     Ok(Report {
         service: service.id.clone(),
         problem: problem.kind.clone(),
         platform,
         country,
         city,
+        message,
         received_at: now,
     })
 }

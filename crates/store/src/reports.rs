@@ -91,6 +91,37 @@ pub trait ReportStore: Send + Sync + 'static {
         since_ms: i64,
         limit: u32,
     ) -> Result<TopCities, StoreError>;
+
+    /// The messages of counted reports of a service since `since_ms` (raw reports, so at
+    /// most the raw retention back), newest first, at most [`MAX_MESSAGES_READ`]: the
+    /// crowd stage clusters them and shows only what enough networks typed.
+    async fn report_messages(
+        &self,
+        service: &str,
+        since_ms: i64,
+    ) -> Result<Vec<ReportMessage>, StoreError>;
+}
+
+/// The most messages [`ReportStore::report_messages`] reads at once: in a wave of reports,
+/// the newest few thousand say what the screens say now.
+pub const MAX_MESSAGES_READ: i64 = 5_000;
+
+/// The message of one counted report; untrusted text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportMessage {
+    pub text: String,
+    pub network_hash: Hash16,
+    pub at_ms: i64,
+}
+
+impl FromRow for ReportMessage {
+    fn from_row(r: &impl RowLike) -> Result<Self, StoreError> {
+        Ok(ReportMessage {
+            text: r.get(0)?,
+            network_hash: bytes(r.get(1)?, "hash")?,
+            at_ms: r.get(2)?,
+        })
+    }
 }
 
 /// Statements both backends run as written. (Batch inserts and the city ranking differ:
@@ -114,6 +145,11 @@ pub(crate) mod sql {
     pub const INSERT_SALT: Sql =
         sql!("INSERT INTO daily_salts (day, salt) VALUES ($1, $2) ON CONFLICT (day) DO NOTHING");
     pub const SALT: Sql = sql!("SELECT salt FROM daily_salts WHERE day = $1");
+    pub const REPORT_MESSAGES: Sql = sql!(
+        "SELECT message, network_hash, received_at_ms FROM reports
+         WHERE service = $1 AND received_at_ms >= $2 AND counted AND message IS NOT NULL
+         ORDER BY received_at_ms DESC LIMIT $3"
+    );
     pub const NETWORK_MINUTES: Sql = sql!(
         "SELECT (received_at_ms / 60000) * 60000 AS m, network_hash, problem,
                 platform, country, COUNT(*)
@@ -155,6 +191,8 @@ pub struct NewReport {
     pub platform: Option<Platform>,
     pub country: Option<CountryCode>,
     pub city: Option<String>,
+    /// What the error on the listener's screen said, when they typed it.
+    pub message: Option<String>,
     pub client_hash: Hash16,
     pub network_hash: Hash16,
     /// False when the same client already counted within the dedupe window.

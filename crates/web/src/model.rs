@@ -213,6 +213,10 @@ pub struct PageModel {
     /// those typed from at least `reports.city_min_networks` networks (the raw text of one
     /// report never gets this far).
     pub cities: PublicCities,
+    /// What listeners' screens say over the same window, clustered: only what enough
+    /// networks typed (see `downbeat_api::series::screen_messages`), most reported first,
+    /// with the share of the reports that said what their screen says.
+    pub messages: Vec<ScreenMessage>,
     /// Published incidents and maintenance (the server's in-memory snapshot).
     pub official: Arc<ServiceIncidents>,
     /// The report form's token for the hour the model was built in (see
@@ -220,6 +224,18 @@ pub struct PageModel {
     /// rebuilt every minute, so the cached page always carries a current one.
     pub form_token: String,
 }
+
+/// One clustered message on the page.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScreenMessage {
+    /// Untrusted text: templates escape it.
+    pub text: String,
+    /// Percent of the reports with a message, 0 to 100.
+    pub pct: u32,
+}
+
+/// Most messages a page shows.
+pub const TOP_MESSAGES: usize = 5;
 
 impl PageModel {
     /// Reads what the pages need from the store and the crowd detector.
@@ -272,6 +288,17 @@ impl PageModel {
             }),
             u64::from(app.config.reports.city_min_networks),
         );
+        let (clusters, with_message) =
+            downbeat_api::series::screen_messages(app, service, now_ms - city_window).await?;
+        let messages = clusters
+            .into_iter()
+            .take(TOP_MESSAGES)
+            .map(|c| ScreenMessage {
+                pct: ((c.count as f64 * 100.0 / with_message.max(1) as f64).round() as u32)
+                    .min(100),
+                text: c.text,
+            })
+            .collect();
         let mut model = PageModel::empty(app, index, now);
         let first_day = model
             .probes
@@ -295,6 +322,7 @@ impl PageModel {
             }
         }
         model.cities = cities;
+        model.messages = messages;
         model.version = version;
         model.chart = ChartData {
             start_ms: start,
@@ -363,6 +391,7 @@ impl PageModel {
             diagnosis: diagnosis::diagnose_public(&app.monitors, service.id.as_str(), now_ms),
             probes,
             cities: PublicCities::default(),
+            messages: Vec::new(),
             official,
             form_token: app
                 .intake

@@ -98,6 +98,10 @@ pub async fn submit(
                 form.city = v.chars().take(200).collect();
                 fields.push(("city", v.clone()));
             }
+            "message" => {
+                form.message = v.chars().take(300).collect();
+                fields.push(("message", v.clone()));
+            }
             // Nothing else is on the form; the API would refuse unknown fields.
             _ => {}
         }
@@ -156,6 +160,10 @@ pub async fn submit(
                 .map_or_else(not_given, |c| c.name().to_owned()),
         ),
         ("City", value("city").map_or_else(not_given, str::to_owned)),
+        (
+            "What the error says",
+            value("message").map_or_else(not_given, str::to_owned),
+        ),
     ];
     let page = ThanksPage {
         layout: Layout {

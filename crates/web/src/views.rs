@@ -128,6 +128,7 @@ pub struct FormView {
     pub platform: String,
     pub country: String,
     pub city: String,
+    pub message: String,
     pub error: Option<String>,
 }
 
@@ -146,6 +147,7 @@ impl FormView {
             platform: crate::report::AUTO.into(),
             country: String::new(),
             city: String::new(),
+            message: String::new(),
             error: None,
         }
     }
@@ -379,6 +381,8 @@ pub struct ServicePage<'a> {
     pub probes: Vec<ProbeRow>,
     pub diagnosis: Option<&'a str>,
     pub cities: Vec<ShareRow>,
+    /// What listeners' screens say (clustered; escaped by the template).
+    pub messages: Vec<ShareRow>,
     pub active: Vec<crate::incident_views::IncidentView>,
     pub maintenance: Vec<crate::incident_views::IncidentView>,
     pub tips: &'a [String],
@@ -448,6 +452,14 @@ impl<'a> ServicePage<'a> {
             probes: probe_rows(m, now),
             diagnosis: m.diagnosis.as_deref(),
             cities: city_rows(&m.cities),
+            messages: m
+                .messages
+                .iter()
+                .map(|s| ShareRow {
+                    label: s.text.clone(),
+                    pct: s.pct,
+                })
+                .collect(),
             active,
             maintenance,
             tips: &m.service.tips,

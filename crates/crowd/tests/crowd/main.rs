@@ -94,6 +94,7 @@ impl Rig {
                     platform: Some(Platform::Web),
                     country: Some(CountryCode::parse(country).unwrap()),
                     city: None,
+                    message: None,
                     client_hash: id(1),
                     network_hash: id(2),
                     counted: true,

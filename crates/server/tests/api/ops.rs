@@ -65,6 +65,7 @@ async fn prune_deletes_past_retention_but_keeps_roll_ups_longer() {
         platform: None,
         country: None,
         city: None,
+        message: None,
         client_hash: [client; 16],
         network_hash: [0; 16],
         counted: true,

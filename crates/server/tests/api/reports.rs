@@ -390,6 +390,26 @@ async fn bad_input_gets_a_4xx_json_error_naming_what_is_wrong() {
             &["city", "control"],
         ),
         (
+            "long message",
+            reports,
+            json_ct,
+            format!(
+                r#"{{"problem": "login", "message": "{}"}}"#,
+                "é".repeat(141)
+            )
+            .into_bytes(),
+            422,
+            &["message", "at most 140"],
+        ),
+        (
+            "control char in message",
+            reports,
+            json_ct,
+            br#"{"problem": "login", "message": "Something\u0007 went wrong"}"#.to_vec(),
+            422,
+            &["message", "control"],
+        ),
+        (
             "invalid UTF-8",
             reports,
             json_ct,

@@ -185,6 +185,7 @@ async fn spellings_of_one_range_share_a_cached_answer() {
         platform: None,
         country: None,
         city: None,
+        message: None,
         client_hash: [client; 16],
         network_hash: [client; 16],
         counted: true,

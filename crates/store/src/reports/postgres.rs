@@ -25,8 +25,9 @@ use crate::sql::{One, Word};
 const COUNT_AND_INSERT: &str = "
 WITH input AS (
     SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[],
-        $6::text[], $7::bytea[], $8::bytea[], $9::bytea[], $10::bigint[])
-        AS r(service, at, problem, platform, country, city, client, network, earlier, rank)
+        $6::text[], $7::bytea[], $8::bytea[], $9::bytea[], $10::bigint[], $12::text[])
+        AS r(service, at, problem, platform, country, city, client, network, earlier, rank,
+            message)
 ),
 won AS (
     INSERT INTO counted_clients AS m (service, client_hash, counted_at_ms)
@@ -47,8 +48,9 @@ rows AS (
 ),
 stored AS (
     INSERT INTO reports (service, received_at_ms, problem, platform, country, city,
-        client_hash, network_hash, counted)
-    SELECT service, at, problem, platform, country, city, client, network, counted FROM rows
+        client_hash, network_hash, counted, message)
+    SELECT service, at, problem, platform, country, city, client, network, counted, message
+    FROM rows
 ),
 minutes AS (
     INSERT INTO report_minutes (service, minute_ms, problem, platform, country, count)
@@ -88,6 +90,7 @@ impl PgStore {
             let countries: Vec<Option<&str>> =
                 b.iter().map(|r| r.country.map(Word::word)).collect();
             let cities: Vec<Option<&str>> = b.iter().map(|r| r.city.as_deref()).collect();
+            let messages: Vec<Option<&str>> = b.iter().map(|r| r.message.as_deref()).collect();
             let clients: Vec<&[u8]> = b.iter().map(|r| &r.client_hash[..]).collect();
             let networks: Vec<&[u8]> = b.iter().map(|r| &r.network_hash[..]).collect();
             let earlier: Vec<Option<&[u8]>> = (0..b.len())
@@ -116,6 +119,7 @@ impl PgStore {
                         &earlier,
                         &rank,
                         &batch.window_ms,
+                        &messages,
                     ],
                 )
                 .await?;
@@ -172,6 +176,7 @@ async fn insert_rows(
     let platforms: Vec<Option<&str>> = batch.iter().map(|r| r.platform.map(Word::word)).collect();
     let countries: Vec<Option<&str>> = batch.iter().map(|r| r.country.map(Word::word)).collect();
     let cities: Vec<Option<&str>> = batch.iter().map(|r| r.city.as_deref()).collect();
+    let messages: Vec<Option<&str>> = batch.iter().map(|r| r.message.as_deref()).collect();
     let clients: Vec<&[u8]> = batch.iter().map(|r| &r.client_hash[..]).collect();
     let networks: Vec<&[u8]> = batch.iter().map(|r| &r.network_hash[..]).collect();
     let counted: Vec<bool> = batch.iter().map(|r| r.counted).collect();
@@ -188,14 +193,14 @@ async fn insert_rows(
         &cached(
             tx,
             "INSERT INTO reports (service, received_at_ms, problem, platform, country, city,
-            client_hash, network_hash, counted)
+            client_hash, network_hash, counted, message)
          SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[],
-            $6::text[], $7::bytea[], $8::bytea[], $9::bool[])",
+            $6::text[], $7::bytea[], $8::bytea[], $9::bool[], $10::text[])",
         )
         .await?,
         &[
             &services, &times, &problems, &platforms, &countries, &cities, &clients, &networks,
-            &counted,
+            &counted, &messages,
         ],
     )
     .await?;
@@ -269,6 +274,20 @@ impl ReportStore for PgStore {
         let salt: Option<One<Vec<u8>>> =
             crate::postgres::query_opt(&client, &SALT, &[&day]).await?;
         stored_salt(salt.map(|s| s.0))
+    }
+
+    async fn report_messages(
+        &self,
+        service: &str,
+        since_ms: i64,
+    ) -> Result<Vec<ReportMessage>, StoreError> {
+        let client = self.client().await?;
+        query(
+            &client,
+            &REPORT_MESSAGES,
+            &[&service, &since_ms, &MAX_MESSAGES_READ],
+        )
+        .await
     }
 
     async fn network_minutes(

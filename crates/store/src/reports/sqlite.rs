@@ -62,7 +62,8 @@ fn insert_rows(tx: &rusqlite::Transaction<'_>, batch: &[NewReport]) -> Result<()
     {
         let mut insert = tx.prepare_cached(
             "INSERT INTO reports (service, received_at_ms, problem, platform, country, city,
-                client_hash, network_hash, counted) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                client_hash, network_hash, counted, message)
+                VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         )?;
         for r in batch {
             insert.execute(params![
@@ -75,6 +76,7 @@ fn insert_rows(tx: &rusqlite::Transaction<'_>, batch: &[NewReport]) -> Result<()
                 &r.client_hash[..],
                 &r.network_hash[..],
                 r.counted,
+                r.message,
             ])?;
         }
         let mut upsert = tx.prepare_cached(
@@ -187,6 +189,22 @@ impl ReportStore for SqliteStore {
             execute(c, &INSERT_SALT, &[&day, &&candidate[..]])?;
             let salt: Option<One<Vec<u8>>> = query_opt(c, &SALT, &[&day])?;
             stored_salt(salt.map(|s| s.0))
+        })
+        .await
+    }
+
+    async fn report_messages(
+        &self,
+        service: &str,
+        since_ms: i64,
+    ) -> Result<Vec<ReportMessage>, StoreError> {
+        let service = service.to_owned();
+        self.read(move |c| {
+            query(
+                c,
+                &REPORT_MESSAGES,
+                &[&service, &since_ms, &MAX_MESSAGES_READ],
+            )
         })
         .await
     }

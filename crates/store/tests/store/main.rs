@@ -31,6 +31,7 @@ fn report(service: &str, at_ms: i64, problem: &str, client: u8, counted: bool) -
         }),
         country: (!client.is_multiple_of(3)).then(|| country("GB")),
         city: Some("London".into()),
+        message: None,
         client_hash: [client; 16],
         network_hash: [client / 10; 16],
         counted,
@@ -270,51 +271,50 @@ async fn a_newer_schema_is_refused() {
     assert!(err.contains("newer"), "{err}");
 }
 
-/// A rolling upgrade on PostgreSQL: a node of the previous version (it knows the migrations
-/// up to 11) runs while a new node applies migration 12 beside it; the old node keeps
+/// A rolling upgrade on PostgreSQL: a node of the version before migrations 12 and 13 (it
+/// knows those up to 11) runs while a new node applies them beside it; the old node keeps
 /// writing and reading through the statements it had already prepared, and may restart. A
 /// later migration that does not keep it working stops it from starting, by name.
+///
+/// The old node is this code knowing 11 migrations, so it runs only statements that version
+/// ran as they are: probe results (written) and the report summary (read). Reports are
+/// written by the new node, with the column migration 13 added.
 #[tokio::test]
 async fn an_older_node_keeps_working_and_restarting_beside_a_newer_one_that_migrated() {
     let Some(t) = testing::postgres().await else {
         return;
     };
     let previous = &migrate::POSTGRES[..11];
-    assert_eq!(
-        migrate::keeps_working_from(12),
-        Some(11),
-        "migration 12 is the one tested"
-    );
+    for v in [12, 13] {
+        assert_eq!(migrate::keeps_working_from(v), Some(11), "migration {v}");
+    }
     let old = testing::open_knowing(&t.target, previous).await.unwrap();
-    let write = |s: std::sync::Arc<dyn Store>, k: i64| async move {
-        let (_, r) = s
-            .insert_reports(vec![report(
-                "melodia",
-                T0 + k * 1_000,
-                "login",
-                k as u8,
-                true,
-            )])
-            .await;
-        r.unwrap();
+    let old_node = |s: std::sync::Arc<dyn Store>, k: i64| async move {
         s.insert_probe_results(vec![probe("api", "eu-west", T0 + k * 1_000, false)])
             .await
             .unwrap();
         s.summary("melodia", T0).await.unwrap().total
     };
-    assert_eq!(write(old.clone(), 1).await, 1);
+    assert_eq!(old_node(old.clone(), 1).await, 0);
 
     let new = open(&t.target).await.unwrap();
-    assert_eq!(write(new.clone(), 2).await, 2);
+    let (_, r) = new
+        .insert_reports(vec![NewReport {
+            message: Some("Something went wrong".into()),
+            ..report("melodia", T0 + 2_000, "login", 2, true)
+        }])
+        .await;
+    r.unwrap();
     assert_eq!(
-        write(old.clone(), 3).await,
-        3,
+        old_node(old.clone(), 3).await,
+        1,
         "the old node's cached statements still run"
     );
     let restarted = testing::open_knowing(&t.target, previous)
         .await
-        .expect("an old node restarts beside migration 12");
-    assert_eq!(write(restarted, 4).await, 4);
+        .expect("an old node restarts beside migrations 12 and 13");
+    assert_eq!(old_node(restarted, 4).await, 1);
+    assert_eq!(new.report_messages("melodia", T0).await.unwrap().len(), 1);
 
     // A newer release whose migration needs every node upgraded.
     let breaking = migrate::Migration {

@@ -413,3 +413,48 @@ async fn two_nodes_counting_one_client_at_once_count_it_once() {
     }
     assert_eq!(a.summary("melodia", T0).await.unwrap().total, 20 * 30);
 }
+
+/// The messages of counted reports come back newest first, with their network, from the
+/// window asked for; uncounted reports and reports without one are left out. Through the
+/// counting path too (PostgreSQL writes it in one statement).
+#[tokio::test]
+async fn counted_reports_messages_come_back_newest_first() {
+    each_backend(|s, name| async move {
+        let said = |at: i64, client: u8, counted: bool, text: Option<&str>| NewReport {
+            message: text.map(str::to_owned),
+            ..report("melodia", T0 + at, "login", client, counted)
+        };
+        insert(
+            &s,
+            vec![
+                said(1_000, 10, true, Some("Something went wrong")),
+                said(2_000, 20, false, Some("not counted")),
+                said(3_000, 30, true, None),
+                said(4_000, 40, true, Some("Can't log in")),
+                said(-60_000, 50, true, Some("too early")),
+            ],
+        )
+        .await;
+        let mut batch = CountingBatch::with_window(60_000);
+        batch.reports.push(said(5_000, 60, true, Some("Error 503")));
+        batch.earlier.push(None);
+        let (_, r) = s.insert_reports_once(batch).await;
+        r.unwrap();
+        let got = s.report_messages("melodia", T0).await.unwrap();
+        let texts: Vec<(&str, i64, u8)> = got
+            .iter()
+            .map(|m| (m.text.as_str(), m.at_ms - T0, m.network_hash[0]))
+            .collect();
+        assert_eq!(
+            texts,
+            [
+                ("Error 503", 5_000, 6),
+                ("Can't log in", 4_000, 4),
+                ("Something went wrong", 1_000, 1)
+            ],
+            "{name}"
+        );
+        assert!(s.report_messages("other", T0).await.unwrap().is_empty());
+    })
+    .await;
+}

@@ -174,3 +174,60 @@ async fn the_chart_band_follows_the_time_of_day() {
     assert!(!html.contains("No usual level is known yet."));
     app.stop().await;
 }
+
+/// What listeners' screens say: variants of one text are one cluster, shown (escaped, with
+/// its share) once reports from three networks typed it, and in the API; a text with a link
+/// never shows, however many networks typed it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_the_error_says_shows_once_three_networks_typed_it_and_never_a_link() {
+    let app = spawn_app().await;
+    let said = |text: &'static str| move |_| json!({"problem": "login", "message": text});
+    app.post_many(1, 0, said("Something went wrong")).await;
+    app.post_many(1, 1, said("something went wrong (error 4)"))
+        .await;
+    app.post_many(4, 10, said("see https://evil.example/outage"))
+        .await;
+    app.post_many(3, 20, said("<b>Can't</b> log in")).await;
+    app.pages.refresh().await;
+    let page = app.page("/s/melodia").await;
+    assert!(page.contains(r#"name="message""#), "the form asks: {page}");
+    assert!(
+        !page.contains("Something went wrong"),
+        "two networks: {page}"
+    );
+    assert!(!page.contains("evil.example"), "{page}");
+    assert!(!page.contains("<b>Can"), "shown as text: {page}");
+    assert!(page.contains("&#60;b&#62;Can"), "{page}");
+
+    app.post_many(1, 2, said("  Something   went wrong ")).await;
+    app.pages.refresh().await;
+    let page = app.page("/s/melodia").await;
+    assert!(page.contains("What the error says"), "{page}");
+    assert!(page.contains("see “Something went wrong”"), "{page}");
+    assert!(!page.contains("evil.example"), "{page}");
+
+    let r = app
+        .get("/api/v1/services/melodia/messages?window=60m")
+        .await;
+    assert_eq!(r.status(), 200);
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(v["with_message"], 10, "{v}");
+    let texts: Vec<&str> = v["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(texts.len(), 2, "{v}");
+    let wrong = v["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["text"].as_str().unwrap().starts_with("Something"))
+        .unwrap();
+    assert_eq!(wrong["count"], 3, "{v}");
+    assert_eq!(wrong["networks"], 3, "{v}");
+    assert_eq!(wrong["share"], 0.3, "{v}");
+    assert!(!v.to_string().contains("evil"), "{v}");
+    app.stop().await;
+}
