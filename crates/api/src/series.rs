@@ -65,14 +65,21 @@ pub async fn summary(
 
 fn summary_window(app: &App, raw: Option<&str>) -> Result<Span, ApiError> {
     let q: SummaryQuery = parse_query(raw)?;
-    Ok(match q.window {
-        None => Span::from_secs(3600),
-        Some(w) => Span::parse_within(&w, Span::from_secs(60), app.config.retention.rollups)
-            .map_err(|e| ApiError::InvalidField {
+    window(q.window.as_deref(), app.config.retention.rollups)
+}
+
+/// A `window` parameter: a duration from 1 minute to `max` (default 1 hour), else 422
+/// naming it.
+fn window(w: Option<&str>, max: Span) -> Result<Span, ApiError> {
+    match w {
+        None => Ok(Span::from_secs(3600)),
+        Some(w) => {
+            Span::parse_within(w, Span::from_secs(60), max).map_err(|e| ApiError::InvalidField {
                 field: "window",
                 message: e.to_string(),
-            })?,
-    })
+            })
+        }
+    }
 }
 
 async fn summary_body(
@@ -129,37 +136,6 @@ pub struct MessagesBody {
     messages: Vec<MessageCluster>,
 }
 
-/// What listeners' screens say: the messages of a service's counted reports since
-/// `since_ms`, clustered ([`downbeat_crowd::messages`]); only clusters typed from at least
-/// `reports.message_min_networks` networks, never a text with a link, an address, a phone
-/// number or a blocked word. Also returns how many reports carried a message.
-pub async fn screen_messages(
-    app: &App,
-    service: &ServiceConfig,
-    since_ms: i64,
-) -> Result<(Vec<downbeat_crowd::messages::Cluster>, u64), downbeat_store::StoreError> {
-    let rows = app
-        .store
-        .report_messages(service.id.as_str(), since_ms)
-        .await?;
-    let sightings: Vec<downbeat_crowd::messages::Sighting<'_>> = rows
-        .iter()
-        .map(|r| downbeat_crowd::messages::Sighting {
-            text: &r.text,
-            network: r.network_hash,
-            at_ms: r.at_ms,
-        })
-        .collect();
-    let rules = downbeat_crowd::messages::Rules {
-        min_networks: app.config.reports.message_min_networks as usize,
-        blocked_words: app.config.reports.message_blocked_words.clone(),
-    };
-    Ok((
-        downbeat_crowd::messages::clusters(&sightings, &rules),
-        rows.len() as u64,
-    ))
-}
-
 /// `GET /api/v1/services/{service}/messages?window=60m`
 #[utoipa::path(get, path = "/api/v1/services/{service}/messages", tag = "reports",
     params(("service" = String, Path, description = "Service id"), MessagesQuery),
@@ -176,20 +152,18 @@ pub async fn messages(
 ) -> Result<Response, ApiError> {
     let service = service_of(&app, &path)?;
     let q: MessagesQuery = parse_query(raw.as_deref())?;
-    let window =
-        match q.window {
-            None => Span::from_secs(3600),
-            Some(w) => Span::parse_within(&w, Span::from_secs(60), app.config.retention.raw)
-                .map_err(|e| ApiError::InvalidField {
-                    field: "window",
-                    message: e.to_string(),
-                })?,
-        };
+    let window = window(q.window.as_deref(), app.config.retention.raw)?;
     let key = format!("messages?window={}", window.as_secs());
     cached(&app, service.id.as_str(), &key, || async {
         let now = app.clock.now();
         let since_ms = now.as_millisecond() - window.as_millis();
-        let (clusters, with_message) = screen_messages(&app, service, since_ms).await?;
+        let (clusters, with_message) = downbeat_crowd::screen_messages(
+            app.store.as_ref(),
+            &app.config,
+            service.id.as_str(),
+            since_ms,
+        )
+        .await?;
         let at = |ms: i64| Timestamp::from_millisecond(ms).unwrap_or(now);
         Ok(MessagesBody {
             service: service.id.to_string(),

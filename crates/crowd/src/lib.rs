@@ -176,6 +176,8 @@ struct Watch {
     /// Changes not yet stored or told, oldest first.
     pending: VecDeque<Change>,
     unsaved: u32,
+    /// What listeners' screens said over the last [`RECENT_MINUTES`], read each round.
+    messages: Vec<MessageShare>,
 }
 
 /// The crowd side of a service, as `/status` shows it.
@@ -207,6 +209,58 @@ pub struct Breakdown {
     pub problems: Vec<Share>,
     pub platforms: Vec<Share>,
     pub countries: Vec<Share>,
+    /// What listeners' screens say, clustered (see [`messages`]): only what enough
+    /// networks typed; shares of the reports that carried a message.
+    pub messages: Vec<MessageShare>,
+}
+
+/// A clustered message and its share.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MessageShare {
+    /// Untrusted text: escape it where it is shown.
+    pub text: String,
+    pub share: f64,
+}
+
+/// Most messages a breakdown carries.
+pub const TOP_MESSAGES: usize = 5;
+
+/// What listeners' screens say: the messages of a service's counted reports since
+/// `since_ms`, clustered ([`messages::clusters`]) under `reports.message_min_networks` and
+/// `reports.message_blocked_words`, most reported first; with how many reports carried a
+/// message (shown or not), the base of every share.
+pub async fn screen_messages(
+    reports: &dyn ReportStore,
+    config: &Config,
+    service: &str,
+    since_ms: i64,
+) -> Result<(Vec<messages::Cluster>, u64), StoreError> {
+    let rows = reports.report_messages(service, since_ms).await?;
+    let sightings: Vec<messages::Sighting<'_>> = rows
+        .iter()
+        .map(|r| messages::Sighting {
+            text: &r.text,
+            network: r.network_hash,
+            at_ms: r.at_ms,
+        })
+        .collect();
+    let rules = messages::Rules {
+        min_networks: config.reports.message_min_networks as usize,
+        blocked_words: config.reports.message_blocked_words.clone(),
+    };
+    Ok((messages::clusters(&sightings, &rules), rows.len() as u64))
+}
+
+/// The top clusters as shares of the reports with a message, rounded to 0.1 %.
+pub fn message_shares(clusters: Vec<messages::Cluster>, with_message: u64) -> Vec<MessageShare> {
+    clusters
+        .into_iter()
+        .take(TOP_MESSAGES)
+        .map(|c| MessageShare {
+            share: (c.count as f64 / with_message.max(1) as f64 * 1000.0).round() / 1000.0,
+            text: c.text,
+        })
+        .collect()
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -486,6 +540,7 @@ async fn load_watch(crowd: &Crowd, service: &ServiceConfig) -> Result<Watch, Sto
         evicted: BTreeSet::new(),
         pending: VecDeque::new(),
         unsaved: 0,
+        messages: Vec::new(),
     };
     if let Some(through) = through {
         // States saved when the slots were otherwise, or not deleted after an eviction.
@@ -691,6 +746,14 @@ async fn advance(
         return Ok(());
     }
     let judge_from = last_complete - (JUDGE_LAST_MINUTES - 1) * MINUTE_MS;
+    let (clusters, with_message) = screen_messages(
+        crowd.reports.as_ref(),
+        &crowd.config,
+        service.id.as_str(),
+        last_complete + MINUTE_MS - RECENT_MINUTES as i64 * MINUTE_MS,
+    )
+    .await?;
+    watch.messages = message_shares(clusters, with_message);
     // Reports that committed after their minute was read count in the first minute read now:
     // late, but never in a minute already judged.
     let mut late = late_rows(crowd, service, watch, first).await?;
@@ -810,7 +873,7 @@ fn feed(
     watch.through_ms = Some(minute_ms);
     watch.unsaved += 1;
     for (key, a) in changes {
-        let breakdown = breakdown(service, &watch.recent);
+        let breakdown = breakdown(service, watch);
         let explanation = explain(service, &a, &breakdown, &key);
         let evidence = serde_json::json!({
             "observed": a.value, "expected": a.expected, "lower": a.lower, "upper": a.upper,
@@ -904,10 +967,10 @@ fn label_of(service: &ServiceConfig, key: &str) -> String {
     }
 }
 
-fn breakdown(service: &ServiceConfig, recent: &VecDeque<(i64, MinuteCounts)>) -> Breakdown {
+fn breakdown(service: &ServiceConfig, watch: &Watch) -> Breakdown {
     let mut sums: BTreeMap<&str, f64> = BTreeMap::new();
     let mut total = 0.0;
-    for (_, m) in recent {
+    for (_, m) in &watch.recent {
         total += m.total;
         for (k, v) in &m.by {
             *sums.entry(k.as_str()).or_default() += v;
@@ -931,6 +994,7 @@ fn breakdown(service: &ServiceConfig, recent: &VecDeque<(i64, MinuteCounts)>) ->
         problems: shares("problem"),
         platforms: shares("platform"),
         countries: shares("country"),
+        messages: watch.messages.clone(),
     }
 }
 
@@ -999,6 +1063,9 @@ fn explain(service: &ServiceConfig, a: &Assessment, b: &Breakdown, key: &str) ->
                 c.share * 100.0
             ));
         }
+        if let Some(m) = b.messages.first() {
+            s.push_str(&format!("; {:.0}% see “{}”", m.share * 100.0, m.text));
+        }
     }
     let mut chars = s.chars();
     match chars.next() {
@@ -1011,7 +1078,7 @@ fn snapshot(service: &ServiceConfig, watch: &Watch) -> CrowdStatus {
     let Some(all) = watch.series.get("all").and_then(|s| s.last) else {
         return empty_status(service);
     };
-    let b = breakdown(service, &watch.recent);
+    let b = breakdown(service, watch);
     let mut hot: Vec<SeriesStatus> = watch
         .series
         .iter()

@@ -214,8 +214,9 @@ pub struct PageModel {
     /// report never gets this far).
     pub cities: PublicCities,
     /// What listeners' screens say over the same window, clustered: only what enough
-    /// networks typed (see `downbeat_api::series::screen_messages`), most reported first,
-    /// with the share of the reports that said what their screen says.
+    /// networks typed, most reported first,
+    /// with the share of the reports that said what their screen says (see
+    /// [`downbeat_crowd::screen_messages`]).
     pub messages: Vec<ScreenMessage>,
     /// Published incidents and maintenance (the server's in-memory snapshot).
     pub official: Arc<ServiceIncidents>,
@@ -233,9 +234,6 @@ pub struct ScreenMessage {
     /// Percent of the reports with a message, 0 to 100.
     pub pct: u32,
 }
-
-/// Most messages a page shows.
-pub const TOP_MESSAGES: usize = 5;
 
 impl PageModel {
     /// Reads what the pages need from the store and the crowd detector.
@@ -288,15 +286,18 @@ impl PageModel {
             }),
             u64::from(app.config.reports.city_min_networks),
         );
-        let (clusters, with_message) =
-            downbeat_api::series::screen_messages(app, service, now_ms - city_window).await?;
-        let messages = clusters
+        let (clusters, with_message) = downbeat_crowd::screen_messages(
+            app.store.as_ref(),
+            &app.config,
+            id,
+            now_ms - city_window,
+        )
+        .await?;
+        let messages = downbeat_crowd::message_shares(clusters, with_message)
             .into_iter()
-            .take(TOP_MESSAGES)
-            .map(|c| ScreenMessage {
-                pct: ((c.count as f64 * 100.0 / with_message.max(1) as f64).round() as u32)
-                    .min(100),
-                text: c.text,
+            .map(|m| ScreenMessage {
+                pct: ((m.share * 100.0).round() as u32).min(100),
+                text: m.text,
             })
             .collect();
         let mut model = PageModel::empty(app, index, now);

@@ -32,6 +32,8 @@ struct Rig {
     t0: i64,
     /// The next client (each on its own network).
     next: u32,
+    /// What the reports' listeners say their screen shows, from now on.
+    said: Option<&'static str>,
 }
 
 impl Rig {
@@ -64,6 +66,7 @@ impl Rig {
             clock,
             t0,
             next: 0,
+            said: None,
         }
     }
 
@@ -94,7 +97,7 @@ impl Rig {
                     platform: Some(Platform::Web),
                     country: Some(CountryCode::parse(country).unwrap()),
                     city: None,
-                    message: None,
+                    message: self.said.map(str::to_owned),
                     client_hash: id(1),
                     network_hash: id(2),
                     counted: true,
@@ -140,5 +143,6 @@ fn hot_countries(s: &CrowdStatus) -> Vec<&str> {
 }
 
 mod late;
+mod messages;
 mod notices;
 mod slots;
