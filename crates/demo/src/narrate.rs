@@ -118,6 +118,13 @@ impl Seen {
         };
         let mut hot = top("problems");
         hot.extend(top("countries"));
+        let screens = &status["breakdown"]["messages"][0];
+        if let Some(text) = screens["text"].as_str() {
+            hot.push(format!(
+                "{:.0}% see “{text}”",
+                screens["share"].as_f64().unwrap_or(0.0) * 100.0
+            ));
+        }
         let mix = if hot.is_empty() {
             String::new()
         } else {

@@ -152,6 +152,8 @@ over = "20m"
 problem = { login = 45, playback = 25, playlists = 15, crash = 10, connection = 5 }
 platform = { ios = 35, android = 30, desktop = 25, web = 10 }
 country = { US = 28, GB = 18, DE = 8, FR = 7, NL = 4, SE = 4, ES = 4, IT = 4, PL = 3, IE = 2, CA = 4, JP = 5, IN = 5, SG = 2, KR = 2 }
+message = { "Something went wrong" = 5, "something went wrong (error 4)" = 1, "Can't log in" = 4, "Login failed. Error code 1001" = 1 }
+message_share = 0.4
 "#,
     },
     Story {

@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 const COUNTS: u64 = 1;
 const REPORTS: u64 = 2;
+const MESSAGES: u64 = 7;
 const ADDRESSES: u64 = 3;
 
 /// Normal listeners are spread over 10.0.0.0/8: 16.7 million distinct addresses in 65,536
@@ -69,6 +70,8 @@ pub struct Report {
     pub platform: Platform,
     pub country: CountryCode,
     pub city: Option<Arc<str>>,
+    /// What the listener's screen says, when they typed it.
+    pub message: Option<Arc<str>>,
     /// The address it claims in X-Forwarded-For.
     pub client: Ipv4Addr,
     pub source: Source,
@@ -218,6 +221,9 @@ impl<'a> Traffic<'a> {
         let at = m as usize * self.sources;
         let counts = &self.counts[at..at + self.sources];
         let mut rng = Rng::stream(s.seed, REPORTS, u64::from(m));
+        // Messages draw from their own stream: a scenario that gains them sends the same
+        // reports otherwise.
+        let mut said = Rng::stream(s.seed, MESSAGES, u64::from(m));
         let mut out = Vec::with_capacity(counts.iter().map(|&c| c as usize).sum());
         let mut listener = self.listeners_before[m as usize];
         let minute_start = s.timestamp_of(m);
@@ -247,6 +253,12 @@ impl<'a> Traffic<'a> {
                 };
                 let offset_ms = rng.below(60_000) as u32;
                 let (problem, platform, country, city) = draw(mix, &mut rng);
+                let message = match &mix.messages {
+                    Some(m) if said.uniform() < mix.message_share => {
+                        Some(m.pick(&mut said).clone())
+                    }
+                    _ => None,
+                };
                 out.push(Report {
                     minute: m,
                     at: minute_start + SignedDuration::from_millis(i64::from(offset_ms)),
@@ -255,6 +267,7 @@ impl<'a> Traffic<'a> {
                     platform,
                     country,
                     city,
+                    message,
                     client,
                     source,
                 });

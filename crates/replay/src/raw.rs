@@ -74,6 +74,8 @@ pub struct RawMix {
     pub country: Option<BTreeMap<String, f64>>,
     pub city: Option<BTreeMap<String, BTreeMap<String, f64>>>,
     pub city_share: Option<f64>,
+    pub message: Option<BTreeMap<String, f64>>,
+    pub message_share: Option<f64>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -22,7 +22,7 @@
 //! | `growth_per_week` | compounding growth, e.g. `0.01` for 1% a week |
 //! | `[[baseline.holiday]]` | `date = "2026-12-25"`, `factor = 0.6` (local date), optional `name` |
 //! | `[noise]` `overdispersion` | 0 (default) is Poisson noise; k > 0 draws each minute's rate from a gamma with variance k·mean² first (negative binomial counts) |
-//! | `[mix]` | the normal mix: `problem`, `platform`, `country` weight tables (required); `city.GB = { London = 5, … }` cities per country; `city_share` the share of reports that name a city (default 1 where cities are listed) |
+//! | `[mix]` | the normal mix: `problem`, `platform`, `country` weight tables (required); `city.GB = { London = 5, … }` cities per country; `city_share` the share of reports that name a city (default 1 where cities are listed); `message = { "Something went wrong" = 5, … }` what listeners' screens say, and `message_share` the share of reports that say it (default 1 where messages are listed; an outage's mix inherits neither unless it lists none) |
 //! | `[[outage]]` | `onset`, `ramp` (to full strength), `ramp_shape` (`linear`, `fast-start`, `slow-start`), `peak_per_minute` (extra reports a minute at full strength) or `peak_multiplier` (total / baseline at full strength, following the time of day), `plateau`, then `recovery` (a duration, linear to zero) or `[[outage.recovery_phase]]` tables (`level` as a share of full strength, reached linearly `over` a duration, then held for `hold`; the last level must be 0); `[outage.mix]` overrides any part of the normal mix |
 //! | `[[flood]]` | `start`, `duration`, `per_minute`, `networks` (distinct /24s, ≤ 4096), `clients_per_network` (≤ 254), optional `[flood.mix]`: traffic a correct server must not count as an outage |
 
@@ -120,6 +120,9 @@ pub(crate) struct Mix {
     pub country: Weighted<CountryCode>,
     pub cities: BTreeMap<CountryCode, Weighted<Arc<str>>>,
     pub city_share: f64,
+    /// What listeners' screens say (each a valid report message), when anything.
+    pub messages: Option<Weighted<Arc<str>>>,
+    pub message_share: f64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -787,12 +790,31 @@ impl Validator<'_> {
             }
             None => inherit.map_or(1.0, |m| m.city_share),
         };
+        let messages = match raw.message {
+            Some(t) => Some(self.weights(&format!("{prefix}.message"), t, |s| {
+                match downbeat_domain::ScreenText::parse(s) {
+                    Ok(Some(m)) => Ok(Arc::<str>::from(m.as_str())),
+                    Ok(None) => Err("a message must not be empty".to_owned()),
+                    Err(e) => Err(e.to_string()),
+                }
+            })?),
+            None => inherit.and_then(|m| m.messages.clone()),
+        };
+        let message_share = match raw.message_share {
+            Some(s) if (0.0..=1.0).contains(&s) => s,
+            Some(_) => {
+                return Err(self.err(format!("{prefix}.message_share"), "must be between 0 and 1"));
+            }
+            None => inherit.map_or(1.0, |m| m.message_share),
+        };
         Ok(Mix {
             problem,
             platform,
             country,
             cities,
             city_share,
+            messages,
+            message_share,
         })
     }
 

@@ -215,6 +215,8 @@ struct Body<'a> {
     country: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     city: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<&'a str>,
 }
 
 #[derive(Deserialize)]
@@ -438,6 +440,7 @@ async fn post(
         platform: r.platform.as_str(),
         country: r.country.as_str(),
         city: r.city.as_deref(),
+        message: r.message.as_deref(),
     };
     let answer = client
         .post(&*url)

@@ -319,6 +319,49 @@ fn design_outage_reaches_tens_of_thousands_within_30_minutes_with_the_65_25_10_s
     assert_eq!(top, "login");
 }
 
+/// The outage's listeners say what their screens show (40% of them, "Something went wrong"
+/// the most); everyday reports say nothing; and the messages come from their own random
+/// stream, so every other field of every report is what it was without them.
+#[test]
+fn outage_reports_say_what_the_screens_show_and_change_nothing_else() {
+    let s = load("design-outage");
+    let t = Traffic::generate(&s);
+    let onset = s.outage_onsets()[0].1 as u32;
+    let mut said: HashMap<String, f64> = HashMap::new();
+    let (mut outage, mut with) = (0.0f64, 0.0f64);
+    for m in onset + 20..onset + 25 {
+        for r in t.reports(m) {
+            match r.source {
+                Source::Outage(_) => {
+                    outage += 1.0;
+                    if let Some(text) = &r.message {
+                        with += 1.0;
+                        *said.entry(text.to_string()).or_insert(0.0) += 1.0;
+                    }
+                }
+                _ => assert_eq!(r.message, None, "{r:?}"),
+            }
+        }
+    }
+    assert!((with / outage - 0.4).abs() < 0.02, "{with} of {outage}");
+    let top = said.iter().max_by(|a, b| a.1.total_cmp(b.1)).unwrap().0;
+    assert_eq!(top, "Something went wrong");
+
+    let silent = shipped::text("design-outage")
+        .unwrap()
+        .replace("message_share = 0.4", "message_share = 0");
+    let quiet = Scenario::parse(&silent, "design-outage").unwrap();
+    let q = Traffic::generate(&quiet);
+    for m in [onset - 1, onset + 20] {
+        let strip = |mut r: downbeat_replay::Report| {
+            r.message = None;
+            r
+        };
+        let a: Vec<_> = t.reports(m).into_iter().map(strip).collect();
+        assert_eq!(a, q.reports(m), "minute {m}");
+    }
+}
+
 #[test]
 fn normal_days_peak_in_the_evening_and_dip_at_4_am() {
     let s = load("normal-30-days");
