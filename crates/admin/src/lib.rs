@@ -94,6 +94,7 @@ pub fn router(app: App) -> Router {
         .route("/admin/people", get(pages::people))
         .route("/admin/notifications", get(notifications::page))
         .route("/admin/s/{service}", get(pages::service))
+        .route("/admin/s/{service}/messages", post(pages::hide_message))
         .route(
             "/admin/s/{service}/incidents",
             get(pages::new_incident).post(pages::create_incident),

@@ -118,6 +118,33 @@ pub async fn service(
         downbeat_domain::Verdict::PossibleProblems => ("Possible problems", "possible_problems"),
         downbeat_domain::Verdict::Problems => ("Problems", "problems"),
     };
+    let now_ms = admin.app.clock.now().as_millisecond();
+    let (clusters, mut hidden) = downbeat_crowd::message_clusters_for_operators(
+        admin.app.store.as_ref(),
+        &admin.app.config,
+        svc.id.as_str(),
+        now_ms - MESSAGES_WINDOW_MS,
+    )
+    .await?;
+    let mut messages: Vec<MessageRow> = clusters
+        .into_iter()
+        .take(MESSAGE_ROWS)
+        .map(|c| MessageRow {
+            hidden: hidden.remove(&c.key),
+            text: c.text,
+            key: c.key,
+            count: c.count,
+            networks: c.networks,
+        })
+        .collect();
+    // Hidden clusters nobody typed lately stay listed, to be shown again.
+    messages.extend(hidden.into_iter().map(|key| MessageRow {
+        text: key.clone(),
+        key,
+        count: 0,
+        networks: 0,
+        hidden: true,
+    }));
     let crowd_line = if crowd.explanation.is_empty() {
         format!("Crowd reports: {crowd_words}.")
     } else {
@@ -154,8 +181,50 @@ pub async fn service(
                 .take(HISTORY)
                 .map(|i| Card::of(i, svc, false))
                 .collect(),
+            messages,
         },
     ))
+}
+
+/// The window of the dashboard's message clusters.
+const MESSAGES_WINDOW_MS: i64 = 60 * 60_000;
+/// Most message clusters the dashboard lists (besides the hidden ones).
+const MESSAGE_ROWS: usize = 20;
+/// The longest key a hide button may send (keys come from messages of at most 140
+/// characters).
+const MAX_MESSAGE_KEY_CHARS: usize = 200;
+
+/// `POST /admin/s/{service}/messages`: hides a message cluster (`key`) from every public
+/// surface, or shows it again (`action=show`). Editors and admins.
+pub async fn hide_message(
+    State(admin): State<Arc<Admin>>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+    form: Fields,
+) -> Result<Response, AdminError> {
+    let s = ctx.check_post(&form, Role::Editor)?;
+    let svc = service_of(&admin, &id)?;
+    let key = form.text("key");
+    if key.trim().is_empty() || key.chars().count() > MAX_MESSAGE_KEY_CHARS {
+        return Err(AdminError::BadRequest(
+            "Which message? The form names no cluster.".into(),
+        ));
+    }
+    let hide = form.text("action") != "show";
+    let now_ms = admin.app.clock.now().as_millisecond();
+    admin
+        .app
+        .store
+        .set_message_hidden(
+            svc.id.as_str(),
+            &key,
+            hide.then_some((s.user.as_str(), now_ms)),
+        )
+        .await?;
+    // The API's cached answers and the pages follow the service's report generation.
+    admin.app.intake.generations.bump(svc.id.as_str());
+    tracing::info!(service = %svc.id, user = %s.user, hide, "message cluster hidden or shown");
+    Ok(done(format!("/admin/s/{}#messages", svc.id)))
 }
 
 fn notice(raw: Option<&str>) -> Option<&'static str> {

@@ -314,6 +314,19 @@ pub struct ServicePage {
     pub open: Vec<Card>,
     pub maintenance: Vec<Card>,
     pub history: Vec<Card>,
+    /// What listeners' screens said in the last hour, clustered, the hidden ones included.
+    pub messages: Vec<MessageRow>,
+}
+
+/// A message cluster on the dashboard, with its hide or show button.
+pub struct MessageRow {
+    /// Untrusted text: the template escapes it.
+    pub text: String,
+    /// The cluster's key, which the buttons send.
+    pub key: String,
+    pub count: u64,
+    pub networks: usize,
+    pub hidden: bool,
 }
 
 pub struct UpdateLine {

@@ -235,6 +235,41 @@ pub async fn screen_messages(
     service: &str,
     since_ms: i64,
 ) -> Result<(Vec<messages::Cluster>, u64), StoreError> {
+    let hidden = reports.hidden_messages(service).await?;
+    read_messages(
+        reports,
+        config,
+        service,
+        since_ms,
+        hidden.into_iter().collect(),
+    )
+    .await
+}
+
+/// For operators: every cluster [`screen_messages`] would show, the hidden ones included,
+/// and the keys of those hidden.
+pub async fn message_clusters_for_operators(
+    reports: &dyn ReportStore,
+    config: &Config,
+    service: &str,
+    since_ms: i64,
+) -> Result<(Vec<messages::Cluster>, BTreeSet<String>), StoreError> {
+    let hidden: BTreeSet<String> = reports
+        .hidden_messages(service)
+        .await?
+        .into_iter()
+        .collect();
+    let (clusters, _) = read_messages(reports, config, service, since_ms, BTreeSet::new()).await?;
+    Ok((clusters, hidden))
+}
+
+async fn read_messages(
+    reports: &dyn ReportStore,
+    config: &Config,
+    service: &str,
+    since_ms: i64,
+    hidden: BTreeSet<String>,
+) -> Result<(Vec<messages::Cluster>, u64), StoreError> {
     let rows = reports.report_messages(service, since_ms).await?;
     let sightings: Vec<messages::Sighting<'_>> = rows
         .iter()
@@ -247,6 +282,7 @@ pub async fn screen_messages(
     let rules = messages::Rules {
         min_networks: config.reports.message_min_networks as usize,
         blocked_words: config.reports.message_blocked_words.clone(),
+        hidden,
     };
     Ok((messages::clusters(&sightings, &rules), rows.len() as u64))
 }

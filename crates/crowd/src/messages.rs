@@ -40,6 +40,8 @@ pub struct Rules {
     /// Words that keep a text from ever being shown (case-insensitive, whole words), on top
     /// of the built-in rules. An entry of several words matches them in sequence.
     pub blocked_words: Vec<String>,
+    /// Keys ([`normalise`]) of clusters an operator hid: never returned.
+    pub hidden: std::collections::BTreeSet<String>,
 }
 
 impl Default for Rules {
@@ -47,6 +49,7 @@ impl Default for Rules {
         Rules {
             min_networks: 3,
             blocked_words: Vec::new(),
+            hidden: std::collections::BTreeSet::new(),
         }
     }
 }
@@ -514,7 +517,9 @@ pub fn clusters(sightings: &[Sighting<'_>], rules: &Rules) -> Vec<Cluster> {
     }
     let mut out: Vec<Cluster> = groups
         .into_iter()
-        .filter(|(_, acc)| acc.networks.len() >= rules.min_networks)
+        .filter(|(key, acc)| {
+            acc.networks.len() >= rules.min_networks && !rules.hidden.contains(key)
+        })
         .map(|(key, acc)| {
             let text = acc
                 .variants
@@ -672,6 +677,25 @@ mod tests {
         }
         // Without the blocked words, the same texts are fine.
         assert!(showable("damn it, nothing plays", &Rules::default()));
+    }
+
+    #[test]
+    fn a_hidden_cluster_is_never_returned_whatever_its_variant() {
+        let s: Vec<Sighting> = (0..4)
+            .flat_map(|n| {
+                [
+                    sighting("Melodia sucks!!", n, 1),
+                    sighting("Can't log in", n, 2),
+                ]
+            })
+            .collect();
+        assert_eq!(clusters(&s, &Rules::default()).len(), 2);
+        let rules = Rules {
+            hidden: [normalise("MELODIA SUCKS")].into_iter().collect(),
+            ..Rules::default()
+        };
+        let left: Vec<String> = clusters(&s, &rules).into_iter().map(|c| c.text).collect();
+        assert_eq!(left, ["Can't log in"]);
     }
 
     #[test]

@@ -100,6 +100,18 @@ pub trait ReportStore: Send + Sync + 'static {
         service: &str,
         since_ms: i64,
     ) -> Result<Vec<ReportMessage>, StoreError>;
+
+    /// The keys of the message clusters an operator hid for a service.
+    async fn hidden_messages(&self, service: &str) -> Result<Vec<String>, StoreError>;
+
+    /// Hides (`hide`) or shows again a message cluster by its key; hiding twice keeps the
+    /// first record.
+    async fn set_message_hidden(
+        &self,
+        service: &str,
+        key: &str,
+        hide: Option<(&str, i64)>,
+    ) -> Result<(), StoreError>;
 }
 
 /// The most messages [`ReportStore::report_messages`] reads at once: in a wave of reports,
@@ -150,6 +162,14 @@ pub(crate) mod sql {
          WHERE service = $1 AND received_at_ms >= $2 AND counted AND message IS NOT NULL
          ORDER BY received_at_ms DESC LIMIT $3"
     );
+    pub const HIDDEN_MESSAGES: Sql =
+        sql!("SELECT key FROM hidden_messages WHERE service = $1 ORDER BY key");
+    pub const HIDE_MESSAGE: Sql = sql!(
+        "INSERT INTO hidden_messages (service, key, hidden_by, hidden_at_ms)
+         VALUES ($1, $2, $3, $4) ON CONFLICT (service, key) DO NOTHING"
+    );
+    pub const SHOW_MESSAGE: Sql =
+        sql!("DELETE FROM hidden_messages WHERE service = $1 AND key = $2");
     pub const NETWORK_MINUTES: Sql = sql!(
         "SELECT (received_at_ms / 60000) * 60000 AS m, network_hash, problem,
                 platform, country, COUNT(*)

@@ -6,5 +6,6 @@ mod escaping;
 mod forms;
 mod helpers;
 mod login;
+mod messages;
 mod notifications;
 mod roles;

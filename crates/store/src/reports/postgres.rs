@@ -290,6 +290,26 @@ impl ReportStore for PgStore {
         .await
     }
 
+    async fn hidden_messages(&self, service: &str) -> Result<Vec<String>, StoreError> {
+        let client = self.client().await?;
+        let rows: Vec<One<String>> = query(&client, &HIDDEN_MESSAGES, &[&service]).await?;
+        Ok(rows.into_iter().map(|r| r.0).collect())
+    }
+
+    async fn set_message_hidden(
+        &self,
+        service: &str,
+        key: &str,
+        hide: Option<(&str, i64)>,
+    ) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        match hide {
+            Some((by, at)) => execute(&client, &HIDE_MESSAGE, &[&service, &key, &by, &at]).await?,
+            None => execute(&client, &SHOW_MESSAGE, &[&service, &key]).await?,
+        };
+        Ok(())
+    }
+
     async fn network_minutes(
         &self,
         service: &str,

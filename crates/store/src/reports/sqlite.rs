@@ -209,6 +209,32 @@ impl ReportStore for SqliteStore {
         .await
     }
 
+    async fn hidden_messages(&self, service: &str) -> Result<Vec<String>, StoreError> {
+        let service = service.to_owned();
+        let rows: Vec<One<String>> = self
+            .read(move |c| query(c, &HIDDEN_MESSAGES, &[&service]))
+            .await?;
+        Ok(rows.into_iter().map(|r| r.0).collect())
+    }
+
+    async fn set_message_hidden(
+        &self,
+        service: &str,
+        key: &str,
+        hide: Option<(&str, i64)>,
+    ) -> Result<(), StoreError> {
+        let (service, key) = (service.to_owned(), key.to_owned());
+        let hide = hide.map(|(by, at)| (by.to_owned(), at));
+        self.write(move |c| {
+            match &hide {
+                Some((by, at)) => execute(c, &HIDE_MESSAGE, &[&service, &key, by, at])?,
+                None => execute(c, &SHOW_MESSAGE, &[&service, &key])?,
+            };
+            Ok(())
+        })
+        .await
+    }
+
     async fn network_minutes(
         &self,
         service: &str,

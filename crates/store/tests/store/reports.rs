@@ -458,3 +458,35 @@ async fn counted_reports_messages_come_back_newest_first() {
     })
     .await;
 }
+
+/// Hidden message clusters are kept per service by key; hiding twice keeps the first record,
+/// showing again forgets it.
+#[tokio::test]
+async fn hidden_message_keys_are_kept_per_service() {
+    each_backend(|s, name| async move {
+        s.set_message_hidden("melodia", "melodia sucks", Some(("ed", T0)))
+            .await
+            .unwrap();
+        s.set_message_hidden("melodia", "melodia sucks", Some(("ann", T0 + 1)))
+            .await
+            .unwrap();
+        s.set_message_hidden("melodia", "a rumour", Some(("ed", T0)))
+            .await
+            .unwrap();
+        assert_eq!(
+            s.hidden_messages("melodia").await.unwrap(),
+            ["a rumour", "melodia sucks"],
+            "{name}"
+        );
+        assert!(s.hidden_messages("other").await.unwrap().is_empty());
+        s.set_message_hidden("melodia", "a rumour", None)
+            .await
+            .unwrap();
+        assert_eq!(
+            s.hidden_messages("melodia").await.unwrap(),
+            ["melodia sucks"],
+            "{name}"
+        );
+    })
+    .await;
+}

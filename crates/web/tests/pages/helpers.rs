@@ -190,7 +190,15 @@ pub fn outage(i: u32) -> Value {
     let problem = if i % 10 < 7 { "login" } else { "playback" };
     let platform = ["ios", "android", "desktop", "web"][(i % 4) as usize];
     let country = ["GB", "US", "DE", "JP"][(i % 4) as usize];
-    json!({"problem": problem, "platform": platform, "country": country})
+    // Half of them say what their screen shows, so the pages' checks (html-validate,
+    // axe-core) see the messages too.
+    match i % 4 {
+        0 => json!({"problem": problem, "platform": platform, "country": country,
+            "message": "Something went wrong"}),
+        1 => json!({"problem": problem, "platform": platform, "country": country,
+            "message": "Can't log in <again>"}),
+        _ => json!({"problem": problem, "platform": platform, "country": country}),
+    }
 }
 
 pub fn normal(i: u32) -> Value {
