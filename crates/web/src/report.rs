@@ -61,9 +61,15 @@ pub async fn submit(
         let e = ApiError::TooLarge { limit };
         return form_error(&web, i, form, &e);
     };
-    let Ok(pairs) = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes) else {
-        let e = ApiError::BadRequest("The form could not be read; please try again.".into());
-        return form_error(&web, i, form, &e);
+    let pairs = match form_pairs(&bytes) {
+        Ok(pairs) => pairs,
+        Err(field) => {
+            let e = ApiError::InvalidField {
+                field,
+                message: "is not valid UTF-8 text".into(),
+            };
+            return form_error(&web, i, form, &e);
+        }
     };
     // Keep what the visitor chose, to show it again if something is wrong; resolve "auto".
     let mut fields: Vec<(&str, String)> = Vec::with_capacity(4);
@@ -246,6 +252,37 @@ fn token_refused(e: FormTokenError) -> ApiError {
 }
 
 /// The form again, with what went wrong, under the API's status for that error.
+/// The form's fields, names and values decoded strictly: a value that is not UTF-8 once
+/// decoded is refused naming its field (a lossy decoding would store replacement
+/// characters the listener never typed).
+fn form_pairs(bytes: &[u8]) -> Result<Vec<(String, String)>, &'static str> {
+    let decode = |raw: &[u8]| {
+        let plus: Vec<u8> = raw
+            .iter()
+            .map(|&b| if b == b'+' { b' ' } else { b })
+            .collect();
+        String::from_utf8(percent_encoding::percent_decode(&plus).collect()).ok()
+    };
+    let mut out = Vec::new();
+    for pair in bytes.split(|&b| b == b'&').filter(|p| !p.is_empty()) {
+        let (k, v) = match pair.iter().position(|&b| b == b'=') {
+            Some(at) => (&pair[..at], &pair[at + 1..]),
+            None => (pair, &[][..]),
+        };
+        let k = decode(k).ok_or("form")?;
+        let field = match k.as_str() {
+            "problem" => "problem",
+            "platform" => "platform",
+            "country" => "country",
+            "city" => "city",
+            "message" => "message",
+            _ => "form",
+        };
+        out.push((k, decode(v).ok_or(field)?));
+    }
+    Ok(out)
+}
+
 fn form_error(web: &Web, i: usize, mut form: FormView, e: &ApiError) -> Response<Body> {
     let service = &web.app.config.services[i];
     form.error = Some(match e {

@@ -174,6 +174,36 @@ async fn bad_forms_come_back_with_the_error() {
     );
     assert!(html.contains("value=\"Lyon\""));
 
+    // What the error says: too long, or bytes that are not UTF-8 (never stored as
+    // replacement characters), each named.
+    let long = "é".repeat(141);
+    let r = app
+        .post_form(
+            "melodia",
+            &[("problem", "login"), ("message", &long)],
+            &[("x-forwarded-for", "10.6.1.1")],
+        )
+        .await;
+    assert_eq!(r.status(), 422);
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("message: must be at most 140 characters")
+    );
+    let r = app
+        .client
+        .post(app.url("/s/melodia/report"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("x-forwarded-for", "10.6.2.1")
+        .body("problem=login&message=Something+went+wrong%FF%FE")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("message: is not valid UTF-8 text"), "{html}");
+
     let big = "x".repeat(20_000);
     let r = app
         .post_form(
