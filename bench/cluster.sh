@@ -4,7 +4,9 @@
 # nodes on one PostgreSQL, in the same run, each on a fresh database —
 #   - CPU per probe: 300 HTTP monitors every 5 s (60 probes/s; MONITORS=n for n of them)
 #     against a local nginx;
-#   - CPU per report: wrk posting reports from new client addresses, spread over the nodes;
+#   - CPU per report: wrk posting reports from new client addresses, spread over the nodes
+#     (48 connections in all; CONNS=n for n, e.g. CONNS=16 gives one node the load each of
+#     three nodes gets by default);
 #   - failover: SIGKILL one of three probing nodes; the time until another node probes
 #     the first (and the last) of its monitors, and the rounds lost.
 # CPU is user+system time of every downbeat process and of the PostgreSQL server (its
@@ -124,7 +126,7 @@ per() {
 report_phase() { # NODES DB
   start_nodes "$1" "$2" "$tmp/reports.toml"
   sleep 5
-  local c0 c1 d0 d1 g0 g1 n conns=$((48 / $1)) w=()
+  local c0 c1 d0 d1 g0 g1 n conns=$((${CONNS:-48} / $1)) w=()
   read -r c0 d0 g0 < <(cpu "${node_pids[@]}")
   local k=0
   for port in "${ports[@]}"; do
