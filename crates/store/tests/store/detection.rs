@@ -126,7 +126,8 @@ async fn detector_states_of_series_that_lost_their_slot_are_deleted() {
     .await;
 }
 
-fn ev(at_ms: i64, verdict: Verdict) -> VerdictEvent {
+/// A stored verdict change of Melodia's overall series (shared with the other modules).
+pub(super) fn ev(at_ms: i64, verdict: Verdict) -> VerdictEvent {
     VerdictEvent {
         id: 0,
         service: "melodia".into(),

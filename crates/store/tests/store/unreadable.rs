@@ -61,24 +61,9 @@ async fn fill(s: &std::sync::Arc<dyn Store>) -> i64 {
     })
     .await
     .unwrap();
-    s.insert_verdict_event(
-        VerdictEvent {
-            id: 0,
-            service: "melodia".into(),
-            series: "all".into(),
-            at_ms: T0,
-            verdict: Verdict::Problems,
-            previous: Verdict::NoProblems,
-            score: 0.9,
-            observed: 140.0,
-            expected: 10.0,
-            explanation: "reports 14× the usual".into(),
-            evidence: serde_json::json!({}),
-        },
-        None,
-    )
-    .await
-    .unwrap();
+    s.insert_verdict_event(super::detection::ev(T0, Verdict::Problems), None)
+        .await
+        .unwrap();
     let event = NotifyEventRow {
         id: "incident-1-update-1".into(),
         kind: OutboxKind::Event(EventKind::IncidentCreated),
