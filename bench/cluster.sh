@@ -20,8 +20,8 @@ secs=${1:-40}; pairs=${2:-2}
 for p in nginx wrk; do command -v $p >/dev/null || [ -x /usr/sbin/$p ] || {
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $p >/dev/null; }; done
 PATH=$PATH:/usr/sbin
-cargo build --release --bin downbeat -q
-bin=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/release/downbeat
+source bench/lib.sh
+bin=$(release_bin)
 tmp=$(mktemp -d); chmod 755 "$tmp"
 pids=()
 source .ci/postgres.sh
@@ -34,21 +34,13 @@ cleanup() {
 }
 trap cleanup EXIT
 pg_start >/dev/null
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_http() { for _ in $(seq 300); do curl -fsS -o /dev/null "$1" 2>/dev/null && return 0; sleep 0.1; done; return 1; }
 psql_() { psql -qtAX "$DOWNBEAT_TEST_POSTGRES_URL" -c "$1"; }
 psql_db() { psql -qtAX "${DOWNBEAT_TEST_POSTGRES_URL%/*}/$1" -c "$2"; }
 
 # The probes' target: nginx serving a two-byte file, one worker.
-mkdir -p "$tmp/www" "$tmp/nginx"; echo ok >"$tmp/www/index.html"; chmod 755 "$tmp/www"; chmod 644 "$tmp/www/index.html"
+mkdir -p "$tmp/www"; echo ok >"$tmp/www/index.html"; chmod 755 "$tmp/www"; chmod 644 "$tmp/www/index.html"
 np=$(free_port)
-cat >"$tmp/nginx/nginx.conf" <<CONF
-worker_processes 1; pid $tmp/nginx/nginx.pid; error_log $tmp/nginx/error.log; daemon off;
-events { worker_connections 4096; }
-http { access_log off; server { listen 127.0.0.1:$np; root $tmp/www; } }
-CONF
-nginx -c "$tmp/nginx/nginx.conf" -p "$tmp/nginx" & pids+=($!)
-wait_http "http://127.0.0.1:$np/" || { cat "$tmp/nginx/error.log"; exit 1; }
+static_nginx "$tmp" "$np" 1
 
 # CPU seconds (user+system) of the given pids and of the PostgreSQL server with every
 # backend it has started (the postmaster's own, its live children's, and its reaped ones').

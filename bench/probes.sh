@@ -19,27 +19,19 @@ command -v prometheus-blackbox-exporter >/dev/null || need+=(prometheus-blackbox
 if ((${#need[@]})); then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
-cargo build --release --bin downbeat -q
-bin=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/release/downbeat
+source bench/lib.sh
+bin=$(release_bin)
 measure="python3 bench/probe_measure.py"
 tmp=$(mktemp -d)
 chmod 755 "$tmp"   # nginx's workers run as www-data when started as root
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; rm -rf "$tmp"; }
 trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_http() { for _ in $(seq 200); do curl -fsS -o /dev/null "$1" 2>/dev/null && return 0; sleep 0.1; done; return 1; }
 
 # The target: nginx serving a two-byte file, one worker.
-mkdir -p "$tmp/www" "$tmp/nginx"; echo ok >"$tmp/www/index.html"; chmod 755 "$tmp/www"; chmod 644 "$tmp/www/index.html"
+mkdir -p "$tmp/www"; echo ok >"$tmp/www/index.html"; chmod 755 "$tmp/www"; chmod 644 "$tmp/www/index.html"
 np=$(free_port)
-cat >"$tmp/nginx/nginx.conf" <<CONF
-worker_processes 1; pid $tmp/nginx/nginx.pid; error_log $tmp/nginx/error.log; daemon off;
-events { worker_connections 4096; }
-http { access_log off; server { listen 127.0.0.1:$np; root $tmp/www; } }
-CONF
-nginx -c "$tmp/nginx/nginx.conf" -p "$tmp/nginx" & pids+=($!)
-wait_http "http://127.0.0.1:$np/" || { cat "$tmp/nginx/error.log"; exit 1; }
+static_nginx "$tmp" "$np" 1
 
 # (a) blackbox_exporter at 100 probes/s.
 bp=$(free_port)

@@ -12,14 +12,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 minutes=${1:-30}
-cargo build --release -p downbeat -q
-bin=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/release/downbeat
+source bench/lib.sh
+bin=$(release_bin)
 tmp=$(mktemp -d)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; rm -rf "$tmp"; }
 trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_http() { for _ in $(seq 200); do curl -fsS -o /dev/null "$1" 2>/dev/null && return 0; sleep 0.1; done; return 1; }
 
 tp=$(free_port); hp=$(free_port); port=$(free_port)
 python3 bench/soak_targets.py "$tp" "$hp" & pids+=($!)

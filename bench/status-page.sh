@@ -13,14 +13,12 @@ command -v nginx >/dev/null || need+=(nginx)
 if ((${#need[@]})); then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
-cargo build --release --bin downbeat -q
-bin=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/release/downbeat
+source bench/lib.sh
+bin=$(release_bin)
 tmp=$(mktemp -d)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; rm -rf "$tmp"; }
 trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_http() { for _ in $(seq 100); do curl -fsS -o /dev/null "$1" 2>/dev/null && return 0; sleep 0.1; done; return 1; }
 
 cat >"$tmp/bench.toml" <<'TOML'
 [server]
@@ -60,22 +58,12 @@ print(f"posted {len(codes)} reports: {codes.count(202)} accepted")
 PY
 sleep 3   # the pages refresh within about a second of new data
 
-mkdir -p "$tmp/www" "$tmp/nginx"
+mkdir -p "$tmp/www"
 chmod 755 "$tmp" "$tmp/www"   # nginx's workers run as www-data when started as root
 curl -fsS "$base/s/melodia" -o "$tmp/www/index.html"
 chmod 644 "$tmp/www/index.html"
 nport=$(free_port)
-cat >"$tmp/nginx/nginx.conf" <<CONF
-worker_processes auto;
-pid $tmp/nginx/nginx.pid;
-error_log $tmp/nginx/error.log;
-daemon off;
-events { worker_connections 1024; }
-http { access_log off; server { listen 127.0.0.1:$nport; root $tmp/www; location / { index index.html; } } }
-CONF
-nginx -c "$tmp/nginx/nginx.conf" -p "$tmp/nginx" &
-pids+=($!)
-wait_http "http://127.0.0.1:$nport/" || { cat "$tmp/nginx/error.log"; exit 1; }
+static_nginx "$tmp" "$nport" auto
 echo "page: $(wc -c <"$tmp/www/index.html") bytes identity; gzip $(curl -fsS -H 'Accept-Encoding: gzip' "$base/s/melodia" | wc -c), br $(curl -fsS -H 'Accept-Encoding: br' "$base/s/melodia" | wc -c)"
 
 wrk -t1 -c"$conns" -d2s "$base/s/melodia" >/dev/null
