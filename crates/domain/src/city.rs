@@ -6,6 +6,7 @@
 //! networks (`reports.city_min_networks`, 3 by default) typed it ([`PublicCities`]).
 
 use crate::CountryCode;
+use crate::screen_text::FreeText;
 use serde::Serialize;
 use std::fmt;
 
@@ -31,15 +32,11 @@ pub struct City(String);
 impl City {
     /// Parses a city; an empty or all-blank input means "not given" and yields `Ok(None)`.
     pub fn parse(s: &str) -> Result<Option<Self>, CityError> {
-        let n = s.chars().count();
-        if n > MAX_CITY_CHARS {
-            return Err(CityError::TooLong(n));
+        match crate::screen_text::free_text(s, MAX_CITY_CHARS) {
+            Ok(t) => Ok(t.map(|t| City(t.to_owned()))),
+            Err(FreeText::TooLong(n)) => Err(CityError::TooLong(n)),
+            Err(FreeText::ControlChar) => Err(CityError::ControlChar),
         }
-        if s.chars().any(char::is_control) {
-            return Err(CityError::ControlChar);
-        }
-        let t = s.trim();
-        Ok((!t.is_empty()).then(|| City(t.to_owned())))
     }
 
     /// Parses a city that must be given: empty or blank input is [`CityError::Empty`].

@@ -16,6 +16,28 @@ pub enum ScreenTextError {
     ControlChar,
 }
 
+/// Why a listener's free text (a message, a city) is refused; each type names it in its
+/// own error.
+#[derive(Debug)]
+pub(crate) enum FreeText {
+    TooLong(usize),
+    ControlChar,
+}
+
+/// A listener's free text, trimmed: `None` when blank; refused when longer than `max`
+/// characters or holding control characters.
+pub(crate) fn free_text(s: &str, max: usize) -> Result<Option<&str>, FreeText> {
+    let n = s.chars().count();
+    if n > max {
+        return Err(FreeText::TooLong(n));
+    }
+    if s.chars().any(char::is_control) {
+        return Err(FreeText::ControlChar);
+    }
+    let t = s.trim();
+    Ok((!t.is_empty()).then_some(t))
+}
+
 /// A trimmed, non-empty message of at most [`MAX_SCREEN_TEXT_CHARS`] characters, without
 /// control characters. Still untrusted text: pages must escape it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
@@ -25,15 +47,11 @@ pub struct ScreenText(String);
 impl ScreenText {
     /// Parses a message; an empty or all-blank input means "not given" and yields `Ok(None)`.
     pub fn parse(s: &str) -> Result<Option<Self>, ScreenTextError> {
-        let n = s.chars().count();
-        if n > MAX_SCREEN_TEXT_CHARS {
-            return Err(ScreenTextError::TooLong(n));
+        match free_text(s, MAX_SCREEN_TEXT_CHARS) {
+            Ok(t) => Ok(t.map(|t| ScreenText(t.to_owned()))),
+            Err(FreeText::TooLong(n)) => Err(ScreenTextError::TooLong(n)),
+            Err(FreeText::ControlChar) => Err(ScreenTextError::ControlChar),
         }
-        if s.chars().any(char::is_control) {
-            return Err(ScreenTextError::ControlChar);
-        }
-        let t = s.trim();
-        Ok((!t.is_empty()).then(|| ScreenText(t.to_owned())))
     }
 
     pub fn as_str(&self) -> &str {
