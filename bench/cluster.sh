@@ -4,9 +4,13 @@
 # nodes on one PostgreSQL, in the same run, each on a fresh database —
 #   - CPU per probe: 300 HTTP monitors every 5 s (60 probes/s; MONITORS=n for n of them)
 #     against a local nginx;
-#   - CPU per report: wrk posting reports from new client addresses, spread over the nodes
-#     (48 connections in all; CONNS=n for n, e.g. CONNS=16 gives one node the load each of
-#     three nodes gets by default);
+#   - CPU per report: wrk posting reports from new client addresses, 16 connections per
+#     node (CONNS=n for n), against one node twice: with the three nodes' load in all (48
+#     connections) and with the load each of them gets (16). wrk waits for each answer, so a
+#     node's group commit can batch at most its connections' reports: one node under 48
+#     connections batches three times as many reports per commit as each of three nodes
+#     under 16, a difference of load rather than of coordination, which the second
+#     comparison leaves out;
 #   - failover: SIGKILL one of three probing nodes; the time until another node probes
 #     the first (and the last) of its monitors, and the rounds lost.
 # CPU is user+system time of every downbeat process and of the PostgreSQL server (its
@@ -114,17 +118,17 @@ per() {
   python3 -c "import sys; a=list(map(float,sys.argv[1:7])); n=int(sys.argv[7]); print(f'{(a[1]-a[0])/n*1e6:.0f} {n} {(a[3]-a[2])/n*1e6:.0f} {(a[5]-a[4])/n*1e6:.0f}')" "$@"
 }
 
-# One report phase: CPU per counted report, wrk spread evenly over the nodes.
-report_phase() { # NODES DB
+# One report phase: CPU per counted report, CONNS connections of wrk to each node.
+report_phase() { # NODES DB CONNS [PAUSE ms before each request]
   start_nodes "$1" "$2" "$tmp/reports.toml"
   sleep 5
-  local c0 c1 d0 d1 g0 g1 n conns=$((${CONNS:-48} / $1)) w=()
+  local c0 c1 d0 d1 g0 g1 n conns=$3 w=()
   read -r c0 d0 g0 < <(cpu "${node_pids[@]}")
   local k=0
   for port in "${ports[@]}"; do
     # Each wrk its own clients (a client reaching two nodes counts once, as it should).
     wrk -t1 -c"$conns" -d"${secs}s" -s bench/ingest.lua "http://127.0.0.1:$port/api/v1/services/melodia/reports" \
-      -- $((k * 4000000)) >"$tmp/wrk-$port.txt" & w+=($!)
+      -- $((k * 4000000)) "${4:-0}" >"$tmp/wrk-$port.txt" & w+=($!)
     k=$((k + 1))
   done
   wait "${w[@]}"
@@ -135,12 +139,21 @@ report_phase() { # NODES DB
   per "$c0" "$c1" "$d0" "$d1" "$g0" "$g1" "$n"
 }
 
-echo "pair  probes: µs CPU/probe 1 node, 3 nodes, ratio  |  reports: µs CPU/report 1 node, 3 nodes, ratio"
+# The three report phases of a pair, and their line: µs of CPU per report (downbeat +
+# PostgreSQL, reports counted).
+reports_phases() {
+  local c=${CONNS:-16} r1 m1 rd1 rg1 s1 ms1 sd1 sg1 r3 m3 rd3 rg3
+  report_phase 1 "r1_$pair" $((3 * c)) >"$tmp/out"; stop_nodes; read -r r1 m1 rd1 rg1 <"$tmp/out"
+  report_phase 1 "s1_$pair" "$c" >"$tmp/out"; stop_nodes; read -r s1 ms1 sd1 sg1 <"$tmp/out"
+  report_phase 3 "r3_$pair" "$c" >"$tmp/out"; stop_nodes; read -r r3 m3 rd3 rg3 <"$tmp/out"
+  echo "$pair  reports: µs CPU/report 1 node under $((3 * c)) connections $r1 ($rd1+$rg1, $m1), under $c $s1 ($sd1+$sg1, $ms1); 3 nodes under $c each $r3 ($rd3+$rg3, $m3): $(python3 -c "print(f'{$r3/$r1:.2f}x same load in all, {$r3/$s1:.2f}x same load per node')")"
+}
+
+echo "CPU per item: total (downbeat + PostgreSQL, count)"
 for pair in $(seq "$pairs"); do
   # Phases run in this shell (not a subshell): they set the node pids that stop_nodes uses.
   if [ "${ONLY:-}" = reports ]; then
-    report_phase 1 "r1_$pair" >"$tmp/out"; stop_nodes; cat "$tmp/out"
-    report_phase 3 "r3_$pair" >"$tmp/out"; stop_nodes; cat "$tmp/out"
+    reports_phases
     continue
   fi
   probe_phase 1 "p1_$pair" >"$tmp/out"; stop_nodes; read -r p1 n1 pd1 pg1 <"$tmp/out"
@@ -167,11 +180,8 @@ for pair in $(seq "$pairs"); do
       FROM around WHERE after - before > 7500" >"$tmp/failover.txt"
   fi
   stop_nodes
-  report_phase 1 "r1_$pair" >"$tmp/out"; stop_nodes; read -r r1 m1 rd1 rg1 <"$tmp/out"
-  report_phase 3 "r3_$pair" >"$tmp/out"; stop_nodes; read -r r3 m3 rd3 rg3 <"$tmp/out"
-  echo "      (downbeat + PostgreSQL µs: probes $pd1+$pg1 vs $pd3+$pg3; reports $rd1+$rg1 vs $rd3+$rg3)"
-  python3 -c "import sys; p1,p3,r1,r3=map(float,sys.argv[1:5]); print(f'{sys.argv[5]:>4}  {p1:6.0f} {p3:6.0f}  {p3/p1:5.2f}x ({sys.argv[6]}, {sys.argv[7]} probes)  |  {r1:6.0f} {r3:6.0f}  {r3/r1:5.2f}x ({sys.argv[8]}, {sys.argv[9]} reports)')" \
-    "$p1" "$p3" "$r1" "$r3" "$pair" "$n1" "$n3" "$m1" "$m3"
+  echo "$pair  probes: µs CPU/probe 1 node $p1 ($pd1+$pg1, $n1 probes), 3 nodes $p3 ($pd3+$pg3, $n3 probes): $(python3 -c "print(f'{$p3/$p1:.2f}x')")"
+  reports_phases
 done
 [ -f "$tmp/failover.txt" ] || exit 0
 IFS='|' read -r orphans first last lost <"$tmp/failover.txt"

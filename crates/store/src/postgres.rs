@@ -18,6 +18,7 @@ use deadpool_postgres::GenericClient;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime, Timeouts};
 use tokio_postgres::types::ToSql;
 
+mod announce;
 mod changes;
 mod connect;
 pub use changes::{Change, ChangeFeed};
@@ -31,6 +32,11 @@ pub struct PgStore {
     pool: Pool,
     /// How the change feed makes its own connection.
     feed: std::sync::Arc<changes::FeedSettings>,
+    /// This node's stripe of the report roll-up ([`crate::reports::STRIPES`]): its place
+    /// among the live nodes, kept by the change feed; 0 without one.
+    stripe: std::sync::Arc<std::sync::atomic::AtomicI64>,
+    /// What this node wrote, said to the other nodes a few times a second.
+    announcer: std::sync::Arc<announce::Announcer>,
 }
 
 impl PgStore {
@@ -72,9 +78,25 @@ impl PgStore {
             })
             .build()
             .map_err(|e| StoreError::Config(format!("PostgreSQL pool: {e}")))?;
-        let store = PgStore { pool, feed };
+        let store = PgStore {
+            announcer: announce::start(pool.clone()),
+            pool,
+            feed,
+            stripe: Default::default(),
+        };
         store.migrate(list).await?;
         Ok(store)
+    }
+
+    /// This node's stripe of the report roll-up.
+    pub(crate) fn stripe(&self) -> i64 {
+        self.stripe.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Notes that what `payloads` describe (`reports <service>`, `monitor <id>`) is
+    /// committed, for the other nodes to hear within [`announce::EVERY`].
+    pub(crate) fn announce(&self, payloads: impl IntoIterator<Item = String>) {
+        self.announcer.changed(payloads);
     }
 
     pub(crate) async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
@@ -252,7 +274,11 @@ impl Store for PgStore {
     }
 
     fn changes(&self, node: &str) -> Option<ChangeFeed> {
-        Some(changes::start(self.feed.clone(), node.to_owned()))
+        Some(changes::start(
+            self.feed.clone(),
+            node.to_owned(),
+            self.stripe.clone(),
+        ))
     }
 
     async fn prune(&self, cut: PruneCutoffs) -> Result<PruneOutcome, StoreError> {

@@ -150,8 +150,11 @@ pub(crate) mod sql {
         "SELECT problem, platform, country, CAST(SUM(count) AS BIGINT) FROM report_minutes
          WHERE service = $1 AND minute_ms >= $2 GROUP BY problem, platform, country"
     );
+    // A row's minute is `minute_ms` less its stripe (see [`STRIPES`](super::STRIPES)); the
+    // bounds are whole minutes ([`minute_bounds`](super::minute_bounds)).
     pub const REPORT_COUNTS: Sql = sql!(
-        "SELECT (minute_ms / $4) * $4 AS b, CAST(SUM(count) AS BIGINT) FROM report_minutes
+        "SELECT ((minute_ms - minute_ms % 60000) / $4) * $4 AS b, CAST(SUM(count) AS BIGINT)
+         FROM report_minutes
          WHERE service = $1 AND minute_ms >= $2 AND minute_ms < $3 GROUP BY b ORDER BY b"
     );
     pub const INSERT_SALT: Sql =
@@ -369,6 +372,25 @@ impl FromRow for BucketCount {
 }
 
 pub const MINUTE_MS: i64 = 60_000;
+
+/// How many rows one minute's roll-up key may be split into. On PostgreSQL each node adds
+/// its counts to its own stripe of the row, stored at `minute_ms + stripe` (0 to 15 ms into
+/// the minute), so nodes counting the same service at the same moment do not queue on one
+/// row's lock (each would wait for the other's commit, fsync included). Readers sum a
+/// minute's stripes: whole-minute bounds (see [`minute_bounds`]) and `minute_ms - minute_ms
+/// % 60000` give every stripe its minute. The schema is unchanged, so a node of an earlier
+/// release, which writes stripe 0 and sums whatever rows a range holds, keeps working beside.
+pub const STRIPES: i64 = 16;
+
+/// `since..until` as whole minutes: a minute's row (any stripe) is in the range exactly when
+/// its minute is, as it was when every row sat on the minute itself.
+pub fn minute_bounds(since_ms: i64, until_ms: i64) -> (i64, i64) {
+    let up = |t: i64| {
+        (t.div_euclid(MINUTE_MS) + i64::from(t.rem_euclid(MINUTE_MS) != 0))
+            .saturating_mul(MINUTE_MS)
+    };
+    (up(since_ms), up(until_ms))
+}
 
 /// The key of a minute roll-up row.
 pub type RollupKey<'a> = (&'a str, i64, &'a str, &'a str, &'a str);

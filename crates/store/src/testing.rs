@@ -129,19 +129,23 @@ pub async fn execute_raw(target: &StoreTarget, sql: &str) {
         StoreTarget::Sqlite(path) => rusqlite::Connection::open(path)
             .and_then(|c| c.execute_batch(sql))
             .unwrap_or_else(|e| panic!("raw SQL on SQLite: {e}")),
-        StoreTarget::Postgres(url) => {
-            let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
-                .await
-                .unwrap_or_else(|e| panic!("cannot reach test PostgreSQL: {e}"));
-            let task = tokio::spawn(conn);
-            client
-                .batch_execute(sql)
-                .await
-                .unwrap_or_else(|e| panic!("raw SQL on PostgreSQL: {e}"));
-            drop(client);
-            let _ = task.await;
-        }
+        StoreTarget::Postgres(url) => raw_postgres(url)
+            .await
+            .batch_execute(sql)
+            .await
+            .unwrap_or_else(|e| panic!("raw SQL on PostgreSQL: {e}")),
     }
+}
+
+/// A connection of its own to the test database at `url`, as another program (or a node of
+/// an earlier release) would open it: none of the store's connection settings. It closes
+/// when dropped.
+pub async fn raw_postgres(url: &str) -> tokio_postgres::Client {
+    let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .unwrap_or_else(|e| panic!("cannot reach test PostgreSQL: {e}"));
+    tokio::spawn(conn);
+    client
 }
 
 /// A PostgreSQL server of a test's own: a fresh cluster on a free loopback port, for tests

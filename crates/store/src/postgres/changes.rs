@@ -19,6 +19,7 @@ use super::connect::{Connector, PgConnection, chain};
 use crate::StoreError;
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
@@ -62,14 +63,40 @@ pub(crate) struct FeedSettings {
     pub connector: Connector,
 }
 
-/// Starts the feed of node `node` (a name unique to this process).
-pub(crate) fn start(settings: Arc<FeedSettings>, node: String) -> ChangeFeed {
+/// Starts the feed of node `node` (a name unique to this process). `stripe` follows the
+/// node's place among the live nodes (in the order of their names), which gives each live
+/// node its own stripe of the report roll-up ([`crate::reports::STRIPES`]).
+pub(crate) fn start(
+    settings: Arc<FeedSettings>,
+    node: String,
+    stripe: Arc<AtomicI64>,
+) -> ChangeFeed {
     let (tx, changes) = mpsc::channel(BACKLOG);
     let (live, live_nodes) = watch::channel(1);
+    let live = Live {
+        count: live,
+        stripe,
+    };
     tokio::spawn(run(settings, node, tx, live));
     ChangeFeed {
         changes,
         live_nodes,
+    }
+}
+
+/// What the feed keeps up to date about the live nodes.
+struct Live {
+    count: watch::Sender<usize>,
+    stripe: Arc<AtomicI64>,
+}
+
+impl Live {
+    /// Forgets nodes gone quiet, then sets the count and this node's stripe.
+    fn update(&self, nodes: &mut Nodes) {
+        let now = Instant::now();
+        self.count.send_if_modified(|n| nodes.update(n, now));
+        let stripe = nodes.place() as i64 % crate::reports::STRIPES;
+        self.stripe.store(stripe, Ordering::Relaxed);
     }
 }
 
@@ -86,12 +113,7 @@ impl From<tokio_postgres::Error> for Ended {
     }
 }
 
-async fn run(
-    settings: Arc<FeedSettings>,
-    node: String,
-    tx: mpsc::Sender<Change>,
-    live: watch::Sender<usize>,
-) {
+async fn run(settings: Arc<FeedSettings>, node: String, tx: mpsc::Sender<Change>, live: Live) {
     let mut nodes = Nodes::new(node.clone());
     let mut lost = false;
     loop {
@@ -116,7 +138,7 @@ async fn session(
     settings: &FeedSettings,
     node: &str,
     tx: &mpsc::Sender<Change>,
-    live: &watch::Sender<usize>,
+    live: &Live,
     nodes: &mut Nodes,
     lost: &mut bool,
 ) -> Ended {
@@ -165,7 +187,7 @@ async fn session(
                                 return e.into();
                             }
                         }
-                        live.send_if_modified(|n| nodes.update(n, Instant::now()));
+                        live.update(nodes);
                     }
                     Some(Heard::Change(change)) => {
                         if tx.try_send(change).is_err() {
@@ -179,7 +201,7 @@ async fn session(
                 if let Err(e) = hello().await {
                     return e.into();
                 }
-                live.send_if_modified(|n| nodes.update(n, Instant::now()));
+                live.update(nodes);
             }
             () = tx.closed() => return Ended::Closed,
         }
@@ -274,6 +296,11 @@ impl Nodes {
         *live = n;
         changed
     }
+
+    /// How many live nodes have a name before this node's.
+    fn place(&self) -> usize {
+        self.seen.keys().filter(|id| **id < self.me).count()
+    }
 }
 
 #[cfg(test)]
@@ -309,10 +336,15 @@ mod tests {
         assert!(!nodes.heard("other", t0 + HEARTBEAT), "known");
         assert!(nodes.update(&mut live, t0 + HEARTBEAT));
         assert_eq!(live, 2);
+        assert_eq!(nodes.place(), 0, "\"me\" comes before \"other\"");
         assert!(!nodes.update(&mut live, t0 + HEARTBEAT * 2));
         let later = t0 + HEARTBEAT + NODE_TIMEOUT;
         assert!(nodes.update(&mut live, later));
         assert_eq!(live, 1, "silent for the timeout: gone");
+        assert_eq!(nodes.place(), 0, "alone: first");
         assert!(nodes.heard("other", later), "back: new again");
+        nodes.heard("aardvark", later);
+        nodes.update(&mut live, later);
+        assert_eq!((live, nodes.place()), (3, 1), "after \"aardvark\"");
     }
 }

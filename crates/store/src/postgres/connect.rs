@@ -139,6 +139,12 @@ pub(crate) fn settings(url: &str, timeouts: PgTimeouts) -> Result<(Config, Conne
         .map_err(|e| StoreError::Config(format!("bad PostgreSQL URL: {}", chain(&e))))?;
     // TLS is negotiated here, before tokio-postgres sees the stream.
     config.ssl_mode(SslMode::Disable);
+    // This node announces its own writes (see `announce`), so the triggers need not.
+    let options = match config.get_options() {
+        Some(given) => format!("{given} {}", super::announce::SETTING),
+        None => super::announce::SETTING.to_owned(),
+    };
+    config.options(&options);
     if mode == Mode::Require && root.is_some() {
         mode = Mode::VerifyCa; // libpq: a root certificate makes `require` verify the chain
     }

@@ -5,6 +5,15 @@ use super::*;
 use crate::postgres::{PgStore, cached, execute, query};
 use crate::sql::Word;
 
+impl PgStore {
+    /// Says `monitor <id>` for each monitor with results in `batch`.
+    fn announce_monitors(&self, batch: &[NewProbeResult]) {
+        let monitors: std::collections::BTreeSet<&str> =
+            batch.iter().map(|r| &*r.monitor).collect();
+        self.announce(monitors.into_iter().map(|m| format!("monitor {m}")));
+    }
+}
+
 #[async_trait]
 impl ProbeStore for PgStore {
     async fn insert_probe_results(
@@ -18,6 +27,7 @@ impl ProbeStore for PgStore {
         let tx = client.transaction().await?;
         let new = insert_results(&tx, &batch).await?;
         tx.commit().await?;
+        self.announce_monitors(&batch);
         Ok(new)
     }
 
@@ -127,6 +137,7 @@ impl ProbeStore for PgStore {
             execute(&tx, &SAVE_MONITOR_STATE, &monitor_state_params(s)).await?;
         }
         tx.commit().await?;
+        self.announce_monitors(&batch);
         Ok(Judged { new, changes })
     }
 

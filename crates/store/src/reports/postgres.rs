@@ -19,7 +19,8 @@ use crate::sql::{One, Word};
 ///   window of milliseconds once a day, left as it is).
 /// - `rows`: every report, counted when it asked to and won.
 /// - the reports, and the roll-up increments of the counted ones (in key order, bytewise, so
-///   concurrent batches lock minute rows in one order too).
+///   concurrent batches lock minute rows in one order too), in this node's stripe of each
+///   minute (`$13`, see [`STRIPES`]).
 ///
 /// Returns the (service, client) pairs that counted.
 const COUNT_AND_INSERT: &str = "
@@ -55,7 +56,7 @@ stored AS (
 minutes AS (
     INSERT INTO report_minutes (service, minute_ms, problem, platform, country, count)
     SELECT * FROM (
-        SELECT service, at - at % 60000 AS minute, problem, COALESCE(platform, '') AS platform,
+        SELECT service, at - at % 60000 + $13 AS minute, problem, COALESCE(platform, '') AS platform,
             COALESCE(country, '') AS country, COUNT(*)
         FROM rows WHERE counted
         GROUP BY 1, 2, 3, 4, 5
@@ -120,6 +121,7 @@ impl PgStore {
                         &rank,
                         &batch.window_ms,
                         &messages,
+                        &self.stripe(),
                     ],
                 )
                 .await?;
@@ -138,6 +140,7 @@ impl PgStore {
                     let r = &mut batch.reports[i];
                     r.counted = won.contains(&(r.service.to_string(), r.client_hash.to_vec()));
                 }
+                self.announce_reports(&batch.reports);
                 Ok(())
             }
             Err(e) => {
@@ -158,17 +161,29 @@ impl PgStore {
         }
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
-        insert_rows(&tx, batch).await?;
+        insert_rows(&tx, batch, self.stripe()).await?;
         tx.commit().await?;
+        self.announce_reports(batch);
         Ok(())
+    }
+
+    /// Says `reports <service>` for each service with counted reports in `batch`.
+    fn announce_reports(&self, batch: &[NewReport]) {
+        let services: std::collections::BTreeSet<&str> = batch
+            .iter()
+            .filter(|r| r.counted)
+            .map(|r| &*r.service)
+            .collect();
+        self.announce(services.into_iter().map(|s| format!("reports {s}")));
     }
 }
 
 /// The reports (through `UNNEST`: one round trip for the whole batch) and their roll-up
-/// increments, in the caller's transaction.
+/// increments in `stripe` (see [`STRIPES`]), in the caller's transaction.
 async fn insert_rows(
     tx: &deadpool_postgres::Transaction<'_>,
     batch: &[NewReport],
+    stripe: i64,
 ) -> Result<(), StoreError> {
     let services: Vec<&str> = batch.iter().map(|r| &*r.service).collect();
     let times: Vec<i64> = batch.iter().map(|r| r.received_at_ms).collect();
@@ -183,7 +198,7 @@ async fn insert_rows(
 
     let inc = rollup_increments(batch);
     let r_services: Vec<&str> = inc.keys().map(|k| k.0).collect();
-    let r_minutes: Vec<i64> = inc.keys().map(|k| k.1).collect();
+    let r_minutes: Vec<i64> = inc.keys().map(|k| k.1 + stripe).collect();
     let r_problems: Vec<&str> = inc.keys().map(|k| k.2).collect();
     let r_platforms: Vec<&str> = inc.keys().map(|k| k.3).collect();
     let r_countries: Vec<&str> = inc.keys().map(|k| k.4).collect();
@@ -259,6 +274,7 @@ impl ReportStore for PgStore {
         bucket_ms: i64,
     ) -> Result<Vec<BucketCount>, StoreError> {
         let bucket_ms = bucket_ms.max(MINUTE_MS);
+        let (since_ms, until_ms) = minute_bounds(since_ms, until_ms);
         let client = self.client().await?;
         query(
             &client,

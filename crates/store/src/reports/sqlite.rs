@@ -174,6 +174,7 @@ impl ReportStore for SqliteStore {
     ) -> Result<Vec<BucketCount>, StoreError> {
         let service = service.to_owned();
         let bucket_ms = bucket_ms.max(MINUTE_MS);
+        let (since_ms, until_ms) = minute_bounds(since_ms, until_ms);
         self.read(move |c| {
             query(
                 c,
