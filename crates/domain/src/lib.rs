@@ -11,6 +11,7 @@
 //! - [`country`]: ISO 3166-1 alpha-2 codes with display names.
 //! - [`city`]: a free-text city name, bounded and free of control characters.
 //! - [`screen_text`]: the words on a listener's screen, bounded and free of control characters.
+//! - [`signal`]: external signals (counts or posts per source), checked a batch at a time.
 //! - [`report`]: a validated crowd report.
 //! - [`status`]: crowd verdicts and component states.
 //! - [`span`]: human-written durations (`15m`, `30d`) with bounds.
@@ -36,6 +37,7 @@ pub mod problem;
 pub mod report;
 pub mod role;
 pub mod screen_text;
+pub mod signal;
 pub mod slug;
 pub mod span;
 pub mod status;
