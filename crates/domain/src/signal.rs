@@ -227,9 +227,10 @@ fn language(tag: &str) -> Result<String, Fault> {
     let letters = |s: &str, lo: usize, hi: usize| {
         (lo..=hi).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric())
     };
-    if !(letters(primary, 2, 3) && primary.bytes().all(|b| b.is_ascii_alphabetic()))
-        || !parts.all(|p| letters(p, 2, 8))
-    {
+    let well_formed = letters(primary, 2, 3)
+        && primary.bytes().all(|b| b.is_ascii_alphabetic())
+        && parts.all(|p| letters(p, 2, 8));
+    if !well_formed {
         return Err((
             "lang",
             format!("{tag:?} is not a language tag such as en or pt-BR"),
