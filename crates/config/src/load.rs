@@ -442,6 +442,33 @@ impl Validator<'_> {
             .enumerate()
             .map(|(j, t)| self.text(&format!("service[{i}].tips[{j}]"), t, 500))
             .collect::<Result<_, _>>()?;
+        let mut signals: Vec<SignalSource> = Vec::with_capacity(raw.signals.len());
+        for (j, g) in raw.signals.into_iter().enumerate() {
+            let gkey = |k: &str| format!("service[{i}].signal[{j}].{k}");
+            let source =
+                downbeat_domain::Slug::parse(&g.source).map_err(|e| self.err(gkey("source"), e))?;
+            if signals.iter().any(|o| o.source == source) {
+                return Err(self.err(
+                    gkey("source"),
+                    format!("duplicate signal source {:?}", source.as_str()),
+                ));
+            }
+            let raises = match g.raises.as_deref() {
+                None | Some("corroborate") => Raises::Corroborate,
+                Some("alone") => Raises::Alone,
+                Some(other) => {
+                    return Err(self.err(
+                        gkey("raises"),
+                        format!("{other:?} is not one of \"corroborate\" or \"alone\""),
+                    ));
+                }
+            };
+            signals.push(SignalSource {
+                source,
+                name: self.text(&gkey("name"), g.name, 60)?,
+                raises,
+            });
+        }
         Ok(ServiceConfig {
             id,
             name,
@@ -449,6 +476,7 @@ impl Validator<'_> {
             problems,
             tips,
             auto_publish: raw.auto_publish,
+            signals,
         })
     }
 
@@ -726,6 +754,52 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         let c = parse_str(svc, "t").unwrap();
         assert_eq!(c.server.geoip, None);
+    }
+
+    #[test]
+    fn signal_sources_corroborate_unless_told_otherwise() {
+        let svc = "[[service]]\nid = \"m\"\nname = \"M\"\n";
+        let c = parse_str(
+            &format!(
+                "{svc}[[service.signal]]\nsource = \"mastodon\"\nname = \"Mastodon\"\n\
+                 [[service.signal]]\nsource = \"status-forum\"\nname = \"the forum\"\nraises = \"alone\"\n"
+            ),
+            "t",
+        )
+        .unwrap();
+        let s = &c.services[0];
+        assert_eq!(s.signals.len(), 2);
+        assert_eq!(
+            s.signal_source("mastodon").unwrap().raises,
+            Raises::Corroborate
+        );
+        assert_eq!(
+            s.signal_source("status-forum").unwrap().raises,
+            Raises::Alone
+        );
+        assert!(s.signal_source("bluesky").is_none());
+        for (extra, expected) in [
+            (
+                "source = \"Mastodon!\"\nname = \"x\"",
+                "service[0].signal[0].source",
+            ),
+            (
+                "source = \"a\"\nname = \"x\"\nraises = \"always\"",
+                "\"always\" is not one of",
+            ),
+            ("source = \"a\"\nname = \"\"", "service[0].signal[0].name"),
+            ("source = \"a\"\nname = \"x\"\nweight = 2", "weight"),
+        ] {
+            let e = err(&format!("{svc}[[service.signal]]\n{extra}\n"));
+            assert!(e.contains(expected), "{extra}: {e}");
+        }
+        let e = err(&format!(
+            "{svc}[[service.signal]]\nsource = \"a\"\nname = \"x\"\n[[service.signal]]\nsource = \"a\"\nname = \"y\"\n"
+        ));
+        assert!(
+            e.contains("service[0].signal[1].source") && e.contains("duplicate"),
+            "{e}"
+        );
     }
 
     #[test]

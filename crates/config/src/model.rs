@@ -136,11 +136,40 @@ pub struct ServiceConfig {
     pub tips: Vec<String>,
     /// Publish automatically drafted incidents at once.
     pub auto_publish: bool,
+    /// Outside sources of signals (`[[service.signal]]`), each with its own detector series.
+    pub signals: Vec<SignalSource>,
 }
 
 impl ServiceConfig {
     pub fn offers(&self, problem: &str) -> Option<&ProblemOption> {
         self.problems.iter().find(|p| p.kind.as_str() == problem)
+    }
+}
+
+/// `[[service.signal]]`: an outside source of signals about the service (social posts, a
+/// forum, a support site), posted to `POST /api/v1/services/{service}/signals`.
+#[derive(Debug, Clone)]
+pub struct SignalSource {
+    /// The `source` its rows carry (a slug).
+    pub source: downbeat_domain::Slug,
+    /// Shown on the page: "Posts on {name}".
+    pub name: String,
+    pub raises: Raises,
+}
+
+/// Whether a source's own verdict may raise the service's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Raises {
+    /// Only when the crowd's reports already suggest a problem (the default): chatter alone,
+    /// which anyone can stir up, never calls an outage.
+    Corroborate,
+    /// On its own too.
+    Alone,
+}
+
+impl ServiceConfig {
+    pub fn signal_source(&self, source: &str) -> Option<&SignalSource> {
+        self.signals.iter().find(|s| s.source.as_str() == source)
     }
 }
 

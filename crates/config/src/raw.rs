@@ -102,6 +102,17 @@ pub struct RawService {
     /// Publish automatically drafted incidents at once instead of waiting for an operator.
     #[serde(default)]
     pub auto_publish: bool,
+    #[serde(default, rename = "signal")]
+    pub signals: Vec<RawSignalSource>,
+}
+
+/// `[[service.signal]]`: an outside source of signals (posts about the service's trouble).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSignalSource {
+    pub source: String,
+    pub name: String,
+    pub raises: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -20,6 +20,7 @@
 //! - [`incidents`]: incidents, maintenance windows, updates, post-mortems ([`IncidentStore`]).
 //! - [`notifications`]: outbox, deliveries, subscribers, flap states ([`NotifyStore`]).
 //! - [`people`]: API tokens, admin users, sessions ([`PeopleStore`]).
+//! - [`signals`]: external signals, per source and minute, and their posts ([`SignalStore`]).
 //! - `sql`: what the backends share — one placeholder style, parameters, row mappers, and
 //!   the stored words of the domain's enums (`Word`): rows carry `downbeat_domain` types,
 //!   read from their words and JSON in the mappers and written through `Param`.
@@ -42,6 +43,7 @@ pub mod people;
 pub mod postgres;
 pub mod probes;
 pub mod reports;
+pub mod signals;
 pub(crate) mod sql;
 pub mod sqlite;
 
@@ -55,6 +57,7 @@ pub use people::*;
 pub use postgres::{Change, ChangeFeed, PgTimeouts};
 pub use probes::*;
 pub use reports::*;
+pub use signals::*;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -62,7 +65,7 @@ use std::sync::Arc;
 pub mod prelude {
     pub use crate::{
         ClusterStore, DetectionStore, IncidentStore, NotifyStore, PeopleStore, ProbeStore,
-        ReportStore, Store,
+        ReportStore, SignalStore, Store,
     };
 }
 
@@ -77,6 +80,7 @@ pub trait Store:
     + IncidentStore
     + NotifyStore
     + PeopleStore
+    + SignalStore
     + Send
     + Sync
     + 'static

@@ -12,7 +12,7 @@
 
 use crate::migrate::{self, Migration};
 use crate::sql::{Arg, FromRow, One, Param, Sql};
-use crate::{Backend, PruneCutoffs, PruneOutcome, Store, StoreError, probes, reports};
+use crate::{Backend, PruneCutoffs, PruneOutcome, Store, StoreError, probes, reports, signals};
 use async_trait::async_trait;
 use deadpool_postgres::GenericClient;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime, Timeouts};
@@ -317,6 +317,18 @@ impl Store for PgStore {
         )
         .await?;
         execute(client, &probes::sql::PRUNE_HOURS, &[&cut.rollups_before_ms]).await?;
+        execute(
+            client,
+            &signals::sql::PRUNE_SIGNAL_MINUTES,
+            &[&cut.rollups_before_ms],
+        )
+        .await?;
+        execute(
+            client,
+            &signals::sql::PRUNE_SIGNAL_POSTS,
+            &[&cut.raw_before_ms],
+        )
+        .await?;
         out.salts = execute(client, &reports::sql::PRUNE_SALTS, &[&cut.salts_before_day]).await?;
         let marks_before_ms = cut.salts_before_day * crate::DAY_MS;
         out.counted_clients = execute(

@@ -11,7 +11,7 @@
 
 use crate::migrate::{self, Migration};
 use crate::sql::{FromRow, One, Param, Sql};
-use crate::{Backend, PruneCutoffs, PruneOutcome, Store, StoreError, probes, reports};
+use crate::{Backend, PruneCutoffs, PruneOutcome, Store, StoreError, probes, reports, signals};
 use async_trait::async_trait;
 use rusqlite::{Connection, OpenFlags, params};
 use std::path::{Path, PathBuf};
@@ -331,8 +331,16 @@ impl Store for SqliteStore {
                 cut.raw_before_ms,
             )
             .await?;
-        self.write(move |c| execute(c, &probes::sql::PRUNE_HOURS, &[&cut.rollups_before_ms]))
-            .await?;
+        self.write(move |c| {
+            execute(c, &probes::sql::PRUNE_HOURS, &[&cut.rollups_before_ms])?;
+            execute(
+                c,
+                &signals::sql::PRUNE_SIGNAL_MINUTES,
+                &[&cut.rollups_before_ms],
+            )?;
+            execute(c, &signals::sql::PRUNE_SIGNAL_POSTS, &[&cut.raw_before_ms])
+        })
+        .await?;
         out.salts = self
             .write(move |c| {
                 Ok(execute(c, &reports::sql::PRUNE_SALTS, &[&cut.salts_before_day])? as u64)

@@ -10,6 +10,7 @@ mod notifications;
 mod people;
 mod probes;
 mod reports;
+mod signals;
 mod unreadable;
 
 use downbeat_domain::probe::{Cause, Outcome};

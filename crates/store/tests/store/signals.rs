@@ -1,0 +1,133 @@
+//! External signals: counts replace, posts are kept once, minutes add up per source.
+
+use super::*;
+use downbeat_domain::Slug;
+use downbeat_domain::signal::{Post, Signal};
+
+fn count(source: &str, at_ms: i64, count: u32) -> Signal {
+    Signal::Count {
+        source: Slug::parse(source).unwrap(),
+        at_ms,
+        count,
+    }
+}
+
+fn post(source: &str, at_ms: i64, text: &str, url: Option<&str>) -> Signal {
+    Signal::Post(Post {
+        source: Slug::parse(source).unwrap(),
+        at_ms,
+        text: text.into(),
+        url: url.map(Into::into),
+        lang: Some("en".into()),
+    })
+}
+
+fn minute(source: &str, minute_ms: i64, count: u64) -> SignalMinute {
+    SignalMinute {
+        source: source.into(),
+        minute_ms,
+        count,
+    }
+}
+
+#[tokio::test]
+async fn counts_replace_posts_count_once_and_minutes_add_up_per_source() {
+    each_backend(|s, name| async move {
+        let batch = vec![
+            count("mastodon", T0 + 5_000, 40),
+            post(
+                "bluesky",
+                T0 + 1_000,
+                "melodia down?",
+                Some("https://bsky.example/p/1"),
+            ),
+            post("bluesky", T0 + 2_000, "can't log in to melodia", None),
+            post(
+                "bluesky",
+                T0 + 61_000,
+                "still down",
+                Some("https://bsky.example/p/2"),
+            ),
+            count("mastodon", T0 + 50_000, 42),
+        ];
+        let stored = s
+            .insert_signals("melodia", &batch, T0 + 90_000)
+            .await
+            .unwrap();
+        assert_eq!(
+            stored,
+            SignalsStored {
+                new_posts: 3,
+                known_posts: 0,
+                counts: 1
+            },
+            "{name}: the later count of a minute replaces the earlier"
+        );
+        // The same batch again (a sender's retry) changes nothing.
+        let again = s
+            .insert_signals("melodia", &batch, T0 + 95_000)
+            .await
+            .unwrap();
+        assert_eq!((again.new_posts, again.known_posts), (0, 3), "{name}");
+        s.insert_signals("other", &[count("mastodon", T0, 7)], T0)
+            .await
+            .unwrap();
+        assert_eq!(
+            s.signal_minutes("melodia", T0, T0 + 3_600_000)
+                .await
+                .unwrap(),
+            vec![
+                minute("bluesky", T0, 2),
+                minute("bluesky", T0 + 60_000, 1),
+                minute("mastodon", T0, 42),
+            ],
+            "{name}"
+        );
+        assert_eq!(
+            s.signal_minutes("melodia", T0 + 60_000, T0 + 120_000)
+                .await
+                .unwrap(),
+            vec![minute("bluesky", T0 + 60_000, 1)],
+            "{name}: the window's bounds"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn old_signals_are_pruned_with_raw_data_and_roll_ups() {
+    each_backend(|s, name| async move {
+        let old = T0 - 40 * 86_400_000;
+        let ancient = T0 - 500 * 86_400_000;
+        s.insert_signals(
+            "melodia",
+            &[
+                count("mastodon", ancient, 5),
+                count("mastodon", old, 6),
+                post("rss", old, "down again", None),
+            ],
+            T0,
+        )
+        .await
+        .unwrap();
+        s.prune(PruneCutoffs {
+            raw_before_ms: T0 - 30 * 86_400_000,
+            rollups_before_ms: T0 - 400 * 86_400_000,
+            salts_before_day: 0,
+        })
+        .await
+        .unwrap();
+        assert_eq!(
+            s.signal_minutes("melodia", ancient - 1, T0).await.unwrap(),
+            vec![minute("mastodon", old, 6), minute("rss", old, 1)],
+            "{name}: the ancient minute is gone; the old one stays with the roll-ups"
+        );
+        // The old post itself is gone with the raw data: storing it again counts it again.
+        let again = s
+            .insert_signals("melodia", &[post("rss", old, "down again", None)], T0)
+            .await
+            .unwrap();
+        assert_eq!(again.new_posts, 1, "{name}");
+    })
+    .await;
+}
