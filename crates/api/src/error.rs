@@ -23,6 +23,14 @@ pub enum ApiError {
         field: &'static str,
         message: String,
     },
+    /// A batch refused whole for one row: `list[index].field`.
+    #[error("{list}[{index}].{field}: {message}")]
+    InvalidRow {
+        list: &'static str,
+        index: usize,
+        field: &'static str,
+        message: String,
+    },
     #[error("request body is larger than the limit of {limit} bytes")]
     TooLarge { limit: usize },
     #[error("{0}")]
@@ -47,6 +55,11 @@ struct ErrorBody<'a> {
     error: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     field: Option<&'a str>,
+    /// With `index`: the row of a batch (`list`) the field belongs to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    list: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    index: Option<usize>,
 }
 
 impl ApiError {
@@ -54,7 +67,9 @@ impl ApiError {
         match self {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            ApiError::InvalidField { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::InvalidField { .. } | ApiError::InvalidRow { .. } => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -75,9 +90,12 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        let field = match &self {
-            ApiError::InvalidField { field, .. } => Some(*field),
-            _ => None,
+        let (field, index) = match &self {
+            ApiError::InvalidField { field, .. } => (Some(*field), None),
+            ApiError::InvalidRow {
+                list, index, field, ..
+            } => (Some(*field), Some((*list, *index))),
+            _ => (None, None),
         };
         let retry_after = match &self {
             ApiError::RateLimited { retry_after_s } => Some(*retry_after_s),
@@ -89,6 +107,8 @@ impl IntoResponse for ApiError {
             Json(ErrorBody {
                 error: self.to_string(),
                 field,
+                list: index.map(|(list, _)| list),
+                index: index.map(|(_, i)| i),
             }),
         )
             .into_response();

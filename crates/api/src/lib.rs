@@ -5,6 +5,8 @@
 //!
 //! - `POST /api/v1/services/{service}/reports` — a crowd report (JSON only: see [`reports`]).
 //! - `GET  /api/v1/services/{service}/summary?window=60m` — counted reports, broken down.
+//! - `POST|GET /api/v1/services/{service}/signals` — external signals (posting needs a
+//!   token with role signal; see [`signals`]).
 //! - `GET  /api/v1/services/{service}/reports?since=…&bucket=5m` — counts per time bucket.
 //! - `GET  /api/v1/services/{service}/status` — the crowd verdict, explained.
 //! - `GET  /api/v1/services/{service}/events?since=24h` — verdict changes with evidence.
@@ -34,6 +36,7 @@ pub mod monitors;
 pub mod query;
 pub mod reports;
 pub mod series;
+pub mod signals;
 pub mod status;
 pub mod subscriptions;
 
@@ -58,6 +61,7 @@ use utoipa_axum::routes;
     tags(
         (name = "reports", description = "Crowd problem reports"),
         (name = "crowd", description = "The crowd verdict and its changes"),
+        (name = "signals", description = "External signals: posts about a service's trouble, from configured sources"),
         (name = "monitors", description = "Synthetic probes from vantage regions"),
         (name = "incidents", description = "Incidents, their updates and post-mortems"),
         (name = "maintenance", description = "Scheduled maintenance windows"),
@@ -86,6 +90,7 @@ fn routes() -> OpenApiRouter<App> {
         .routes(routes!(reports::submit, series::counts))
         .routes(routes!(series::summary))
         .routes(routes!(series::messages))
+        .routes(routes!(signals::post, signals::get))
         .routes(routes!(status::status))
         .routes(routes!(status::events))
         .routes(routes!(monitors::list))

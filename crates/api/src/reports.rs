@@ -59,7 +59,9 @@ pub async fn submit(
     if let Err(e) = &result {
         app.intake.metrics.reject(match e {
             ApiError::NotFound(_) => RejectReason::unknown_service,
-            ApiError::InvalidField { .. } => RejectReason::invalid_field,
+            ApiError::InvalidField { .. } | ApiError::InvalidRow { .. } => {
+                RejectReason::invalid_field
+            }
             ApiError::TooLarge { .. } => RejectReason::too_large,
             ApiError::UnsupportedMediaType(_) => RejectReason::unsupported_media_type,
             ApiError::RateLimited { .. } => RejectReason::rate_limited,

@@ -70,7 +70,7 @@ fn summary_window(app: &App, raw: Option<&str>) -> Result<Span, ApiError> {
 
 /// A `window` parameter: a duration from 1 minute to `max` (default 1 hour), else 422
 /// naming it.
-fn window(w: Option<&str>, max: Span) -> Result<Span, ApiError> {
+pub(crate) fn window(w: Option<&str>, max: Span) -> Result<Span, ApiError> {
     match w {
         None => Ok(Span::from_secs(3600)),
         Some(w) => {
@@ -343,7 +343,7 @@ async fn counts_body(
 /// Serves `render`'s answer from the API cache while the service's reports are unchanged
 /// (and for at most a second, since answers are relative to now). Errors are not cached;
 /// while the store is unavailable, the last answer is served, however old (with `Age`).
-async fn cached<T, F, Fut>(
+pub(crate) async fn cached<T, F, Fut>(
     app: &App,
     service: &str,
     key: &str,

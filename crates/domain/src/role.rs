@@ -6,7 +6,7 @@ use utoipa::ToSchema;
 
 /// What a user or token may do. Viewers read drafts and evidence; editors manage incidents
 /// and maintenance; admins also manage users. Agents only fetch probe assignments and push
-/// results.
+/// results; signal tokens only post external signals (counts or posts from a source).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
@@ -14,10 +14,17 @@ pub enum Role {
     Editor,
     Admin,
     Agent,
+    Signal,
 }
 
 impl Role {
-    pub const ALL: [Role; 4] = [Role::Viewer, Role::Editor, Role::Admin, Role::Agent];
+    pub const ALL: [Role; 5] = [
+        Role::Viewer,
+        Role::Editor,
+        Role::Admin,
+        Role::Agent,
+        Role::Signal,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -25,6 +32,7 @@ impl Role {
             Role::Editor => "editor",
             Role::Admin => "admin",
             Role::Agent => "agent",
+            Role::Signal => "signal",
         }
     }
 
@@ -38,11 +46,12 @@ impl Role {
             Role::Viewer => 1,
             Role::Editor => 2,
             Role::Admin => 3,
-            Role::Agent => 0,
+            Role::Agent | Role::Signal => 0,
         };
         match needed {
-            Role::Agent => matches!(self, Role::Agent | Role::Admin),
-            _ => self != Role::Agent && rank(self) >= rank(needed),
+            // Machine roles stand apart: each does its one thing (and admins everything).
+            Role::Agent | Role::Signal => self == needed || self == Role::Admin,
+            _ => rank(self) > 0 && rank(self) >= rank(needed),
         }
     }
 }
@@ -54,7 +63,7 @@ impl fmt::Display for Role {
 }
 
 impl Role {
-    /// The roles a person may have (`agent` is for tokens only).
+    /// The roles a person may have (`agent` and `signal` are for tokens only).
     pub const PEOPLE: [Role; 3] = [Role::Viewer, Role::Editor, Role::Admin];
 
     /// A person's role: viewer, editor or admin.
@@ -74,6 +83,9 @@ mod tests {
         assert!(!Viewer.allows(Editor) && !Editor.allows(Admin));
         assert!(Agent.allows(Agent) && Admin.allows(Agent));
         assert!(!Agent.allows(Viewer) && !Editor.allows(Agent));
+        assert!(Signal.allows(Signal) && Admin.allows(Signal));
+        assert!(!Signal.allows(Viewer) && !Signal.allows(Agent) && !Agent.allows(Signal));
+        assert!(!Editor.allows(Signal));
         for r in Role::ALL {
             assert_eq!(Role::parse(r.as_str()), Some(r));
         }

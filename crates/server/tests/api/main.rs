@@ -16,4 +16,5 @@ mod notify;
 mod ops;
 mod reports;
 mod series;
+mod signals;
 mod subscribers;
