@@ -46,13 +46,14 @@ pub mod seed;
 
 pub use seed::{SeedError, SeedSummary, seed_from_csv};
 
+use downbeat_config::Raises;
 use downbeat_config::{Config, ServiceConfig};
 use downbeat_detect::{Assessment, Detector, DetectorConfig, Verdict};
 use downbeat_domain::Clock;
 use downbeat_domain::event::{CrowdVerdict, Event, Notice};
 use downbeat_domain::{CountryCode, Platform};
 use downbeat_notify::Notifier;
-use downbeat_store::{DetectionStore, ReportStore};
+use downbeat_store::{DetectionStore, ReportStore, SignalStore};
 use downbeat_store::{DetectorState, Fence, Hash16, NetworkMinute, StoreError, VerdictEvent};
 use jiff::Timestamp;
 use serde::Serialize;
@@ -178,6 +179,11 @@ struct Watch {
     unsaved: u32,
     /// What listeners' screens said over the last [`RECENT_MINUTES`], read each round.
     messages: Vec<MessageShare>,
+    /// Posts per external source of the last [`HISTORY_MINUTES`] minutes fed, oldest first.
+    signal_history: VecDeque<(i64, BTreeMap<String, f64>)>,
+    /// The service's verdict: the crowd's (series `all`) as its sources of signals may raise
+    /// it ([`overall_verdict`]), and since when (unix seconds). None before the first minute.
+    overall: Option<(Verdict, i64)>,
 }
 
 /// The crowd side of a service, as `/status` shows it.
@@ -202,6 +208,49 @@ pub struct CrowdStatus {
     pub networks: usize,
     /// Sub-series (a problem, platform or country) whose own verdict is not "no problems".
     pub hot_series: Vec<SeriesStatus>,
+    /// The service's external sources of signals, in configuration order.
+    pub signals: Vec<SignalStatus>,
+}
+
+/// An external source's posts, as `/status` and the page show them.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SignalStatus {
+    pub source: String,
+    /// The source's configured name (untrusted text for pages: escape it).
+    pub name: String,
+    /// `corroborate` or `alone`: whether its verdict may raise the service's on its own.
+    pub raises: &'static str,
+    /// Its own series' verdict.
+    pub verdict: Verdict,
+    /// Posts in the last hour fed.
+    pub last_hour: u64,
+    /// Posts usual for that hour, by its series' model.
+    pub usual_hour: f64,
+    /// `last_hour / usual_hour`, while anything is usual.
+    pub ratio: Option<f64>,
+}
+
+/// The series key of an external source.
+pub fn signal_series(source: &str) -> String {
+    format!("signal:{source}")
+}
+
+/// The service's verdict from the crowd's and its sources': a source that raises `alone`
+/// lifts it to its own verdict; one that may only `corroborate` lifts a crowd that already
+/// sees possible problems to problems when it sees problems itself. Chatter alone, which
+/// anyone can stir up, moves nothing unless the operator said it may.
+pub fn overall_verdict(crowd: Verdict, sources: &[(Raises, Verdict)]) -> Verdict {
+    sources
+        .iter()
+        .fold(crowd, |v, &(raises, own)| match raises {
+            Raises::Alone => v.max(own),
+            Raises::Corroborate
+                if crowd >= Verdict::PossibleProblems && own == Verdict::Problems =>
+            {
+                Verdict::Problems
+            }
+            Raises::Corroborate => v,
+        })
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -330,6 +379,8 @@ pub struct Inner {
     pub reports: Arc<dyn ReportStore>,
     /// Where detector states, verdict events and the lease live.
     pub detection: Arc<dyn DetectionStore>,
+    /// Where external signals' minute counts come from.
+    pub signals: Arc<dyn SignalStore>,
     pub clock: Arc<dyn Clock>,
     /// This process's name in leases.
     pub node_id: Arc<str>,
@@ -353,6 +404,7 @@ impl Crowd {
         config: Arc<Config>,
         reports: Arc<dyn ReportStore>,
         detection: Arc<dyn DetectionStore>,
+        signals: Arc<dyn SignalStore>,
         clock: Arc<dyn Clock>,
         node_id: Arc<str>,
         notifier: Notifier,
@@ -362,6 +414,7 @@ impl Crowd {
                 config,
                 reports,
                 detection,
+                signals,
                 clock,
                 node_id,
                 notifier,
@@ -471,6 +524,7 @@ fn empty_status(service: &ServiceConfig) -> CrowdStatus {
         breakdown: Breakdown::default(),
         networks: 0,
         hot_series: Vec::new(),
+        signals: Vec::new(),
     }
 }
 
@@ -577,7 +631,23 @@ async fn load_watch(crowd: &Crowd, service: &ServiceConfig) -> Result<Watch, Sto
         pending: VecDeque::new(),
         unsaved: 0,
         messages: Vec::new(),
+        signal_history: VecDeque::new(),
+        overall: None,
     };
+    // Sources no longer configured.
+    let gone: Vec<String> = watch
+        .series
+        .keys()
+        .filter(|k| {
+            k.strip_prefix("signal:")
+                .is_some_and(|source| service.signal_source(source).is_none())
+        })
+        .cloned()
+        .collect();
+    for k in gone {
+        watch.series.remove(&k);
+        watch.evicted.insert(k);
+    }
     if let Some(through) = through {
         // States saved when the slots were otherwise, or not deleted after an eviction.
         let t = through / 1000;
@@ -586,7 +656,7 @@ async fn load_watch(crowd: &Crowd, service: &ServiceConfig) -> Result<Watch, Sto
             .keys()
             .map(|k| dimension(k).to_owned())
             .collect();
-        for dim in dims {
+        for dim in dims.into_iter().filter(|d| d != "signal") {
             let mut holders: Vec<(f64, String)> = watch
                 .series
                 .iter()
@@ -804,13 +874,35 @@ async fn advance(
         for r in rows {
             by_minute.entry(r.minute_ms).or_default().push(r);
         }
+        let mut signals: BTreeMap<i64, BTreeMap<String, f64>> = BTreeMap::new();
+        if !service.signals.is_empty() {
+            for s in crowd
+                .signals
+                .signal_minutes(service.id.as_str(), chunk_start, chunk_end)
+                .await?
+            {
+                signals
+                    .entry(s.minute_ms)
+                    .or_default()
+                    .insert(s.source, s.count as f64);
+            }
+        }
         let mut m = chunk_start;
         while m < chunk_end {
             let mut rows = by_minute.remove(&m).unwrap_or_default();
             let seen = row_counts(&rows);
             rows.append(&mut late);
             keep_seen(watch, m, seen);
-            feed(service, watch, m, weigh(&rows), m >= judge_from, leader);
+            let posts = signals.remove(&m).unwrap_or_default();
+            feed(
+                service,
+                watch,
+                m,
+                weigh(&rows),
+                posts,
+                m >= judge_from,
+                leader,
+            );
             m += MINUTE_MS;
         }
         chunk_start = chunk_end;
@@ -875,19 +967,29 @@ fn feed(
     watch: &mut Watch,
     minute_ms: i64,
     counts: MinuteCounts,
+    posts: BTreeMap<String, f64>,
     judge: bool,
     leader: bool,
 ) {
     let t = minute_ms / 1000;
     give_slots(watch, &counts, t);
-    watch.series.entry("all".into()).or_insert_with(|| Series {
-        detector: Detector::new(DetectorConfig::for_counts()),
-        last: None,
-    });
+    for key in std::iter::once("all".to_owned()).chain(
+        service
+            .signals
+            .iter()
+            .map(|s| signal_series(s.source.as_str())),
+    ) {
+        watch.series.entry(key).or_insert_with(|| Series {
+            detector: Detector::new(DetectorConfig::for_counts()),
+            last: None,
+        });
+    }
     let mut changes = Vec::new();
     for (key, s) in watch.series.iter_mut() {
         let v = if key == "all" {
             counts.total
+        } else if let Some(source) = key.strip_prefix("signal:") {
+            posts.get(source).copied().unwrap_or(0.0)
         } else {
             counts.by.get(key).copied().unwrap_or(0.0)
         };
@@ -896,10 +998,35 @@ fn feed(
         } else {
             s.detector.warm_up(t, v)
         };
-        if judge && leader && a.changed {
+        // The service's own changes follow its overall verdict (below).
+        if judge && leader && a.changed && key != "all" {
             changes.push((key.clone(), a));
         }
         s.last = Some(a);
+    }
+    watch.signal_history.push_back((minute_ms, posts));
+    while watch.signal_history.len() > HISTORY_MINUTES {
+        watch.signal_history.pop_front();
+    }
+    if let Some(a) = overall_assessment(service, watch) {
+        let before = watch.overall.map_or(a.previous, |(v, _)| v);
+        let since = match watch.overall {
+            Some((v, since)) if v == a.verdict => since,
+            _ if a.verdict == before => a.verdict_since,
+            _ => t,
+        };
+        watch.overall = Some((a.verdict, since));
+        if judge && leader && a.verdict != before {
+            changes.push((
+                "all".to_owned(),
+                Assessment {
+                    previous: before,
+                    verdict_since: since,
+                    changed: true,
+                    ..a
+                },
+            ));
+        }
     }
     keep_history(watch, minute_ms, counts.by.clone());
     watch.recent.push_back((minute_ms, counts));
@@ -910,13 +1037,19 @@ fn feed(
     watch.unsaved += 1;
     for (key, a) in changes {
         let breakdown = breakdown(service, watch);
-        let explanation = explain(service, &a, &breakdown, &key);
+        let signals = signal_statuses(service, watch);
+        let explanation = if key == "all" {
+            explain_overall(service, watch, &breakdown, &signals)
+        } else {
+            explain(service, &a, &breakdown, &key)
+        };
         let evidence = serde_json::json!({
             "observed": a.value, "expected": a.expected, "lower": a.lower, "upper": a.upper,
             "score": a.score, "ratio": a.ratio(),
             "verdict_since": ts(a.verdict_since * 1000),
             "breakdown": breakdown,
             "networks": distinct_networks(&watch.recent),
+            "signals": signals,
         });
         let event = VerdictEvent {
             id: 0,
@@ -999,6 +1132,10 @@ fn label_of(service: &ServiceConfig, key: &str) -> String {
             .parse::<Platform>()
             .map_or_else(|_| id.to_owned(), |p| p.label().to_owned()),
         "country" => CountryCode::parse(id).map_or_else(|_| id.to_owned(), |c| c.name().to_owned()),
+        "signal" => service.signal_source(id).map_or_else(
+            || format!("Posts on {id}"),
+            |s| format!("Posts on {}", s.name),
+        ),
         _ => "All reports".to_owned(),
     }
 }
@@ -1037,16 +1174,19 @@ fn breakdown(service: &ServiceConfig, watch: &Watch) -> Breakdown {
 /// Plain words: "reports 14× the usual for a Tuesday at 20:00, for 6 minutes; 71% login;
 /// 65% mobile app".
 fn explain(service: &ServiceConfig, a: &Assessment, b: &Breakdown, key: &str) -> String {
+    // What is counted: reports (of a sub-series), or an external source's posts.
     let who = if key == "all" {
-        String::new()
+        "reports".to_owned()
+    } else if key.starts_with("signal:") {
+        label_of(service, key).to_lowercase()
     } else {
-        format!(" ({})", label_of(service, key))
+        format!("reports ({})", label_of(service, key))
     };
     if a.verdict == Verdict::NoProblems {
-        return format!(
-            "Reports{who} at the usual level: {:.0} in the last minute, about {:.0} expected.",
+        return capitalised(format!(
+            "{who} at the usual level: {:.0} in the last minute, about {:.0} expected.",
             a.value, a.expected
-        );
+        ));
     }
     let when = Timestamp::from_second(a.t)
         .map(|t| t.to_zoned(jiff::tz::TimeZone::UTC))
@@ -1063,13 +1203,13 @@ fn explain(service: &ServiceConfig, a: &Assessment, b: &Breakdown, key: &str) ->
     let minutes = (a.verdict_for_s() / 60).max(1);
     let mut s = if a.expected >= 1.0 {
         format!(
-            "reports{who} {:.0}× {usual}, for {minutes} minute{}",
+            "{who} {:.0}× {usual}, for {minutes} minute{}",
             a.value / a.expected,
             if minutes == 1 { "" } else { "s" }
         )
     } else {
         format!(
-            "reports{who}: {:.0} in a minute where about {:.1} are usual, for {minutes} minute{}",
+            "{who}: {:.0} in a minute where about {:.1} are usual, for {minutes} minute{}",
             a.value,
             a.expected,
             if minutes == 1 { "" } else { "s" }
@@ -1103,10 +1243,109 @@ fn explain(service: &ServiceConfig, a: &Assessment, b: &Breakdown, key: &str) ->
             s.push_str(&format!("; {:.0}% see “{}”", m.share * 100.0, m.text));
         }
     }
+    if s.is_empty() {
+        return s;
+    }
+    capitalised(s + ".")
+}
+
+fn capitalised(s: String) -> String {
     let mut chars = s.chars();
     match chars.next() {
-        Some(first) => first.to_uppercase().chain(chars).collect::<String>() + ".",
+        Some(first) => first.to_uppercase().chain(chars).collect(),
         None => s,
+    }
+}
+
+/// The crowd's (`all`) latest assessment, with the service's overall verdict: the crowd's
+/// as its sources of signals raise it ([`overall_verdict`]).
+fn overall_assessment(service: &ServiceConfig, watch: &Watch) -> Option<Assessment> {
+    let all = watch.series.get("all")?.last?;
+    let sources: Vec<(Raises, Verdict)> = service
+        .signals
+        .iter()
+        .filter_map(|s| {
+            let own = watch.series.get(&signal_series(s.source.as_str()))?.last?;
+            Some((s.raises, own.verdict))
+        })
+        .collect();
+    Some(Assessment {
+        verdict: overall_verdict(all.verdict, &sources),
+        ..all
+    })
+}
+
+/// Each configured source's last hour, against its series' model.
+fn signal_statuses(service: &ServiceConfig, watch: &Watch) -> Vec<SignalStatus> {
+    service
+        .signals
+        .iter()
+        .map(|s| {
+            let source = s.source.as_str();
+            let last_hour: f64 = watch
+                .signal_history
+                .iter()
+                .filter_map(|(_, by)| by.get(source))
+                .sum();
+            let a = watch
+                .series
+                .get(&signal_series(source))
+                .and_then(|x| x.last);
+            let usual_hour = a.map_or(0.0, |a| a.expected.max(0.0) * 60.0);
+            let round = |x: f64| (x * 10.0).round() / 10.0;
+            SignalStatus {
+                source: source.to_owned(),
+                name: s.name.clone(),
+                raises: match s.raises {
+                    Raises::Corroborate => "corroborate",
+                    Raises::Alone => "alone",
+                },
+                verdict: a.map_or(Verdict::NoProblems, |a| a.verdict),
+                last_hour: last_hour as u64,
+                usual_hour: round(usual_hour),
+                ratio: (usual_hour >= 0.5).then(|| round(last_hour / usual_hour)),
+            }
+        })
+        .collect()
+}
+
+/// "Posts on Mastodon: 340 in the last hour, 12× usual".
+pub fn signal_words(s: &SignalStatus) -> String {
+    match s.ratio {
+        Some(r) => format!(
+            "posts on {}: {} in the last hour, {r:.0}× usual",
+            s.name, s.last_hour
+        ),
+        None => format!("posts on {}: {} in the last hour", s.name, s.last_hour),
+    }
+}
+
+/// The service's explanation: the crowd's, with the sources whose own verdict is not "no
+/// problems" — first when they raised the verdict above the crowd's, after it otherwise.
+fn explain_overall(
+    service: &ServiceConfig,
+    watch: &Watch,
+    b: &Breakdown,
+    signals: &[SignalStatus],
+) -> String {
+    let Some(all) = watch.series.get("all").and_then(|s| s.last) else {
+        return "No reports yet.".into();
+    };
+    let crowd = explain(service, &all, b, "all");
+    let hot: Vec<String> = signals
+        .iter()
+        .filter(|s| s.verdict != Verdict::NoProblems)
+        .map(signal_words)
+        .collect();
+    if hot.is_empty() {
+        return crowd;
+    }
+    let posts = capitalised(hot.join("; ")) + ".";
+    let raised = watch.overall.is_some_and(|(v, _)| v > all.verdict);
+    if raised {
+        format!("{posts} {crowd}")
+    } else {
+        format!("{crowd} {posts}")
     }
 }
 
@@ -1114,11 +1353,13 @@ fn snapshot(service: &ServiceConfig, watch: &Watch) -> CrowdStatus {
     let Some(all) = watch.series.get("all").and_then(|s| s.last) else {
         return empty_status(service);
     };
+    let (verdict, since_s) = watch.overall.unwrap_or((all.verdict, all.verdict_since));
+    let signals = signal_statuses(service, watch);
     let b = breakdown(service, watch);
     let mut hot: Vec<SeriesStatus> = watch
         .series
         .iter()
-        .filter(|(k, _)| k.as_str() != "all")
+        .filter(|(k, _)| k.as_str() != "all" && !k.starts_with("signal:"))
         .filter_map(|(k, s)| s.last.as_ref().map(|a| (k, a)))
         .filter(|(_, a)| a.verdict != Verdict::NoProblems)
         .map(|(k, a)| SeriesStatus {
@@ -1135,9 +1376,9 @@ fn snapshot(service: &ServiceConfig, watch: &Watch) -> CrowdStatus {
     CrowdStatus {
         service: service.id.to_string(),
         name: service.name.clone(),
-        verdict: all.verdict,
-        since: (all.verdict != Verdict::NoProblems)
-            .then(|| ts(all.verdict_since * 1000))
+        verdict,
+        since: (verdict != Verdict::NoProblems)
+            .then(|| ts(since_s * 1000))
             .flatten(),
         as_of: ts(all.t * 1000),
         observed: all.value,
@@ -1145,9 +1386,10 @@ fn snapshot(service: &ServiceConfig, watch: &Watch) -> CrowdStatus {
         lower: all.lower,
         upper: all.upper,
         score: all.score,
-        explanation: explain(service, &all, &b, "all"),
+        explanation: explain_overall(service, watch, &b, &signals),
         breakdown: b,
         networks: distinct_networks(&watch.recent),
         hot_series: hot,
+        signals,
     }
 }

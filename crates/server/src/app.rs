@@ -52,6 +52,7 @@ pub async fn start(
         config.clone(),
         store.clone(),
         store.clone(),
+        store.clone(),
         clock.clone(),
         node_id.clone(),
         notifier.clone(),

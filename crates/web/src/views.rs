@@ -383,6 +383,9 @@ pub struct ServicePage<'a> {
     pub cities: Vec<ShareRow>,
     /// What listeners' screens say (clustered; escaped by the template).
     pub messages: Vec<ShareRow>,
+    /// Posts about the service's problems per external source: "On Mastodon: 340 in the last
+    /// hour, 12× usual" (escaped by the template).
+    pub signals: Vec<String>,
     pub active: Vec<crate::incident_views::IncidentView>,
     pub maintenance: Vec<crate::incident_views::IncidentView>,
     pub tips: &'a [String],
@@ -390,6 +393,18 @@ pub struct ServicePage<'a> {
     pub live_js: Option<&'a str>,
     /// The subscribe form, when the operator offers email subscriptions.
     pub subscribe: Option<crate::subscribe::SubscribeForm>,
+}
+
+/// One source's line: "On Mastodon: 340 in the last hour, 12× usual".
+fn signal_line(s: &downbeat_crowd::SignalStatus) -> String {
+    let posts = if s.last_hour == 1 { "post" } else { "posts" };
+    match s.ratio {
+        Some(r) if r >= 1.5 => format!(
+            "On {}: {} {posts} in the last hour, {r:.0}× usual",
+            s.name, s.last_hour
+        ),
+        _ => format!("On {}: {} {posts} in the last hour", s.name, s.last_hour),
+    }
 }
 
 impl<'a> ServicePage<'a> {
@@ -460,6 +475,7 @@ impl<'a> ServicePage<'a> {
                     pct: s.pct,
                 })
                 .collect(),
+            signals: crowd.signals.iter().map(signal_line).collect(),
             active,
             maintenance,
             tips: &m.service.tips,

@@ -49,7 +49,17 @@ impl Rig {
 
     /// A fresh stage (a restart) on the same store and clock.
     fn on(store: Arc<dyn Store>, clock: Arc<ManualClock>, t0: i64) -> Rig {
-        let config: Arc<Config> = Arc::new(downbeat_config::parse_str(CONFIG, "test").unwrap());
+        Rig::on_config(store, clock, t0, CONFIG)
+    }
+
+    /// [`Rig::new`] with the config `text`.
+    async fn with_config(target: &TestStore, t0: i64, text: &str) -> Rig {
+        let rig = Rig::new(target, t0).await;
+        Rig::on_config(rig.store, rig.clock, t0, text)
+    }
+
+    fn on_config(store: Arc<dyn Store>, clock: Arc<ManualClock>, t0: i64, text: &str) -> Rig {
+        let config: Arc<Config> = Arc::new(downbeat_config::parse_str(text, "test").unwrap());
         let c: Arc<dyn Clock> = clock.clone();
         let node: Arc<str> = "node-a".into();
         let notifier = Notifier::new(
@@ -59,7 +69,15 @@ impl Rig {
             node.clone(),
             &mut prometheus_client::registry::Registry::default(),
         );
-        let crowd = Crowd::new(config, store.clone(), store.clone(), c, node, notifier);
+        let crowd = Crowd::new(
+            config,
+            store.clone(),
+            store.clone(),
+            store.clone(),
+            c,
+            node,
+            notifier,
+        );
         Rig {
             store,
             crowd,
@@ -145,4 +163,5 @@ fn hot_countries(s: &CrowdStatus) -> Vec<&str> {
 mod late;
 mod messages;
 mod notices;
+mod signals;
 mod slots;

@@ -136,6 +136,17 @@ async fn a_signal_token_posts_counts_and_posts_that_show_against_the_week_before
         !f.to_string().contains("script"),
         "posts' text is not republished: {f}"
     );
+    // `/status` names every source with its own verdict.
+    app.detect().await;
+    let (_, status) = app.verdict().await;
+    let names: Vec<&str> = status["signals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["source"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["mastodon", "forum"], "{status}");
+    assert_eq!(status["signals"][1]["raises"], "alone");
 }
 
 #[tokio::test]

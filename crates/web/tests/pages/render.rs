@@ -188,6 +188,7 @@ fn crowd(verdict: Verdict, hot: Vec<SeriesStatus>) -> Arc<CrowdStatus> {
         breakdown: Default::default(),
         networks: 3,
         hot_series: hot,
+        signals: Vec::new(),
     })
 }
 
@@ -240,6 +241,49 @@ async fn regional_problems_and_maintenance_render() {
         possible.contains("User reports indicate possible problems at Melodia since 11:06 UTC")
     );
     assert!(!possible.contains("Where it differs"));
+    app.stop().await;
+}
+
+/// External sources' posts show as a line each, their names escaped; a page without
+/// sources shows no such section.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn posts_about_the_service_show_per_source() {
+    let app = spawn_app().await;
+    let now = jiff::Timestamp::from_second(1_795_000_400).unwrap();
+    let mut m: PageModel = (*app.pages.state().model(0)).clone();
+    let page = ServicePage::new(&m, "/a.css", None, now).render().unwrap();
+    assert!(
+        !page.contains("Posts about Melodia problems"),
+        "no sources, no section"
+    );
+    let mut c = (*crowd(Verdict::Problems, vec![])).clone();
+    let source = |name: &str, last_hour, ratio| downbeat_crowd::SignalStatus {
+        source: "s".into(),
+        name: name.into(),
+        raises: "corroborate",
+        verdict: Verdict::Problems,
+        last_hour,
+        usual_hour: 28.0,
+        ratio,
+    };
+    c.signals = vec![
+        source("Mastodon", 340, Some(12.1)),
+        source("<b>the forum</b>", 1, None),
+    ];
+    m.crowd = Arc::new(c);
+    let page = ServicePage::new(&m, "/a.css", None, now).render().unwrap();
+    assert!(
+        page.contains("<h3>Posts about Melodia problems</h3>"),
+        "{page}"
+    );
+    assert!(
+        page.contains("<li>On Mastodon: 340 posts in the last hour, 12× usual</li>"),
+        "{page}"
+    );
+    assert!(
+        page.contains("<li>On &#60;b&#62;the forum&#60;/b&#62;: 1 post in the last hour</li>"),
+        "{page}"
+    );
     app.stop().await;
 }
 

@@ -1,0 +1,172 @@
+//! External signals in the crowd stage: each source has its own series; a source that may
+//! raise the verdict `alone` does, one that may only `corroborate` lifts only a crowd that
+//! already sees possible problems; `/status`, the explanation and the stored change carry
+//! the sources' figures.
+
+use super::*;
+use downbeat_config::Raises;
+use downbeat_crowd::{overall_verdict, signal_series};
+use downbeat_domain::Slug;
+use downbeat_domain::signal::Signal;
+
+fn config(raises: &str) -> String {
+    format!(
+        r#"
+[[service]]
+id = "melodia"
+name = "Melodia"
+
+[[service.signal]]
+source = "forum"
+name = "the forum"
+raises = "{raises}"
+"#
+    )
+}
+
+impl Rig {
+    /// `count` posts counted by the forum in minute `m`.
+    async fn posts(&self, m: i64, count: u32) {
+        let at_ms = self.t0 + m * MINUTE + 20_000;
+        self.store
+            .insert_signals(
+                "melodia",
+                &[Signal::Count {
+                    source: Slug::parse("forum").unwrap(),
+                    at_ms,
+                    count,
+                }],
+                at_ms,
+            )
+            .await
+            .unwrap();
+    }
+
+    /// Minutes `[from, to)` of calm reports and a few forum posts, judged.
+    async fn calm_with_posts(&mut self, from: i64, to: i64) {
+        for m in from..to {
+            self.reports(m, 6 + (m % 3) as u32, "US").await;
+            self.posts(m, 2 + (m % 2) as u32).await;
+            let s = self.judge(m).await;
+            assert_eq!(s.verdict, Verdict::NoProblems, "false alarm at minute {m}");
+        }
+    }
+
+    /// Judges minutes `from..from + 6` with a surge of `posts` forum posts a minute and
+    /// calm reports; the first status whose forum series is not calm.
+    async fn chatter(&mut self, from: i64, posts: u32) -> (i64, Arc<CrowdStatus>) {
+        for m in from..from + 6 {
+            self.reports(m, 6 + (m % 3) as u32, "US").await;
+            self.posts(m, posts).await;
+            let s = self.judge(m).await;
+            if s.signals[0].verdict != Verdict::NoProblems {
+                return (m, s);
+            }
+        }
+        panic!("the forum's surge raised nothing of its own")
+    }
+}
+
+#[test]
+fn sources_raise_the_verdict_as_configured() {
+    use Verdict::*;
+    let alone = |v| (Raises::Alone, v);
+    let corroborate = |v| (Raises::Corroborate, v);
+    let cases = [
+        (NoProblems, vec![], NoProblems),
+        (NoProblems, vec![alone(Problems)], Problems),
+        (NoProblems, vec![alone(PossibleProblems)], PossibleProblems),
+        (Problems, vec![alone(NoProblems)], Problems),
+        (NoProblems, vec![corroborate(Problems)], NoProblems),
+        (
+            PossibleProblems,
+            vec![corroborate(PossibleProblems)],
+            PossibleProblems,
+        ),
+        (PossibleProblems, vec![corroborate(Problems)], Problems),
+        (
+            NoProblems,
+            vec![corroborate(Problems), alone(PossibleProblems)],
+            PossibleProblems,
+        ),
+    ];
+    for (crowd, sources, expected) in cases {
+        assert_eq!(
+            overall_verdict(crowd, &sources),
+            expected,
+            "{crowd:?} {sources:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_source_that_may_raise_alone_calls_the_outage_and_says_why() {
+    for target in testing::all().await {
+        let name = target.name;
+        let mut rig = Rig::with_config(&target, t0(), &config("alone")).await;
+        rig.calm_with_posts(0, 90).await;
+        let (m, s) = rig.chatter(90, 120).await;
+        assert_ne!(
+            s.verdict,
+            Verdict::NoProblems,
+            "{name}: the forum alone raises it"
+        );
+        let forum = &s.signals[0];
+        assert_eq!(
+            (forum.source.as_str(), forum.raises),
+            ("forum", "alone"),
+            "{name}"
+        );
+        assert!(forum.last_hour >= 120, "{name}: {forum:?}");
+        // Two minutes of 120 posts in an hour of about 2.5 a minute.
+        assert!(forum.ratio.is_some_and(|r| r > 2.0), "{name}: {forum:?}");
+        assert!(
+            s.explanation.starts_with("Posts on the forum: ")
+                && s.explanation.contains("in the last hour")
+                && s.explanation.contains("Reports at the usual level"),
+            "{name}: the posts come first, then the reports: {}",
+            s.explanation
+        );
+        let stored = rig.store.verdict_events("melodia", 0, 100).await.unwrap();
+        let e = stored
+            .iter()
+            .find(|e| e.series == "all" && e.at_ms == rig.t0 + m * MINUTE)
+            .unwrap_or_else(|| panic!("{name}: the service's change is stored: {stored:?}"));
+        assert_eq!(e.previous, Verdict::NoProblems, "{name}");
+        assert_eq!(
+            e.evidence["signals"][0]["source"], "forum",
+            "{name}: {}",
+            e.evidence
+        );
+        assert!(
+            stored.iter().any(|e| e.series == signal_series("forum")),
+            "{name}: the forum's own change is stored too"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_source_that_may_only_corroborate_does_not_call_an_outage_alone() {
+    for target in testing::all().await {
+        let name = target.name;
+        let mut rig = Rig::with_config(&target, t0(), &config("corroborate")).await;
+        rig.calm_with_posts(0, 90).await;
+        let (_, s) = rig.chatter(90, 120).await;
+        assert_eq!(
+            s.verdict,
+            Verdict::NoProblems,
+            "{name}: chatter alone moves nothing"
+        );
+        assert!(
+            s.explanation.starts_with("Reports at the usual level")
+                && s.explanation.contains("Posts on the forum: "),
+            "{name}: the reports first, the posts as context: {}",
+            s.explanation
+        );
+        let stored = rig.store.verdict_events("melodia", 0, 100).await.unwrap();
+        assert!(
+            !stored.iter().any(|e| e.series == "all"),
+            "{name}: no change of the service: {stored:?}"
+        );
+    }
+}
