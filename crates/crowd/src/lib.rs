@@ -44,7 +44,7 @@
 pub mod messages;
 pub mod seed;
 
-pub use seed::{SeedError, SeedSummary, seed_from_csv};
+pub use seed::{SeedError, SeedSummary, seed_from_csv, seed_series_from_csv};
 
 use downbeat_config::Raises;
 use downbeat_config::{Config, ServiceConfig};

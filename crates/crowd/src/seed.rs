@@ -41,6 +41,18 @@ pub async fn seed_from_csv(
     input: impl std::io::BufRead,
     now: Timestamp,
 ) -> Result<SeedSummary, SeedError> {
+    seed_series_from_csv(store, service, "all", input, now).await
+}
+
+/// [`seed_from_csv`] for one series of the service: `all`, or an external source's
+/// (`signal:<source>`, see [`crate::signal_series`]) from its past posts per minute.
+pub async fn seed_series_from_csv(
+    store: &dyn downbeat_store::DetectionStore,
+    service: &str,
+    series: &str,
+    input: impl std::io::BufRead,
+    now: Timestamp,
+) -> Result<SeedSummary, SeedError> {
     let mut rows: Vec<(i64, f64)> = Vec::new();
     for (i, line) in input.lines().enumerate() {
         let line = line?;
@@ -100,7 +112,7 @@ pub async fn seed_from_csv(
         .save_detector_states(
             service,
             vec![DetectorState {
-                series: "all".into(),
+                series: series.into(),
                 state,
                 through_minute_ms: through,
             }],

@@ -71,6 +71,11 @@ tips = [
   "Log out and back in, then restart the app.",
 ]
 
+# Listeners' posts about Melodia, counted per minute (the demo's scenario posts them).
+[[service.signal]]
+source = "social"
+name = "social media"
+
 [[service.component]]
 id = "login"
 name = "Login and accounts"

@@ -28,7 +28,7 @@ pub mod scenario;
 use anyhow::Context;
 use downbeat_api::auth::{self, Role};
 use downbeat_domain::{Clock, ScaledClock};
-use downbeat_replay::send::{SendOptions, Speed};
+use downbeat_replay::send::{SendOptions, SignalSending, Speed};
 use downbeat_replay::{Window, csv as crowd_csv};
 use faults::{Faults, REGIONS};
 use std::future::Future;
@@ -148,9 +148,10 @@ pub async fn run(opts: DemoOptions, shutdown: impl Future<Output = ()>) -> anyho
     ))
     .await
     .context("opening the demo's store")?;
+    let traffic = downbeat_replay::Traffic::generate(&crowd);
     let mut history = Vec::new();
     crowd_csv::write_minutes(
-        &downbeat_replay::Traffic::generate(&crowd),
+        &traffic,
         Window {
             from: 0,
             until: live_from,
@@ -162,6 +163,22 @@ pub async fn run(opts: DemoOptions, shutdown: impl Future<Output = ()>) -> anyho
     downbeat_crowd::seed_from_csv(store.as_ref(), "melodia", &history[..], live_start)
         .await
         .context("seeding the crowd baseline")?;
+    // And the week's social chatter, so the posts' series knows its usual too.
+    let mut chatter = String::from("timestamp,posts\n");
+    for m in 0..live_from {
+        if let Some((_, posts)) = traffic.social(m) {
+            chatter.push_str(&format!("{},{posts}\n", crowd.timestamp_of(m)));
+        }
+    }
+    downbeat_crowd::seed_series_from_csv(
+        store.as_ref(),
+        "melodia",
+        &downbeat_crowd::signal_series("social"),
+        chatter.as_bytes(),
+        live_start,
+    )
+    .await
+    .context("seeding the social chatter's baseline")?;
     let clock: Arc<dyn Clock> = Arc::new(ScaledClock::new(live_start, opts.speed));
 
     // The server.
@@ -184,6 +201,8 @@ pub async fn run(opts: DemoOptions, shutdown: impl Future<Output = ()>) -> anyho
     .await?;
     let operator_token =
         auth::create_token(store.as_ref(), "demo-operator", Role::Editor, now_ms).await?;
+    let social_token =
+        auth::create_token(store.as_ref(), "demo-social", Role::Signal, now_ms).await?;
     let (stop_tx, stop) = watch::channel(false);
     let stopped = |mut rx: watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;
@@ -236,6 +255,11 @@ pub async fn run(opts: DemoOptions, shutdown: impl Future<Output = ()>) -> anyho
         },
         concurrency: 64,
         request_timeout: Duration::from_secs(10),
+        // What listeners post about it, on the server's clock.
+        signals: Some(SignalSending {
+            token: social_token,
+            clock: clock.clone(),
+        }),
     };
     let listeners = {
         let stop = stopped(stop.clone());

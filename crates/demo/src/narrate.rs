@@ -125,6 +125,22 @@ impl Seen {
                 screens["share"].as_f64().unwrap_or(0.0) * 100.0
             ));
         }
+        for source in status["signals"].as_array().into_iter().flatten() {
+            if source["verdict"]
+                .as_str()
+                .is_some_and(|v| v != "no_problems")
+            {
+                let ratio = source["ratio"]
+                    .as_f64()
+                    .map(|r| format!(", {r:.0}× usual"))
+                    .unwrap_or_default();
+                hot.push(format!(
+                    "posts on {}: {} in the last hour{ratio}",
+                    source["name"].as_str().unwrap_or("?"),
+                    source["last_hour"].as_u64().unwrap_or(0)
+                ));
+            }
+        }
         let mix = if hot.is_empty() {
             String::new()
         } else {

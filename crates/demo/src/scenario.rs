@@ -372,6 +372,10 @@ city_share = 0.6
 [mix.city]
 GB = {{ London = 45, Manchester = 15, Glasgow = 10, Birmingham = 10, Leeds = 8, Bristol = 6, Edinburgh = 6 }}
 US = {{ "New York" = 20, "Los Angeles" = 14, Chicago = 10, Houston = 7, Seattle = 6, Atlanta = 6, Boston = 5 }}
+
+[social]
+per_report = 0.2
+per_outage_report = 1.5
 {outage}"#,
             name = self.name,
             outage = self.outage.replace("{ONSET}", &format!("{onset}m")),

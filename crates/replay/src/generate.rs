@@ -17,6 +17,7 @@ const COUNTS: u64 = 1;
 const REPORTS: u64 = 2;
 const MESSAGES: u64 = 7;
 const ADDRESSES: u64 = 3;
+const SOCIAL: u64 = 11;
 
 /// Normal listeners are spread over 10.0.0.0/8: 16.7 million distinct addresses in 65,536
 /// /24 networks. Only ever written into X-Forwarded-For, never connected to.
@@ -89,6 +90,8 @@ pub struct Traffic<'a> {
     listeners_before: Vec<u64>,
     flood_first_network: Vec<u32>,
     address_key: u64,
+    /// Social posts per minute (empty without `[social]`).
+    social: Vec<u32>,
 }
 
 impl<'a> Traffic<'a> {
@@ -137,6 +140,20 @@ impl<'a> Traffic<'a> {
                     % u64::from(MAX_FLOOD_NETWORKS)) as u32
             })
             .collect();
+        // Chatter follows the everyday and the outage listeners' counts (its own stream, so
+        // the reports are the same with or without it).
+        let social = match &scenario.social {
+            None => Vec::new(),
+            Some(so) => (0..minutes)
+                .map(|m| {
+                    let c = &counts[m * sources..(m + 1) * sources];
+                    let outage: f64 = c[1..=n_out].iter().map(|&x| f64::from(x)).sum();
+                    let rate = so.per_report * f64::from(c[0]) + so.per_outage_report * outage;
+                    let mut rng = Rng::stream(scenario.seed, SOCIAL, m as u64);
+                    rng.poisson(rate).min(u64::from(u32::MAX)) as u32
+                })
+                .collect(),
+        };
         Traffic {
             scenario,
             sources,
@@ -145,11 +162,19 @@ impl<'a> Traffic<'a> {
             listeners_before,
             flood_first_network,
             address_key: mix64(scenario.seed ^ 0x5EED_AD0D),
+            social,
         }
     }
 
     pub fn scenario(&self) -> &'a Scenario {
         self.scenario
+    }
+
+    /// Social posts about the service in minute `m`, and the signal source they are posted
+    /// as; None without `[social]`.
+    pub fn social(&self, m: u32) -> Option<(&'a str, u32)> {
+        let so = self.scenario.social.as_ref()?;
+        Some((so.source.as_str(), *self.social.get(m as usize)?))
     }
 
     /// Totals of minute `m` (< the scenario's length).

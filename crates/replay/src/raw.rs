@@ -22,6 +22,15 @@ pub struct RawScenario {
     pub outage: Vec<RawOutage>,
     #[serde(default)]
     pub flood: Vec<RawFlood>,
+    pub social: Option<RawSocial>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSocial {
+    pub source: Option<String>,
+    pub per_report: Option<f64>,
+    pub per_outage_report: Option<f64>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -24,6 +24,7 @@
 //! | `[noise]` `overdispersion` | 0 (default) is Poisson noise; k > 0 draws each minute's rate from a gamma with variance k·mean² first (negative binomial counts) |
 //! | `[mix]` | the normal mix: `problem`, `platform`, `country` weight tables (required); `city.GB = { London = 5, … }` cities per country; `city_share` the share of reports that name a city (default 1 where cities are listed); `message = { "Something went wrong" = 5, … }` what listeners' screens say, and `message_share` the share of reports that say it (default 1 where messages are listed; an outage's mix inherits neither unless it lists none) |
 //! | `[[outage]]` | `onset`, `ramp` (to full strength), `ramp_shape` (`linear`, `fast-start`, `slow-start`), `peak_per_minute` (extra reports a minute at full strength) or `peak_multiplier` (total / baseline at full strength, following the time of day), `plateau`, then `recovery` (a duration, linear to zero) or `[[outage.recovery_phase]]` tables (`level` as a share of full strength, reached linearly `over` a duration, then held for `hold`; the last level must be 0); `[outage.mix]` overrides any part of the normal mix |
+//! | `[social]` | social chatter about the service: `source` (the signal source its counts are posted as, default `social`), `per_report` (posts per everyday report, default 0.2) and `per_outage_report` (per outage report, default 1.5); flood reports make none: a flood is fake, and chatter does not echo it |
 //! | `[[flood]]` | `start`, `duration`, `per_minute`, `networks` (distinct /24s, ≤ 4096), `clients_per_network` (≤ 254), optional `[flood.mix]`: traffic a correct server must not count as an outage |
 
 use crate::raw::*;
@@ -80,6 +81,15 @@ pub struct Scenario {
     pub(crate) mix: Mix,
     pub(crate) outages: Vec<Outage>,
     pub(crate) floods: Vec<Flood>,
+    pub(crate) social: Option<Social>,
+}
+
+/// Social chatter: posts per minute in proportion to the everyday and the outage reports.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Social {
+    pub source: downbeat_domain::Slug,
+    pub per_report: f64,
+    pub per_outage_report: f64,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -603,6 +613,22 @@ impl Validator<'_> {
                 mix: self.mix(&format!("flood[{i}].mix"), f.mix, Some(&mix))?,
             });
         }
+        let social = match raw.social {
+            None => None,
+            Some(so) => {
+                let rate = |key: &str, v: Option<f64>, default: f64| match v {
+                    None => Ok(default),
+                    Some(v) if (0.0..=100.0).contains(&v) => Ok(v),
+                    Some(_) => Err(self.err(format!("social.{key}"), "must be between 0 and 100")),
+                };
+                Some(Social {
+                    source: downbeat_domain::Slug::parse(so.source.as_deref().unwrap_or("social"))
+                        .map_err(|e| self.err("social.source", e))?,
+                    per_report: rate("per_report", so.per_report, 0.2)?,
+                    per_outage_report: rate("per_outage_report", so.per_outage_report, 1.5)?,
+                })
+            }
+        };
         Ok(Scenario {
             name: raw.name.unwrap_or_else(|| self.origin.to_owned()),
             description: raw.description.unwrap_or_default(),
@@ -616,6 +642,7 @@ impl Validator<'_> {
             mix,
             outages,
             floods,
+            social,
         })
     }
 

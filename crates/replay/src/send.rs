@@ -88,6 +88,23 @@ pub struct SendOptions {
     pub concurrency: usize,
     /// Per request, connection included.
     pub request_timeout: Duration,
+    /// Post the scenario's social chatter too (its `[social]` counts, one request a minute
+    /// to `…/signals`), with this token of role `signal`; None: reports only.
+    pub signals: Option<SignalSending>,
+}
+
+/// How social chatter is posted: the token, and the clock whose time the counts carry (the
+/// server's: a count is for the minute its `at` falls in).
+#[derive(Clone)]
+pub struct SignalSending {
+    pub token: String,
+    pub clock: Arc<dyn downbeat_domain::Clock>,
+}
+
+impl fmt::Debug for SignalSending {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SignalSending { .. }")
+    }
 }
 
 impl SendOptions {
@@ -100,6 +117,7 @@ impl SendOptions {
             window,
             concurrency: 64,
             request_timeout: Duration::from_secs(10),
+            signals: None,
         }
     }
 }
@@ -300,6 +318,12 @@ pub async fn send(
         service.as_str()
     )
     .into();
+    let signals_url: Arc<str> = format!(
+        "{}/api/v1/services/{}/signals",
+        base.as_str().trim_end_matches('/'),
+        service.as_str()
+    )
+    .into();
     preflight(&base).await?;
 
     let concurrency = options.concurrency.clamp(1, 4096);
@@ -382,6 +406,29 @@ pub async fn send(
                 last_progress = Instant::now();
             }
         }
+        // The minute's chatter, once its reports are on their way.
+        if let (Some(to), Some((source, posts))) = (&options.signals, traffic.social(m))
+            && posts > 0
+        {
+            let permit = tokio::select! {
+                biased;
+                () = &mut stop => { stopped = true; break 'minutes; }
+                p = permits.clone().acquire_owned() => match p {
+                    Ok(p) => p,
+                    Err(_) => break 'minutes,
+                },
+            };
+            let body = serde_json::json!({"signals": [
+                {"source": source, "at": to.clock.now().to_string(), "count": posts}
+            ]});
+            tokio::spawn(post_signals(
+                client.clone(),
+                signals_url.clone(),
+                to.token.clone(),
+                body,
+                permit,
+            ));
+        }
     }
     // Drain: every request in flight finishes (each is bounded by the request timeout).
     let _all = permits
@@ -425,6 +472,32 @@ pub async fn send(
             reason,
             summary: Box::new(summary),
         }),
+    }
+}
+
+/// Posts one minute's social chatter; a failure is logged (chatter is context, and the
+/// reports' own counters stay about reports).
+async fn post_signals(
+    client: reqwest::Client,
+    url: Arc<str>,
+    token: String,
+    body: serde_json::Value,
+    _permit: OwnedSemaphorePermit,
+) {
+    match client
+        .post(&*url)
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+    {
+        Ok(r) if r.status().is_success() => {}
+        Ok(r) => {
+            let status = r.status();
+            let text = r.text().await.unwrap_or_default();
+            tracing::warn!(%status, answer = %text, "social chatter refused");
+        }
+        Err(e) => tracing::warn!(error = %e, "social chatter not posted"),
     }
 }
 

@@ -919,3 +919,69 @@ async fn send_to_an_unknown_service_stops_with_a_clear_error() {
     }
     assert!(log.lock().unwrap().received.is_empty());
 }
+
+/// Social chatter follows the listeners: a few posts per everyday report, many per outage
+/// report, none for a flood (fake reports); drawn from its own stream, so the reports are
+/// the same with or without it; and refused naming the key when out of range.
+#[test]
+fn social_chatter_rises_with_the_outage_and_changes_no_report() {
+    let s = load("design-outage");
+    let t = Traffic::generate(&s);
+    let onset = s.outage_onsets()[0].1 as u32;
+    let posts = |from: u32, to: u32| -> (u64, u64) {
+        (from..to).fold((0, 0), |(p, r), m| {
+            let (source, n) = t.social(m).expect("the scenario has [social]");
+            assert_eq!(source, "social");
+            (p + u64::from(n), r + t.minute(m).total)
+        })
+    };
+    let (before, reports_before) = posts(onset - 60, onset - 30);
+    let (during, reports_during) = posts(onset + 20, onset + 50);
+    let ratio = |p: u64, r: u64| p as f64 / r as f64;
+    assert!(
+        (ratio(before, reports_before) - 0.2).abs() < 0.1,
+        "{before} posts, {reports_before} reports"
+    );
+    assert!(
+        during > 4 * before,
+        "{during} posts in the outage, {before} before"
+    );
+    assert!(
+        ratio(during, reports_during) > 1.0,
+        "{during} of {reports_during}"
+    );
+
+    let without = shipped::text("design-outage")
+        .unwrap()
+        .replace("[social]", "[ignored]");
+    let text = without.replace("[ignored]\nper_report = 0.2\nper_outage_report = 1.5\n", "");
+    let plain = Scenario::parse(&text, "design-outage").unwrap();
+    let p = Traffic::generate(&plain);
+    assert_eq!(p.social(onset), None);
+    for m in [onset - 1, onset + 20] {
+        assert_eq!(t.reports(m), p.reports(m), "minute {m}");
+    }
+
+    let flood = format!("{SMALL}[social]\nper_report = 0\nper_outage_report = 3\n");
+    let f = Scenario::parse(&flood, "flood.toml").unwrap();
+    let ft = Traffic::generate(&f);
+    assert!(
+        (0..20).all(|m| ft.social(m) == Some(("social", 0))),
+        "a flood makes no chatter"
+    );
+
+    for (bad, key) in [
+        ("[social]\nper_report = -1\n", "social.per_report"),
+        (
+            "[social]\nper_outage_report = 1000\n",
+            "social.per_outage_report",
+        ),
+        ("[social]\nsource = \"Social Media\"\n", "social.source"),
+        ("[social]\nweight = 1\n", "weight"),
+    ] {
+        let e = Scenario::parse(&format!("{SMALL}{bad}"), "bad.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(key), "{bad}: {e}");
+    }
+}

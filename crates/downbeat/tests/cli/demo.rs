@@ -249,6 +249,14 @@ fn a_short_demo_in_chromium_reaches_problems_with_its_cause_and_a_draft_then_rec
         );
     }
     assert!(story.contains("drafted from the signals"), "{story}");
+    // Listeners post about it as the outage rises (the scenario's social chatter, posted as
+    // the service's `social` signal source).
+    assert!(
+        story
+            .lines()
+            .any(|l| l.contains("CROWD") && l.contains("posts on social media: ")),
+        "the crowd's verdict lines never mention the posts:\n{story}"
+    );
     // The on-call pager (a signed webhook the demo verifies) heard of the draft before the
     // operator published it.
     let pos = |needle: &str| story.find(needle).unwrap_or(usize::MAX);
