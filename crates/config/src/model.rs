@@ -1,6 +1,6 @@
 //! The validated configuration.
 
-use downbeat_domain::{ComponentId, ProblemOption, ServiceId, Span};
+use downbeat_domain::{CommentMode, ComponentId, ProblemOption, ServiceId, Span};
 use ipnet::IpNet;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -136,6 +136,9 @@ pub struct ServiceConfig {
     pub tips: Vec<String>,
     /// Publish automatically drafted incidents at once.
     pub auto_publish: bool,
+    /// Community comments on the public page: off, premoderated (shown once an operator
+    /// approves them) or open (shown at once).
+    pub comments: CommentMode,
 }
 
 impl ServiceConfig {
