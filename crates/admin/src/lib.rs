@@ -1,6 +1,6 @@
 //! Downbeat's admin area, `/admin`: where operators sign in, see the drafts Downbeat wrote
 //! from its signals (with the evidence), publish them in one click, run incidents and
-//! maintenance, and write post-mortems.
+//! maintenance, write post-mortems, and moderate community comments.
 //!
 //! Server-rendered HTML (askama, auto-escaping), one small stylesheet served from here, no
 //! JavaScript. Every change goes through `downbeat_incidents::ops`, so the rules and
@@ -33,12 +33,15 @@
 //! - [`pages`]: the dashboard, incident, new-incident, maintenance and people pages, and
 //!   their forms.
 //! - [`evidence`]: a draft's evidence JSON as readable view data.
+//! - [`comments`]: the moderation queue of community comments: approve, hide, pause a
+//!   network for a day.
 //! - [`notifications`]: the outbox: destinations and recent deliveries with their attempts.
 //! - [`views`]: template structs and shared view helpers; templates live in `templates/`.
 //! - [`error`]: [`error::AdminError`], every refusal as an HTML page with its status.
 //! - [`assets`]: the stylesheet under its content hash.
 
 pub mod assets;
+pub mod comments;
 pub mod error;
 pub mod evidence;
 pub mod guard;
@@ -95,6 +98,10 @@ pub fn router(app: App) -> Router {
         .route("/admin/notifications", get(notifications::page))
         .route("/admin/s/{service}", get(pages::service))
         .route("/admin/s/{service}/messages", post(pages::hide_message))
+        .route(
+            "/admin/s/{service}/comments",
+            get(comments::page).post(comments::moderate),
+        )
         .route(
             "/admin/s/{service}/incidents",
             get(pages::new_incident).post(pages::create_incident),

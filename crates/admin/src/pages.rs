@@ -90,6 +90,7 @@ pub async fn home(State(admin): State<Arc<Admin>>, ctx: Ctx) -> Result<Response,
                 .filter(open)
                 .filter(|i| i.recovered_at.is_some())
                 .count(),
+            comments: pending_comments(&admin, svc).await?,
         });
     }
     Ok(html(
@@ -98,6 +99,20 @@ pub async fn home(State(admin): State<Arc<Admin>>, ctx: Ctx) -> Result<Response,
             layout: Layout::of("Dashboard", s),
             services,
         },
+    ))
+}
+
+/// How many comments of `svc` await approval, when it takes comments.
+async fn pending_comments(admin: &Admin, svc: &ServiceConfig) -> Result<Option<u64>, AdminError> {
+    if !svc.comments.is_on() {
+        return Ok(None);
+    }
+    Ok(Some(
+        admin
+            .app
+            .store
+            .pending_comment_count(svc.id.as_str())
+            .await?,
     ))
 }
 
@@ -182,6 +197,7 @@ pub async fn service(
                 .map(|i| Card::of(i, svc, false))
                 .collect(),
             messages,
+            comments: pending_comments(&admin, svc).await?,
         },
     ))
 }

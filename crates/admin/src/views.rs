@@ -291,6 +291,8 @@ pub struct ServiceLine {
     pub open: usize,
     pub maintenance: usize,
     pub recovered: usize,
+    /// Comments awaiting approval, when the service takes comments.
+    pub comments: Option<u64>,
 }
 
 #[derive(Template)]
@@ -316,6 +318,8 @@ pub struct ServicePage {
     pub history: Vec<Card>,
     /// What listeners' screens said in the last hour, clustered, the hidden ones included.
     pub messages: Vec<MessageRow>,
+    /// Comments awaiting approval, when the service takes comments.
+    pub comments: Option<u64>,
 }
 
 /// A message cluster on the dashboard, with its hide or show button.

@@ -3,7 +3,7 @@
 use crate::model::*;
 use crate::raw::*;
 use downbeat_domain::problem::{default_label, default_problems};
-use downbeat_domain::{ComponentId, ProblemKind, ProblemOption, ServiceId, Span};
+use downbeat_domain::{CommentMode, ComponentId, ProblemKind, ProblemOption, ServiceId, Span};
 use ipnet::IpNet;
 use std::collections::HashSet;
 use std::net::{IpAddr, SocketAddr};
@@ -469,6 +469,16 @@ impl Validator<'_> {
                 raises,
             });
         }
+        let comments = match raw.comments {
+            None => CommentMode::default(),
+            Some(word) => CommentMode::parse(&word).ok_or_else(|| {
+                let shown: String = word.chars().take(40).collect();
+                self.err(
+                    key("comments"),
+                    format!("{shown:?} is not a comment mode: use off, premoderated or open"),
+                )
+            })?,
+        };
         Ok(ServiceConfig {
             id,
             name,
@@ -477,6 +487,7 @@ impl Validator<'_> {
             tips,
             auto_publish: raw.auto_publish,
             signals,
+            comments,
         })
     }
 
@@ -815,6 +826,26 @@ mod tests {
         assert_eq!(c.server.password_checks, 2);
         assert_eq!(c.server.database_connect_timeout.as_secs(), 5);
         assert_eq!(c.server.database_statement_timeout.as_secs(), 30);
+        assert_eq!(s.comments, CommentMode::Off);
+    }
+
+    #[test]
+    fn comment_modes_are_read_per_service() {
+        let text = "[[service]]\nid = \"a\"\nname = \"A\"\ncomments = \"premoderated\"\n\
+                    [[service]]\nid = \"b\"\nname = \"B\"\ncomments = \"open\"\n\
+                    [[service]]\nid = \"c\"\nname = \"C\"\ncomments = \"off\"\n\
+                    [[service]]\nid = \"d\"\nname = \"D\"\n";
+        let c = parse_str(text, "t").unwrap();
+        let modes: Vec<CommentMode> = c.services.iter().map(|s| s.comments).collect();
+        assert_eq!(
+            modes,
+            [
+                CommentMode::Premoderated,
+                CommentMode::Open,
+                CommentMode::Off,
+                CommentMode::Off
+            ]
+        );
     }
 
     #[test]
@@ -884,6 +915,18 @@ mod tests {
             (
                 "[[service]]\nid = \"m\"\nname = \"  \"\n",
                 &["service[0].name", "empty"],
+            ),
+            (
+                "[[service]]\nid = \"m\"\nname = \"M\"\ncomments = \"moderated\"\n",
+                &[
+                    "service[0].comments",
+                    "\"moderated\" is not a comment mode",
+                    "off, premoderated or open",
+                ],
+            ),
+            (
+                "[[service]]\nid = \"m\"\nname = \"M\"\ncomments = true\n",
+                &["service[0].comments", "string"],
             ),
             (
                 "[[service]]\nid = \"m\"\nname = \"M\"\n[[service.component]]\nid = \"a b\"\nname = \"A\"\n",

@@ -1,6 +1,6 @@
 //! The validated configuration.
 
-use downbeat_domain::{ComponentId, ProblemOption, ServiceId, Span};
+use downbeat_domain::{CommentMode, ComponentId, ProblemOption, ServiceId, Span};
 use ipnet::IpNet;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -138,6 +138,9 @@ pub struct ServiceConfig {
     pub auto_publish: bool,
     /// Outside sources of signals (`[[service.signal]]`), each with its own detector series.
     pub signals: Vec<SignalSource>,
+    /// Community comments on the public page: off, premoderated (shown once an operator
+    /// approves them) or open (shown at once).
+    pub comments: CommentMode,
 }
 
 impl ServiceConfig {

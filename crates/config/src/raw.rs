@@ -102,6 +102,8 @@ pub struct RawService {
     /// Publish automatically drafted incidents at once instead of waiting for an operator.
     #[serde(default)]
     pub auto_publish: bool,
+    /// Community comments on the public page: "off" (the default), "premoderated" or "open".
+    pub comments: Option<String>,
     #[serde(default, rename = "signal")]
     pub signals: Vec<RawSignalSource>,
 }

@@ -11,6 +11,7 @@
 //! - [`country`]: ISO 3166-1 alpha-2 codes with display names.
 //! - [`city`]: a free-text city name, bounded and free of control characters.
 //! - [`screen_text`]: the words on a listener's screen, bounded and free of control characters.
+//! - [`comment`]: community comments: their text, the service's mode, a comment's moderation state.
 //! - [`signal`]: external signals (counts or posts per source), checked a batch at a time.
 //! - [`report`]: a validated crowd report.
 //! - [`status`]: crowd verdicts and component states.
@@ -26,6 +27,7 @@
 
 pub mod city;
 pub mod clock;
+pub mod comment;
 pub mod country;
 pub mod duration;
 pub mod event;
@@ -45,6 +47,7 @@ pub mod text;
 
 pub use city::City;
 pub use clock::{Clock, ManualClock, ScaledClock, SystemClock};
+pub use comment::{CommentMode, CommentState, CommentText};
 pub use country::CountryCode;
 pub use platform::Platform;
 pub use problem::{ProblemKind, ProblemOption};

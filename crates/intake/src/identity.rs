@@ -107,6 +107,14 @@ pub(crate) fn tag(mut m: HmacSha256, parts: &[&[u8]]) -> Hash16 {
     out
 }
 
+/// The keyed hash of `ip`'s /24 or /48 network.
+fn network_tag(key: HmacSha256, ip: IpAddr) -> Hash16 {
+    let net = network_of(ip);
+    let (mut buf, len) = ip_bytes(net.network());
+    buf[len] = net.prefix_len();
+    tag(key, &[b"network", &buf[..=len]])
+}
+
 /// An address's bytes in a fixed buffer (no allocation on the hot path) and their length.
 fn ip_bytes(ip: IpAddr) -> ([u8; 17], usize) {
     let mut b = [0u8; 17];
@@ -180,29 +188,46 @@ impl Salts {
         window_ms: i64,
     ) -> Result<ClientHashes, StoreError> {
         let day = now_ms.div_euclid(DAY_MS);
-        let keys = match self.cached(day) {
-            Some(k) => k,
-            None => {
-                self.prepare(now_ms).await?;
-                self.cached(day)
-                    .ok_or_else(|| StoreError::Internal("salt cache empty".into()))?
-            }
-        };
+        let keys = self.keys_for(now_ms).await?;
         let (addr_buf, addr_len) = ip_bytes(ip);
         let addr = &addr_buf[..addr_len];
-        let net = network_of(ip);
-        let (mut net_buf, net_len) = ip_bytes(net.network());
-        net_buf[net_len] = net.prefix_len();
-        let net_bytes = &net_buf[..=net_len];
         let near_midnight = now_ms - day * DAY_MS < window_ms;
         Ok(ClientHashes {
             client: tag(keys.today.clone(), &[b"client", service.as_bytes(), addr]),
-            network: tag(keys.today.clone(), &[b"network", net_bytes]),
+            network: network_tag(keys.today.clone(), ip),
             client_yesterday: keys
                 .yesterday
                 .filter(|_| near_midnight)
                 .map(|m| tag(m, &[b"client", service.as_bytes(), addr])),
         })
+    }
+
+    /// The hashes of `ip`'s network at `now_ms` under today's salt and yesterday's: a hash
+    /// stored yesterday (a comment's, which an operator paused) names this network under
+    /// the second.
+    pub async fn network_hashes(
+        &self,
+        ip: IpAddr,
+        now_ms: i64,
+    ) -> Result<(Hash16, Option<Hash16>), StoreError> {
+        let keys = self.keys_for(now_ms).await?;
+        Ok((
+            network_tag(keys.today, ip),
+            keys.yesterday.map(|m| network_tag(m, ip)),
+        ))
+    }
+
+    /// The keys of the day of `now_ms`, loading them when the day is new.
+    async fn keys_for(&self, now_ms: i64) -> Result<DayKeys, StoreError> {
+        let day = now_ms.div_euclid(DAY_MS);
+        match self.cached(day) {
+            Some(k) => Ok(k),
+            None => {
+                self.prepare(now_ms).await?;
+                self.cached(day)
+                    .ok_or_else(|| StoreError::Internal("salt cache empty".into()))
+            }
+        }
     }
 }
 
@@ -265,6 +290,32 @@ mod tests {
                 "{peer} {xff:?}"
             );
         }
+    }
+
+    #[tokio::test]
+    async fn a_network_is_named_under_todays_salt_and_yesterdays() {
+        let store = downbeat_store::testing::sqlite();
+        let store = downbeat_store::open(&store.target).await.unwrap();
+        let salts = Salts::new(store);
+        let ip: IpAddr = "192.0.2.77".parse().unwrap();
+        let neighbour: IpAddr = "192.0.2.1".parse().unwrap();
+        let day = 20_000 * DAY_MS;
+        let (today, yesterday) = salts.network_hashes(ip, day + 5).await.unwrap();
+        let stored = salts.hashes("m", ip, day + 5, 0).await.unwrap().network;
+        assert_eq!(today, stored, "what a report or comment stores today");
+        assert_eq!(
+            salts.network_hashes(neighbour, day + 5).await.unwrap().0,
+            today,
+            "the same /24"
+        );
+        let (tomorrow, then_yesterday) = salts.network_hashes(ip, day + DAY_MS + 5).await.unwrap();
+        assert_ne!(tomorrow, today, "a new salt every day");
+        assert_eq!(
+            then_yesterday,
+            Some(today),
+            "yesterday's hash is still known"
+        );
+        assert_ne!(yesterday, Some(today));
     }
 
     #[test]

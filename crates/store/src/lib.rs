@@ -20,6 +20,7 @@
 //! - [`incidents`]: incidents, maintenance windows, updates, post-mortems ([`IncidentStore`]).
 //! - [`notifications`]: outbox, deliveries, subscribers, flap states ([`NotifyStore`]).
 //! - [`people`]: API tokens, admin users, sessions ([`PeopleStore`]).
+//! - [`comments`]: community comments, their moderation, paused networks ([`CommentStore`]).
 //! - [`signals`]: external signals, per source and minute, and their posts ([`SignalStore`]).
 //! - `sql`: what the backends share — one placeholder style, parameters, row mappers, and
 //!   the stored words of the domain's enums (`Word`): rows carry `downbeat_domain` types,
@@ -34,6 +35,7 @@
 //! - `testing` (feature `testing`): fresh stores on every backend for tests.
 
 pub mod cluster;
+pub mod comments;
 pub mod detection;
 pub mod error;
 pub mod incidents;
@@ -49,6 +51,7 @@ pub mod sqlite;
 
 use async_trait::async_trait;
 pub use cluster::{ClusterStore, Member, Members, NODE_TIMEOUT_MS};
+pub use comments::*;
 pub use detection::*;
 pub use error::StoreError;
 pub use incidents::*;
@@ -64,8 +67,8 @@ use std::sync::Arc;
 /// The stage traits, for code that calls store methods on something other than `dyn Store`.
 pub mod prelude {
     pub use crate::{
-        ClusterStore, DetectionStore, IncidentStore, NotifyStore, PeopleStore, ProbeStore,
-        ReportStore, SignalStore, Store,
+        ClusterStore, CommentStore, DetectionStore, IncidentStore, NotifyStore, PeopleStore,
+        ProbeStore, ReportStore, SignalStore, Store,
     };
 }
 
@@ -81,6 +84,7 @@ pub trait Store:
     + NotifyStore
     + PeopleStore
     + SignalStore
+    + CommentStore
     + Send
     + Sync
     + 'static
@@ -99,9 +103,9 @@ pub trait Store:
         None
     }
 
-    /// Deletes raw reports and probe results older than `raw_before_ms`, roll-ups older than
-    /// `rollups_before_ms`, and salts of days before `salts_before_day` with the dedupe
-    /// marks made under them.
+    /// Deletes raw reports, probe results and comments older than `raw_before_ms` (and
+    /// network pauses that ended before it), roll-ups older than `rollups_before_ms`, and
+    /// salts of days before `salts_before_day` with the dedupe marks made under them.
     async fn prune(&self, cutoffs: PruneCutoffs) -> Result<PruneOutcome, StoreError>;
 }
 
@@ -122,6 +126,8 @@ pub struct PruneOutcome {
     pub probe_results: u64,
     /// Dedupe marks of clients last counted before yesterday's salt.
     pub counted_clients: u64,
+    pub comments: u64,
+    pub banned_networks: u64,
 }
 
 /// Which backend a store is.

@@ -12,7 +12,9 @@
 
 use crate::migrate::{self, Migration};
 use crate::sql::{Arg, FromRow, One, Param, Sql};
-use crate::{Backend, PruneCutoffs, PruneOutcome, Store, StoreError, probes, reports, signals};
+use crate::{
+    Backend, PruneCutoffs, PruneOutcome, Store, StoreError, comments, probes, reports, signals,
+};
 use async_trait::async_trait;
 use deadpool_postgres::GenericClient;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime, Timeouts};
@@ -335,6 +337,18 @@ impl Store for PgStore {
             client,
             &reports::sql::PRUNE_COUNTED_CLIENTS,
             &[&marks_before_ms],
+        )
+        .await?;
+        out.comments = execute(
+            client,
+            &comments::sql::PRUNE_COMMENTS,
+            &[&cut.raw_before_ms],
+        )
+        .await?;
+        out.banned_networks = execute(
+            client,
+            &comments::sql::PRUNE_BANNED_NETWORKS,
+            &[&cut.raw_before_ms],
         )
         .await?;
         Ok(out)

@@ -8,7 +8,9 @@
 
 use crate::StoreError;
 use downbeat_domain::event::CheckState;
-use downbeat_domain::{ComponentState, CountryCode, Platform, Role, Verdict, incident, probe};
+use downbeat_domain::{
+    CommentState, ComponentState, CountryCode, Platform, Role, Verdict, incident, probe,
+};
 
 /// One statement in both placeholder styles.
 #[derive(Debug, Clone, Copy)]
@@ -295,6 +297,7 @@ words!(
     crate::SubscriberKind => crate::SubscriberKind::ALL,
     crate::OutboxKind => crate::OutboxKind::ALL,
     Platform => Platform::ALL,
+    CommentState => CommentState::ALL,
 );
 
 impl Word for CountryCode {

@@ -11,7 +11,9 @@
 
 use crate::migrate::{self, Migration};
 use crate::sql::{FromRow, One, Param, Sql};
-use crate::{Backend, PruneCutoffs, PruneOutcome, Store, StoreError, probes, reports, signals};
+use crate::{
+    Backend, PruneCutoffs, PruneOutcome, Store, StoreError, comments, probes, reports, signals,
+};
 use async_trait::async_trait;
 use rusqlite::{Connection, OpenFlags, params};
 use std::path::{Path, PathBuf};
@@ -350,6 +352,17 @@ impl Store for SqliteStore {
         out.counted_clients = self
             .write(move |c| {
                 Ok(execute(c, &reports::sql::PRUNE_COUNTED_CLIENTS, &[&marks_before_ms])? as u64)
+            })
+            .await?;
+        (out.comments, out.banned_networks) = self
+            .write(move |c| {
+                let comments = execute(c, &comments::sql::PRUNE_COMMENTS, &[&cut.raw_before_ms])?;
+                let bans = execute(
+                    c,
+                    &comments::sql::PRUNE_BANNED_NETWORKS,
+                    &[&cut.raw_before_ms],
+                )?;
+                Ok((comments as u64, bans as u64))
             })
             .await?;
         Ok(out)

@@ -17,6 +17,9 @@ use std::sync::{Arc, RwLock};
 pub enum Page {
     Index,
     Service(usize),
+    /// The service page with the thank-you line of a comment just taken
+    /// (`/s/{service}?comment=sent`, where posting a comment leads).
+    CommentSent(usize),
     Incidents(usize),
     /// One published incident or maintenance window: (service, id).
     Incident(usize, i64),
@@ -32,6 +35,7 @@ impl Page {
     pub fn service(self) -> Option<usize> {
         match self {
             Page::Service(i)
+            | Page::CommentSent(i)
             | Page::Incidents(i)
             | Page::Incident(i, _)
             | Page::ServiceFeed(i)

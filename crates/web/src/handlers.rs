@@ -40,6 +40,13 @@ pub async fn service(State(web): State<Arc<Web>>, req: Request) -> Res {
     let Some(i) = web.service_in(req.uri().path()) else {
         return not_found(&web, "There is no such service.");
     };
+    // Where posting a comment leads: the page with its thank-you line (the same for every
+    // visitor who just commented, so it is cached like the page).
+    if req.uri().query() == Some(crate::comment::SENT_QUERY)
+        && web.app.config.services[i].comments.is_on()
+    {
+        return web.serve(Key::plain(Page::CommentSent(i)), req.headers());
+    }
     // A visitor whose country has its own verdict gets the variant with that line; anyone
     // else gets the page everybody gets.
     let country =

@@ -5,10 +5,14 @@
 //!
 //! - `GET /` — every service with its crowd verdict and official status; `?q=` filters.
 //! - `GET /s/{service}` — the service page: verdict headline, 24-hour chart, breakdowns,
-//!   map, official status, tips and the "I have a problem" form.
+//!   map, official status, tips, the "I have a problem" form and, when the service takes
+//!   them, community comments.
 //! - `POST /s/{service}/report` — that form (no JavaScript needed, no cookie); answers with
 //!   the thank-you view, or the form again with the error. A post another site's page made
 //!   a browser send, or one without a current form token, is refused (403, saying why).
+//! - `POST /s/{service}/comments` — the comment form, when the service takes comments
+//!   (`[[service]] comments`): a 303 back to `/s/{service}?comment=sent`, the page with a
+//!   thank-you line, or the form again with why not (see [`comment`]).
 //! - `POST /s/{service}/subscribe` — the "get updates by mail" form; `GET
 //!   /subscriptions/{token}` and its `confirm`, `components` and `unsubscribe` POSTs —
 //!   managing a subscription from the link in a mail (see [`subscribe`]).
@@ -35,6 +39,7 @@
 //! - [`chart`], [`map`], [`map_data`]: the SVG chart and world map geometry.
 //! - [`feed`], [`statuspage`]: the Atom feeds and the Statuspage-shaped summary.
 //! - [`report`]: the report form's POST and the thank-you view.
+//! - [`comment`]: the comment form's POST; [`comment_limit`]: comments per client, in memory.
 //! - [`origin`]: where a form post came from (`Sec-Fetch-Site`, `Origin` against our host).
 //! - [`subscribe`]: subscribing by mail, and the pages a mail's links lead to.
 //! - [`visitor`]: guesses from request headers (country, platform).
@@ -44,6 +49,8 @@
 
 pub mod cache;
 pub mod chart;
+pub mod comment;
+pub mod comment_limit;
 pub mod encoded;
 pub mod feed;
 pub mod geoip;
@@ -82,6 +89,7 @@ impl Pages {
             .route("/", get(handlers::index))
             .route("/s/{service}", get(handlers::service))
             .route("/s/{service}/report", post(report::submit))
+            .route("/s/{service}/comments", post(comment::submit))
             .route("/s/{service}/subscribe", post(subscribe::submit))
             .route("/subscriptions/{token}", get(subscribe::manage))
             .route("/subscriptions/{token}/confirm", post(subscribe::confirm))

@@ -32,6 +32,8 @@ pub const UPTIME_DAYS: usize = 90;
 const CITY_ROWS: u32 = 200;
 /// Cities shown.
 pub const TOP_CITIES: usize = 8;
+/// Comments shown on the service page, newest first.
+pub const SHOWN_COMMENTS: u32 = 20;
 /// Verdict changes kept for the feeds.
 pub const FEED_ENTRIES: usize = 50;
 /// How far back the feeds look.
@@ -42,7 +44,8 @@ const MINUTE_MS: i64 = 60_000;
 /// What a model was built from; a different version means the pages are out of date.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Version {
-    /// Moves whenever a commit adds counted reports to the service.
+    /// Moves whenever a commit adds counted reports to the service, and when what the
+    /// public sees of it otherwise changes (a message cluster hidden, a comment shown).
     pub generation: u64,
     /// The minute the crowd detector last judged.
     pub as_of_s: Option<i64>,
@@ -220,10 +223,22 @@ pub struct PageModel {
     pub messages: Vec<ScreenMessage>,
     /// Published incidents and maintenance (the server's in-memory snapshot).
     pub official: Arc<ServiceIncidents>,
+    /// The newest shown comments, newest first, when the service takes comments (see
+    /// [`SHOWN_COMMENTS`]). They move the service's generation when they change, so the
+    /// model is reloaded (see the web crate's `comment` and the admin area's moderation).
+    pub comments: Vec<PublicComment>,
     /// The report form's token for the hour the model was built in (see
     /// [`downbeat_intake::form_token`]); empty until the day's salt is loaded. The model is
     /// rebuilt every minute, so the cached page always carries a current one.
     pub form_token: String,
+}
+
+/// A comment on the page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicComment {
+    /// Untrusted text: templates escape it, and a link in it stays text.
+    pub text: String,
+    pub created_ms: i64,
 }
 
 /// One clustered message on the page.
@@ -300,6 +315,19 @@ impl PageModel {
                 text: m.text,
             })
             .collect();
+        let comments = if service.comments.is_on() {
+            app.store
+                .shown_comments(id, SHOWN_COMMENTS)
+                .await?
+                .into_iter()
+                .map(|c| PublicComment {
+                    text: c.text,
+                    created_ms: c.created_ms,
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
         let mut model = PageModel::empty(app, index, now);
         let first_day = model
             .probes
@@ -324,6 +352,7 @@ impl PageModel {
         }
         model.cities = cities;
         model.messages = messages;
+        model.comments = comments;
         model.version = version;
         model.chart = ChartData {
             start_ms: start,
@@ -393,6 +422,7 @@ impl PageModel {
             probes,
             cities: PublicCities::default(),
             messages: Vec::new(),
+            comments: Vec::new(),
             official,
             form_token: app
                 .intake

@@ -4,7 +4,7 @@ use crate::cache::{Key, Page};
 use crate::encoded::{Encoded, PAGE_CACHE_CONTROL, VARY_ENCODING, VARY_ENCODING_LANGUAGE};
 use crate::incident_views::{IncidentPage, IncidentsPage};
 use crate::state::Web;
-use crate::views::{Badge, IndexPage, Layout, ServicePage, ServiceRow};
+use crate::views::{Badge, CommentsView, IndexPage, Layout, ServicePage, ServiceRow};
 use crate::{feed, statuspage};
 use askama::Template;
 
@@ -26,10 +26,13 @@ pub fn render(web: &Web, key: Key, previous: Option<&Encoded>) -> Result<Encoded
         )
     };
     Ok(match key.page {
-        Page::Service(i) => {
+        Page::Service(i) | Page::CommentSent(i) => {
             let m = web.model(i);
             let mut page = ServicePage::new(&m, &web.css_path, key.country, now);
             page.live_js = Some(&web.js_path);
+            if let (Page::CommentSent(_), Some(c)) = (key.page, page.comments.as_mut()) {
+                c.notice = Some(CommentsView::thanks(m.service.comments));
+            }
             if web.app.config.notify.subscribers.email {
                 page.subscribe = Some(crate::subscribe::SubscribeForm::new(&m.service));
             }

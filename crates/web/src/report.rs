@@ -61,7 +61,10 @@ pub async fn submit(
         let e = ApiError::TooLarge { limit };
         return form_error(&web, i, form, &e);
     };
-    let pairs = match form_pairs(&bytes) {
+    let pairs = match form_pairs(
+        &bytes,
+        &["problem", "platform", "country", "city", "message"],
+    ) {
         Ok(pairs) => pairs,
         Err(field) => {
             let e = ApiError::InvalidField {
@@ -251,11 +254,13 @@ fn token_refused(e: FormTokenError) -> ApiError {
     }
 }
 
-/// The form again, with what went wrong, under the API's status for that error.
 /// The form's fields, names and values decoded strictly: a value that is not UTF-8 once
-/// decoded is refused naming its field (a lossy decoding would store replacement
-/// characters the listener never typed).
-fn form_pairs(bytes: &[u8]) -> Result<Vec<(String, String)>, &'static str> {
+/// decoded is refused naming its field, one of `fields` (any other is "form"): a lossy
+/// decoding would store replacement characters the listener never typed.
+pub(crate) fn form_pairs(
+    bytes: &[u8],
+    fields: &[&'static str],
+) -> Result<Vec<(String, String)>, &'static str> {
     let decode = |raw: &[u8]| {
         let plus: Vec<u8> = raw
             .iter()
@@ -270,19 +275,13 @@ fn form_pairs(bytes: &[u8]) -> Result<Vec<(String, String)>, &'static str> {
             None => (pair, &[][..]),
         };
         let k = decode(k).ok_or("form")?;
-        let field = match k.as_str() {
-            "problem" => "problem",
-            "platform" => "platform",
-            "country" => "country",
-            "city" => "city",
-            "message" => "message",
-            _ => "form",
-        };
+        let field = fields.iter().find(|f| **f == k).copied().unwrap_or("form");
         out.push((k, decode(v).ok_or(field)?));
     }
     Ok(out)
 }
 
+/// The form again, with what went wrong, under the API's status for that error.
 fn form_error(web: &Web, i: usize, mut form: FormView, e: &ApiError) -> Response<Body> {
     let service = &web.app.config.services[i];
     form.error = Some(match e {

@@ -2,6 +2,7 @@
 //! stylesheet; the refresher that keeps models current; the serve-or-render step.
 
 use crate::cache::{Entry, Key, Page, PageCache};
+use crate::comment_limit::CommentLimiter;
 use crate::encoded::{ASSET_CACHE_CONTROL, Encoded, VARY_ENCODING};
 use crate::geoip::GeoIp;
 use crate::model::{PageModel, Version};
@@ -63,6 +64,8 @@ pub struct Web {
     pub started: Timestamp,
     /// The operator's GeoIP database, when configured (`[server] geoip`).
     pub geoip: Option<GeoIp>,
+    /// Comments per client and service, on this node.
+    pub comment_limit: CommentLimiter,
     refresh_lock: tokio::sync::Mutex<()>,
 }
 
@@ -108,6 +111,7 @@ impl Pages {
                     .inspect_err(|e| tracing::error!(error = %e, "cannot open the GeoIP database; countries are guessed from the browser language only"))
                     .ok()
             }),
+            comment_limit: CommentLimiter::default(),
             refresh_lock: tokio::sync::Mutex::new(()),
             app,
         });
@@ -179,7 +183,9 @@ impl Web {
         }
     }
 
-    async fn refresh(self: &Arc<Self>) {
+    /// Reloads the models whose data moved and re-renders their used pages (see
+    /// [`Pages::refresh`]).
+    pub(crate) async fn refresh(self: &Arc<Self>) {
         let _one_at_a_time = self.refresh_lock.lock().await;
         let now = self.app.clock.now();
         let mut changed = false;

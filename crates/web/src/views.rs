@@ -9,7 +9,8 @@ use crate::time;
 use askama::Template;
 use askama_web::WebTemplate;
 use downbeat_domain::city::PublicCities;
-use downbeat_domain::{ComponentState, CountryCode, Platform, Verdict};
+use downbeat_domain::comment::MAX_COMMENT_CHARS;
+use downbeat_domain::{CommentMode, ComponentState, CountryCode, Platform, Verdict};
 use downbeat_monitors::diagnosis::RegionState;
 use downbeat_store::Summary;
 use jiff::Timestamp;
@@ -149,6 +150,74 @@ impl FormView {
             city: String::new(),
             message: String::new(),
             error: None,
+        }
+    }
+}
+
+/// The comment section of the service page: the shown comments and a form to add one.
+/// Comments are never reports; the form posts to `/s/{service}/comments` with the same
+/// form token as the report form.
+#[derive(Debug, Clone)]
+pub struct CommentsView {
+    pub action: String,
+    pub token: String,
+    pub max_chars: usize,
+    /// Comments wait for a moderator: the form says so.
+    pub premoderated: bool,
+    pub rows: Vec<CommentLine>,
+    /// The thank-you line after posting (the page's `?comment=sent` variant).
+    pub notice: Option<&'static str>,
+    /// The form again after an error: what went wrong, and what was typed.
+    pub error: Option<String>,
+    pub text: String,
+}
+
+/// A shown comment: its text (escaped by the template; a link stays text) and when.
+#[derive(Debug, Clone)]
+pub struct CommentLine {
+    pub text: String,
+    /// "5 minutes ago".
+    pub ago: String,
+    /// RFC 3339, for `<time datetime>`.
+    pub at: String,
+    /// "08:12 UTC", for the tooltip.
+    pub when: String,
+}
+
+impl CommentsView {
+    /// The section for a service that takes comments; `None` when it does not.
+    pub fn new(m: &PageModel, now: Timestamp) -> Option<CommentsView> {
+        let mode = m.service.comments;
+        mode.is_on().then(|| CommentsView {
+            action: format!("/s/{}/comments", m.service.id),
+            token: m.form_token.clone(),
+            max_chars: MAX_COMMENT_CHARS,
+            premoderated: mode == CommentMode::Premoderated,
+            rows: m
+                .comments
+                .iter()
+                .map(|c| CommentLine {
+                    text: c.text.clone(),
+                    ago: time::ago(c.created_ms, now),
+                    at: time::rfc3339_ms(c.created_ms),
+                    when: Timestamp::from_millisecond(c.created_ms)
+                        .map(|t| time::since(t, now))
+                        .unwrap_or_default(),
+                })
+                .collect(),
+            notice: None,
+            error: None,
+            text: String::new(),
+        })
+    }
+
+    /// What the page says once a comment is taken.
+    pub fn thanks(mode: CommentMode) -> &'static str {
+        match mode {
+            CommentMode::Premoderated => {
+                "Thanks — your comment will appear once a moderator approves it."
+            }
+            CommentMode::Open | CommentMode::Off => "Thanks — your comment is posted.",
         }
     }
 }
@@ -393,6 +462,8 @@ pub struct ServicePage<'a> {
     pub live_js: Option<&'a str>,
     /// The subscribe form, when the operator offers email subscriptions.
     pub subscribe: Option<crate::subscribe::SubscribeForm>,
+    /// The comment section, when the service takes comments.
+    pub comments: Option<CommentsView>,
 }
 
 /// One source's line: "On Mastodon: 340 in the last hour, 12× usual".
@@ -481,6 +552,7 @@ impl<'a> ServicePage<'a> {
             tips: &m.service.tips,
             live_js: None,
             subscribe: None,
+            comments: CommentsView::new(m, now),
         }
     }
 }
@@ -550,6 +622,16 @@ pub struct FormPage<'a> {
     pub id: &'a str,
     pub name: &'a str,
     pub form: FormView,
+}
+
+/// The comment form again, after an error.
+#[derive(Template, WebTemplate)]
+#[template(path = "comment.html")]
+pub struct CommentPage<'a> {
+    pub layout: Layout<'a>,
+    pub id: &'a str,
+    pub name: &'a str,
+    pub discussion: CommentsView,
 }
 
 /// An Atom entry.

@@ -3,6 +3,7 @@
 //! here what concerns the store as a whole (pruning, reopening, migrations). One test binary.
 
 mod changes;
+mod comments;
 mod connect;
 mod detection;
 mod incidents;
@@ -93,6 +94,8 @@ async fn prune_deletes_only_what_is_past_retention() {
                 salts: 1,
                 probe_results: 0,
                 counted_clients: 0,
+                comments: 0,
+                banned_networks: 0,
             },
             "{name}"
         );

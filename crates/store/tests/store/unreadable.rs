@@ -116,8 +116,8 @@ async fn read(s: &std::sync::Arc<dyn Store>, table: &str, incident: i64) -> Opti
     }
 }
 
-// (Delivery states and subscriber kinds are not here: a CHECK constraint in the schema
-// refuses any other word, on both backends.)
+// (Delivery states, subscriber kinds and comment states are not here: a CHECK constraint in
+// the schema refuses any other word, on both backends.)
 #[tokio::test]
 async fn unknown_stored_words_are_errors_naming_their_column() {
     let cases = [

@@ -1,10 +1,12 @@
 //! The pages in real tools: html-validate on every kind of page, and Chromium (through
-//! playwright-core) reporting a problem by clicking, with axe-core and screenshots.
+//! playwright-core) reporting a problem by clicking and commenting, with axe-core and
+//! screenshots.
 //!
 //! Needs node, `npm ci --prefix crates/web/tests/browser` and Debian's chromium. Without
 //! them these tests skip with a loud message, except under CI (`CI` set), where they fail.
 //! Screenshots go to `artifacts/screenshots/` at the workspace root (git-ignored).
 
+use crate::comments::{post_comments, with_comments};
 use crate::helpers::*;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -33,13 +35,14 @@ async fn every_kind_of_page_is_valid_html() {
         return;
     };
     let app = spawn_with(
-        &config_text(EVIL),
+        &with_comments(&config_text(EVIL), "open"),
         downbeat_store::testing::sqlite(),
         jiff::Timestamp::now(),
     )
     .await;
     app.post_many(20, 0, outage).await;
     app.detect().await;
+    post_comments(&app).await;
     let (open, resolved) = crate::incidents::open_and_resolved_incidents(&app).await;
     let tmp = tempfile::tempdir().unwrap();
     let mut files = Vec::new();
@@ -85,6 +88,10 @@ async fn every_kind_of_page_is_valid_html() {
         )
         .await;
     save("form-error", error.text().await.unwrap());
+    save("comment-sent", app.page("/s/melodia?comment=sent").await);
+    let refused = app.comment("melodia", &"x".repeat(300), "10.3.3.5").await;
+    assert_eq!(refused.status(), 422);
+    save("comment-error", refused.text().await.unwrap());
     let checks = crate::official::spawn_with_failing_checks().await;
     save("checks", checks.page("/s/melodia").await);
     checks.stop().await;
@@ -107,6 +114,31 @@ async fn a_visitor_reports_a_problem_in_chromium() {
     let (ok, text) = run_node(
         &dir,
         &["report.js", &app.url(""), &shots.display().to_string()],
+    );
+    assert!(ok, "browser test failed:\n{text}");
+    eprintln!("browser: {text}screenshots in {}", shots.display());
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_visitor_reads_and_posts_comments_in_chromium() {
+    let Some(dir) = node_tools("browser test", true) else {
+        return;
+    };
+    let app = spawn_with(
+        &with_comments(&config_text(""), "open"),
+        downbeat_store::testing::sqlite(),
+        jiff::Timestamp::now(),
+    )
+    .await;
+    // What the screens say (clusters from many networks) and comments, hostile ones too.
+    app.post_many(30, 0, outage).await;
+    app.detect().await;
+    post_comments(&app).await;
+    let shots = screenshots();
+    let (ok, text) = run_node(
+        &dir,
+        &["comments.js", &app.url(""), &shots.display().to_string()],
     );
     assert!(ok, "browser test failed:\n{text}");
     eprintln!("browser: {text}screenshots in {}", shots.display());
