@@ -13,6 +13,16 @@ pub fn with_comments(config: &str, mode: &str) -> String {
     )
 }
 
+/// A server on SQLite whose Melodia takes comments in `mode`.
+async fn commenting(mode: &str) -> TestApp {
+    spawn_with(
+        &with_comments(&config_text(EVIL), mode),
+        testing::sqlite(),
+        jiff::Timestamp::now(),
+    )
+    .await
+}
+
 /// A few comments on Melodia from their own networks, hostile ones among them, a long link
 /// too (the pages' checks see them all); shown when comments are open.
 pub async fn post_comments(app: &TestApp) {
@@ -140,12 +150,7 @@ async fn a_comment_is_shown_at_once_when_open_and_waits_when_premoderated() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn links_and_html_in_comments_are_shown_as_text() {
-    let app = spawn_with(
-        &with_comments(&config_text(EVIL), "open"),
-        testing::sqlite(),
-        jiff::Timestamp::now(),
-    )
-    .await;
+    let app = commenting("open").await;
     let hostile = [
         "<a href=\"https://x.example\">x</a>",
         "see https://x.example now",
@@ -176,12 +181,7 @@ async fn links_and_html_in_comments_are_shown_as_text() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_comments_come_back_with_the_error_naming_the_field() {
-    let app = spawn_with(
-        &with_comments(&config_text(EVIL), "open"),
-        testing::sqlite(),
-        jiff::Timestamp::now(),
-    )
-    .await;
+    let app = commenting("open").await;
     let long = "é".repeat(281);
     let cases: [(&str, &str); 4] = [
         (&long, "comment: must be at most 280 characters (got 281)"),
@@ -249,12 +249,7 @@ async fn bad_comments_come_back_with_the_error_naming_the_field() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn comments_from_other_sites_or_without_the_token_are_refused() {
-    let app = spawn_with(
-        &with_comments(&config_text(EVIL), "open"),
-        testing::sqlite(),
-        jiff::Timestamp::now(),
-    )
-    .await;
+    let app = commenting("open").await;
     let token = app.form_token("melodia").await.unwrap();
     let hour = token.split('.').next().unwrap();
     let unsigned = format!("{hour}.{}", "0".repeat(32));
@@ -315,12 +310,7 @@ async fn comments_from_other_sites_or_without_the_token_are_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_posts_three_comments_in_ten_minutes_and_a_paused_network_none() {
-    let app = spawn_with(
-        &with_comments(&config_text(EVIL), "premoderated"),
-        testing::sqlite(),
-        jiff::Timestamp::now(),
-    )
-    .await;
+    let app = commenting("premoderated").await;
     for n in 1..=3 {
         let r = app
             .comment("melodia", &format!("number {n}"), "10.5.0.1")
@@ -394,12 +384,7 @@ async fn a_client_posts_three_comments_in_ten_minutes_and_a_paused_network_none(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn comments_never_count_as_reports() {
-    let app = spawn_with(
-        &with_comments(&config_text(EVIL), "open"),
-        testing::sqlite(),
-        jiff::Timestamp::now(),
-    )
-    .await;
+    let app = commenting("open").await;
     app.post_many(4, 0, normal).await;
     app.detect().await;
     // The last hour's counts (without their moving start) and the verdict.
