@@ -16,26 +16,44 @@ use std::sync::Mutex;
 pub const PER_WINDOW: usize = 3;
 /// The window: 10 minutes.
 pub const WINDOW_MS: i64 = 10 * 60_000;
-/// Forget clients whose window is over once this many are remembered.
+/// Forget clients whose window is over once this many are remembered...
 const SWEEP_ABOVE: usize = 10_000;
+/// ...at most this often: while more clients than that are active, sweeping at every
+/// comment would cost a pass over all of them each time.
+const SWEEP_EVERY_MS: i64 = 60_000;
 
 /// One client on one service (by its position in the config).
 type Client = (usize, IpAddr);
 
 #[derive(Default)]
 pub struct CommentLimiter {
-    recent: Mutex<HashMap<Client, VecDeque<i64>>>,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    recent: HashMap<Client, VecDeque<i64>>,
+    /// When forgotten clients were last swept out, and how many sweeps there were.
+    swept_ms: Option<i64>,
+    sweeps: u64,
 }
 
 impl CommentLimiter {
     /// Counts a comment of `ip` on service `service` at `now_ms` if it may post one, else
     /// says how many seconds until it may.
     pub fn check(&self, service: usize, ip: IpAddr, now_ms: i64) -> Result<(), u64> {
-        let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
-        if recent.len() > SWEEP_ABOVE {
-            recent.retain(|_, times| times.back().is_some_and(|t| now_ms - t < WINDOW_MS));
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let state = &mut *state;
+        if state.recent.len() > SWEEP_ABOVE
+            && state.swept_ms.is_none_or(|t| now_ms - t >= SWEEP_EVERY_MS)
+        {
+            state
+                .recent
+                .retain(|_, times| times.back().is_some_and(|t| now_ms - t < WINDOW_MS));
+            state.swept_ms = Some(now_ms);
+            state.sweeps += 1;
         }
-        let times = recent.entry((service, client(ip))).or_default();
+        let times = state.recent.entry((service, client(ip))).or_default();
         while times.front().is_some_and(|t| now_ms - t >= WINDOW_MS) {
             times.pop_front();
         }
@@ -53,7 +71,15 @@ impl CommentLimiter {
 
     /// Clients remembered.
     pub fn len(&self) -> usize {
-        self.recent.lock().unwrap_or_else(|e| e.into_inner()).len()
+        self.state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .recent
+            .len()
+    }
+
+    fn sweeps(&self) -> u64 {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).sweeps
     }
 
     pub fn is_empty(&self) -> bool {
@@ -103,5 +129,24 @@ mod tests {
         assert!(l.check(0, v6("2001:db8:1:2:ffff::9"), 0).is_err());
         assert_eq!(l.check(0, v6("2001:db8:1:3::1"), 0), Ok(()), "another /64");
         assert_eq!(l.len(), 5);
+    }
+
+    #[test]
+    fn many_clients_are_swept_out_once_a_minute_not_at_every_comment() {
+        let l = CommentLimiter::default();
+        let ip = |i: usize| IpAddr::from([10, (i >> 16) as u8, (i >> 8) as u8, i as u8]);
+        for i in 0..=SWEEP_ABOVE {
+            assert_eq!(l.check(0, ip(i), 0), Ok(()));
+        }
+        assert_eq!(l.sweeps(), 0);
+        // Ten minutes on, all of them are over their window: one sweep forgets them.
+        let later = WINDOW_MS;
+        for i in 0..=SWEEP_ABOVE {
+            assert_eq!(l.check(0, ip(SWEEP_ABOVE + 1 + i), later), Ok(()));
+        }
+        assert_eq!(l.sweeps(), 1, "swept once, though the map stayed large");
+        assert_eq!(l.len(), SWEEP_ABOVE + 1, "the first ones are forgotten");
+        assert_eq!(l.check(0, ip(0), later + SWEEP_EVERY_MS), Ok(()));
+        assert_eq!(l.sweeps(), 2, "a minute later, the next");
     }
 }
