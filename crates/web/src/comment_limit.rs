@@ -78,6 +78,7 @@ impl CommentLimiter {
             .len()
     }
 
+    #[cfg(test)]
     fn sweeps(&self) -> u64 {
         self.state.lock().unwrap_or_else(|e| e.into_inner()).sweeps
     }
