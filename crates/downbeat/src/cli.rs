@@ -256,6 +256,16 @@ pub struct ReplayArgs {
     /// With --server: requests in flight at most.
     #[arg(long, default_value_t = 64, requires = "server")]
     pub concurrency: usize,
+    /// With --server: also post the scenario's social chatter (its `[social]` counts, once
+    /// a minute, stamped with this machine's clock) with this API token of role `signal`;
+    /// the service must list the scenario's source in `[[service.signal]]`.
+    #[arg(
+        long,
+        env = "DOWNBEAT_SIGNAL_TOKEN",
+        value_name = "TOKEN",
+        requires = "server"
+    )]
+    pub signal_token: Option<String>,
     /// Start here: minutes from the scenario's start (`90`, `90m`, `1d`) or an RFC 3339 time.
     #[arg(long)]
     pub from: Option<downbeat_replay::Position>,

@@ -665,6 +665,22 @@ mod receiver {
     pub struct Log {
         pub received: Vec<Received>,
         per_address: HashMap<String, u32>,
+        /// Signal batches: the bearer token and the body.
+        pub signals: Vec<(String, serde_json::Value)>,
+    }
+
+    async fn signals(
+        State(log): State<Shared>,
+        headers: HeaderMap,
+        Json(body): Json<serde_json::Value>,
+    ) -> StatusCode {
+        let token = headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        log.lock().unwrap().signals.push((token, body));
+        StatusCode::OK
     }
 
     pub type Shared = Arc<Mutex<Log>>;
@@ -712,6 +728,7 @@ mod receiver {
         let log = Shared::default();
         let app = Router::new()
             .route("/api/v1/services/{service}/reports", post(report))
+            .route("/api/v1/services/{service}/signals", post(signals))
             .with_state(log.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -984,4 +1001,55 @@ fn social_chatter_rises_with_the_outage_and_changes_no_report() {
             .to_string();
         assert!(e.contains(key), "{bad}: {e}");
     }
+}
+
+/// With a signal token, each minute's chatter goes to `…/signals` as one count, with the
+/// token and the given clock's time; without one, none is sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_posts_the_minutes_chatter_with_the_signal_token() {
+    let s = load("design-outage");
+    let onset = s.outage_onsets()[0].1 as u32;
+    let (base, log, _stop) = receiver::spawn().await;
+    // Quiet minutes before the onset: few reports to send, some chatter still.
+    let mut o = send_options(&base, &s, onset - 5, onset - 2);
+    let at: jiff::Timestamp = "2026-12-07T08:30:00Z".parse().unwrap();
+    o.signals = Some(downbeat_replay::send::SignalSending {
+        token: "sig-token".into(),
+        clock: std::sync::Arc::new(downbeat_domain::ManualClock::new(at)),
+    });
+    downbeat_replay::send::send(&s, &o, |_| {}, std::future::pending())
+        .await
+        .unwrap();
+    let t = Traffic::generate(&s);
+    let log = log.lock().unwrap();
+    let mut counts: Vec<u64> = log
+        .signals
+        .iter()
+        .map(|(token, body)| {
+            assert_eq!(token, "Bearer sig-token");
+            let row = &body["signals"][0];
+            assert_eq!(row["source"], "social");
+            assert_eq!(row["at"], at.to_string());
+            row["count"].as_u64().unwrap()
+        })
+        .collect();
+    counts.sort_unstable();
+    let mut expected: Vec<u64> = (onset - 5..onset - 2)
+        .map(|m| u64::from(t.social(m).unwrap().1))
+        .filter(|&n| n > 0)
+        .collect();
+    assert!(!expected.is_empty(), "some chatter in those minutes");
+    expected.sort_unstable();
+    assert_eq!(counts, expected);
+    drop(log);
+
+    let (base, log, _stop) = receiver::spawn().await;
+    let o = send_options(&base, &s, onset + 20, onset + 21);
+    downbeat_replay::send::send(&s, &o, |_| {}, std::future::pending())
+        .await
+        .unwrap();
+    assert!(
+        log.lock().unwrap().signals.is_empty(),
+        "no token, no chatter"
+    );
 }
