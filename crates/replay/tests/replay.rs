@@ -1021,8 +1021,9 @@ async fn send_posts_the_minutes_chatter_with_the_signal_token() {
         .await
         .unwrap();
     let t = Traffic::generate(&s);
-    let log = log.lock().unwrap();
     let mut counts: Vec<u64> = log
+        .lock()
+        .unwrap()
         .signals
         .iter()
         .map(|(token, body)| {
@@ -1041,7 +1042,6 @@ async fn send_posts_the_minutes_chatter_with_the_signal_token() {
     assert!(!expected.is_empty(), "some chatter in those minutes");
     expected.sort_unstable();
     assert_eq!(counts, expected);
-    drop(log);
 
     let (base, log, _stop) = receiver::spawn().await;
     let o = send_options(&base, &s, onset + 20, onset + 21);
