@@ -16,7 +16,11 @@
 # CPU is user+system time of every downbeat process and of the PostgreSQL server (its
 # backends included), so the database's share of the coordination counts.
 #   bench/cluster.sh [seconds per phase, default 40] [pairs, default 2]
-# ONLY=probes or ONLY=reports runs only those phases (no failover).
+# ONLY=probes or ONLY=reports runs only those phases (no failover). PAUSE=ms makes every
+# wrk connection wait that long before each request: the offered rate is then fixed
+# (connections × 1000 / ms per second, e.g. PAUSE=16 with 48 connections in all: about
+# 3,000 reports/s) instead of as fast as the nodes answer, so batch sizes follow the load,
+# not the saturation.
 # Needs PostgreSQL's server binaries, nginx and wrk (Debian packages).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -143,9 +147,9 @@ report_phase() { # NODES DB CONNS [PAUSE ms before each request]
 # PostgreSQL, reports counted).
 reports_phases() {
   local c=${CONNS:-16} r1 m1 rd1 rg1 s1 ms1 sd1 sg1 r3 m3 rd3 rg3
-  report_phase 1 "r1_$pair" $((3 * c)) >"$tmp/out"; stop_nodes; read -r r1 m1 rd1 rg1 <"$tmp/out"
-  report_phase 1 "s1_$pair" "$c" >"$tmp/out"; stop_nodes; read -r s1 ms1 sd1 sg1 <"$tmp/out"
-  report_phase 3 "r3_$pair" "$c" >"$tmp/out"; stop_nodes; read -r r3 m3 rd3 rg3 <"$tmp/out"
+  report_phase 1 "r1_$pair" $((3 * c)) "${PAUSE:-0}" >"$tmp/out"; stop_nodes; read -r r1 m1 rd1 rg1 <"$tmp/out"
+  report_phase 1 "s1_$pair" "$c" "${PAUSE:-0}" >"$tmp/out"; stop_nodes; read -r s1 ms1 sd1 sg1 <"$tmp/out"
+  report_phase 3 "r3_$pair" "$c" "${PAUSE:-0}" >"$tmp/out"; stop_nodes; read -r r3 m3 rd3 rg3 <"$tmp/out"
   echo "$pair  reports: µs CPU/report 1 node under $((3 * c)) connections $r1 ($rd1+$rg1, $m1), under $c $s1 ($sd1+$sg1, $ms1); 3 nodes under $c each $r3 ($rd3+$rg3, $m3): $(python3 -c "print(f'{$r3/$r1:.2f}x same load in all, {$r3/$s1:.2f}x same load per node')")"
 }
 
