@@ -550,8 +550,13 @@ pub async fn run_once(crowd: &Crowd, now: Timestamp) -> Result<(), StoreError> {
             let mut w = load_watch(crowd, service).await?;
             // A crash between storing a change and queueing it would lose the news: queue the
             // latest again (the outbox sends an event once).
-            w.pending
-                .extend(latest_change(crowd, service, now.as_millisecond()).await?);
+            let latest = latest_change(crowd, service, now.as_millisecond()).await?;
+            // The service's verdict as last told, which the sources of signals may have
+            // raised above the crowd's: not told again as a change after a restart.
+            w.overall = latest
+                .as_ref()
+                .map(|c| (c.event.verdict, c.event.at_ms.div_euclid(1000)));
+            w.pending.extend(latest);
             watches.insert(key.clone(), w);
         }
         let watch = watches.get_mut(&key).expect("inserted above");

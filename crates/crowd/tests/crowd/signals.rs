@@ -170,3 +170,59 @@ async fn a_source_that_may_only_corroborate_does_not_call_an_outage_alone() {
         );
     }
 }
+
+/// A restart while a source holds the verdict above the crowd's does not tell the change
+/// again: the stage starts from the verdict last told, so the told changes stay one chain.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_during_an_outage_raised_by_a_source_tells_nothing_twice() {
+    for target in testing::all().await {
+        let name = target.name;
+        let mut rig = Rig::with_config(&target, t0(), &config("alone")).await;
+        rig.calm_with_posts(0, 90).await;
+        let (m, _) = rig.chatter(90, 120).await;
+        for later in m + 1..m + 4 {
+            rig.reports(later, 6 + (later % 3) as u32, "US").await;
+            rig.posts(later, 120).await;
+            rig.judge(later).await;
+        }
+        downbeat_crowd::save_all(&rig.crowd).await.unwrap();
+        let told = |events: Vec<downbeat_store::VerdictEvent>| -> Vec<(i64, Verdict, Verdict)> {
+            let mut all: Vec<_> = events
+                .into_iter()
+                .filter(|e| e.series == "all")
+                .map(|e| (e.at_ms, e.previous, e.verdict))
+                .collect();
+            all.sort_by_key(|e| e.0);
+            all
+        };
+        let before = told(rig.store.verdict_events("melodia", 0, 100).await.unwrap());
+        assert_eq!(
+            before.last().map(|e| e.2),
+            Some(Verdict::Problems),
+            "{name}: {before:?}"
+        );
+
+        let mut again = Rig::on_config(
+            rig.store.clone(),
+            rig.clock.clone(),
+            rig.t0,
+            &config("alone"),
+        );
+        again.next = rig.next;
+        for later in m + 4..m + 7 {
+            again.reports(later, 6 + (later % 3) as u32, "US").await;
+            again.posts(later, 120).await;
+            let s = again.judge(later).await;
+            assert_eq!(
+                s.verdict,
+                Verdict::Problems,
+                "{name}: still raised at {later}"
+            );
+        }
+        let after = told(again.store.verdict_events("melodia", 0, 100).await.unwrap());
+        assert_eq!(
+            after, before,
+            "{name}: nothing told again after the restart"
+        );
+    }
+}
