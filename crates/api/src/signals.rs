@@ -23,7 +23,7 @@ use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
-use downbeat_config::{Raises, ServiceConfig};
+use downbeat_config::ServiceConfig;
 use downbeat_domain::Span;
 use downbeat_domain::signal::{Accepted, RawSignal, Signal, check_batch};
 use downbeat_store::SignalMinute;
@@ -253,11 +253,7 @@ fn figures(
             SourceFigures {
                 source: s.source.to_string(),
                 name: s.name.clone(),
-                raises: match s.raises {
-                    Raises::Corroborate => "corroborate",
-                    Raises::Alone => "alone",
-                }
-                .into(),
+                raises: s.raises.as_str().into(),
                 count,
                 usual: round(usual),
                 ratio: (usual > 0.0).then(|| round(count as f64 / usual)),

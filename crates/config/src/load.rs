@@ -454,14 +454,16 @@ impl Validator<'_> {
                 ));
             }
             let raises = match g.raises.as_deref() {
-                None | Some("corroborate") => Raises::Corroborate,
-                Some("alone") => Raises::Alone,
-                Some(other) => {
-                    return Err(self.err(
-                        gkey("raises"),
-                        format!("{other:?} is not one of \"corroborate\" or \"alone\""),
-                    ));
-                }
+                None => Raises::Corroborate,
+                Some(word) => [Raises::Corroborate, Raises::Alone]
+                    .into_iter()
+                    .find(|r| r.as_str() == word)
+                    .ok_or_else(|| {
+                        self.err(
+                            gkey("raises"),
+                            format!("{word:?} is not one of \"corroborate\" or \"alone\""),
+                        )
+                    })?,
             };
             signals.push(SignalSource {
                 source,

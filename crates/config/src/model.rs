@@ -170,6 +170,16 @@ pub enum Raises {
     Alone,
 }
 
+impl Raises {
+    /// Its config word: `corroborate` or `alone`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Raises::Corroborate => "corroborate",
+            Raises::Alone => "alone",
+        }
+    }
+}
+
 impl ServiceConfig {
     pub fn signal_source(&self, source: &str) -> Option<&SignalSource> {
         self.signals.iter().find(|s| s.source.as_str() == source)

@@ -1301,10 +1301,7 @@ fn signal_statuses(service: &ServiceConfig, watch: &Watch) -> Vec<SignalStatus> 
             SignalStatus {
                 source: source.to_owned(),
                 name: s.name.clone(),
-                raises: match s.raises {
-                    Raises::Corroborate => "corroborate",
-                    Raises::Alone => "alone",
-                },
+                raises: s.raises.as_str(),
                 verdict: a.map_or(Verdict::NoProblems, |a| a.verdict),
                 last_hour: last_hour as u64,
                 usual_hour: round(usual_hour),
