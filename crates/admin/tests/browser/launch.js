@@ -25,4 +25,17 @@ async function launch({ width = 1280, height = 800, bypassCSP = false } = {}) {
     return { page, context, close };
 }
 
-module.exports = { launch, CHROMIUM };
+// Throws unless `ok`: the scripts' one way to fail an expectation.
+function expect(ok, what) { if (!ok) throw new Error("expected: " + what); }
+
+// Runs axe-core on the page, keeps its findings under `out.axe[name]`, and fails on any
+// serious or critical violation.
+async function axe(page, out, name) {
+    await page.addScriptTag({ path: require.resolve("axe-core/axe.min.js") });
+    const r = await page.evaluate(() => window.axe.run(document, { resultTypes: ["violations"] }));
+    out.axe[name] = r.violations.map((v) => `${v.impact} ${v.id} (${v.nodes.length})`);
+    const bad = r.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+    expect(bad.length === 0, `no serious or critical axe violations on ${name}: ${JSON.stringify(bad.map((v) => [v.id, v.nodes.map((n) => n.target)]))}`);
+}
+
+module.exports = { launch, CHROMIUM, expect, axe };

@@ -5,13 +5,11 @@
 // Prints one JSON line of findings; exits 1 on the first failed expectation.
 const fs = require("fs");
 const path = require("path");
-const { launch } = require("./launch");
+const { launch, expect } = require("./launch");
 
 const [base, shots] = process.argv.slice(2);
 if (!base || !shots) { console.error("usage: node report.js BASE_URL SCREENSHOT_DIR"); process.exit(2); }
 fs.mkdirSync(shots, { recursive: true });
-
-function expect(ok, what) { if (!ok) throw new Error("expected: " + what); }
 
 async function count(page) {
     return parseInt(await page.locator("#reports-hour").textContent(), 10);

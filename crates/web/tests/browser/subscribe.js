@@ -7,7 +7,7 @@
 // Prints one JSON line of findings; exits 1 on the first failed expectation.
 const fs = require("fs");
 const path = require("path");
-const { launch } = require("./launch");
+const { launch, expect, axe } = require("./launch");
 
 const [step, base, shots, arg] = process.argv.slice(2);
 if (!arg || !["form", "manage"].includes(step)) {
@@ -15,16 +15,6 @@ if (!arg || !["form", "manage"].includes(step)) {
     process.exit(2);
 }
 fs.mkdirSync(shots, { recursive: true });
-function expect(ok, what) { if (!ok) throw new Error("expected: " + what); }
-
-async function axe(page, out, name) {
-    await page.addScriptTag({ path: require.resolve("axe-core/axe.min.js") });
-    const r = await page.evaluate(() => window.axe.run(document, { resultTypes: ["violations"] }));
-    out.axe[name] = r.violations.map((v) => `${v.impact} ${v.id}`);
-    const bad = r.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
-    expect(bad.length === 0, `no serious or critical axe violations on ${name}: ${JSON.stringify(bad.map((v) => [v.id, v.nodes.map((n) => n.target)]))}`);
-}
-
 async function main() {
     const out = { axe: {} };
     // bypassCSP only so axe-core can be injected; the pages run no script of their own here.
