@@ -80,6 +80,9 @@ pub struct Post {
     pub url: Option<String>,
     /// The primary language subtag, lower case (`pt` of `pt-BR`).
     pub lang: Option<String>,
+    /// The service's problem kind the text speaks of ("can't log in": `login`), when its
+    /// words tell; set by whoever classifies it (the API, a poller), not by the sender.
+    pub kind: Option<crate::problem::ProblemKind>,
 }
 
 /// The times a row may carry: not older than `max_age_ms` before `now_ms`, not more than
@@ -178,6 +181,7 @@ fn check_row(row: RawSignal, when: Accepted) -> Result<Signal, Fault> {
             text: post_text(&text)?,
             url: row.url.as_deref().map(post_url).transpose()?,
             lang: row.lang.as_deref().map(language).transpose()?,
+            kind: None,
         })),
     }
 }

@@ -19,6 +19,7 @@ fn post(source: &str, at_ms: i64, text: &str, url: Option<&str>) -> Signal {
         text: text.into(),
         url: url.map(Into::into),
         lang: Some("en".into()),
+        kind: None,
     })
 }
 
