@@ -9,12 +9,14 @@
 //! - [`model`]: the validated configuration types the rest of Downbeat reads.
 //! - [`raw`]: the serde shape of the TOML file.
 //! - [`notify`]: `[notify]`: destinations, the SMTP relay, subscribers — types, shape and checks.
+//! - [`poll`]: `[service.signal.poll]`: built-in pollers of public sources.
 //! - [`load`]: reading, parsing and validating a file, with errors that name the key.
 //! - [`EXAMPLE`]: the annotated example config (`downbeat config example`).
 
 pub mod load;
 pub mod model;
 pub mod notify;
+pub mod poll;
 pub mod raw;
 
 pub use load::{ConfigError, load_file, parse_str};

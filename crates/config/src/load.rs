@@ -469,6 +469,10 @@ impl Validator<'_> {
                 source,
                 name: self.text(&gkey("name"), g.name, 60)?,
                 raises,
+                poll: g
+                    .poll
+                    .map(|p| self.poll(&format!("service[{i}].signal[{j}].poll"), p))
+                    .transpose()?,
             });
         }
         let comments = match raw.comments {

@@ -158,6 +158,8 @@ pub struct SignalSource {
     /// Shown on the page: "Posts on {name}".
     pub name: String,
     pub raises: Raises,
+    /// The built-in poller that fills it, if any (else an outside sender posts to the API).
+    pub poll: Option<crate::poll::PollConfig>,
 }
 
 /// Whether a source's own verdict may raise the service's.

@@ -115,6 +115,8 @@ pub struct RawSignalSource {
     pub source: String,
     pub name: String,
     pub raises: Option<String>,
+    /// A built-in poller that fills the source (see [`crate::poll`]).
+    pub poll: Option<crate::poll::RawPoll>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -136,6 +136,110 @@ impl HttpClient {
         body: Vec<u8>,
         public_only: bool,
     ) -> Result<Answer, HttpError> {
+        let (mut sender, conn, authority, path) = self.open(url, public_only).await?;
+        let mut req = Request::post(path)
+            .header(hyper::header::HOST, authority)
+            .header(hyper::header::CONTENT_TYPE, content_type)
+            .header(hyper::header::USER_AGENT, "Downbeat-Webhook/1")
+            .body(Full::new(Bytes::from(body)))
+            .map_err(HttpError::Request)?;
+        add_headers(&mut req, headers)?;
+        let result = async {
+            let resp = sender
+                .send_request(req)
+                .await
+                .map_err(HttpError::Protocol)?;
+            let status = resp.status().as_u16();
+            // Drain a little so the receiver is not cut off mid-answer; keep the start.
+            let mut body = resp.into_body();
+            let (mut read, mut kept) = (0, Vec::new());
+            while read < MAX_RESPONSE_BODY {
+                match body.frame().await {
+                    Some(Ok(f)) => {
+                        let data = f.data_ref().map_or(&[][..], |d| &d[..]);
+                        read += data.len();
+                        let room = KEPT_BODY.saturating_sub(kept.len());
+                        kept.extend_from_slice(&data[..data.len().min(room)]);
+                    }
+                    _ => break,
+                }
+            }
+            Ok(Answer { status, body: kept })
+        }
+        .await;
+        conn.abort();
+        result
+    }
+
+    /// Sends `method` to `url` (an operator's URL: any address) with `headers` and, when
+    /// given, a body of its content type; the whole answer — status, headers and a body of
+    /// at most `max_body` bytes — within `timeout`. For readers of other services' APIs
+    /// (the signal pollers): a body over the limit is an error, not a cut answer.
+    pub async fn fetch(
+        &self,
+        method: hyper::Method,
+        url: &str,
+        headers: &[(&'static str, String)],
+        body: Option<(&str, Vec<u8>)>,
+        timeout: Duration,
+        max_body: usize,
+    ) -> Result<Fetched, FetchError> {
+        let exchange = async {
+            let (mut sender, conn, authority, path) = self.open(url, false).await?;
+            let mut req = Request::builder()
+                .method(method)
+                .uri(path)
+                .header(hyper::header::HOST, authority)
+                .header(hyper::header::USER_AGENT, "Downbeat/1");
+            let body = match body {
+                Some((content_type, bytes)) => {
+                    req = req.header(hyper::header::CONTENT_TYPE, content_type);
+                    Full::new(Bytes::from(bytes))
+                }
+                None => Full::new(Bytes::new()),
+            };
+            let mut req = req.body(body).map_err(HttpError::Request)?;
+            add_headers(&mut req, headers)?;
+            let result = async {
+                let resp = sender
+                    .send_request(req)
+                    .await
+                    .map_err(HttpError::Protocol)?;
+                let (parts, mut incoming) = resp.into_parts();
+                let mut body = Vec::new();
+                while let Some(frame) = incoming.frame().await {
+                    let frame = frame.map_err(HttpError::Protocol)?;
+                    if let Some(d) = frame.data_ref() {
+                        if body.len() + d.len() > max_body {
+                            return Err(FetchError::TooLarge(max_body));
+                        }
+                        body.extend_from_slice(d);
+                    }
+                }
+                Ok(Fetched {
+                    status: parts.status.as_u16(),
+                    headers: parts.headers,
+                    body,
+                })
+            }
+            .await;
+            conn.abort();
+            result
+        };
+        match tokio::time::timeout(timeout, exchange).await {
+            Ok(fetched) => fetched,
+            Err(_) => Err(FetchError::Timeout(timeout)),
+        }
+    }
+
+    /// Resolves `url`'s host, connects (over TLS for https) and shakes hands: a sender for
+    /// one request, the connection's task (abort it when done), the `Host` value and the
+    /// path with its query.
+    async fn open(
+        &self,
+        url: &str,
+        public_only: bool,
+    ) -> Result<(Sender, tokio::task::JoinHandle<()>, String, String), HttpError> {
         let uri: Uri = url.parse().map_err(HttpError::Url)?;
         let https = match uri.scheme_str() {
             Some("https") => true,
@@ -168,26 +272,62 @@ impl HttpClient {
             .await
             .map_err(HttpError::Connect)?;
         let _ = tcp.set_nodelay(true);
-        let mut req = Request::post(path)
-            .header(hyper::header::HOST, authority)
-            .header(hyper::header::CONTENT_TYPE, content_type)
-            .header(hyper::header::USER_AGENT, "Downbeat-Webhook/1")
-            .body(Full::new(Bytes::from(body)))
-            .map_err(HttpError::Request)?;
-        for (name, value) in headers {
-            let value = value
-                .parse()
-                .map_err(|source| HttpError::Header { name, source })?;
-            req.headers_mut().insert(*name, value);
-        }
-        if https {
+        let (sender, conn) = if https {
             let name = ServerName::try_from(bare_host.to_owned()).map_err(HttpError::TlsName)?;
             let tls = self.tls.connect(name, tcp).await.map_err(HttpError::Tls)?;
-            send(TokioIo::new(tls), req).await
+            handshake(TokioIo::new(tls)).await?
         } else {
-            send(TokioIo::new(tcp), req).await
-        }
+            handshake(TokioIo::new(tcp)).await?
+        };
+        Ok((sender, conn, authority, path))
     }
+}
+
+type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
+
+async fn handshake<T>(io: T) -> Result<(Sender, tokio::task::JoinHandle<()>), HttpError>
+where
+    T: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let (sender, conn) = hyper::client::conn::http1::handshake(io)
+        .await
+        .map_err(HttpError::Protocol)?;
+    let conn = tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    Ok((sender, conn))
+}
+
+fn add_headers(
+    req: &mut Request<Full<Bytes>>,
+    headers: &[(&'static str, String)],
+) -> Result<(), HttpError> {
+    for (name, value) in headers {
+        let value = value
+            .parse()
+            .map_err(|source| HttpError::Header { name, source })?;
+        req.headers_mut().insert(*name, value);
+    }
+    Ok(())
+}
+
+/// A whole answer ([`HttpClient::fetch`]).
+#[derive(Debug)]
+pub struct Fetched {
+    pub status: u16,
+    pub headers: hyper::HeaderMap,
+    pub body: Vec<u8>,
+}
+
+/// Why [`HttpClient::fetch`] has no whole answer.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    #[error("no answer within {0:?}")]
+    Timeout(Duration),
+    #[error("answer larger than {0} bytes")]
+    TooLarge(usize),
+    #[error(transparent)]
+    Http(#[from] HttpError),
 }
 
 /// Whether `ip` is reachable on the public internet: not loopback, private, link-local,
@@ -243,41 +383,6 @@ impl Default for HttpClient {
     fn default() -> Self {
         Self::new()
     }
-}
-
-async fn send<T>(io: T, req: Request<Full<Bytes>>) -> Result<Answer, HttpError>
-where
-    T: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
-{
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(io)
-        .await
-        .map_err(HttpError::Protocol)?;
-    let conn = tokio::spawn(conn);
-    let result = async {
-        let resp = sender
-            .send_request(req)
-            .await
-            .map_err(HttpError::Protocol)?;
-        let status = resp.status().as_u16();
-        // Drain a little so the receiver is not cut off mid-answer; keep the start.
-        let mut body = resp.into_body();
-        let (mut read, mut kept) = (0, Vec::new());
-        while read < MAX_RESPONSE_BODY {
-            match body.frame().await {
-                Some(Ok(f)) => {
-                    let data = f.data_ref().map_or(&[][..], |d| &d[..]);
-                    read += data.len();
-                    let room = KEPT_BODY.saturating_sub(kept.len());
-                    kept.extend_from_slice(&data[..data.len().min(room)]);
-                }
-                _ => break,
-            }
-        }
-        Ok(Answer { status, body: kept })
-    }
-    .await;
-    conn.abort();
-    result
 }
 
 #[cfg(test)]

@@ -22,6 +22,7 @@
 //! - [`people`]: API tokens, admin users, sessions ([`PeopleStore`]).
 //! - [`comments`]: community comments, their moderation, paused networks ([`CommentStore`]).
 //! - [`signals`]: external signals, per source and minute, and their posts ([`SignalStore`]).
+//! - [`polls`]: where each built-in poller of a signal source got to ([`PollStore`]).
 //! - `sql`: what the backends share — one placeholder style, parameters, row mappers, and
 //!   the stored words of the domain's enums (`Word`): rows carry `downbeat_domain` types,
 //!   read from their words and JSON in the mappers and written through `Param`.
@@ -42,6 +43,7 @@ pub mod incidents;
 pub mod migrate;
 pub mod notifications;
 pub mod people;
+pub mod polls;
 pub mod postgres;
 pub mod probes;
 pub mod reports;
@@ -57,6 +59,7 @@ pub use error::StoreError;
 pub use incidents::*;
 pub use notifications::*;
 pub use people::*;
+pub use polls::PollStore;
 pub use postgres::{Change, ChangeFeed, PgTimeouts};
 pub use probes::*;
 pub use reports::*;
@@ -68,7 +71,7 @@ use std::sync::Arc;
 pub mod prelude {
     pub use crate::{
         ClusterStore, CommentStore, DetectionStore, IncidentStore, NotifyStore, PeopleStore,
-        ProbeStore, ReportStore, SignalStore, Store,
+        PollStore, ProbeStore, ReportStore, SignalStore, Store,
     };
 }
 
@@ -84,6 +87,7 @@ pub trait Store:
     + NotifyStore
     + PeopleStore
     + SignalStore
+    + PollStore
     + CommentStore
     + Send
     + Sync
