@@ -136,7 +136,9 @@ pub struct Round {
     pub fetched: u64,
     /// Posts kept and stored for the first time.
     pub stored: u64,
-    /// Posts dropped, by fate (`repost`, `duplicate`, `irrelevant`, ...).
+    /// Posts dropped, by fate: `repost`, `seen` (the same post again: on two endpoints, or
+    /// at a page's edge), `duplicate` (another post with the same words, or one stored
+    /// before), `old`, `irrelevant`, `excluded`, `language`.
     pub dropped: BTreeMap<&'static str, u64>,
 }
 
@@ -166,6 +168,25 @@ impl Poller {
 
     fn lease(&self) -> String {
         format!("poll:{}:{}", self.service.id.as_str(), self.source.as_str())
+    }
+
+    /// A [`Poller::round`] if this node (`node_id`) holds the source's lease, taking it
+    /// when free for `lease_ms`: on several nodes, one polls each source. `None` when another
+    /// node holds it.
+    pub async fn round_if_leader(
+        &mut self,
+        node_id: &str,
+        lease_ms: i64,
+    ) -> Result<Option<Round>, PollError> {
+        let now_ms = self.clock.now().as_millisecond();
+        match self
+            .store
+            .try_lease(&self.lease(), node_id, now_ms, lease_ms)
+            .await?
+        {
+            Some(_) => self.round().await.map(Some),
+            None => Ok(None),
+        }
     }
 
     /// One round: what is new since the saved state, judged and stored, then the state.
@@ -247,7 +268,7 @@ impl Poller {
             return Err("repost");
         }
         if state.seen.contains(&f.id) {
-            return Err("duplicate");
+            return Err("seen");
         }
         remember(&mut state.seen, f.id.clone());
         if f.at_ms < now_ms - MAX_AGE_MS {
@@ -405,24 +426,17 @@ async fn run(mut poller: Poller, node_id: Arc<str>, mut stopped: watch::Receiver
         if *stopped.borrow() {
             return;
         }
-        let now_ms = poller.clock.now().as_millisecond();
-        let held = poller
-            .store
-            .try_lease(&poller.lease(), &node_id, now_ms, lease_ms)
-            .await;
         wait = every;
-        match held {
-            Ok(Some(_)) => {}
-            Ok(None) => continue,
-            Err(e) => {
-                tracing::warn!(error = %e, "poll lease unavailable; will retry");
-                continue;
-            }
-        }
         let service = poller.service.id.as_str().to_owned();
         let source = poller.source.as_str().to_owned();
-        match poller.round().await {
-            Ok(r) => {
+        // A round stopped midway is safe: its posts are kept once when fetched again.
+        let result = tokio::select! {
+            r = poller.round_if_leader(&node_id, lease_ms) => r,
+            _ = stopped.changed() => return,
+        };
+        match result {
+            Ok(None) => {}
+            Ok(Some(r)) => {
                 failures = 0;
                 tracing::debug!(%service, %source, fetched = r.fetched, stored = r.stored, "polled");
             }

@@ -40,7 +40,7 @@ impl PollMetrics {
         );
         r.register(
             "poll_posts",
-            "Posts the signal pollers fetched, by fate (kept, repost, duplicate, old, irrelevant, excluded, language)",
+            "Posts the signal pollers fetched, by fate (kept, repost, seen, duplicate, old, irrelevant, excluded, language)",
             m.posts.clone(),
         );
         r.register(

@@ -27,7 +27,7 @@ pub struct Running {
 }
 
 /// Builds every stage and starts the background tasks: the ingest writer, the monitors,
-/// the notification workers, the jobs and (on PostgreSQL) the follower of other nodes'
+/// the notification workers, the signal pollers, the jobs and (on PostgreSQL) the follower of other nodes'
 /// changes. Restores what a restart must not forget (the
 /// dedupe window, monitor states, incident snapshots) before it returns.
 pub async fn start(
@@ -81,6 +81,7 @@ pub async fn start(
         crowd.clone(),
         monitors.clone(),
     );
+    let poll_metrics = downbeat_pollers::metrics::PollMetrics::register(&mut registry);
     let app = App::new(
         config,
         store,
@@ -100,6 +101,15 @@ pub async fn start(
     jobs.push(tokio::spawn(reconcile(app.incidents.clone())));
     jobs.extend(downbeat_notify::worker::start(
         &app.notifier,
+        stopped.clone(),
+    ));
+    // Sources with a built-in poller (one node polls each).
+    jobs.extend(downbeat_pollers::start(
+        &app.config,
+        app.store.clone(),
+        app.clock.clone(),
+        node_id.clone(),
+        poll_metrics,
         stopped.clone(),
     ));
     jobs.extend(downbeat_monitors::start(&app.monitors, stopped).await?);

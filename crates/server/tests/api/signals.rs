@@ -258,3 +258,59 @@ async fn only_signal_and_admin_tokens_post_signals() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
 }
+
+/// A source with a built-in poller (issue 17, item 4): the server polls a feed on its own —
+/// here a forum's Atom feed on loopback — and its relevant entries become the source's
+/// posts, counted in the public figures and in `/metrics`.
+#[tokio::test]
+async fn a_polled_feed_fills_its_source_without_any_sender() {
+    use axum::routing::get;
+    let now = Timestamp::now();
+    let at = |minutes: i64| (now - SignedDuration::from_mins(minutes)).to_string();
+    let feed = format!(
+        "<feed xmlns=\"http://www.w3.org/2005/Atom\"><title>Melodia forum</title>\
+         <entry><id>tag:forum.example,2026:1</id><title>Melodia is down for me</title><updated>{}</updated></entry>\
+         <entry><id>tag:forum.example,2026:2</id><title>Melodia: can't log in</title><updated>{}</updated></entry>\
+         <entry><id>tag:forum.example,2026:3</id><title>Melodia meetup on Friday</title><updated>{}</updated></entry></feed>",
+        at(1),
+        at(2),
+        at(3)
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let router = axum::Router::new().route("/feed.atom", get(move || async move { feed }));
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+
+    let config = format!(
+        "[[service]]\nid = \"melodia\"\nname = \"Melodia\"\n\
+         [[service.signal]]\nsource = \"forum\"\nname = \"the forum\"\n\
+         [service.signal.poll]\nkind = \"feed\"\nurl = \"http://{addr}/feed.atom\"\ninclude = [\"melodia\"]\nevery = \"10s\"\n"
+    );
+    let clock = Arc::new(ManualClock::new(now));
+    let app = spawn_raw(testing::sqlite(), &config, clock).await;
+    // The first round comes within half a period (spread over it at start).
+    let metrics = || async {
+        let r = app.client.get(app.url("/metrics")).send().await.unwrap();
+        r.text().await.unwrap()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let metrics = loop {
+        let m = metrics().await;
+        // Posts are counted once stored: the round is over.
+        if m.contains("downbeat_poll_posts_total{") || std::time::Instant::now() > deadline {
+            break m;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    for line in [
+        "downbeat_poll_requests_total{service=\"melodia\",source=\"forum\",outcome=\"ok\"} 1",
+        "downbeat_poll_posts_total{service=\"melodia\",source=\"forum\",outcome=\"kept\"} 2",
+        "downbeat_poll_posts_total{service=\"melodia\",source=\"forum\",outcome=\"irrelevant\"} 1",
+    ] {
+        assert!(metrics.contains(line), "{line} in {metrics}");
+    }
+    // The public figures (cached per minute of the app's clock) count them.
+    app.clock.advance(std::time::Duration::from_secs(60));
+    let f = figures(&app).await;
+    assert_eq!(f["sources"][0]["count"], 2, "the two entries about trouble, not the meetup: {f}");
+}
