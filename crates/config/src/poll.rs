@@ -307,3 +307,155 @@ impl Validator<'_> {
         Ok(out)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse_str;
+
+    fn with_poll(poll: &str) -> Result<PollConfig, String> {
+        let text = format!(
+            "[[service]]\nid = \"m\"\nname = \"M\"\n[[service.signal]]\nsource = \"social\"\nname = \"Social\"\n[service.signal.poll]\n{poll}\n"
+        );
+        parse_str(&text, "test.toml")
+            .map(|c| c.services[0].signals[0].poll.clone().unwrap())
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn each_kind_parses_with_its_defaults() {
+        let m = with_poll(
+            "kind = \"mastodon\"\nurl = \"https://social.example/\"\nhashtags = [\"#MelodiaDown\"]\nsearch = \"melodia -festival\"",
+        )
+        .unwrap();
+        let PollKind::Mastodon {
+            hashtags,
+            search,
+            token,
+        } = &m.kind
+        else {
+            panic!("{m:?}")
+        };
+        assert_eq!(hashtags, &["melodiadown"]);
+        assert_eq!(search.as_deref(), Some("melodia -festival"));
+        assert!(token.is_none());
+        assert_eq!(m.url, "https://social.example");
+        assert_eq!(
+            m.include,
+            ["melodiadown", "melodia"],
+            "hashtags and search words"
+        );
+        assert_eq!(
+            (m.every.as_secs(), m.timeout.as_secs(), m.min_score),
+            (60, 10, 3)
+        );
+
+        let b = with_poll(
+            "kind = \"bluesky\"\nurl = \"https://appview.example\"\nsearch = \"melodia\"\nidentifier = \"me.example\"\napp_password = \"abcd-efgh\"\nlanguages = [\"EN\", \"pt\"]\nevery = \"2m\"",
+        )
+        .unwrap();
+        let PollKind::Bluesky { search, login } = &b.kind else {
+            panic!("{b:?}")
+        };
+        assert_eq!(search, "melodia");
+        assert_eq!(login.as_ref().map(|l| l.0.as_str()), Some("me.example"));
+        assert_eq!(format!("{:?}", login.as_ref().unwrap().1), "Secret(***)");
+        assert_eq!(b.languages, ["en", "pt"]);
+        assert_eq!(b.every.as_secs(), 120);
+
+        let f = with_poll(
+            "kind = \"feed\"\nurl = \"https://forum.example/feed\"\ninclude = [\"Melodia\"]",
+        )
+        .unwrap();
+        assert_eq!(f.kind.as_str(), "feed");
+        assert_eq!(f.include, ["melodia"]);
+    }
+
+    #[test]
+    fn mistakes_are_named_by_their_key() {
+        let key = "service[0].signal[0].poll";
+        for (poll, at, says) in [
+            (
+                "kind = \"twitter\"\nurl = \"https://x.example\"",
+                "kind",
+                "not a poller",
+            ),
+            (
+                "kind = \"feed\"\nurl = \"ftp://x.example\"\ninclude = [\"m\"]",
+                "url",
+                "http:// or https://",
+            ),
+            (
+                "kind = \"feed\"\nurl = \"https://\"\ninclude = [\"m\"]",
+                "url",
+                "with a host",
+            ),
+            (
+                "kind = \"feed\"\nurl = \"https://x.example\"",
+                "include",
+                "inclusion words",
+            ),
+            (
+                "kind = \"feed\"\nurl = \"https://x.example\"\ninclude = [\"m\"]\nsearch = \"m\"",
+                "search",
+                "not used by kind = \"feed\"",
+            ),
+            (
+                "kind = \"mastodon\"\nurl = \"https://x.example\"",
+                "hashtags",
+                "give hashtags",
+            ),
+            (
+                "kind = \"mastodon\"\nurl = \"https://x.example\"\nhashtags = [\"two words\"]",
+                "hashtags[0]",
+                "letters, digits",
+            ),
+            (
+                "kind = \"mastodon\"\nurl = \"https://x.example\"\nhashtags = [\"m\"]\nidentifier = \"a\"",
+                "identifier",
+                "not used",
+            ),
+            (
+                "kind = \"mastodon\"\nurl = \"https://x.example\"\nhashtags = [\"m\"]\ntoken = \"a b\"",
+                "token",
+                "without spaces",
+            ),
+            (
+                "kind = \"bluesky\"\nurl = \"https://x.example\"",
+                "search",
+                "is required",
+            ),
+            (
+                "kind = \"bluesky\"\nurl = \"https://x.example\"\nsearch = \"m\"\nidentifier = \"a\"",
+                "app_password",
+                "go together",
+            ),
+            (
+                "kind = \"feed\"\nurl = \"https://x.example\"\ninclude = [\"\"]",
+                "include[0]",
+                "must not be empty",
+            ),
+            (
+                "kind = \"feed\"\nurl = \"https://x.example\"\ninclude = [\"m\"]\nlanguages = [\"english\"]",
+                "languages[0]",
+                "language code",
+            ),
+            (
+                "kind = \"feed\"\nurl = \"https://x.example\"\ninclude = [\"m\"]\nevery = \"1s\"",
+                "every",
+                "",
+            ),
+            (
+                "kind = \"feed\"\nurl = \"https://x.example\"\ninclude = [\"m\"]\nmin_score = 0",
+                "min_score",
+                "between 1 and 20",
+            ),
+        ] {
+            let e = with_poll(poll).unwrap_err();
+            assert!(
+                e.contains(&format!("{key}.{at}")) && e.contains(says),
+                "{poll}: {e}"
+            );
+        }
+    }
+}

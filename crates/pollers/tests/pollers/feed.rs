@@ -18,11 +18,17 @@ async fn feed(State(f): State<Fake>, uri: Uri, headers: HeaderMap) -> Response {
     f.log.push(&uri, &headers);
     let (body, version) = f.feed.lock().unwrap().clone();
     let etag = format!("\"v{version}\"");
-    if headers.get("if-none-match").is_some_and(|v| v == etag.as_str()) {
+    if headers
+        .get("if-none-match")
+        .is_some_and(|v| v == etag.as_str())
+    {
         return StatusCode::NOT_MODIFIED.into_response();
     }
     (
-        [("content-type", "application/atom+xml; charset=utf-8"), ("etag", etag.as_str())],
+        [
+            ("content-type", "application/atom+xml; charset=utf-8"),
+            ("etag", etag.as_str()),
+        ],
         body,
     )
         .into_response()
@@ -105,7 +111,10 @@ async fn a_feed_that_is_not_a_feed_is_counted_and_polled_again() {
     .await;
     let mut poller = h.poller();
     let e = poller.round().await.unwrap_err();
-    assert!(matches!(e, PollError::Malformed(_)) && e.to_string().contains("not an RSS or Atom feed"), "{e}");
+    assert!(
+        matches!(e, PollError::Malformed(_)) && e.to_string().contains("not an RSS or Atom feed"),
+        "{e}"
+    );
     assert_eq!(h.garbage(), 1);
 
     *fake.feed.lock().unwrap() = (atom(&[("t3_x", 1, "Melodia is down")]), 7);
@@ -120,7 +129,10 @@ async fn an_error_status_is_an_error_and_nothing_is_stored() {
         get(|| async { (StatusCode::INTERNAL_SERVER_ERROR, "<rss/>") }),
     );
     let addr = serve(router).await;
-    let h = Harness::new(&format!("kind = \"feed\"\nurl = \"http://{addr}/feed\"\ninclude = [\"melodia\"]")).await;
+    let h = Harness::new(&format!(
+        "kind = \"feed\"\nurl = \"http://{addr}/feed\"\ninclude = [\"melodia\"]"
+    ))
+    .await;
     let e = h.poller().round().await.unwrap_err();
     assert!(matches!(e, PollError::Status { status: 500 }), "{e}");
     assert_eq!(h.requests("status"), 1);

@@ -92,7 +92,9 @@ impl Harness {
         let (service, source, poll) = source(poll);
         Harness {
             store,
-            clock: Arc::new(ManualClock::new(jiff::Timestamp::from_millisecond(NOW).unwrap())),
+            clock: Arc::new(ManualClock::new(
+                jiff::Timestamp::from_millisecond(NOW).unwrap(),
+            )),
             metrics: PollMetrics::default(),
             service,
             source,

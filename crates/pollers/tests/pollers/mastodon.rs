@@ -59,7 +59,11 @@ fn status(id: u64, minutes: i64, text: &str) -> Value {
 /// Statuses newest first, paged as Mastodon pages them: `max_id` reads back, `min_id`
 /// reads the statuses just after it.
 fn page(all: &[Value], q: &HashMap<String, String>) -> Vec<Value> {
-    let limit: usize = q.get("limit").and_then(|l| l.parse().ok()).unwrap_or(20).min(40);
+    let limit: usize = q
+        .get("limit")
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(20)
+        .min(40);
     let id = |s: &Value| s["id"].as_str().unwrap().parse::<u64>().unwrap();
     let num = |k: &str| q.get(k).map(|v| v.parse::<u64>().unwrap());
     let mut v: Vec<Value> = all.to_vec();
@@ -76,19 +80,33 @@ fn page(all: &[Value], q: &HashMap<String, String>) -> Vec<Value> {
         .collect()
 }
 
-async fn answer(fake: &Fake, uri: &Uri, headers: &HeaderMap, body: impl FnOnce(Vec<Value>) -> Value, q: &HashMap<String, String>) -> Response {
+async fn answer(
+    fake: &Fake,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: impl FnOnce(Vec<Value>) -> Value,
+    q: &HashMap<String, String>,
+) -> Response {
     fake.log.push(uri, headers);
     let mode = *fake.mode.lock().unwrap();
     let statuses = page(&fake.statuses.lock().unwrap(), q);
     let reset = rfc3339(NOW + 120_000);
     match mode {
         Mode::Normal => (
-            [("x-ratelimit-limit", "300".to_owned()), ("x-ratelimit-remaining", "299".to_owned()), ("x-ratelimit-reset", reset)],
+            [
+                ("x-ratelimit-limit", "300".to_owned()),
+                ("x-ratelimit-remaining", "299".to_owned()),
+                ("x-ratelimit-reset", reset),
+            ],
             axum::Json(body(statuses)),
         )
             .into_response(),
         Mode::QuotaSpent => (
-            [("x-ratelimit-limit", "300".to_owned()), ("x-ratelimit-remaining", "0".to_owned()), ("x-ratelimit-reset", reset)],
+            [
+                ("x-ratelimit-limit", "300".to_owned()),
+                ("x-ratelimit-remaining", "0".to_owned()),
+                ("x-ratelimit-reset", reset),
+            ],
             axum::Json(body(statuses)),
         )
             .into_response(),
@@ -115,16 +133,33 @@ async fn fake_server(statuses: Vec<Value>) -> (Fake, SocketAddr) {
     let router = Router::new()
         .route(
             "/api/v1/timelines/tag/{tag}",
-            get(|State(f): State<Fake>, uri: Uri, headers: HeaderMap, Query(q): Query<HashMap<String, String>>| async move {
-                answer(&f, &uri, &headers, |s| json!(s), &q).await
-            }),
+            get(
+                |State(f): State<Fake>,
+                 uri: Uri,
+                 headers: HeaderMap,
+                 Query(q): Query<HashMap<String, String>>| async move {
+                    answer(&f, &uri, &headers, |s| json!(s), &q).await
+                },
+            ),
         )
         .route(
             "/api/v2/search",
-            get(|State(f): State<Fake>, uri: Uri, headers: HeaderMap, Query(q): Query<HashMap<String, String>>| async move {
-                assert_eq!(q.get("type").map(String::as_str), Some("statuses"));
-                answer(&f, &uri, &headers, |s| json!({"accounts": [], "statuses": s, "hashtags": []}), &q).await
-            }),
+            get(
+                |State(f): State<Fake>,
+                 uri: Uri,
+                 headers: HeaderMap,
+                 Query(q): Query<HashMap<String, String>>| async move {
+                    assert_eq!(q.get("type").map(String::as_str), Some("statuses"));
+                    answer(
+                        &f,
+                        &uri,
+                        &headers,
+                        |s| json!({"accounts": [], "statuses": s, "hashtags": []}),
+                        &q,
+                    )
+                    .await
+                },
+            ),
         )
         .with_state(fake.clone());
     let addr = serve(router).await;
@@ -178,7 +213,13 @@ async fn a_hashtag_timeline_is_read_back_an_hour_then_forward_from_its_cursor_ac
     let r = poller.round().await.unwrap();
     let seen = fake.log.take();
     assert_eq!(seen.len(), 2, "{seen:?}");
-    assert!(seen[0].uri.starts_with("/api/v1/timelines/tag/melodiadown?limit=40"), "{}", seen[0].uri);
+    assert!(
+        seen[0]
+            .uri
+            .starts_with("/api/v1/timelines/tag/melodiadown?limit=40"),
+        "{}",
+        seen[0].uri
+    );
     assert!(seen[1].uri.ends_with("&max_id=1060"), "{}", seen[1].uri);
     assert_eq!(seen[0].headers["authorization"], "Bearer t0ken");
     assert_eq!(r.fetched, 80);
@@ -223,7 +264,10 @@ async fn search_and_hashtag_finding_one_status_store_it_once() {
     .await;
     let r = h.poller().round().await.unwrap();
     let uris: Vec<String> = fake.log.take().into_iter().map(|s| s.uri).collect();
-    assert!(uris[1].starts_with("/api/v2/search?q=melodia&type=statuses"), "{uris:?}");
+    assert!(
+        uris[1].starts_with("/api/v2/search?q=melodia&type=statuses"),
+        "{uris:?}"
+    );
     assert_eq!(r.fetched, 4);
     assert_eq!(dropped(&r, "seen"), 2);
     assert_eq!(h.stored().await, 2);
@@ -245,17 +289,28 @@ async fn a_spent_quota_and_retry_after_hold_the_next_requests() {
     fake.log.take();
     match poller.round().await {
         Err(PollError::RateLimited(d)) => {
-            assert!(d > Duration::from_secs(100) && d <= Duration::from_secs(120), "{d:?}")
+            assert!(
+                d > Duration::from_secs(100) && d <= Duration::from_secs(120),
+                "{d:?}"
+            )
         }
         other => panic!("expected a wait: {other:?}"),
     }
-    assert!(fake.log.take().is_empty(), "no request while the quota is spent");
+    assert!(
+        fake.log.take().is_empty(),
+        "no request while the quota is spent"
+    );
 
     // 429 with Retry-After: 1 — nothing is asked for a second, then polling resumes.
     let mut poller = h.poller();
     *fake.mode.lock().unwrap() = Mode::TooMany;
-    assert!(matches!(poller.round().await, Err(PollError::RateLimited(d)) if d == Duration::from_secs(1)));
-    assert!(matches!(poller.round().await, Err(PollError::RateLimited(_))));
+    assert!(
+        matches!(poller.round().await, Err(PollError::RateLimited(d)) if d == Duration::from_secs(1))
+    );
+    assert!(matches!(
+        poller.round().await,
+        Err(PollError::RateLimited(_))
+    ));
     assert_eq!(fake.log.take().len(), 1);
     *fake.mode.lock().unwrap() = Mode::Normal;
     tokio::time::sleep(Duration::from_millis(1100)).await;
@@ -283,7 +338,10 @@ async fn a_malformed_page_is_counted_and_the_poller_keeps_its_place() {
 
     // Back to sense: on from the same cursor, nothing lost or doubled.
     *fake.mode.lock().unwrap() = Mode::Normal;
-    fake.statuses.lock().unwrap().push(status(2000, 0, "#MelodiaDown again, no funciona"));
+    fake.statuses
+        .lock()
+        .unwrap()
+        .push(status(2000, 0, "#MelodiaDown again, no funciona"));
     let r = poller.round().await.unwrap();
     assert_eq!(min_ids(&fake.log.take()), ["1099", "1099"]);
     assert_eq!(r.stored, 1);
@@ -301,6 +359,10 @@ async fn a_source_that_hangs_costs_one_timeout() {
     let started = Instant::now();
     let e = h.poller().round().await.unwrap_err();
     assert!(matches!(e, PollError::Timeout(_)), "{e}");
-    assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
     assert_eq!(h.requests("timeout"), 1);
 }

@@ -312,5 +312,8 @@ async fn a_polled_feed_fills_its_source_without_any_sender() {
     // The public figures (cached per minute of the app's clock) count them.
     app.clock.advance(std::time::Duration::from_secs(60));
     let f = figures(&app).await;
-    assert_eq!(f["sources"][0]["count"], 2, "the two entries about trouble, not the meetup: {f}");
+    assert_eq!(
+        f["sources"][0]["count"], 2,
+        "the two entries about trouble, not the meetup: {f}"
+    );
 }
