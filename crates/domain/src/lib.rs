@@ -25,6 +25,7 @@
 //! - [`duration`]: durations in words, the same on every page, message and narration.
 //! - [`probe`]: a probe's outcome, cause and detail, with their public and operator words.
 
+pub mod change;
 pub mod city;
 pub mod clock;
 pub mod comment;

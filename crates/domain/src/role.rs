@@ -6,7 +6,9 @@ use utoipa::ToSchema;
 
 /// What a user or token may do. Viewers read drafts and evidence; editors manage incidents
 /// and maintenance; admins also manage users. Agents only fetch probe assignments and push
-/// results; signal tokens only post external signals (counts or posts from a source).
+/// results; signal tokens only post external signals (counts or posts from a source);
+/// deployer tokens only record changes (deploys, config changes, rollbacks) and ask the
+/// canary gate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
@@ -15,15 +17,17 @@ pub enum Role {
     Admin,
     Agent,
     Signal,
+    Deployer,
 }
 
 impl Role {
-    pub const ALL: [Role; 5] = [
+    pub const ALL: [Role; 6] = [
         Role::Viewer,
         Role::Editor,
         Role::Admin,
         Role::Agent,
         Role::Signal,
+        Role::Deployer,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -33,6 +37,7 @@ impl Role {
             Role::Admin => "admin",
             Role::Agent => "agent",
             Role::Signal => "signal",
+            Role::Deployer => "deployer",
         }
     }
 
@@ -46,11 +51,11 @@ impl Role {
             Role::Viewer => 1,
             Role::Editor => 2,
             Role::Admin => 3,
-            Role::Agent | Role::Signal => 0,
+            Role::Agent | Role::Signal | Role::Deployer => 0,
         };
         match needed {
             // Machine roles stand apart: each does its one thing (and admins everything).
-            Role::Agent | Role::Signal => self == needed || self == Role::Admin,
+            Role::Agent | Role::Signal | Role::Deployer => self == needed || self == Role::Admin,
             _ => rank(self) > 0 && rank(self) >= rank(needed),
         }
     }
@@ -63,7 +68,7 @@ impl fmt::Display for Role {
 }
 
 impl Role {
-    /// The roles a person may have (`agent` and `signal` are for tokens only).
+    /// The roles a person may have (`agent`, `signal` and `deployer` are for tokens only).
     pub const PEOPLE: [Role; 3] = [Role::Viewer, Role::Editor, Role::Admin];
 
     /// A person's role: viewer, editor or admin.
@@ -86,6 +91,8 @@ mod tests {
         assert!(Signal.allows(Signal) && Admin.allows(Signal));
         assert!(!Signal.allows(Viewer) && !Signal.allows(Agent) && !Agent.allows(Signal));
         assert!(!Editor.allows(Signal));
+        assert!(Deployer.allows(Deployer) && Admin.allows(Deployer));
+        assert!(!Deployer.allows(Viewer) && !Deployer.allows(Signal) && !Editor.allows(Deployer));
         for r in Role::ALL {
             assert_eq!(Role::parse(r.as_str()), Some(r));
         }

@@ -81,7 +81,8 @@ pub enum TokenCommand {
         /// A unique name, shown as the author of what the token writes.
         #[arg(long)]
         name: String,
-        /// viewer (reads drafts), editor (manages incidents), admin, or agent (probe agents).
+        /// viewer (reads drafts), editor (manages incidents), admin, agent (probe agents),
+        /// signal (posts external signals) or deployer (records changes, asks the canary gate).
         #[arg(long, default_value = "editor")]
         role: String,
         /// A vantage region the token's agents may report for, e.g. eu-west (repeat for
