@@ -22,6 +22,7 @@
 //! - [`people`]: API tokens, admin users, sessions ([`PeopleStore`]).
 //! - [`comments`]: community comments, their moderation, paused networks ([`CommentStore`]).
 //! - [`signals`]: external signals, per source and minute, and their posts ([`SignalStore`]).
+//! - [`changes`]: deploys and other changes operators made, as recorded ([`ChangeStore`]).
 //! - [`polls`]: where each built-in poller of a signal source got to ([`PollStore`]).
 //! - `sql`: what the backends share — one placeholder style, parameters, row mappers, and
 //!   the stored words of the domain's enums (`Word`): rows carry `downbeat_domain` types,
@@ -35,6 +36,7 @@
 //!   the change feed between nodes ([`ChangeFeed`], `LISTEN/NOTIFY`).
 //! - `testing` (feature `testing`): fresh stores on every backend for tests.
 
+pub mod changes;
 pub mod cluster;
 pub mod comments;
 pub mod detection;
@@ -52,6 +54,7 @@ pub(crate) mod sql;
 pub mod sqlite;
 
 use async_trait::async_trait;
+pub use changes::{ChangeRow, ChangeStore};
 pub use cluster::{ClusterStore, Member, Members, NODE_TIMEOUT_MS};
 pub use comments::*;
 pub use detection::*;
@@ -70,8 +73,8 @@ use std::sync::Arc;
 /// The stage traits, for code that calls store methods on something other than `dyn Store`.
 pub mod prelude {
     pub use crate::{
-        ClusterStore, CommentStore, DetectionStore, IncidentStore, NotifyStore, PeopleStore,
-        PollStore, ProbeStore, ReportStore, SignalStore, Store,
+        ChangeStore, ClusterStore, CommentStore, DetectionStore, IncidentStore, NotifyStore,
+        PeopleStore, PollStore, ProbeStore, ReportStore, SignalStore, Store,
     };
 }
 
@@ -89,6 +92,7 @@ pub trait Store:
     + SignalStore
     + PollStore
     + CommentStore
+    + ChangeStore
     + Send
     + Sync
     + 'static

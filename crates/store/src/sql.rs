@@ -298,6 +298,7 @@ words!(
     crate::OutboxKind => crate::OutboxKind::ALL,
     Platform => Platform::ALL,
     CommentState => CommentState::ALL,
+    downbeat_domain::change::ChangeKind => downbeat_domain::change::ChangeKind::ALL,
 );
 
 impl Word for CountryCode {
