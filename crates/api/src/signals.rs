@@ -4,8 +4,9 @@
 //!   `{"signals": [...]}`, each row a count (`{source, at, count}`) or a post (`{source, at,
 //!   text, url, lang}`) of one of the service's configured sources (`[[service.signal]]`).
 //!   A batch is refused whole, 422 naming the row (`index`) and its field, at its first bad
-//!   row ([`downbeat_domain::signal::check_batch`]); stored at once otherwise. A retried
-//!   batch changes nothing: a count replaces its minute's, a post is kept once.
+//!   row ([`downbeat_domain::signal::check_batch`]); stored at once otherwise, each post with
+//!   the problem kind its text speaks of by the service's keywords (`[service.keywords]`).
+//!   A retried batch changes nothing: a count replaces its minute's, a post is kept once.
 //! - `GET /api/v1/services/{service}/signals?window=60m` (public): per source, the posts in
 //!   the window, what is usual for a window that long (the mean over the week before) and
 //!   the ratio. Counts only; the posts' text is not republished.
@@ -114,6 +115,7 @@ pub async fn post(
         },
     })?;
     check_sources(service, &batch)?;
+    let batch = classified(service, batch);
     let stored = app
         .store
         .insert_signals(service.id.as_str(), &batch, now_ms)
@@ -126,6 +128,17 @@ pub async fn post(
         known_posts: stored.known_posts,
         counts: stored.counts,
     }))
+}
+
+/// The batch with each post's problem kind found by the service's keywords: the server
+/// decides it, never the sender (a row has no field for it).
+fn classified(service: &ServiceConfig, mut batch: Vec<Signal>) -> Vec<Signal> {
+    for row in &mut batch {
+        if let Signal::Post(p) = row {
+            p.kind = service.classify(&p.text);
+        }
+    }
+    batch
 }
 
 /// Every row's source is one of the service's.

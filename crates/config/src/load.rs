@@ -3,9 +3,10 @@
 use crate::model::*;
 use crate::raw::*;
 use downbeat_domain::problem::{default_label, default_problems};
+use downbeat_domain::problem_words::{default_keywords, has_words};
 use downbeat_domain::{CommentMode, ComponentId, ProblemKind, ProblemOption, ServiceId, Span};
 use ipnet::IpNet;
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
@@ -26,6 +27,12 @@ pub enum ConfigError {
         message: String,
     },
 }
+
+/// Most phrases one problem kind may have in `[service.keywords]`: each is matched against
+/// every post a source sends.
+pub const MAX_KEYWORDS: usize = 100;
+/// The longest phrase in `[service.keywords]`, in characters.
+pub const MAX_KEYWORD_CHARS: usize = 60;
 
 /// Reads and validates the config at `path`.
 pub fn load_file(path: &Path) -> Result<Config, ConfigError> {
@@ -436,6 +443,7 @@ impl Validator<'_> {
                 out
             }
         };
+        let keywords = self.keywords(i, raw.keywords, &problems)?;
         let tips = raw
             .tips
             .into_iter()
@@ -490,11 +498,75 @@ impl Validator<'_> {
             name,
             components,
             problems,
+            keywords,
             tips,
             auto_publish: raw.auto_publish,
             signals,
             comments,
         })
+    }
+
+    /// `[service.keywords]` resolved for every offered kind, in page order: the configured
+    /// phrases replace a kind's defaults (an empty list: the kind is never found in posts).
+    fn keywords(
+        &self,
+        i: usize,
+        mut raw: BTreeMap<String, Vec<String>>,
+        problems: &[ProblemOption],
+    ) -> Result<Vec<(ProblemKind, Vec<String>)>, ConfigError> {
+        if let Some(kind) = raw
+            .keys()
+            .find(|k| !problems.iter().any(|p| p.kind.as_str() == *k))
+        {
+            let offered: Vec<&str> = problems.iter().map(|p| p.kind.as_str()).collect();
+            return Err(self.err(
+                format!("service[{i}].keywords.{kind}"),
+                format!(
+                    "the service offers no problem kind {kind:?} (it offers: {})",
+                    offered.join(", ")
+                ),
+            ));
+        }
+        problems
+            .iter()
+            .map(|p| {
+                let id = p.kind.as_str();
+                let phrases = match raw.remove(id) {
+                    Some(given) => self.phrases(&format!("service[{i}].keywords.{id}"), given)?,
+                    None => default_keywords(id)
+                        .unwrap_or_default()
+                        .iter()
+                        .map(|w| (*w).to_owned())
+                        .collect(),
+                };
+                Ok((p.kind.clone(), phrases))
+            })
+            .collect()
+    }
+
+    /// One kind's phrases: at most [`MAX_KEYWORDS`], each short text with a word in it.
+    fn phrases(&self, key: &str, given: Vec<String>) -> Result<Vec<String>, ConfigError> {
+        if given.len() > MAX_KEYWORDS {
+            return Err(self.err(
+                key,
+                format!("{} phrases; at most {MAX_KEYWORDS}", given.len()),
+            ));
+        }
+        given
+            .into_iter()
+            .enumerate()
+            .map(|(j, phrase)| {
+                let pkey = format!("{key}[{j}]");
+                let phrase = self.text(&pkey, phrase, MAX_KEYWORD_CHARS)?;
+                if !has_words(&phrase) {
+                    return Err(self.err(
+                        &pkey,
+                        format!("{phrase:?} has no letters or digits, so it never matches"),
+                    ));
+                }
+                Ok(phrase)
+            })
+            .collect()
     }
 
     fn probes(&self, raw: RawProbes, retention: &Retention) -> Result<ProbeSettings, ConfigError> {
@@ -745,7 +817,14 @@ mod tests {
     #[test]
     fn the_shipped_example_is_valid() {
         let c = parse_str(crate::EXAMPLE, "downbeat.example.toml").unwrap();
-        assert!(c.service("melodia").is_some());
+        let melodia = c.service("melodia").unwrap();
+        assert_eq!(
+            melodia
+                .classify("Die neue Folge lädt nie")
+                .map(|k| k.to_string()),
+            Some("podcasts".into()),
+            "the example's keywords find its custom kind"
+        );
     }
 
     #[test]
@@ -816,6 +895,142 @@ mod tests {
         assert!(
             e.contains("service[0].signal[1].source") && e.contains("duplicate"),
             "{e}"
+        );
+    }
+
+    #[test]
+    fn keywords_replace_a_kinds_defaults_and_custom_kinds_have_none_unless_given() {
+        let svc = "[[service]]\nid = \"m\"\nname = \"M\"\n";
+        let c = parse_str(svc, "t").unwrap();
+        let s = &c.services[0];
+        let ids: Vec<&str> = s.keywords.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(
+            ids,
+            [
+                "login",
+                "playback",
+                "playlists",
+                "crash",
+                "connection",
+                "search",
+                "other"
+            ],
+            "every offered kind, in page order"
+        );
+        assert!(s.keywords[0].1.iter().any(|w| w == "iniciar sesion"));
+        assert!(s.keywords[6].1.is_empty(), "other has no phrases");
+        assert_eq!(
+            s.classify("Não consigo entrar").map(|k| k.to_string()),
+            Some("login".into())
+        );
+
+        let c = parse_str(
+            &format!(
+                "{svc}problems = [\"login\", \"playback\", {{ id = \"podcasts\", label = \"Podcasts\" }}, \"search\"]\n\
+                 [service.keywords]\nlogin = [\"  can’t get in \", \"kicked out\"]\n\
+                 podcasts = [\"podcast\", \"episode\"]\nsearch = []\n"
+            ),
+            "t",
+        )
+        .unwrap();
+        let s = &c.services[0];
+        let kind = |text: &str| s.classify(text).map(|k| k.to_string());
+        assert_eq!(s.keywords[0].1, ["can’t get in", "kicked out"], "trimmed");
+        assert_eq!(kind("I can't get in!").as_deref(), Some("login"));
+        assert_eq!(
+            kind("can't log in").as_deref(),
+            None,
+            "the configured phrases replace the defaults"
+        );
+        assert_eq!(
+            kind("no sound").as_deref(),
+            Some("playback"),
+            "a kind not configured keeps its defaults"
+        );
+        assert_eq!(
+            kind("the new episode of my podcast").as_deref(),
+            Some("podcasts")
+        );
+        assert_eq!(
+            kind("search is broken").as_deref(),
+            None,
+            "an empty list: never found"
+        );
+
+        let c = parse_str(
+            &format!("{svc}problems = [{{ id = \"podcasts\", label = \"Podcasts\" }}]\n"),
+            "t",
+        )
+        .unwrap();
+        assert_eq!(c.services[0].keywords[0].1, Vec::<String>::new());
+    }
+
+    #[test]
+    fn bad_keywords_name_their_key() {
+        let svc = "[[service]]\nid = \"m\"\nname = \"M\"\nproblems = [\"login\", \"search\"]\n[service.keywords]\n";
+        let many = format!(
+            "login = [{}]",
+            (0..101)
+                .map(|n| format!("\"w{n}\""))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let long = format!("search = [\"ok\", \"{}\"]", "x".repeat(61));
+        let cases: &[(&str, &[&str])] = &[
+            (
+                "playback = [\"no sound\"]",
+                &[
+                    "service[0].keywords.playback",
+                    "offers no problem kind \"playback\"",
+                    "login, search",
+                ],
+            ),
+            (
+                "login = [\"log in\", \"  \"]",
+                &["service[0].keywords.login[1]", "empty"],
+            ),
+            (
+                &long,
+                &["service[0].keywords.search[1]", "at most 60 characters"],
+            ),
+            (
+                &many,
+                &["service[0].keywords.login", "101 phrases; at most 100"],
+            ),
+            (
+                "login = [\"!?\"]",
+                &["service[0].keywords.login[0]", "no letters or digits"],
+            ),
+            (
+                "login = [\"a\\tb\"]",
+                &["service[0].keywords.login[0]", "control"],
+            ),
+            (
+                "login = \"log in\"",
+                &["service[0].keywords.login", "sequence"],
+            ),
+            ("login = [1]", &["service[0].keywords.login[0]"]),
+        ];
+        for (extra, wants) in cases {
+            let e = err(&format!("{svc}{extra}\n"));
+            for w in *wants {
+                assert!(e.contains(w), "{extra}: {e:?} should mention {w:?}");
+            }
+        }
+        // Exactly at the limits is fine.
+        let at_limit = format!(
+            "{svc}login = [{}]\nsearch = [\"{}\"]\n",
+            (0..100)
+                .map(|n| format!("\"w{n}\""))
+                .collect::<Vec<_>>()
+                .join(", "),
+            "x".repeat(60)
+        );
+        assert_eq!(
+            parse_str(&at_limit, "t").unwrap().services[0].keywords[0]
+                .1
+                .len(),
+            100
         );
     }
 

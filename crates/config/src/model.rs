@@ -1,6 +1,6 @@
 //! The validated configuration.
 
-use downbeat_domain::{CommentMode, ComponentId, ProblemOption, ServiceId, Span};
+use downbeat_domain::{CommentMode, ComponentId, ProblemKind, ProblemOption, ServiceId, Span};
 use ipnet::IpNet;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -132,6 +132,10 @@ pub struct ServiceConfig {
     pub components: Vec<ComponentConfig>,
     /// The problem kinds offered to reporters, in page order.
     pub problems: Vec<ProblemOption>,
+    /// Every offered kind with the phrases that find it in posts, in page order (so a tie
+    /// goes to the kind listed first): `[service.keywords]` where given, the defaults of a
+    /// well-known kind otherwise, none for a custom kind without any (and for `other`).
+    pub keywords: Vec<(ProblemKind, Vec<String>)>,
     /// Troubleshooting tips shown to listeners.
     pub tips: Vec<String>,
     /// Publish automatically drafted incidents at once.
@@ -146,6 +150,12 @@ pub struct ServiceConfig {
 impl ServiceConfig {
     pub fn offers(&self, problem: &str) -> Option<&ProblemOption> {
         self.problems.iter().find(|p| p.kind.as_str() == problem)
+    }
+
+    /// The problem kind a post's `text` speaks of, by the service's keywords
+    /// ([`downbeat_domain::problem_words::classify`]).
+    pub fn classify(&self, text: &str) -> Option<ProblemKind> {
+        downbeat_domain::problem_words::classify(text, &self.keywords)
     }
 }
 

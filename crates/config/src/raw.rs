@@ -1,6 +1,7 @@
 //! The serde shape of the TOML file. Every table rejects unknown keys so typos are caught.
 
 use serde::Deserialize;
+use std::collections::BTreeMap;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -97,6 +98,10 @@ pub struct RawService {
     #[serde(default, rename = "component")]
     pub components: Vec<RawComponent>,
     pub problems: Option<Vec<RawProblem>>,
+    /// `[service.keywords]`: per problem kind, the phrases that find it in posts, replacing
+    /// that kind's defaults.
+    #[serde(default)]
+    pub keywords: BTreeMap<String, Vec<String>>,
     #[serde(default)]
     pub tips: Vec<String>,
     /// Publish automatically drafted incidents at once instead of waiting for an operator.

@@ -54,7 +54,9 @@ use downbeat_domain::event::{CrowdVerdict, Event, Notice};
 use downbeat_domain::{CountryCode, Platform};
 use downbeat_notify::Notifier;
 use downbeat_store::{DetectionStore, ReportStore, SignalStore};
-use downbeat_store::{DetectorState, Fence, Hash16, NetworkMinute, StoreError, VerdictEvent};
+use downbeat_store::{
+    DetectorState, Fence, Hash16, NetworkMinute, SignalKind, StoreError, VerdictEvent,
+};
 use jiff::Timestamp;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
@@ -181,6 +183,8 @@ struct Watch {
     messages: Vec<MessageShare>,
     /// Posts per external source of the last [`HISTORY_MINUTES`] minutes fed, oldest first.
     signal_history: VecDeque<(i64, BTreeMap<String, f64>)>,
+    /// The stored posts of the last hour fed per source and problem kind, read each round.
+    signal_kinds: Vec<SignalKind>,
     /// The service's verdict: the crowd's (series `all`) as its sources of signals may raise
     /// it ([`overall_verdict`]), and since when (unix seconds). None before the first minute.
     overall: Option<(Verdict, i64)>,
@@ -228,7 +232,29 @@ pub struct SignalStatus {
     pub usual_hour: f64,
     /// `last_hour / usual_hour`, while anything is usual.
     pub ratio: Option<f64>,
+    /// What its posts of that hour are about, most first: the problem kinds with at least
+    /// [`KIND_MIN_POSTS`] posts and [`KIND_MIN_PERCENT`] of them.
+    pub kinds: Vec<KindShare>,
 }
+
+/// A problem kind's share of a source's posts.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct KindShare {
+    /// The kind's id (`login`).
+    pub kind: String,
+    /// Its label among the service's problem kinds ("Login"; the id for a kind the service
+    /// no longer offers).
+    pub label: String,
+    /// Of the source's posts with text in the hour, rounded: counts carry no text, so they
+    /// are not in it.
+    pub percent: u32,
+}
+
+/// A kind with fewer of a source's posts in the hour is not named: a post or two says
+/// little.
+pub const KIND_MIN_POSTS: u64 = 3;
+/// A kind with a smaller share of a source's posts is not named.
+pub const KIND_MIN_PERCENT: u64 = 10;
 
 /// The series key of an external source.
 pub fn signal_series(source: &str) -> String {
@@ -637,6 +663,7 @@ async fn load_watch(crowd: &Crowd, service: &ServiceConfig) -> Result<Watch, Sto
         unsaved: 0,
         messages: Vec::new(),
         signal_history: VecDeque::new(),
+        signal_kinds: Vec::new(),
         overall: None,
     };
     // Sources no longer configured.
@@ -865,6 +892,17 @@ async fn advance(
     )
     .await?;
     watch.messages = message_shares(clusters, with_message);
+    if !service.signals.is_empty() {
+        let until = last_complete + MINUTE_MS;
+        watch.signal_kinds = crowd
+            .signals
+            .signal_kinds(
+                service.id.as_str(),
+                until - HISTORY_MINUTES as i64 * MINUTE_MS,
+                until,
+            )
+            .await?;
+    }
     // Reports that committed after their minute was read count in the first minute read now:
     // late, but never in a minute already judged.
     let mut late = late_rows(crowd, service, watch, first).await?;
@@ -1306,20 +1344,55 @@ fn signal_statuses(service: &ServiceConfig, watch: &Watch) -> Vec<SignalStatus> 
                 last_hour: last_hour as u64,
                 usual_hour: round(usual_hour),
                 ratio: (usual_hour >= 0.5).then(|| round(last_hour / usual_hour)),
+                kinds: kind_shares(service, source, &watch.signal_kinds),
             }
         })
         .collect()
 }
 
-/// "Posts on Mastodon: 340 in the last hour, 12× usual".
+/// What `source`'s posts in `rows` are about: each kind's percent of all its posts (the
+/// unclassified included), most first, those under [`KIND_MIN_POSTS`] or
+/// [`KIND_MIN_PERCENT`] left out.
+fn kind_shares(service: &ServiceConfig, source: &str, rows: &[SignalKind]) -> Vec<KindShare> {
+    let of_source: Vec<&SignalKind> = rows.iter().filter(|r| r.source == source).collect();
+    let total: u64 = of_source.iter().map(|r| r.count).sum();
+    let mut shares: Vec<(u64, KindShare)> = of_source
+        .into_iter()
+        .filter_map(|r| {
+            let kind = r.kind.as_deref()?;
+            if r.count < KIND_MIN_POSTS || r.count * 100 < KIND_MIN_PERCENT * total {
+                return None;
+            }
+            let label = service
+                .offers(kind)
+                .map_or_else(|| kind.to_owned(), |p| p.label.clone());
+            let share = KindShare {
+                kind: kind.to_owned(),
+                label,
+                percent: (r.count as f64 * 100.0 / total as f64).round() as u32,
+            };
+            Some((r.count, share))
+        })
+        .collect();
+    shares.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.kind.cmp(&b.1.kind)));
+    shares.into_iter().map(|(_, k)| k).collect()
+}
+
+/// "posts on Mastodon: 340 in the last hour, 12× usual, 45% about login": the kind most of
+/// its posts are about, when one is named.
 pub fn signal_words(s: &SignalStatus) -> String {
-    match s.ratio {
-        Some(r) => format!(
-            "posts on {}: {} in the last hour, {r:.0}× usual",
-            s.name, s.last_hour
-        ),
-        None => format!("posts on {}: {} in the last hour", s.name, s.last_hour),
+    let mut words = format!("posts on {}: {} in the last hour", s.name, s.last_hour);
+    if let Some(r) = s.ratio {
+        words.push_str(&format!(", {r:.0}× usual"));
     }
+    if let Some(k) = s.kinds.first() {
+        words.push_str(&format!(
+            ", {}% about {}",
+            k.percent,
+            k.label.to_lowercase()
+        ));
+    }
+    words
 }
 
 /// The service's explanation: the crowd's, with the sources whose own verdict is not "no
@@ -1393,5 +1466,104 @@ fn snapshot(service: &ServiceConfig, watch: &Watch) -> CrowdStatus {
         networks: distinct_networks(&watch.recent),
         hot_series: hot,
         signals,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(source: &str, kind: Option<&str>, count: u64) -> SignalKind {
+        SignalKind {
+            source: source.into(),
+            kind: kind.map(Into::into),
+            count,
+        }
+    }
+
+    #[test]
+    fn kinds_are_named_with_enough_posts_and_share_most_first() {
+        let config = downbeat_config::parse_str(
+            "[[service]]\nid = \"m\"\nname = \"M\"\n\
+             problems = [\"login\", \"playback\", \"crash\", { id = \"podcasts\", label = \"Podcasts\" }]\n",
+            "t",
+        )
+        .unwrap();
+        let service = &config.services[0];
+        let rows = [
+            row("forum", Some("crash"), 3),
+            row("forum", Some("login"), 5),
+            row("forum", Some("playback"), 2),
+            row("forum", Some("podcasts"), 3),
+            row("forum", Some("search"), 4),
+            row("forum", None, 3),
+            row("mastodon", Some("login"), 50),
+        ];
+        let got: Vec<(String, String, u32)> = kind_shares(service, "forum", &rows)
+            .into_iter()
+            .map(|k| (k.kind, k.label, k.percent))
+            .collect();
+        let want = |kind: &str, label: &str, percent| (kind.into(), label.into(), percent);
+        assert_eq!(
+            got,
+            [
+                want("login", "Login", 25),
+                // 4 of 20: a kind the service no longer offers shows as its id.
+                want("search", "search", 20),
+                // 3 and 3: the tie goes by id.
+                want("crash", "App crash or blank screen", 15),
+                want("podcasts", "Podcasts", 15),
+            ],
+            "playback (2 posts) is left out; the unclassified count in the whole; another \
+             source's posts do not"
+        );
+        let few = [row("forum", Some("login"), 3), row("forum", None, 28)];
+        assert_eq!(
+            kind_shares(service, "forum", &few),
+            [],
+            "3 of 31 is under 10%"
+        );
+        let just = [row("forum", Some("login"), 3), row("forum", None, 27)];
+        assert_eq!(kind_shares(service, "forum", &just)[0].percent, 10);
+        assert_eq!(kind_shares(service, "bluesky", &rows), []);
+    }
+
+    #[test]
+    fn signal_words_name_the_kind_most_posts_are_about() {
+        let mut s = SignalStatus {
+            source: "mastodon".into(),
+            name: "Mastodon".into(),
+            raises: "corroborate",
+            verdict: Verdict::Problems,
+            last_hour: 340,
+            usual_hour: 28.0,
+            ratio: Some(12.1),
+            kinds: vec![],
+        };
+        assert_eq!(
+            signal_words(&s),
+            "posts on Mastodon: 340 in the last hour, 12× usual"
+        );
+        s.kinds = vec![
+            KindShare {
+                kind: "login".into(),
+                label: "Login".into(),
+                percent: 45,
+            },
+            KindShare {
+                kind: "playback".into(),
+                label: "Playback".into(),
+                percent: 20,
+            },
+        ];
+        assert_eq!(
+            signal_words(&s),
+            "posts on Mastodon: 340 in the last hour, 12× usual, 45% about login"
+        );
+        s.ratio = None;
+        assert_eq!(
+            signal_words(&s),
+            "posts on Mastodon: 340 in the last hour, 45% about login"
+        );
     }
 }

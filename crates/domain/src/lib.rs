@@ -7,6 +7,7 @@
 //! # Layout
 //! - [`slug`]: the validated identifier shared by services, components and problem kinds.
 //! - [`problem`]: problem kinds offered to reporters, with the default list.
+//! - [`problem_words`]: the phrases a post's problem kind is found by, and the classifier.
 //! - [`platform`]: the client platform a report comes from.
 //! - [`country`]: ISO 3166-1 alpha-2 codes with display names.
 //! - [`city`]: a free-text city name, bounded and free of control characters.
@@ -37,6 +38,7 @@ pub mod incident;
 pub mod platform;
 pub mod probe;
 pub mod problem;
+pub mod problem_words;
 pub mod report;
 pub mod role;
 pub mod screen_text;

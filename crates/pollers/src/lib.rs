@@ -290,7 +290,7 @@ impl Poller {
             source: self.source.clone(),
             // A clock ahead of ours is not a post from the future.
             at_ms: f.at_ms.min(now_ms),
-            kind: None,
+            kind: self.service.classify(&text),
             text,
             url: f.url.as_deref().and_then(text::post_url),
             lang: f.lang,
@@ -372,7 +372,7 @@ fn remember(list: &mut VecDeque<String>, item: String) {
 /// A post's words, for "the same post again": folded, so case and punctuation do not tell
 /// two copies apart.
 fn text_digest(text: &str) -> String {
-    let folded = relevance::fold(text);
+    let folded = downbeat_domain::problem_words::words(text).join(" ");
     let d = Sha256::digest(folded.as_bytes());
     downbeat_domain::hex::hex(&d[..12])
 }

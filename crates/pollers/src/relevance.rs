@@ -4,11 +4,13 @@
 //! company, scored for relevance, so "Melodia's new album is out" is not an outage.
 //!
 //! Matching is on whole words, case- and accent-blind ("störung" matches "storung" and
-//! "STÖRUNG"), so "down" never matches "download".
+//! "STÖRUNG"), so "down" never matches "download" — the words problem kinds are found by
+//! ([`downbeat_domain::problem_words::words`]).
 
 use downbeat_config::poll::PollConfig;
+use downbeat_domain::problem_words::{contains, words};
 
-/// What listeners write when a service is in trouble, accents folded (see [`fold`]).
+/// What listeners write when a service is in trouble, accents folded.
 pub const TROUBLE_PHRASES: &[&str] = &[
     // English
     "down",
@@ -113,9 +115,9 @@ pub enum Fate {
 /// A poller's words, folded once.
 #[derive(Debug, Clone)]
 pub struct Relevance {
-    include: Vec<String>,
-    exclude: Vec<String>,
-    trouble: Vec<String>,
+    include: Vec<Vec<String>>,
+    exclude: Vec<Vec<String>>,
+    trouble: Vec<Vec<String>>,
     languages: Vec<String>,
     min_score: u32,
 }
@@ -124,14 +126,14 @@ impl Relevance {
     pub fn new(config: &PollConfig) -> Self {
         let folded = |v: &[String]| {
             v.iter()
-                .map(|w| fold(w))
+                .map(|w| words(w))
                 .filter(|w| !w.is_empty())
                 .collect()
         };
         Relevance {
             include: folded(&config.include),
             exclude: folded(&config.exclude),
-            trouble: TROUBLE_PHRASES.iter().map(|p| fold(p)).collect(),
+            trouble: TROUBLE_PHRASES.iter().map(|p| words(p)).collect(),
             languages: config.languages.clone(),
             min_score: config.min_score,
         }
@@ -146,20 +148,20 @@ impl Relevance {
         {
             return Fate::Language;
         }
-        let words = fold(text);
-        let padded = format!(" {words} ");
-        let has = |phrase: &str| padded.contains(&format!(" {phrase} "));
-        if self.exclude.iter().any(|w| has(w)) {
+        let text = words(text);
+        let has = |phrase: &Vec<String>| contains(&text, phrase);
+        if self.exclude.iter().any(has) {
             return Fate::Excluded;
         }
-        let tagged = words.split(' ').any(|token| {
+        // One-word inclusion words only: a hashtag is one word.
+        let tagged = text.iter().any(|token| {
             self.include.iter().any(|w| {
-                token
+                matches!(w.as_slice(), [w] if token
                     .strip_prefix(w.as_str())
-                    .is_some_and(|end| TROUBLE_TAG_ENDINGS.contains(&end))
+                    .is_some_and(|end| TROUBLE_TAG_ENDINGS.contains(&end)))
             })
         });
-        let included = tagged || self.include.iter().any(|w| has(w));
+        let included = tagged || self.include.iter().any(has);
         if !included {
             return Fate::Irrelevant;
         }
@@ -171,48 +173,6 @@ impl Relevance {
             Fate::Irrelevant
         }
     }
-}
-
-/// Lower case, accents folded, every run of other characters (apostrophes too: "can't" is
-/// "can t", "Melodia's" carries "melodia") one space: the form both texts and phrases are
-/// matched in.
-pub fn fold(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut space = true;
-    for c in text.chars().flat_map(char::to_lowercase) {
-        let c = match c {
-            'à' | 'á' | 'â' | 'ã' | 'å' | 'ā' => "a",
-            'ä' | 'æ' => "ae",
-            'ç' | 'č' => "c",
-            'è' | 'é' | 'ê' | 'ë' | 'ē' => "e",
-            'ì' | 'í' | 'î' | 'ï' => "i",
-            'ñ' => "n",
-            'ò' | 'ó' | 'ô' | 'õ' | 'ø' => "o",
-            'ö' | 'œ' => "oe",
-            'ù' | 'ú' | 'û' => "u",
-            'ü' => "ue",
-            'ý' | 'ÿ' => "y",
-            'ß' => "ss",
-            c if c.is_alphanumeric() => {
-                out.push(c);
-                space = false;
-                continue;
-            }
-            _ => {
-                if !space {
-                    out.push(' ');
-                    space = true;
-                }
-                continue;
-            }
-        };
-        out.push_str(c);
-        space = false;
-    }
-    if out.ends_with(' ') {
-        out.pop();
-    }
-    out
 }
 
 #[cfg(test)]
@@ -267,8 +227,14 @@ mod tests {
     }
 
     #[test]
-    fn folding_is_case_accent_and_apostrophe_blind() {
-        assert_eq!(fold("  STÖRUNG!!  Can’t log-in… "), "stoerung can t log in");
-        assert_eq!(fold("Não funciona, sesión"), "nao funciona sesion");
+    fn matching_is_case_accent_and_apostrophe_blind() {
+        let r = rules(&["melodia"], &[], &[]);
+        for text in [
+            "MELODIA: STÖRUNG!!",
+            "Melodia’s app: Can’t log-in…",
+            "MELODIA NÃO FUNCIONA",
+        ] {
+            assert!(matches!(r.judge(text, None), Fate::Kept(_)), "{text}");
+        }
     }
 }

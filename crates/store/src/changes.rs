@@ -24,7 +24,7 @@ pub trait ChangeStore: Send + Sync + 'static {
 
     /// The service's changes that took effect in `since_ms..until_ms`, newest first, at
     /// most `limit`.
-    async fn changes(
+    async fn service_changes(
         &self,
         service: &str,
         since_ms: i64,
@@ -33,7 +33,7 @@ pub trait ChangeStore: Send + Sync + 'static {
     ) -> Result<Vec<ChangeRow>, StoreError>;
 
     /// One change of the service.
-    async fn change(&self, service: &str, id: i64) -> Result<Option<ChangeRow>, StoreError>;
+    async fn service_change(&self, service: &str, id: i64) -> Result<Option<ChangeRow>, StoreError>;
 }
 
 /// A recorded change.
@@ -179,7 +179,7 @@ impl ChangeStore for SqliteStore {
         .await
     }
 
-    async fn changes(
+    async fn service_changes(
         &self,
         service: &str,
         since_ms: i64,
@@ -197,7 +197,7 @@ impl ChangeStore for SqliteStore {
         .await
     }
 
-    async fn change(&self, service: &str, id: i64) -> Result<Option<ChangeRow>, StoreError> {
+    async fn service_change(&self, service: &str, id: i64) -> Result<Option<ChangeRow>, StoreError> {
         let service = service.to_owned();
         self.read(move |c| query_opt(c, &sql::CHANGE, &[&service, &id]))
             .await
@@ -220,7 +220,7 @@ impl ChangeStore for PgStore {
             .map(|One(id)| id)
     }
 
-    async fn changes(
+    async fn service_changes(
         &self,
         service: &str,
         since_ms: i64,
@@ -236,7 +236,7 @@ impl ChangeStore for PgStore {
         .await
     }
 
-    async fn change(&self, service: &str, id: i64) -> Result<Option<ChangeRow>, StoreError> {
+    async fn service_change(&self, service: &str, id: i64) -> Result<Option<ChangeRow>, StoreError> {
         let client = self.client().await?;
         pg_query_opt(&client, &sql::CHANGE, &[&service, &id]).await
     }

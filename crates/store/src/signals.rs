@@ -1,7 +1,8 @@
 //! External signals: each configured source's posts and counts per minute
 //! ([`SignalStore`]). A count replaces the minute's count from its source (a retried batch
 //! changes nothing); a post is kept once per source (by its URL, or a digest of its time and
-//! text) and adds one to its minute only the first time.
+//! text) and adds one to its minute only the first time, with the problem kind its text
+//! speaks of when whoever stored it could tell ([`SignalStore::signal_kinds`]).
 
 use crate::StoreError;
 use crate::sql::{FromRow, RowLike};
@@ -26,6 +27,25 @@ impl FromRow for SignalMinute {
         Ok(SignalMinute {
             source: r.get(0)?,
             minute_ms: r.get(1)?,
+            count: r.count(2)?,
+        })
+    }
+}
+
+/// A source's posts of one problem kind in a time range.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignalKind {
+    pub source: String,
+    /// The kind the posts' text speaks of; `None` for the posts whose words told none.
+    pub kind: Option<String>,
+    pub count: u64,
+}
+
+impl FromRow for SignalKind {
+    fn from_row(r: &impl RowLike) -> Result<Self, StoreError> {
+        Ok(SignalKind {
+            source: r.get(0)?,
+            kind: r.get(1)?,
             count: r.count(2)?,
         })
     }
@@ -60,6 +80,15 @@ pub trait SignalStore: Send + Sync {
         since_ms: i64,
         until_ms: i64,
     ) -> Result<Vec<SignalMinute>, StoreError>;
+
+    /// Stored posts (not counts) whose time is in `since_ms..until_ms`, per source and
+    /// problem kind, by source then kind, the unclassified last.
+    async fn signal_kinds(
+        &self,
+        service: &str,
+        since_ms: i64,
+        until_ms: i64,
+    ) -> Result<Vec<SignalKind>, StoreError>;
 }
 
 const MINUTE_MS: i64 = 60_000;
@@ -103,8 +132,9 @@ pub(crate) mod sql {
     use crate::sql::{Sql, sql};
 
     pub const INSERT_POST: Sql = sql!(
-        "INSERT INTO signal_posts (service, source, key, at_ms, text, url, lang, received_ms)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (service, source, key) DO NOTHING"
+        "INSERT INTO signal_posts (service, source, key, at_ms, text, url, lang, received_ms, kind)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+         ON CONFLICT (service, source, key) DO NOTHING"
     );
     pub const ADD_POST: Sql = sql!(
         "INSERT INTO signal_minutes (service, source, minute_ms, counted, posts)
@@ -121,6 +151,11 @@ pub(crate) mod sql {
         "SELECT source, minute_ms, CAST(counted + posts AS BIGINT) FROM signal_minutes
          WHERE service = $1 AND minute_ms >= $2 AND minute_ms < $3 AND counted + posts > 0
          ORDER BY source, minute_ms"
+    );
+    pub const SIGNAL_KINDS: Sql = sql!(
+        "SELECT source, kind, COUNT(*) FROM signal_posts
+         WHERE service = $1 AND at_ms >= $2 AND at_ms < $3
+         GROUP BY source, kind ORDER BY source, kind NULLS LAST"
     );
     pub const PRUNE_SIGNAL_MINUTES: Sql = sql!("DELETE FROM signal_minutes WHERE minute_ms < $1");
     pub const PRUNE_SIGNAL_POSTS: Sql = sql!("DELETE FROM signal_posts WHERE at_ms < $1");

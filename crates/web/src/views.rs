@@ -452,8 +452,8 @@ pub struct ServicePage<'a> {
     pub cities: Vec<ShareRow>,
     /// What listeners' screens say (clustered; escaped by the template).
     pub messages: Vec<ShareRow>,
-    /// Posts about the service's problems per external source: "On Mastodon: 340 in the last
-    /// hour, 12× usual" (escaped by the template).
+    /// Posts about the service's problems per external source: "On Mastodon: 340 posts in
+    /// the last hour, 12× usual — 45% about Login" (escaped by the template).
     pub signals: Vec<String>,
     pub active: Vec<crate::incident_views::IncidentView>,
     pub maintenance: Vec<crate::incident_views::IncidentView>,
@@ -466,16 +466,24 @@ pub struct ServicePage<'a> {
     pub comments: Option<CommentsView>,
 }
 
-/// One source's line: "On Mastodon: 340 in the last hour, 12× usual".
+/// One source's line: "On Mastodon: 340 posts in the last hour, 12× usual — 45% about
+/// Login, 15% about Playback" (every kind the crowd stage names).
 fn signal_line(s: &downbeat_crowd::SignalStatus) -> String {
     let posts = if s.last_hour == 1 { "post" } else { "posts" };
-    match s.ratio {
-        Some(r) if r >= 1.5 => format!(
-            "On {}: {} {posts} in the last hour, {r:.0}× usual",
-            s.name, s.last_hour
-        ),
-        _ => format!("On {}: {} {posts} in the last hour", s.name, s.last_hour),
+    let mut line = format!("On {}: {} {posts} in the last hour", s.name, s.last_hour);
+    if let Some(r) = s.ratio.filter(|r| *r >= 1.5) {
+        line.push_str(&format!(", {r:.0}× usual"));
     }
+    if !s.kinds.is_empty() {
+        let kinds: Vec<String> = s
+            .kinds
+            .iter()
+            .map(|k| format!("{}% about {}", k.percent, k.label))
+            .collect();
+        line.push_str(" — ");
+        line.push_str(&kinds.join(", "));
+    }
+    line
 }
 
 impl<'a> ServicePage<'a> {

@@ -1,13 +1,13 @@
 //! External signals in the crowd stage: each source has its own series; a source that may
 //! raise the verdict `alone` does, one that may only `corroborate` lifts only a crowd that
 //! already sees possible problems; `/status`, the explanation and the stored change carry
-//! the sources' figures.
+//! the sources' figures, and what their posts are about.
 
 use super::*;
 use downbeat_config::Raises;
 use downbeat_crowd::{overall_verdict, signal_series};
 use downbeat_domain::Slug;
-use downbeat_domain::signal::Signal;
+use downbeat_domain::signal::{Post, Signal};
 
 fn config(raises: &str) -> String {
     format!(
@@ -38,6 +38,31 @@ impl Rig {
                 }],
                 at_ms,
             )
+            .await
+            .unwrap();
+    }
+
+    /// Forum posts with text in minute `m`, `n` of each text, classified by the service's
+    /// keywords as the API does.
+    async fn texts(&self, m: i64, texts: &[(&str, usize)]) {
+        let service = &self.crowd.config.services[0];
+        let mut batch = Vec::new();
+        for &(text, n) in texts {
+            for i in 0..n {
+                let text = format!("{text} #{i}");
+                batch.push(Signal::Post(Post {
+                    source: Slug::parse("forum").unwrap(),
+                    at_ms: self.t0 + m * MINUTE + 30_000 + batch.len() as i64,
+                    kind: service.classify(&text),
+                    text,
+                    url: None,
+                    lang: None,
+                }));
+            }
+        }
+        let at_ms = self.t0 + m * MINUTE + 40_000;
+        self.store
+            .insert_signals("melodia", &batch, at_ms)
             .await
             .unwrap();
     }
@@ -224,5 +249,71 @@ async fn a_restart_during_an_outage_raised_by_a_source_tells_nothing_twice() {
             after, before,
             "{name}: nothing told again after the restart"
         );
+    }
+}
+
+/// A source's posts of the last hour are sorted into the service's problem kinds: `/status`
+/// names the kinds with enough of them, and the explanation and the stored change say what
+/// most are about.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_status_says_what_a_sources_posts_are_about() {
+    for target in testing::all().await {
+        let name = target.name;
+        let mut rig = Rig::with_config(&target, t0(), &config("alone")).await;
+        rig.calm_with_posts(0, 90).await;
+        let calm = rig.judge(89).await;
+        assert_eq!(calm.signals[0].kinds, [], "{name}: counts carry no kinds");
+        // 40 posts: 18 login (45%), 6 playback (15%), 3 crash (under 10%), 2 search (too
+        // few), 11 about nothing a kind's phrases say.
+        rig.texts(
+            90,
+            &[
+                ("Can't log in to Melodia", 10),
+                ("Kann mich nicht anmelden", 8),
+                ("no sound at all", 6),
+                ("the app crashes", 3),
+                ("search is empty", 2),
+                ("melodia down?", 11),
+            ],
+        )
+        .await;
+        let (m, s) = rig.chatter(90, 120).await;
+        let forum = &s.signals[0];
+        let kinds: Vec<(&str, &str, u32)> = forum
+            .kinds
+            .iter()
+            .map(|k| (k.kind.as_str(), k.label.as_str(), k.percent))
+            .collect();
+        assert_eq!(
+            kinds,
+            [("login", "Login", 45), ("playback", "Playback", 15)],
+            "{name}: {forum:?}"
+        );
+        assert!(
+            s.explanation.starts_with("Posts on the forum: ")
+                && s.explanation.contains("× usual, 45% about login."),
+            "{name}: {}",
+            s.explanation
+        );
+        let stored = rig.store.verdict_events("melodia", 0, 100).await.unwrap();
+        let e = stored
+            .iter()
+            .find(|e| e.series == "all" && e.at_ms == rig.t0 + m * MINUTE)
+            .unwrap_or_else(|| panic!("{name}: the service's change is stored: {stored:?}"));
+        assert!(e.explanation.contains("45% about login"), "{name}: {e:?}");
+        assert_eq!(
+            e.evidence["signals"][0]["kinds"][0],
+            serde_json::json!({"kind": "login", "label": "Login", "percent": 45}),
+            "{name}: {}",
+            e.evidence
+        );
+        // An hour later the posts have left the window.
+        for later in m + 1..151 {
+            rig.reports(later, 6 + (later % 3) as u32, "US").await;
+            rig.posts(later, 2).await;
+            rig.judge(later).await;
+        }
+        let later = rig.judge(150).await;
+        assert_eq!(later.signals[0].kinds, [], "{name}: {:?}", later.signals[0]);
     }
 }

@@ -1,12 +1,13 @@
 //! External signals through the real server (issue 17, item 3): a `signal` token posts
 //! counts and posts of the service's configured sources; a batch with a bad row is refused
-//! whole, naming the row and its field; a retried batch changes nothing; the public figures
-//! compare the window with the week before it.
+//! whole, naming the row and its field; a retried batch changes nothing; posts are stored
+//! with the problem kind their words tell; the public figures compare the window with the
+//! week before it.
 
 use crate::helpers::*;
 use downbeat_api::auth::{self, Role};
 use downbeat_domain::ManualClock;
-use downbeat_store::testing;
+use downbeat_store::{SignalKind, testing};
 use jiff::{SignedDuration, Timestamp};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -147,6 +148,77 @@ async fn a_signal_token_posts_counts_and_posts_that_show_against_the_week_before
         .collect();
     assert_eq!(names, ["mastodon", "forum"], "{status}");
     assert_eq!(status["signals"][1]["raises"], "alone");
+}
+
+/// The server finds each post's problem kind by the service's keywords as it stores it (a
+/// sender cannot name one), and `/status` says what a source's posts are about.
+#[tokio::test]
+async fn posts_are_stored_with_the_kind_their_words_tell_and_status_names_it() {
+    let app = app().await;
+    let t = token(&app, Role::Signal).await;
+    let (s, v) = push(
+        &app,
+        Some(&t),
+        "melodia",
+        json!({"signals": [
+            {"source": "forum", "at": ago(&app, 3), "text": "all fine", "kind": "crash"},
+        ]}),
+    )
+    .await;
+    assert_eq!(
+        s,
+        StatusCode::BAD_REQUEST,
+        "a sender cannot set a kind: {v}"
+    );
+    assert!(v["error"].as_str().unwrap().contains("kind"), "{v}");
+    let post = |minutes: i64, text: &str| json!({"source": "forum", "at": ago(&app, minutes), "text": text});
+    let (s, v) = push(
+        &app,
+        Some(&t),
+        "melodia",
+        json!({"signals": [
+            post(5, "Can't log in since 8:00"),
+            post(5, "Não consigo entrar na minha conta"),
+            post(4, "Kann mich nicht anmelden"),
+            post(4, "No sound, skipping every song"),
+            post(3, "Melodia down again?"),
+            {"source": "mastodon", "at": ago(&app, 3), "count": 40},
+        ]}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let now = app.clock.now_ms();
+    let kinds = app
+        .app
+        .store
+        .signal_kinds("melodia", now - 3_600_000, now + 1)
+        .await
+        .unwrap();
+    let kind = |kind: Option<&str>, count| SignalKind {
+        source: "forum".into(),
+        kind: kind.map(Into::into),
+        count,
+    };
+    assert_eq!(
+        kinds,
+        [
+            kind(Some("login"), 3),
+            kind(Some("playback"), 1),
+            kind(None, 1)
+        ]
+    );
+    app.detect().await;
+    let (_, status) = app.verdict().await;
+    assert_eq!(
+        status["signals"][1]["kinds"],
+        json!([{"kind": "login", "label": "Login", "percent": 60}]),
+        "playback's one post is too few to name: {status}"
+    );
+    assert_eq!(
+        status["signals"][0]["kinds"],
+        json!([]),
+        "counts carry no kinds: {status}"
+    );
 }
 
 #[tokio::test]

@@ -37,6 +37,7 @@ impl SignalStore for PgStore {
                     &p.url,
                     &p.lang,
                     &now_ms,
+                    &p.kind.as_ref().map(|k| k.as_str()),
                 ],
             )
             .await?
@@ -69,5 +70,15 @@ impl SignalStore for PgStore {
     ) -> Result<Vec<SignalMinute>, StoreError> {
         let client = self.client().await?;
         query(&client, &SIGNAL_MINUTES, &[&service, &since_ms, &until_ms]).await
+    }
+
+    async fn signal_kinds(
+        &self,
+        service: &str,
+        since_ms: i64,
+        until_ms: i64,
+    ) -> Result<Vec<SignalKind>, StoreError> {
+        let client = self.client().await?;
+        query(&client, &SIGNAL_KINDS, &[&service, &since_ms, &until_ms]).await
     }
 }

@@ -31,6 +31,7 @@ impl SignalStore for SqliteStore {
                         &p.url,
                         &p.lang,
                         &now_ms,
+                        &p.kind.as_ref().map(|k| k.as_str()),
                     ],
                 )? > 0;
                 if new {
@@ -62,6 +63,17 @@ impl SignalStore for SqliteStore {
     ) -> Result<Vec<SignalMinute>, StoreError> {
         let service = service.to_owned();
         self.read(move |c| query(c, &SIGNAL_MINUTES, &[&service, &since_ms, &until_ms]))
+            .await
+    }
+
+    async fn signal_kinds(
+        &self,
+        service: &str,
+        since_ms: i64,
+        until_ms: i64,
+    ) -> Result<Vec<SignalKind>, StoreError> {
+        let service = service.to_owned();
+        self.read(move |c| query(c, &SIGNAL_KINDS, &[&service, &since_ms, &until_ms]))
             .await
     }
 }

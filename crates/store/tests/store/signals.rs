@@ -1,8 +1,9 @@
-//! External signals: counts replace, posts are kept once, minutes add up per source.
+//! External signals: counts replace, posts are kept once, minutes add up per source, posts
+//! add up per source and problem kind.
 
 use super::*;
-use downbeat_domain::Slug;
 use downbeat_domain::signal::{Post, Signal};
+use downbeat_domain::{ProblemKind, Slug};
 
 fn count(source: &str, at_ms: i64, count: u32) -> Signal {
     Signal::Count {
@@ -21,6 +22,25 @@ fn post(source: &str, at_ms: i64, text: &str, url: Option<&str>) -> Signal {
         lang: Some("en".into()),
         kind: None,
     })
+}
+
+/// A post the API classified as `kind` (None: its words told none).
+fn classified(source: &str, at_ms: i64, text: &str, kind: Option<&str>) -> Signal {
+    Signal::Post(Post {
+        kind: kind.map(|k| ProblemKind::parse(k).unwrap()),
+        ..match post(source, at_ms, text, None) {
+            Signal::Post(p) => p,
+            Signal::Count { .. } => unreachable!(),
+        }
+    })
+}
+
+fn kind(source: &str, kind: Option<&str>, count: u64) -> SignalKind {
+    SignalKind {
+        source: source.into(),
+        kind: kind.map(Into::into),
+        count,
+    }
 }
 
 fn minute(source: &str, minute_ms: i64, count: u64) -> SignalMinute {
@@ -129,6 +149,73 @@ async fn old_signals_are_pruned_with_raw_data_and_roll_ups() {
             .await
             .unwrap();
         assert_eq!(again.new_posts, 1, "{name}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn posts_add_up_per_source_and_kind_in_their_time_range() {
+    each_backend(|s, name| async move {
+        let hour = 3_600_000;
+        let batch = vec![
+            classified("mastodon", T0 + 1_000, "can't log in", Some("login")),
+            classified("mastodon", T0 + 2_000, "logged out again", Some("login")),
+            classified("mastodon", T0 + 65_000, "password rejected", Some("login")),
+            classified("mastodon", T0 + 3_000, "no sound", Some("playback")),
+            classified("mastodon", T0 + 4_000, "melodia down?", None),
+            classified("mastodon", T0 + 5_000, "is it just me", None),
+            classified("bluesky", T0 + 6_000, "sign in fails", Some("login")),
+            // Outside the range: the posts' own time counts, not the minute's.
+            classified("mastodon", T0 - 1, "login broken", Some("login")),
+            classified("mastodon", T0 + hour, "login broken", Some("login")),
+            // Counts carry no text, so no kind.
+            count("mastodon", T0 + 1_000, 50),
+        ];
+        s.insert_signals("melodia", &batch, T0 + hour)
+            .await
+            .unwrap();
+        s.insert_signals(
+            "other",
+            &[classified("mastodon", T0, "login", Some("login"))],
+            T0,
+        )
+        .await
+        .unwrap();
+        // The same post again, with another kind: kept once, with its first kind.
+        s.insert_signals(
+            "melodia",
+            &[classified(
+                "bluesky",
+                T0 + 6_000,
+                "sign in fails",
+                Some("crash"),
+            )],
+            T0 + hour,
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            s.signal_kinds("melodia", T0, T0 + hour).await.unwrap(),
+            vec![
+                kind("bluesky", Some("login"), 1),
+                kind("mastodon", Some("login"), 3),
+                kind("mastodon", Some("playback"), 1),
+                kind("mastodon", None, 2),
+            ],
+            "{name}: by source, then kind, the unclassified last"
+        );
+        assert_eq!(
+            s.signal_kinds("melodia", T0 + 60_000, T0 + 120_000)
+                .await
+                .unwrap(),
+            vec![kind("mastodon", Some("login"), 1)],
+            "{name}"
+        );
+        assert_eq!(
+            s.signal_kinds("quiet", T0, T0 + hour).await.unwrap(),
+            vec![],
+            "{name}"
+        );
     })
     .await;
 }

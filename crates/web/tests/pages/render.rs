@@ -244,8 +244,8 @@ async fn regional_problems_and_maintenance_render() {
     app.stop().await;
 }
 
-/// External sources' posts show as a line each, their names escaped; a page without
-/// sources shows no such section.
+/// External sources' posts show as a line each, with what they are about, names and labels
+/// escaped; a page without sources shows no such section.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn posts_about_the_service_show_per_source() {
     let app = spawn_app().await;
@@ -257,7 +257,7 @@ async fn posts_about_the_service_show_per_source() {
         "no sources, no section"
     );
     let mut c = (*crowd(Verdict::Problems, vec![])).clone();
-    let source = |name: &str, last_hour, ratio| downbeat_crowd::SignalStatus {
+    let source = |name: &str, last_hour, ratio, kinds| downbeat_crowd::SignalStatus {
         source: "s".into(),
         name: name.into(),
         raises: "corroborate",
@@ -265,10 +265,30 @@ async fn posts_about_the_service_show_per_source() {
         last_hour,
         usual_hour: 28.0,
         ratio,
+        kinds,
+    };
+    let kind = |kind: &str, label: &str, percent| downbeat_crowd::KindShare {
+        kind: kind.into(),
+        label: label.into(),
+        percent,
     };
     c.signals = vec![
-        source("Mastodon", 340, Some(12.1)),
-        source("<b>the forum</b>", 1, None),
+        source(
+            "Mastodon",
+            340,
+            Some(12.1),
+            vec![
+                kind("login", "Login", 45),
+                kind("podcasts", "<i>Pods</i>", 15),
+            ],
+        ),
+        source("<b>the forum</b>", 1, None, vec![]),
+        source(
+            "Bluesky",
+            30,
+            Some(1.0),
+            vec![kind("crash", "App crash", 60)],
+        ),
     ];
     m.crowd = Arc::new(c);
     let page = ServicePage::new(&m, "/a.css", None, now).render().unwrap();
@@ -277,7 +297,14 @@ async fn posts_about_the_service_show_per_source() {
         "{page}"
     );
     assert!(
-        page.contains("<li>On Mastodon: 340 posts in the last hour, 12× usual</li>"),
+        page.contains(
+            "<li>On Mastodon: 340 posts in the last hour, 12× usual — 45% about Login, 15% \
+             about &#60;i&#62;Pods&#60;/i&#62;</li>"
+        ),
+        "{page}"
+    );
+    assert!(
+        page.contains("<li>On Bluesky: 30 posts in the last hour — 60% about App crash</li>"),
         "{page}"
     );
     assert!(
