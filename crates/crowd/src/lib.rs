@@ -869,12 +869,23 @@ async fn advance(
         Some(t) => t + MINUTE_MS,
         None => {
             let from = last_complete - LEARN_FROM_DAYS * 86_400_000;
-            // Start where the data starts, not days of zeros before the first report.
+            // Start where the data starts, not days of zeros before the first report or
+            // the first post of a source (a poller may have read posts before anyone
+            // reported).
             let rows = crowd
                 .reports
                 .network_minutes(service.id.as_str(), from, last_complete + MINUTE_MS)
                 .await?;
-            match rows.iter().map(|r| r.minute_ms).min() {
+            let posts = if service.signals.is_empty() {
+                Vec::new()
+            } else {
+                crowd
+                    .signals
+                    .signal_minutes(service.id.as_str(), from, last_complete + MINUTE_MS)
+                    .await?
+            };
+            let reported = rows.iter().map(|r| r.minute_ms);
+            match reported.chain(posts.iter().map(|p| p.minute_ms)).min() {
                 Some(m) => m,
                 None => last_complete,
             }

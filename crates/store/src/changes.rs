@@ -33,7 +33,8 @@ pub trait ChangeStore: Send + Sync + 'static {
     ) -> Result<Vec<ChangeRow>, StoreError>;
 
     /// One change of the service.
-    async fn service_change(&self, service: &str, id: i64) -> Result<Option<ChangeRow>, StoreError>;
+    async fn service_change(&self, service: &str, id: i64)
+    -> Result<Option<ChangeRow>, StoreError>;
 }
 
 /// A recorded change.
@@ -197,7 +198,11 @@ impl ChangeStore for SqliteStore {
         .await
     }
 
-    async fn service_change(&self, service: &str, id: i64) -> Result<Option<ChangeRow>, StoreError> {
+    async fn service_change(
+        &self,
+        service: &str,
+        id: i64,
+    ) -> Result<Option<ChangeRow>, StoreError> {
         let service = service.to_owned();
         self.read(move |c| query_opt(c, &sql::CHANGE, &[&service, &id]))
             .await
@@ -236,7 +241,11 @@ impl ChangeStore for PgStore {
         .await
     }
 
-    async fn service_change(&self, service: &str, id: i64) -> Result<Option<ChangeRow>, StoreError> {
+    async fn service_change(
+        &self,
+        service: &str,
+        id: i64,
+    ) -> Result<Option<ChangeRow>, StoreError> {
         let client = self.client().await?;
         pg_query_opt(&client, &sql::CHANGE, &[&service, &id]).await
     }

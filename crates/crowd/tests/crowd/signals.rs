@@ -317,3 +317,19 @@ async fn the_status_says_what_a_sources_posts_are_about() {
         assert_eq!(later.signals[0].kinds, [], "{name}: {:?}", later.signals[0]);
     }
 }
+
+/// A poller may read posts before anyone has reported: the first round starts at the first
+/// post, not at the first report, so the hour's posts count from the start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn posts_before_the_first_report_count_from_the_first_round() {
+    for target in testing::all().await {
+        let name = target.name;
+        let mut rig = Rig::with_config(&target, t0(), &config("corroborate")).await;
+        for m in 0..10 {
+            rig.posts(m, 3).await;
+        }
+        rig.reports(10, 5, "US").await;
+        let s = rig.judge(10).await;
+        assert_eq!(s.signals[0].last_hour, 30, "{name}: {:?}", s.signals[0]);
+    }
+}

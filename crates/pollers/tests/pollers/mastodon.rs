@@ -229,6 +229,19 @@ async fn a_hashtag_timeline_is_read_back_an_hour_then_forward_from_its_cursor_ac
     assert_eq!(dropped(&r, "duplicate"), 1);
     assert_eq!(r.stored, 80 - 27 - 2);
     assert_eq!(h.stored().await, r.stored);
+    // "can't log in": each kept post is classified by the service's problem kinds.
+    let kinds = h
+        .store
+        .signal_kinds("melodia", 0, NOW + 60_000)
+        .await
+        .unwrap();
+    assert_eq!(
+        kinds
+            .iter()
+            .map(|k| (k.kind.as_deref(), k.count))
+            .collect::<Vec<_>>(),
+        [(Some("login"), 51)]
+    );
 
     // 50 new statuses: forward from the cursor, 40 then 10.
     {

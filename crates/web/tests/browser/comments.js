@@ -21,6 +21,10 @@ async function main() {
         await page.goto(base + "/s/melodia", { waitUntil: "load" });
         const messages = page.getByRole("heading", { name: /What the error says/ });
         expect(await messages.count() === 1, "the messages the screens show");
+        const posts = page.getByRole("heading", { name: /Posts about Melodia problems/ });
+        expect(await posts.count() === 1, "what social media says");
+        out.social = (await posts.locator("xpath=following-sibling::ul[1]").textContent()).trim();
+        expect(/On social media: 20 posts in the last hour.* — 55% about Login/.test(out.social), `the posts' share about logging in, got ${out.social}`);
         const comments = page.locator("#comments");
         const shown = comments.locator("ol.comments > li");
         out.before = await shown.count();

@@ -120,19 +120,57 @@ async fn a_visitor_reports_a_problem_in_chromium() {
     app.stop().await;
 }
 
+/// Posts about Melodia's trouble in the last hour, as a poller or a sender stores them:
+/// classified by the service's words (11 of 20 about logging in).
+async fn post_social(app: &TestApp) {
+    use downbeat_domain::signal::{Post, Signal};
+    use downbeat_store::prelude::*;
+    let service = &app.app.config.services[0];
+    let now_ms = app.clock.now_ms();
+    let texts = [
+        "Melodia: can't log in since 8",
+        "Melodia logged me out and the password is refused",
+        "Melodia app keeps crashing on start",
+        "Melodia not working, nothing plays",
+    ];
+    let posts: Vec<Signal> = (0..20)
+        .map(|i| {
+            let text = format!("{} ({i})", texts[if i < 11 { i % 2 } else { 2 + i % 2 }]);
+            Signal::Post(Post {
+                source: downbeat_domain::Slug::parse("social").unwrap(),
+                at_ms: now_ms - (3 + i as i64) * 60_000,
+                kind: service.classify(&text),
+                text,
+                url: None,
+                lang: Some("en".into()),
+            })
+        })
+        .collect();
+    app.app
+        .store
+        .insert_signals("melodia", &posts, now_ms)
+        .await
+        .unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_visitor_reads_and_posts_comments_in_chromium() {
     let Some(dir) = node_tools("browser test", true) else {
         return;
     };
     let app = spawn_with(
-        &with_comments(&config_text(""), "open"),
+        &with_comments(
+            &config_text("[[service.signal]]\nsource = \"social\"\nname = \"social media\"\n"),
+            "open",
+        ),
         downbeat_store::testing::sqlite(),
         jiff::Timestamp::now(),
     )
     .await;
-    // What the screens say (clusters from many networks) and comments, hostile ones too.
+    // What the screens say (clusters from many networks), what social media says (posts
+    // classified by the service's problem kinds) and comments, hostile ones too.
     app.post_many(30, 0, outage).await;
+    post_social(&app).await;
     app.detect().await;
     post_comments(&app).await;
     let shots = screenshots();
