@@ -14,6 +14,7 @@ mod listen;
 mod monitors;
 mod notify;
 mod ops;
+mod prometheus;
 mod reports;
 mod series;
 mod signals;
