@@ -124,7 +124,6 @@ async fn a_visitor_reports_a_problem_in_chromium() {
 /// classified by the service's words (11 of 20 about logging in).
 async fn post_social(app: &TestApp) {
     use downbeat_domain::signal::{Post, Signal};
-    use downbeat_store::prelude::*;
     let service = &app.app.config.services[0];
     let now_ms = app.clock.now_ms();
     let texts = [
