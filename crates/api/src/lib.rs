@@ -7,6 +7,8 @@
 //! - `GET  /api/v1/services/{service}/summary?window=60m` — counted reports, broken down.
 //! - `POST|GET /api/v1/services/{service}/signals` — external signals (posting needs a
 //!   token with role signal; see [`signals`]).
+//! - `POST|GET /api/v1/services/{service}/changes` — deploys and other changes (recording
+//!   needs a token with role deployer; see [`changes`]).
 //! - `GET  /api/v1/services/{service}/reports?since=…&bucket=5m` — counts per time bucket.
 //! - `GET  /api/v1/services/{service}/status` — the crowd verdict, explained.
 //! - `GET  /api/v1/services/{service}/events?since=24h` — verdict changes with evidence.
@@ -28,6 +30,7 @@ pub mod app;
 pub mod auth;
 pub mod body;
 pub mod cache;
+pub mod changes;
 pub mod error;
 pub mod health;
 pub mod incidents;
@@ -62,6 +65,7 @@ use utoipa_axum::routes;
         (name = "reports", description = "Crowd problem reports"),
         (name = "crowd", description = "The crowd verdict and its changes"),
         (name = "signals", description = "External signals: posts about a service's trouble, from configured sources"),
+        (name = "changes", description = "Deploys and other changes operators made, recorded by their pipelines"),
         (name = "monitors", description = "Synthetic probes from vantage regions"),
         (name = "incidents", description = "Incidents, their updates and post-mortems"),
         (name = "maintenance", description = "Scheduled maintenance windows"),
@@ -91,6 +95,7 @@ fn routes() -> OpenApiRouter<App> {
         .routes(routes!(series::summary))
         .routes(routes!(series::messages))
         .routes(routes!(signals::post, signals::get))
+        .routes(routes!(changes::record, changes::list))
         .routes(routes!(status::status))
         .routes(routes!(status::events))
         .routes(routes!(monitors::list))

@@ -16,6 +16,7 @@
 //! service at once, and a job refreshes all of them every few seconds, so changes made
 //! through another node appear within seconds too.
 
+pub mod changes;
 pub mod error;
 pub mod events;
 pub mod model;
@@ -30,7 +31,7 @@ use downbeat_crowd::Crowd;
 use downbeat_domain::{Clock, ComponentState};
 use downbeat_monitors::Monitors;
 use downbeat_notify::Notifier;
-use downbeat_store::{DetectionStore, IncidentStore, ProbeStore, ReportStore};
+use downbeat_store::{ChangeStore, DetectionStore, IncidentStore, ProbeStore, ReportStore};
 use downbeat_store::{IncidentFilter, StoreError};
 pub use model::{Impact, Incident, Kind, Source, Status};
 use std::collections::{BTreeMap, HashMap};
@@ -110,6 +111,8 @@ pub struct Inner {
     pub detection: Arc<dyn DetectionStore>,
     pub reports: Arc<dyn ReportStore>,
     pub probes: Arc<dyn ProbeStore>,
+    /// Deploys and other changes: the first suspects of an outage that follows them.
+    pub changes: Arc<dyn ChangeStore>,
     pub clock: Arc<dyn Clock>,
     /// This process's name in leases.
     pub node_id: Arc<str>,
@@ -134,6 +137,7 @@ pub struct IncidentStores {
     pub detection: Arc<dyn DetectionStore>,
     pub reports: Arc<dyn ReportStore>,
     pub probes: Arc<dyn ProbeStore>,
+    pub changes: Arc<dyn ChangeStore>,
 }
 
 impl Incidents {
@@ -151,6 +155,7 @@ impl Incidents {
             detection,
             reports,
             probes,
+            changes,
         } = stores;
         Incidents {
             inner: Arc::new(Inner {
@@ -159,6 +164,7 @@ impl Incidents {
                 detection,
                 reports,
                 probes,
+                changes,
                 clock,
                 node_id,
                 notifier,

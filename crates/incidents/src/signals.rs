@@ -187,6 +187,63 @@ pub fn evidence(incidents: &Incidents, service: &ServiceConfig, now_ms: i64) -> 
     })
 }
 
+/// Adds to a draft's evidence the service's changes before the onset and, when one of them
+/// most likely began it ([`crate::changes::suspect`]), names it first in the diagnosis.
+async fn with_changes(
+    incidents: &Incidents,
+    service: &ServiceConfig,
+    crowd_bad: bool,
+    failing: &[(String, Option<String>, Option<Cause>)],
+    onset_ms: i64,
+    evidence: &mut serde_json::Value,
+) -> Result<(), StoreError> {
+    let id = service.id.as_str();
+    let recent = incidents
+        .changes
+        .service_changes(
+            id,
+            onset_ms - crate::changes::SUSPECT_WINDOW_MS,
+            onset_ms + 120_001,
+            20,
+        )
+        .await?;
+    if recent.is_empty() {
+        return Ok(());
+    }
+    // The parts that fail: failing monitors' components, and the crowd's top problem (a
+    // kind and a component often share an id: `login`).
+    let mut involved: Vec<String> = failing.iter().filter_map(|f| f.1.clone()).collect();
+    if crowd_bad && let Some(p) = incidents.crowd.status(service).breakdown.problems.first() {
+        involved.push(p.id.clone());
+    }
+    let suspect = crate::changes::suspect(&*incidents.changes, id, onset_ms, &involved).await?;
+    let at = |ms: i64| Timestamp::from_millisecond(ms).ok();
+    evidence["changes"] = json!(
+        recent
+            .iter()
+            .map(|c| json!({
+                "id": c.id, "kind": c.kind.as_str(), "component": c.component,
+                "version": c.version, "title": c.title, "link": c.link, "region": c.region,
+                "at": at(c.at_ms), "recorded_by": c.recorded_by,
+            }))
+            .collect::<Vec<_>>()
+    );
+    if let Some(s) = suspect {
+        let sentence = crate::changes::sentence(&s);
+        evidence["probable_change"] = json!({
+            "id": s.change.id,
+            "minutes_before_onset": s.before_onset_ms / 60_000,
+            "sentence": sentence,
+        });
+        let before = evidence["diagnosis"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        evidence["diagnosis"] = json!(format!("{sentence} {before}").trim_end().to_owned());
+    }
+    Ok(())
+}
+
 /// Components under maintenance in progress right now, and whether the whole service is.
 fn under_maintenance(
     snapshot: &super::ServiceIncidents,
@@ -380,7 +437,12 @@ async fn draft(
     row.impact = Impact::Major;
     row.components = components.clone();
     row.source = source;
-    row.evidence = Some(evidence(incidents, service, now_ms));
+    let mut ev = evidence(incidents, service, now_ms);
+    let onset_ms = episode
+        .as_ref()
+        .map_or(now_ms, |e| e.onset_ms.unwrap_or(e.detected_ms));
+    with_changes(incidents, service, crowd_bad, failing, onset_ms, &mut ev).await?;
+    row.evidence = Some(ev);
     row.draft = !service.auto_publish;
     if service.auto_publish {
         row.published_ms = Some(now_ms);

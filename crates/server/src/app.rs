@@ -74,6 +74,7 @@ pub async fn start(
             detection: store.clone(),
             reports: store.clone(),
             probes: store.clone(),
+            changes: store.clone(),
         },
         clock.clone(),
         node_id.clone(),

@@ -48,7 +48,7 @@ async fn untrusted_tls_listener() -> SocketAddr {
 
 /// A TLS front end with a broken configuration: it reads the ClientHello and answers with a
 /// fatal `handshake_failure` alert (the demo's login API fault).
-async fn refusing_tls_listener() -> SocketAddr {
+pub(crate) async fn refusing_tls_listener() -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
@@ -89,7 +89,11 @@ async fn webhook_receiver() -> (SocketAddr, Bodies) {
 }
 
 /// Runs a real probe of `monitor`'s target and pushes its result as agent `eu-agent`.
-async fn probe_and_push(app: &crate::helpers::TestApp, agent: &str, monitor: &str) -> Value {
+pub(crate) async fn probe_and_push(
+    app: &crate::helpers::TestApp,
+    agent: &str,
+    monitor: &str,
+) -> Value {
     let m = app.app.config.monitor(monitor).unwrap();
     let prober = downbeat_probe::Prober::new().unwrap();
     let result = downbeat_probe::probe(&m.probe, &prober).await;
