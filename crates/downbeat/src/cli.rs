@@ -64,12 +64,74 @@ pub enum Command {
     /// Generate realistic report traffic from a scenario: as CSV, or sent to a running
     /// server as real HTTP reports on an accelerated clock.
     Replay(ReplayArgs),
+    /// Changes to a service — deploys, config changes, feature flags, rollbacks — recorded
+    /// from a pipeline, so an outage that follows one names it as the probable cause.
+    #[command(subcommand)]
+    Change(ChangeCommand),
     /// API tokens for the JSON API (`Authorization: Bearer TOKEN`) and for probe agents.
     #[command(subcommand)]
     Token(TokenCommand),
     /// Users of the admin area (/admin).
     #[command(subcommand)]
     User(UserCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ChangeCommand {
+    /// Record a change on a running server (`POST /api/v1/services/{service}/changes`) and
+    /// print it as JSON. Exit code 0 recorded, 2 refused (the server names the field), 1 no
+    /// answer.
+    Record(ChangeRecordArgs),
+}
+
+/// A Downbeat server, from a machine of the operator's (a pipeline's runner).
+#[derive(Debug, Args)]
+pub struct ServerArgs {
+    /// The server's base URL, e.g. https://downbeat.example (plain http:// only to this
+    /// machine, or with --allow-plain-http).
+    #[arg(long, env = "DOWNBEAT_SERVER")]
+    pub server: String,
+    /// An API token (prefer the environment variable: flags show in `ps`).
+    #[arg(long, env = "DOWNBEAT_TOKEN", hide_env_values = true)]
+    pub token: String,
+    /// A PEM file of the CA that signed the server's certificate (a private CA).
+    #[arg(long, env = "DOWNBEAT_CA_FILE")]
+    pub ca_file: Option<PathBuf>,
+    /// Speak plain HTTP to a server on another machine (the token crosses in clear).
+    #[arg(long)]
+    pub allow_plain_http: bool,
+}
+
+#[derive(Debug, Args)]
+// `--version` is the change's, not the program's.
+#[command(disable_version_flag = true)]
+pub struct ChangeRecordArgs {
+    #[command(flatten)]
+    pub server: ServerArgs,
+    /// The service changed.
+    #[arg(long)]
+    pub service: String,
+    /// deploy, config, feature_flag, infrastructure or rollback.
+    #[arg(long)]
+    pub kind: String,
+    /// The component changed, if the change was limited to one.
+    #[arg(long)]
+    pub component: Option<String>,
+    /// The version rolled out, e.g. 2.3.0.
+    #[arg(long = "version", id = "change_version", value_name = "VERSION")]
+    pub version: Option<String>,
+    /// What changed, in a line.
+    #[arg(long)]
+    pub title: Option<String>,
+    /// Where to read more (the pipeline run, the pull request).
+    #[arg(long)]
+    pub link: Option<String>,
+    /// The region the change was limited to, e.g. ap-southeast.
+    #[arg(long)]
+    pub region: Option<String>,
+    /// When it took effect (RFC 3339) [default: now].
+    #[arg(long)]
+    pub at: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

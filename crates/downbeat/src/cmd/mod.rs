@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 mod agent;
+mod change;
 mod config;
 mod demo;
 mod detect;
@@ -28,6 +29,7 @@ pub fn run(command: Command) -> anyhow::Result<()> {
         Command::Detect(args) => detect::run(args),
         Command::Replay(args) => replay::run(args),
         Command::Seed(args) => seed::run(args),
+        Command::Change(c) => change::run(c),
         Command::Token(c) => operators::token(c),
         Command::User(c) => operators::user(c),
     }

@@ -508,3 +508,60 @@ fn seed_reads_a_csv_and_names_bad_lines() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// `downbeat change record` (issue 18): a pipeline's runner records a deploy with a deployer
+/// token; the server's refusal is exit code 2 with its words, an unreachable server 1.
+#[test]
+fn a_pipeline_records_a_change_and_hears_why_a_bad_one_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (config, data) = (dir.path().join("downbeat.toml"), dir.path().join("data"));
+    std::fs::write(&config, MELODIA).unwrap();
+    let server = start_server(&config, &data);
+    let (code, token, err) = create_token(&config, &data, "pipeline", "deployer");
+    assert_eq!(code, 0, "{err}");
+    let url = format!("http://{}", server.addr);
+    let change = |extra: &[&str]| {
+        let out = Command::new(BIN)
+            .args(["change", "record", "--server", &url, "--service", "melodia"])
+            .args(extra)
+            .env("DOWNBEAT_TOKEN", &token)
+            .output()
+            .expect("run downbeat change record");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, out, err) = change(&[
+        "--kind",
+        "deploy",
+        "--component",
+        "login",
+        "--version",
+        "2.3.0",
+        "--title",
+        "login-frontend 2.3.0",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (v["kind"].as_str(), v["version"].as_str()),
+        (Some("deploy"), Some("2.3.0"))
+    );
+    assert_eq!(v["recorded_by"], "pipeline");
+
+    let (code, _, err) = change(&["--kind", "deploy", "--component", "billing"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("\"billing\" is not a component of this service"),
+        "{err}"
+    );
+    let (code, _, err) = change(&["--kind", "hotfix"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("kind"), "{err}");
+
+    drop(server);
+    let (code, _, err) = change(&["--kind", "deploy"]);
+    assert_eq!(code, 1, "no server: {err}");
+}
