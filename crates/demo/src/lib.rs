@@ -203,6 +203,8 @@ pub async fn run(opts: DemoOptions, shutdown: impl Future<Output = ()>) -> anyho
         auth::create_token(store.as_ref(), "demo-operator", Role::Editor, now_ms).await?;
     let social_token =
         auth::create_token(store.as_ref(), "demo-social", Role::Signal, now_ms).await?;
+    let pipeline_token =
+        auth::create_token(store.as_ref(), "demo-pipeline", Role::Deployer, now_ms).await?;
     let (stop_tx, stop) = watch::channel(false);
     let stopped = |mut rx: watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;
@@ -281,6 +283,11 @@ pub async fn run(opts: DemoOptions, shutdown: impl Future<Output = ()>) -> anyho
         api: operator::Api {
             base: base.clone(),
             token: operator_token,
+            http: http.clone(),
+        },
+        pipeline: operator::Api {
+            base: base.clone(),
+            token: pipeline_token,
             http,
         },
         narrator: narrator.clone(),

@@ -219,6 +219,10 @@ impl Seen {
                         "INCIDENT",
                         &format!("#{id} {how}: \"{title}\" — {}", n.since_onset()),
                     );
+                    // The operators' view: the change most likely behind it.
+                    if let Some(cause) = i["evidence"]["probable_change"]["sentence"].as_str() {
+                        n.say("CAUSE", &format!("#{id} probable cause: {cause}"));
+                    }
                     if let Some(d) = i["time_to_detect_s"].as_i64() {
                         n.say(
                             "INCIDENT",

@@ -103,10 +103,32 @@ pub struct Script {
     pub onset: Timestamp,
     pub faults: Arc<Faults>,
     pub api: Api,
+    /// The deployment pipeline's client (a deployer token).
+    pub pipeline: Api,
     pub narrator: Narrator,
 }
 
 impl Script {
+    /// The pipeline records a change, as a real one would when it finishes a rollout.
+    async fn record(&self, d: &crate::scenario::Deploy) {
+        let body = json!({
+            "kind": d.kind, "component": d.component, "version": d.version, "title": d.title,
+        });
+        match self
+            .pipeline
+            .post("/api/v1/services/melodia/changes", body)
+            .await
+        {
+            Ok(_) => self.narrator.say(
+                "PIPELINE",
+                &format!("{} {} recorded: {}", d.kind, d.version, d.title),
+            ),
+            Err(e) => self
+                .narrator
+                .say("PIPELINE", &format!("could not record a change: {e}")),
+        }
+    }
+
     fn minutes_after_onset(&self) -> f64 {
         (self.clock.now().as_millisecond() - self.onset.as_millisecond()) as f64 / 60_000.0
     }
@@ -119,12 +141,18 @@ impl Script {
             .real(Duration::from_secs(20), Duration::from_millis(25));
         let mut seen = Seen::default();
         let mut step = 0;
+        let mut change = 0;
         let mut say = 0;
         let mut incident: Option<i64> = None;
         let mut acknowledged = false;
         let mut resolved = false;
         loop {
             let t = self.minutes_after_onset();
+            let changes = self.story.changes;
+            while change < changes.len() && t >= f64::from(changes[change].at) {
+                self.record(&changes[change]).await;
+                change += 1;
+            }
             let steps = self.story.steps;
             while step < steps.len() && t >= f64::from(steps[step].at) {
                 let s = &steps[step];

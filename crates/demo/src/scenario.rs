@@ -30,6 +30,18 @@ pub struct Step {
     pub what: &'static str,
 }
 
+/// A change the deployment pipeline records (`POST …/changes`), `at` minutes after the onset
+/// (negative: before it).
+#[derive(Debug, Clone, Copy)]
+pub struct Deploy {
+    pub at: i32,
+    /// deploy, config, feature_flag, infrastructure or rollback.
+    pub kind: &'static str,
+    pub component: &'static str,
+    pub version: &'static str,
+    pub title: &'static str,
+}
+
 /// A public update the operator posts `at` minutes after the onset (once the incident is
 /// public).
 #[derive(Debug, Clone, Copy)]
@@ -45,6 +57,8 @@ pub struct Story {
     pub name: &'static str,
     pub title: &'static str,
     pub steps: &'static [Step],
+    /// What the pipeline records: the change behind the trouble, its rollback.
+    pub changes: &'static [Deploy],
     /// Minutes after the onset at which the operator acknowledges (publishes the draft).
     pub acknowledge_at: u32,
     pub acknowledgement: &'static str,
@@ -88,6 +102,22 @@ pub const STORIES: [Story; 4] = [
                 fault: Fault::Overload,
                 on: false,
                 what: "capacity added: the API answers normally",
+            },
+        ],
+        changes: &[
+            Deploy {
+                at: -1,
+                kind: "deploy",
+                component: "login",
+                version: "2.3.0",
+                title: "login-frontend 2.3.0: new TLS configuration",
+            },
+            Deploy {
+                at: 70,
+                kind: "rollback",
+                component: "login",
+                version: "2.2.9",
+                title: "login-frontend back to 2.2.9",
             },
         ],
         acknowledge_at: 20,
@@ -174,6 +204,7 @@ message_share = 0.4
                 what: "a renewed certificate is installed",
             },
         ],
+        changes: &[],
         acknowledge_at: 20,
         acknowledgement: ACK,
         updates: &[
@@ -230,6 +261,7 @@ platform = { ios = 35, android = 30, desktop = 25, web = 10 }
                 what: "the DNS provider recovers",
             },
         ],
+        changes: &[],
         acknowledge_at: 15,
         acknowledgement: ACK,
         updates: &[
@@ -285,6 +317,7 @@ problem = { connection = 55, login = 20, playback = 15, crash = 10 }
                 what: "the CDN reroutes ap-southeast to a healthy edge",
             },
         ],
+        changes: &[],
         acknowledge_at: 20,
         acknowledgement: "Listeners in Asia-Pacific cannot play music. We're aware and are \
             working with our CDN.",
