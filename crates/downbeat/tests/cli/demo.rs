@@ -184,6 +184,25 @@ fn node_tools() -> Option<PathBuf> {
     )
 }
 
+/// The morning outage's pipeline records the bad login deploy a minute before the onset: the
+/// draft names it as the probable cause (issue 18, item 2).
+#[test]
+fn the_morning_outages_draft_names_the_bad_deploy() {
+    let mut demo = Demo::start(&[
+        "demo", "--listen", "127.0.0.1:0", "--speed", "300", "--scenario", "morning-outage",
+    ]);
+    demo.wait_for("PIPELINE  deploy 2.3.0 recorded", Duration::from_secs(90));
+    let cause = demo.wait_for("probable cause:", Duration::from_secs(90));
+    assert!(
+        cause.contains(
+            "#1 probable cause: login 2.3.0 was deployed at 08:09 UTC (“login-frontend 2.3.0: \
+             new TLS configuration”), 1 min before the onset; consider rolling it back."
+        ),
+        "{cause}"
+    );
+    assert_eq!(demo.stop(), 0);
+}
+
 #[test]
 fn a_short_demo_in_chromium_reaches_problems_with_its_cause_and_a_draft_then_recovers() {
     let Some(npm) = node_tools() else {
