@@ -16,6 +16,20 @@ struct Raw {
     crowd: Option<RawCrowd>,
     monitors: Vec<RawMonitor>,
     diagnosis: Option<String>,
+    changes: Vec<RawChange>,
+    recovery: Option<String>,
+}
+
+/// A change recorded before the onset (`incidents::signals` adds them).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct RawChange {
+    kind: String,
+    component: Option<String>,
+    version: Option<String>,
+    title: Option<String>,
+    at: Option<jiff::Timestamp>,
+    recorded_by: String,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -84,6 +98,10 @@ pub struct EvidenceView {
     pub crowd: Option<CrowdView>,
     pub monitors: Vec<MonitorView>,
     pub diagnosis: String,
+    /// The changes recorded before the onset: "08:09 deploy login 2.3.0 — title (by ci)".
+    pub changes: Vec<String>,
+    /// A rollback the signals recovered after.
+    pub recovery: String,
     /// The JSON, pretty-printed, for whoever wants every figure.
     pub raw: String,
 }
@@ -248,6 +266,27 @@ pub fn view(evidence: &serde_json::Value) -> EvidenceView {
         crowd,
         monitors,
         diagnosis: raw.diagnosis.unwrap_or_default(),
+        changes: raw
+            .changes
+            .iter()
+            .map(|c| {
+                let what = [c.component.as_deref(), c.version.as_deref()]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                let mut line = format!(
+                    "{} {} {what}",
+                    c.at.map(when).unwrap_or_default(),
+                    words(&c.kind).to_lowercase()
+                );
+                if let Some(t) = &c.title {
+                    line.push_str(&format!(" — {t}"));
+                }
+                format!("{} (by {})", line.trim(), c.recorded_by)
+            })
+            .collect(),
+        recovery: raw.recovery.unwrap_or_default(),
         raw: pretty,
     }
 }
@@ -285,5 +324,28 @@ mod tests {
         assert!(empty.crowd.is_none() && empty.monitors.is_empty());
         let odd = view(&json!({"monitors": "not a list"}));
         assert!(odd.raw.contains("not a list"));
+    }
+
+    #[test]
+    fn changes_and_a_rollback_read_as_lines() {
+        let v = view(&json!({
+            "changes": [{"id": 3, "kind": "deploy", "component": "login", "version": "2.3.0",
+                "title": "new TLS configuration", "at": "2026-11-22T08:09:00Z",
+                "recorded_by": "ci"},
+                {"kind": "feature_flag", "at": "2026-11-22T08:01:00Z", "recorded_by": "ops"}],
+            "recovery": "login rolled back (2.2.9) at 09:20 UTC; the signals recovered 4 min later."
+        }));
+        assert_eq!(v.changes.len(), 2);
+        assert!(
+            v.changes[0].ends_with("deploy login 2.3.0 — new TLS configuration (by ci)"),
+            "{:?}",
+            v.changes
+        );
+        assert!(
+            v.changes[1].ends_with("feature flag (by ops)"),
+            "{:?}",
+            v.changes
+        );
+        assert!(v.recovery.starts_with("login rolled back"));
     }
 }

@@ -97,6 +97,27 @@ pub fn sentence(s: &Suspect) -> String {
     )
 }
 
+/// "login rolled back (2.2.9) at 09:20 UTC; the signals recovered 4 min later."
+pub fn recovery_sentence(rollback: &ChangeRow, recovered_ms: i64) -> String {
+    let c = rollback.change();
+    let at = jiff::Timestamp::from_millisecond(c.at_ms)
+        .map(|t| t.strftime("%H:%M UTC").to_string())
+        .unwrap_or_default();
+    let what = c
+        .component
+        .as_ref()
+        .map_or_else(|| "the service".to_owned(), |k| k.to_string());
+    let version = c
+        .version
+        .as_ref()
+        .map(|v| format!(" ({v})"))
+        .unwrap_or_default();
+    let minutes = ((recovered_ms - c.at_ms) as f64 / 60_000.0)
+        .round()
+        .max(0.0) as i64;
+    format!("{what} rolled back{version} at {at}; the signals recovered {minutes} min later.")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -148,6 +169,15 @@ mod tests {
         assert_eq!(
             pick(vec![change(6, ChangeKind::Rollback, None, 2)], ONSET, &[]),
             None
+        );
+    }
+
+    #[test]
+    fn a_rollback_before_recovery_is_told() {
+        let r = change(8, ChangeKind::Rollback, Some("login"), -70);
+        assert_eq!(
+            recovery_sentence(&r, ONSET + 74 * 60_000),
+            "login rolled back (2.3.8) at 09:20 UTC; the signals recovered 4 min later."
         );
     }
 

@@ -244,6 +244,34 @@ async fn with_changes(
     Ok(())
 }
 
+/// When the signals of an incident recover after a rollback recorded since it began, its
+/// evidence says so (the operators' timeline): "login rolled back (2.2.9) at 09:20 UTC; the
+/// signals recovered 4 min later."
+async fn note_rollback(
+    incidents: &Incidents,
+    service: &ServiceConfig,
+    row: &mut downbeat_store::IncidentRow,
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    let since = row.onset_ms.unwrap_or(row.created_ms);
+    let rollbacks = incidents
+        .changes
+        .service_changes(service.id.as_str(), since, now_ms + 1, 20)
+        .await?;
+    let Some(r) = rollbacks
+        .iter()
+        .find(|c| c.kind == downbeat_domain::change::ChangeKind::Rollback)
+    else {
+        return Ok(());
+    };
+    let note = crate::changes::recovery_sentence(r, now_ms);
+    let evidence = row.evidence.get_or_insert_with(|| json!({}));
+    if evidence.is_object() {
+        evidence["recovery"] = json!(note);
+    }
+    Ok(())
+}
+
 /// Components under maintenance in progress right now, and whether the whole service is.
 fn under_maintenance(
     snapshot: &super::ServiceIncidents,
@@ -340,6 +368,9 @@ pub async fn run_once(incidents: &Incidents, now_ms: i64) -> Result<(), StoreErr
             if signal == awaiting {
                 row.recovered_ms = if signal { None } else { Some(now_ms) };
                 row.updated_ms = now_ms;
+                if !signal {
+                    note_rollback(incidents, service, &mut row, now_ms).await?;
+                }
                 let id = row.id;
                 match incidents
                     .records

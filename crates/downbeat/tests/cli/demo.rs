@@ -189,7 +189,13 @@ fn node_tools() -> Option<PathBuf> {
 #[test]
 fn the_morning_outages_draft_names_the_bad_deploy() {
     let mut demo = Demo::start(&[
-        "demo", "--listen", "127.0.0.1:0", "--speed", "300", "--scenario", "morning-outage",
+        "demo",
+        "--listen",
+        "127.0.0.1:0",
+        "--speed",
+        "300",
+        "--scenario",
+        "morning-outage",
     ]);
     demo.wait_for("PIPELINE  deploy 2.3.0 recorded", Duration::from_secs(90));
     let cause = demo.wait_for("probable cause:", Duration::from_secs(90));

@@ -169,7 +169,7 @@ async fn a_draft_after_a_deploy_names_it_as_the_probable_cause() {
     )
     .await
     .unwrap();
-    probe_and_push(&app, &agent, "login-edge").await;
+    let failed = probe_and_push(&app, &agent, "login-edge").await;
     downbeat_server::jobs::incidents_once(&app.app)
         .await
         .unwrap();
@@ -203,4 +203,41 @@ async fn a_draft_after_a_deploy_names_it_as_the_probable_cause() {
     for text in [page, public.to_string()] {
         assert!(!text.contains("2.3.0") && !text.contains("new TLS configuration"));
     }
+
+    // The pipeline rolls back; four minutes later the handshake works again: the evidence
+    // tells the rollback before the recovery.
+    app.clock.set("2026-12-07T08:30:00Z".parse().unwrap());
+    let (s, v) = record(
+        &app,
+        &ci,
+        json!({"kind": "rollback", "component": "login", "version": "2.2.9"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    app.clock.set("2026-12-07T08:34:00Z".parse().unwrap());
+    let mut passed = failed.clone();
+    passed["outcome"] = json!("up");
+    passed["cause"] = Value::Null;
+    passed["error"] = Value::Null;
+    passed["started_at"] = json!("2026-12-07T08:34:00Z");
+    let r = app
+        .client
+        .post(app.url("/api/v1/agent/results"))
+        .bearer_auth(&agent)
+        .json(&json!({"region": "eu-agent", "results": [{
+            "monitor": "login-edge", "reliable": true, "result": passed}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    downbeat_server::jobs::incidents_once(&app.app)
+        .await
+        .unwrap();
+    let snapshot = downbeat_incidents::snapshot(&app.app.incidents, "melodia");
+    let draft = &snapshot.drafts[0];
+    assert!(draft.recovered_at.is_some(), "the signals recovered");
+    assert_eq!(
+        draft.evidence.as_ref().unwrap()["recovery"],
+        "login rolled back (2.2.9) at 08:30 UTC; the signals recovered 4 min later.",
+    );
 }
