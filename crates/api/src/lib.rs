@@ -9,6 +9,8 @@
 //!   token with role signal; see [`signals`]).
 //! - `POST|GET /api/v1/services/{service}/changes` — deploys and other changes (recording
 //!   needs a token with role deployer; see [`changes`]).
+//! - `GET  /api/v1/services/{service}/gate?since=<change>&window=10m` — the canary gate:
+//!   pass, fail or inconclusive since a change (see [`gate`]).
 //! - `GET  /api/v1/services/{service}/reports?since=…&bucket=5m` — counts per time bucket.
 //! - `GET  /api/v1/services/{service}/status` — the crowd verdict, explained.
 //! - `GET  /api/v1/services/{service}/events?since=24h` — verdict changes with evidence.
@@ -32,6 +34,7 @@ pub mod body;
 pub mod cache;
 pub mod changes;
 pub mod error;
+pub mod gate;
 pub mod health;
 pub mod incidents;
 pub mod metrics;
@@ -96,6 +99,7 @@ fn routes() -> OpenApiRouter<App> {
         .routes(routes!(series::messages))
         .routes(routes!(signals::post, signals::get))
         .routes(routes!(changes::record, changes::list))
+        .routes(routes!(gate::gate))
         .routes(routes!(status::status))
         .routes(routes!(status::events))
         .routes(routes!(monitors::list))

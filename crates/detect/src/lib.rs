@@ -175,6 +175,7 @@
 //! shapes in the daily profile.
 
 pub mod backtest;
+pub mod compare;
 pub mod config;
 pub mod detector;
 mod evidence;

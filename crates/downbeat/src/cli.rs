@@ -68,6 +68,11 @@ pub enum Command {
     /// from a pipeline, so an outage that follows one names it as the probable cause.
     #[command(subcommand)]
     Change(ChangeCommand),
+    /// Ask the canary gate whether anything got worse since a change (crowd reports, probes,
+    /// latency, external posts), waiting up to --wait for a conclusive answer; prints the
+    /// answer as JSON. For CI pipelines: exit code 0 pass, 1 fail, 3 inconclusive, 2 bad
+    /// usage (or a question the server refuses).
+    Gate(GateArgs),
     /// API tokens for the JSON API (`Authorization: Bearer TOKEN`) and for probe agents.
     #[command(subcommand)]
     Token(TokenCommand),
@@ -132,6 +137,31 @@ pub struct ChangeRecordArgs {
     /// When it took effect (RFC 3339) [default: now].
     #[arg(long)]
     pub at: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct GateArgs {
+    #[command(flatten)]
+    pub server: ServerArgs,
+    /// The service rolled out.
+    #[arg(long)]
+    pub service: String,
+    /// The change: its id (as `downbeat change record` printed it) or its time (RFC 3339).
+    #[arg(long)]
+    pub since: String,
+    /// Component ids whose monitors to compare, comma-separated [default: the change's].
+    #[arg(long)]
+    pub components: Option<String>,
+    /// How long after the change to compare (1m to 6h).
+    #[arg(long, default_value = "10m")]
+    pub window: String,
+    /// How long to wait for a conclusive answer (the window to be over) before giving up
+    /// with "inconclusive"; 0 asks once.
+    #[arg(long, default_value = "0s")]
+    pub wait: humantime::Duration,
+    /// How often to ask again while waiting.
+    #[arg(long, default_value = "15s")]
+    pub every: humantime::Duration,
 }
 
 #[derive(Debug, Subcommand)]

@@ -5,6 +5,7 @@ mod change;
 mod config;
 mod demo;
 mod detect;
+mod gate;
 mod operators;
 mod replay;
 mod seed;
@@ -30,12 +31,16 @@ pub fn run(command: Command) -> anyhow::Result<()> {
         Command::Replay(args) => replay::run(args),
         Command::Seed(args) => seed::run(args),
         Command::Change(c) => change::run(c),
+        Command::Gate(args) => gate::run(args),
         Command::Token(c) => operators::token(c),
         Command::User(c) => operators::user(c),
     }
 }
 
 pub fn exit_code(e: &anyhow::Error) -> u8 {
+    if let Some(v) = e.downcast_ref::<gate::NotPassed>() {
+        return v.code();
+    }
     if e.downcast_ref::<UsageError>().is_some() || e.downcast_ref::<ConfigError>().is_some() {
         2
     } else {

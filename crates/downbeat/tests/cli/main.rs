@@ -565,3 +565,83 @@ fn a_pipeline_records_a_change_and_hears_why_a_bad_one_is_refused() {
     let (code, _, err) = change(&["--kind", "deploy"]);
     assert_eq!(code, 1, "no server: {err}");
 }
+
+/// `downbeat gate` (issue 18): exit code 3 while a quiet service tells nothing, 1 once the
+/// crowd is unhappy since the change, 2 for a question the server refuses.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pipeline_asks_the_gate_and_exits_by_its_verdict() {
+    let dir = tempfile::tempdir().unwrap();
+    let (config, data) = (dir.path().join("downbeat.toml"), dir.path().join("data"));
+    let text = format!("[server]\ntrusted_proxies = [\"127.0.0.0/8\"]\n{MELODIA}");
+    std::fs::write(&config, text).unwrap();
+    let server = start_server(&config, &data);
+    let (code, token, err) = create_token(&config, &data, "pipeline", "deployer");
+    assert_eq!(code, 0, "{err}");
+    let url = format!("http://{}", server.addr);
+    let cmd = |args: &[&str]| {
+        let out = Command::new(BIN)
+            .args(args)
+            .args(["--server", &url])
+            .env("DOWNBEAT_TOKEN", &token)
+            .output()
+            .expect("run downbeat");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, out, err) = cmd(&[
+        "change",
+        "record",
+        "--service",
+        "melodia",
+        "--kind",
+        "deploy",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let id = serde_json::from_str::<Value>(&out).unwrap()["id"].to_string();
+    let gate = |wait: &str| {
+        cmd(&[
+            "gate",
+            "--service",
+            "melodia",
+            "--since",
+            &id,
+            "--window",
+            "1m",
+            "--wait",
+            wait,
+            "--every",
+            "1s",
+        ])
+    };
+    let (code, out, err) = gate("0s");
+    assert_eq!(code, 3, "a quiet service: {out}{err}");
+    assert!(err.contains("inconclusive"), "{err}");
+
+    // The crowd reports trouble right after the deploy.
+    let client = reqwest::Client::new();
+    for i in 0..30 {
+        let r = client
+            .post(format!("{url}/api/v1/services/melodia/reports"))
+            .header("x-forwarded-for", format!("203.0.{i}.7"))
+            .json(&serde_json::json!({"problem": "login"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 202);
+    }
+    let (code, out, err) = gate("20s");
+    assert_eq!(code, 1, "{out}{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["verdict"], "fail");
+    assert!(
+        err.contains("the gate failed: reports (all): 30 against"),
+        "{err}"
+    );
+
+    let (code, _, err) = cmd(&["gate", "--service", "melodia", "--since", "tomorrow"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("since"), "{err}");
+}

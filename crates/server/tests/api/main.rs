@@ -7,6 +7,7 @@ mod cluster;
 mod crowd;
 mod database;
 mod drafts;
+mod gate;
 mod helpers;
 mod incidents;
 mod latency;
