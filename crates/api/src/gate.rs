@@ -575,7 +575,10 @@ mod tests {
         let pass = rate("reports", "all", 13, 1.0, 60, 5.0);
         let fail = rate("reports", "all", 84, 1.0, 60, 5.0);
         let quiet = rate("reports", "all", 0, 1.0, 0, 5.0);
-        assert_eq!(verdict(std::slice::from_ref(&pass), true, 600_000, 600_000).0, "pass");
+        assert_eq!(
+            verdict(std::slice::from_ref(&pass), true, 600_000, 600_000).0,
+            "pass"
+        );
         assert_eq!(
             verdict(std::slice::from_ref(&pass), false, 240_000, 600_000).0,
             "inconclusive"

@@ -262,6 +262,8 @@ pub async fn run(opts: DemoOptions, shutdown: impl Future<Output = ()>) -> anyho
             token: social_token,
             clock: clock.clone(),
         }),
+        // The story's own pipeline records its changes (see `operator`).
+        changes: None,
     };
     let listeners = {
         let stop = stopped(stop.clone());

@@ -359,6 +359,15 @@ pub struct ReplayArgs {
         requires = "server"
     )]
     pub signal_token: Option<String>,
+    /// With --server: also record the scenario's `[[change]]`s (deploys, rollbacks) when the
+    /// replay reaches them, with this API token of role `deployer`.
+    #[arg(
+        long,
+        env = "DOWNBEAT_DEPLOYER_TOKEN",
+        value_name = "TOKEN",
+        requires = "server"
+    )]
+    pub deployer_token: Option<String>,
     /// Start here: minutes from the scenario's start (`90`, `90m`, `1d`) or an RFC 3339 time.
     #[arg(long)]
     pub from: Option<downbeat_replay::Position>,

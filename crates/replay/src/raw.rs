@@ -23,6 +23,19 @@ pub struct RawScenario {
     #[serde(default)]
     pub flood: Vec<RawFlood>,
     pub social: Option<RawSocial>,
+    #[serde(default)]
+    pub change: Vec<RawChange>,
+}
+
+/// `[[change]]`: a change the service's pipeline records (a deploy, a rollback, ...).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawChange {
+    pub at: String,
+    pub kind: String,
+    pub component: Option<String>,
+    pub version: Option<String>,
+    pub title: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -25,6 +25,7 @@
 //! | `[mix]` | the normal mix: `problem`, `platform`, `country` weight tables (required); `city.GB = { London = 5, … }` cities per country; `city_share` the share of reports that name a city (default 1 where cities are listed); `message = { "Something went wrong" = 5, … }` what listeners' screens say, and `message_share` the share of reports that say it (default 1 where messages are listed; an outage's mix inherits neither unless it lists none) |
 //! | `[[outage]]` | `onset`, `ramp` (to full strength), `ramp_shape` (`linear`, `fast-start`, `slow-start`), `peak_per_minute` (extra reports a minute at full strength) or `peak_multiplier` (total / baseline at full strength, following the time of day), `plateau`, then `recovery` (a duration, linear to zero) or `[[outage.recovery_phase]]` tables (`level` as a share of full strength, reached linearly `over` a duration, then held for `hold`; the last level must be 0); `[outage.mix]` overrides any part of the normal mix |
 //! | `[social]` | social chatter about the service: `source` (the signal source its counts are posted as, default `social`), `per_report` (posts per everyday report, default 0.2) and `per_outage_report` (per outage report, default 1.5); flood reports make none: a flood is fake, and chatter does not echo it |
+//! | `[[change]]` | a change the service's pipeline records when the replay reaches `at`: `kind` (deploy, config, feature_flag, infrastructure, rollback), optional `component`, `version`, `title`; sent to `…/changes` with `--deployer-token` |
 //! | `[[flood]]` | `start`, `duration`, `per_minute`, `networks` (distinct /24s, ≤ 4096), `clients_per_network` (≤ 254), optional `[flood.mix]`: traffic a correct server must not count as an outage |
 
 use crate::raw::*;
@@ -82,6 +83,17 @@ pub struct Scenario {
     pub(crate) outages: Vec<Outage>,
     pub(crate) floods: Vec<Flood>,
     pub(crate) social: Option<Social>,
+    pub(crate) changes: Vec<Change>,
+}
+
+/// A change the pipeline records at minute `at` (from the start).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Change {
+    pub at: f64,
+    pub kind: downbeat_domain::change::ChangeKind,
+    pub component: Option<String>,
+    pub version: Option<String>,
+    pub title: Option<String>,
 }
 
 /// Social chatter: posts per minute in proportion to the everyday and the outage reports.
@@ -362,7 +374,22 @@ impl Scenario {
                 h.name, h.date, h.factor
             ));
         }
+        for c in &self.changes {
+            let what = [c.component.as_deref(), c.version.as_deref()]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(" ");
+            out.push(format!("change: {} {what} at {}", c.kind, at(c.at)).replace("  ", " "));
+        }
         out
+    }
+
+    /// The changes recorded in minute `m`.
+    pub fn changes_in(&self, m: u32) -> impl Iterator<Item = &Change> {
+        self.changes
+            .iter()
+            .filter(move |c| c.at.floor() as u32 == m)
     }
 
     /// The same scenario with another seed.
@@ -629,6 +656,31 @@ impl Validator<'_> {
                 })
             }
         };
+        let mut changes = Vec::with_capacity(raw.change.len());
+        for (i, c) in raw.change.into_iter().enumerate() {
+            let key = |k: &str| format!("change[{i}].{k}");
+            let kind = downbeat_domain::change::ChangeKind::parse(&c.kind).ok_or_else(|| {
+                self.err(
+                    key("kind"),
+                    format!(
+                        "{:?}: expected deploy, config, feature_flag, infrastructure or rollback",
+                        c.kind
+                    ),
+                )
+            })?;
+            let at = when(&key("at"), &c.at)?;
+            if !(0.0..f64::from(minutes)).contains(&at) {
+                return Err(self.err(key("at"), "must fall within the scenario"));
+            }
+            changes.push(Change {
+                at,
+                kind,
+                component: c.component,
+                version: c.version,
+                title: c.title,
+            });
+        }
+        changes.sort_by(|a, b| a.at.total_cmp(&b.at));
         Ok(Scenario {
             name: raw.name.unwrap_or_else(|| self.origin.to_owned()),
             description: raw.description.unwrap_or_default(),
@@ -643,6 +695,7 @@ impl Validator<'_> {
             outages,
             floods,
             social,
+            changes,
         })
     }
 

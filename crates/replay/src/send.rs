@@ -91,6 +91,9 @@ pub struct SendOptions {
     /// Post the scenario's social chatter too (its `[social]` counts, one request a minute
     /// to `…/signals`), with this token of role `signal`; None: reports only.
     pub signals: Option<SignalSending>,
+    /// Record the scenario's `[[change]]`s (to `…/changes`, when the replay reaches them),
+    /// with this token of role `deployer` and this clock; None: they are not sent.
+    pub changes: Option<SignalSending>,
 }
 
 /// How social chatter is posted: the token, and the clock whose time the counts carry (the
@@ -118,6 +121,7 @@ impl SendOptions {
             concurrency: 64,
             request_timeout: Duration::from_secs(10),
             signals: None,
+            changes: None,
         }
     }
 }
@@ -324,6 +328,12 @@ pub async fn send(
         service.as_str()
     )
     .into();
+    let changes_url: Arc<str> = format!(
+        "{}/api/v1/services/{}/changes",
+        base.as_str().trim_end_matches('/'),
+        service.as_str()
+    )
+    .into();
     preflight(&base).await?;
 
     let concurrency = options.concurrency.clamp(1, 4096);
@@ -406,6 +416,38 @@ pub async fn send(
                 last_progress = Instant::now();
             }
         }
+        // The minute's changes, as the pipeline records them (before the minute's reports
+        // would be better, but a change inside a minute is close enough at this scale).
+        if let Some(to) = &options.changes {
+            for c in scenario.changes_in(m) {
+                let mut body =
+                    serde_json::json!({"kind": c.kind.as_str(), "at": to.clock.now().to_string()});
+                for (k, v) in [
+                    ("component", &c.component),
+                    ("version", &c.version),
+                    ("title", &c.title),
+                ] {
+                    if let Some(v) = v {
+                        body[k] = serde_json::json!(v);
+                    }
+                }
+                let permit = tokio::select! {
+                    biased;
+                    () = &mut stop => { stopped = true; break 'minutes; }
+                    p = permits.clone().acquire_owned() => match p {
+                        Ok(p) => p,
+                        Err(_) => break 'minutes,
+                    },
+                };
+                tokio::spawn(post_signals(
+                    client.clone(),
+                    changes_url.clone(),
+                    to.token.clone(),
+                    body,
+                    permit,
+                ));
+            }
+        }
         // The minute's chatter, once its reports are on their way.
         if let (Some(to), Some((source, posts))) = (&options.signals, traffic.social(m))
             && posts > 0
@@ -475,8 +517,8 @@ pub async fn send(
     }
 }
 
-/// Posts one minute's social chatter; a failure is logged (chatter is context, and the
-/// reports' own counters stay about reports).
+/// Posts one minute's social chatter or a change; a failure is logged (both are context,
+/// and the reports' own counters stay about reports).
 async fn post_signals(
     client: reqwest::Client,
     url: Arc<str>,
@@ -495,9 +537,9 @@ async fn post_signals(
         Ok(r) => {
             let status = r.status();
             let text = r.text().await.unwrap_or_default();
-            tracing::warn!(%status, answer = %text, "social chatter refused");
+            tracing::warn!(%status, answer = %text, %url, "refused");
         }
-        Err(e) => tracing::warn!(error = %e, "social chatter not posted"),
+        Err(e) => tracing::warn!(error = %e, %url, "not posted"),
     }
 }
 

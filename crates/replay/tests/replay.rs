@@ -667,6 +667,16 @@ mod receiver {
         per_address: HashMap<String, u32>,
         /// Signal batches: the bearer token and the body.
         pub signals: Vec<(String, serde_json::Value)>,
+        /// Changes recorded: the bearer token and the body.
+        pub changes: Vec<(String, serde_json::Value)>,
+    }
+
+    fn bearer(headers: &HeaderMap) -> String {
+        headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
     }
 
     async fn signals(
@@ -674,13 +684,17 @@ mod receiver {
         headers: HeaderMap,
         Json(body): Json<serde_json::Value>,
     ) -> StatusCode {
-        let token = headers
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_owned();
-        log.lock().unwrap().signals.push((token, body));
+        log.lock().unwrap().signals.push((bearer(&headers), body));
         StatusCode::OK
+    }
+
+    async fn changes(
+        State(log): State<Shared>,
+        headers: HeaderMap,
+        Json(body): Json<serde_json::Value>,
+    ) -> StatusCode {
+        log.lock().unwrap().changes.push((bearer(&headers), body));
+        StatusCode::CREATED
     }
 
     pub type Shared = Arc<Mutex<Log>>;
@@ -729,6 +743,7 @@ mod receiver {
         let app = Router::new()
             .route("/api/v1/services/{service}/reports", post(report))
             .route("/api/v1/services/{service}/signals", post(signals))
+            .route("/api/v1/services/{service}/changes", post(changes))
             .with_state(log.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -1052,4 +1067,59 @@ async fn send_posts_the_minutes_chatter_with_the_signal_token() {
         log.lock().unwrap().signals.is_empty(),
         "no token, no chatter"
     );
+}
+
+/// With a deployer token, the scenario's changes are recorded when the replay reaches their
+/// minute (the bad deploy a minute before the onset), with the token and the clock's time;
+/// a change outside the window sent is not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_records_the_scenarios_changes_with_the_deployer_token() {
+    let s = load("design-outage");
+    let onset = s.outage_onsets()[0].1 as u32;
+    let (base, log, _stop) = receiver::spawn().await;
+    let mut o = send_options(&base, &s, onset - 2, onset);
+    let at: jiff::Timestamp = "2026-12-07T08:09:00Z".parse().unwrap();
+    o.changes = Some(downbeat_replay::send::SignalSending {
+        token: "ci-token".into(),
+        clock: std::sync::Arc::new(downbeat_domain::ManualClock::new(at)),
+    });
+    downbeat_replay::send::send(&s, &o, |_| {}, std::future::pending())
+        .await
+        .unwrap();
+    let changes = log.lock().unwrap().changes.clone();
+    assert_eq!(
+        changes.len(),
+        1,
+        "the deploy, not the rollback an hour later: {changes:?}"
+    );
+    let (token, body) = &changes[0];
+    assert_eq!(token, "Bearer ci-token");
+    assert_eq!(
+        body,
+        &serde_json::json!({"kind": "deploy", "component": "login", "version": "2.3.0",
+            "title": "login-frontend 2.3.0: new TLS configuration", "at": at.to_string()})
+    );
+}
+
+#[test]
+fn a_bad_change_is_named_by_its_key() {
+    for (extra, key) in [
+        (
+            "[[change]]\nat = \"2m\"\nkind = \"hotfix\"\n",
+            "change[0].kind",
+        ),
+        (
+            "[[change]]\nat = \"30m\"\nkind = \"deploy\"\n",
+            "change[0].at",
+        ),
+        (
+            "[[change]]\nat = \"2m\"\nkind = \"deploy\"\ncolour = 1\n",
+            "colour",
+        ),
+    ] {
+        let e = Scenario::parse(&format!("{SMALL}{extra}"), "t")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(key), "{extra}: {e}");
+    }
 }

@@ -49,13 +49,12 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<()> {
         let mut options = SendOptions::new(url.clone(), service, window);
         options.speed = args.speed;
         options.concurrency = args.concurrency.max(1);
-        options.signals =
-            args.signal_token
-                .clone()
-                .map(|token| downbeat_replay::send::SignalSending {
-                    token,
-                    clock: std::sync::Arc::new(downbeat_domain::SystemClock),
-                });
+        let sending = |token: &String| downbeat_replay::send::SignalSending {
+            token: token.clone(),
+            clock: std::sync::Arc::new(downbeat_domain::SystemClock),
+        };
+        options.signals = args.signal_token.as_ref().map(sending);
+        options.changes = args.deployer_token.as_ref().map(sending);
         return send_live(&scenario, &options);
     }
     describe(&scenario, window);
