@@ -10,6 +10,7 @@
 //! - [`raw`]: the serde shape of the TOML file.
 //! - [`notify`]: `[notify]`: destinations, the SMTP relay, subscribers — types, shape and checks.
 //! - [`poll`]: `[service.signal.poll]`: built-in pollers of public sources.
+//! - [`regions`]: `[[region]]`: what each vantage region stands for.
 //! - [`load`]: reading, parsing and validating a file, with errors that name the key.
 //! - [`EXAMPLE`]: the annotated example config (`downbeat config example`).
 
@@ -18,6 +19,7 @@ pub mod model;
 pub mod notify;
 pub mod poll;
 pub mod raw;
+pub mod regions;
 
 pub use load::{ConfigError, load_file, parse_str};
 pub use model::*;

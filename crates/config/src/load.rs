@@ -123,8 +123,10 @@ impl Validator<'_> {
             users.push(u);
         }
         let notify = self.notify(raw.notify, &services)?;
+        let regions = self.regions(raw.regions)?;
         Ok(Config {
             notify,
+            regions,
             server,
             reports,
             retention,

@@ -17,6 +17,8 @@ pub struct Config {
     /// `[[user]]`: admin users declared in the file, synced to the store at start.
     pub users: Vec<UserConfig>,
     pub notify: NotifySettings,
+    /// What each vantage region stands for: its public name and countries.
+    pub regions: crate::regions::Regions,
 }
 
 impl Config {

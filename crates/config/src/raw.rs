@@ -25,6 +25,9 @@ pub struct RawConfig {
     pub users: Vec<RawUser>,
     #[serde(default)]
     pub notify: RawNotify,
+    /// What each vantage region stands for (see [`crate::regions`]).
+    #[serde(default, rename = "region")]
+    pub regions: Vec<crate::regions::RawRegion>,
 }
 
 pub use crate::notify::RawNotify;

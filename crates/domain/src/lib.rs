@@ -39,6 +39,7 @@ pub mod platform;
 pub mod probe;
 pub mod problem;
 pub mod problem_words;
+pub mod region;
 pub mod report;
 pub mod role;
 pub mod screen_text;

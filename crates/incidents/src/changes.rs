@@ -25,12 +25,15 @@ pub struct Suspect {
 /// changes in the [`SUSPECT_WINDOW_MS`] before it: one to an `involved` component (a failing
 /// monitor's, the crowd's top problem) wins over one to the whole service, the later over
 /// the earlier. A change to another component is not a suspect, unless nothing tells which
-/// component is involved. Rollbacks are remedies, not suspects.
+/// component is involved. When the trouble is in one `region`, a change limited to it ranks
+/// first and one limited to another region is no suspect. Rollbacks are remedies, not
+/// suspects.
 pub async fn suspect(
     changes: &dyn ChangeStore,
     service: &str,
     onset_ms: i64,
     involved: &[String],
+    region: Option<&str>,
 ) -> Result<Option<Suspect>, StoreError> {
     let rows = changes
         .service_changes(
@@ -40,20 +43,30 @@ pub async fn suspect(
             100,
         )
         .await?;
-    Ok(pick(rows, onset_ms, involved))
+    Ok(pick(rows, onset_ms, involved, region))
 }
 
-fn pick(rows: Vec<ChangeRow>, onset_ms: i64, involved: &[String]) -> Option<Suspect> {
+fn pick(
+    rows: Vec<ChangeRow>,
+    onset_ms: i64,
+    involved: &[String],
+    region: Option<&str>,
+) -> Option<Suspect> {
     // Rank: 2 for the involved component, 1 for the whole service (or any component when
-    // nothing tells), then the latest.
+    // nothing tells), 2 more for the troubled region; then the latest.
     rows.into_iter()
         .filter(|c| c.kind != ChangeKind::Rollback)
         .filter_map(|c| {
-            let rank = match &c.component {
+            let mut rank = match &c.component {
                 Some(k) if involved.iter().any(|i| i == k) => 2,
                 Some(_) if !involved.is_empty() => return None,
                 _ => 1,
             };
+            match (&c.region, region) {
+                (Some(r), Some(t)) if r == t => rank += 2,
+                (Some(_), Some(_)) => return None,
+                _ => {}
+            }
             Some((rank, c.at_ms, c))
         })
         .max_by_key(|(rank, at, c)| (*rank, *at, c.id))
@@ -154,22 +167,46 @@ mod tests {
             change(4, ChangeKind::Config, Some("playback"), 0),
             change(5, ChangeKind::Rollback, Some("login"), 0),
         ];
-        let s = pick(rows.clone(), ONSET, &["login".into()]).unwrap();
+        let s = pick(rows.clone(), ONSET, &["login".into()], None).unwrap();
         assert_eq!((s.change.id, s.before_onset_ms), (3, 60_000));
         assert_eq!(
             sentence(&s),
             "login 2.3.3 was deployed at 08:09 UTC, 1 min before the onset; consider rolling it back."
         );
         // Nothing involved by name: the service-wide change, not another component's.
-        let s = pick(rows.clone(), ONSET, &["search".into()]).unwrap();
+        let s = pick(rows.clone(), ONSET, &["search".into()], None).unwrap();
         assert_eq!(s.change.id, 1);
         // Nothing tells which component: the latest change of any.
-        assert_eq!(pick(rows, ONSET, &[]).unwrap().change.id, 4);
+        assert_eq!(pick(rows, ONSET, &[], None).unwrap().change.id, 4);
         // Only a rollback: no suspect.
         assert_eq!(
-            pick(vec![change(6, ChangeKind::Rollback, None, 2)], ONSET, &[]),
+            pick(
+                vec![change(6, ChangeKind::Rollback, None, 2)],
+                ONSET,
+                &[],
+                None
+            ),
             None
         );
+    }
+
+    #[test]
+    fn a_change_limited_to_the_troubled_region_comes_first() {
+        let mut there = change(1, ChangeKind::Config, None, 10);
+        there.region = Some("ap-southeast".into());
+        let mut elsewhere = change(2, ChangeKind::Deploy, None, 1);
+        elsewhere.region = Some("eu-west".into());
+        let everywhere = change(3, ChangeKind::Deploy, None, 5);
+        let rows = vec![there, elsewhere, everywhere];
+        let s = pick(rows.clone(), ONSET, &[], Some("ap-southeast")).unwrap();
+        assert_eq!(s.change.id, 1);
+        assert!(
+            sentence(&s).contains("reconfigured in ap-southeast at 08:00 UTC"),
+            "{}",
+            sentence(&s)
+        );
+        // Without a troubled region, the latest.
+        assert_eq!(pick(rows, ONSET, &[], None).unwrap().change.id, 2);
     }
 
     #[test]

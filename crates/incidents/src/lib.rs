@@ -21,6 +21,7 @@ pub mod error;
 pub mod events;
 pub mod model;
 pub mod ops;
+pub mod regions;
 pub mod signals;
 
 pub use error::IncidentError;

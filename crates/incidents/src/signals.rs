@@ -195,6 +195,7 @@ async fn with_changes(
     crowd_bad: bool,
     failing: &[(String, Option<String>, Option<Cause>)],
     onset_ms: i64,
+    region: Option<&str>,
     evidence: &mut serde_json::Value,
 ) -> Result<(), StoreError> {
     let id = service.id.as_str();
@@ -216,7 +217,8 @@ async fn with_changes(
     if crowd_bad && let Some(p) = incidents.crowd.status(service).breakdown.problems.first() {
         involved.push(p.id.clone());
     }
-    let suspect = crate::changes::suspect(&*incidents.changes, id, onset_ms, &involved).await?;
+    let suspect =
+        crate::changes::suspect(&*incidents.changes, id, onset_ms, &involved, region).await?;
     let at = |ms: i64| Timestamp::from_millisecond(ms).ok();
     evidence["changes"] = json!(
         recent
@@ -409,6 +411,11 @@ async fn draft(
 ) -> Result<(), StoreError> {
     let crowd = incidents.crowd.status(service);
     let episode = episode(incidents, service, now_ms).await?;
+    let tie = if crowd_bad {
+        crate::regions::tie(incidents, service, &crowd)
+    } else {
+        None
+    };
     let (source, title) = if !failing.is_empty() {
         // A draft's title can become public: the cause in public words.
         (
@@ -418,6 +425,17 @@ async fn draft(
                 service.name,
                 cause_words(failing)
             ),
+        )
+    } else if let Some(t) = &tie {
+        // The crowd and a region's probes tell one story: say where.
+        let what = crowd
+            .breakdown
+            .problems
+            .first()
+            .map_or_else(|| "the service".to_owned(), |p| p.label.to_lowercase());
+        (
+            Source::Crowd,
+            format!("{}: {what} fails in {}", service.name, t.area.name),
         )
     } else {
         let top = crowd
@@ -439,6 +457,14 @@ async fn draft(
     }
     let mut message = String::from("Downbeat drafted this incident from its signals: ");
     let mut parts = Vec::new();
+    if let Some(t) = &tie {
+        let what = crowd
+            .breakdown
+            .problems
+            .first()
+            .map_or_else(|| service.name.clone(), |p| p.label.clone());
+        parts.push(t.public_sentence(&what));
+    }
     if crowd_bad {
         parts.push(crowd.explanation.trim_end_matches('.').to_owned());
     }
@@ -472,7 +498,16 @@ async fn draft(
     let onset_ms = episode
         .as_ref()
         .map_or(now_ms, |e| e.onset_ms.unwrap_or(e.detected_ms));
-    with_changes(incidents, service, crowd_bad, failing, onset_ms, &mut ev).await?;
+    if let Some(t) = &tie {
+        let before = ev["diagnosis"].as_str().unwrap_or_default().to_owned();
+        ev["diagnosis"] = json!(format!("{} {before}", t.diagnosis()).trim_end().to_owned());
+        ev["region"] = json!({"region": t.area.region, "name": t.area.name, "share": t.share});
+    }
+    let region = tie.as_ref().map(|t| t.area.region.as_str());
+    with_changes(
+        incidents, service, crowd_bad, failing, onset_ms, region, &mut ev,
+    )
+    .await?;
     row.evidence = Some(ev);
     row.draft = !service.auto_publish;
     if service.auto_publish {

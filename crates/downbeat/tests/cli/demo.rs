@@ -209,6 +209,28 @@ fn the_morning_outages_draft_names_the_bad_deploy() {
     assert_eq!(demo.stop(), 0);
 }
 
+/// Only ap-southeast's probes see the CDN's 502s (no quorum: the monitor stays up) while the
+/// crowd's reports come from Asia: the draft ties them, by place (issue 18, item 7).
+#[test]
+fn the_regional_cdn_draft_says_where_it_fails() {
+    let mut demo = Demo::start(&[
+        "demo",
+        "--listen",
+        "127.0.0.1:0",
+        "--speed",
+        "300",
+        "--scenario",
+        "regional-cdn",
+    ]);
+    let drafted = demo.wait_for("INCIDENT  #1 drafted", Duration::from_secs(120));
+    assert!(
+        drafted.contains("\"Melodia: playback fails in Asia\""),
+        "{drafted}\n{}",
+        demo.text()
+    );
+    assert_eq!(demo.stop(), 0);
+}
+
 #[test]
 fn a_short_demo_in_chromium_reaches_problems_with_its_cause_and_a_draft_then_recovers() {
     let Some(npm) = node_tools() else {
