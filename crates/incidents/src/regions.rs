@@ -96,7 +96,7 @@ pub fn tie(incidents: &Incidents, service: &ServiceConfig, crowd: &CrowdStatus) 
             let area = incidents.config.regions.area(&region)?;
             let mine: Vec<&downbeat_crowd::Share> = countries
                 .iter()
-                .filter(|c| area.countries.iter().any(|a| *a == c.id))
+                .filter(|c| area.countries.contains(&c.id))
                 .collect();
             let share: f64 = mine.iter().map(|c| c.share).sum();
             (share >= MIN_SHARE).then(|| Tie {
