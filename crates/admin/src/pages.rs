@@ -160,6 +160,14 @@ pub async fn service(
         networks: 0,
         hidden: true,
     }));
+    // The public chart, with every recorded change marked in the operators' words.
+    let chart = downbeat_web::model::chart_data(
+        &admin.app,
+        svc,
+        now_ms,
+        downbeat_web::model::Markers::Operator,
+    )
+    .await?;
     let crowd_line = if crowd.explanation.is_empty() {
         format!("Crowd reports: {crowd_words}.")
     } else {
@@ -175,6 +183,7 @@ pub async fn service(
             csrf: s.csrf.clone(),
             crowd: crowd_line,
             crowd_class,
+            chart: downbeat_web::chart::view(&chart),
             drafts: all
                 .iter()
                 .filter(|i| i.draft && i.is_open())

@@ -312,6 +312,8 @@ pub struct ServicePage {
     pub csrf: String,
     pub crowd: String,
     pub crowd_class: &'static str,
+    /// Reports per 15 minutes over 24 hours, with the recorded changes marked.
+    pub chart: downbeat_web::chart::ChartView,
     pub drafts: Vec<Card>,
     pub open: Vec<Card>,
     pub maintenance: Vec<Card>,

@@ -126,6 +126,8 @@ pub async fn record(
         .store
         .insert_change(service.id.as_str(), &change, &who.name, now_ms)
         .await?;
+    // The pages redraw: a service may show its changes on the public chart.
+    app.intake.generations.bump(service.id.as_str());
     tracing::info!(service = %service.id, id, kind = change.kind.as_str(), by = %who.name, "change recorded");
     let row = app
         .store

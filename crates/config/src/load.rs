@@ -503,6 +503,7 @@ impl Validator<'_> {
             keywords,
             tips,
             auto_publish: raw.auto_publish,
+            public_changes: raw.public_changes,
             signals,
             comments,
         })

@@ -142,6 +142,8 @@ pub struct ServiceConfig {
     pub tips: Vec<String>,
     /// Publish automatically drafted incidents at once.
     pub auto_publish: bool,
+    /// Draw recorded changes on the public chart (their kind and component, nothing more).
+    pub public_changes: bool,
     /// Outside sources of signals (`[[service.signal]]`), each with its own detector series.
     pub signals: Vec<SignalSource>,
     /// Community comments on the public page: off, premoderated (shown once an operator

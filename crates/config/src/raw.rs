@@ -112,6 +112,9 @@ pub struct RawService {
     pub auto_publish: bool,
     /// Community comments on the public page: "off" (the default), "premoderated" or "open".
     pub comments: Option<String>,
+    /// Draw recorded changes (their kind and component) on the public chart.
+    #[serde(default)]
+    pub public_changes: bool,
     #[serde(default, rename = "signal")]
     pub signals: Vec<RawSignalSource>,
 }

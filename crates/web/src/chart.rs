@@ -42,8 +42,19 @@ pub struct ChartView {
     pub label_x: String,
     pub label_y: String,
     pub bottom: String,
+    /// The plot's top edge.
+    pub top: String,
     pub title: String,
     pub desc: String,
+    /// Changes within the chart: a vertical line each, with its words.
+    pub markers: Vec<MarkerView>,
+}
+
+#[derive(Debug, Clone)]
+pub struct MarkerView {
+    pub x: String,
+    /// "Deploy of Login at 08:09" (escaped by the template).
+    pub label: String,
 }
 
 pub fn view(data: &ChartData) -> ChartView {
@@ -180,7 +191,25 @@ pub fn view(data: &ChartData) -> ChartView {
             }
         }
     }
+    let end_ms = data.start_ms + data.counts.len() as i64 * data.bucket_ms;
+    let markers: Vec<MarkerView> = data
+        .markers
+        .iter()
+        .filter(|m| (data.start_ms..end_ms).contains(&m.at_ms))
+        .map(|m| {
+            let offset = (m.at_ms - data.start_ms) as f64 / data.bucket_ms as f64;
+            MarkerView {
+                x: format!("{:.1}", LEFT + offset * slot),
+                label: format!("{} at {}", m.label, hhmm(m.at_ms)),
+            }
+        })
+        .collect();
+    if !markers.is_empty() {
+        let words: Vec<&str> = markers.iter().map(|m| m.label.as_str()).collect();
+        let _ = write!(desc, " Changes marked: {}.", words.join("; "));
+    }
     ChartView {
+        markers,
         bars,
         band,
         expected,
@@ -193,6 +222,7 @@ pub fn view(data: &ChartData) -> ChartView {
         label_x: format!("{:.0}", LEFT - 5.0),
         label_y: format!("{:.0}", HEIGHT - 6.0),
         bottom: format!("{base:.1}"),
+        top: format!("{TOP:.1}"),
         title: "Reports per 15 minutes, last 24 hours".into(),
         desc,
     }
@@ -212,6 +242,7 @@ fn nice_max(v: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::ChartMarker;
 
     use downbeat_crowd::BucketBaseline;
 
@@ -233,6 +264,7 @@ mod tests {
                     .collect()
             }),
             counts,
+            markers: Vec::new(),
         }
     }
 
@@ -296,5 +328,35 @@ mod tests {
         assert_eq!(nice_max(5.0), 5.0);
         assert_eq!(nice_max(7.0), 10.0);
         assert_eq!(nice_max(130.0), 200.0);
+    }
+
+    #[test]
+    fn changes_are_marked_where_they_happened_and_told_in_words() {
+        let mut d = data(vec![1, 2, 3, 4], None);
+        d.markers = vec![
+            ChartMarker {
+                at_ms: d.start_ms + 2 * 900_000 + 450_000,
+                label: "Deploy of Login".into(),
+            },
+            // before the chart's first bucket: not drawn
+            ChartMarker {
+                at_ms: d.start_ms - 1,
+                label: "Rollback".into(),
+            },
+        ];
+        let v = view(&d);
+        assert_eq!(v.markers.len(), 1);
+        let slot = (WIDTH - LEFT - RIGHT) / 4.0;
+        assert_eq!(v.markers[0].x, format!("{:.1}", LEFT + 2.5 * slot));
+        assert!(
+            v.markers[0].label.starts_with("Deploy of Login at "),
+            "{}",
+            v.markers[0].label
+        );
+        assert!(
+            v.desc.contains("Changes marked: Deploy of Login at "),
+            "{}",
+            v.desc
+        );
     }
 }

@@ -90,6 +90,15 @@ pub struct ChartData {
     pub counts: Vec<u64>,
     /// The crowd detector's usual range per bucket, when it has a trained model.
     pub baseline: Option<Vec<BucketBaseline>>,
+    /// Changes drawn on the chart (only where the service shows them: `public_changes`).
+    pub markers: Vec<ChartMarker>,
+}
+
+/// A change on the chart: when, and its words ("Deploy of Login").
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChartMarker {
+    pub at_ms: i64,
+    pub label: String,
 }
 
 /// A country whose own crowd verdict differs from the service's overall one.
@@ -259,20 +268,17 @@ impl PageModel {
         let now_ms = now.as_millisecond();
         // The form token needs the day's salt: loaded once a day, from the store.
         app.intake.salts.prepare(now_ms).await?;
-        // The current, partial bucket is the chart's last one.
-        let end = now_ms.div_euclid(CHART_BUCKET_MS) * CHART_BUCKET_MS + CHART_BUCKET_MS;
-        let start = end - CHART_BUCKETS as i64 * CHART_BUCKET_MS;
-        let mut counts = vec![0; CHART_BUCKETS];
-        for b in app
-            .store
-            .report_counts(id, start, end, CHART_BUCKET_MS)
-            .await?
-        {
-            let i = (b.start_ms - start).div_euclid(CHART_BUCKET_MS);
-            if let Some(slot) = usize::try_from(i).ok().and_then(|i| counts.get_mut(i)) {
-                *slot += b.count;
-            }
-        }
+        let chart = chart_data(
+            app,
+            service,
+            now_ms,
+            if service.public_changes {
+                Markers::Public
+            } else {
+                Markers::None
+            },
+        )
+        .await?;
         let last_hour = app.store.summary(id, now_ms - HOUR_MS).await?;
         let last_day = app.store.summary(id, now_ms - 24 * HOUR_MS).await?;
         let mut events = app
@@ -354,14 +360,7 @@ impl PageModel {
         model.messages = messages;
         model.comments = comments;
         model.version = version;
-        model.chart = ChartData {
-            start_ms: start,
-            bucket_ms: CHART_BUCKET_MS,
-            counts,
-            baseline: app
-                .crowd
-                .baselines(id, start, CHART_BUCKET_MS, CHART_BUCKETS, now_ms),
-        };
+        model.chart = chart;
         model.last_hour = last_hour;
         model.last_day = last_day;
         model.events = events;
@@ -412,6 +411,7 @@ impl PageModel {
                 bucket_ms: CHART_BUCKET_MS,
                 counts: vec![0; CHART_BUCKETS],
                 baseline: None,
+                markers: Vec::new(),
             },
             last_hour: Summary::default(),
             last_day: Summary::default(),
@@ -510,4 +510,94 @@ fn regional(crowd: &CrowdStatus) -> Vec<Regional> {
             })
         })
         .collect()
+}
+
+/// Which changes a chart marks, and in whose words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Markers {
+    None,
+    /// The public's: kind and component name ([`public_change_words`]).
+    Public,
+    /// The operators': version and title too.
+    Operator,
+}
+
+/// The 24-hour chart of a service as of `now_ms`: reports per 15 minutes (the current,
+/// partial bucket last), the detector's usual range, and changes marked as `markers` says.
+/// The public page and the admin area draw the same chart.
+pub async fn chart_data(
+    app: &App,
+    service: &ServiceConfig,
+    now_ms: i64,
+    markers: Markers,
+) -> Result<ChartData, StoreError> {
+    let id = service.id.as_str();
+    let end = now_ms.div_euclid(CHART_BUCKET_MS) * CHART_BUCKET_MS + CHART_BUCKET_MS;
+    let start = end - CHART_BUCKETS as i64 * CHART_BUCKET_MS;
+    let mut counts = vec![0; CHART_BUCKETS];
+    for b in app
+        .store
+        .report_counts(id, start, end, CHART_BUCKET_MS)
+        .await?
+    {
+        let i = (b.start_ms - start).div_euclid(CHART_BUCKET_MS);
+        if let Some(slot) = usize::try_from(i).ok().and_then(|i| counts.get_mut(i)) {
+            *slot += b.count;
+        }
+    }
+    let markers = match markers {
+        Markers::None => Vec::new(),
+        m => app
+            .store
+            .service_changes(id, start, end, 50)
+            .await?
+            .into_iter()
+            .rev()
+            .map(|c| ChartMarker {
+                at_ms: c.at_ms,
+                label: if m == Markers::Public {
+                    public_change_words(service, c.kind, c.component.as_deref())
+                } else {
+                    let change = c.change();
+                    let mut words = format!("{} {}", c.kind, change.subject());
+                    if let (Some(t), true) =
+                        (&c.title, c.component.is_some() || c.version.is_some())
+                    {
+                        words.push_str(&format!(" — {t}"));
+                    }
+                    words
+                },
+            })
+            .collect(),
+    };
+    Ok(ChartData {
+        start_ms: start,
+        bucket_ms: CHART_BUCKET_MS,
+        counts,
+        baseline: app
+            .crowd
+            .baselines(id, start, CHART_BUCKET_MS, CHART_BUCKETS, now_ms),
+        markers,
+    })
+}
+
+/// A change in public words: "Deploy of Login", "Rollback", "Configuration change of
+/// Playback" — the kind and the component's public name, nothing an operator typed.
+pub fn public_change_words(
+    service: &ServiceConfig,
+    kind: downbeat_domain::change::ChangeKind,
+    component: Option<&str>,
+) -> String {
+    use downbeat_domain::change::ChangeKind;
+    let what = match kind {
+        ChangeKind::Deploy => "Deploy",
+        ChangeKind::Config => "Configuration change",
+        ChangeKind::FeatureFlag => "Feature flag change",
+        ChangeKind::Infrastructure => "Infrastructure change",
+        ChangeKind::Rollback => "Rollback",
+    };
+    match component.and_then(|c| service.components.iter().find(|k| k.id.as_str() == c)) {
+        Some(c) => format!("{what} of {}", c.name),
+        None => what.to_owned(),
+    }
 }

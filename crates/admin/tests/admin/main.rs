@@ -2,6 +2,7 @@
 //! runs its own server on 127.0.0.1:0 with a fresh SQLite store and a manual clock.
 
 mod browser;
+mod changes;
 mod comments;
 mod escaping;
 mod forms;

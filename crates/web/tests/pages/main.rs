@@ -4,6 +4,7 @@
 mod breakdowns;
 mod browser;
 mod cache;
+mod changes;
 mod comments;
 mod form;
 mod geoip;
