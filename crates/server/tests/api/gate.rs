@@ -323,3 +323,126 @@ async fn bad_questions_are_refused_naming_the_parameter() {
         .unwrap();
     assert_eq!(r.status(), 401);
 }
+
+/// Three cases replayed through the HTTP intake, minute by minute on the server's clock —
+/// a bad deploy (the crowd turns on logins a minute after it), a good deploy, a quiet
+/// service — and the gate asked every minute of the window after the change. Prints each
+/// case's answers and how long each took (figures, not assertions: the machine is shared).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_replayed_cases_minute_by_minute() {
+    let scenario = |service: &str, per_minute: f64, outage: &str| {
+        format!(
+            "seed = 7\nstart = \"2026-12-07T07:30:00Z\"\nduration = \"42m\"\nservice = \"{service}\"\n\
+             [baseline]\nper_minute = {per_minute}\n\
+             [mix]\nproblem = {{ playback = 3, login = 1 }}\nplatform = {{ web = 1 }}\ncountry = {{ GB = 1 }}\n\
+             [[change]]\nat = \"30m\"\nkind = \"deploy\"\ncomponent = \"login\"\nversion = \"2.3.0\"\n{outage}"
+        )
+    };
+    let bad_outage = "[[outage]]\nonset = \"31m\"\nramp = \"2m\"\npeak_per_minute = 12\nplateau = \"20m\"\nrecovery = \"5m\"\n\
+                      [outage.mix]\nproblem = { login = 1 }\n";
+    let cases = [
+        ("bad deploy", scenario("melodia", 1.2, bad_outage)),
+        ("good deploy", scenario("melodia", 1.2, "")),
+        ("quiet service", scenario("melodia", 0.05, "")),
+    ];
+    let mut table = Vec::new();
+    for (name, text) in cases {
+        let c = Case::new("").await;
+        let s = downbeat_replay::Scenario::parse(&text, name).unwrap();
+        let start = "2026-12-07T07:30:00Z"
+            .parse::<Timestamp>()
+            .unwrap()
+            .as_millisecond();
+        let mut answers = Vec::new();
+        let mut change_id = None;
+        for m in 0..42u32 {
+            // Each scenario minute is sent while the server's clock stands in it.
+            c.app.clock.set_ms(start + i64::from(m) * MINUTE + 30_000);
+            let mut o = downbeat_replay::send::SendOptions::new(
+                c.app.url(""),
+                "melodia",
+                s.window(
+                    Some(downbeat_replay::Position::Offset(m)),
+                    Some(downbeat_replay::Position::Offset(m + 1)),
+                )
+                .unwrap(),
+            );
+            o.speed = downbeat_replay::Speed::Max;
+            o.changes = Some(downbeat_replay::send::SignalSending {
+                token: c.token.clone(),
+                clock: c.app.clock.clone(),
+            });
+            downbeat_replay::send::send(&s, &o, |_| {}, std::future::pending())
+                .await
+                .unwrap();
+            if m == 30 {
+                let list = c
+                    .app
+                    .client
+                    .get(c.app.url("/api/v1/services/melodia/changes?since=1h"))
+                    .bearer_auth(&c.token)
+                    .send()
+                    .await
+                    .unwrap()
+                    .json::<Value>()
+                    .await
+                    .unwrap();
+                change_id = list["changes"][0]["id"].as_i64();
+            }
+            if m > 30 {
+                // Asked at the end of each minute after the change.
+                c.app.clock.set_ms(start + i64::from(m + 1) * MINUTE);
+                let asked = std::time::Instant::now();
+                let r = c
+                    .app
+                    .client
+                    .get(c.app.url(&format!(
+                        "/api/v1/services/melodia/gate?since={}&window=10m",
+                        change_id.expect("the change was recorded")
+                    )))
+                    .bearer_auth(&c.token)
+                    .send()
+                    .await
+                    .unwrap();
+                let took = asked.elapsed();
+                let a: Value = r.json().await.unwrap();
+                // Minutes since the change (recorded half a minute into minute 30).
+                let since = f64::from(m) + 1.0 - 30.5;
+                answers.push((since, a["verdict"].as_str().unwrap().to_owned(), took));
+            }
+        }
+        let verdicts: Vec<&str> = answers.iter().map(|a| a.1.as_str()).collect();
+        match name {
+            "bad deploy" => {
+                let first = verdicts
+                    .iter()
+                    .position(|v| *v == "fail")
+                    .expect("the bad deploy fails");
+                assert!(first <= 4, "{name}: {verdicts:?}");
+                assert!(
+                    verdicts[first..].iter().all(|v| *v == "fail"),
+                    "{verdicts:?}"
+                );
+            }
+            "good deploy" => {
+                assert!(
+                    verdicts[..9].iter().all(|v| *v == "inconclusive"),
+                    "{verdicts:?}"
+                );
+                assert_eq!(verdicts[9], "pass", "{verdicts:?}");
+            }
+            _ => assert!(
+                verdicts.iter().all(|v| *v == "inconclusive"),
+                "{verdicts:?}"
+            ),
+        }
+        table.push((name, answers));
+    }
+    for (name, answers) in table {
+        let row: Vec<String> = answers
+            .iter()
+            .map(|(m, v, took)| format!("{m:.1} min {v} ({:.1} ms)", took.as_secs_f64() * 1000.0))
+            .collect();
+        eprintln!("gate, {name}: {}", row.join(", "));
+    }
+}
