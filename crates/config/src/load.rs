@@ -123,8 +123,10 @@ impl Validator<'_> {
             users.push(u);
         }
         let notify = self.notify(raw.notify, &services)?;
+        let integrations = self.integrations(raw.integrations, &services)?;
         Ok(Config {
             notify,
+            integrations,
             server,
             reports,
             retention,

@@ -17,6 +17,8 @@ pub struct Config {
     /// `[[user]]`: admin users declared in the file, synced to the store at start.
     pub users: Vec<UserConfig>,
     pub notify: NotifySettings,
+    /// `[integrations]`: other monitors' alerts mapped to component states.
+    pub integrations: IntegrationSettings,
 }
 
 impl Config {
@@ -284,6 +286,12 @@ impl std::fmt::Debug for UserConfig {
             .finish()
     }
 }
+
+// `[integrations]` lives in its own module; its types are part of the model.
+pub use crate::integrations::{
+    AlertMapping, AlertRoute, AlertmanagerSettings, ComponentField, Field, InboundWebhook,
+    IntegrationSettings, Pick, RateLimit,
+};
 
 // `[notify]` lives in its own module; its types are part of the model.
 pub use crate::notify::{

@@ -25,8 +25,11 @@ pub struct RawConfig {
     pub users: Vec<RawUser>,
     #[serde(default)]
     pub notify: RawNotify,
+    #[serde(default)]
+    pub integrations: RawIntegrations,
 }
 
+pub use crate::integrations::RawIntegrations;
 pub use crate::notify::RawNotify;
 
 #[derive(Debug, Deserialize)]
