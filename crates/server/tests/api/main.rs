@@ -9,6 +9,7 @@ mod database;
 mod drafts;
 mod helpers;
 mod incidents;
+mod integrations;
 mod latency;
 mod layout;
 mod listen;
