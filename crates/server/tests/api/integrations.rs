@@ -135,7 +135,7 @@ fn group(name: &str, alerts: Vec<Value>) -> Value {
 }
 
 /// The words of the alerts above that must never reach a public surface.
-const PRIVATE: [&str; 6] = [
+pub const PRIVATE: [&str; 6] = [
     "LoginErrors",
     "auth-1",
     "db-7.internal",
@@ -145,7 +145,7 @@ const PRIVATE: [&str; 6] = [
 ];
 
 /// Every incident of melodia, drafts and evidence included (a viewer's view).
-async fn incidents(app: &TestApp) -> Vec<Value> {
+pub async fn incidents(app: &TestApp) -> Vec<Value> {
     let (s, v) = app
         .viewer_json("/api/v1/services/melodia/incidents?drafts=true")
         .await;
@@ -155,7 +155,7 @@ async fn incidents(app: &TestApp) -> Vec<Value> {
 
 /// What the public sees: the API's incident list, the status page, each incident's page
 /// and the Statuspage summary.
-async fn public_text(app: &TestApp) -> String {
+pub async fn public_text(app: &TestApp) -> String {
     app.pages.refresh().await;
     let (_, list) = app.get_json("/api/v1/services/melodia/incidents").await;
     let mut text = list.to_string();
