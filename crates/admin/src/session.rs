@@ -173,7 +173,7 @@ pub async fn current(
     // A person signs in; an agent's role is for tokens only.
     let role = match user.role {
         r @ (Role::Viewer | Role::Editor | Role::Admin) => r,
-        Role::Agent | Role::Signal | Role::Deployer => return Ok(None),
+        Role::Agent | Role::Signal | Role::Deployer | Role::Integration => return Ok(None),
     };
     Ok(Some(Session {
         user: user.name,

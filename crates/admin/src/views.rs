@@ -195,6 +195,7 @@ fn source_words(s: Source) -> &'static str {
         Source::Operator => "written by an operator",
         Source::Crowd => "drafted from crowd reports",
         Source::Probes => "drafted from failing probes",
+        Source::Integration => "drafted from monitoring alerts",
     }
 }
 

@@ -5,6 +5,7 @@ use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use downbeat_incidents::IncidentError;
+use downbeat_incidents::integrations::IntegrationError;
 use downbeat_intake::IntakeError;
 use downbeat_intake::ingest::IngestError;
 use downbeat_notify::SubscriptionError;
@@ -37,6 +38,9 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     #[error("too many reports from this address; retry in {retry_after_s} s")]
     RateLimited { retry_after_s: u64 },
+    /// Another sender over its limit (an integration), in its own words.
+    #[error("{message}")]
+    Throttled { message: String, retry_after_s: u64 },
     #[error("{0}")]
     Unavailable(String),
     #[error("method not allowed")]
@@ -72,7 +76,9 @@ impl ApiError {
             }
             ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::RateLimited { .. } | ApiError::Throttled { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
@@ -98,7 +104,9 @@ impl IntoResponse for ApiError {
             _ => (None, None),
         };
         let retry_after = match &self {
-            ApiError::RateLimited { retry_after_s } => Some(*retry_after_s),
+            ApiError::RateLimited { retry_after_s } | ApiError::Throttled { retry_after_s, .. } => {
+                Some(*retry_after_s)
+            }
             ApiError::Unavailable(_) => Some(1),
             _ => None,
         };
@@ -169,6 +177,34 @@ impl From<IncidentError> for ApiError {
             IncidentError::NotFound(m) => ApiError::NotFound(m),
             IncidentError::Conflict(m) => ApiError::Conflict(m),
             IncidentError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<IntegrationError> for ApiError {
+    fn from(e: IntegrationError) -> Self {
+        match e {
+            IntegrationError::NotFound(m) => ApiError::NotFound(m),
+            IntegrationError::Malformed(m) => ApiError::BadRequest(m),
+            IntegrationError::Invalid { field, message } => {
+                ApiError::InvalidField { field, message }
+            }
+            IntegrationError::InvalidRow {
+                list,
+                index,
+                field,
+                message,
+            } => ApiError::InvalidRow {
+                list,
+                index,
+                field,
+                message,
+            },
+            e @ IntegrationError::RateLimited { retry_after_s, .. } => ApiError::Throttled {
+                message: e.to_string(),
+                retry_after_s,
+            },
+            IntegrationError::Store(e) => e.into(),
         }
     }
 }

@@ -139,6 +139,7 @@ async fn list_kind(
             include_drafts: drafts,
             open_only: q.open.unwrap_or(false),
             since_ms: None,
+            origin: None,
             limit,
         })
         .await?;

@@ -11,6 +11,8 @@
 //!   needs a token with role deployer; see [`changes`]).
 //! - `GET  /api/v1/services/{service}/gate?since=<change>&window=10m` — the canary gate:
 //!   pass, fail or inconclusive since a change (see [`gate`]).
+//! - `POST /api/v1/integrations/alertmanager`, `POST /api/v1/integrations/webhook/{id}` —
+//!   other monitors' alerts (token with role integration; see [`integrations`]).
 //! - `GET  /api/v1/services/{service}/reports?since=…&bucket=5m` — counts per time bucket.
 //! - `GET  /api/v1/services/{service}/status` — the crowd verdict, explained.
 //! - `GET  /api/v1/services/{service}/events?since=24h` — verdict changes with evidence.
@@ -37,6 +39,7 @@ pub mod error;
 pub mod gate;
 pub mod health;
 pub mod incidents;
+pub mod integrations;
 pub mod metrics;
 pub mod monitors;
 pub mod query;
@@ -69,6 +72,7 @@ use utoipa_axum::routes;
         (name = "crowd", description = "The crowd verdict and its changes"),
         (name = "signals", description = "External signals: posts about a service's trouble, from configured sources"),
         (name = "changes", description = "Deploys and other changes operators made, recorded by their pipelines"),
+        (name = "integrations", description = "Other monitors' alerts (Alertmanager, inbound webhooks) mapped to component states"),
         (name = "monitors", description = "Synthetic probes from vantage regions"),
         (name = "incidents", description = "Incidents, their updates and post-mortems"),
         (name = "maintenance", description = "Scheduled maintenance windows"),
@@ -100,6 +104,8 @@ fn routes() -> OpenApiRouter<App> {
         .routes(routes!(signals::post, signals::get))
         .routes(routes!(changes::record, changes::list))
         .routes(routes!(gate::gate))
+        .routes(routes!(integrations::alertmanager))
+        .routes(routes!(integrations::webhook))
         .routes(routes!(status::status))
         .routes(routes!(status::events))
         .routes(routes!(monitors::list))

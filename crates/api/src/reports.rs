@@ -64,7 +64,7 @@ pub async fn submit(
             }
             ApiError::TooLarge { .. } => RejectReason::too_large,
             ApiError::UnsupportedMediaType(_) => RejectReason::unsupported_media_type,
-            ApiError::RateLimited { .. } => RejectReason::rate_limited,
+            ApiError::RateLimited { .. } | ApiError::Throttled { .. } => RejectReason::rate_limited,
             ApiError::Unavailable(_) => RejectReason::unavailable,
             ApiError::BadRequest(_)
             | ApiError::MethodNotAllowed

@@ -11,9 +11,12 @@
 //! - [`notify`]: `[notify]`: destinations, the SMTP relay, subscribers — types, shape and checks.
 //! - [`poll`]: `[service.signal.poll]`: built-in pollers of public sources.
 //! - [`regions`]: `[[region]]`: what each vantage region stands for.
+//! - [`integrations`]: `[integrations]`: Alertmanager and inbound webhooks mapped to
+//!   component states.
 //! - [`load`]: reading, parsing and validating a file, with errors that name the key.
 //! - [`EXAMPLE`]: the annotated example config (`downbeat config example`).
 
+pub mod integrations;
 pub mod load;
 pub mod model;
 pub mod notify;

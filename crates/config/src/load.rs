@@ -124,9 +124,11 @@ impl Validator<'_> {
         }
         let notify = self.notify(raw.notify, &services)?;
         let regions = self.regions(raw.regions)?;
+        let integrations = self.integrations(raw.integrations, &services)?;
         Ok(Config {
             notify,
             regions,
+            integrations,
             server,
             reports,
             retention,

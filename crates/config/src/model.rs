@@ -19,6 +19,8 @@ pub struct Config {
     pub notify: NotifySettings,
     /// What each vantage region stands for: its public name and countries.
     pub regions: crate::regions::Regions,
+    /// `[integrations]`: other monitors' alerts mapped to component states.
+    pub integrations: IntegrationSettings,
 }
 
 impl Config {
@@ -288,6 +290,12 @@ impl std::fmt::Debug for UserConfig {
             .finish()
     }
 }
+
+// `[integrations]` lives in its own module; its types are part of the model.
+pub use crate::integrations::{
+    AlertMapping, AlertRoute, AlertmanagerSettings, ComponentField, Field, InboundWebhook,
+    IntegrationSettings, Pick, RateLimit,
+};
 
 // `[notify]` lives in its own module; its types are part of the model.
 pub use crate::notify::{

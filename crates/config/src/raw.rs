@@ -28,8 +28,11 @@ pub struct RawConfig {
     /// What each vantage region stands for (see [`crate::regions`]).
     #[serde(default, rename = "region")]
     pub regions: Vec<crate::regions::RawRegion>,
+    #[serde(default)]
+    pub integrations: RawIntegrations,
 }
 
+pub use crate::integrations::RawIntegrations;
 pub use crate::notify::RawNotify;
 
 #[derive(Debug, Deserialize)]

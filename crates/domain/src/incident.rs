@@ -158,16 +158,26 @@ pub enum Source {
     Crowd,
     /// Drafted automatically from a quorum of failing probes.
     Probes,
+    /// Drafted from another monitor's alerts (Alertmanager, an inbound webhook), mapped to
+    /// component states by the config. The integration, not the signals, says when it
+    /// recovers.
+    Integration,
 }
 
 impl Source {
-    pub const ALL: [Source; 3] = [Source::Operator, Source::Crowd, Source::Probes];
+    pub const ALL: [Source; 4] = [
+        Source::Operator,
+        Source::Crowd,
+        Source::Probes,
+        Source::Integration,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Source::Operator => "operator",
             Source::Crowd => "crowd",
             Source::Probes => "probes",
+            Source::Integration => "integration",
         }
     }
 

@@ -8,7 +8,8 @@ use utoipa::ToSchema;
 /// and maintenance; admins also manage users. Agents only fetch probe assignments and push
 /// results; signal tokens only post external signals (counts or posts from a source);
 /// deployer tokens only record changes (deploys, config changes, rollbacks) and ask the
-/// canary gate.
+/// canary gate; integration tokens only post other monitors' alerts (Alertmanager's
+/// webhook, the generic inbound webhooks).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
@@ -18,16 +19,18 @@ pub enum Role {
     Agent,
     Signal,
     Deployer,
+    Integration,
 }
 
 impl Role {
-    pub const ALL: [Role; 6] = [
+    pub const ALL: [Role; 7] = [
         Role::Viewer,
         Role::Editor,
         Role::Admin,
         Role::Agent,
         Role::Signal,
         Role::Deployer,
+        Role::Integration,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -38,6 +41,7 @@ impl Role {
             Role::Agent => "agent",
             Role::Signal => "signal",
             Role::Deployer => "deployer",
+            Role::Integration => "integration",
         }
     }
 
@@ -51,11 +55,13 @@ impl Role {
             Role::Viewer => 1,
             Role::Editor => 2,
             Role::Admin => 3,
-            Role::Agent | Role::Signal | Role::Deployer => 0,
+            Role::Agent | Role::Signal | Role::Deployer | Role::Integration => 0,
         };
         match needed {
             // Machine roles stand apart: each does its one thing (and admins everything).
-            Role::Agent | Role::Signal | Role::Deployer => self == needed || self == Role::Admin,
+            Role::Agent | Role::Signal | Role::Deployer | Role::Integration => {
+                self == needed || self == Role::Admin
+            }
             _ => rank(self) > 0 && rank(self) >= rank(needed),
         }
     }
@@ -68,7 +74,8 @@ impl fmt::Display for Role {
 }
 
 impl Role {
-    /// The roles a person may have (`agent`, `signal` and `deployer` are for tokens only).
+    /// The roles a person may have (`agent`, `signal`, `deployer` and `integration` are for
+    /// tokens only).
     pub const PEOPLE: [Role; 3] = [Role::Viewer, Role::Editor, Role::Admin];
 
     /// A person's role: viewer, editor or admin.
@@ -93,6 +100,9 @@ mod tests {
         assert!(!Editor.allows(Signal));
         assert!(Deployer.allows(Deployer) && Admin.allows(Deployer));
         assert!(!Deployer.allows(Viewer) && !Deployer.allows(Signal) && !Editor.allows(Deployer));
+        assert!(Integration.allows(Integration) && Admin.allows(Integration));
+        assert!(!Integration.allows(Viewer) && !Integration.allows(Deployer));
+        assert!(!Editor.allows(Integration) && !Signal.allows(Integration));
         for r in Role::ALL {
             assert_eq!(Role::parse(r.as_str()), Some(r));
         }

@@ -174,7 +174,8 @@ pub enum TokenCommand {
         #[arg(long)]
         name: String,
         /// viewer (reads drafts), editor (manages incidents), admin, agent (probe agents),
-        /// signal (posts external signals) or deployer (records changes, asks the canary gate).
+        /// signal (posts external signals), deployer (records changes, asks the canary gate) or
+        /// integration (posts other monitors' alerts: Alertmanager, inbound webhooks).
         #[arg(long, default_value = "editor")]
         role: String,
         /// A vantage region the token's agents may report for, e.g. eu-west (repeat for

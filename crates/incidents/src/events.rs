@@ -163,6 +163,7 @@ mod tests {
                 postmortem: None,
                 postmortem_ms: None,
                 version: 1,
+                origin: None,
             },
             updates: statuses
                 .iter()

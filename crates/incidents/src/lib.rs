@@ -9,6 +9,8 @@
 //!   `downbeat_domain::incident`).
 //! - [`ops`]: what operators do, with every transition checked.
 //! - [`signals`]: time to detect from recorded signals, evidence, and automatic drafts.
+//! - [`integrations`]: other monitors' alerts (Alertmanager, inbound webhooks) mapped to
+//!   component states, drafting and moving incidents.
 //! - [`events`]: what a change means to the people who hear of it (public or operators).
 //! - [`error`]: why an operation was refused.
 //!
@@ -19,6 +21,7 @@
 pub mod changes;
 pub mod error;
 pub mod events;
+pub mod integrations;
 pub mod model;
 pub mod ops;
 pub mod regions;
@@ -120,6 +123,8 @@ pub struct Inner {
     pub notifier: Notifier,
     pub crowd: Crowd,
     pub monitors: Monitors,
+    /// A token bucket per configured integration.
+    pub integration_limits: integrations::Limits,
     snapshots: RwLock<HashMap<String, Arc<ServiceIncidents>>>,
     generation: AtomicU64,
 }
@@ -160,6 +165,7 @@ impl Incidents {
         } = stores;
         Incidents {
             inner: Arc::new(Inner {
+                integration_limits: integrations::Limits::new(&config.integrations),
                 config,
                 records,
                 detection,

@@ -180,5 +180,6 @@ pub fn new_row(
         postmortem: None,
         postmortem_ms: None,
         version: 0,
+        origin: None,
     }
 }

@@ -367,6 +367,9 @@ pub async fn run_once(incidents: &Incidents, now_ms: i64) -> Result<(), StoreErr
             if row.detected_ms.is_none() && row.source == Source::Operator {
                 continue; // no signal ever backed it: nothing to recover from
             }
+            if row.source == Source::Integration {
+                continue; // its alerts say when it recovers (crate::integrations)
+            }
             if signal == awaiting {
                 row.recovered_ms = if signal { None } else { Some(now_ms) };
                 row.updated_ms = now_ms;

@@ -19,7 +19,8 @@ use downbeat_domain::incident::{Impact, Kind, Source, Status};
 pub trait IncidentStore: Send + Sync + 'static {
     /// Inserts an incident (its `id` and `version` are ignored; the version starts at 1)
     /// with its first updates; returns the new id. Under `fence` when given (a draft of
-    /// the node holding the incidents lease): refused if the lease is lost.
+    /// the node holding the incidents lease): refused if the lease is lost. An `origin`
+    /// that an open incident already has is [`StoreError::Conflict`], nothing inserted.
     async fn insert_incident(
         &self,
         incident: IncidentRow,
@@ -47,7 +48,7 @@ macro_rules! incident_columns {
         "id, service, kind, title, status, impact, components, draft, source,
         evidence, created_ms, updated_ms, published_ms, resolved_ms, onset_ms, detected_ms,
         acknowledged_ms, scheduled_start_ms, scheduled_end_ms, recovered_ms, postmortem,
-        postmortem_ms, version"
+        postmortem_ms, version, origin"
     };
 }
 
@@ -64,14 +65,19 @@ pub(crate) use update_columns;
 pub(crate) mod sql {
     use crate::sql::{Sql, sql};
 
-    /// Parameters: [`super::insert_params`].
+    /// Parameters: [`super::insert_params`]. Inserts nothing (and returns no id) when an
+    /// open incident already has the row's origin: the partial unique index's predicate is
+    /// spelt out so both backends pick that index as the conflict target.
     pub const INSERT_INCIDENT: Sql = sql!(
         "INSERT INTO incidents (service, kind, title, status, impact, components, draft,
             source, evidence, created_ms, updated_ms, published_ms, resolved_ms, onset_ms,
             detected_ms, acknowledged_ms, scheduled_start_ms, scheduled_end_ms,
-            recovered_ms, postmortem, postmortem_ms, version)
+            recovered_ms, postmortem, postmortem_ms, origin, version)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
-            $17, $18, $19, $20, $21, 1)
+            $17, $18, $19, $20, $21, $22, 1)
+         ON CONFLICT (origin)
+            WHERE origin IS NOT NULL AND status NOT IN ('resolved', 'completed')
+            DO NOTHING
          RETURNING id"
     );
     /// Parameters: [`super::update_params`].
@@ -106,6 +112,7 @@ pub(crate) mod sql {
            AND (NOT $4 OR status NOT IN ('resolved', 'completed'))
            AND (CAST($5 AS BIGINT) IS NULL OR created_ms >= $5
                 OR status NOT IN ('resolved', 'completed'))
+           AND (CAST($7 AS TEXT) IS NULL OR origin = $7)
          ORDER BY created_ms DESC, id DESC LIMIT $6"
     ));
 }
@@ -145,6 +152,10 @@ pub struct IncidentRow {
     pub postmortem_ms: Option<i64>,
     /// Bumped by every update; an update names the version it read.
     pub version: i64,
+    /// What an integration drafted it from (`alertmanager:…`, `webhook:…`); None for the
+    /// rest. Set on insert only: at most one open incident has a given origin, and an
+    /// insert that would make a second is [`StoreError::Conflict`].
+    pub origin: Option<String>,
 }
 
 impl FromRow for IncidentRow {
@@ -174,12 +185,13 @@ impl FromRow for IncidentRow {
             postmortem: r.get(20)?,
             postmortem_ms: r.get(21)?,
             version: r.get(22)?,
+            origin: r.get(23)?,
         })
     }
 }
 
 /// The parameters of [`sql::INSERT_INCIDENT`].
-fn insert_params(i: &IncidentRow) -> [&dyn Param; 21] {
+fn insert_params(i: &IncidentRow) -> [&dyn Param; 22] {
     [
         &i.service,
         &i.kind,
@@ -202,10 +214,11 @@ fn insert_params(i: &IncidentRow) -> [&dyn Param; 21] {
         &i.recovered_ms,
         &i.postmortem,
         &i.postmortem_ms,
+        &i.origin,
     ]
 }
 
-/// The parameters of [`sql::UPDATE_INCIDENT`].
+/// The parameters of [`sql::UPDATE_INCIDENT`] (the origin never changes).
 fn update_params(i: &IncidentRow) -> [&dyn Param; 20] {
     [
         &i.id,
@@ -229,6 +242,14 @@ fn update_params(i: &IncidentRow) -> [&dyn Param; 20] {
         &i.postmortem,
         &i.postmortem_ms,
     ]
+}
+
+/// What [`sql::INSERT_INCIDENT`] inserting no row means.
+fn origin_taken(i: &IncidentRow) -> StoreError {
+    StoreError::Conflict(format!(
+        "an open incident already comes from {}",
+        i.origin.as_deref().unwrap_or("?")
+    ))
 }
 
 /// What [`sql::UPDATE_INCIDENT`] changing no row means.
@@ -303,11 +324,13 @@ pub struct IncidentFilter {
     pub open_only: bool,
     /// Only those created, or still open, at or after this time.
     pub since_ms: Option<i64>,
+    /// Only those an integration drafted from this origin.
+    pub origin: Option<String>,
     pub limit: u32,
 }
 
 /// The parameters of [`sql::INCIDENTS`] (`limit` is the caller's, as `i64`).
-fn filter_params<'a>(f: &'a IncidentFilter, limit: &'a i64) -> [&'a dyn Param; 6] {
+fn filter_params<'a>(f: &'a IncidentFilter, limit: &'a i64) -> [&'a dyn Param; 7] {
     [
         &f.service,
         &f.kind,
@@ -315,6 +338,7 @@ fn filter_params<'a>(f: &'a IncidentFilter, limit: &'a i64) -> [&'a dyn Param; 6
         &f.open_only,
         &f.since_ms,
         limit,
+        &f.origin,
     ]
 }
 

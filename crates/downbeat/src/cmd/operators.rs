@@ -54,10 +54,14 @@ fn token_regions(role: Role, regions: &[String]) -> anyhow::Result<Vec<Slug>> {
                 .into(),
         )
         .into()),
-        Role::Viewer | Role::Editor | Role::Signal | Role::Deployer if !regions.is_empty() => Err(UsageError(format!(
-            "--region is for agent and admin tokens; a {role} token pushes no results"
-        ))
-        .into()),
+        Role::Viewer | Role::Editor | Role::Signal | Role::Deployer | Role::Integration
+            if !regions.is_empty() =>
+        {
+            Err(UsageError(format!(
+                "--region is for agent and admin tokens; a {role} token pushes no results"
+            ))
+            .into())
+        }
         _ => Ok(regions),
     }
 }

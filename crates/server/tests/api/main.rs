@@ -1,6 +1,7 @@
 //! The server through its real HTTP API: one test binary, a module per area.
 
 mod agents;
+mod alertmanager;
 mod changes;
 mod channels;
 mod cluster;
@@ -10,6 +11,7 @@ mod drafts;
 mod gate;
 mod helpers;
 mod incidents;
+mod integrations;
 mod latency;
 mod layout;
 mod listen;

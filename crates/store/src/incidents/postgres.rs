@@ -59,7 +59,11 @@ impl IncidentStore for PgStore {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
         crate::postgres::check_fence(&tx, fence).await?;
-        let id: One<i64> = query_one(&tx, &INSERT_INCIDENT, &insert_params(&i)).await?;
+        let Some(id): Option<One<i64>> =
+            query_opt(&tx, &INSERT_INCIDENT, &insert_params(&i)).await?
+        else {
+            return Err(origin_taken(&i));
+        };
         insert_updates(&tx, id.0, &updates).await?;
         tx.commit().await?;
         Ok(id.0)

@@ -55,7 +55,10 @@ impl IncidentStore for SqliteStore {
         self.write(move |c| {
             let tx = c.transaction()?;
             crate::sqlite::check_fence(&tx, fence.as_ref())?;
-            let id: One<i64> = query_one(&tx, &INSERT_INCIDENT, &insert_params(&i))?;
+            let Some(id): Option<One<i64>> = query_opt(&tx, &INSERT_INCIDENT, &insert_params(&i))?
+            else {
+                return Err(origin_taken(&i));
+            };
             insert_updates(&tx, id.0, &updates)?;
             tx.commit()?;
             Ok(id.0)

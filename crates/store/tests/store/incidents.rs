@@ -29,6 +29,7 @@ fn incident(service: &str, kind: Kind, status: Status, draft: bool, at: i64) -> 
         postmortem: None,
         postmortem_ms: None,
         version: 0,
+        origin: None,
     }
 }
 
@@ -197,6 +198,102 @@ async fn incident_lists_filter_by_service_kind_draft_and_openness() {
             ids(IncidentFilter::default()).await.contains(&other),
             "{name}"
         );
+    })
+    .await;
+}
+
+/// An integration finds its incident again by origin, and a notification two nodes take
+/// at the same moment drafts once: a second open incident of one origin is a conflict,
+/// whether the first is committed already or being inserted at the same time. Once the
+/// first is resolved, the origin may draft again (a new episode).
+#[tokio::test]
+async fn an_origin_has_at_most_one_open_incident() {
+    each_backend(|s, name| async move {
+        let from = |origin: Option<&str>, at: i64| IncidentRow {
+            source: Source::Integration,
+            origin: origin.map(str::to_owned),
+            ..incident("melodia", Kind::Incident, Status::Investigating, true, at)
+        };
+        let group = "alertmanager:0123abcd";
+        let (a, b) = tokio::join!(
+            s.insert_incident(from(Some(group), T0), vec![], None),
+            s.insert_incident(from(Some(group), T0), vec![], None),
+        );
+        let (first, lost) = match (a, b) {
+            (Ok(id), Err(e)) | (Err(e), Ok(id)) => (id, e),
+            other => panic!("{name}: exactly one of two inserts at once: {other:?}"),
+        };
+        assert!(
+            matches!(&lost, StoreError::Conflict(m) if m.contains(group)),
+            "{name}: {lost:?}"
+        );
+        let again = s
+            .insert_incident(
+                from(Some(group), T0 + 10),
+                vec![update(T0 + 10, Status::Investigating, "x")],
+                None,
+            )
+            .await;
+        assert!(
+            matches!(again, Err(StoreError::Conflict(_))),
+            "{name}: {again:?}"
+        );
+        // Other origins and incidents without one are not in the way.
+        let webhook = s
+            .insert_incident(from(Some("webhook:kuma"), T0 + 20), vec![], None)
+            .await
+            .unwrap();
+        for at in [T0 + 30, T0 + 40] {
+            s.insert_incident(from(None, at), vec![], None)
+                .await
+                .unwrap();
+        }
+        let of = |origin: &str, open_only: bool| {
+            let (s, origin) = (s.clone(), origin.to_owned());
+            async move {
+                s.incidents(IncidentFilter {
+                    origin: Some(origin),
+                    include_drafts: true,
+                    open_only,
+                    limit: 10,
+                    ..Default::default()
+                })
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|r| (r.incident.id, r.incident.origin))
+                .collect::<Vec<_>>()
+            }
+        };
+        assert_eq!(
+            of(group, true).await,
+            [(first, Some(group.to_owned()))],
+            "{name}: nothing of the refused inserts was stored"
+        );
+        assert_eq!(
+            of("webhook:kuma", false).await,
+            [(webhook, Some("webhook:kuma".to_owned()))],
+            "{name}"
+        );
+
+        // Resolved: the next episode of the group drafts anew.
+        let mut row = s.incident(first).await.unwrap().expect(name).incident;
+        row.status = Status::Resolved;
+        row.resolved_ms = Some(T0 + 50);
+        s.update_incident(row, vec![], None).await.unwrap();
+        let next = s
+            .insert_incident(from(Some(group), T0 + 60), vec![], None)
+            .await
+            .unwrap();
+        assert_eq!(
+            of(group, false).await,
+            [
+                (next, Some(group.to_owned())),
+                (first, Some(group.to_owned()))
+            ],
+            "{name}: newest first"
+        );
+        assert_eq!(of(group, true).await.len(), 1, "{name}");
     })
     .await;
 }

@@ -34,6 +34,7 @@ async fn fill(s: &std::sync::Arc<dyn Store>) -> i64 {
         postmortem: None,
         postmortem_ms: None,
         version: 0,
+        origin: None,
     };
     let update = IncidentUpdateRow {
         id: 0,
