@@ -17,9 +17,10 @@ pub const MIN_SHARE: f64 = 0.5;
 #[derive(Debug, Clone)]
 pub struct Tie {
     pub area: Area,
-    /// Share of the reports from the area's countries (0–1).
+    /// Share of the crowd's rise (or, without hot countries, of its reports) from the area's
+    /// countries (0–1).
     pub share: f64,
-    /// The area's countries among the crowd's top countries, most reports first.
+    /// The area's countries in it, most first.
     pub countries: Vec<String>,
     /// The failing monitors seen from the region, with their cause.
     pub monitors: Vec<(String, Option<Cause>)>,
@@ -57,7 +58,7 @@ impl Tie {
             })
             .collect();
         format!(
-            "Reports concentrate in {} ({:.0}% from {}), where probes from {} fail: {}.",
+            "Reports concentrate in {} ({:.0}% of the rise from {}), where probes from {} fail: {}.",
             self.area.name,
             self.share * 100.0,
             self.countries.join(", "),
@@ -68,11 +69,33 @@ impl Tie {
 }
 
 /// The region tied to the crowd's trouble, if any: the one whose probes of the service fail
-/// now (reliable results only) with the largest share of the crowd's reports from its
-/// countries, at least [`MIN_SHARE`].
+/// now (reliable results only) with the largest share of the crowd's excess from its
+/// countries, at least [`MIN_SHARE`]. The excess is what the countries' own series report
+/// above their usual (the crowd's hot country series); without any, the share of all the
+/// reports stands in for it.
 pub fn tie(incidents: &Incidents, service: &ServiceConfig, crowd: &CrowdStatus) -> Option<Tie> {
-    let countries = &crowd.breakdown.countries;
-    if countries.is_empty() {
+    // Each country's reports above its usual, for the countries whose own series is hot.
+    let excess: Vec<(String, f64)> = crowd
+        .hot_series
+        .iter()
+        .filter_map(|s| {
+            let country = s.series.strip_prefix("country:")?;
+            Some((country.to_owned(), (s.observed - s.expected).max(0.0)))
+        })
+        .filter(|(_, e)| *e > 0.0)
+        .collect();
+    let weights: Vec<(String, f64)> = if excess.is_empty() {
+        crowd
+            .breakdown
+            .countries
+            .iter()
+            .map(|c| (c.id.clone(), c.share))
+            .collect()
+    } else {
+        let total: f64 = excess.iter().map(|e| e.1).sum();
+        excess.into_iter().map(|(c, e)| (c, e / total)).collect()
+    };
+    if weights.is_empty() {
         return None;
     }
     let mut failing: std::collections::BTreeMap<String, Vec<(String, Option<Cause>)>> =
@@ -94,13 +117,14 @@ pub fn tie(incidents: &Incidents, service: &ServiceConfig, crowd: &CrowdStatus) 
         .into_iter()
         .filter_map(|(region, monitors)| {
             let area = incidents.config.regions.area(&region)?;
-            let mine: Vec<&downbeat_crowd::Share> = countries
+            let mut mine: Vec<&(String, f64)> = weights
                 .iter()
-                .filter(|c| area.countries.contains(&c.id))
+                .filter(|(c, _)| area.countries.contains(c))
                 .collect();
-            let share: f64 = mine.iter().map(|c| c.share).sum();
+            mine.sort_by(|a, b| b.1.total_cmp(&a.1));
+            let share: f64 = mine.iter().map(|c| c.1).sum();
             (share >= MIN_SHARE).then(|| Tie {
-                countries: mine.iter().map(|c| c.id.clone()).collect(),
+                countries: mine.iter().map(|c| c.0.clone()).collect(),
                 area,
                 share,
                 monitors,
