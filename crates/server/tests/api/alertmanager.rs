@@ -11,102 +11,41 @@
 
 use crate::helpers::*;
 use crate::integrations::{self, PRIVATE, incidents, public_text};
+use crate::peers::{Daemon, tool};
 use downbeat_api::auth::Role;
 use downbeat_store::testing;
 use serde_json::{Value, json};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::time::{Duration, Instant};
-
-/// The Alertmanager binary (Debian names it `prometheus-alertmanager`), its version line,
-/// or None after saying why — a panic under CI.
-fn alertmanager_binary() -> Option<(PathBuf, String)> {
-    for program in ["prometheus-alertmanager", "alertmanager"] {
-        if let Ok(out) = Command::new(program).arg("--version").output()
-            && out.status.success()
-        {
-            let text = format!(
-                "{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
-            let version = text.lines().next().unwrap_or_default().to_owned();
-            return Some((PathBuf::from(program), version));
-        }
-    }
-    if std::env::var_os("CI").is_some() {
-        panic!(
-            "a real Alertmanager: prometheus-alertmanager is missing; under CI this must run (.ci/run installs it)"
-        );
-    }
-    eprintln!(
-        "\n*** SKIPPED: a real Alertmanager: prometheus-alertmanager is missing (apt-get install prometheus-alertmanager) ***\n"
-    );
-    None
-}
 
 /// An Alertmanager on a loopback port, with its own config and storage in a temp dir and
 /// no clustering, routing every alert to Downbeat at `target`.
 struct Alertmanager {
-    child: Child,
-    url: String,
-    log: PathBuf,
+    daemon: Daemon,
     http: reqwest::Client,
-    _dir: tempfile::TempDir,
 }
 
 impl Alertmanager {
     /// Groups by alert name, notifies a second after a group's first alert and every
     /// second after a change, and repeats an unchanged group every 2 s.
     async fn start(bin: &Path, target: SocketAddr, token: &str) -> Alertmanager {
-        let dir = tempfile::tempdir().unwrap();
-        let config = dir.path().join("alertmanager.yml");
-        std::fs::write(
+        let config = format!(
+            "route:\n  receiver: downbeat\n  group_by: ['alertname']\n  group_wait: 1s\n  group_interval: 1s\n  repeat_interval: 2s\n\
+             receivers:\n  - name: downbeat\n    webhook_configs:\n      - url: http://{target}/api/v1/integrations/alertmanager\n        send_resolved: true\n        http_config:\n          authorization:\n            credentials: {token}\n"
+        );
+        // No clustering: one Alertmanager of the test's own.
+        let daemon = Daemon::start(
+            "alertmanager",
+            bin,
             &config,
-            format!(
-                "route:\n  receiver: downbeat\n  group_by: ['alertname']\n  group_wait: 1s\n  group_interval: 1s\n  repeat_interval: 2s\n\
-                 receivers:\n  - name: downbeat\n    webhook_configs:\n      - url: http://{target}/api/v1/integrations/alertmanager\n        send_resolved: true\n        http_config:\n          authorization:\n            credentials: {token}\n"
-            ),
+            "--storage.path",
+            &["--cluster.listen-address="],
         )
-        .unwrap();
-        // A port free a moment ago; Alertmanager cannot be handed a bound socket.
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let log = dir.path().join("alertmanager.log");
-        let child = Command::new(bin)
-            .arg(format!("--config.file={}", config.display()))
-            .arg(format!(
-                "--storage.path={}",
-                dir.path().join("data").display()
-            ))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .arg("--cluster.listen-address=")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .expect("start alertmanager");
-        let mut am = Alertmanager {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-            log,
+        .await;
+        Alertmanager {
+            daemon,
             http: reqwest::Client::new(),
-            _dir: dir,
-        };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Ok(Some(status)) = am.child.try_wait() {
-                panic!("alertmanager exited: {status}");
-            }
-            let ready = am.http.get(format!("{}/-/ready", am.url)).send().await;
-            if ready.is_ok_and(|r| r.status() == reqwest::StatusCode::OK) {
-                return am;
-            }
-            assert!(Instant::now() < deadline, "alertmanager never got ready");
-            tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 
@@ -114,7 +53,7 @@ impl Alertmanager {
     async fn post_alerts(&self, alerts: &Value) {
         let r = self
             .http
-            .post(format!("{}/api/v2/alerts", self.url))
+            .post(format!("{}/api/v2/alerts", self.daemon.url))
             .json(alerts)
             .send()
             .await
@@ -126,7 +65,7 @@ impl Alertmanager {
     async fn webhook_counter(&self, name: &str) -> u64 {
         let text = self
             .http
-            .get(format!("{}/metrics", self.url))
+            .get(format!("{}/metrics", self.daemon.url))
             .send()
             .await
             .unwrap()
@@ -143,21 +82,6 @@ impl Alertmanager {
     async fn notifications(&self) -> u64 {
         self.webhook_counter("alertmanager_notifications_total")
             .await
-    }
-}
-
-impl Drop for Alertmanager {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if std::thread::panicking() {
-            let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-            eprintln!("---- last lines of alertmanager's log:");
-            let tail: Vec<&str> = text.lines().rev().take(30).collect();
-            for line in tail.iter().rev() {
-                eprintln!("{line}");
-            }
-        }
     }
 }
 
@@ -189,7 +113,11 @@ fn seconds(d: Duration) -> String {
 
 #[tokio::test]
 async fn a_real_alertmanager_groups_repeats_and_resolves_into_one_incident() {
-    let Some((bin, version)) = alertmanager_binary() else {
+    let Some((bin, version)) = tool(
+        &["prometheus-alertmanager", "alertmanager"],
+        "a real Alertmanager",
+        "prometheus-alertmanager",
+    ) else {
         return;
     };
     let app = integrations::spawn(testing::sqlite(), "").await;

@@ -18,6 +18,7 @@ mod listen;
 mod monitors;
 mod notify;
 mod ops;
+mod peers;
 mod prometheus;
 mod reports;
 mod series;

@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -36,20 +36,9 @@ fn read(file: &str) -> String {
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-/// `program` when it runs (`--version`), else None after saying why — or a panic under CI.
+/// `program` when it runs; None after saying why the test is skipped (a panic under CI).
 fn tool(program: &str, what: &str) -> Option<PathBuf> {
-    let runs = Command::new(program)
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if runs {
-        return Some(PathBuf::from(program));
-    }
-    if std::env::var_os("CI").is_some() {
-        panic!("{what}: {program} is missing; under CI this must run (.ci/run installs it)");
-    }
-    eprintln!("\n*** SKIPPED: {what}: {program} is missing (apt-get install prometheus) ***\n");
-    None
+    crate::peers::tool(&[program], what, "prometheus").map(|(path, _)| path)
 }
 
 /// `promtool check rules` (syntax, PromQL, templates) and `promtool test rules` (the
@@ -295,71 +284,30 @@ fn the_dashboard_asks_for_its_prometheus_at_import() {
 /// A Prometheus of the test's own on loopback (config, data and log in a temporary
 /// directory), killed on drop.
 struct Prometheus {
-    child: Child,
-    url: String,
-    log: PathBuf,
-    _dir: tempfile::TempDir,
+    daemon: crate::peers::Daemon,
 }
 
 impl Prometheus {
     /// Starts `bin` scraping `target` every second as job `downbeat`, with the shipped rules
     /// evaluated every second, and waits until it is ready.
     async fn start(bin: &Path, target: SocketAddr) -> Prometheus {
-        let dir = tempfile::tempdir().unwrap();
         let rules = contrib(RULES).canonicalize().unwrap();
-        let config = dir.path().join("prometheus.yml");
-        std::fs::write(
-            &config,
-            format!(
-                "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n\
-                 rule_files:\n  - {rules}\n\
-                 scrape_configs:\n  - job_name: downbeat\n    static_configs:\n      - targets: [\"{target}\"]\n",
-                rules = rules.display()
-            ),
-        )
-        .unwrap();
-        // A port free a moment ago; Prometheus cannot be handed a bound socket.
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let log = dir.path().join("prometheus.log");
-        let child = Command::new(bin)
-            .arg(format!("--config.file={}", config.display()))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.path().join("data").display()
-            ))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .expect("start prometheus");
-        let mut p = Prometheus {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-            log,
-            _dir: dir,
-        };
-        let http = reqwest::Client::new();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Ok(Some(status)) = p.child.try_wait() {
-                panic!("prometheus exited: {status}");
-            }
-            let ready = http.get(format!("{}/-/ready", p.url)).send().await;
-            if ready.is_ok_and(|r| r.status() == reqwest::StatusCode::OK) {
-                return p;
-            }
-            assert!(Instant::now() < deadline, "prometheus never got ready");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        let config = format!(
+            "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n\
+             rule_files:\n  - {rules}\n\
+             scrape_configs:\n  - job_name: downbeat\n    static_configs:\n      - targets: [\"{target}\"]\n",
+            rules = rules.display()
+        );
+        let daemon =
+            crate::peers::Daemon::start("prometheus", bin, &config, "--storage.tsdb.path", &[])
+                .await;
+        Prometheus { daemon }
     }
 
     /// GET of its HTTP API: the answer's status and JSON body.
     async fn api(&self, path: &str, params: &[(&str, &str)]) -> (reqwest::StatusCode, Value) {
-        let url = reqwest::Url::parse_with_params(&format!("{}{path}", self.url), params).unwrap();
+        let url =
+            reqwest::Url::parse_with_params(&format!("{}{path}", self.daemon.url), params).unwrap();
         let r = reqwest::get(url).await.expect("prometheus answers");
         (r.status(), r.json().await.expect("prometheus answers JSON"))
     }
@@ -373,21 +321,6 @@ impl Prometheus {
             "{q}: {v}"
         );
         v["data"]["result"].as_array().cloned().unwrap_or_default()
-    }
-}
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if std::thread::panicking() {
-            let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-            let tail: Vec<&str> = text.lines().rev().take(30).collect();
-            eprintln!("---- last lines of prometheus's log:");
-            for line in tail.iter().rev() {
-                eprintln!("{line}");
-            }
-        }
     }
 }
 
