@@ -109,10 +109,15 @@ pub struct Script {
 }
 
 impl Script {
-    /// The pipeline records a change, as a real one would when it finishes a rollout.
+    /// The pipeline records a change, with the time it took effect, as a real one would when
+    /// it finishes a rollout.
     async fn record(&self, d: &crate::scenario::Deploy) {
+        // When it took effect, on the story's clock: a loop that runs late on a busy machine
+        // must not move the deploy.
+        let at = self.onset + jiff::SignedDuration::from_mins(i64::from(d.at));
         let body = json!({
             "kind": d.kind, "component": d.component, "version": d.version, "title": d.title,
+            "at": at.to_string(),
         });
         match self
             .pipeline

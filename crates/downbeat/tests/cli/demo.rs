@@ -199,11 +199,13 @@ fn the_morning_outages_draft_names_the_bad_deploy() {
     ]);
     demo.wait_for("PIPELINE  deploy 2.3.0 recorded", Duration::from_secs(90));
     let cause = demo.wait_for("probable cause:", Duration::from_secs(90));
+    // The deploy's minute is the pipeline's; the onset's is when the probes and the crowd
+    // see it, a minute or two on a busy machine.
     assert!(
         cause.contains(
             "#1 probable cause: login 2.3.0 was deployed at 08:09 UTC (“login-frontend 2.3.0: \
-             new TLS configuration”), 1 min before the onset; consider rolling it back."
-        ),
+             new TLS configuration”), "
+        ) && cause.contains("before the onset; consider rolling it back."),
         "{cause}"
     );
     assert_eq!(demo.stop(), 0);
