@@ -43,7 +43,7 @@ pub(crate) async fn fetch(
     }
     Ok(entries
         .into_iter()
-        .filter(|e| !state.seen.contains(&e.id))
+        .filter(|e| !state.seen.contains(&crate::id_digest(&e.id)))
         .collect())
 }
 

@@ -47,8 +47,10 @@ pub const MAX_AGE_MS: i64 = 2 * 86_400_000;
 pub const FIRST_LOOKBACK_MS: i64 = 3_600_000;
 /// The most pages one round reads from one endpoint; the rest waits for the next round.
 pub const MAX_PAGES: usize = 10;
-/// How many recently seen posts (ids and texts) a poller remembers.
-const REMEMBERED: usize = 2000;
+/// How many recently seen posts (ids and texts) a poller remembers: more than a feed or a
+/// round holds, while the state it saves every round stays small (digests of 24 characters:
+/// about 25 KB each list).
+const REMEMBERED: usize = 1000;
 
 /// A post as a source gave it.
 #[derive(Debug, Clone, PartialEq)]
@@ -70,7 +72,7 @@ pub struct State {
     /// Per endpoint (`tag:melodiadown`, `search`, `feed`): the newest id or time read.
     #[serde(default)]
     pub cursors: BTreeMap<String, String>,
-    /// Ids of posts seen lately, oldest first.
+    /// Digests of the ids of posts seen lately ([`id_digest`]), oldest first.
     #[serde(default)]
     pub seen: VecDeque<String>,
     /// Digests of the texts of posts kept lately (the same words posted again, copied or
@@ -267,10 +269,11 @@ impl Poller {
         if f.repost {
             return Err("repost");
         }
-        if state.seen.contains(&f.id) {
+        let id = id_digest(&f.id);
+        if state.seen.contains(&id) {
             return Err("seen");
         }
-        remember(&mut state.seen, f.id.clone());
+        remember(&mut state.seen, id);
         if f.at_ms < now_ms - MAX_AGE_MS {
             return Err("old");
         }
@@ -367,6 +370,13 @@ fn remember(list: &mut VecDeque<String>, item: String) {
     while list.len() > REMEMBERED {
         list.pop_front();
     }
+}
+
+/// A post's id as remembered: a digest, so an at:// URI or a long feed id costs no more
+/// than a short one.
+pub(crate) fn id_digest(id: &str) -> String {
+    let d = Sha256::digest(id.as_bytes());
+    downbeat_domain::hex::hex(&d[..12])
 }
 
 /// A post's words, for "the same post again": folded, so case and punctuation do not tell
