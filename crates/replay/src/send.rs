@@ -439,7 +439,7 @@ pub async fn send(
                         Err(_) => break 'minutes,
                     },
                 };
-                tokio::spawn(post_signals(
+                tokio::spawn(post_context(
                     client.clone(),
                     changes_url.clone(),
                     to.token.clone(),
@@ -463,7 +463,7 @@ pub async fn send(
             let body = serde_json::json!({"signals": [
                 {"source": source, "at": to.clock.now().to_string(), "count": posts}
             ]});
-            tokio::spawn(post_signals(
+            tokio::spawn(post_context(
                 client.clone(),
                 signals_url.clone(),
                 to.token.clone(),
@@ -519,7 +519,7 @@ pub async fn send(
 
 /// Posts one minute's social chatter or a change; a failure is logged (both are context,
 /// and the reports' own counters stay about reports).
-async fn post_signals(
+async fn post_context(
     client: reqwest::Client,
     url: Arc<str>,
     token: String,

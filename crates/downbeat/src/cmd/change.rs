@@ -57,17 +57,18 @@ fn record(args: ChangeRecordArgs) -> anyhow::Result<()> {
         println!("{text}");
         return Ok(());
     }
-    let said: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-    let message = said["error"]
-        .as_str()
-        .map_or_else(|| text.to_string(), str::to_owned);
-    let why = format!(
-        "the server refused the change ({}): {message}",
-        answer.status
-    );
-    if answer.status.is_client_error() {
-        Err(UsageError(why).into())
+    Err(refused(answer.status.as_u16(), &text, "the change"))
+}
+
+/// The server's refusal of `what`, in its own words: a usage error (exit code 2) for a 4xx,
+/// a failure (1) otherwise.
+pub fn refused(status: u16, body: &str, what: &str) -> anyhow::Error {
+    let said: Value = serde_json::from_str(body).unwrap_or(Value::Null);
+    let message = said["error"].as_str().unwrap_or(body);
+    let why = format!("the server refused {what} ({status}): {message}");
+    if (400..500).contains(&status) {
+        UsageError(why).into()
     } else {
-        Err(anyhow::anyhow!(why))
+        anyhow::anyhow!(why)
     }
 }

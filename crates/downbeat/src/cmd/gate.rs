@@ -1,6 +1,5 @@
 //! `downbeat gate`: a pipeline asks the canary gate, waiting for a conclusive answer.
 
-use super::UsageError;
 use super::change::client;
 use crate::cli::GateArgs;
 use anyhow::Context;
@@ -48,17 +47,11 @@ pub fn run(args: GateArgs) -> anyhow::Result<()> {
             .with_context(|| format!("asking the gate on {}", args.server.server))?;
         let text = String::from_utf8_lossy(&answer.body).into_owned();
         if !answer.status.is_success() {
-            let said: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-            let message = said["error"].as_str().map_or(text.clone(), str::to_owned);
-            let why = format!(
-                "the server refused the question ({}): {message}",
-                answer.status
-            );
-            return Err(if answer.status.is_client_error() {
-                UsageError(why).into()
-            } else {
-                anyhow::anyhow!(why)
-            });
+            return Err(super::change::refused(
+                answer.status.as_u16(),
+                &text,
+                "the question",
+            ));
         }
         let v: Value = serde_json::from_str(&text).context("the gate's answer is not JSON")?;
         let reasons = v["reasons"]
