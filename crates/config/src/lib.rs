@@ -13,10 +13,14 @@
 //! - [`regions`]: `[[region]]`: what each vantage region stands for.
 //! - [`integrations`]: `[integrations]`: Alertmanager and inbound webhooks mapped to
 //!   component states.
+//! - [`layers`]: the file's config composed with the objects managed at runtime.
+//! - [`live`]: the config in force, replaced whole by a reload or an API change.
 //! - [`load`]: reading, parsing and validating a file, with errors that name the key.
 //! - [`EXAMPLE`]: the annotated example config (`downbeat config example`).
 
 pub mod integrations;
+pub mod layers;
+pub mod live;
 pub mod load;
 pub mod model;
 pub mod notify;
@@ -24,6 +28,7 @@ pub mod poll;
 pub mod raw;
 pub mod regions;
 
+pub use live::{Live, MonitorRef, ServiceRef};
 pub use load::{ConfigError, load_file, parse_str};
 pub use model::*;
 

@@ -367,7 +367,7 @@ async fn an_auto_published_draft_alerts_operators_then_announces_it() {
     );
     let clock = Arc::new(downbeat_domain::ManualClock::new(jiff::Timestamp::now()));
     let app = crate::helpers::spawn_raw(testing::sqlite(), &config, clock).await;
-    assert!(app.app.config.services[0].auto_publish);
+    assert!(app.app.config.load().services[0].auto_publish);
     let agent = agent_token(&app).await;
     push(&app, &agent, "login-api", down()).await;
     downbeat_server::jobs::incidents_once(&app.app)
@@ -673,7 +673,7 @@ async fn a_refusing_destination_and_a_refused_address_give_up_without_holding_ot
         assert!(metrics.contains(line), "{line} not in {metrics}");
     }
     // Settled deliveries are pruned after [notify] keep (30 days); pending ones never are.
-    let keep = app.app.config.notify.keep.as_millis();
+    let keep = app.app.config.load().notify.keep.as_millis();
     let pruned = downbeat_notify::worker::prune_once(
         &app.app.notifier,
         app.clock.now_ms() + keep + 3_600_000,
