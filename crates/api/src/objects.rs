@@ -26,19 +26,19 @@ use serde_json::Value;
 /// The largest object body read.
 pub const BODY_LIMIT: usize = 64 * 1024;
 
-/// Keys of a destination that are never shown.
+/// Keys of a destination that are never shown: every key the channels read as a secret
+/// (`headers`: a templated webhook's header values may carry credentials; `user`:
+/// Pushover's user key).
 pub const SECRET_KEYS: &[&str] = &[
     "secret",
     "token",
     "password",
     "routing_key",
-    "integration_key",
     "api_key",
-    "genie_key",
     "bot_token",
     "access_token",
-    "app_password",
-    "user_key",
+    "user",
+    "headers",
 ];
 
 /// An object as the API shows it.

@@ -9,6 +9,7 @@
 //! - [`model`]: the validated configuration types the rest of Downbeat reads.
 //! - [`raw`]: the serde shape of the TOML file.
 //! - [`notify`]: `[notify]`: destinations, the SMTP relay, subscribers — types, shape and checks.
+//! - [`template`]: operator-written webhook bodies (`format = "template"`), compiled at load.
 //! - [`poll`]: `[service.signal.poll]`: built-in pollers of public sources.
 //! - [`regions`]: `[[region]]`: what each vantage region stands for.
 //! - [`integrations`]: `[integrations]`: Alertmanager and inbound webhooks mapped to
@@ -27,6 +28,7 @@ pub mod notify;
 pub mod poll;
 pub mod raw;
 pub mod regions;
+pub mod template;
 
 pub use live::{Live, MonitorRef, ServiceRef};
 pub use load::{ConfigError, load_file, parse_str};

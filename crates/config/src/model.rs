@@ -304,5 +304,5 @@ pub use crate::integrations::{
 // `[notify]` lives in its own module; its types are part of the model.
 pub use crate::notify::{
     Channel, ChatFormat, Destination, EVENT_KINDS, EventFilter, FlapSettings, Format,
-    NotifySettings, Secret, SmtpConfig, SmtpTls, SubscriberSettings,
+    NotifySettings, Secret, SmtpConfig, SmtpTls, SubscriberSettings, WebhookTemplate,
 };

@@ -24,7 +24,8 @@ use crate::Notifier;
 use crate::error::SubscriptionError;
 use crate::mail::Mail;
 use crate::transport::{
-    Clients, Email, HttpTarget, Parcel, Route, SendError, Transport, Verification, Webhook, email,
+    Clients, Email, HttpTarget, Parcel, Route, SendError, Signing, Transport, Verification,
+    Webhook, email,
 };
 use downbeat_config::{Secret, ServiceConfig};
 use downbeat_store::{
@@ -481,15 +482,14 @@ pub async fn route(
     match s.kind {
         SubscriberKind::Webhook => {
             let target = HttpTarget {
-                url: s.address.clone(),
-                secret: s.secret.clone().map(Secret::new),
-                token: None,
+                signing: s.secret.clone().map(|k| Signing::Downbeat(Secret::new(k))),
                 public_only: !notifier
                     .config
                     .load()
                     .notify
                     .subscribers
                     .allow_private_targets,
+                ..HttpTarget::to(&s.address)
             };
             Ok(if confirming {
                 Route::Verify(Verification::new(target))

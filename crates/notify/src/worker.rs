@@ -343,12 +343,17 @@ fn judge(notifier: &Notifier, c: &ClaimedDelivery, result: Sent) -> Attempt {
         Err(f) => f,
     };
     let attempts = c.delivery.attempts + 1;
-    let next = at_ms
-        + backoff_ms(
-            attempts,
-            0.5 + rand::random::<f64>() / 2.0,
-            settings.retry_after.as_millis(),
-        );
+    let backoff = backoff_ms(
+        attempts,
+        0.5 + rand::random::<f64>() / 2.0,
+        settings.retry_after.as_millis(),
+    );
+    // A receiver that said when to come back (429, 503 with Retry-After) is not asked
+    // sooner; one that asks for longer than the delivery may last is given up.
+    let asked = failure
+        .retry_after()
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    let next = at_ms.saturating_add(backoff.max(asked));
     let give_up_at = c.delivery.created_ms + settings.give_up_after.as_millis();
     let outcome = if failure.is_permanent()
         || attempts >= i64::from(settings.max_attempts)
