@@ -24,6 +24,14 @@ const EXPECTED: &str = "the JSON that Settings → Backup → Export writes, ver
 pub fn import(path: &Path) -> Result<Imported, ImportError> {
     let file = shown(path);
     let text = read(path)?;
+    if !text.trim_start().starts_with('{') {
+        return Err(ImportError::WrongKind {
+            file,
+            what: WHAT,
+            reason: "it is not a JSON object".into(),
+            expected: EXPECTED,
+        });
+    }
     let root: Value = serde_json::from_str(&text).map_err(|e| ImportError::Syntax {
         file: file.clone(),
         line: Some(e.line()),
@@ -142,15 +150,16 @@ impl Kuma {
                     let Some(id) = m.get("id").and_then(Value::as_i64) else {
                         continue;
                     };
-                    if self.placed.contains_key(&id) {
-                        self.b.skip(
+                    match self.placed.entry(id) {
+                        std::collections::hash_map::Entry::Occupied(_) => self.b.skip(
                             format!("statusPageList[{i}].publicGroupList[{j}] {name:?}"),
                             format!(
                                 "monitor {id} is already on an earlier page: a Downbeat monitor belongs to one service"
                             ),
-                        );
-                    } else {
-                        self.placed.insert(id, (service.clone(), component.clone()));
+                        ),
+                        std::collections::hash_map::Entry::Vacant(v) => {
+                            v.insert((service.clone(), component.clone()));
+                        }
                     }
                 }
             }

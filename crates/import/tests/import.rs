@@ -399,7 +399,7 @@ fn the_wrong_kind_of_file_is_refused_naming_what_was_expected() {
         (
             Kind::UptimeKuma,
             data("gatus/examples-tcp.yaml"),
-            &["examples-tcp.yaml", "Syntax"],
+            &["examples-tcp.yaml is not an Uptime Kuma backup: it is not a JSON object"],
         ),
         (
             Kind::UptimeKuma,
@@ -416,6 +416,11 @@ fn the_wrong_kind_of_file_is_refused_naming_what_was_expected() {
             Kind::UptimeKuma,
             write("v2.json", r#"{"version": "2.0.0", "monitorList": []}"#),
             &["v2.json", "version \"2.0.0\"", "version 1.x"],
+        ),
+        (
+            Kind::UptimeKuma,
+            write("cut.json", "{\"monitorList\": [\n{\"id\": 1,\n"),
+            &["cut.json line 3", "Syntax"],
         ),
         (
             Kind::UptimeKuma,
