@@ -38,6 +38,7 @@ pub mod changes;
 pub mod error;
 pub mod gate;
 pub mod health;
+pub mod history;
 pub mod incidents;
 pub mod integrations;
 pub mod manage;
@@ -158,6 +159,7 @@ fn routes() -> OpenApiRouter<App> {
         ))
         .routes(routes!(objects::reload))
         .routes(routes!(objects::apply))
+        .routes(routes!(history::import))
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
         .routes(routes!(health::metrics))

@@ -16,6 +16,7 @@ mod agent;
 mod cluster;
 mod demo;
 mod import;
+mod manage;
 mod notify;
 mod user;
 
