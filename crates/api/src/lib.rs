@@ -26,7 +26,8 @@
 //! - `POST|GET /api/v1/services/{service}/maintenance` — maintenance windows.
 //! - `POST /api/v1/services/{service}/subscriptions` — subscribe by mail (double opt-in)
 //!   or webhook; `GET|DELETE /api/v1/subscriptions/{token}` — read or cancel one.
-//! - `GET  /api/openapi.json` — this API, described.
+//! - `GET  /api/openapi.json` — this API, described (with the Statuspage public API v2
+//!   routes the web crate serves: see [`statuspage`]).
 //! - `GET  /healthz`, `GET /readyz`, `GET /metrics` — operations.
 
 pub mod agent;
@@ -47,6 +48,7 @@ pub mod reports;
 pub mod series;
 pub mod signals;
 pub mod status;
+pub mod statuspage;
 pub mod subscriptions;
 
 pub use app::App;
@@ -54,6 +56,7 @@ use axum::Json;
 use axum::Router;
 use axum::routing::get;
 pub use error::ApiError;
+use statuspage::Described;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
@@ -66,7 +69,15 @@ use utoipa_axum::routes;
         description = "Crowd reports, synthetic probes, incidents and status pages for one service or many.",
         license(name = "Apache-2.0"),
     ),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &Described),
+    components(schemas(
+        statuspage::Page,
+        statuspage::Status,
+        statuspage::Component,
+        statuspage::Incident,
+        statuspage::Maintenance,
+        statuspage::CrowdView,
+    )),
     tags(
         (name = "reports", description = "Crowd problem reports"),
         (name = "crowd", description = "The crowd verdict and its changes"),
@@ -78,6 +89,7 @@ use utoipa_axum::routes;
         (name = "maintenance", description = "Scheduled maintenance windows"),
         (name = "subscriptions", description = "Public subscriptions to incidents and maintenance, by mail or webhook"),
         (name = "operations", description = "Health and metrics"),
+        (name = "statuspage", description = "Atlassian Statuspage's public API v2, site-wide and per service, served from the status pages' memory"),
     )
 )]
 struct ApiDoc;
