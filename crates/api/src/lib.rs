@@ -199,4 +199,48 @@ mod tests {
         assert!(twice.is_empty(), "{}", twice.join("\n"));
         assert!(seen.len() > 20, "{seen:?}");
     }
+
+    /// The Statuspage documents the web crate serves are described, site-wide and per
+    /// service, and every schema the document refers to is in it.
+    #[test]
+    fn statuspage_routes_are_described_and_every_reference_resolves() {
+        let doc = serde_json::to_value(super::openapi()).expect("the document serializes");
+        for endpoint in super::statuspage::Endpoint::ALL {
+            for path in [
+                format!("/api/v2/{}", endpoint.path()),
+                format!("/s/{{service}}/api/v2/{}", endpoint.path()),
+            ] {
+                let schema = &doc["paths"][&path]["get"]["responses"]["200"]["content"]["application/json"]
+                    ["schema"];
+                let required = schema["required"].as_array();
+                assert!(
+                    required.is_some_and(|r| r.len() == 1 + endpoint.parts().len()),
+                    "{path}: {schema}"
+                );
+            }
+        }
+        fn refs<'a>(v: &'a serde_json::Value, out: &mut Vec<&'a str>) {
+            match v {
+                serde_json::Value::Object(m) => {
+                    if let Some(r) = m.get("$ref").and_then(|r| r.as_str()) {
+                        out.push(r);
+                    }
+                    m.values().for_each(|v| refs(v, out));
+                }
+                serde_json::Value::Array(a) => a.iter().for_each(|v| refs(v, out)),
+                _ => {}
+            }
+        }
+        let mut all = Vec::new();
+        refs(&doc, &mut all);
+        assert!(all.contains(&"#/components/schemas/StatuspageIncident"));
+        let missing: Vec<&str> = all
+            .into_iter()
+            .filter(|r| {
+                let name = r.trim_start_matches("#/components/schemas/");
+                doc["components"]["schemas"].get(name).is_none()
+            })
+            .collect();
+        assert!(missing.is_empty(), "unresolved references: {missing:?}");
+    }
 }
