@@ -17,7 +17,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use downbeat_api::auth::Role;
-use downbeat_config::ServiceConfig;
+use downbeat_config::ServiceRef;
 use downbeat_domain::{CommentMode, CommentState};
 use downbeat_store::{CommentRow, DAY_MS};
 use std::sync::Arc;
@@ -79,7 +79,7 @@ fn at(ms: i64) -> String {
 }
 
 /// The service, if it takes comments.
-fn commented<'a>(admin: &'a Admin, id: &str) -> Result<&'a ServiceConfig, AdminError> {
+fn commented(admin: &Admin, id: &str) -> Result<ServiceRef, AdminError> {
     let shown: String = id.chars().take(64).collect();
     match admin.app.config.service(id) {
         None => Err(AdminError::NotFound(format!(

@@ -76,7 +76,7 @@ impl Admin {
     pub fn new(app: App) -> Admin {
         Admin {
             throttle: throttle::Throttle::new(throttle::BURST, throttle::PER_MINUTE),
-            passwords: PasswordChecks::new(app.config.server.password_checks),
+            passwords: PasswordChecks::new(app.config.load().server.password_checks),
             decoy_hash: downbeat_api::auth::hash_password(&downbeat_api::auth::hex(
                 &rand::random::<[u8; 16]>(),
             ))

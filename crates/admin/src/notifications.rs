@@ -80,7 +80,7 @@ pub async fn page(
         }
     };
     let rows: Vec<DeliveryRow> = admin.app.store.deliveries(None, LIMIT).await?;
-    let notify = &admin.app.config.notify;
+    let notify = &admin.app.config.load().notify;
     let mut counts: BTreeMap<String, (usize, usize, usize)> = notify
         .destinations
         .iter()

@@ -12,7 +12,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use downbeat_api::ApiError;
 use downbeat_api::auth::Role;
-use downbeat_config::ServiceConfig;
+use downbeat_config::{ServiceConfig, ServiceRef};
 use downbeat_incidents::model::Components;
 use downbeat_incidents::ops::{
     self, MaintenanceComponents, NewIncident, NewMaintenance, NewUpdate,
@@ -24,7 +24,7 @@ use std::sync::Arc;
 /// Past incidents shown on a service's dashboard.
 const HISTORY: usize = 20;
 
-fn service_of<'a>(admin: &'a Admin, id: &str) -> Result<&'a ServiceConfig, AdminError> {
+fn service_of(admin: &Admin, id: &str) -> Result<ServiceRef, AdminError> {
     admin.app.config.service(id).ok_or_else(|| {
         let shown: String = id.chars().take(64).collect();
         AdminError::NotFound(format!("There is no service {shown:?}."))
@@ -68,7 +68,7 @@ async fn records(admin: &Admin, service: &str) -> Result<Vec<Incident>, AdminErr
 pub async fn home(State(admin): State<Arc<Admin>>, ctx: Ctx) -> Result<Response, AdminError> {
     let s = ctx.user()?;
     let mut services = Vec::new();
-    for svc in &admin.app.config.services {
+    for svc in &admin.app.config.load().services {
         let all = records(&admin, svc.id.as_str()).await?;
         let open = |i: &&Incident| i.is_open();
         services.push(ServiceLine {
@@ -126,8 +126,8 @@ pub async fn service(
     let s = ctx.user()?;
     let svc = service_of(&admin, &id)?;
     let all = records(&admin, svc.id.as_str()).await?;
-    let card = |i: &Incident| Card::of(i, svc, true);
-    let crowd = admin.app.crowd.status(svc);
+    let card = |i: &Incident| Card::of(i, &svc, true);
+    let crowd = admin.app.crowd.status(&svc);
     let (crowd_words, crowd_class) = match crowd.verdict {
         downbeat_domain::Verdict::NoProblems => ("No problems", "no_problems"),
         downbeat_domain::Verdict::PossibleProblems => ("Possible problems", "possible_problems"),
@@ -136,7 +136,7 @@ pub async fn service(
     let now_ms = admin.app.clock.now().as_millisecond();
     let (clusters, mut hidden) = downbeat_crowd::message_clusters_for_operators(
         admin.app.store.as_ref(),
-        &admin.app.config,
+        &admin.app.config.get(),
         svc.id.as_str(),
         now_ms - MESSAGES_WINDOW_MS,
     )
@@ -163,7 +163,7 @@ pub async fn service(
     // The public chart, with every recorded change marked in the operators' words.
     let chart = downbeat_web::model::chart_data(
         &admin.app,
-        svc,
+        &svc,
         now_ms,
         downbeat_web::model::Markers::Operator,
     )
@@ -203,10 +203,10 @@ pub async fn service(
                 .iter()
                 .filter(|i| !i.is_open())
                 .take(HISTORY)
-                .map(|i| Card::of(i, svc, false))
+                .map(|i| Card::of(i, &svc, false))
                 .collect(),
             messages,
-            comments: pending_comments(&admin, svc).await?,
+            comments: pending_comments(&admin, &svc).await?,
         },
     ))
 }
@@ -342,7 +342,7 @@ async fn incident_page(
         title_value: i.title.clone(),
         statuses: status_options(i.kind, i.status.as_str(), false),
         impacts: impact_options("", Some("Unchanged")),
-        components: component_rows(svc, "Unchanged", |_| None),
+        components: component_rows(&svc, "Unchanged", |_| None),
         resolve_status,
         resolve_label,
         resolve_message: if form.failed == "resolve" {
@@ -357,7 +357,7 @@ async fn incident_page(
             i.postmortem.clone().unwrap_or_default()
         },
         postmortem_at: i.postmortem_at.map(when).unwrap_or_default(),
-        card: Card::of(&i, svc, true),
+        card: Card::of(&i, &svc, true),
         form,
     };
     Ok(html(status, &page))
@@ -575,7 +575,7 @@ pub async fn new_incident(
     let svc = service_of(&admin, &id)?;
     Ok(html(
         StatusCode::OK,
-        &new_incident_page(s, svc, &Fields::default(), None),
+        &new_incident_page(s, &svc, &Fields::default(), None),
     ))
 }
 
@@ -589,14 +589,14 @@ pub async fn create_incident(
     let s = ctx.check_post(&form, Role::Editor)?;
     let svc = service_of(&admin, &id)?;
     let refuse = |status: StatusCode, msg: String| {
-        html(status, &new_incident_page(s, svc, &form, Some(msg)))
+        html(status, &new_incident_page(s, &svc, &form, Some(msg)))
     };
     let req = match create_request(&form) {
         Ok(r) => r,
         Err(e) => return Ok(refuse(StatusCode::UNPROCESSABLE_ENTITY, e.to_string())),
     };
     let draft = req.draft;
-    match ops::create(&admin.app.incidents, svc, req, &s.user).await {
+    match ops::create(&admin.app.incidents, &svc, req, &s.user).await {
         Ok(i) => Ok(done(format!(
             "/admin/incidents/{}?done={}",
             i.id,
@@ -661,7 +661,7 @@ pub async fn new_maintenance(
     let svc = service_of(&admin, &id)?;
     Ok(html(
         StatusCode::OK,
-        &maintenance_page(s, svc, &Fields::default(), None),
+        &maintenance_page(s, &svc, &Fields::default(), None),
     ))
 }
 
@@ -695,8 +695,9 @@ pub async fn create_maintenance(
 ) -> Result<Response, AdminError> {
     let s = ctx.check_post(&form, Role::Editor)?;
     let svc = service_of(&admin, &id)?;
-    let refuse =
-        |status: StatusCode, msg: String| html(status, &maintenance_page(s, svc, &form, Some(msg)));
+    let refuse = |status: StatusCode, msg: String| {
+        html(status, &maintenance_page(s, &svc, &form, Some(msg)))
+    };
     let times = utc_time("scheduled_for", &form.text("scheduled_for"))
         .and_then(|a| utc_time("scheduled_until", &form.text("scheduled_until")).map(|b| (a, b)));
     let (start, end) = match times {
@@ -715,7 +716,7 @@ pub async fn create_maintenance(
                 .collect(),
         ),
     };
-    match ops::schedule_maintenance(&admin.app.incidents, svc, req, &s.user).await {
+    match ops::schedule_maintenance(&admin.app.incidents, &svc, req, &s.user).await {
         Ok(m) => Ok(done(format!("/admin/incidents/{}?done=scheduled", m.id))),
         Err(e) => {
             let (status, msg) = form_error(e)?;

@@ -56,7 +56,7 @@ pub struct Transport {
 
 impl Transport {
     pub fn of(app: &App, peer: SocketAddr, headers: &HeaderMap) -> Transport {
-        let trusted = &app.config.server.trusted_proxies;
+        let trusted = &app.config.load().server.trusted_proxies;
         let peer_ip = peer.ip().to_canonical();
         let via_proxy = trusted.iter().any(|n| n.contains(&peer_ip));
         let forwarded = |name: &str| {

@@ -16,7 +16,7 @@ use downbeat_store::{StoreError, UserRow};
 pub async fn sync_config_users(app: &App) -> Result<usize, StoreError> {
     let now_ms = app.clock.now().as_millisecond();
     let mut changed = 0;
-    for u in &app.config.users {
+    for u in &app.config.load().users {
         let existing = app.store.user(&u.name).await?;
         let same = existing.as_ref().is_some_and(|e| {
             e.role == u.role && e.password_hash == u.password_hash && e.from_config
@@ -39,7 +39,7 @@ pub async fn sync_config_users(app: &App) -> Result<usize, StoreError> {
         changed += 1;
     }
     for gone in app.store.users().await? {
-        if gone.from_config && !app.config.users.iter().any(|u| u.name == gone.name) {
+        if gone.from_config && !app.config.load().users.iter().any(|u| u.name == gone.name) {
             app.store.delete_user(&gone.name).await?;
             tracing::warn!(user = %gone.name,
                 "admin user removed: the config file no longer names it; its sessions ended");

@@ -51,7 +51,7 @@ fn region_of(app: &App, agent: &Principal, region: Option<&str>) -> Result<Slug,
         field: "region",
         message: e.to_string(),
     })?;
-    if slug.as_str() == app.config.server.region {
+    if slug.as_str() == app.config.load().server.region {
         return Err(ApiError::InvalidField {
             field: "region",
             message: format!("{region:?} is this server's own region; give the agent its own"),
@@ -91,9 +91,10 @@ pub async fn assignments(
     tracing::debug!(agent = %agent.name, %region, "assignments fetched");
     Ok(Json(Assignments {
         region: region.to_string(),
-        canary: app.config.probes.canary.clone(),
+        canary: app.config.load().probes.canary.clone(),
         monitors: app
             .config
+            .load()
             .monitors
             .iter()
             .map(|m| AssignedMonitor {
@@ -138,12 +139,12 @@ pub async fn results(
     let mut answer = PushAnswer::default();
     let mut batch = Vec::with_capacity(push.results.len());
     for r in push.results {
-        let Some(i) = app.monitors.index_of(&r.monitor) else {
+        let Some(m) = app.config.load().monitor(&r.monitor).map(|m| m.id.as_arc()) else {
             answer.unknown += 1;
             continue;
         };
         batch.push(Incoming {
-            index: i,
+            monitor: m,
             region: region.clone(),
             reliable: Some(r.reliable),
             result: r.result,
@@ -299,7 +300,7 @@ fn check_numbers(push: &Value) -> Result<(), ApiError> {
 /// nor longer ago than `agent_max_age`: a future-dated result would outlive the truth (and
 /// a restart), and an older one is past what agents are meant to deliver.
 fn check_times(app: &App, push: &ResultsPush) -> Result<(), ApiError> {
-    let probes = &app.config.probes;
+    let probes = &app.config.load().probes;
     let now_ms = app.monitors.clock.now().as_millisecond();
     let (skew, age) = (probes.agent_max_skew, probes.agent_max_age);
     for (n, r) in push.results.iter().enumerate() {

@@ -4,7 +4,7 @@
 
 use crate::cache::ResponseCache;
 use crate::metrics::Metrics;
-use downbeat_config::Config;
+
 use downbeat_crowd::Crowd;
 use downbeat_domain::Clock;
 use downbeat_incidents::Incidents;
@@ -30,7 +30,7 @@ pub struct App {
 
 /// Every stage's handle.
 pub struct Stages {
-    pub config: Arc<Config>,
+    pub config: downbeat_config::Live,
     pub store: Arc<dyn Store>,
     pub clock: Arc<dyn Clock>,
     pub intake: Intake,
@@ -40,6 +40,8 @@ pub struct Stages {
     pub notifier: Notifier,
     pub metrics: Metrics,
     pub api_cache: ResponseCache,
+    /// Changes to services, monitors and destinations at runtime, and reloads.
+    pub management: crate::manage::Management,
 }
 
 impl Deref for App {
@@ -52,7 +54,7 @@ impl Deref for App {
 impl App {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
-        config: Arc<Config>,
+        config: downbeat_config::Live,
         store: Arc<dyn Store>,
         clock: Arc<dyn Clock>,
         intake: Intake,
@@ -73,6 +75,7 @@ impl App {
                 incidents,
                 notifier,
                 metrics,
+                management: Default::default(),
                 api_cache: ResponseCache::new(
                     API_CACHE_MAX_AGE_MS,
                     API_CACHE_ENTRIES,

@@ -121,7 +121,7 @@ pub async fn record(
         field: e.field,
         message: e.message,
     })?;
-    check_component(service, &change)?;
+    check_component(&service, &change)?;
     let id = app
         .store
         .insert_change(service.id.as_str(), &change, &who.name, now_ms)

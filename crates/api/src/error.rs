@@ -24,6 +24,10 @@ pub enum ApiError {
         field: &'static str,
         message: String,
     },
+    /// A config object refused by the config check: `key` within the object (`interval`,
+    /// `component[1].name`), in the check's own words.
+    #[error("{message}")]
+    Invalid { field: String, message: String },
     /// A batch refused whole for one row: `list[index].field`.
     #[error("{list}[{index}].{field}: {message}")]
     InvalidRow {
@@ -71,9 +75,9 @@ impl ApiError {
         match self {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            ApiError::InvalidField { .. } | ApiError::InvalidRow { .. } => {
-                StatusCode::UNPROCESSABLE_ENTITY
-            }
+            ApiError::InvalidField { .. }
+            | ApiError::InvalidRow { .. }
+            | ApiError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::RateLimited { .. } | ApiError::Throttled { .. } => {
@@ -98,6 +102,7 @@ impl IntoResponse for ApiError {
         let status = self.status();
         let (field, index) = match &self {
             ApiError::InvalidField { field, .. } => (Some(*field), None),
+            ApiError::Invalid { field, .. } => (Some(field.as_str()), None),
             ApiError::InvalidRow {
                 list, index, field, ..
             } => (Some(*field), Some((*list, *index))),

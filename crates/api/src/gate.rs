@@ -146,7 +146,7 @@ pub async fn gate(
         Some(q.window.as_deref().unwrap_or("10m")),
         Span::from_secs(6 * 3600),
     )?;
-    let (since_ms, change_component) = since(&app, service, q.since.as_deref(), now_ms).await?;
+    let (since_ms, change_component) = since(&app, &service, q.since.as_deref(), now_ms).await?;
     let components: Vec<String> = match q.components.as_deref() {
         Some(list) => {
             let list: Vec<String> = list
@@ -172,7 +172,7 @@ pub async fn gate(
     };
     let answer = judge(
         &app,
-        service,
+        &service,
         since_ms,
         window.as_millis(),
         &components,
@@ -290,7 +290,7 @@ async fn judge(
     }
 
     // Probes: each monitor of the components, per region.
-    for m in app.config.monitors.iter().filter(|m| {
+    for m in app.config.load().monitors.iter().filter(|m| {
         m.service == service.id
             && (components.is_empty()
                 || m.component

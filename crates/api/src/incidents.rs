@@ -79,7 +79,7 @@ pub async fn create(
         r#"{"title": "...", "status": "investigating", "impact": "major", "message": "..."}"#,
     )
     .await?;
-    let i = ops::create(&app.incidents, service, new, &who.name).await?;
+    let i = ops::create(&app.incidents, &service, new, &who.name).await?;
     Ok((StatusCode::CREATED, Json(i)))
 }
 
@@ -380,7 +380,7 @@ pub async fn create_maintenance(
         r#"{"title": "...", "message": "...", "scheduled_for": "2026-11-23T02:00:00Z", "scheduled_until": "2026-11-23T03:00:00Z"}"#,
     )
     .await?;
-    let m = ops::schedule_maintenance(&app.incidents, service, new, &who.name).await?;
+    let m = ops::schedule_maintenance(&app.incidents, &service, new, &who.name).await?;
     Ok((StatusCode::CREATED, Json(m)))
 }
 

@@ -50,7 +50,7 @@ pub async fn alertmanager(
     body: Body,
 ) -> Result<Json<Received>, ApiError> {
     who.require(Role::Integration)?;
-    let Some(settings) = &app.config.integrations.alertmanager else {
+    let Some(settings) = &app.config.load().integrations.alertmanager else {
         return Err(ApiError::NotFound(
             "no [integrations.alertmanager] in this server's config".into(),
         ));
@@ -91,12 +91,12 @@ pub async fn webhook(
     body: Body,
 ) -> Result<Json<Received>, ApiError> {
     who.require(Role::Integration)?;
+    let config = app.config.get();
     let hook = path
         .ok()
-        .and_then(|Path(id)| app.config.integrations.webhook(&id).cloned())
+        .and_then(|Path(id)| config.integrations.webhook(&id).cloned())
         .ok_or_else(|| {
-            let known: Vec<&str> = app
-                .config
+            let known: Vec<&str> = config
                 .integrations
                 .webhooks
                 .iter()

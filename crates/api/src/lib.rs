@@ -41,8 +41,10 @@ pub mod gate;
 pub mod health;
 pub mod incidents;
 pub mod integrations;
+pub mod manage;
 pub mod metrics;
 pub mod monitors;
+pub mod objects;
 pub mod query;
 pub mod reports;
 pub mod series;
@@ -88,6 +90,7 @@ use utoipa_axum::routes;
         (name = "incidents", description = "Incidents, their updates and post-mortems"),
         (name = "maintenance", description = "Scheduled maintenance windows"),
         (name = "subscriptions", description = "Public subscriptions to incidents and maintenance, by mail or webhook"),
+        (name = "config", description = "Services, components, monitors and notification destinations managed at runtime; reloading the config file"),
         (name = "operations", description = "Health and metrics"),
         (name = "statuspage", description = "Atlassian Statuspage's public API v2, site-wide and per service, served from the status pages' memory"),
     )
@@ -138,6 +141,35 @@ fn routes() -> OpenApiRouter<App> {
         ))
         .routes(routes!(subscriptions::subscribe))
         .routes(routes!(subscriptions::get, subscriptions::delete))
+        .routes(routes!(objects::list))
+        .routes(routes!(objects::create_service))
+        .routes(routes!(
+            objects::get_service,
+            objects::replace_service,
+            objects::delete_service
+        ))
+        .routes(routes!(objects::create_component))
+        .routes(routes!(
+            objects::replace_component,
+            objects::delete_component
+        ))
+        .routes(routes!(objects::create_monitor))
+        .routes(routes!(
+            objects::get_monitor,
+            objects::replace_monitor,
+            objects::delete_monitor
+        ))
+        .routes(routes!(
+            objects::list_destinations,
+            objects::create_destination
+        ))
+        .routes(routes!(
+            objects::get_destination,
+            objects::replace_destination,
+            objects::delete_destination
+        ))
+        .routes(routes!(objects::reload))
+        .routes(routes!(objects::apply))
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
         .routes(routes!(health::metrics))

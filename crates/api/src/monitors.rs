@@ -113,15 +113,14 @@ pub async fn list(
     if !operator(&who) {
         return Ok(Json(public_list(&app, service.id.as_str(), now_ms)).into_response());
     }
-    let monitors = app
-        .config
+    let monitors = service
+        .config()
         .monitors
         .iter()
-        .enumerate()
-        .filter(|(_, m)| m.service == service.id)
-        .map(|(i, m)| {
-            let regions = app.monitors.latest(i);
-            let (down, since_ms, cause) = app.monitors.state(i);
+        .filter(|m| m.service == service.id)
+        .map(|m| {
+            let regions = app.monitors.latest(m.id.as_str());
+            let (down, since_ms, cause) = app.monitors.state(m.id.as_str());
             MonitorBody {
                 id: m.id.to_string(),
                 kind: m.probe.kind().as_str(),
@@ -151,16 +150,15 @@ pub async fn list(
 
 /// The public view of a service's monitors.
 fn public_list(app: &App, service: &str, now_ms: i64) -> PublicMonitorsBody {
-    let monitors = app
-        .config
+    let config = app.config.get();
+    let monitors = config
         .monitors
         .iter()
-        .enumerate()
-        .filter(|(_, m)| m.service.as_str() == service)
-        .map(|(i, m)| {
-            let latest = app.monitors.latest(i);
-            let (down, since_ms, cause) = app.monitors.state(i);
-            let regions = diagnosis::regions(&app.monitors, i, now_ms)
+        .filter(|m| m.service.as_str() == service)
+        .map(|m| {
+            let latest = app.monitors.latest(m.id.as_str());
+            let (down, since_ms, cause) = app.monitors.state(m.id.as_str());
+            let regions = diagnosis::regions(&app.monitors, m, now_ms)
                 .into_iter()
                 .filter_map(|p| {
                     let r = latest.get(p.region.as_str())?;
@@ -267,7 +265,7 @@ pub async fn results(
         q.since.as_deref(),
         now,
         3_600_000,
-        app.config.retention.rollups,
+        app.config.load().retention.rollups,
     )?;
     let limit = q.limit.unwrap_or(1000);
     if !(1..=10_000).contains(&limit) {

@@ -13,15 +13,15 @@ use axum::body::Body;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use downbeat_config::ServiceConfig;
+use downbeat_config::{ServiceConfig, ServiceRef};
 use downbeat_intake::{Accepted, RejectReason, client_ip};
 use std::net::{IpAddr, SocketAddr};
 
 /// The service a path names, or 404.
-pub fn service_of<'a>(
-    app: &'a App,
+pub fn service_of(
+    app: &App,
     path: &Result<Path<String>, PathRejection>,
-) -> Result<&'a ServiceConfig, ApiError> {
+) -> Result<ServiceRef, ApiError> {
     let Ok(Path(id)) = path else {
         return Err(ApiError::NotFound("unknown service".into()));
     };
@@ -53,15 +53,15 @@ pub async fn submit(
     // The whole request rather than a `HeaderMap` extractor, which would clone the headers.
     let (parts, body) = req.into_parts();
     let result = match service_of(&app, &path) {
-        Ok(service) => accept(&app, service, peer, &parts.headers, body).await,
+        Ok(service) => accept(&app, &service, peer, &parts.headers, body).await,
         Err(e) => Err(e),
     };
     if let Err(e) = &result {
         app.intake.metrics.reject(match e {
             ApiError::NotFound(_) => RejectReason::unknown_service,
-            ApiError::InvalidField { .. } | ApiError::InvalidRow { .. } => {
-                RejectReason::invalid_field
-            }
+            ApiError::InvalidField { .. }
+            | ApiError::InvalidRow { .. }
+            | ApiError::Invalid { .. } => RejectReason::invalid_field,
             ApiError::TooLarge { .. } => RejectReason::too_large,
             ApiError::UnsupportedMediaType(_) => RejectReason::unsupported_media_type,
             ApiError::RateLimited { .. } | ApiError::Throttled { .. } => RejectReason::rate_limited,
@@ -85,10 +85,14 @@ pub async fn accept(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<Accepted, ApiError> {
-    let ip = client_ip(peer.ip(), headers, &app.config.server.trusted_proxies);
+    let ip = client_ip(
+        peer.ip(),
+        headers,
+        &app.config.load().server.trusted_proxies,
+    );
     app.intake.check_rate(ip)?;
     body::require_json(headers)?;
-    let bytes = body::read_limited(headers, body, app.config.reports.max_body_bytes).await?;
+    let bytes = body::read_limited(headers, body, app.config.load().reports.max_body_bytes).await?;
     let raw = body::json(&bytes, r#"{"problem": "login"}"#)?;
     Ok(app.intake.accept(service, ip, raw).await?)
 }

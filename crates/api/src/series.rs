@@ -58,14 +58,14 @@ pub async fn summary(
     // The key is the parsed window, not the query text: `60m` and `1h` share an answer.
     let key = format!("summary?window={}", window.as_secs());
     cached(&app, service.id.as_str(), &key, || {
-        summary_body(&app, service, window)
+        summary_body(&app, &service, window)
     })
     .await
 }
 
 fn summary_window(app: &App, raw: Option<&str>) -> Result<Span, ApiError> {
     let q: SummaryQuery = parse_query(raw)?;
-    window(q.window.as_deref(), app.config.retention.rollups)
+    window(q.window.as_deref(), app.config.load().retention.rollups)
 }
 
 /// A `window` parameter: a duration from 1 minute to `max` (default 1 hour), else 422
@@ -152,14 +152,14 @@ pub async fn messages(
 ) -> Result<Response, ApiError> {
     let service = service_of(&app, &path)?;
     let q: MessagesQuery = parse_query(raw.as_deref())?;
-    let window = window(q.window.as_deref(), app.config.retention.raw)?;
+    let window = window(q.window.as_deref(), app.config.load().retention.raw)?;
     let key = format!("messages?window={}", window.as_secs());
     cached(&app, service.id.as_str(), &key, || async {
         let now = app.clock.now();
         let since_ms = now.as_millisecond() - window.as_millis();
         let (clusters, with_message) = downbeat_crowd::screen_messages(
             app.store.as_ref(),
-            &app.config,
+            &app.config.get(),
             service.id.as_str(),
             since_ms,
         )
@@ -240,7 +240,7 @@ pub async fn counts(
     // bucket's worth of starting points shares one answer.
     let key = format!("counts?since={}&bucket={}", range.since_ms, range.bucket_ms);
     cached(&app, service.id.as_str(), &key, || {
-        counts_body(&app, service, range)
+        counts_body(&app, &service, range)
     })
     .await
 }
@@ -277,7 +277,7 @@ fn counts_range(app: &App, raw: Option<&str>) -> Result<CountsRange, ApiError> {
         q.since.as_deref(),
         now_ms,
         86_400_000,
-        app.config.retention.rollups,
+        app.config.load().retention.rollups,
     )?
     .div_euclid(bucket_ms)
         * bucket_ms;

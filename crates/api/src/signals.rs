@@ -114,8 +114,8 @@ pub async fn post(
             message: e.message,
         },
     })?;
-    check_sources(service, &batch)?;
-    let batch = classified(service, batch);
+    check_sources(&service, &batch)?;
+    let batch = classified(&service, batch);
     let stored = app
         .store
         .insert_signals(service.id.as_str(), &batch, now_ms)
@@ -234,7 +234,7 @@ pub async fn get(
             service: service.id.to_string(),
             window: window.to_string(),
             since: Timestamp::from_millisecond(since_ms).unwrap_or(now),
-            sources: figures(service, &minutes, since_ms, window.as_millis()),
+            sources: figures(&service, &minutes, since_ms, window.as_millis()),
         })
     })
     .await

@@ -25,7 +25,7 @@ pub async fn status(
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Json<Arc<CrowdStatus>>, ApiError> {
     let service = service_of(&app, &path)?;
-    Ok(Json(app.crowd.status(service)))
+    Ok(Json(app.crowd.status(&service)))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -82,7 +82,7 @@ pub async fn events(
         q.since.as_deref(),
         now,
         7 * 86_400_000,
-        app.config.retention.rollups,
+        app.config.load().retention.rollups,
     )?;
     let limit = q.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {

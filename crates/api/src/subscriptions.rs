@@ -96,7 +96,7 @@ pub async fn subscribe(
     let ip = client_ip(
         peer.ip(),
         &parts.headers,
-        &app.config.server.trusted_proxies,
+        &app.config.load().server.trusted_proxies,
     );
     app.notifier.subscribe_limiter.check(ip)?;
     let new: NewSubscription = json_request(

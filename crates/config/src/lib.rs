@@ -9,21 +9,28 @@
 //! - [`model`]: the validated configuration types the rest of Downbeat reads.
 //! - [`raw`]: the serde shape of the TOML file.
 //! - [`notify`]: `[notify]`: destinations, the SMTP relay, subscribers — types, shape and checks.
+//! - [`template`]: operator-written webhook bodies (`format = "template"`), compiled at load.
 //! - [`poll`]: `[service.signal.poll]`: built-in pollers of public sources.
 //! - [`regions`]: `[[region]]`: what each vantage region stands for.
 //! - [`integrations`]: `[integrations]`: Alertmanager and inbound webhooks mapped to
 //!   component states.
+//! - [`layers`]: the file's config composed with the objects managed at runtime.
+//! - [`live`]: the config in force, replaced whole by a reload or an API change.
 //! - [`load`]: reading, parsing and validating a file, with errors that name the key.
 //! - [`EXAMPLE`]: the annotated example config (`downbeat config example`).
 
 pub mod integrations;
+pub mod layers;
+pub mod live;
 pub mod load;
 pub mod model;
 pub mod notify;
 pub mod poll;
 pub mod raw;
 pub mod regions;
+pub mod template;
 
+pub use live::{Live, MonitorRef, ServiceRef};
 pub use load::{ConfigError, load_file, parse_str};
 pub use model::*;
 

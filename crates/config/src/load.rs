@@ -40,7 +40,9 @@ pub fn load_file(path: &Path) -> Result<Config, ConfigError> {
         path: path.to_owned(),
         source,
     })?;
-    parse_str(&text, &path.display().to_string())
+    let mut config = parse_str(&text, &path.display().to_string())?;
+    config.source.path = Some(path.to_owned());
+    Ok(config)
 }
 
 /// Parses and validates config text; `file` names it in errors.
@@ -63,11 +65,26 @@ pub fn parse_str(text: &str, file: &str) -> Result<Config, ConfigError> {
             }
         }
     })?;
-    Validator { file }.config(raw)
+    let mut config = Validator { file }.config(raw)?;
+    config.source = crate::layers::Source {
+        name: file.to_owned(),
+        path: None,
+        text: text.into(),
+    };
+    if let Ok(table) = crate::layers::parse_table(&config.source) {
+        config.origins = crate::layers::origins(&table, &[]);
+    }
+    Ok(config)
 }
 
 pub(crate) struct Validator<'a> {
     file: &'a str,
+}
+
+impl<'a> Validator<'a> {
+    pub(crate) fn new(file: &'a str) -> Validator<'a> {
+        Validator { file }
+    }
 }
 
 impl Validator<'_> {
@@ -83,7 +100,7 @@ impl Validator<'_> {
         }
     }
 
-    fn config(&self, raw: RawConfig) -> Result<Config, ConfigError> {
+    pub(crate) fn config(&self, raw: RawConfig) -> Result<Config, ConfigError> {
         let server = self.server(raw.server)?;
         let reports = self.reports(raw.reports)?;
         let retention = self.retention(raw.retention)?;
@@ -136,6 +153,8 @@ impl Validator<'_> {
             probes,
             monitors,
             users,
+            source: Default::default(),
+            origins: Default::default(),
         })
     }
 

@@ -21,6 +21,10 @@ pub struct Config {
     pub regions: crate::regions::Regions,
     /// `[integrations]`: other monitors' alerts mapped to component states.
     pub integrations: IntegrationSettings,
+    /// The file it was read from (composed again with the store's objects at every change).
+    pub source: crate::layers::Source,
+    /// Where each service, monitor and destination comes from: the file or the store.
+    pub origins: crate::layers::Origins,
 }
 
 impl Config {
@@ -300,5 +304,5 @@ pub use crate::integrations::{
 // `[notify]` lives in its own module; its types are part of the model.
 pub use crate::notify::{
     Channel, ChatFormat, Destination, EVENT_KINDS, EventFilter, FlapSettings, Format,
-    NotifySettings, Secret, SmtpConfig, SmtpTls, SubscriberSettings,
+    NotifySettings, Secret, SmtpConfig, SmtpTls, SubscriberSettings, WebhookTemplate,
 };

@@ -4,9 +4,11 @@
 
 use crate::load::{ConfigError, Validator};
 use crate::model::ServiceConfig;
+use crate::template::BodyTemplate;
 use downbeat_domain::event::EventKind;
 use downbeat_domain::{ComponentId, ServiceId, Slug, Span};
 use serde::Deserialize;
+use std::sync::Arc;
 
 /// The event types a destination can ask for, by machine name: every
 /// [`EventKind`]'s. A destination's `events` filter names these, or a family (the part
@@ -190,29 +192,65 @@ impl std::fmt::Debug for Secret {
     }
 }
 
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(Secret)
+    }
+}
+
+impl Secret {
+    /// Whether it could be sent in a URL path or header as it is: not empty, no spaces,
+    /// control characters, or characters that end a path segment.
+    fn is_token(&self) -> bool {
+        !self.0.is_empty()
+            && self.0.len() <= 512
+            && !self
+                .0
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control() || "/?#%".contains(c))
+    }
+}
+
 /// The body an HTTP destination gets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Format {
     /// Downbeat's signed JSON event.
     Downbeat,
+    /// The same JSON event signed per the Standard Webhooks specification (`webhook-id`,
+    /// `webhook-timestamp`, `webhook-signature: v1,…` under a `whsec_…` secret).
+    StandardWebhooks,
     /// A chat's incoming-webhook message.
     Chat(ChatFormat),
     /// ntfy-style push: the message as the body, title, priority, tags and link as headers.
     Ntfy,
+    /// The operator's own body, rendered from a template, with their headers.
+    Template(Arc<WebhookTemplate>),
+}
+
+/// `format = "template"`: the body template, and the headers sent with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookTemplate {
+    pub body: BodyTemplate,
+    /// Sent as they are; their values never print (they often hold an API key).
+    pub headers: Vec<(String, Secret)>,
 }
 
 impl Format {
-    pub fn as_str(self) -> &'static str {
+    pub fn as_str(&self) -> &'static str {
         match self {
             Format::Downbeat => "downbeat",
+            Format::StandardWebhooks => "standard-webhooks",
             Format::Chat(chat) => chat.as_str(),
             Format::Ntfy => "ntfy",
+            Format::Template(_) => "template",
         }
     }
 
+    /// The format named `s`, but `template`, which is built from its keys.
     pub fn parse(s: &str) -> Option<Format> {
         match s {
             "downbeat" => Some(Format::Downbeat),
+            "standard-webhooks" => Some(Format::StandardWebhooks),
             "ntfy" => Some(Format::Ntfy),
             _ => ChatFormat::ALL
                 .into_iter()
@@ -221,11 +259,12 @@ impl Format {
         }
     }
 
-    /// Every format's name: `downbeat`, the chats, `ntfy`.
+    /// Every format's name: `downbeat`, `standard-webhooks`, the chats, `ntfy`, `template`.
     pub fn names() -> impl Iterator<Item = &'static str> {
-        std::iter::once("downbeat")
+        ["downbeat", "standard-webhooks"]
+            .into_iter()
             .chain(ChatFormat::ALL.into_iter().map(ChatFormat::as_str))
-            .chain(std::iter::once("ntfy"))
+            .chain(["ntfy", "template"])
     }
 }
 
@@ -239,16 +278,21 @@ pub enum ChatFormat {
     Discord,
     /// Mattermost incoming webhook (`{"text": …}` with Markdown).
     Mattermost,
-    /// Microsoft Teams workflow webhook (an Adaptive Card).
+    /// Microsoft Teams through a Workflows webhook ("When a Teams webhook request is
+    /// received"): a message with an Adaptive Card 1.4. (The Office 365 connectors'
+    /// MessageCard is retired; there is no format for it.)
     Teams,
+    /// Google Chat incoming webhook (a `cardsV2` card, its text in the cards' HTML subset).
+    GoogleChat,
 }
 
 impl ChatFormat {
-    pub const ALL: [ChatFormat; 4] = [
+    pub const ALL: [ChatFormat; 5] = [
         ChatFormat::Slack,
         ChatFormat::Discord,
         ChatFormat::Mattermost,
         ChatFormat::Teams,
+        ChatFormat::GoogleChat,
     ];
 
     /// Its `format = "…"` in `[[notify.webhook]]`.
@@ -258,6 +302,7 @@ impl ChatFormat {
             ChatFormat::Discord => "discord",
             ChatFormat::Mattermost => "mattermost",
             ChatFormat::Teams => "teams",
+            ChatFormat::GoogleChat => "googlechat",
         }
     }
 }
@@ -277,6 +322,31 @@ pub enum Channel {
     },
     /// A mail through `[notify.smtp]` to these addresses.
     Email { to: Vec<String> },
+    /// PagerDuty Events API v2: `url` is the enqueue endpoint.
+    PagerDuty { url: String, routing_key: Secret },
+    /// Opsgenie's Alert API: `url` is the API's base (`https://api.opsgenie.com`).
+    Opsgenie { url: String, api_key: Secret },
+    /// Telegram Bot API `sendMessage`: `url` is the API's base.
+    Telegram {
+        url: String,
+        bot_token: Secret,
+        /// A chat's number or `@channelname`.
+        chat_id: String,
+    },
+    /// A Matrix room, through a homeserver's client-server API.
+    Matrix {
+        homeserver: String,
+        /// `!opaque:server`.
+        room_id: String,
+        access_token: Secret,
+    },
+    /// Pushover's Messages API: `url` is the API's base.
+    Pushover {
+        url: String,
+        token: Secret,
+        /// A user or group key.
+        user: Secret,
+    },
 }
 
 /// Which events a destination wants.
@@ -326,11 +396,16 @@ impl Destination {
         (self.operators || !operators_only) && self.filter.wants(kind, service, components)
     }
 
-    /// `webhook` or `email`.
+    /// Its table's name: `webhook`, `email`, `pagerduty`…
     pub fn kind(&self) -> &'static str {
         match self.channel {
             Channel::Http { .. } => "webhook",
             Channel::Email { .. } => "email",
+            Channel::PagerDuty { .. } => "pagerduty",
+            Channel::Opsgenie { .. } => "opsgenie",
+            Channel::Telegram { .. } => "telegram",
+            Channel::Matrix { .. } => "matrix",
+            Channel::Pushover { .. } => "pushover",
         }
     }
 }
@@ -357,6 +432,16 @@ pub struct RawNotify {
     pub webhook: Vec<RawWebhook>,
     #[serde(default)]
     pub email: Vec<RawEmail>,
+    #[serde(default)]
+    pub pagerduty: Vec<RawPagerDuty>,
+    #[serde(default)]
+    pub opsgenie: Vec<RawOpsgenie>,
+    #[serde(default)]
+    pub telegram: Vec<RawTelegram>,
+    #[serde(default)]
+    pub matrix: Vec<RawMatrix>,
+    #[serde(default)]
+    pub pushover: Vec<RawPushover>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -384,42 +469,99 @@ pub struct RawSubscribers {
     pub webhook_timeout: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawWebhook {
-    pub id: String,
-    pub url: String,
-    pub format: Option<String>,
-    pub secret: Option<String>,
-    pub token: Option<String>,
-    #[serde(default)]
-    pub services: Vec<String>,
-    #[serde(default)]
-    pub components: Vec<String>,
-    #[serde(default)]
-    pub events: Vec<String>,
-    #[serde(default)]
-    pub operators: bool,
-    pub concurrency: Option<usize>,
-    pub per_minute: Option<u32>,
+/// A destination's table: its own keys, then the keys every destination has (`id`, the
+/// filters, `operators`, `concurrency`, `per_minute`). Written out per table, since serde's
+/// `flatten` cannot reject unknown keys.
+macro_rules! destination_table {
+    ($(#[$m:meta])* $name:ident { $($field:ident: $ty:ty,)* }) => {
+        $(#[$m])*
+        #[derive(Debug, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        pub struct $name {
+            pub id: String,
+            $(pub $field: $ty,)*
+            #[serde(default)]
+            pub services: Vec<String>,
+            #[serde(default)]
+            pub components: Vec<String>,
+            #[serde(default)]
+            pub events: Vec<String>,
+            #[serde(default)]
+            pub operators: bool,
+            pub concurrency: Option<usize>,
+            pub per_minute: Option<u32>,
+        }
+
+        impl $name {
+            fn common(&self) -> Common<'_> {
+                Common {
+                    id: &self.id,
+                    services: &self.services,
+                    components: &self.components,
+                    events: &self.events,
+                    operators: self.operators,
+                    concurrency: self.concurrency,
+                    per_minute: self.per_minute,
+                }
+            }
+        }
+    };
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawEmail {
-    pub id: String,
-    pub to: Vec<String>,
-    #[serde(default)]
-    pub services: Vec<String>,
-    #[serde(default)]
-    pub components: Vec<String>,
-    #[serde(default)]
-    pub events: Vec<String>,
-    #[serde(default)]
-    pub operators: bool,
-    pub concurrency: Option<usize>,
-    pub per_minute: Option<u32>,
+destination_table!(RawWebhook {
+    url: String,
+    format: Option<String>,
+    secret: Option<Secret>,
+    token: Option<Secret>,
+    template: Option<String>,
+    content_type: Option<String>,
+    headers: Option<std::collections::BTreeMap<String, Secret>>,
+});
+
+destination_table!(RawEmail { to: Vec<String>, });
+
+destination_table!(RawPagerDuty {
+    routing_key: Secret,
+    url: Option<String>,
+});
+
+destination_table!(RawOpsgenie {
+    api_key: Secret,
+    url: Option<String>,
+});
+
+destination_table!(RawTelegram {
+    bot_token: Secret,
+    chat_id: String,
+    url: Option<String>,
+});
+
+destination_table!(RawMatrix {
+    homeserver: String,
+    room_id: String,
+    access_token: Secret,
+});
+
+destination_table!(RawPushover {
+    token: Secret,
+    user: Secret,
+    url: Option<String>,
+});
+
+/// The keys every destination table has.
+struct Common<'a> {
+    id: &'a str,
+    services: &'a [String],
+    components: &'a [String],
+    events: &'a [String],
+    operators: bool,
+    concurrency: Option<usize>,
+    per_minute: Option<u32>,
 }
+
+/// What an on-call service (PagerDuty, Opsgenie) hears of when its `events` are not given:
+/// everything but maintenance, which pages nobody.
+const ALERTING: [&str; 4] = ["incident", "monitor", "crowd", "certificate"];
 
 // ---------------------------------------------------------------------------------------
 // Validation.
@@ -443,6 +585,20 @@ pub fn is_email_address(addr: &str) -> bool {
         && domain
             .chars()
             .all(|c| c.is_alphanumeric() || c == '-' || c == '.')
+}
+
+/// Whether `secret` is a Standard Webhooks secret: `whsec_` and 24 to 64 bytes in base64.
+/// The error never shows it.
+fn check_whsec(secret: &str) -> Result<(), &'static str> {
+    use base64::Engine;
+    let key = secret
+        .strip_prefix("whsec_")
+        .ok_or("must start with \"whsec_\" (a Standard Webhooks secret)")?;
+    match base64::engine::general_purpose::STANDARD.decode(key) {
+        Ok(bytes) if (24..=64).contains(&bytes.len()) => Ok(()),
+        Ok(_) => Err("must hold 24 to 64 bytes after \"whsec_\" (openssl rand -base64 32)"),
+        Err(_) => Err("must be \"whsec_\" followed by base64"),
+    }
 }
 
 /// Whether `host` names this machine (so plain SMTP with a password stays on it).
@@ -548,17 +704,22 @@ impl Validator<'_> {
                 "email subscriptions need it for the links in their mails: set it, or turn them off with [notify.subscribers] email = false",
             ));
         }
-        let mut destinations: Vec<Destination> =
-            Vec::with_capacity(raw.webhook.len() + raw.email.len());
-        for (i, w) in raw.webhook.into_iter().enumerate() {
-            let dest = self.webhook(i, w, services)?;
+        let mut destinations: Vec<Destination> = Vec::new();
+        let mut add = |at: String, dest: Destination| {
             if destinations.iter().any(|o| o.id == dest.id) {
                 return Err(self.err(
-                    format!("notify.webhook[{i}].id"),
+                    format!("{at}.id"),
                     format!("duplicate destination id {:?}", dest.id.as_str()),
                 ));
             }
             destinations.push(dest);
+            Ok(())
+        };
+        for (i, w) in raw.webhook.into_iter().enumerate() {
+            add(
+                format!("notify.webhook[{i}]"),
+                self.webhook(i, w, services)?,
+            )?;
         }
         for (i, e) in raw.email.into_iter().enumerate() {
             if smtp.is_none() {
@@ -567,14 +728,34 @@ impl Validator<'_> {
                     "email destinations need a [notify.smtp] relay",
                 ));
             }
-            let dest = self.email(i, e, services)?;
-            if destinations.iter().any(|o| o.id == dest.id) {
-                return Err(self.err(
-                    format!("notify.email[{i}].id"),
-                    format!("duplicate destination id {:?}", dest.id.as_str()),
-                ));
-            }
-            destinations.push(dest);
+            add(format!("notify.email[{i}]"), self.email(i, e, services)?)?;
+        }
+        for (i, t) in raw.pagerduty.into_iter().enumerate() {
+            add(
+                format!("notify.pagerduty[{i}]"),
+                self.pagerduty(i, t, services)?,
+            )?;
+        }
+        for (i, t) in raw.opsgenie.into_iter().enumerate() {
+            add(
+                format!("notify.opsgenie[{i}]"),
+                self.opsgenie(i, t, services)?,
+            )?;
+        }
+        for (i, t) in raw.telegram.into_iter().enumerate() {
+            add(
+                format!("notify.telegram[{i}]"),
+                self.telegram(i, t, services)?,
+            )?;
+        }
+        for (i, t) in raw.matrix.into_iter().enumerate() {
+            add(format!("notify.matrix[{i}]"), self.matrix(i, t, services)?)?;
+        }
+        for (i, t) in raw.pushover.into_iter().enumerate() {
+            add(
+                format!("notify.pushover[{i}]"),
+                self.pushover(i, t, services)?,
+            )?;
         }
         Ok(NotifySettings {
             public_url,
@@ -738,11 +919,12 @@ impl Validator<'_> {
         w: RawWebhook,
         services: &[ServiceConfig],
     ) -> Result<Destination, ConfigError> {
-        let key = |k: &str| format!("notify.webhook[{i}].{k}");
-        let id = Slug::parse(&w.id).map_err(|e| self.err(key("id"), e))?;
+        let at = format!("notify.webhook[{i}]");
+        let key = |k: &str| format!("{at}.{k}");
         crate::load::check_http_url(&w.url).map_err(|e| self.err(key("url"), e))?;
         let format = match w.format.as_deref() {
             None => Format::Downbeat,
+            Some("template") => Format::Template(Arc::new(self.template(&at, &w)?)),
             Some(f) => Format::parse(f).ok_or_else(|| {
                 let shown: String = f.chars().take(40).collect();
                 let known: Vec<&str> = Format::names().collect();
@@ -752,8 +934,29 @@ impl Validator<'_> {
                 )
             })?,
         };
-        let secret = match (w.secret, format) {
-            (Some(s), _) if s.chars().count() < 16 => {
+        if !matches!(format, Format::Template(_)) {
+            for (k, given) in [
+                ("template", w.template.is_some()),
+                ("content_type", w.content_type.is_some()),
+                ("headers", w.headers.is_some()),
+            ] {
+                if given {
+                    return Err(self.err(key(k), "is only for format = \"template\""));
+                }
+            }
+        }
+        let secret = match (&w.secret, &format) {
+            (Some(s), Format::StandardWebhooks) => {
+                check_whsec(s.expose()).map_err(|e| self.err(key("secret"), e))?;
+                Some(s.clone())
+            }
+            (None, Format::StandardWebhooks) => {
+                return Err(self.err(
+                    key("secret"),
+                    "is required for the standard-webhooks format: \"whsec_\" and 24 to 64 random bytes in base64 (openssl rand -base64 32)",
+                ));
+            }
+            (Some(s), _) if s.expose().chars().count() < 16 => {
                 return Err(self.err(
                     key("secret"),
                     "must be at least 16 characters (receivers verify signatures with it)",
@@ -765,36 +968,74 @@ impl Validator<'_> {
                     "is required for the downbeat format (receivers verify signatures with it)",
                 ));
             }
-            (s, _) => s.map(Secret::new),
+            (s, _) => s.clone(),
         };
-        if w.token
-            .as_ref()
-            .is_some_and(|t| t.is_empty() || t.chars().any(|c| c.is_whitespace() || c.is_control()))
-        {
+        if w.token.as_ref().is_some_and(|t| !t.is_token()) {
             return Err(self.err(key("token"), "must be non-empty, without spaces"));
         }
-        let filter = self.filter(
-            &format!("notify.webhook[{i}]"),
-            Filters {
-                services: &w.services,
-                components: &w.components,
-                events: &w.events,
-            },
-            services,
-        )?;
-        Ok(Destination {
-            id,
-            channel: Channel::Http {
-                url: w.url,
-                format,
-                secret,
-                token: w.token.map(Secret::new),
-            },
-            filter,
-            operators: w.operators,
-            concurrency: self.concurrency(&key("concurrency"), w.concurrency, 4)?,
-            per_minute: self.per_minute(&key("per_minute"), w.per_minute)?,
-        })
+        let channel = Channel::Http {
+            url: w.url.clone(),
+            format,
+            secret,
+            token: w.token.clone(),
+        };
+        self.destination(&at, w.common(), channel, services, 4, &[])
+    }
+
+    /// `format = "template"`'s keys: the body (compiled, and tried on a sample event),
+    /// its content type, the headers.
+    fn template(&self, at: &str, w: &RawWebhook) -> Result<WebhookTemplate, ConfigError> {
+        let key = |k: &str| format!("{at}.{k}");
+        let Some(source) = &w.template else {
+            return Err(self.err(
+                key("template"),
+                "is required for format = \"template\": the body, as a MiniJinja template",
+            ));
+        };
+        let content_type = w
+            .content_type
+            .clone()
+            .unwrap_or_else(|| "application/json".to_owned());
+        if content_type.is_empty()
+            || !content_type.contains('/')
+            || content_type.chars().any(|c| c.is_control())
+        {
+            return Err(self.err(
+                key("content_type"),
+                "must be a media type such as application/json",
+            ));
+        }
+        let body = BodyTemplate::new(source.clone(), content_type)
+            .map_err(|e| self.err(key("template"), e))?;
+        let mut headers = Vec::new();
+        for (name, value) in w.headers.iter().flatten() {
+            let reserved = [
+                "content-type",
+                "content-length",
+                "host",
+                "transfer-encoding",
+            ];
+            if name.is_empty()
+                || !name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b))
+                || reserved.contains(&name.to_ascii_lowercase().as_str())
+            {
+                let shown: String = name.chars().take(40).collect();
+                return Err(self.err(
+                    format!("{at}.headers"),
+                    format!("{shown:?} is not a header Downbeat lets a template set"),
+                ));
+            }
+            if value.expose().chars().any(|c| c.is_control()) {
+                return Err(self.err(
+                    format!("{at}.headers.{name}"),
+                    "must be one line without control characters",
+                ));
+            }
+            headers.push((name.clone(), value.clone()));
+        }
+        Ok(WebhookTemplate { body, headers })
     }
 
     fn email(
@@ -803,36 +1044,201 @@ impl Validator<'_> {
         e: RawEmail,
         services: &[ServiceConfig],
     ) -> Result<Destination, ConfigError> {
-        let key = |k: &str| format!("notify.email[{i}].{k}");
-        let id = Slug::parse(&e.id).map_err(|err| self.err(key("id"), err))?;
+        let at = format!("notify.email[{i}]");
         if e.to.is_empty() {
-            return Err(self.err(key("to"), "must name at least one address"));
+            return Err(self.err(format!("{at}.to"), "must name at least one address"));
         }
         for (j, a) in e.to.iter().enumerate() {
             if !is_email_address(a) {
                 let shown: String = a.chars().take(60).collect();
                 return Err(self.err(
-                    format!("notify.email[{i}].to[{j}]"),
+                    format!("{at}.to[{j}]"),
                     format!("{shown:?} is not a mail address"),
                 ));
             }
         }
-        let filter = self.filter(
-            &format!("notify.email[{i}]"),
+        let channel = Channel::Email { to: e.to.clone() };
+        self.destination(&at, e.common(), channel, services, 1, &[])
+    }
+
+    fn pagerduty(
+        &self,
+        i: usize,
+        t: RawPagerDuty,
+        services: &[ServiceConfig],
+    ) -> Result<Destination, ConfigError> {
+        let at = format!("notify.pagerduty[{i}]");
+        let channel = Channel::PagerDuty {
+            url: self.api_url(
+                &at,
+                "url",
+                &t.url,
+                "https://events.pagerduty.com/v2/enqueue",
+            )?,
+            routing_key: self.token(&at, "routing_key", &t.routing_key)?,
+        };
+        self.destination(&at, t.common(), channel, services, 4, &ALERTING)
+    }
+
+    fn opsgenie(
+        &self,
+        i: usize,
+        t: RawOpsgenie,
+        services: &[ServiceConfig],
+    ) -> Result<Destination, ConfigError> {
+        let at = format!("notify.opsgenie[{i}]");
+        let channel = Channel::Opsgenie {
+            url: self.api_url(&at, "url", &t.url, "https://api.opsgenie.com")?,
+            api_key: self.token(&at, "api_key", &t.api_key)?,
+        };
+        self.destination(&at, t.common(), channel, services, 4, &ALERTING)
+    }
+
+    fn telegram(
+        &self,
+        i: usize,
+        t: RawTelegram,
+        services: &[ServiceConfig],
+    ) -> Result<Destination, ConfigError> {
+        let at = format!("notify.telegram[{i}]");
+        let bot_token = self.token(&at, "bot_token", &t.bot_token)?;
+        let valid = bot_token
+            .expose()
+            .split_once(':')
+            .is_some_and(|(bot, key)| {
+                !bot.is_empty() && bot.bytes().all(|b| b.is_ascii_digit()) && !key.is_empty()
+            });
+        if !valid {
+            return Err(self.err(
+                format!("{at}.bot_token"),
+                "must be the token @BotFather gave, <digits>:<key>",
+            ));
+        }
+        let chat = t.chat_id.trim();
+        let numeric = chat.strip_prefix('-').unwrap_or(chat);
+        let channel_name = chat.strip_prefix('@').is_some_and(|n| {
+            !n.is_empty() && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        });
+        if !(channel_name || !numeric.is_empty() && numeric.bytes().all(|b| b.is_ascii_digit())) {
+            return Err(self.err(
+                format!("{at}.chat_id"),
+                "must be a chat's number (-100… for groups and channels) or @channelname",
+            ));
+        }
+        let channel = Channel::Telegram {
+            url: self.api_url(&at, "url", &t.url, "https://api.telegram.org")?,
+            bot_token,
+            chat_id: chat.to_owned(),
+        };
+        self.destination(&at, t.common(), channel, services, 4, &[])
+    }
+
+    fn matrix(
+        &self,
+        i: usize,
+        t: RawMatrix,
+        services: &[ServiceConfig],
+    ) -> Result<Destination, ConfigError> {
+        let at = format!("notify.matrix[{i}]");
+        let homeserver = self.api_url(&at, "homeserver", &Some(t.homeserver.clone()), "")?;
+        let room = t.room_id.trim();
+        let valid = room
+            .strip_prefix('!')
+            .and_then(|r| r.split_once(':'))
+            .is_some_and(|(local, server)| {
+                !local.is_empty()
+                    && !server.is_empty()
+                    && !room.chars().any(|c| c.is_whitespace() || c.is_control())
+            });
+        if !valid {
+            return Err(self.err(
+                format!("{at}.room_id"),
+                "must be a room id, !opaque:server (a room's settings, Advanced), not an #alias",
+            ));
+        }
+        let channel = Channel::Matrix {
+            homeserver,
+            room_id: room.to_owned(),
+            access_token: self.token(&at, "access_token", &t.access_token)?,
+        };
+        self.destination(&at, t.common(), channel, services, 4, &[])
+    }
+
+    fn pushover(
+        &self,
+        i: usize,
+        t: RawPushover,
+        services: &[ServiceConfig],
+    ) -> Result<Destination, ConfigError> {
+        let at = format!("notify.pushover[{i}]");
+        let channel = Channel::Pushover {
+            url: self.api_url(&at, "url", &t.url, "https://api.pushover.net")?,
+            token: self.token(&at, "token", &t.token)?,
+            user: self.token(&at, "user", &t.user)?,
+        };
+        self.destination(&at, t.common(), channel, services, 4, &[])
+    }
+
+    /// An API's address, `default` when not given; without a trailing slash.
+    fn api_url(
+        &self,
+        at: &str,
+        k: &str,
+        url: &Option<String>,
+        default: &str,
+    ) -> Result<String, ConfigError> {
+        let url = url.as_deref().unwrap_or(default);
+        crate::load::check_http_url(url).map_err(|e| self.err(format!("{at}.{k}"), e))?;
+        Ok(url.trim_end_matches('/').to_owned())
+    }
+
+    /// A credential, checked without ever being shown.
+    fn token(&self, at: &str, k: &str, secret: &Secret) -> Result<Secret, ConfigError> {
+        if secret.is_token() {
+            Ok(secret.clone())
+        } else {
+            Err(self.err(
+                format!("{at}.{k}"),
+                "must be non-empty, at most 512 characters, without spaces, /, ?, # or %",
+            ))
+        }
+    }
+
+    /// What every destination has: its id, filters, `operators`, `concurrency` (default
+    /// `concurrency`) and `per_minute`; `events` default to `default_events`.
+    fn destination(
+        &self,
+        at: &str,
+        c: Common<'_>,
+        channel: Channel,
+        services: &[ServiceConfig],
+        concurrency: usize,
+        default_events: &[&str],
+    ) -> Result<Destination, ConfigError> {
+        let id = Slug::parse(c.id).map_err(|e| self.err(format!("{at}.id"), e))?;
+        let mut filter = self.filter(
+            at,
             Filters {
-                services: &e.services,
-                components: &e.components,
-                events: &e.events,
+                services: c.services,
+                components: c.components,
+                events: c.events,
             },
             services,
         )?;
+        if filter.events.is_empty() {
+            filter.events = default_events.iter().map(|e| (*e).to_owned()).collect();
+        }
         Ok(Destination {
             id,
-            channel: Channel::Email { to: e.to },
+            channel,
             filter,
-            operators: e.operators,
-            concurrency: self.concurrency(&key("concurrency"), e.concurrency, 1)?,
-            per_minute: self.per_minute(&key("per_minute"), e.per_minute)?,
+            operators: c.operators,
+            concurrency: self.concurrency(
+                &format!("{at}.concurrency"),
+                c.concurrency,
+                concurrency,
+            )?,
+            per_minute: self.per_minute(&format!("{at}.per_minute"), c.per_minute)?,
         })
     }
 
@@ -1036,6 +1442,58 @@ mod tests {
                 &["notify.public_url", "email = false"],
             ),
             (
+                format!(
+                    "{SVC}[[notify.webhook]]\nid = \"x\"\nurl = \"https://h/\"\nformat = \"template\"\ntemplate = \"{{{{ nope\"\n"
+                ),
+                &["notify.webhook[0].template", "syntax error"],
+            ),
+            (
+                format!(
+                    "{SVC}[[notify.webhook]]\nid = \"x\"\nurl = \"https://h/\"\nformat = \"slack\"\ntemplate = \"x\"\n"
+                ),
+                &["notify.webhook[0].template", "only for format"],
+            ),
+            (
+                format!(
+                    "{SVC}[[notify.webhook]]\nid = \"x\"\nurl = \"https://h/\"\nformat = \"standard-webhooks\"\nsecret = \"0123456789abcdef0123\"\n"
+                ),
+                &["notify.webhook[0].secret", "whsec_"],
+            ),
+            (
+                format!("{SVC}[[notify.pagerduty]]\nid = \"pd\"\nrouting_key = \"has space\"\n"),
+                &["notify.pagerduty[0].routing_key"],
+            ),
+            (
+                format!(
+                    "{SVC}[[notify.telegram]]\nid = \"tg\"\nbot_token = \"nocolon-SECRET\"\nchat_id = \"1\"\n"
+                ),
+                &["notify.telegram[0].bot_token", "<digits>:<key>"],
+            ),
+            (
+                format!(
+                    "{SVC}[[notify.telegram]]\nid = \"tg\"\nbot_token = \"1:k\"\nchat_id = \"me\"\n"
+                ),
+                &["notify.telegram[0].chat_id"],
+            ),
+            (
+                format!(
+                    "{SVC}[[notify.matrix]]\nid = \"mx\"\nhomeserver = \"https://m.example\"\nroom_id = \"#ops:m.example\"\naccess_token = \"t\"\n"
+                ),
+                &["notify.matrix[0].room_id", "not an #alias"],
+            ),
+            (
+                format!(
+                    "{SVC}[[notify.pushover]]\nid = \"po\"\ntoken = \"t\"\nuser = \"u\"\nurl = \"ftp://x\"\n"
+                ),
+                &["notify.pushover[0].url"],
+            ),
+            (
+                format!(
+                    "{SVC}[[notify.webhook]]\nid = \"x\"\nurl = \"https://h/\"\nformat = \"slack\"\n[[notify.opsgenie]]\nid = \"x\"\napi_key = \"k\"\n"
+                ),
+                &["notify.opsgenie[0].id", "duplicate"],
+            ),
+            (
                 format!("{SVC}[notify]\ncert_expiry_days = [0]\n"),
                 &["notify.cert_expiry_days"],
             ),
@@ -1059,6 +1517,7 @@ mod tests {
             for w in *wanted {
                 assert!(e.contains(w), "{text:?}: {e:?} lacks {w:?}");
             }
+            assert!(!e.contains("SECRET"), "credentials never show: {e}");
         }
     }
 

@@ -400,7 +400,7 @@ pub struct Crowd {
 }
 
 pub struct Inner {
-    pub config: Arc<Config>,
+    pub config: downbeat_config::Live,
     /// Where the minute counts come from.
     pub reports: Arc<dyn ReportStore>,
     /// Where detector states, verdict events and the lease live.
@@ -427,7 +427,7 @@ impl Deref for Crowd {
 
 impl Crowd {
     pub fn new(
-        config: Arc<Config>,
+        config: downbeat_config::Live,
         reports: Arc<dyn ReportStore>,
         detection: Arc<dyn DetectionStore>,
         signals: Arc<dyn SignalStore>,
@@ -570,7 +570,7 @@ pub async fn run_once(crowd: &Crowd, now: Timestamp) -> Result<(), StoreError> {
         .try_lease(LEASE, &crowd.node_id, now.as_millisecond(), LEASE_TTL_MS)
         .await?;
     let leader = fence.is_some();
-    for service in &crowd.config.services {
+    for service in &crowd.config.load().services {
         let key = service.id.to_string();
         if !watches.contains_key(&key) {
             let mut w = load_watch(crowd, service).await?;
@@ -779,7 +779,7 @@ async fn latest_change(
     service: &ServiceConfig,
     now_ms: i64,
 ) -> Result<Option<Change>, StoreError> {
-    let since = now_ms - crowd.config.notify.give_up_after.as_millis();
+    let since = now_ms - crowd.config.load().notify.give_up_after.as_millis();
     let events = crowd
         .detection
         .verdict_events(service.id.as_str(), since, 500)
@@ -811,7 +811,7 @@ fn notice_of(e: &VerdictEvent) -> Notice {
 /// decided while it led but could not store before it lost the lease is dropped, since the
 /// new leader judges the same minutes itself.
 async fn flush(crowd: &Crowd, watch: &mut Watch, now_ms: i64, fence: Option<&Fence>) {
-    let give_up_ms = crowd.config.notify.give_up_after.as_millis();
+    let give_up_ms = crowd.config.load().notify.give_up_after.as_millis();
     while let Some(c) = watch.pending.front_mut() {
         let stale = c.event.at_ms < now_ms - give_up_ms;
         if !c.recorded {
@@ -897,7 +897,7 @@ async fn advance(
     let judge_from = last_complete - (JUDGE_LAST_MINUTES - 1) * MINUTE_MS;
     let (clusters, with_message) = screen_messages(
         crowd.reports.as_ref(),
-        &crowd.config,
+        &crowd.config.get(),
         service.id.as_str(),
         last_complete + MINUTE_MS - RECENT_MINUTES as i64 * MINUTE_MS,
     )

@@ -57,6 +57,16 @@ pub enum Command {
     /// stdout: timestamp,value,anomaly_score,expected,verdict — one row per input row, in
     /// input order — and a summary to stderr. A malformed file is refused naming the line.
     Detect(DetectArgs),
+    /// Import monitors, notification channels and status pages from another tool: an Uptime
+    /// Kuma backup (Settings → Backup → Export), a Gatus config.yaml, or a directory holding a
+    /// Statuspage page's API JSON (summary.json or components.json, incidents.json,
+    /// scheduled-maintenances.json).
+    ///
+    /// Prints Downbeat config (TOML) on stdout, then past incidents and maintenance summarised
+    /// in comment lines; on stderr, one line per thing not carried over, naming where it is in
+    /// the source. Nothing is printed on stdout unless the whole import succeeded. Exit code 0
+    /// imported, 2 the file is not of the kind named (or unreadable).
+    Import(ImportArgs),
     /// Seed a service's crowd baseline from past counts (CSV: timestamp,count per bucket of
     /// any regular size, e.g. hourly), so detection judges from the first minute instead of
     /// learning for 30. Run it before `serve` (or restart the server afterwards).
@@ -288,6 +298,31 @@ pub struct SeedArgs {
     pub service: String,
     /// The CSV file; `-` reads standard input.
     pub file: PathBuf,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  downbeat import uptime-kuma Uptime_Kuma_Backup_2024_05_01-10_00_00.json > downbeat.toml
+  downbeat import gatus config.yaml > downbeat.toml
+  downbeat import statuspage ./saved-page/ > downbeat.toml
+  downbeat config check --config downbeat.toml")]
+pub struct ImportArgs {
+    /// What the source is.
+    #[arg(value_enum)]
+    pub kind: ImportKind,
+    /// The backup or config file; for statuspage, the directory of saved JSON.
+    pub path: PathBuf,
+}
+
+/// The sources `downbeat import` reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ImportKind {
+    /// Uptime Kuma's JSON backup (version 1.x).
+    UptimeKuma,
+    /// Gatus's YAML config.
+    Gatus,
+    /// A directory of a Statuspage page's /api/v2/ JSON.
+    Statuspage,
 }
 
 #[derive(Debug, Args)]

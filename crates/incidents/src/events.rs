@@ -94,7 +94,7 @@ pub async fn incident_drafted(incidents: &Incidents, id: i64) {
 /// twice: ids are stable and the outbox keeps one delivery per event and destination.
 pub async fn reconcile(incidents: &Incidents) -> Result<(), StoreError> {
     let now_ms = incidents.clock.now().as_millisecond();
-    let since_ms = now_ms - incidents.config.notify.give_up_after.as_millis();
+    let since_ms = now_ms - incidents.config.load().notify.give_up_after.as_millis();
     let recs = incidents
         .records
         .incidents(downbeat_store::IncidentFilter {

@@ -30,7 +30,6 @@ pub mod signals;
 pub use error::IncidentError;
 pub use events::reconcile;
 
-use downbeat_config::Config;
 use downbeat_crowd::Crowd;
 use downbeat_domain::{Clock, ComponentState};
 use downbeat_monitors::Monitors;
@@ -107,7 +106,7 @@ pub struct Incidents {
 }
 
 pub struct Inner {
-    pub config: Arc<Config>,
+    pub config: downbeat_config::Live,
     /// Where incidents and their updates live.
     pub records: Arc<dyn IncidentStore>,
     /// The signals that time and draft incidents: verdict events and the lease, report
@@ -148,7 +147,7 @@ pub struct IncidentStores {
 
 impl Incidents {
     pub fn new(
-        config: Arc<Config>,
+        config: downbeat_config::Live,
         stores: IncidentStores,
         clock: Arc<dyn Clock>,
         node_id: Arc<str>,
@@ -165,7 +164,7 @@ impl Incidents {
         } = stores;
         Incidents {
             inner: Arc::new(Inner {
-                integration_limits: integrations::Limits::new(&config.integrations),
+                integration_limits: integrations::Limits::new(&config.load().integrations),
                 config,
                 records,
                 detection,
@@ -244,7 +243,7 @@ pub async fn refresh(incidents: &Incidents, service: &str) -> Result<(), StoreEr
 
 /// Reloads every service's snapshot.
 pub async fn refresh_all(incidents: &Incidents) -> Result<(), StoreError> {
-    for s in &incidents.config.services {
+    for s in &incidents.config.load().services {
         refresh(incidents, s.id.as_str()).await?;
     }
     Ok(())

@@ -194,15 +194,13 @@ fn check_status(kind: Kind, status: Status) -> Result<(), IncidentError> {
     Ok(())
 }
 
-fn service_config<'a>(
-    incidents: &'a Incidents,
+fn service_config(
+    config: &downbeat_config::Config,
     service: &str,
-) -> Result<&'a ServiceConfig, IncidentError> {
-    incidents
-        .config
-        .services
-        .iter()
-        .find(|s| s.id.as_str() == service)
+) -> Result<ServiceConfig, IncidentError> {
+    config
+        .service(service)
+        .cloned()
         .ok_or_else(|| IncidentError::unknown_service(service))
 }
 
@@ -287,7 +285,8 @@ pub async fn update(
 ) -> Result<Incident, IncidentError> {
     let rec = load(incidents, id).await?;
     let current = Incident::from_record(&rec);
-    let service = service_config(incidents, &current.service)?;
+    let service = service_config(&incidents.config.load(), &current.service)?;
+    let service = &service;
     let message = check_message(&req.message)?;
     let status = req.status.unwrap_or(current.status);
     check_status(current.kind, status)?;

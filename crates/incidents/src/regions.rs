@@ -100,11 +100,11 @@ pub fn tie(incidents: &Incidents, service: &ServiceConfig, crowd: &CrowdStatus) 
     }
     let mut failing: std::collections::BTreeMap<String, Vec<(String, Option<Cause>)>> =
         Default::default();
-    for (i, m) in incidents.config.monitors.iter().enumerate() {
+    for m in &incidents.config.get().monitors {
         if m.service != service.id {
             continue;
         }
-        for (region, r) in incidents.monitors.latest(i) {
+        for (region, r) in incidents.monitors.latest(m.id.as_str()) {
             if r.reliable && r.result.outcome != Outcome::Up {
                 failing
                     .entry(region.to_string())
@@ -116,7 +116,7 @@ pub fn tie(incidents: &Incidents, service: &ServiceConfig, crowd: &CrowdStatus) 
     failing
         .into_iter()
         .filter_map(|(region, monitors)| {
-            let area = incidents.config.regions.area(&region)?;
+            let area = incidents.config.load().regions.area(&region)?;
             let mut mine: Vec<&(String, f64)> = weights
                 .iter()
                 .filter(|(c, _)| area.countries.contains(c))

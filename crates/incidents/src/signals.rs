@@ -111,11 +111,11 @@ async fn probe_episode(
     _now_ms: i64,
 ) -> Result<Option<Episode>, StoreError> {
     let mut best: Option<Episode> = None;
-    for (i, m) in incidents.config.monitors.iter().enumerate() {
+    for m in &incidents.config.get().monitors {
         if m.service != service.id {
             continue;
         }
-        let (down, since_ms, _) = incidents.monitors.state(i);
+        let (down, since_ms, _) = incidents.monitors.state(m.id.as_str());
         let (true, Some(detected_ms)) = (down, since_ms) else {
             continue;
         };
@@ -148,15 +148,15 @@ pub fn evidence(incidents: &Incidents, service: &ServiceConfig, now_ms: i64) -> 
     let crowd = incidents.crowd.status(service);
     let monitors: Vec<serde_json::Value> = incidents
         .config
+        .get()
         .monitors
         .iter()
-        .enumerate()
-        .filter(|(_, m)| m.service == service.id)
-        .map(|(i, m)| {
-            let (down, since_ms, cause) = incidents.monitors.state(i);
+        .filter(|m| m.service == service.id)
+        .map(|m| {
+            let (down, since_ms, cause) = incidents.monitors.state(m.id.as_str());
             let regions: serde_json::Map<String, serde_json::Value> = incidents
                 .monitors
-                .latest(i)
+                .latest(m.id.as_str())
                 .into_iter()
                 .map(|(region, r)| {
                     (
@@ -316,13 +316,14 @@ pub async fn run_once(incidents: &Incidents, now_ms: i64) -> Result<(), StoreErr
     else {
         return Ok(());
     };
-    for service in &incidents.config.services {
+    for service in &incidents.config.load().services {
         let snapshot = super::snapshot(incidents, service.id.as_str());
         let (maintained, whole_service) = under_maintenance(&snapshot, service);
         let crowd = incidents.crowd.status(service);
         let crowd_bad = crowd.verdict == Verdict::Problems && !whole_service;
         let failing: Vec<(String, Option<String>, Option<Cause>)> = incidents
             .config
+            .load()
             .monitors
             .iter()
             .enumerate()
@@ -332,8 +333,8 @@ pub async fn run_once(incidents: &Incidents, now_ms: i64) -> Result<(), StoreErr
                     .as_ref()
                     .is_none_or(|c| !maintained.iter().any(|x| x == c.as_str()))
             })
-            .filter_map(|(i, m)| {
-                let (down, _, cause) = incidents.monitors.state(i);
+            .filter_map(|(_, m)| {
+                let (down, _, cause) = incidents.monitors.state(m.id.as_str());
                 down.then(|| {
                     (
                         m.id.to_string(),

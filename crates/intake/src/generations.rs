@@ -3,13 +3,15 @@
 //! feed) — so answers cached in memory know when they are stale.
 
 use std::collections::HashMap;
+use std::sync::RwLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::Notify;
 
 /// Per-service change counters.
 #[derive(Default)]
 pub struct Generations {
-    by_service: HashMap<String, AtomicU64>,
+    /// Grows when services are added at runtime; a removed one keeps its counter.
+    by_service: RwLock<HashMap<String, AtomicU64>>,
     /// Rung when a change made through another node arrives, so the pages reload now
     /// instead of at their next tick.
     elsewhere: Notify,
@@ -18,9 +20,11 @@ pub struct Generations {
 impl Generations {
     pub fn new<'a>(services: impl Iterator<Item = &'a str>) -> Self {
         Generations {
-            by_service: services
-                .map(|s| (s.to_owned(), AtomicU64::new(0)))
-                .collect(),
+            by_service: RwLock::new(
+                services
+                    .map(|s| (s.to_owned(), AtomicU64::new(0)))
+                    .collect(),
+            ),
             elsewhere: Notify::new(),
         }
     }
@@ -37,16 +41,24 @@ impl Generations {
         self.elsewhere.notified().await;
     }
 
+    /// Adds counters for services it does not know yet (added at runtime).
+    pub fn ensure<'a>(&self, services: impl Iterator<Item = &'a str>) {
+        let mut map = self.by_service.write().unwrap_or_else(|e| e.into_inner());
+        for s in services {
+            map.entry(s.to_owned()).or_insert_with(|| AtomicU64::new(0));
+        }
+    }
+
     pub fn bump(&self, service: &str) {
-        if let Some(g) = self.by_service.get(service) {
+        let map = self.by_service.read().unwrap_or_else(|e| e.into_inner());
+        if let Some(g) = map.get(service) {
             g.fetch_add(1, Ordering::Release);
         }
     }
 
     pub fn get(&self, service: &str) -> u64 {
-        self.by_service
-            .get(service)
-            .map_or(0, |g| g.load(Ordering::Acquire))
+        let map = self.by_service.read().unwrap_or_else(|e| e.into_inner());
+        map.get(service).map_or(0, |g| g.load(Ordering::Acquire))
     }
 }
 

@@ -39,7 +39,7 @@ pub use metrics::{IntakeMetrics, RejectReason};
 pub use report::{Accepted, RawReport, validate};
 
 use dedupe::{Dedupe, Mark};
-use downbeat_config::{Config, ServiceConfig};
+use downbeat_config::ServiceConfig;
 use downbeat_domain::{City, Clock, ScreenText};
 use downbeat_store::{NewReport, ReportStore, StoreError};
 use identity::Salts;
@@ -62,14 +62,15 @@ pub struct Intake {
 
 /// What the intake holds: its settings, the store it commits to, and its own state.
 pub struct Inner {
-    pub config: Arc<Config>,
+    pub config: downbeat_config::Live,
     pub clock: Arc<dyn Clock>,
     pub salts: Salts,
     pub dedupe: Dedupe,
     pub limiter: Limiter,
     pub ingest: Ingest,
     pub metrics: IntakeMetrics,
-    report_counters: HashMap<String, ReportCounters>,
+    /// Per service; grows when services are added at runtime ([`Intake::reconfigured`]).
+    report_counters: std::sync::RwLock<HashMap<String, ReportCounters>>,
     /// Moves when a service's counted reports change; validates cached answers.
     pub generations: Arc<Generations>,
 }
@@ -86,16 +87,17 @@ impl Intake {
     /// [`Intake::close`]). Restores the dedupe window from the store, so a restart does not
     /// count anyone twice.
     pub async fn start(
-        config: Arc<Config>,
+        config: downbeat_config::Live,
         store: Arc<dyn ReportStore>,
         clock: Arc<dyn Clock>,
         registry: &mut Registry,
     ) -> Result<(Intake, JoinHandle<()>), StoreError> {
         let metrics = IntakeMetrics::register(registry);
+        let cfg = config.get();
         let now_ms = clock.now().as_millisecond();
-        let dedupe = Dedupe::new(config.reports.dedupe_window.as_millis());
-        let since_ms = now_ms - config.reports.dedupe_window.as_millis();
-        for service in &config.services {
+        let dedupe = Dedupe::new(cfg.reports.dedupe_window.as_millis());
+        let since_ms = now_ms - cfg.reports.dedupe_window.as_millis();
+        for service in &cfg.services {
             let recent = store
                 .recent_counted_clients(service.id.as_str(), since_ms)
                 .await?;
@@ -103,30 +105,28 @@ impl Intake {
         }
         let salts = Salts::new(store.clone());
         salts.prepare(now_ms).await?;
-        let generations = Arc::new(Generations::new(
-            config.services.iter().map(|s| s.id.as_str()),
-        ));
+        let generations = Arc::new(Generations::new(cfg.services.iter().map(|s| s.id.as_str())));
         let (ingest, writer) = ingest::start(
             store,
             metrics.clone(),
             generations.clone(),
-            config.reports.dedupe_window.as_millis(),
+            cfg.reports.dedupe_window.as_millis(),
         );
-        let report_counters = config
+        let report_counters = cfg
             .services
             .iter()
             .map(|s| (s.id.to_string(), metrics.report_counters(s.id.as_str())))
             .collect();
         let intake = Intake {
             inner: Arc::new(Inner {
-                limiter: Limiter::new(&config.reports),
+                limiter: Limiter::new(&cfg.reports),
                 config,
                 clock,
                 salts,
                 dedupe,
                 ingest,
                 metrics,
-                report_counters,
+                report_counters: std::sync::RwLock::new(report_counters),
                 generations,
             }),
         };
@@ -193,7 +193,12 @@ impl Intake {
             self.dedupe.forget(hashes.client, now_ms);
         }
 
-        if let Some(c) = self.report_counters.get(service.id.as_str()) {
+        if let Some(c) = self
+            .report_counters
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(service.id.as_str())
+        {
             c.received.inc();
             if counted {
                 c.counted.inc();
@@ -209,7 +214,8 @@ impl Intake {
             } else {
                 Cow::Owned(format!(
                     "Thanks: you already reported a problem with {} in the last {}, so this one is not counted again.",
-                    service.name, self.config.reports.dedupe_window
+                    service.name,
+                    self.config.load().reports.dedupe_window
                 ))
             },
         })
@@ -227,6 +233,22 @@ impl Intake {
     }
 
     /// Refuses new reports; the writer drains what is queued, then stops.
+    /// Takes in services added at runtime: their change counters and report metrics.
+    pub fn reconfigured(&self) {
+        let config = self.config.load();
+        self.generations
+            .ensure(config.services.iter().map(|s| s.id.as_str()));
+        let mut counters = self
+            .report_counters
+            .write()
+            .unwrap_or_else(|e| e.into_inner());
+        for s in &config.services {
+            counters
+                .entry(s.id.to_string())
+                .or_insert_with(|| self.metrics.report_counters(s.id.as_str()));
+        }
+    }
+
     pub fn close(&self) {
         self.ingest.close();
     }

@@ -12,9 +12,10 @@ use downbeat_domain::event::{CertificateExpiring, Event, Notice};
 /// Looks at every monitor's latest results as of `now_ms` and enqueues the warnings due;
 /// returns how many deliveries were new.
 pub async fn check(monitors: &Monitors, now_ms: i64) -> u32 {
-    let thresholds = &monitors.config.notify.cert_expiry_days;
+    let config = monitors.config.get();
+    let thresholds = &config.notify.cert_expiry_days;
     let mut new = 0;
-    for (i, m) in monitors.config.monitors.iter().enumerate() {
+    for m in &config.monitors {
         // On several nodes, the node that probes a monitor looks at its certificates.
         if !monitors.owners.mine(m.id.as_str()) {
             continue;
@@ -22,7 +23,7 @@ pub async fn check(monitors: &Monitors, now_ms: i64) -> u32 {
         // The soonest-expiring certificate any region sees (regions may hit different
         // servers behind one name).
         let soonest = monitors
-            .latest(i)
+            .latest(m.id.as_str())
             .into_values()
             .filter_map(|r| r.result.certificate)
             .min_by_key(|c| c.not_after);

@@ -85,9 +85,9 @@ pub fn cause_phrase(r: &ProbeResult, now_ms: i64) -> String {
     cause.public_failing(r.detail, &facts)
 }
 
-/// The latest result of monitor `index` per region, in public words.
-pub fn regions(monitors: &Monitors, index: usize, now_ms: i64) -> Vec<PublicRegion> {
-    regions_with_causes(monitors, index, now_ms)
+/// The latest result of monitor `m` per region, in public words.
+pub fn regions(monitors: &Monitors, m: &MonitorConfig, now_ms: i64) -> Vec<PublicRegion> {
+    regions_with_causes(monitors, m, now_ms)
         .into_iter()
         .map(|(region, _)| region)
         .collect()
@@ -96,12 +96,11 @@ pub fn regions(monitors: &Monitors, index: usize, now_ms: i64) -> Vec<PublicRegi
 /// [`regions`], each with the cause of its latest result.
 fn regions_with_causes(
     monitors: &Monitors,
-    index: usize,
+    m: &MonitorConfig,
     now_ms: i64,
 ) -> Vec<(PublicRegion, Option<Cause>)> {
-    let m = &monitors.config.monitors[index];
     monitors
-        .latest(index)
+        .latest(m.id.as_str())
         .values()
         .map(|r| {
             let state = if now_ms - r.at.as_millisecond() > fresh_ms(m) {
@@ -129,20 +128,18 @@ fn regions_with_causes(
 /// else e.g. "All regions fail TLS: certificate expired 2 h ago." or "All checks pass from
 /// 3 regions." Only fresh, reliable results count.
 pub fn diagnose_public(monitors: &Monitors, service: &str, now_ms: i64) -> Option<String> {
-    let of_service: Vec<usize> = monitors
-        .config
+    let config = monitors.config.get();
+    let of_service: Vec<&MonitorConfig> = config
         .monitors
         .iter()
-        .enumerate()
-        .filter(|(_, m)| m.service.as_str() == service)
-        .map(|(i, _)| i)
+        .filter(|m| m.service.as_str() == service)
         .collect();
     // phrase -> regions failing with it (the phrase already tells the cause and detail),
     // and whether its cause points at the regions' network
     let mut failing: BTreeMap<String, (Vec<String>, bool)> = BTreeMap::new();
     let mut all_regions: Vec<String> = Vec::new();
-    for &i in &of_service {
-        for (r, cause) in regions_with_causes(monitors, i, now_ms) {
+    for m in of_service {
+        for (r, cause) in regions_with_causes(monitors, m, now_ms) {
             if r.state == RegionState::Stale {
                 continue;
             }

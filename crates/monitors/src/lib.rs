@@ -109,10 +109,13 @@ impl Hysteresis {
     }
 }
 
+/// A monitor's latest result per region.
+type Picture = BTreeMap<Arc<str>, RegionResult>;
+
 /// A result on its way to the writer.
 pub struct Incoming {
-    /// The monitor's index in the config.
-    pub index: usize,
+    /// The monitor's id (a result of a monitor no longer configured is dropped).
+    pub monitor: Arc<str>,
     /// The vantage region that probed.
     pub region: Arc<str>,
     /// Whether the vantage trusted its own network when it probed (its canary answered);
@@ -148,7 +151,7 @@ pub struct Monitors {
 }
 
 pub struct Inner {
-    pub config: Arc<Config>,
+    pub config: downbeat_config::Live,
     /// Where results and monitor states live.
     pub probes: Arc<dyn ProbeStore>,
     /// Where the latency baselines are saved.
@@ -166,11 +169,12 @@ pub struct Inner {
     pub notifier: Notifier,
     pub metrics: ProbeMetrics,
     region: Arc<str>,
-    index: Arc<HashMap<String, usize>>,
     /// Changes not yet told, oldest first.
     unsent: tokio::sync::Mutex<Vec<Unsent>>,
-    latest: RwLock<HashMap<usize, BTreeMap<Arc<str>, RegionResult>>>,
-    states: Mutex<Vec<Hysteresis>>,
+    /// Each monitor's latest result per region, by monitor id.
+    latest: RwLock<HashMap<Arc<str>, Picture>>,
+    /// Each monitor's state as this node shows it, by monitor id.
+    states: Mutex<HashMap<Arc<str>, Hysteresis>>,
     canary: Canary,
     pub skipped: AtomicU64,
     /// Latency baselines per monitor and region.
@@ -187,7 +191,7 @@ impl Deref for Monitors {
 impl Monitors {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
-        config: Arc<Config>,
+        config: downbeat_config::Live,
         probes: Arc<dyn ProbeStore>,
         detection: Arc<dyn DetectionStore>,
         cluster: Arc<dyn ClusterStore>,
@@ -196,21 +200,10 @@ impl Monitors {
         notifier: Notifier,
         registry: &mut Registry,
     ) -> Self {
-        let monitors = &config.monitors;
-        let count = monitors.len();
-        let index: Arc<HashMap<String, usize>> = Arc::new(
-            monitors
-                .iter()
-                .enumerate()
-                .map(|(i, m)| (m.id.to_string(), i))
-                .collect(),
-        );
         let inner = Inner {
-            region: Arc::from(config.server.region.as_str()),
-            index: index.clone(),
+            region: Arc::from(config.load().server.region.as_str()),
             rule: Arc::new(Rule {
                 config: config.clone(),
-                index,
             }),
             owners: Arc::new(Owners::new(node_id)),
             stale: Mutex::new(HashSet::new()),
@@ -218,7 +211,7 @@ impl Monitors {
             cluster,
             unsent: tokio::sync::Mutex::new(Vec::new()),
             latest: RwLock::new(HashMap::new()),
-            states: Mutex::new(vec![Hysteresis::default(); count]),
+            states: Mutex::new(HashMap::new()),
             canary: Canary::default(),
             skipped: AtomicU64::new(0),
             latency: Latency::default(),
@@ -234,27 +227,37 @@ impl Monitors {
         }
     }
 
-    /// The index of the monitor with this id.
-    pub fn index_of(&self, id: &str) -> Option<usize> {
-        self.index.get(id).copied()
-    }
-
-    /// The latest result per region of monitor `index`.
-    pub fn latest(&self, index: usize) -> BTreeMap<Arc<str>, RegionResult> {
+    /// The latest result per region of monitor `id`.
+    pub fn latest(&self, id: &str) -> BTreeMap<Arc<str>, RegionResult> {
         self.latest
             .read()
             .unwrap_or_else(|e| e.into_inner())
-            .get(&index)
+            .get(id)
             .cloned()
             .unwrap_or_default()
     }
 
-    /// Whether monitor `index` is open (down), since when, and why.
-    pub fn state(&self, index: usize) -> (bool, Option<i64>, Option<Cause>) {
+    /// Whether monitor `id` is open (down), since when, and why.
+    pub fn state(&self, id: &str) -> (bool, Option<i64>, Option<Cause>) {
         let states = self.states.lock().unwrap_or_else(|e| e.into_inner());
         states
-            .get(index)
+            .get(id)
             .map_or((false, None, None), |h| (h.down, h.since_ms, h.cause))
+    }
+
+    /// Forgets what this node shows of monitors no longer configured (after a change of
+    /// config; their rows stay in the store, and come back if the monitor does).
+    pub fn forget_removed(&self) {
+        let config = self.config.load();
+        let keep = |id: &Arc<str>| config.monitor(id).is_some();
+        self.latest
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|id, _| keep(id));
+        self.states
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|id, _| keep(id));
     }
 }
 
@@ -263,10 +266,7 @@ pub async fn start(
     monitors: &Monitors,
     stopped: watch::Receiver<bool>,
 ) -> Result<Vec<tokio::task::JoinHandle<()>>, StoreError> {
-    let config = &monitors.config;
-    if config.monitors.is_empty() {
-        return Ok(Vec::new());
-    }
+    let config = monitors.config.get();
     restore(monitors).await?;
     // Before the first round: which monitors are this node's (on PostgreSQL, a share).
     let shared = monitors.owners.beat(monitors.cluster.as_ref()).await?;
@@ -286,8 +286,9 @@ pub async fn start(
         clock: monitors.clock.clone(),
         concurrency: config.probes.concurrency,
     };
-    // The configured monitors are the one plan; it never changes while the server runs.
-    let (_, plan) = watch::channel(Some(Arc::new(ConfigPlan {
+    // The configured monitors are the plan; a change of config hands the scheduler a new
+    // one (rounds fall on the same instants, so a monitor that stays keeps its cadence).
+    let (plans, plan) = watch::channel(Some(Arc::new(ConfigPlan {
         config: config.clone(),
         owners: monitors.owners.clone(),
     })));
@@ -297,6 +298,7 @@ pub async fn start(
     });
     let mut tasks = vec![
         tokio::spawn(scheduler.run(plan, local, stopped.clone())),
+        tokio::spawn(follow_config(monitors.clone(), plans, stopped.clone())),
         tokio::spawn(write_results(monitors.clone(), rx)),
     ];
     tasks.push(tokio::spawn(watch_certificates(
@@ -357,21 +359,42 @@ async fn watch_certificates(monitors: Monitors, shared: bool, mut stopped: watch
     }
 }
 
+/// Hands the scheduler a new plan at every change of config, and forgets what it showed of
+/// monitors that are gone.
+async fn follow_config(
+    monitors: Monitors,
+    plans: watch::Sender<Option<Arc<ConfigPlan>>>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let mut changes = monitors.config.changes();
+    loop {
+        tokio::select! {
+            r = changes.changed() => if r.is_err() { return },
+            _ = stopped.changed() => return,
+        }
+        let config = monitors.config.get();
+        monitors.forget_removed();
+        // A monitor added since: its saved state and recent results, if it had some.
+        let ids: Vec<String> = config.monitors.iter().map(|m| m.id.to_string()).collect();
+        if let Err(e) = read_again(&monitors, ids).await {
+            tracing::warn!(error = %e, "could not read the states of the monitors now configured");
+        }
+        let _ = plans.send(Some(Arc::new(ConfigPlan {
+            config,
+            owners: monitors.owners.clone(),
+        })));
+    }
+}
+
 async fn restore(monitors: &Monitors) -> Result<(), StoreError> {
     monitors.latency.load(monitors.detection.as_ref()).await?;
-    let index: HashMap<&str, usize> = monitors
-        .config
-        .monitors
-        .iter()
-        .enumerate()
-        .map(|(i, m)| (m.id.as_str(), i))
-        .collect();
+    let config = monitors.config.get();
     let saved = monitors.probes.monitor_states().await?;
     {
         let mut states = monitors.states.lock().unwrap_or_else(|e| e.into_inner());
         for s in &saved {
-            if let Some(&i) = index.get(s.monitor.as_str()) {
-                states[i] = Hysteresis::of(s);
+            if let Some(m) = config.monitor(&s.monitor) {
+                states.insert(m.id.as_arc(), Hysteresis::of(s));
             }
         }
     }
@@ -382,15 +405,15 @@ async fn restore(monitors: &Monitors) -> Result<(), StoreError> {
     let rows = monitors.probes.latest_probe_results(since).await?;
     let mut latest = monitors.latest.write().unwrap_or_else(|e| e.into_inner());
     for r in rows {
-        let (Some(&i), Ok(result)) = (
-            index.get(r.monitor.as_str()),
+        let (Some(m), Ok(result)) = (
+            config.monitor(&r.monitor),
             serde_json::from_str::<ProbeResult>(&r.result),
         ) else {
             continue;
         };
         let region: Arc<str> = Arc::from(r.region.as_str());
         let at = Timestamp::from_millisecond(r.at_ms).unwrap_or(result.started_at);
-        latest.entry(i).or_default().insert(
+        latest.entry(m.id.as_arc()).or_default().insert(
             region.clone(),
             RegionResult {
                 region,
@@ -414,9 +437,10 @@ const ADOPT_UNTOLD_AFTER_MS: i64 = 15_000;
 /// already holds them; held back while the monitor is flapping (its summary tells). How
 /// many it took. Each notice has a stable id: a change queued by two nodes is sent once.
 async fn adopt(monitors: &Monitors, saved: &[MonitorState], older_than_ms: Option<i64>) -> usize {
+    let config = monitors.config.get();
     let untold: Vec<&MonitorState> = saved
         .iter()
-        .filter(|s| !s.notified && monitors.index.contains_key(s.monitor.as_str()))
+        .filter(|s| !s.notified && config.monitor(&s.monitor).is_some())
         .filter(|s| older_than_ms.is_none_or(|t| s.since_ms < t))
         .collect();
     if untold.is_empty() {
@@ -433,7 +457,9 @@ async fn adopt(monitors: &Monitors, saved: &[MonitorState], older_than_ms: Optio
         if mine {
             continue;
         }
-        let m = &monitors.config.monitors[monitors.index[s.monitor.as_str()]];
+        let Some(m) = config.monitor(&s.monitor) else {
+            continue;
+        };
         let held = flaps_known && notifier.flaps.is_flapping(m.id.as_str());
         unsent.push(Unsent {
             state: s.clone(),
@@ -506,11 +532,11 @@ impl Report<ConfigPlan> for Local {
         self.monitors.metrics.probes_skipped.inc();
     }
 
-    async fn finished(&self, _: &ConfigPlan, i: usize, result: ProbeResult) {
+    async fn finished(&self, plan: &ConfigPlan, i: usize, result: ProbeResult) {
         let _ = self
             .tx
             .send(Incoming {
-                index: i,
+                monitor: plan.config.monitors[i].id.as_arc(),
                 region: self.monitors.region.clone(),
                 reliable: None,
                 result,
@@ -572,14 +598,18 @@ pub async fn record(
     let local_reliable = monitors.canary.reachable();
     let mut rows = Vec::with_capacity(batch.len());
     let mut judged = Vec::with_capacity(batch.len());
+    let config = monitors.config.get();
     for Incoming {
-        index: i,
+        monitor,
         region,
         reliable,
         mut result,
     } in batch.drain(..)
     {
-        let m = &monitors.config.monitors[i];
+        // A monitor removed while its probe ran: nothing to record.
+        let Some(m) = config.monitor(&monitor) else {
+            continue;
+        };
         let reliable = reliable.unwrap_or(local_reliable);
         monitors.latency.judge(m.id.as_str(), &region, &mut result);
         rows.push(NewProbeResult {
@@ -592,7 +622,7 @@ pub async fn record(
             reliable,
             result: serde_json::to_string(&result).unwrap_or_else(|_| "{}".into()),
         });
-        judged.push((i, region, reliable, result));
+        judged.push((m.id.as_arc(), region, reliable, result));
     }
     let outcomes: Vec<&'static str> = rows.iter().map(|r| r.outcome.as_str()).collect();
     let count = rows.len();
@@ -609,7 +639,7 @@ pub async fn record(
         }
     };
     let mut recorded = Recorded::default();
-    for ((i, region, reliable, result), (new, outcome)) in
+    for ((id, region, reliable, result), (new, outcome)) in
         judged.into_iter().zip(new.into_iter().zip(outcomes))
     {
         if !new {
@@ -622,7 +652,7 @@ pub async fn record(
             .probes
             .get_or_create(&metrics::OutcomeLabel { outcome })
             .inc();
-        show(monitors, i, region, reliable, result);
+        show(monitors, id, region, reliable, result);
     }
     for c in changes {
         tracing::info!(monitor = %c.monitor, state = %c.state, cause = ?c.cause, "monitor state changed");
@@ -635,12 +665,12 @@ pub async fn record(
     }
 }
 
-/// Puts a result of monitor `i` into the picture this node shows, unless its region has
+/// Puts a result of monitor `id` into the picture this node shows, unless its region has
 /// a newer one there.
-fn show(monitors: &Monitors, i: usize, region: Arc<str>, reliable: bool, result: ProbeResult) {
+fn show(monitors: &Monitors, id: Arc<str>, region: Arc<str>, reliable: bool, result: ProbeResult) {
     let at = result.started_at;
     let mut latest = monitors.latest.write().unwrap_or_else(|e| e.into_inner());
-    let picture = latest.entry(i).or_default();
+    let picture = latest.entry(id).or_default();
     if picture.get(&region).is_some_and(|r| r.at > at) {
         return;
     }
@@ -659,19 +689,25 @@ fn show(monitors: &Monitors, i: usize, region: Arc<str>, reliable: bool, result:
 
 /// Shows `state` as its monitor's, unless this node already shows a newer one.
 fn set_state(monitors: &Monitors, state: &MonitorState) {
-    let Some(&i) = monitors.index.get(state.monitor.as_str()) else {
+    let Some(id) = monitors
+        .config
+        .load()
+        .monitor(&state.monitor)
+        .map(|m| m.id.as_arc())
+    else {
         return;
     };
     let mut states = monitors.states.lock().unwrap_or_else(|e| e.into_inner());
-    if states[i].since_ms.is_none_or(|s| s <= state.since_ms) {
-        states[i] = Hysteresis::of(state);
+    let shown = states.entry(id).or_default();
+    if shown.since_ms.is_none_or(|s| s <= state.since_ms) {
+        *shown = Hysteresis::of(state);
     }
 }
 
 /// Marks monitor `id` as changed by another node: its state and latest results are read
 /// again within moments ([`follow`]).
 pub fn changed_elsewhere(monitors: &Monitors, id: &str) {
-    if !monitors.index.contains_key(id) {
+    if monitors.config.load().monitor(id).is_none() {
         return;
     }
     monitors
@@ -685,7 +721,14 @@ pub fn changed_elsewhere(monitors: &Monitors, id: &str) {
 /// Marks every monitor as changed elsewhere (the change feed lost notifications).
 pub fn all_changed_elsewhere(monitors: &Monitors) {
     let mut stale = monitors.stale.lock().unwrap_or_else(|e| e.into_inner());
-    stale.extend(monitors.index.keys().cloned());
+    stale.extend(
+        monitors
+            .config
+            .load()
+            .monitors
+            .iter()
+            .map(|m| m.id.to_string()),
+    );
     drop(stale);
     monitors.stale_ring.notify_one();
 }
@@ -731,22 +774,26 @@ pub async fn read_again(monitors: &Monitors, ids: Vec<String>) -> Result<(), Sto
     if ids.is_empty() {
         return Ok(());
     }
-    let back = READ_AGAIN_MS + monitors.config.probes.agent_max_skew.as_millis();
+    let back = READ_AGAIN_MS + monitors.config.load().probes.agent_max_skew.as_millis();
     let since = monitors.clock.now().as_millisecond() - back;
     let (states, results) = monitors.probes.monitor_pictures(ids, since).await?;
     for s in &states {
         set_state(monitors, s);
     }
     for r in results {
-        let (Some(i), Ok(result)) = (
-            monitors.index_of(&r.monitor),
+        let (Some(id), Ok(result)) = (
+            monitors
+                .config
+                .load()
+                .monitor(&r.monitor)
+                .map(|m| m.id.as_arc()),
             serde_json::from_str::<ProbeResult>(&r.result),
         ) else {
             continue;
         };
         show(
             monitors,
-            i,
+            id,
             Arc::from(r.region.as_str()),
             r.reliable,
             result,
@@ -759,8 +806,13 @@ pub async fn read_again(monitors: &Monitors, ids: Vec<String>) -> Result<(), Sto
 /// suppression once, queued, then marked told. What fails is kept for [`retry_notices`]
 /// (and a change left untold is queued again at the next start).
 async fn tell(monitors: &Monitors, state: MonitorState) {
-    let m = &monitors.config.monitors[monitors.index[state.monitor.as_str()]];
-    let notice = monitors.notifier.monitor_notice(m, &state).await;
+    let config = monitors.config.get();
+    // A change decided for a monitor removed meanwhile is saved and told all the same: its
+    // notice was decided while it was configured.
+    let notice = match config.monitor(&state.monitor) {
+        Some(m) => monitors.notifier.monitor_notice(m, &state).await,
+        None => None,
+    };
     let mut unsent = Unsent {
         state,
         notice,
@@ -808,12 +860,10 @@ async fn deliver(monitors: &Monitors, u: &mut Unsent) -> Result<(), StoreError> 
 /// Whether `state` is still the monitor's state in memory (an older one must not be saved
 /// over a newer one).
 fn is_current(monitors: &Monitors, state: &MonitorState) -> bool {
-    let Some(&i) = monitors.index.get(state.monitor.as_str()) else {
-        return false;
-    };
     let states = monitors.states.lock().unwrap_or_else(|e| e.into_inner());
-    states[i].since_ms == Some(state.since_ms)
-        && states[i].down == (state.state == CheckState::Down)
+    states.get(state.monitor.as_str()).is_some_and(|h| {
+        h.since_ms == Some(state.since_ms) && h.down == (state.state == CheckState::Down)
+    })
 }
 
 /// Saves and queues the monitor changes that could not be (oldest first), stopping at the
@@ -837,15 +887,8 @@ pub async fn untold(monitors: &Monitors) -> usize {
 /// Quorum and hysteresis over the configured monitors: the rule the store applies to each
 /// batch of results ([`Judge`]), against the counters and state every node shares.
 struct Rule {
-    config: Arc<Config>,
-    /// The stage's own index of monitor ids (shared, built once).
-    index: Arc<HashMap<String, usize>>,
-}
-
-impl Rule {
-    fn monitor(&self, id: &str) -> Option<&MonitorConfig> {
-        self.index.get(id).map(|&i| &self.config.monitors[i])
-    }
+    /// The config in force: a monitor removed meanwhile is judged no more.
+    config: downbeat_config::Live,
 }
 
 /// How long a result counts in its monitor's quorum.
@@ -855,8 +898,9 @@ fn fresh_ms(m: &MonitorConfig) -> i64 {
 
 impl Judge for Rule {
     fn lookback_ms(&self, monitor: &str) -> i64 {
-        let skew_ms = self.config.probes.agent_max_skew.as_millis();
-        self.monitor(monitor).map_or(0, |m| fresh_ms(m) + skew_ms)
+        let config = self.config.load();
+        let skew_ms = config.probes.agent_max_skew.as_millis();
+        config.monitor(monitor).map_or(0, |m| fresh_ms(m) + skew_ms)
     }
 
     fn judge(
@@ -866,15 +910,16 @@ impl Judge for Rule {
         latest: Vec<LatestResult>,
         new: &[&NewProbeResult],
     ) -> Vec<MonitorState> {
-        let Some(m) = self.monitor(monitor) else {
+        let config = self.config.load();
+        let Some(m) = config.monitor(monitor) else {
             return Vec::new();
         };
         let mut latest: BTreeMap<String, LatestResult> =
             latest.into_iter().map(|r| (r.region.clone(), r)).collect();
         let mut changes = Vec::new();
         for r in new {
-            if current(&self.config.probes, m, judging, &mut latest, r)
-                && let Some(change) = evaluate(&self.config.probes, m, judging, &latest, r.at_ms)
+            if current(&config.probes, m, judging, &mut latest, r)
+                && let Some(change) = evaluate(&config.probes, m, judging, &latest, r.at_ms)
             {
                 judging.state = Some(change.clone());
                 changes.push(change);
@@ -975,12 +1020,11 @@ fn most_common_cause(failing: &[&LatestResult]) -> Option<Cause> {
 
 /// The service-level diagnosis: which monitors fail where, and the probable cause.
 pub fn diagnose(monitors: &Monitors, service: &str, now_ms: i64) -> String {
-    let services_monitors: Vec<(usize, &MonitorConfig)> = monitors
-        .config
+    let config = monitors.config.get();
+    let services_monitors: Vec<&MonitorConfig> = config
         .monitors
         .iter()
-        .enumerate()
-        .filter(|(_, m)| m.service.as_str() == service)
+        .filter(|m| m.service.as_str() == service)
         .collect();
     if services_monitors.is_empty() {
         return "No monitors configured.".into();
@@ -991,9 +1035,9 @@ pub fn diagnose(monitors: &Monitors, service: &str, now_ms: i64) -> String {
     let mut by_cause: BTreeMap<&'static str, Failing> = BTreeMap::new();
     let mut all_regions: Vec<Arc<str>> = Vec::new();
     let mut any = false;
-    for (i, m) in &services_monitors {
+    for m in &services_monitors {
         let fresh_ms = 3 * m.interval.as_millis() + m.probe.timeout().as_millis() as i64;
-        for r in monitors.latest(*i).values() {
+        for r in monitors.latest(m.id.as_str()).values() {
             if now_ms - r.at.as_millisecond() > fresh_ms {
                 continue;
             }

@@ -3,7 +3,7 @@
 //! rare enough that pooling is not worth its state. Answers are read for their status, and
 //! the start of their body for a subscriber's verification echo.
 
-use crate::transport::SendError;
+use crate::transport::{HttpRequest, SendError};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper::{Request, Uri};
@@ -21,11 +21,13 @@ const MAX_RESPONSE_BODY: usize = 64 * 1024;
 /// Response bytes kept: enough for a verification challenge's echo.
 pub const KEPT_BODY: usize = 4 * 1024;
 
-/// A receiver's answer: its status and the start of its body (at most [`KEPT_BODY`]).
+/// A receiver's answer: its status, the start of its body (at most [`KEPT_BODY`]), and its
+/// `Retry-After` when it gave one in seconds (a 429 or 503 saying when to come back).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Answer {
     pub status: u16,
     pub body: Vec<u8>,
+    pub retry_after: Option<Duration>,
 }
 
 /// Why a request got no answer (a timeout aside): each keeps its cause, and reads as the
@@ -53,10 +55,12 @@ pub enum HttpError {
     Request(#[source] hyper::http::Error),
     #[error("bad header value for {name}")]
     Header {
-        name: &'static str,
+        name: String,
         #[source]
         source: hyper::header::InvalidHeaderValue,
     },
+    #[error("bad header name {0:?}")]
+    HeaderName(String),
     #[error("bad TLS name: {0}")]
     TlsName(#[source] InvalidDnsNameError),
     #[error("TLS: {0}")]
@@ -88,68 +92,49 @@ impl HttpClient {
         }
     }
 
-    /// POSTs `body` (of `content_type`) to `url` with `headers`; the response status, or
-    /// why there is none ([`SendError::Timeout`] or [`SendError::Unreachable`]). Everything (connect, TLS, request, response) must finish within
-    /// `timeout`. With `public_only`, a host that resolves to a private, loopback or
-    /// link-local address is refused before connecting (URLs typed by visitors must not
-    /// reach into the server's own network).
-    pub async fn post(
+    /// Sends `req` (a POST or PUT with a body) to its URL; the answer (its status, the
+    /// first [`KEPT_BODY`] bytes of its body, its `Retry-After`), or why there is none
+    /// ([`SendError::Timeout`] or [`SendError::Unreachable`]). Everything (connect, TLS,
+    /// request, response) must finish within `timeout`. With `public_only`, a host that
+    /// resolves to a private, loopback or link-local address is refused before connecting
+    /// (URLs typed by visitors must not reach into the server's own network).
+    pub async fn send(
         &self,
-        url: &str,
-        content_type: &str,
-        headers: &[(&'static str, String)],
-        body: Vec<u8>,
-        timeout: Duration,
-        public_only: bool,
-    ) -> Result<u16, SendError> {
-        self.post_answer(url, content_type, headers, body, timeout, public_only)
-            .await
-            .map(|a| a.status)
-    }
-
-    /// [`HttpClient::post`], with the answer's body (its first [`KEPT_BODY`] bytes).
-    pub async fn post_answer(
-        &self,
-        url: &str,
-        content_type: &str,
-        headers: &[(&'static str, String)],
-        body: Vec<u8>,
+        req: HttpRequest,
         timeout: Duration,
         public_only: bool,
     ) -> Result<Answer, SendError> {
-        match tokio::time::timeout(
-            timeout,
-            self.exchange(url, content_type, headers, body, public_only),
-        )
-        .await
-        {
+        match tokio::time::timeout(timeout, self.exchange(req, public_only)).await {
             Ok(answer) => Ok(answer?),
             Err(_) => Err(SendError::Timeout(timeout)),
         }
     }
 
-    async fn exchange(
-        &self,
-        url: &str,
-        content_type: &str,
-        headers: &[(&'static str, String)],
-        body: Vec<u8>,
-        public_only: bool,
-    ) -> Result<Answer, HttpError> {
-        let (mut sender, conn, authority, path) = self.open(url, public_only).await?;
-        let mut req = Request::post(path)
+    async fn exchange(&self, r: HttpRequest, public_only: bool) -> Result<Answer, HttpError> {
+        let HttpRequest {
+            method,
+            url,
+            content_type,
+            body,
+            headers,
+        } = r;
+        let (mut sender, conn, authority, path) = self.open(&url, public_only).await?;
+        let mut req = Request::builder()
+            .method(method)
+            .uri(path)
             .header(hyper::header::HOST, authority)
             .header(hyper::header::CONTENT_TYPE, content_type)
             .header(hyper::header::USER_AGENT, "Downbeat-Webhook/1")
             .body(Full::new(Bytes::from(body)))
             .map_err(HttpError::Request)?;
-        add_headers(&mut req, headers)?;
+        add_headers(&mut req, &headers)?;
         let result = async {
             let resp = sender
                 .send_request(req)
                 .await
                 .map_err(HttpError::Protocol)?;
             let status = resp.status().as_u16();
+            let retry_after = retry_after(resp.headers());
             // Drain a little so the receiver is not cut off mid-answer; keep the start.
             let mut body = resp.into_body();
             let (mut read, mut kept) = (0, Vec::new());
@@ -164,7 +149,11 @@ impl HttpClient {
                     _ => break,
                 }
             }
-            Ok(Answer { status, body: kept })
+            Ok(Answer {
+                status,
+                body: kept,
+                retry_after,
+            })
         }
         .await;
         conn.abort();
@@ -298,17 +287,28 @@ where
     Ok((sender, conn))
 }
 
-fn add_headers(
+fn add_headers<N: AsRef<str>>(
     req: &mut Request<Full<Bytes>>,
-    headers: &[(&'static str, String)],
+    headers: &[(N, String)],
 ) -> Result<(), HttpError> {
     for (name, value) in headers {
-        let value = value
-            .parse()
-            .map_err(|source| HttpError::Header { name, source })?;
-        req.headers_mut().insert(*name, value);
+        let name = name.as_ref();
+        let header = hyper::header::HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| HttpError::HeaderName(name.to_owned()))?;
+        let value = value.parse().map_err(|source| HttpError::Header {
+            name: name.to_owned(),
+            source,
+        })?;
+        req.headers_mut().insert(header, value);
     }
     Ok(())
+}
+
+/// A `Retry-After` in seconds (the form rate limiters send); an HTTP date is ignored and
+/// the usual backoff applies.
+fn retry_after(headers: &hyper::HeaderMap) -> Option<Duration> {
+    let v = headers.get(hyper::header::RETRY_AFTER)?.to_str().ok()?;
+    v.trim().parse::<u64>().ok().map(Duration::from_secs)
 }
 
 /// A whole answer ([`HttpClient::fetch`]).

@@ -54,7 +54,7 @@ pub use error::SubscriptionError;
 pub use metrics::NotifyMetrics;
 pub use transport::webhook;
 
-use downbeat_config::{Config, MonitorConfig};
+use downbeat_config::MonitorConfig;
 use downbeat_domain::Clock;
 use downbeat_domain::event::{CheckState, Event, MonitorChange, Notice};
 use downbeat_store::{
@@ -74,7 +74,7 @@ pub struct Notifier {
 /// The notifier's settings and shared state: the HTTP client, the mail relay, the workers'
 /// wake-up call, flap state and the subscription rate limiter.
 pub struct Inner {
-    pub config: Arc<Config>,
+    pub config: downbeat_config::Live,
     pub store: Arc<dyn NotifyStore>,
     pub clock: Arc<dyn Clock>,
     /// This process's name in delivery claims.
@@ -98,13 +98,13 @@ impl Deref for Notifier {
 
 impl Notifier {
     pub fn new(
-        config: Arc<Config>,
+        config: downbeat_config::Live,
         store: Arc<dyn NotifyStore>,
         clock: Arc<dyn Clock>,
         node_id: Arc<str>,
         registry: &mut Registry,
     ) -> Self {
-        let n = &config.notify;
+        let n = &config.load().notify;
         let mailer = n.smtp.as_ref().map(|smtp| {
             let m = mail::Mailer::new(smtp, n.timeout.as_duration());
             if let Err(e) = &m {
@@ -136,7 +136,7 @@ impl Notifier {
         transport::Clients {
             http: &self.http,
             mailer: self.mailer.as_ref(),
-            timeout: self.config.notify.timeout.as_duration(),
+            timeout: self.config.load().notify.timeout.as_duration(),
         }
     }
 
@@ -145,7 +145,7 @@ impl Notifier {
     /// before).
     #[tracing::instrument(name = "enqueue", skip_all, fields(event = %event.id()))]
     pub async fn enqueue(&self, event: Notice) -> Result<u32, StoreError> {
-        let notify = &self.config.notify;
+        let notify = &self.config.load().notify;
         let kind = event.event.kind();
         let mut destinations: Vec<String> = notify
             .destinations
@@ -238,7 +238,7 @@ impl Notifier {
         match flaps
             .transition(
                 self.store.as_ref(),
-                &self.config.notify.flap,
+                &self.config.load().notify.flap,
                 m,
                 down,
                 state.since_ms,

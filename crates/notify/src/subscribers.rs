@@ -24,7 +24,8 @@ use crate::Notifier;
 use crate::error::SubscriptionError;
 use crate::mail::Mail;
 use crate::transport::{
-    Clients, Email, HttpTarget, Parcel, Route, SendError, Transport, Verification, Webhook, email,
+    Clients, Email, HttpTarget, Parcel, Route, SendError, Signing, Transport, Verification,
+    Webhook, email,
 };
 use downbeat_config::{Secret, ServiceConfig};
 use downbeat_store::{
@@ -170,7 +171,13 @@ fn check_url(notifier: &Notifier, raw: &str) -> Result<String, SubscriptionError
     if url.contains('@') && uri.authority().is_some_and(|a| a.as_str().contains('@')) {
         return Err(bad("must not carry a user name or password".into()));
     }
-    if !notifier.config.notify.subscribers.allow_private_targets {
+    if !notifier
+        .config
+        .load()
+        .notify
+        .subscribers
+        .allow_private_targets
+    {
         let host = uri.host().unwrap_or_default();
         let bare = host.trim_start_matches('[').trim_end_matches(']');
         let literal = bare.parse::<IpAddr>().ok();
@@ -186,13 +193,12 @@ fn check_url(notifier: &Notifier, raw: &str) -> Result<String, SubscriptionError
     Ok(url.to_owned())
 }
 
-fn service_of<'a>(
-    notifier: &'a Notifier,
-    id: &str,
-) -> Result<&'a ServiceConfig, SubscriptionError> {
+fn service_of(notifier: &Notifier, id: &str) -> Result<ServiceConfig, SubscriptionError> {
     notifier
         .config
+        .load()
         .service(id)
+        .cloned()
         .ok_or_else(|| SubscriptionError::unknown_service(id))
 }
 
@@ -205,14 +211,14 @@ pub async fn subscribe_email(
     components: &[String],
 ) -> Result<(), SubscriptionError> {
     let svc = service_of(notifier, service)?;
-    if !notifier.config.notify.subscribers.email {
+    if !notifier.config.load().notify.subscribers.email {
         return Err(SubscriptionError::NotFound(format!(
             "{} offers no email subscriptions",
             svc.name
         )));
     }
     let address = check_email(email)?;
-    let components = check_components(svc, components)?;
+    let components = check_components(&svc, components)?;
     let now_ms = notifier.clock.now().as_millisecond();
     let (row, new) = notifier
         .store
@@ -248,7 +254,7 @@ pub async fn subscribe_email(
             kind: OutboxKind::Confirmation,
             service: svc.id.to_string(),
             occurred_ms: now_ms,
-            link: format!("{}/s/{}", notifier.config.notify.public_url, svc.id),
+            link: format!("{}/s/{}", notifier.config.load().notify.public_url, svc.id),
             data: "{}".into(),
         };
         notifier
@@ -286,14 +292,14 @@ pub async fn subscribe_webhook(
     components: &[String],
 ) -> Result<WebhookSubscription, SubscriptionError> {
     let svc = service_of(notifier, service)?;
-    if !notifier.config.notify.subscribers.webhook {
+    if !notifier.config.load().notify.subscribers.webhook {
         return Err(SubscriptionError::NotFound(format!(
             "{} offers no webhook subscriptions",
             svc.name
         )));
     }
     let url = check_url(notifier, url)?;
-    let components = check_components(svc, components)?;
+    let components = check_components(&svc, components)?;
     let now_ms = notifier.clock.now().as_millisecond();
     let secret = downbeat_domain::hex::hex(&rand::random::<[u8; 24]>());
     let (row, new) = notifier
@@ -326,7 +332,7 @@ pub async fn subscribe_webhook(
         kind: OutboxKind::Confirmation,
         service: svc.id.to_string(),
         occurred_ms: now_ms,
-        link: format!("{}/s/{}", notifier.config.notify.public_url, svc.id),
+        link: format!("{}/s/{}", notifier.config.load().notify.public_url, svc.id),
         data: "{}".into(),
     };
     notifier
@@ -401,7 +407,7 @@ pub async fn set_components(
 ) -> Result<SubscriberRow, SubscriptionError> {
     let s = find(notifier, token).await?.ok_or_else(no_such)?;
     let svc = service_of(notifier, &s.service)?;
-    let components = check_components(svc, components)?;
+    let components = check_components(&svc, components)?;
     notifier
         .store
         .set_subscriber_components(s.id, components.clone())
@@ -476,10 +482,14 @@ pub async fn route(
     match s.kind {
         SubscriberKind::Webhook => {
             let target = HttpTarget {
-                url: s.address.clone(),
-                secret: s.secret.clone().map(Secret::new),
-                token: None,
-                public_only: !notifier.config.notify.subscribers.allow_private_targets,
+                signing: s.secret.clone().map(|k| Signing::Downbeat(Secret::new(k))),
+                public_only: !notifier
+                    .config
+                    .load()
+                    .notify
+                    .subscribers
+                    .allow_private_targets,
+                ..HttpTarget::to(&s.address)
             };
             Ok(if confirming {
                 Route::Verify(Verification::new(target))
@@ -507,6 +517,7 @@ pub async fn route(
 fn service_name(notifier: &Notifier, id: &str) -> String {
     notifier
         .config
+        .load()
         .service(id)
         .map_or_else(|| id.to_owned(), |s| s.name.clone())
 }
@@ -519,14 +530,15 @@ pub fn subscriber_mail(
     token: &str,
 ) -> Mail {
     let event = parcel.event;
-    let base = &notifier.config.notify.public_url;
+    let config = notifier.config.load();
+    let base = &config.notify.public_url;
     let manage = format!("{base}/subscriptions/{token}");
     let unsubscribe = format!("{manage}/unsubscribe");
     let name = service_name(notifier, &s.service);
     let scope = if s.components.is_empty() {
         "all of it".to_owned()
     } else {
-        let svc = notifier.config.service(&s.service);
+        let svc = config.service(&s.service);
         s.components
             .iter()
             .map(|c| {

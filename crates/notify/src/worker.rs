@@ -69,21 +69,21 @@ impl Target {
     fn concurrency(&self, notifier: &Notifier) -> usize {
         match self {
             Target::Destination(d) => d.concurrency,
-            Target::Subscribers(_) => notifier.config.notify.subscribers.concurrency,
+            Target::Subscribers(_) => notifier.config.load().notify.subscribers.concurrency,
         }
     }
 
     fn per_minute(&self, notifier: &Notifier) -> Option<u32> {
         match self {
             Target::Destination(d) => d.per_minute,
-            Target::Subscribers(_) => Some(notifier.config.notify.subscribers.per_minute),
+            Target::Subscribers(_) => Some(notifier.config.load().notify.subscribers.per_minute),
         }
     }
 
     /// The longest wait for one answer: a webhook subscriber's endpoint gets
     /// `webhook_timeout`, everyone else `notify.timeout`.
     fn timeout(&self, notifier: &Notifier) -> Duration {
-        let n = &notifier.config.notify;
+        let n = &notifier.config.load().notify;
         match self {
             Target::Subscribers(SubscriberKind::Webhook) => n.subscribers.webhook_timeout,
             Target::Destination(_) | Target::Subscribers(SubscriberKind::Email) => n.timeout,
@@ -104,7 +104,7 @@ impl Target {
 
 /// Every delivery loop the config asks for.
 pub fn targets(notifier: &Notifier) -> Vec<Target> {
-    let n = &notifier.config.notify;
+    let n = &notifier.config.load().notify;
     let mut out: Vec<Target> = n
         .destinations
         .iter()
@@ -246,6 +246,7 @@ fn send(
 async fn deliver(notifier: &Notifier, target: &Target, c: &ClaimedDelivery) -> Sent {
     let name = notifier
         .config
+        .load()
         .service(&c.event.service)
         .map_or_else(|| c.event.service.clone(), |s| s.name.clone());
     let message = message(&c.event, &name);
@@ -327,7 +328,7 @@ async fn settle(
 
 /// Settles one attempt: delivered, retry later, or give up.
 fn judge(notifier: &Notifier, c: &ClaimedDelivery, result: Sent) -> Attempt {
-    let settings = &notifier.config.notify;
+    let settings = &notifier.config.load().notify;
     let at_ms = notifier.clock.now().as_millisecond();
     let failure = match result {
         Ok(s) => {
@@ -342,12 +343,17 @@ fn judge(notifier: &Notifier, c: &ClaimedDelivery, result: Sent) -> Attempt {
         Err(f) => f,
     };
     let attempts = c.delivery.attempts + 1;
-    let next = at_ms
-        + backoff_ms(
-            attempts,
-            0.5 + rand::random::<f64>() / 2.0,
-            settings.retry_after.as_millis(),
-        );
+    let backoff = backoff_ms(
+        attempts,
+        0.5 + rand::random::<f64>() / 2.0,
+        settings.retry_after.as_millis(),
+    );
+    // A receiver that said when to come back (429, 503 with Retry-After) is not asked
+    // sooner; one that asks for longer than the delivery may last is given up.
+    let asked = failure
+        .retry_after()
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    let next = at_ms.saturating_add(backoff.max(asked));
     let give_up_at = c.delivery.created_ms + settings.give_up_after.as_millis();
     let outcome = if failure.is_permanent()
         || attempts >= i64::from(settings.max_attempts)
@@ -380,15 +386,42 @@ fn judge(notifier: &Notifier, c: &ClaimedDelivery, result: Sent) -> Attempt {
 /// new event, and every [`POLL_EVERY`]. They stop when `stopped` turns true, abandoning
 /// sends in flight: their claims lapse and a later round (on any node) retries them.
 pub fn start(notifier: &Notifier, stopped: watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
-    let mut handles: Vec<JoinHandle<()>> = targets(notifier)
-        .into_iter()
-        .map(|t| tokio::spawn(deliver_until_stopped(notifier.clone(), t, stopped.clone())))
-        .collect();
-    handles.push(tokio::spawn(housekeeping_until_stopped(
-        notifier.clone(),
-        stopped,
-    )));
-    handles
+    vec![
+        tokio::spawn(deliver_to_every_target(notifier.clone(), stopped.clone())),
+        tokio::spawn(housekeeping_until_stopped(notifier.clone(), stopped)),
+    ]
+}
+
+/// One delivery loop per target, started for every target the config asks for — at start,
+/// and whenever a destination is added at runtime. A loop whose destination is removed
+/// ends by itself once its sends in flight are recorded. Waits for every loop to end.
+async fn deliver_to_every_target(notifier: Notifier, mut stopped: watch::Receiver<bool>) {
+    let mut loops: JoinSet<String> = JoinSet::new();
+    let mut running: HashSet<String> = HashSet::new();
+    let mut changes = notifier.config.changes();
+    loop {
+        for t in targets(&notifier) {
+            if running.insert(t.label().to_owned()) {
+                let (n, stop) = (notifier.clone(), stopped.clone());
+                loops.spawn(async move {
+                    let label = t.label().to_owned();
+                    deliver_until_stopped(n, t, stop).await;
+                    label
+                });
+            }
+        }
+        tokio::select! {
+            r = changes.changed() => if r.is_err() { break },
+            Some(Ok(label)) = loops.join_next(), if !loops.is_empty() => {
+                running.remove(&label);
+            }
+            _ = stopped.changed() => break,
+        }
+        if *stopped.borrow() {
+            break;
+        }
+    }
+    while loops.join_next().await.is_some() {}
 }
 
 async fn deliver_until_stopped(
@@ -401,11 +434,43 @@ async fn deliver_until_stopped(
     // the clock can lapse while its send is still out (a clock that jumps, a slow answer):
     // the delivery must not be claimed and sent a second time meanwhile.
     let mut mine: HashSet<i64> = HashSet::new();
+    let mut target = target;
     let mut bucket = target
         .per_minute(&notifier)
         .map(|n| Bucket::new(n, notifier.clock.now().as_millisecond()));
-    let concurrency = target.concurrency(&notifier);
+    let mut concurrency = target.concurrency(&notifier);
+    let mut generation = notifier.config.generation();
     loop {
+        // The config changed: this destination's settings are read again; a destination
+        // removed stops here, once its sends in flight are recorded.
+        if generation != notifier.config.generation() {
+            generation = notifier.config.generation();
+            if let Target::Destination(d) = &target {
+                let now = notifier
+                    .config
+                    .load()
+                    .notify
+                    .destination(d.id.as_str())
+                    .cloned();
+                match now {
+                    Some(d) => {
+                        target = Target::Destination(d);
+                        concurrency = target.concurrency(&notifier);
+                        bucket = target
+                            .per_minute(&notifier)
+                            .map(|n| Bucket::new(n, notifier.clock.now().as_millisecond()));
+                    }
+                    None => {
+                        while let Some(done) = in_flight.join_next().await {
+                            if let Ok((c, result)) = done {
+                                settle_logged(&notifier, &target, &c, result).await;
+                            }
+                        }
+                        return;
+                    }
+                }
+            }
+        }
         let wake = notifier.wake.notified();
         tokio::pin!(wake);
         // Registered before claiming, so an event enqueued meanwhile is not missed.
@@ -471,8 +536,8 @@ pub async fn settle_flaps(notifier: &Notifier, now_ms: i64) -> usize {
         return 0;
     }
     let settled = flaps.settle(
-        &notifier.config.notify.flap,
-        &notifier.config.monitors,
+        &notifier.config.load().notify.flap,
+        &notifier.config.load().monitors,
         now_ms,
     );
     let n = settled.len();
@@ -494,7 +559,7 @@ pub async fn settle_flaps(notifier: &Notifier, now_ms: i64) -> usize {
 /// Deletes settled deliveries past `[notify] keep`, manage tokens past their lifetime and
 /// email subscriptions left unconfirmed past `confirm_within`, as of `now_ms`.
 pub async fn prune_once(notifier: &Notifier, now_ms: i64) -> Result<NotifyPruned, StoreError> {
-    let n = &notifier.config.notify;
+    let n = &notifier.config.load().notify;
     notifier
         .store
         .prune_notifications(NotifyPrune {

@@ -35,6 +35,15 @@ pub async fn start(
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
 ) -> Result<(App, Running), StoreError> {
+    // The config in force: the file's with the objects managed at runtime (the store's);
+    // replaced whole by a reload or a change made through the API.
+    let (composed, refused) = downbeat_api::manage::compose_stored(store.as_ref(), &config)
+        .await
+        .map_err(|e| match e {
+            downbeat_api::manage::ManageError::Store(e) => e,
+            other => StoreError::Internal(other.to_string()),
+        })?;
+    let config = downbeat_config::Live::new(composed);
     // This process's name in leases and claims (random per start).
     let node_id: Arc<str> = Arc::from(format!("{:016x}", rand::random::<u64>()));
     let mut registry = Registry::with_prefix("downbeat");
@@ -94,6 +103,7 @@ pub async fn start(
         notifier,
         Metrics::new(registry),
     );
+    app.management.set_refused(refused);
     downbeat_incidents::refresh_all(&app.incidents).await?;
     let (stop, stopped) = watch::channel(false);
     let mut jobs = jobs::spawn_all(&app, stopped.clone());
@@ -105,16 +115,83 @@ pub async fn start(
         stopped.clone(),
     ));
     // Sources with a built-in poller (one node polls each).
-    jobs.extend(downbeat_pollers::start(
-        &app.config,
-        app.store.clone(),
-        app.clock.clone(),
+    jobs.push(tokio::spawn(run_pollers(
+        app.clone(),
         node_id.clone(),
         poll_metrics,
         stopped.clone(),
-    ));
+    )));
+    // Services added at runtime: what the intake keeps for them.
+    jobs.push(tokio::spawn(follow_config(app.clone(), stopped.clone())));
     jobs.extend(downbeat_monitors::start(&app.monitors, stopped).await?);
     Ok((app, Running { stop, writer, jobs }))
+}
+
+/// Runs the built-in pollers the config asks for, and starts them afresh when a change of
+/// config changes them (each keeps its cursor in the store, so nothing is read twice).
+async fn run_pollers(
+    app: App,
+    node_id: Arc<str>,
+    metrics: downbeat_pollers::metrics::PollMetrics,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let polled = |c: &Config| -> String {
+        c.services
+            .iter()
+            .flat_map(|s| {
+                s.signals
+                    .iter()
+                    .filter(|g| g.poll.is_some())
+                    .map(move |g| (s, g))
+            })
+            .map(|(s, g)| format!("{s:?}/{g:?}\n"))
+            .collect()
+    };
+    let mut changes = app.config.changes();
+    loop {
+        let config = app.config.get();
+        let key = polled(&config);
+        let (stop, stop_rx) = watch::channel(false);
+        let tasks = downbeat_pollers::start(
+            &config,
+            app.store.clone(),
+            app.clock.clone(),
+            node_id.clone(),
+            metrics.clone(),
+            stop_rx,
+        );
+        let end = loop {
+            tokio::select! {
+                r = changes.changed() => {
+                    if r.is_err() || polled(&app.config.get()) != key {
+                        break r.is_err();
+                    }
+                }
+                _ = stopped.changed() => break true,
+            }
+        };
+        let _ = stop.send(true);
+        for t in tasks {
+            let _ = t.await;
+        }
+        if end || *stopped.borrow() {
+            return;
+        }
+        tracing::info!("signal pollers restarted for a change of config");
+    }
+}
+
+/// Brings what stages keep per service up to date after a change of config.
+async fn follow_config(app: App, mut stopped: watch::Receiver<bool>) {
+    let mut changes = app.config.changes();
+    loop {
+        tokio::select! {
+            r = changes.changed() => if r.is_err() { return },
+            _ = stopped.changed() => return,
+        }
+        // Cached API answers expire within a second (`API_CACHE_MAX_AGE_MS`).
+        app.intake.reconfigured();
+    }
 }
 
 /// Enqueues again what a crash between a commit and its enqueue may have lost (once, at
@@ -173,7 +250,7 @@ pub async fn serve_app(
         node = app.monitors.owners.me(),
         "serving"
     );
-    let limits = crate::listen::Limits::of(&app.config.server);
+    let limits = crate::listen::Limits::of(&app.config.load().server);
     let result = crate::listen::serve(listener, router, limits, shutdown).await;
     tracing::info!("no more requests; draining the ingest queue");
     running.stop(&app).await;

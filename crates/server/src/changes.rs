@@ -60,7 +60,13 @@ pub async fn apply(app: &App, change: Change) {
             return;
         }
         Change::Incidents(service) => {
-            if !app.config.services.iter().any(|s| s.id.as_str() == service) {
+            if !app
+                .config
+                .load()
+                .services
+                .iter()
+                .any(|s| s.id.as_str() == service)
+            {
                 return;
             }
             if let Err(e) = downbeat_incidents::refresh(&app.incidents, &service).await {
@@ -71,9 +77,18 @@ pub async fn apply(app: &App, change: Change) {
             downbeat_monitors::changed_elsewhere(&app.monitors, &id);
             return;
         }
+        Change::Config => {
+            // A service, monitor or destination changed through another node.
+            if let Err(e) = downbeat_api::manage::refresh(app).await {
+                tracing::warn!(error = %e, "config objects changed elsewhere not read; the next change or resync will");
+            }
+        }
         Change::Resync => {
+            if let Err(e) = downbeat_api::manage::refresh(app).await {
+                tracing::warn!(error = %e, "config objects not read again after a resync");
+            }
             downbeat_monitors::all_changed_elsewhere(&app.monitors);
-            for s in &app.config.services {
+            for s in &app.config.load().services {
                 generations.bump(s.id.as_str());
             }
             if let Err(e) = downbeat_incidents::refresh_all(&app.incidents).await {

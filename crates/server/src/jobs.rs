@@ -150,7 +150,7 @@ pub async fn prune_as_leader(
 /// yesterday (the dedupe window never reaches further back).
 pub async fn prune_once(app: &App, now: Timestamp) -> Result<PruneOutcome, StoreError> {
     let now_ms = now.as_millisecond();
-    let r = &app.config.retention;
+    let r = &app.config.load().retention;
     app.store
         .prune(PruneCutoffs {
             raw_before_ms: now_ms - r.raw.as_millis(),

@@ -44,6 +44,7 @@ pub mod error;
 pub mod incidents;
 pub mod migrate;
 pub mod notifications;
+pub mod objects;
 pub mod people;
 pub mod polls;
 pub mod postgres;
@@ -61,6 +62,7 @@ pub use detection::*;
 pub use error::StoreError;
 pub use incidents::*;
 pub use notifications::*;
+pub use objects::{ObjectRow, ObjectStore};
 pub use people::*;
 pub use polls::PollStore;
 pub use postgres::{Change, ChangeFeed, PgTimeouts};
@@ -74,7 +76,7 @@ use std::sync::Arc;
 pub mod prelude {
     pub use crate::{
         ChangeStore, ClusterStore, CommentStore, DetectionStore, IncidentStore, NotifyStore,
-        PeopleStore, PollStore, ProbeStore, ReportStore, SignalStore, Store,
+        ObjectStore, PeopleStore, PollStore, ProbeStore, ReportStore, SignalStore, Store,
     };
 }
 
@@ -93,6 +95,7 @@ pub trait Store:
     + PollStore
     + CommentStore
     + ChangeStore
+    + ObjectStore
     + Send
     + Sync
     + 'static

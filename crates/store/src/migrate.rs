@@ -29,8 +29,8 @@ macro_rules! migrations {
     };
 }
 
-pub const SQLITE: &[Migration] = migrations!("sqlite": 1 "0001_reports", 2 "0002_detection", 3 "0003_leases", 4 "0004_probes", 5 "0005_incidents", 6 "0006_outbox", 7 "0007_notify", 8 "0008_sign_in", 9 "0009_agents", 10 "0010_cluster_edges", 11 "0011_shared_work", 12 "0012_rolling_upgrades", 13 "0013_report_messages", 14 "0014_hidden_messages", 15 "0015_nodes_announce", 16 "0016_report_extras_indexed", 17 "0017_signals", 18 "0018_comments", 19 "0019_poll_states", 20 "0020_signal_kinds", 21 "0021_changes", 22 "0022_incident_origins");
-pub const POSTGRES: &[Migration] = migrations!("postgres": 1 "0001_reports", 2 "0002_detection", 3 "0003_leases", 4 "0004_probes", 5 "0005_incidents", 6 "0006_outbox", 7 "0007_notify", 8 "0008_sign_in", 9 "0009_agents", 10 "0010_cluster_edges", 11 "0011_shared_work", 12 "0012_rolling_upgrades", 13 "0013_report_messages", 14 "0014_hidden_messages", 15 "0015_nodes_announce", 16 "0016_report_extras_indexed", 17 "0017_signals", 18 "0018_comments", 19 "0019_poll_states", 20 "0020_signal_kinds", 21 "0021_changes", 22 "0022_incident_origins");
+pub const SQLITE: &[Migration] = migrations!("sqlite": 1 "0001_reports", 2 "0002_detection", 3 "0003_leases", 4 "0004_probes", 5 "0005_incidents", 6 "0006_outbox", 7 "0007_notify", 8 "0008_sign_in", 9 "0009_agents", 10 "0010_cluster_edges", 11 "0011_shared_work", 12 "0012_rolling_upgrades", 13 "0013_report_messages", 14 "0014_hidden_messages", 15 "0015_nodes_announce", 16 "0016_report_extras_indexed", 17 "0017_signals", 18 "0018_comments", 19 "0019_poll_states", 20 "0020_signal_kinds", 21 "0021_changes", 22 "0022_incident_origins", 23 "0023_config_objects");
+pub const POSTGRES: &[Migration] = migrations!("postgres": 1 "0001_reports", 2 "0002_detection", 3 "0003_leases", 4 "0004_probes", 5 "0005_incidents", 6 "0006_outbox", 7 "0007_notify", 8 "0008_sign_in", 9 "0009_agents", 10 "0010_cluster_edges", 11 "0011_shared_work", 12 "0012_rolling_upgrades", 13 "0013_report_messages", 14 "0014_hidden_messages", 15 "0015_nodes_announce", 16 "0016_report_extras_indexed", 17 "0017_signals", 18 "0018_comments", 19 "0019_poll_states", 20 "0020_signal_kinds", 21 "0021_changes", 22 "0022_incident_origins", 23 "0023_config_objects");
 
 /// Migrations that keep older binaries working: (version, oldest schema version whose
 /// binaries keep working with it applied). A migration missing here needs every node
@@ -47,6 +47,7 @@ pub const KEEPS_WORKING: &[(i64, i64)] = &[
     (20, 11),
     (21, 11),
     (22, 11),
+    (23, 11),
 ];
 
 /// The first migration that records [`KEEPS_WORKING`] (it adds the column).

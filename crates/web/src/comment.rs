@@ -119,7 +119,8 @@ pub async fn submit(
     let Some(i) = web.service_in(parts.uri.path()) else {
         return not_found(&web, "There is no such service.");
     };
-    let service = &web.app.config.services[i];
+    let model_i = web.model(i);
+    let service = &model_i.service;
     let Some(state) = service.comments.first_state() else {
         return not_found(&web, "This service does not take comments.");
     };
@@ -130,7 +131,8 @@ pub async fn submit(
         return not_found(&web, "This service does not take comments.");
     };
     form.rows.clear();
-    let trusted = &web.app.config.server.trusted_proxies;
+    let config = web.app.config.get();
+    let trusted = &config.server.trusted_proxies;
     if let Err(foreign) = origin::check(peer.ip(), &parts.headers, trusted) {
         tracing::info!(service = %service.id, refused = ?foreign, "a comment form posted from another site");
         return refused(&web, i, form, Refusal::Foreign(foreign));
@@ -205,7 +207,8 @@ async fn take(
     state: CommentState,
     now_ms: i64,
 ) -> Result<(), Refusal> {
-    let service = web.app.config.services[i].id.as_str();
+    let model_i = web.model(i);
+    let service = model_i.service.id.as_str();
     let salts = &web.app.intake.salts;
     let store = &web.app.store;
     let (today, yesterday) = salts.network_hashes(ip, now_ms).await?;
@@ -231,7 +234,8 @@ async fn take(
 
 /// The comment form again, with what went wrong and what was typed, under its status.
 fn refused(web: &Web, i: usize, mut form: CommentsView, e: Refusal) -> Response<Body> {
-    let service = &web.app.config.services[i];
+    let model_i = web.model(i);
+    let service = &model_i.service;
     let status = e.status();
     form.error = Some(e.to_string());
     let page = CommentPage {

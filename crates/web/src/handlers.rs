@@ -45,7 +45,7 @@ pub async fn service(State(web): State<Arc<Web>>, req: Request) -> Res {
     // Where posting a comment leads: the page with its thank-you line (the same for every
     // visitor who just commented, so it is cached like the page).
     if req.uri().query() == Some(crate::comment::SENT_QUERY)
-        && web.app.config.services[i].comments.is_on()
+        && web.model(i).service.comments.is_on()
     {
         return web.serve(Key::plain(Page::CommentSent(i)), req.headers());
     }

@@ -55,6 +55,8 @@ pub struct Version {
     pub probes: u64,
     /// The generation of the service's incident snapshot.
     pub incidents: u64,
+    /// How many times the config was replaced (a service or monitor changed at runtime).
+    pub config: u64,
 }
 
 impl Version {
@@ -65,6 +67,7 @@ impl Version {
             minute: now.as_millisecond().div_euclid(MINUTE_MS),
             probes: probe_digest(app, service),
             incidents: incidents::snapshot(&app.incidents, service.id.as_str()).generation,
+            config: app.config.generation(),
         }
     }
 }
@@ -73,10 +76,10 @@ impl Version {
 /// by up to the minute tick).
 fn probe_digest(app: &App, service: &ServiceConfig) -> u64 {
     let mut h = std::collections::hash_map::DefaultHasher::new();
-    for (i, m) in app.config.monitors.iter().enumerate() {
+    for m in &app.config.load().monitors {
         if m.service == service.id {
-            let (down, since, _) = app.monitors.state(i);
-            (i, down, since).hash(&mut h);
+            let (down, since, _) = app.monitors.state(m.id.as_str());
+            (m.id.as_str(), down, since).hash(&mut h);
         }
     }
     h.finish()
@@ -261,8 +264,12 @@ pub struct ScreenMessage {
 
 impl PageModel {
     /// Reads what the pages need from the store and the crowd detector.
-    pub async fn load(app: &App, index: usize, now: Timestamp) -> Result<PageModel, StoreError> {
-        let service = &app.config.services[index];
+    pub async fn load(
+        app: &App,
+        index: usize,
+        service: &ServiceConfig,
+        now: Timestamp,
+    ) -> Result<PageModel, StoreError> {
         let version = Version::current(app, service, now);
         let id = service.id.as_str();
         let now_ms = now.as_millisecond();
@@ -305,11 +312,11 @@ impl PageModel {
                 reports: c.count,
                 networks: c.networks,
             }),
-            u64::from(app.config.reports.city_min_networks),
+            u64::from(app.config.load().reports.city_min_networks),
         );
         let (clusters, with_message) = downbeat_crowd::screen_messages(
             app.store.as_ref(),
-            &app.config,
+            &app.config.get(),
             id,
             now_ms - city_window,
         )
@@ -334,7 +341,7 @@ impl PageModel {
         } else {
             Vec::new()
         };
-        let mut model = PageModel::empty(app, index, now);
+        let mut model = PageModel::empty(app, index, service, now);
         let first_day = model
             .probes
             .first()
@@ -369,8 +376,8 @@ impl PageModel {
 
     /// A model from memory only (config and crowd status): what the pages show before the
     /// first load, and all they can show while the store is unreachable at start.
-    pub fn empty(app: &App, index: usize, now: Timestamp) -> PageModel {
-        let service = app.config.services[index].clone();
+    pub fn empty(app: &App, index: usize, service: &ServiceConfig, now: Timestamp) -> PageModel {
+        let service = service.clone();
         let crowd = app.crowd.status(&service);
         let regional = regional(&crowd);
         let probes = probes(app, &service, now);
@@ -403,6 +410,7 @@ impl PageModel {
                 minute: i64::MIN,
                 probes: 0,
                 incidents: u64::MAX,
+                config: u64::MAX,
             },
             built_at: now,
             crowd,
@@ -458,13 +466,13 @@ pub use downbeat_incidents::severity;
 /// The service's monitors with their states and latest results.
 fn probes(app: &App, service: &ServiceConfig, now: Timestamp) -> Vec<ProbeModel> {
     app.config
+        .load()
         .monitors
         .iter()
-        .enumerate()
-        .filter(|(_, m)| m.service == service.id)
-        .map(|(i, m)| {
-            let latest = app.monitors.latest(i);
-            let (down, since_ms, cause) = app.monitors.state(i);
+        .filter(|m| m.service == service.id)
+        .map(|m| {
+            let latest = app.monitors.latest(m.id.as_str());
+            let (down, since_ms, cause) = app.monitors.state(m.id.as_str());
             ProbeModel {
                 id: m.id.to_string(),
                 kind: m.probe.kind().as_str(),
@@ -472,7 +480,7 @@ fn probes(app: &App, service: &ServiceConfig, now: Timestamp) -> Vec<ProbeModel>
                 down: (down || !latest.is_empty()).then_some(down),
                 since: since_ms.and_then(|ms| Timestamp::from_millisecond(ms).ok()),
                 cause: if down { cause } else { None },
-                regions: diagnosis::regions(&app.monitors, i, now.as_millisecond()),
+                regions: diagnosis::regions(&app.monitors, m, now.as_millisecond()),
                 uptime: empty_days(now),
             }
         })

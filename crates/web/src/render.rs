@@ -33,7 +33,7 @@ pub fn render(web: &Web, key: Key, previous: Option<&Encoded>) -> Result<Encoded
             if let (Page::CommentSent(_), Some(c)) = (key.page, page.comments.as_mut()) {
                 c.notice = Some(CommentsView::thanks(m.service.comments));
             }
-            if web.app.config.notify.subscribers.email {
+            if web.app.config.load().notify.subscribers.email {
                 page.subscribe = Some(crate::subscribe::SubscribeForm::new(&m.service));
             }
             let html = page.render()?;

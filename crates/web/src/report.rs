@@ -45,9 +45,11 @@ pub async fn submit(
         return not_found(&web, "There is no such service.");
     };
     let model = web.model(i);
-    let service = &web.app.config.services[i];
+    let model_i = web.model(i);
+    let service = &model_i.service;
     let mut form = FormView::new(&model);
-    let trusted = &web.app.config.server.trusted_proxies;
+    let config = web.app.config.get();
+    let trusted = &config.server.trusted_proxies;
     if let Err(foreign) = origin::check(peer.ip(), &parts.headers, trusted) {
         tracing::info!(service = %service.id, refused = ?foreign, "a report form posted from another site");
         return form_error(&web, i, form, &ApiError::Forbidden(foreign.to_string()));
@@ -56,7 +58,7 @@ pub async fn submit(
     if let Err(e) = web.app.intake.check_rate(ip) {
         return form_error(&web, i, form, &ApiError::from(e));
     }
-    let limit = web.app.config.reports.max_body_bytes;
+    let limit = web.app.config.load().reports.max_body_bytes;
     let Ok(bytes) = axum::body::to_bytes(body, limit).await else {
         let e = ApiError::TooLarge { limit };
         return form_error(&web, i, form, &e);
@@ -283,7 +285,8 @@ pub(crate) fn form_pairs(
 
 /// The form again, with what went wrong, under the API's status for that error.
 fn form_error(web: &Web, i: usize, mut form: FormView, e: &ApiError) -> Response<Body> {
-    let service = &web.app.config.services[i];
+    let model_i = web.model(i);
+    let service = &model_i.service;
     form.error = Some(match e {
         ApiError::RateLimited { retry_after_s } => format!(
             "You have sent many reports in a short time. Please try again in {retry_after_s} s."

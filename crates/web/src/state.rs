@@ -45,16 +45,31 @@ pub struct Pages {
     web: Arc<Web>,
 }
 
+/// One service's page model and its epoch, at a position that stays its own for the life
+/// of the process (a service removed at runtime leaves its slot; one added gets a new one).
+struct Slot {
+    model: RwLock<Arc<PageModel>>,
+    /// Moves when its model is rebuilt.
+    epoch: AtomicU64,
+}
+
+/// The services' slots: append-only, so a position handed out stays valid.
+#[derive(Default)]
+struct Slots {
+    all: Vec<Arc<Slot>>,
+    /// The position of each service the config in force declares.
+    ids: HashMap<String, usize>,
+    /// Those positions in the config's order (the pages over all services).
+    order: Vec<usize>,
+}
+
 /// What handlers share.
 pub struct Web {
     pub app: App,
-    models: Vec<RwLock<Arc<PageModel>>>,
-    /// Per service: moves when its model is rebuilt.
-    epochs: Vec<AtomicU64>,
+    slots: arc_swap::ArcSwap<Slots>,
     /// Moves when any model is rebuilt (pages over all services).
     global_epoch: AtomicU64,
     pub cache: PageCache,
-    ids: HashMap<String, usize>,
     pub css_path: String,
     pub css: Encoded,
     /// The live-refresh script (progressive enhancement of the service page).
@@ -74,22 +89,11 @@ impl Pages {
     /// at once in the background when a tokio runtime is running).
     pub fn new(app: App) -> Pages {
         let now = app.clock.now();
-        let n = app.config.services.len();
         let css_path = hashed_path("style", "css", CSS);
         let web = Arc::new(Web {
-            models: (0..n)
-                .map(|i| RwLock::new(Arc::new(PageModel::empty(&app, i, now))))
-                .collect(),
-            epochs: (0..n).map(|_| AtomicU64::new(0)).collect(),
+            slots: arc_swap::ArcSwap::from_pointee(Slots::of(&app, &Slots::default(), now)),
             global_epoch: AtomicU64::new(0),
             cache: PageCache::new(MAX_ENTRIES, MAX_BYTES),
-            ids: app
-                .config
-                .services
-                .iter()
-                .enumerate()
-                .map(|(i, s)| (s.id.to_string(), i))
-                .collect(),
             css_path,
             css: Encoded::new(
                 CSS.as_bytes().to_vec(),
@@ -105,7 +109,7 @@ impl Pages {
                 VARY_ENCODING,
             ),
             started: now,
-            geoip: app.config.server.geoip.as_deref().and_then(|path| {
+            geoip: app.config.load().server.geoip.as_deref().and_then(|path| {
                 // The config check opened it already; only a file changed since can fail.
                 GeoIp::open(path)
                     .inspect_err(|e| tracing::error!(error = %e, "cannot open the GeoIP database; countries are guessed from the browser language only"))
@@ -157,28 +161,79 @@ fn spawn_refresher(web: Weak<Web>, generations: Arc<downbeat_intake::Generations
     });
 }
 
+impl Slots {
+    /// The slots for the config in force: `before`'s, plus one for each service new to
+    /// them (its model empty until the next refresh).
+    fn of(app: &App, before: &Slots, now: Timestamp) -> Slots {
+        let config = app.config.get();
+        let mut all = before.all.clone();
+        // Every id ever seen keeps its position, in force or not.
+        let mut known: HashMap<String, usize> =
+            all.iter().enumerate().map(|(i, s)| (s.id(), i)).collect();
+        let mut ids = HashMap::with_capacity(config.services.len());
+        let mut order = Vec::with_capacity(config.services.len());
+        for service in &config.services {
+            let i = *known.entry(service.id.to_string()).or_insert_with(|| {
+                all.push(Arc::new(Slot {
+                    model: RwLock::new(Arc::new(PageModel::empty(app, all.len(), service, now))),
+                    epoch: AtomicU64::new(0),
+                }));
+                all.len() - 1
+            });
+            ids.insert(service.id.to_string(), i);
+            order.push(i);
+        }
+        Slots { all, ids, order }
+    }
+}
+
+impl Slot {
+    fn id(&self) -> String {
+        self.model
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .service
+            .id
+            .to_string()
+    }
+}
+
 impl Web {
     /// The position of the service a `/s/{service}/...` path names.
     pub fn service_in(&self, path: &str) -> Option<usize> {
         let rest = path.strip_prefix("/s/")?;
         let id = rest.split('/').next()?;
-        self.ids.get(id).copied()
+        self.slots.load().ids.get(id).copied()
     }
 
+    /// The model at position `i` (from [`Web::service_in`]: positions are never reused).
     pub fn model(&self, i: usize) -> Arc<PageModel> {
-        self.models[i]
+        self.slots.load().all[i]
+            .model
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
     }
 
+    /// The models of the services in force, in the config's order.
     pub fn models(&self) -> Vec<Arc<PageModel>> {
-        (0..self.models.len()).map(|i| self.model(i)).collect()
+        let slots = self.slots.load();
+        slots
+            .order
+            .iter()
+            .map(|&i| {
+                slots.all[i]
+                    .model
+                    .read()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .clone()
+            })
+            .collect()
     }
 
     pub fn epoch_of(&self, page: Page) -> u64 {
         match page.service() {
-            Some(i) => self.epochs[i].load(Ordering::Acquire),
+            Some(i) => self.slots.load().all[i].epoch.load(Ordering::Acquire),
             None => self.global_epoch.load(Ordering::Acquire),
         }
     }
@@ -188,15 +243,32 @@ impl Web {
     pub(crate) async fn refresh(self: &Arc<Self>) {
         let _one_at_a_time = self.refresh_lock.lock().await;
         let now = self.app.clock.now();
+        let config = self.app.config.get();
         let mut changed = false;
-        for (i, service) in self.app.config.services.iter().enumerate() {
+        let mut slots = self.slots.load_full();
+        if config
+            .services
+            .iter()
+            .any(|s| !slots.ids.contains_key(s.id.as_str()))
+            || slots.ids.len() != config.services.len()
+        {
+            // Services added or removed at runtime: every page over all services moves.
+            slots = Arc::new(Slots::of(&self.app, &slots, now));
+            self.slots.store(slots.clone());
+            changed = true;
+        }
+        for service in &config.services {
+            let Some(&i) = slots.ids.get(service.id.as_str()) else {
+                continue;
+            };
+            let slot = &slots.all[i];
             if self.model(i).version == Version::current(&self.app, service, now) {
                 continue;
             }
-            match PageModel::load(&self.app, i, now).await {
+            match PageModel::load(&self.app, i, service, now).await {
                 Ok(m) => {
-                    *self.models[i].write().unwrap_or_else(|e| e.into_inner()) = Arc::new(m);
-                    self.epochs[i].fetch_add(1, Ordering::AcqRel);
+                    *slot.model.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(m);
+                    slot.epoch.fetch_add(1, Ordering::AcqRel);
                     changed = true;
                 }
                 // The pages keep showing the last model; the next tick tries again.

@@ -156,8 +156,9 @@ pub async fn submit(
     let Some(i) = web.service_in(parts.uri.path()) else {
         return not_found(&web, "There is no such service.");
     };
-    let service = &web.app.config.services[i];
-    if !web.app.config.notify.subscribers.email {
+    let model_i = web.model(i);
+    let service = &model_i.service;
+    if !web.app.config.load().notify.subscribers.email {
         return not_found(&web, "This status page offers no subscriptions by mail.");
     }
     let mut form = SubscribeForm::new(service);
@@ -193,7 +194,7 @@ pub async fn submit(
     let ip = client_ip(
         peer.ip(),
         &parts.headers,
-        &web.app.config.server.trusted_proxies,
+        &web.app.config.load().server.trusted_proxies,
     );
     let result = match web.app.notifier.subscribe_limiter.check(ip) {
         Ok(()) => {
@@ -231,6 +232,7 @@ fn manage_page<'a>(
     error: Option<String>,
 ) -> SubscriptionPage<'a> {
     let svc = web.app.config.service(&s.service);
+    let svc = svc.as_deref();
     let name = svc.map_or_else(|| s.service.clone(), |x| x.name.clone());
     let scope = match svc {
         Some(svc) if !s.components.is_empty() => s

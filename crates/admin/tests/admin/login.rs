@@ -261,7 +261,7 @@ async fn a_flood_of_bad_passwords_locks_out_only_its_own_address() {
 async fn a_sign_in_flood_runs_at_most_the_bound_of_password_checks_at_once() {
     let app = spawn_app().await;
     app.add_user("ana", Role::Editor).await;
-    assert_eq!(app.app.config.server.password_checks, 2);
+    assert_eq!(app.app.config.load().server.password_checks, 2);
     // The sign-in form's handler calls `authenticate` with its admin state; so does this.
     let admin = Arc::new(downbeat_admin::Admin::new(app.app.clone()));
     let mut flood = tokio::task::JoinSet::new();

@@ -2,7 +2,6 @@
 //! stepped minute by minute on a manual clock. (The outage scenarios through the HTTP API are
 //! in the server's suite.) One test binary.
 
-use downbeat_config::Config;
 use downbeat_crowd::{Crowd, CrowdStatus, MAX_SERIES_PER_DIMENSION};
 use downbeat_domain::{Clock, CountryCode, ManualClock, Platform, Verdict};
 use downbeat_notify::Notifier;
@@ -59,7 +58,7 @@ impl Rig {
     }
 
     fn on_config(store: Arc<dyn Store>, clock: Arc<ManualClock>, t0: i64, text: &str) -> Rig {
-        let config: Arc<Config> = Arc::new(downbeat_config::parse_str(text, "test").unwrap());
+        let config = downbeat_config::Live::new(downbeat_config::parse_str(text, "test").unwrap());
         let c: Arc<dyn Clock> = clock.clone();
         let node: Arc<str> = "node-a".into();
         let notifier = Notifier::new(
@@ -133,7 +132,7 @@ impl Rig {
         downbeat_crowd::run_once(&self.crowd, self.clock.now())
             .await
             .unwrap();
-        self.crowd.status(&self.crowd.config.services[0])
+        self.crowd.status(&self.crowd.config.load().services[0])
     }
 
     /// Minutes `[from, to)` of `per_minute` reports from the United States, judged.

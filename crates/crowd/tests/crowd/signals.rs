@@ -45,7 +45,7 @@ impl Rig {
     /// Forum posts with text in minute `m`, `n` of each text, classified by the service's
     /// keywords as the API does.
     async fn texts(&self, m: i64, texts: &[(&str, usize)]) {
-        let service = &self.crowd.config.services[0];
+        let service = &self.crowd.config.load().services[0];
         let mut batch = Vec::new();
         for &(text, n) in texts {
             for i in 0..n {

@@ -6,6 +6,7 @@ mod config;
 mod demo;
 mod detect;
 mod gate;
+mod import;
 mod operators;
 mod replay;
 mod seed;
@@ -29,6 +30,7 @@ pub fn run(command: Command) -> anyhow::Result<()> {
         Command::Config(c) => config::run(c),
         Command::Detect(args) => detect::run(args),
         Command::Replay(args) => replay::run(args),
+        Command::Import(args) => import::run(args),
         Command::Seed(args) => seed::run(args),
         Command::Change(c) => change::run(c),
         Command::Gate(args) => gate::run(args),

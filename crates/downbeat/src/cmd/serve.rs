@@ -28,11 +28,32 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         let downbeat = downbeat_server::build(Arc::new(config), store, Arc::new(SystemClock))
             .await
             .context("starting the server")?;
+        tokio::spawn(reload_on_hangup(downbeat.app.clone()));
         downbeat
             .serve(listener, shutdown_signal())
             .await
             .context("serving")
     })
+}
+
+/// Reads the config file again at every SIGHUP. A file that does not validate changes
+/// nothing; its error goes to the log and the admin dashboard.
+pub(crate) async fn reload_on_hangup(app: downbeat_api::App) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut hup) = signal(SignalKind::hangup()) else {
+            tracing::warn!("cannot listen for SIGHUP: reload with POST /api/v1/admin/reload");
+            return;
+        };
+        while hup.recv().await.is_some() {
+            tracing::info!("SIGHUP: reading the config file again");
+            // What a reload refuses is logged inside.
+            let _ = downbeat_api::manage::reload(&app).await;
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = app;
 }
 
 /// Completes on ctrl-c or SIGTERM.

@@ -15,6 +15,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_downbeat");
 mod agent;
 mod cluster;
 mod demo;
+mod import;
 mod notify;
 mod user;
 

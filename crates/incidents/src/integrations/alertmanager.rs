@@ -306,9 +306,10 @@ pub async fn receive(
     let now_ms = incidents.clock.now().as_millisecond();
     let (notes, ignored) = notifications(settings, p, now_ms);
     let mut applied = Vec::with_capacity(notes.len());
+    let config = incidents.config.get();
     for n in &notes {
         // Routes name configured services only (checked at load).
-        let Some(service) = incidents.config.service(&n.service) else {
+        let Some(service) = config.service(&n.service) else {
             continue;
         };
         applied.push(super::apply(incidents, service, n, now_ms).await?);

@@ -126,7 +126,8 @@ pub async fn receive(
     body: &Value,
 ) -> Result<Received, IntegrationError> {
     let integration = limits::webhook_name(hook.id.as_str());
-    let Some(service) = incidents.config.service(hook.service.as_str()) else {
+    let config = incidents.config.get();
+    let Some(service) = config.service(hook.service.as_str()) else {
         return Err(IntegrationError::NotFound(format!(
             "unknown service {}",
             hook.service

@@ -1,5 +1,5 @@
-//! Chat channels: the incoming-webhook message of Slack, Discord, Mattermost and Microsoft
-//! Teams. Operator and visitor text is escaped for each chat's markup, so a title cannot
+//! Chat channels: the incoming-webhook message of Slack, Discord, Mattermost, Microsoft
+//! Teams (through Workflows) and Google Chat. Operator and visitor text is escaped for each chat's markup, so a title cannot
 //! add links, mentions or formatting of its own.
 //!
 //! A new chat is a `ChatFormat` variant in `downbeat_config` (its name in `as_str` and
@@ -96,6 +96,31 @@ impl Chat {
                     }],
                 })
             }
+            // A card rather than `text`: a text message reads `<users/all>` as a mention of
+            // everyone, while a card's text is a small HTML subset that escaping defuses.
+            ChatFormat::GoogleChat => {
+                let mut widgets = vec![json!({"textParagraph": {"text": format!(
+                    "<font color=\"{}\"><b>{}</b></font>",
+                    colour(msg.severity),
+                    html_escape(&msg.title)
+                )}})];
+                if !msg.text.is_empty() {
+                    widgets.push(json!({"textParagraph": {"text": html_escape(&msg.text)}}));
+                }
+                if absolute {
+                    widgets.push(json!({"buttonList": {"buttons": [{
+                        "text": "Open the status page",
+                        "onClick": {"openLink": {"url": msg.link}},
+                    }]}}));
+                }
+                json!({
+                    "fallbackText": msg.title,
+                    "cardsV2": [{
+                        "cardId": parcel.event.id,
+                        "card": {"sections": [{"widgets": widgets}]},
+                    }],
+                })
+            }
         };
         serde_json::to_vec(&v).unwrap_or_default()
     }
@@ -143,6 +168,22 @@ pub fn slack_escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
+}
+
+/// HTML text (Telegram, Matrix, Pushover, Google Chat cards): `&`, `<`, `>` and `"` as
+/// entities, so operator text adds no tags and cannot leave an attribute.
+pub fn html_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// Markdown (Mattermost, Discord, Teams): every character that could start markup is
@@ -206,6 +247,24 @@ mod tests {
                 .contains("@everyone"),
             "mentions are broken"
         );
+        let gchat = body(ChatFormat::GoogleChat, &m);
+        assert!(
+            gchat.get("text").is_none(),
+            "no text message: it would read mentions"
+        );
+        let para =
+            gchat["cardsV2"][0]["card"]["sections"][0]["widgets"][0]["textParagraph"]["text"]
+                .as_str()
+                .unwrap();
+        assert!(para.contains("<b>&lt;!channel&gt; [click]"), "{para}");
+        let hostile = crate::transport::tests::hostile();
+        let gchat = body(ChatFormat::GoogleChat, &hostile);
+        let text =
+            gchat["cardsV2"][0]["card"]["sections"][0]["widgets"][1]["textParagraph"]["text"]
+                .as_str()
+                .unwrap();
+        assert!(text.contains("&lt;users/all&gt;"), "{text}");
+        assert!(text.starts_with("&quot;quoted&quot;"), "{text}");
         let teams = body(ChatFormat::Teams, &m);
         assert_eq!(
             teams["attachments"][0]["content"]["actions"][0]["url"],

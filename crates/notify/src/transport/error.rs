@@ -11,9 +11,16 @@ use std::time::Duration;
 /// outbox and the admin area; [`SendError::is_permanent`] decides whether to retry.
 #[derive(Debug, thiserror::Error)]
 pub enum SendError {
-    /// The receiver answered, but not with a 2xx.
-    #[error("HTTP {status}")]
-    Refused { status: u16 },
+    /// The receiver answered, but not with a 2xx; `retry_after` is when it said to come
+    /// back (its `Retry-After`, or the API's own word for it in the body).
+    #[error("HTTP {status}{}", wait_words(.retry_after))]
+    Refused {
+        status: u16,
+        retry_after: Option<Duration>,
+    },
+    /// The operator's body template did not render this event.
+    #[error("template: {0}")]
+    Template(#[from] downbeat_config::template::TemplateError),
     /// No answer in time.
     #[error("no answer within {}s", .0.as_secs_f32())]
     Timeout(Duration),
@@ -60,7 +67,7 @@ impl SendError {
             // A receiver that refuses the request (a deleted chat webhook's 404 or 410, a
             // wrong token's 401) will refuse it again, except with the 4xx that mean "not
             // now".
-            SendError::Refused { status } => {
+            SendError::Refused { status, .. } => {
                 (400..500).contains(status) && !matches!(status, 408 | 425 | 429)
             }
             // A 5xx reply (mailbox unknown, message refused) is final; a 4xx is "try later".
@@ -76,6 +83,7 @@ impl SendError {
             // A fixed config (a restart, another node) or a recovered network can help.
             SendError::Timeout(_)
             | SendError::Unreachable(_)
+            | SendError::Template(_)
             | SendError::Compose(_)
             | SendError::NoRelay
             | SendError::Relay(_)
@@ -86,10 +94,23 @@ impl SendError {
     /// The receiver's HTTP status, when it answered one (recorded with the attempt).
     pub fn status(&self) -> Option<u16> {
         match self {
-            SendError::Refused { status } | SendError::NotEchoed { status } => Some(*status),
+            SendError::Refused { status, .. } | SendError::NotEchoed { status } => Some(*status),
             _ => None,
         }
     }
+
+    /// How long the receiver asked us to wait before the next attempt, if it did.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            SendError::Refused { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+}
+
+fn wait_words(d: &Option<Duration>) -> String {
+    d.map(|d| format!(" (retry after {}s)", d.as_secs()))
+        .unwrap_or_default()
 }
 
 /// `SMTP 550: …` with the reply code when the relay answered, else `SMTP: …`.
@@ -117,11 +138,20 @@ mod tests {
             (500, false),
             (503, false),
         ] {
-            let e = SendError::Refused { status };
+            let e = SendError::Refused {
+                status,
+                retry_after: None,
+            };
             assert_eq!(e.is_permanent(), permanent, "{status}");
             assert_eq!(e.status(), Some(status));
             assert_eq!(e.to_string(), format!("HTTP {status}"));
         }
+        let wait = SendError::Refused {
+            status: 429,
+            retry_after: Some(Duration::from_secs(30)),
+        };
+        assert!(!wait.is_permanent());
+        assert_eq!(wait.to_string(), "HTTP 429 (retry after 30s)");
         assert!(!SendError::Timeout(Duration::from_secs(10)).is_permanent());
         assert_eq!(
             SendError::Timeout(Duration::from_secs(10)).to_string(),

@@ -1,6 +1,9 @@
 //! Transports: one per channel family, each turning an event into what its receivers take
-//! and sending it — [`webhook`] (Downbeat's signed JSON), [`chat`] (Slack, Discord,
-//! Mattermost, Teams), [`ntfy`] (pushes) and [`email`] (mail through the SMTP relay) — and
+//! and sending it — [`webhook`] (Downbeat's signed JSON, also signed the Standard Webhooks
+//! way), [`template`] (the operator's own body), [`chat`] (Slack, Discord, Mattermost,
+//! Teams, Google Chat), [`ntfy`] and [`pushover`] (pushes), [`telegram`] and [`matrix`]
+//! (messages in a chat or room), [`pagerduty`] and [`opsgenie`] (on-call alerts that open
+//! and close, keyed by [`alert`]) and [`email`] (mail through the SMTP relay) — and
 //! [`verify`], the signed challenge a webhook subscriber's endpoint echoes before anything
 //! else is sent to it.
 //!
@@ -14,21 +17,37 @@
 //! Settings are checked when the config is loaded (`downbeat_config`), so a transport gets
 //! only valid ones and has nothing left to validate.
 //!
-//! Every HTTP request carries `X-Downbeat-Event-Id` (receivers deduplicate on it), and,
-//! when the receiver has a secret, `X-Downbeat-Timestamp` and `X-Downbeat-Signature` (see
-//! [`webhook`]); a token goes as `Authorization: Bearer …`.
+//! Every HTTP request goes through [`HttpTarget`]: it carries `X-Downbeat-Event-Id`
+//! (receivers deduplicate on it), and, when the receiver has a secret, its signature (see
+//! [`Signing`]); a token goes as `Authorization: Bearer …`. A refusal keeps its status and
+//! the receiver's `Retry-After`, which the next attempt waits for. Credentials (tokens,
+//! routing keys, bot tokens) are [`Secret`]s: they go into requests and nowhere else —
+//! no error, log line or page shows them.
 
+pub mod alert;
 pub mod chat;
 pub mod email;
 pub mod error;
+pub mod matrix;
 pub mod ntfy;
+pub mod opsgenie;
+pub mod pagerduty;
+pub mod pushover;
+pub mod telegram;
+pub mod template;
 pub mod verify;
 pub mod webhook;
 
 pub use chat::Chat;
 pub use email::Email;
 pub use error::SendError;
+pub use matrix::Matrix;
 pub use ntfy::Ntfy;
+pub use opsgenie::Opsgenie;
+pub use pagerduty::PagerDuty;
+pub use pushover::Pushover;
+pub use telegram::Telegram;
+pub use template::Template;
 pub use verify::Verification;
 pub use webhook::Webhook;
 
@@ -37,6 +56,8 @@ use crate::mail::{Mailer, MailerError};
 use crate::message::Message;
 use downbeat_config::{Channel, Destination, Format, Secret};
 use downbeat_store::NotifyEventRow;
+use hyper::Method;
+use std::borrow::Cow;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -91,10 +112,17 @@ pub enum Route {
     Email(Email),
     /// A webhook subscriber's challenge, before it gets anything else.
     Verify(Verification),
+    Template(Template),
+    PagerDuty(PagerDuty),
+    Opsgenie(Opsgenie),
+    Telegram(Telegram),
+    Matrix(Matrix),
+    Pushover(Pushover),
 }
 
 impl Route {
-    /// The route to a configured destination (`[[notify.webhook]]`, `[[notify.email]]`).
+    /// The route to a configured destination (`[[notify.webhook]]`, `[[notify.email]]`,
+    /// `[[notify.pagerduty]]`…).
     pub fn to_destination(dest: &Destination, parcel: &Parcel<'_>) -> Route {
         match &dest.channel {
             Channel::Http {
@@ -103,21 +131,66 @@ impl Route {
                 secret,
                 token,
             } => {
+                let signing = secret.clone().map(|s| match format {
+                    Format::StandardWebhooks => Signing::Standard(s),
+                    _ => Signing::Downbeat(s),
+                });
                 let target = HttpTarget {
-                    url: url.clone(),
-                    secret: secret.clone(),
                     token: token.clone(),
-                    public_only: false,
+                    signing,
+                    ..HttpTarget::to(url)
                 };
-                match *format {
-                    Format::Downbeat => Route::Webhook(Webhook { target }),
-                    Format::Chat(format) => Route::Chat(Chat { format, target }),
+                match format {
+                    Format::Downbeat | Format::StandardWebhooks => {
+                        Route::Webhook(Webhook { target })
+                    }
+                    Format::Chat(format) => Route::Chat(Chat {
+                        format: *format,
+                        target,
+                    }),
                     Format::Ntfy => Route::Ntfy(Ntfy { target }),
+                    Format::Template(t) => Route::Template(Template {
+                        template: t.clone(),
+                        target,
+                    }),
                 }
             }
             Channel::Email { to } => {
                 Route::Email(Email::to_destination(dest.id.as_str(), to, parcel))
             }
+            Channel::PagerDuty { url, routing_key } => Route::PagerDuty(PagerDuty {
+                target: HttpTarget::to(url),
+                routing_key: routing_key.clone(),
+            }),
+            Channel::Opsgenie { url, api_key } => Route::Opsgenie(Opsgenie {
+                base: HttpTarget::to(url),
+                api_key: api_key.clone(),
+            }),
+            Channel::Telegram {
+                url,
+                bot_token,
+                chat_id,
+            } => Route::Telegram(Telegram {
+                base: HttpTarget::to(url),
+                bot_token: bot_token.clone(),
+                chat_id: chat_id.clone(),
+            }),
+            Channel::Matrix {
+                homeserver,
+                room_id,
+                access_token,
+            } => Route::Matrix(Matrix {
+                base: HttpTarget {
+                    token: Some(access_token.clone()),
+                    ..HttpTarget::to(homeserver)
+                },
+                room_id: room_id.clone(),
+            }),
+            Channel::Pushover { url, token, user } => Route::Pushover(Pushover {
+                base: HttpTarget::to(url),
+                token: token.clone(),
+                user: user.clone(),
+            }),
         }
     }
 }
@@ -130,16 +203,23 @@ impl Transport for Route {
             Route::Ntfy(t) => t.send(clients, parcel).await,
             Route::Email(t) => t.send(clients, parcel).await,
             Route::Verify(t) => t.send(clients, parcel).await,
+            Route::Template(t) => t.send(clients, parcel).await,
+            Route::PagerDuty(t) => t.send(clients, parcel).await,
+            Route::Opsgenie(t) => t.send(clients, parcel).await,
+            Route::Telegram(t) => t.send(clients, parcel).await,
+            Route::Matrix(t) => t.send(clients, parcel).await,
+            Route::Pushover(t) => t.send(clients, parcel).await,
         }
     }
 }
 
-/// Where an HTTP transport posts, and how it signs and authenticates.
+/// Where an HTTP transport sends, and how it signs and authenticates.
 #[derive(Debug, Clone)]
 pub struct HttpTarget {
+    /// The URL, or for an API the base its paths are added to ([`HttpTarget::at`]).
     pub url: String,
-    /// Signs each body (HMAC-SHA256), so the receiver can tell it came from us.
-    pub secret: Option<Secret>,
+    /// Signs each body, so the receiver can tell it came from us.
+    pub signing: Option<Signing>,
     /// Sent as `Authorization: Bearer …` (an ntfy access token, say).
     pub token: Option<Secret>,
     /// Refuse a host that resolves to a private, loopback or link-local address (URLs
@@ -147,44 +227,99 @@ pub struct HttpTarget {
     pub public_only: bool,
 }
 
-/// A request ready for [`HttpClient::post`].
+/// How a body is signed.
+#[derive(Debug, Clone)]
+pub enum Signing {
+    /// `X-Downbeat-Timestamp` and `X-Downbeat-Signature: sha256=<hex>`
+    /// ([`webhook::signature`]).
+    Downbeat(Secret),
+    /// The Standard Webhooks headers under a `whsec_…` secret
+    /// ([`webhook::standard_signature`]).
+    Standard(Secret),
+}
+
+/// A request ready for [`HttpClient::send`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpRequest {
-    pub content_type: &'static str,
+    pub method: Method,
+    pub url: String,
+    pub content_type: String,
     pub body: Vec<u8>,
-    pub headers: Vec<(&'static str, String)>,
+    pub headers: Vec<(Cow<'static, str>, String)>,
+}
+
+impl HttpRequest {
+    /// The value of header `name` (tests read them).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 impl HttpTarget {
-    /// The request for `parcel`: `body`, the format's `own` headers, and what every HTTP
-    /// transport sends (the event id first, then the signature and the token).
+    /// `url`, an operator's (any address), unsigned, without a token.
+    pub fn to(url: &str) -> HttpTarget {
+        HttpTarget {
+            url: url.to_owned(),
+            signing: None,
+            token: None,
+            public_only: false,
+        }
+    }
+
+    /// The URL of `path` under this target's base URL.
+    pub fn at(&self, path: &str) -> String {
+        format!("{}{path}", self.url.trim_end_matches('/'))
+    }
+
+    /// The POST of `body` to the target's URL for `parcel`, with the format's `own`
+    /// headers and what every HTTP transport sends (the event id first, then the
+    /// signature and the token). Change its `method` or `url` before sending if the API
+    /// wants.
     pub fn request(
         &self,
         parcel: &Parcel<'_>,
-        content_type: &'static str,
+        content_type: &str,
         body: Vec<u8>,
         own: Vec<(&'static str, String)>,
     ) -> HttpRequest {
-        let mut headers = vec![("x-downbeat-event-id", parcel.event.id.clone())];
-        headers.extend(own);
-        if let Some(secret) = &self.secret {
-            headers.push(("x-downbeat-timestamp", parcel.now_s.to_string()));
-            headers.push((
-                "x-downbeat-signature",
-                webhook::signature(secret.expose(), parcel.now_s, &body),
-            ));
+        let mut headers: Vec<(Cow<'static, str>, String)> =
+            vec![("x-downbeat-event-id".into(), parcel.event.id.clone())];
+        headers.extend(own.into_iter().map(|(k, v)| (Cow::Borrowed(k), v)));
+        match &self.signing {
+            Some(Signing::Downbeat(secret)) => {
+                headers.push(("x-downbeat-timestamp".into(), parcel.now_s.to_string()));
+                headers.push((
+                    "x-downbeat-signature".into(),
+                    webhook::signature(secret.expose(), parcel.now_s, &body),
+                ));
+            }
+            Some(Signing::Standard(secret)) => {
+                let id = &parcel.event.id;
+                headers.push(("webhook-id".into(), id.clone()));
+                headers.push(("webhook-timestamp".into(), parcel.now_s.to_string()));
+                headers.push((
+                    "webhook-signature".into(),
+                    webhook::standard_signature(secret.expose(), id, parcel.now_s, &body),
+                ));
+            }
+            None => {}
         }
         if let Some(token) = &self.token {
-            headers.push(("authorization", format!("Bearer {}", token.expose())));
+            headers.push(("authorization".into(), format!("Bearer {}", token.expose())));
         }
         HttpRequest {
-            content_type,
+            method: Method::POST,
+            url: self.url.clone(),
+            content_type: content_type.to_owned(),
             body,
             headers,
         }
     }
 
-    /// Posts `req`: `Ok` with a 2xx status, else [`SendError::Refused`] or why there was no
+    /// Sends `req`: `Ok` with a 2xx status, else [`SendError::Refused`] or why there was no
     /// answer.
     pub async fn post(&self, clients: Clients<'_>, req: HttpRequest) -> Result<u16, SendError> {
         self.answer(clients, req).await.map(|a| a.status)
@@ -196,25 +331,40 @@ impl HttpTarget {
         clients: Clients<'_>,
         req: HttpRequest,
     ) -> Result<Answer, SendError> {
+        self.answer_reading(clients, req, |_| None).await
+    }
+
+    /// [`HttpTarget::answer`] for an API that says in a refusal's body when to come back
+    /// (`wait` reads it) rather than, or as well as, in `Retry-After`.
+    pub async fn answer_reading(
+        &self,
+        clients: Clients<'_>,
+        req: HttpRequest,
+        wait: fn(&[u8]) -> Option<Duration>,
+    ) -> Result<Answer, SendError> {
         let answer = clients
             .http
-            .post_answer(
-                &self.url,
-                req.content_type,
-                &req.headers,
-                req.body,
-                clients.timeout,
-                self.public_only,
-            )
+            .send(req, clients.timeout, self.public_only)
             .await?;
         if (200..300).contains(&answer.status) {
             Ok(answer)
         } else {
             Err(SendError::Refused {
                 status: answer.status,
+                retry_after: answer.retry_after.or_else(|| wait(&answer.body)),
             })
         }
     }
+}
+
+/// `s` as one path segment: everything but unreserved characters percent-encoded.
+pub fn path_segment(s: &str) -> String {
+    const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'~');
+    percent_encoding::utf8_percent_encode(s, SEGMENT).to_string()
 }
 
 #[cfg(test)]
@@ -246,11 +396,25 @@ pub(crate) mod tests {
 
     /// A target with neither secret nor token.
     pub(crate) fn plain() -> HttpTarget {
-        HttpTarget {
-            url: "https://hooks.example/x".into(),
-            secret: None,
-            token: None,
-            public_only: false,
+        HttpTarget::to("https://hooks.example/x")
+    }
+
+    /// The parcel of `event` and `message`, sent at 1 700 000 000.
+    pub(crate) fn parcel<'a>(event: &'a NotifyEventRow, message: &'a Message) -> Parcel<'a> {
+        Parcel {
+            event,
+            message,
+            now_s: 1_700_000_000,
+        }
+    }
+
+    /// A message whose every part is hostile markup.
+    pub(crate) fn hostile() -> Message {
+        Message {
+            title: "<b>Down</b> & <a href=\"https://evil.example\">@room</a>".into(),
+            text: "\"quoted\" *bold* [x](https://evil.example) <users/all> @everyone".into(),
+            link: "https://status.example/s/melodia?a=1&b=\"2\"".into(),
+            severity: Severity::Critical,
         }
     }
 }

@@ -118,7 +118,9 @@ mod tests {
         let ntfy = Ntfy {
             target: HttpTarget {
                 url: "https://push.example/topic".into(),
-                secret: Some(Secret::new("0123456789abcdef")),
+                signing: Some(super::super::Signing::Downbeat(Secret::new(
+                    "0123456789abcdef",
+                ))),
                 token: Some(Secret::new("tk_abc")),
                 public_only: false,
             },

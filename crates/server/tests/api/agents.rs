@@ -153,7 +153,7 @@ async fn agent_tokens_push_only_for_the_regions_they_name() {
     .await;
     assert_eq!(s, StatusCode::OK, "an admin naming the region: {a}");
     // Nothing of the refused regions reached the monitor's picture, nor its state.
-    let i = app.app.monitors.index_of("login-api").unwrap();
+    let i = "login-api";
     let regions: Vec<String> = app
         .app
         .monitors
@@ -228,7 +228,7 @@ async fn results_with_absurd_numbers_or_times_are_refused_naming_the_field() {
             .await
             .is_empty()
     );
-    let i = app.app.monitors.index_of("login-api").unwrap();
+    let i = "login-api";
     assert!(
         !app.app.monitors.state(i).0,
         "a refused batch opened the monitor"
@@ -292,7 +292,7 @@ async fn a_late_backlog_fills_history_without_replaying_changes_that_ended() {
     assert_eq!(us.len(), 40, "the backlog is history");
     assert_eq!(us.iter().filter(|(_, o, _)| o == "down").count(), 10);
     // The outage it saw ended long ago: no change was replayed (nor told).
-    let i = app.app.monitors.index_of("login-api").unwrap();
+    let i = "login-api";
     assert!(!app.app.monitors.state(i).0);
     let states = app.app.store.monitor_states().await.unwrap();
     assert!(states.is_empty(), "a change was replayed: {states:?}");
@@ -471,7 +471,7 @@ async fn the_agent_speaks_https_to_a_private_ca_and_plain_http_only_to_this_mach
     let running = tokio::spawn(agent.run(async {
         let _ = stopped.await;
     }));
-    let i = app.app.monitors.index_of("login-api").unwrap();
+    let i = "login-api";
     until("a result from the agent over HTTPS", || async {
         app.app.monitors.latest(i).contains_key("eu-west")
     })
@@ -497,7 +497,7 @@ async fn a_current_result_counts_though_another_vantage_clock_is_ahead() {
     assert_eq!(s, StatusCode::OK, "{a}");
     let (s, a) = push(&app, &agents, "us-east", vec![result(now, true)]).await;
     assert_eq!(s, StatusCode::OK, "{a}");
-    let i = app.app.monitors.index_of("login-api").unwrap();
+    let i = "login-api";
     assert!(
         app.app.monitors.state(i).0,
         "the failure from us-east opens it"

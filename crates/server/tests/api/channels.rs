@@ -367,7 +367,7 @@ async fn an_auto_published_draft_alerts_operators_then_announces_it() {
     );
     let clock = Arc::new(downbeat_domain::ManualClock::new(jiff::Timestamp::now()));
     let app = crate::helpers::spawn_raw(testing::sqlite(), &config, clock).await;
-    assert!(app.app.config.services[0].auto_publish);
+    assert!(app.app.config.load().services[0].auto_publish);
     let agent = agent_token(&app).await;
     push(&app, &agent, "login-api", down()).await;
     downbeat_server::jobs::incidents_once(&app.app)
@@ -673,7 +673,7 @@ async fn a_refusing_destination_and_a_refused_address_give_up_without_holding_ot
         assert!(metrics.contains(line), "{line} not in {metrics}");
     }
     // Settled deliveries are pruned after [notify] keep (30 days); pending ones never are.
-    let keep = app.app.config.notify.keep.as_millis();
+    let keep = app.app.config.load().notify.keep.as_millis();
     let pruned = downbeat_notify::worker::prune_once(
         &app.app.notifier,
         app.clock.now_ms() + keep + 3_600_000,
@@ -887,5 +887,410 @@ async fn a_monitor_change_the_outbox_refused_is_queued_later_and_after_a_restart
         "{ids:?}"
     );
     assert!(app.app.store.monitor_states().await.unwrap()[0].notified);
+    app.stop().await;
+}
+
+/// One request an [`ApiReceiver`] took.
+#[derive(Clone, Debug)]
+struct Hit {
+    method: String,
+    /// Path and query.
+    uri: String,
+    headers: HeaderMap,
+    body: Vec<u8>,
+}
+
+impl Hit {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
+    }
+
+    fn form(&self) -> HashMap<String, String> {
+        serde_urlencoded::from_bytes(&self.body).unwrap_or_default()
+    }
+}
+
+/// Stands in for the APIs of on-call, chat and push services: records every request, by
+/// any method to any path, and answers 202 — or, under `/busy`, 429 with `Retry-After:
+/// 600`, and under `/tgbusy` a 429 saying `retry_after` in Telegram's body.
+struct ApiReceiver {
+    addr: SocketAddr,
+    hits: Arc<Mutex<Vec<Hit>>>,
+}
+
+impl ApiReceiver {
+    async fn start() -> ApiReceiver {
+        let hits: Arc<Mutex<Vec<Hit>>> = Arc::default();
+        let router = axum::Router::new()
+            .fallback(
+                |State(hits): State<Arc<Mutex<Vec<Hit>>>>,
+                 method: axum::http::Method,
+                 uri: axum::http::Uri,
+                 headers: HeaderMap,
+                 body: axum::body::Bytes| async move {
+                    let uri = uri.path_and_query().map_or("/", |p| p.as_str()).to_owned();
+                    let busy = uri.starts_with("/busy");
+                    let tg_busy = uri.starts_with("/tgbusy");
+                    hits.lock().unwrap().push(Hit {
+                        method: method.to_string(),
+                        uri,
+                        headers,
+                        body: body.to_vec(),
+                    });
+                    use axum::response::IntoResponse;
+                    if busy {
+                        (
+                            StatusCode::TOO_MANY_REQUESTS,
+                            [("retry-after", "600")],
+                            "slow down",
+                        )
+                            .into_response()
+                    } else if tg_busy {
+                        (
+                            StatusCode::TOO_MANY_REQUESTS,
+                            axum::Json(json!({"ok": false, "error_code": 429,
+                                "parameters": {"retry_after": 900}})),
+                        )
+                            .into_response()
+                    } else {
+                        (StatusCode::ACCEPTED, axum::Json(json!({"ok": true}))).into_response()
+                    }
+                },
+            )
+            .with_state(hits.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        ApiReceiver { addr, hits }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// The requests whose path starts with `prefix`, in order.
+    fn hits(&self, prefix: &str) -> Vec<Hit> {
+        let hits = self.hits.lock().unwrap();
+        hits.iter()
+            .filter(|h| h.uri.starts_with(prefix))
+            .cloned()
+            .collect()
+    }
+}
+
+const HOSTILE_TITLE: &str = "<b>Login</b> & \"<a href='https://evil.example'>@room</a>\"";
+
+#[tokio::test]
+async fn on_call_message_and_push_apis_get_their_documented_requests() {
+    let rx = ApiReceiver::start().await;
+    let template = r#"{"summary": {{ title }}, "key": {{ alert_key }}, "action": {{ alert_action }}, "kind": {{ type }}, "status": {{ data.status | default("") }}}"#;
+    let config = format!(
+        "[notify]\npublic_url = \"https://status.example\"\n\
+         [[notify.pagerduty]]\nid = \"pd\"\nrouting_key = \"pd-routing-key-1\"\nurl = \"{}\"\n\
+         [[notify.opsgenie]]\nid = \"og\"\napi_key = \"og-key-1\"\nurl = \"{}\"\n\
+         [[notify.telegram]]\nid = \"tg\"\nbot_token = \"123:tg-secret\"\nchat_id = \"-1001\"\nurl = \"{}\"\n\
+         [[notify.matrix]]\nid = \"mx\"\nhomeserver = \"{}\"\nroom_id = \"!ops:matrix.example\"\naccess_token = \"mx-token\"\n\
+         [[notify.pushover]]\nid = \"po\"\ntoken = \"po-app\"\nuser = \"po-user\"\nurl = \"{}\"\n\
+         [[notify.webhook]]\nid = \"gchat\"\nurl = \"{}\"\nformat = \"googlechat\"\n\
+         [[notify.webhook]]\nid = \"tpl\"\nurl = \"{}\"\nformat = \"template\"\ntemplate = '{template}'\nheaders = {{ X-Api-Key = \"tpl-key\" }}\n",
+        rx.url("/pd/v2/enqueue"),
+        rx.url("/og"),
+        rx.url("/tg"),
+        rx.url("/mx"),
+        rx.url("/po"),
+        rx.url("/gchat"),
+        rx.url("/tpl"),
+    );
+    let app = spawn_with(testing::sqlite(), &config).await;
+    let token = editor(&app).await;
+    let created = api_post(
+        &app,
+        &token,
+        "/api/v1/services/melodia/incidents",
+        json!({"title": HOSTILE_TITLE, "message": "Looking into it <users/all> @everyone *now*."}),
+    )
+    .await;
+    let id = created["id"].as_i64().unwrap();
+    let title = format!("Melodia: {HOSTILE_TITLE}");
+    for p in ["/pd", "/og", "/tg", "/mx", "/po", "/gchat", "/tpl"] {
+        until(&format!("{p} has it"), || async { rx.hits(p).len() == 1 }).await;
+    }
+
+    let pd = &rx.hits("/pd")[0];
+    assert_eq!(
+        (pd.method.as_str(), pd.uri.as_str()),
+        ("POST", "/pd/v2/enqueue")
+    );
+    let v = pd.json();
+    assert_eq!(v["routing_key"], "pd-routing-key-1");
+    assert_eq!(v["event_action"], "trigger");
+    let dedup = v["dedup_key"].as_str().unwrap().to_owned();
+    assert_eq!(dedup, format!("melodia/incident/{id}"));
+    assert_eq!(v["payload"]["summary"], title.as_str());
+    assert_eq!(v["payload"]["source"], "melodia");
+    assert_eq!(v["payload"]["severity"], "critical");
+    assert_eq!(v["payload"]["class"], "incident.created");
+    assert!(v["payload"]["timestamp"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(
+        v["links"][0]["href"],
+        format!("https://status.example/s/melodia/incidents/{id}")
+    );
+
+    let og = &rx.hits("/og")[0];
+    assert_eq!(og.uri, "/og/v2/alerts");
+    assert_eq!(header(&og.headers, "authorization"), "GenieKey og-key-1");
+    let v = og.json();
+    assert_eq!(v["alias"], dedup.as_str());
+    assert_eq!(v["priority"], "P1");
+    assert!(v["message"].as_str().unwrap().chars().count() <= 130);
+
+    let tg = &rx.hits("/tg")[0];
+    assert_eq!(tg.uri, "/tg/bot123:tg-secret/sendMessage");
+    let v = tg.json();
+    assert_eq!(
+        (v["chat_id"].as_str(), v["parse_mode"].as_str()),
+        (Some("-1001"), Some("HTML"))
+    );
+    assert_eq!(v["disable_web_page_preview"], true);
+    let text = v["text"].as_str().unwrap();
+    assert!(
+        text.starts_with(
+            "<b>Melodia: &lt;b&gt;Login&lt;/b&gt; &amp; &quot;&lt;a href='https://evil.example'&gt;"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("&lt;users/all&gt;"), "{text}");
+
+    let mx = &rx.hits("/mx")[0];
+    assert_eq!(mx.method, "PUT");
+    assert_eq!(
+        mx.uri,
+        format!(
+            "/mx/_matrix/client/v3/rooms/%21ops%3Amatrix.example/send/m.room.message/incident-{id}-update-1"
+        )
+    );
+    assert_eq!(header(&mx.headers, "authorization"), "Bearer mx-token");
+    let v = mx.json();
+    assert_eq!(v["format"], "org.matrix.custom.html");
+    let html = v["formatted_body"].as_str().unwrap();
+    assert!(
+        html.starts_with("<strong>Melodia: &lt;b&gt;Login"),
+        "{html}"
+    );
+    assert!(!html.contains("<a href='https://evil"), "{html}");
+    assert!(
+        !v["body"].as_str().unwrap().contains("@room"),
+        "nobody pinged"
+    );
+
+    let po = &rx.hits("/po")[0];
+    assert_eq!(po.uri, "/po/1/messages.json");
+    let form = po.form();
+    assert_eq!(
+        (form["token"].as_str(), form["user"].as_str()),
+        ("po-app", "po-user")
+    );
+    assert_eq!(form["html"], "1");
+    assert!(
+        form["message"].contains("&lt;users/all&gt;"),
+        "{}",
+        form["message"]
+    );
+    assert_eq!(form["title"], title);
+
+    let gchat = rx.hits("/gchat")[0].json();
+    let first = &gchat["cardsV2"][0]["card"]["sections"][0]["widgets"][0]["textParagraph"]["text"];
+    assert!(
+        first
+            .as_str()
+            .unwrap()
+            .contains("<b>Melodia: &lt;b&gt;Login&lt;/b&gt; &amp; &quot;&lt;a"),
+        "{first}"
+    );
+
+    let tpl = &rx.hits("/tpl")[0];
+    assert_eq!(header(&tpl.headers, "x-api-key"), "tpl-key");
+    assert_eq!(
+        tpl.json(),
+        json!({"summary": title, "key": dedup, "action": "trigger",
+               "kind": "incident.created", "status": "investigating"})
+    );
+
+    // Resolving the incident resolves PagerDuty's alert and closes Opsgenie's, by key.
+    api_post(
+        &app,
+        &token,
+        &format!("/api/v1/incidents/{id}/updates"),
+        json!({"status": "resolved", "message": "Fixed."}),
+    )
+    .await;
+    until("both on-call services hear of the end", || async {
+        rx.hits("/pd").len() == 2 && rx.hits("/og").len() == 2
+    })
+    .await;
+    let v = rx.hits("/pd")[1].json();
+    assert_eq!(v["event_action"], "resolve");
+    assert_eq!(v["dedup_key"], dedup.as_str());
+    let close = &rx.hits("/og")[1];
+    assert_eq!(
+        close.uri,
+        format!("/og/v2/alerts/melodia%2Fincident%2F{id}/close?identifierType=alias")
+    );
+    // Credentials never reach what operators read.
+    for d in ["pd", "og", "tg", "mx", "po", "tpl"] {
+        for row in deliveries(&app, d).await {
+            assert_eq!(row.state, DeliveryState::Delivered, "{d}");
+        }
+    }
+    let config_words = format!("{:?}", app.app.config.load().notify);
+    for secret in [
+        "pd-routing-key-1",
+        "og-key-1",
+        "tg-secret",
+        "mx-token",
+        "po-app",
+        "tpl-key",
+    ] {
+        assert!(!config_words.contains(secret), "{secret} printed");
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_api_asking_to_wait_is_not_asked_again_sooner() {
+    let rx = ApiReceiver::start().await;
+    let config = format!(
+        "[notify]\nretry_after = \"1s\"\n\
+         [[notify.pagerduty]]\nid = \"pd\"\nrouting_key = \"k\"\nurl = \"{}\"\n\
+         [[notify.telegram]]\nid = \"tg\"\nbot_token = \"1:t\"\nchat_id = \"5\"\nurl = \"{}\"\n",
+        rx.url("/busy/v2/enqueue"),
+        rx.url("/tgbusy"),
+    );
+    let app = spawn_with(testing::sqlite(), &config).await;
+    let now = app.clock.now_ms();
+    app.app
+        .notifier
+        .enqueue(Notice::monitor("melodia", "m", true, now))
+        .await
+        .unwrap();
+    for (d, wait_s) in [("pd", 600), ("tg", 900)] {
+        until(&format!("{d} refused once"), || async {
+            deliveries(&app, d).await.iter().any(|r| r.attempts == 1)
+        })
+        .await;
+        let row = &deliveries(&app, d).await[0];
+        assert_eq!(row.state, DeliveryState::Pending, "429 is not final");
+        assert_eq!(row.last_status, Some(429));
+        assert_eq!(
+            row.last_error.as_deref(),
+            Some(&*format!("HTTP 429 (retry after {wait_s}s)"))
+        );
+        assert!(
+            row.next_attempt_ms >= now + wait_s * 1000,
+            "{d}: not before it said"
+        );
+    }
+    // A minute on, the usual backoff would have tried again; they asked for longer.
+    app.clock.advance(Duration::from_secs(60));
+    tokio::time::sleep(downbeat_notify::worker::POLL_EVERY * 2).await;
+    assert_eq!((rx.hits("/busy").len(), rx.hits("/tgbusy").len()), (1, 1));
+    app.clock.advance(Duration::from_secs(900));
+    until("both asked again", || async {
+        rx.hits("/busy").len() == 2 && rx.hits("/tgbusy").len() == 2
+    })
+    .await;
+    app.stop().await;
+}
+
+/// Receives one Standard Webhooks request and verifies it with the `standardwebhooks`
+/// package, printing `ok <type>` or `bad <reason>` and answering 204 or 401.
+const STANDARD_WEBHOOKS_RECEIVER: &str = r#"
+import sys, json
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from standardwebhooks.webhooks import Webhook
+
+hook = Webhook(sys.argv[1])
+class H(BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["content-length"]))
+        try:
+            payload = hook.verify(body, {k.lower(): v for k, v in self.headers.items()})
+            print("ok", payload["type"], self.headers["webhook-id"], flush=True)
+            self.send_response(204)
+        except Exception as e:
+            print("bad", repr(e), flush=True)
+            self.send_response(401)
+        self.end_headers()
+    def log_message(self, *a):
+        pass
+server = HTTPServer(("127.0.0.1", 0), H)
+print(server.server_address[1], flush=True)
+server.serve_forever()
+"#;
+
+#[tokio::test]
+async fn standard_webhooks_verify_with_the_reference_library() {
+    use std::io::{BufRead, BufReader};
+    let python = std::env::var("DOWNBEAT_CI_PYTHON").unwrap_or_else(|_| "python3".into());
+    let has_package = std::process::Command::new(&python)
+        .args(["-c", "import standardwebhooks"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_package {
+        if std::env::var_os("CI").is_some() {
+            panic!(
+                "{python} cannot import standardwebhooks; under CI this must run (.ci/run installs it in target/ci-venv)"
+            );
+        }
+        eprintln!(
+            "\n*** SKIPPED: Standard Webhooks: {python} cannot import standardwebhooks (set DOWNBEAT_CI_PYTHON to a venv's python with it) ***\n"
+        );
+        return;
+    }
+    let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    let mut child = std::process::Command::new(&python)
+        .args(["-c", STANDARD_WEBHOOKS_RECEIVER, secret])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let port: u16 = lines.next().unwrap().unwrap().trim().parse().unwrap();
+    let (tx, mut got) = tokio::sync::mpsc::unbounded_channel::<String>();
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let config = format!(
+        "[[notify.webhook]]\nid = \"std\"\nurl = \"http://127.0.0.1:{port}/hook\"\nformat = \"standard-webhooks\"\nsecret = \"{secret}\"\n\
+         [[notify.webhook]]\nid = \"wrong\"\nurl = \"http://127.0.0.1:{port}/hook\"\nformat = \"standard-webhooks\"\nsecret = \"whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"\nservices = [\"melodia\"]\n"
+    );
+    let app = spawn_with(testing::sqlite(), &config).await;
+    let notice = Notice::monitor("melodia", "login-api", true, app.clock.now_ms());
+    let id = notice.id();
+    app.app.notifier.enqueue(notice).await.unwrap();
+    let mut seen = Vec::new();
+    while seen.len() < 2 {
+        match tokio::time::timeout(Duration::from_secs(20), got.recv()).await {
+            Ok(Some(line)) => seen.push(line),
+            _ => break,
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    seen.sort();
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert!(
+        seen[0].starts_with("bad"),
+        "the wrong secret is refused: {seen:?}"
+    );
+    assert_eq!(seen[1], format!("ok monitor.down {id}"), "{seen:?}");
+    until("the verified one is delivered", || async {
+        deliveries(&app, "std")
+            .await
+            .first()
+            .is_some_and(|d| d.state == DeliveryState::Delivered)
+    })
+    .await;
     app.stop().await;
 }

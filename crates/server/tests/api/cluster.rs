@@ -458,7 +458,7 @@ async fn every_round_is_probed_once_and_every_change_told_once_as_nodes_join_and
     until("every node shows every monitor down", || async {
         nodes
             .iter()
-            .all(|n| (0..MONITORS.len()).all(|i| n.app.monitors.state(i).0))
+            .all(|n| MONITORS.iter().all(|id| n.app.monitors.state(id).0))
     })
     .await;
     assert!(
@@ -484,7 +484,7 @@ async fn every_round_is_probed_once_and_every_change_told_once_as_nodes_join_and
     until("every node shows every monitor up again", || async {
         nodes
             .iter()
-            .all(|n| (0..MONITORS.len()).all(|i| !n.app.monitors.state(i).0))
+            .all(|n| MONITORS.iter().all(|id| !n.app.monitors.state(id).0))
     })
     .await;
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -555,7 +555,7 @@ async fn flap_suppression_counts_the_changes_every_node_judged() {
          interval = \"1h\"\ntimeout = \"1s\"\n";
     let nodes = spawn_nodes(store, extra, 2).await;
     let (a, b) = (&nodes[0], &nodes[1]);
-    let m = &a.app.config.monitors[0];
+    let m = &a.app.config.load().monitors[0];
     let t0 = a.clock.now_ms();
     let change = |i: i64| downbeat_store::MonitorState {
         monitor: "api".into(),

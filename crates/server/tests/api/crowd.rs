@@ -356,7 +356,7 @@ async fn two_nodes_agree_and_record_each_change_once() {
                 .await
                 .unwrap();
         }
-        let sb = b.crowd.status(&b.config.services[0]);
+        let sb = b.crowd.status(&b.config.load().services[0]);
         let (va, _) = a.verdict().await;
         assert_eq!(va, sb.verdict.as_str(), "{name}: nodes disagree");
         assert_ne!(va, "no_problems", "{name}");

@@ -230,7 +230,7 @@ async fn drafted_from_tls_failures(auto_publish: bool) {
     }
     let clock = Arc::new(downbeat_domain::ManualClock::new(jiff::Timestamp::now()));
     let app = spawn_raw(testing::sqlite(), &config, clock).await;
-    assert_eq!(app.app.config.services[0].auto_publish, auto_publish);
+    assert_eq!(app.app.config.load().services[0].auto_publish, auto_publish);
 
     // A subscriber by mail, confirmed.
     let r = app

@@ -17,6 +17,7 @@ mod layout;
 mod listen;
 mod monitors;
 mod notify;
+mod objects;
 mod ops;
 mod peers;
 mod prometheus;

@@ -45,6 +45,8 @@ pub enum Change {
     Incidents(String),
     /// A monitor has new results or a new state.
     Monitor(String),
+    /// A service, monitor or destination managed at runtime changed.
+    Config,
     /// The feed (re)connected, or its reader fell behind: anything may have changed.
     Resync,
 }
@@ -250,6 +252,9 @@ enum Heard<'a> {
 }
 
 fn parse(payload: &str) -> Option<Heard<'_>> {
+    if payload == "config" {
+        return Some(Heard::Change(Change::Config));
+    }
     let (kind, rest) = payload.split_once(' ')?;
     match kind {
         "node" => Some(Heard::Node(rest)),

@@ -124,7 +124,7 @@ async fn a_visitor_reports_a_problem_in_chromium() {
 /// classified by the service's words (11 of 20 about logging in).
 async fn post_social(app: &TestApp) {
     use downbeat_domain::signal::{Post, Signal};
-    let service = &app.app.config.services[0];
+    let service = &app.app.config.load().services[0];
     let now_ms = app.clock.now_ms();
     let texts = [
         "Melodia: can't log in since 8",

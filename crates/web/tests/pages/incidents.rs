@@ -18,7 +18,7 @@ fn components(state: ComponentState) -> Components {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn published_incidents_reach_every_page_escaped_and_drafts_none() {
     let app = spawn_app().await;
-    let service = app.app.config.services[0].clone();
+    let service = app.app.config.load().services[0].clone();
     let incident = ops::create(
         &app.app.incidents,
         &service,
@@ -175,7 +175,7 @@ async fn published_incidents_reach_every_page_escaped_and_drafts_none() {
 async fn a_change_reaches_the_pages_without_a_manual_refresh() {
     let app = spawn_app().await;
     let _ = app.page("/s/melodia").await;
-    let service = app.app.config.services[0].clone();
+    let service = app.app.config.load().services[0].clone();
     ops::create(
         &app.app.incidents,
         &service,
@@ -209,7 +209,7 @@ async fn a_change_reaches_the_pages_without_a_manual_refresh() {
 /// An open incident with a hostile title (and a maintenance window), and a resolved one
 /// with a post-mortem; the pages refreshed. Returns their ids.
 pub async fn open_and_resolved_incidents(app: &TestApp) -> (i64, i64) {
-    let service = app.app.config.services[0].clone();
+    let service = app.app.config.load().services[0].clone();
     let new = |title: &str| NewIncident {
         title: title.into(),
         status: None,

@@ -106,7 +106,7 @@ async fn an_outage_shows_on_the_page_badge_feed_and_summary() {
         verdict = app
             .app
             .crowd
-            .status(&app.app.config.services[0])
+            .status(&app.app.config.load().services[0])
             .verdict
             .as_str()
             .to_owned();
