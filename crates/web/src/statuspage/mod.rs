@@ -48,7 +48,8 @@ struct View<'a> {
 
 /// The document `endpoint` names, site-wide (`service` None) or of one service, as JSON.
 pub fn render(web: &Web, service: Option<usize>, endpoint: Endpoint, now: Timestamp) -> String {
-    let base = web.app.config.notify.public_url.as_str();
+    let config = web.app.config.load();
+    let base = config.notify.public_url.as_str();
     let doc = match service {
         Some(i) => {
             let m = web.model(i);

@@ -111,7 +111,7 @@ fn update(status: Status, message: &str, components: Option<Components>) -> NewU
 async fn populated() -> TestApp {
     let app = spawn_app().await;
     let incidents = &app.app.incidents;
-    let service = app.app.config.services[0].clone();
+    let service = app.app.config.load().services[0].clone();
     let tick = || app.clock.set_ms(app.clock.now_ms() + 1_000);
     let incident = |title: &str, impact, components| NewIncident {
         title: title.into(),
