@@ -68,7 +68,7 @@ async fn records(admin: &Admin, service: &str) -> Result<Vec<Incident>, AdminErr
 pub async fn home(State(admin): State<Arc<Admin>>, ctx: Ctx) -> Result<Response, AdminError> {
     let s = ctx.user()?;
     let mut services = Vec::new();
-    for svc in &admin.app.config.load().services {
+    for svc in &admin.app.config.get().services {
         let all = records(&admin, svc.id.as_str()).await?;
         let open = |i: &&Incident| i.is_open();
         services.push(ServiceLine {

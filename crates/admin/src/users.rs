@@ -16,7 +16,7 @@ use downbeat_store::{StoreError, UserRow};
 pub async fn sync_config_users(app: &App) -> Result<usize, StoreError> {
     let now_ms = app.clock.now().as_millisecond();
     let mut changed = 0;
-    for u in &app.config.load().users {
+    for u in &app.config.get().users {
         let existing = app.store.user(&u.name).await?;
         let same = existing.as_ref().is_some_and(|e| {
             e.role == u.role && e.password_hash == u.password_hash && e.from_config

@@ -290,7 +290,7 @@ async fn judge(
     }
 
     // Probes: each monitor of the components, per region.
-    for m in app.config.load().monitors.iter().filter(|m| {
+    for m in app.config.get().monitors.iter().filter(|m| {
         m.service == service.id
             && (components.is_empty()
                 || m.component

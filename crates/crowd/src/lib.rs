@@ -570,7 +570,7 @@ pub async fn run_once(crowd: &Crowd, now: Timestamp) -> Result<(), StoreError> {
         .try_lease(LEASE, &crowd.node_id, now.as_millisecond(), LEASE_TTL_MS)
         .await?;
     let leader = fence.is_some();
-    for service in &crowd.config.load().services {
+    for service in &crowd.config.get().services {
         let key = service.id.to_string();
         if !watches.contains_key(&key) {
             let mut w = load_watch(crowd, service).await?;

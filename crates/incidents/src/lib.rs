@@ -243,7 +243,7 @@ pub async fn refresh(incidents: &Incidents, service: &str) -> Result<(), StoreEr
 
 /// Reloads every service's snapshot.
 pub async fn refresh_all(incidents: &Incidents) -> Result<(), StoreError> {
-    for s in &incidents.config.load().services {
+    for s in &incidents.config.get().services {
         refresh(incidents, s.id.as_str()).await?;
     }
     Ok(())

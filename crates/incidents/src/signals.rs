@@ -316,7 +316,7 @@ pub async fn run_once(incidents: &Incidents, now_ms: i64) -> Result<(), StoreErr
     else {
         return Ok(());
     };
-    for service in &incidents.config.load().services {
+    for service in &incidents.config.get().services {
         let snapshot = super::snapshot(incidents, service.id.as_str());
         let (maintained, whole_service) = under_maintenance(&snapshot, service);
         let crowd = incidents.crowd.status(service);
