@@ -58,8 +58,8 @@ pub enum Origin {
 }
 
 /// The file a config was read from, kept so the store's objects can be composed with it
-/// again, and a reload can read it again.
-#[derive(Debug, Clone, Default)]
+/// again, and a reload can read it again. Its text holds secrets: `Debug` leaves it out.
+#[derive(Clone, Default)]
 pub struct Source {
     /// How errors name it (its path, or "test.toml").
     pub name: String,
@@ -67,6 +67,16 @@ pub struct Source {
     pub path: Option<std::path::PathBuf>,
     /// Its text as read.
     pub text: Arc<str>,
+}
+
+impl std::fmt::Debug for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Source")
+            .field("name", &self.name)
+            .field("path", &self.path)
+            .field("text", &format_args!("<{} bytes>", self.text.len()))
+            .finish()
+    }
 }
 
 /// The origin of each object the config in force holds.
