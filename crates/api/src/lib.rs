@@ -26,7 +26,8 @@
 //! - `POST|GET /api/v1/services/{service}/maintenance` — maintenance windows.
 //! - `POST /api/v1/services/{service}/subscriptions` — subscribe by mail (double opt-in)
 //!   or webhook; `GET|DELETE /api/v1/subscriptions/{token}` — read or cancel one.
-//! - `GET  /api/openapi.json` — this API, described.
+//! - `GET  /api/openapi.json` — this API, described (with the Statuspage public API v2
+//!   routes the web crate serves: see [`statuspage`]).
 //! - `GET  /healthz`, `GET /readyz`, `GET /metrics` — operations.
 
 pub mod agent;
@@ -38,6 +39,7 @@ pub mod changes;
 pub mod error;
 pub mod gate;
 pub mod health;
+pub mod history;
 pub mod incidents;
 pub mod integrations;
 pub mod manage;
@@ -49,6 +51,7 @@ pub mod reports;
 pub mod series;
 pub mod signals;
 pub mod status;
+pub mod statuspage;
 pub mod subscriptions;
 
 pub use app::App;
@@ -56,6 +59,7 @@ use axum::Json;
 use axum::Router;
 use axum::routing::get;
 pub use error::ApiError;
+use statuspage::Described;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
@@ -68,7 +72,15 @@ use utoipa_axum::routes;
         description = "Crowd reports, synthetic probes, incidents and status pages for one service or many.",
         license(name = "Apache-2.0"),
     ),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &Described),
+    components(schemas(
+        statuspage::Page,
+        statuspage::Status,
+        statuspage::Component,
+        statuspage::Incident,
+        statuspage::Maintenance,
+        statuspage::CrowdView,
+    )),
     tags(
         (name = "reports", description = "Crowd problem reports"),
         (name = "crowd", description = "The crowd verdict and its changes"),
@@ -81,6 +93,7 @@ use utoipa_axum::routes;
         (name = "subscriptions", description = "Public subscriptions to incidents and maintenance, by mail or webhook"),
         (name = "config", description = "Services, components, monitors and notification destinations managed at runtime; reloading the config file"),
         (name = "operations", description = "Health and metrics"),
+        (name = "statuspage", description = "Atlassian Statuspage's public API v2, site-wide and per service, served from the status pages' memory"),
     )
 )]
 struct ApiDoc;
@@ -158,6 +171,7 @@ fn routes() -> OpenApiRouter<App> {
         ))
         .routes(routes!(objects::reload))
         .routes(routes!(objects::apply))
+        .routes(routes!(history::import))
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
         .routes(routes!(health::metrics))
@@ -218,5 +232,49 @@ mod tests {
         }
         assert!(twice.is_empty(), "{}", twice.join("\n"));
         assert!(seen.len() > 20, "{seen:?}");
+    }
+
+    /// The Statuspage documents the web crate serves are described, site-wide and per
+    /// service, and every schema the document refers to is in it.
+    #[test]
+    fn statuspage_routes_are_described_and_every_reference_resolves() {
+        let doc = serde_json::to_value(super::openapi()).expect("the document serializes");
+        for endpoint in super::statuspage::Endpoint::ALL {
+            for path in [
+                format!("/api/v2/{}", endpoint.path()),
+                format!("/s/{{service}}/api/v2/{}", endpoint.path()),
+            ] {
+                let schema = &doc["paths"][&path]["get"]["responses"]["200"]["content"]["application/json"]
+                    ["schema"];
+                let required = schema["required"].as_array();
+                assert!(
+                    required.is_some_and(|r| r.len() == 1 + endpoint.parts().len()),
+                    "{path}: {schema}"
+                );
+            }
+        }
+        fn refs<'a>(v: &'a serde_json::Value, out: &mut Vec<&'a str>) {
+            match v {
+                serde_json::Value::Object(m) => {
+                    if let Some(r) = m.get("$ref").and_then(|r| r.as_str()) {
+                        out.push(r);
+                    }
+                    m.values().for_each(|v| refs(v, out));
+                }
+                serde_json::Value::Array(a) => a.iter().for_each(|v| refs(v, out)),
+                _ => {}
+            }
+        }
+        let mut all = Vec::new();
+        refs(&doc, &mut all);
+        assert!(all.contains(&"#/components/schemas/StatuspageIncident"));
+        let missing: Vec<&str> = all
+            .into_iter()
+            .filter(|r| {
+                let name = r.trim_start_matches("#/components/schemas/");
+                doc["components"]["schemas"].get(name).is_none()
+            })
+            .collect();
+        assert!(missing.is_empty(), "unresolved references: {missing:?}");
     }
 }

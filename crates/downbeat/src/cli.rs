@@ -83,6 +83,12 @@ pub enum Command {
     /// answer as JSON. For CI pipelines: exit code 0 pass, 1 fail, 3 inconclusive, 2 bad
     /// usage (or a question the server refuses).
     Gate(GateArgs),
+    /// Make a running server's services, monitors and destinations managed at runtime match
+    /// a file (as `config export` writes it), as a declarative tool would: prints what it
+    /// creates (+), changes (~) and removes (-) first, then applies it all in one
+    /// transaction — or nothing, naming the object and key a check refuses. Objects of the
+    /// server's config file are not the store's: naming one is refused. Needs an admin token.
+    Apply(ApplyArgs),
     /// API tokens for the JSON API (`Authorization: Bearer TOKEN`) and for probe agents.
     #[command(subcommand)]
     Token(TokenCommand),
@@ -312,6 +318,23 @@ pub struct ImportArgs {
     pub kind: ImportKind,
     /// The backup or config file; for statuspage, the directory of saved JSON.
     pub path: PathBuf,
+    /// Instead of printing it, add the imported services, monitors and destinations to a
+    /// running server (objects already there are changed, others kept), and its past
+    /// incidents and maintenance to its history. Needs --server and an admin --token.
+    #[arg(long, requires = "server")]
+    pub apply: bool,
+    /// The server to apply to (with --apply).
+    #[arg(long, env = "DOWNBEAT_SERVER")]
+    pub server: Option<String>,
+    /// An admin API token (with --apply; prefer the environment variable).
+    #[arg(long, env = "DOWNBEAT_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// A PEM file of the CA that signed the server's certificate (a private CA).
+    #[arg(long, env = "DOWNBEAT_CA_FILE")]
+    pub ca_file: Option<PathBuf>,
+    /// Speak plain HTTP to a server on another machine (the token crosses in clear).
+    #[arg(long)]
+    pub allow_plain_http: bool,
 }
 
 /// The sources `downbeat import` reads.
@@ -453,7 +476,35 @@ pub enum ConfigCommand {
         /// The TOML config file (default: ./downbeat.toml).
         #[arg(long, short, env = "DOWNBEAT_CONFIG")]
         config: Option<PathBuf>,
+        /// Also objects managed at runtime, as `config export` writes them (or as `apply`
+        /// takes them): checked together with the file, as the server would hold them.
+        #[arg(long = "with", value_name = "FILE")]
+        with: Vec<PathBuf>,
     },
+    /// Print the services, monitors and destinations managed at runtime (through the API,
+    /// the admin area or `apply`) as TOML, secrets included: what `apply` takes back, and
+    /// what `config check --with` checks beside the config file. Reads the store directly.
+    Export {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+/// `downbeat apply`.
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    #[command(flatten)]
+    pub server: ServerArgs,
+    /// TOML of [[service]], [[monitor]] and [[notify.<channel>]] tables, as `config export`
+    /// writes them.
+    pub file: PathBuf,
+    /// Only print what would change.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Keep stored objects the file does not hold (by default they are removed: the store
+    /// is made to match the file).
+    #[arg(long)]
+    pub keep_others: bool,
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 //! starts one background re-render — single-flight, through the entry's `refreshing` flag.
 
 use crate::encoded::Encoded;
+use downbeat_api::statuspage::Endpoint;
 use downbeat_domain::CountryCode;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -26,8 +27,8 @@ pub enum Page {
     ServiceFeed(usize),
     Feed,
     Badge(usize),
-    ServiceSummary(usize),
-    Summary,
+    /// A Statuspage API document: of a service, or site-wide (None).
+    Statuspage(Option<usize>, Endpoint),
 }
 
 impl Page {
@@ -39,9 +40,9 @@ impl Page {
             | Page::Incidents(i)
             | Page::Incident(i, _)
             | Page::ServiceFeed(i)
-            | Page::Badge(i)
-            | Page::ServiceSummary(i) => Some(i),
-            Page::Index | Page::Feed | Page::Summary => None,
+            | Page::Badge(i) => Some(i),
+            Page::Statuspage(service, _) => service,
+            Page::Index | Page::Feed => None,
         }
     }
 }

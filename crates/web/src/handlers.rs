@@ -11,6 +11,8 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Response, StatusCode, header};
 use axum::response::IntoResponse;
+use downbeat_api::ApiError;
+use downbeat_api::statuspage::Endpoint;
 use std::sync::Arc;
 
 type Res = Response<Body>;
@@ -123,16 +125,59 @@ pub async fn badge(State(web): State<Arc<Web>>, req: Request) -> Res {
     service_page(&web, &req, Page::Badge)
 }
 
-pub async fn service_summary(State(web): State<Arc<Web>>, req: Request) -> Res {
-    service_page(&web, &req, Page::ServiceSummary)
-}
-
 pub async fn feed(State(web): State<Arc<Web>>, req: Request) -> Res {
     web.serve(Key::plain(Page::Feed), req.headers())
 }
 
-pub async fn summary(State(web): State<Arc<Web>>, req: Request) -> Res {
-    web.serve(Key::plain(Page::Summary), req.headers())
+/// A Statuspage API document, site-wide or of the service in the path: from the cache like
+/// every page, readable by scripts on any site (public data, no credentials). An unknown
+/// service is a JSON 404, as the API answers.
+pub fn statuspage(web: &Arc<Web>, req: &Request, site: bool, endpoint: Endpoint) -> Res {
+    let service = if site {
+        Ok(None)
+    } else {
+        web.service_in(req.uri().path()).map(Some).ok_or(())
+    };
+    let mut res = match service {
+        Ok(service) => web.serve(
+            Key::plain(Page::Statuspage(service, endpoint)),
+            req.headers(),
+        ),
+        Err(()) => ApiError::NotFound("There is no such service.".into()).into_response(),
+    };
+    res.headers_mut().insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    res
+}
+
+/// A browser's CORS preflight before a Statuspage API read with headers of its own: any
+/// origin may GET, with whatever headers it asked for (nothing there needs credentials).
+pub async fn statuspage_preflight(req: Request) -> Res {
+    let mut res = Response::new(Body::empty());
+    *res.status_mut() = StatusCode::NO_CONTENT;
+    let h = res.headers_mut();
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("GET, HEAD, OPTIONS"),
+    );
+    if let Some(asked) = req.headers().get(header::ACCESS_CONTROL_REQUEST_HEADERS) {
+        h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, asked.clone());
+    }
+    h.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static("86400"),
+    );
+    h.insert(
+        header::VARY,
+        HeaderValue::from_static("Access-Control-Request-Headers"),
+    );
+    res
 }
 
 /// The stylesheet and the live-refresh script under their content hashes; any other name

@@ -19,9 +19,14 @@
 //! - `GET /s/{service}/incidents`, `GET /s/{service}/incidents/{id}` — incident history.
 //! - `GET /feed.atom`, `GET /s/{service}/feed.atom` — verdict changes, incidents and maintenance as Atom.
 //! - `GET /s/{service}/badge.svg` — a shields-style status badge.
-//! - `GET /api/v2/summary.json` (all services as one page, each service a component group)
-//!   and `GET /s/{service}/api/v2/summary.json` (one service as one page) — Atlassian
-//!   Statuspage's summary shape, so existing aggregators can read Downbeat.
+//! - Atlassian Statuspage's public API v2, so existing aggregators and widgets can read
+//!   Downbeat: `GET /api/v2/{document}` (all services as one page, each service a component
+//!   group) and `GET /s/{service}/api/v2/{document}` (one service as one page), where the
+//!   document is `summary.json`, `status.json`, `components.json`, `incidents.json`,
+//!   `incidents/unresolved.json`, `scheduled-maintenances.json`,
+//!   `scheduled-maintenances/upcoming.json` or `scheduled-maintenances/active.json` (see
+//!   [`statuspage`]). Readable from any origin (`Access-Control-Allow-Origin: *`, and an
+//!   answer to the CORS preflight); an unknown service is a JSON 404.
 //! - `GET /assets/style-{hash}.css` — the one stylesheet, and `GET /assets/live-{hash}.js`,
 //!   the service page's optional live refresh; each cached forever under its hash.
 //!
@@ -37,7 +42,7 @@
 //! - [`render`]: which template or serializer makes each cached page.
 //! - [`views`]: template structs and their view data; templates live in `templates/`.
 //! - [`chart`], [`map`], [`map_data`]: the SVG chart and world map geometry.
-//! - [`feed`], [`statuspage`]: the Atom feeds and the Statuspage-shaped summary.
+//! - [`feed`], [`statuspage`]: the Atom feeds and the Statuspage public API's documents.
 //! - [`report`]: the report form's POST and the thank-you view.
 //! - [`comment`]: the comment form's POST; [`comment_limit`]: comments per client, in memory.
 //! - [`origin`]: where a form post came from (`Sec-Fetch-Site`, `Origin` against our host).
@@ -71,9 +76,13 @@ pub mod views;
 pub mod visitor;
 
 use axum::Router;
+use axum::extract::{Request, State};
 use axum::routing::{get, post};
 use downbeat_api::App;
+use downbeat_api::statuspage::Endpoint;
 pub use state::Pages;
+use state::Web;
+use std::sync::Arc;
 
 /// The public pages' routes for `app`, with a background refresher that stops when the
 /// router is dropped. Merge with `downbeat_api::router(app)`.
@@ -85,7 +94,7 @@ impl Pages {
     /// The routes, sharing this state (tests keep the [`Pages`] to refresh on demand).
     pub fn router(&self) -> Router {
         let web = self.state();
-        Router::new()
+        let mut router = Router::new()
             .route("/", get(handlers::index))
             .route("/s/{service}", get(handlers::service))
             .route("/s/{service}/report", post(report::submit))
@@ -105,13 +114,21 @@ impl Pages {
             .route("/s/{service}/incidents/{id}", get(handlers::incident))
             .route("/s/{service}/feed.atom", get(handlers::service_feed))
             .route("/s/{service}/badge.svg", get(handlers::badge))
-            .route(
-                "/s/{service}/api/v2/summary.json",
-                get(handlers::service_summary),
-            )
             .route("/feed.atom", get(handlers::feed))
-            .route("/api/v2/summary.json", get(handlers::summary))
-            .route("/assets/{file}", get(handlers::asset))
-            .with_state(web)
+            .route("/assets/{file}", get(handlers::asset));
+        for endpoint in Endpoint::ALL {
+            for site in [true, false] {
+                let path = if site {
+                    format!("/api/v2/{}", endpoint.path())
+                } else {
+                    format!("/s/{{service}}/api/v2/{}", endpoint.path())
+                };
+                let serve = move |State(web): State<Arc<Web>>, req: Request| async move {
+                    handlers::statuspage(&web, &req, site, endpoint)
+                };
+                router = router.route(&path, get(serve).options(handlers::statuspage_preflight));
+            }
+        }
+        router.with_state(web)
     }
 }

@@ -77,8 +77,9 @@ pub fn render(web: &Web, key: Key, previous: Option<&Encoded>) -> Result<Encoded
             let m = web.model(i);
             page(Badge::new(&m.service.name, m.crowd.verdict).render()?, SVG)
         }
-        Page::ServiceSummary(i) => page(statuspage::service(&web.model(i)), JSON),
-        Page::Summary => page(statuspage::all(&web.models(), now), JSON),
+        Page::Statuspage(service, endpoint) => {
+            page(statuspage::render(web, service, endpoint, now), JSON)
+        }
     })
 }
 

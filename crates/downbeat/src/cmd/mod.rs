@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 mod agent;
+mod apply;
 mod change;
 mod config;
 mod demo;
@@ -34,6 +35,7 @@ pub fn run(command: Command) -> anyhow::Result<()> {
         Command::Seed(args) => seed::run(args),
         Command::Change(c) => change::run(c),
         Command::Gate(args) => gate::run(args),
+        Command::Apply(args) => apply::run(args),
         Command::Token(c) => operators::token(c),
         Command::User(c) => operators::user(c),
     }

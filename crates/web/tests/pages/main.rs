@@ -14,4 +14,5 @@ mod machine;
 mod mmdb;
 mod official;
 mod render;
+mod statuspage;
 mod subscribe;
