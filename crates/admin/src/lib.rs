@@ -1,6 +1,7 @@
 //! Downbeat's admin area, `/admin`: where operators sign in, see the drafts Downbeat wrote
 //! from its signals (with the evidence), publish them in one click, run incidents and
-//! maintenance, write post-mortems, and moderate community comments.
+//! maintenance, write post-mortems, moderate community comments, and manage the services,
+//! monitors and notification destinations that are not in the config file.
 //!
 //! Server-rendered HTML (askama, auto-escaping), one small stylesheet served from here, no
 //! JavaScript. Every change goes through `downbeat_incidents::ops`, so the rules and
@@ -36,6 +37,9 @@
 //! - [`comments`]: the moderation queue of community comments: approve, hide, pause a
 //!   network for a day.
 //! - [`notifications`]: the outbox: destinations and recent deliveries with their attempts.
+//! - [`objects`]: the Configuration section: services, components, monitors and
+//!   destinations, the file's read-only and those managed here with their forms; the
+//!   config file's reload.
 //! - [`views`]: template structs and shared view helpers; templates live in `templates/`.
 //! - [`error`]: [`error::AdminError`], every refusal as an HTML page with its status.
 //! - [`assets`]: the stylesheet under its content hash.
@@ -47,6 +51,7 @@ pub mod evidence;
 pub mod guard;
 pub mod login;
 pub mod notifications;
+pub mod objects;
 pub mod pages;
 pub mod session;
 pub mod throttle;
@@ -96,6 +101,32 @@ pub fn router(app: App) -> Router {
         .route("/admin/logout", post(login::logout))
         .route("/admin/people", get(pages::people))
         .route("/admin/notifications", get(notifications::page))
+        .route("/admin/reload", post(objects::reload))
+        .route("/admin/config", get(objects::list))
+        .route(
+            "/admin/config/components/{service}",
+            get(objects::new_component).post(objects::create_component),
+        )
+        .route(
+            "/admin/config/components/{service}/{component}",
+            get(objects::edit_component).post(objects::save_component),
+        )
+        .route(
+            "/admin/config/components/{service}/{component}/remove",
+            get(objects::confirm_remove_component).post(objects::remove_component),
+        )
+        .route(
+            "/admin/config/{section}",
+            get(objects::new_form).post(objects::create),
+        )
+        .route(
+            "/admin/config/{section}/{id}",
+            get(objects::edit).post(objects::save),
+        )
+        .route(
+            "/admin/config/{section}/{id}/remove",
+            get(objects::confirm_remove).post(objects::remove),
+        )
         .route("/admin/s/{service}", get(pages::service))
         .route("/admin/s/{service}/messages", post(pages::hide_message))
         .route(

@@ -67,9 +67,21 @@ async fn records(admin: &Admin, service: &str) -> Result<Vec<Incident>, AdminErr
 /// `GET /admin`: every service with what awaits an operator.
 pub async fn home(State(admin): State<Arc<Admin>>, ctx: Ctx) -> Result<Response, AdminError> {
     let s = ctx.user()?;
+    home_page(&admin, s, None, None, StatusCode::OK).await
+}
+
+/// The dashboard, with a notice or an error above it (a reload's answer). Editors also see
+/// the config's problems: the last reload's refusal and stored objects left out.
+pub(crate) async fn home_page(
+    admin: &Admin,
+    s: &Session,
+    notice: Option<String>,
+    error: Option<String>,
+    status: StatusCode,
+) -> Result<Response, AdminError> {
     let mut services = Vec::new();
     for svc in &admin.app.config.get().services {
-        let all = records(&admin, svc.id.as_str()).await?;
+        let all = records(admin, svc.id.as_str()).await?;
         let open = |i: &&Incident| i.is_open();
         services.push(ServiceLine {
             id: svc.id.to_string(),
@@ -90,14 +102,26 @@ pub async fn home(State(admin): State<Arc<Admin>>, ctx: Ctx) -> Result<Response,
                 .filter(open)
                 .filter(|i| i.recovered_at.is_some())
                 .count(),
-            comments: pending_comments(&admin, svc).await?,
+            comments: pending_comments(admin, svc).await?,
         });
     }
+    let config = s.role.allows(Role::Editor).then(|| {
+        let status = admin.app.management.status();
+        ConfigStatusView {
+            reload_error: status.reload_error,
+            refused: status.refused,
+            can_reload: s.role.allows(Role::Admin),
+            csrf: s.csrf.clone(),
+        }
+    });
     Ok(html(
-        StatusCode::OK,
+        status,
         &HomePage {
             layout: Layout::of("Dashboard", s),
             services,
+            notice,
+            error,
+            config,
         },
     ))
 }
@@ -389,7 +413,7 @@ fn done(to: String) -> Response {
 
 /// An ops error from a form: the form again with the message, or a page for a missing
 /// incident or an unavailable store.
-fn form_error(e: impl Into<ApiError>) -> Result<(StatusCode, String), AdminError> {
+pub(crate) fn form_error(e: impl Into<ApiError>) -> Result<(StatusCode, String), AdminError> {
     match e.into() {
         e @ (ApiError::NotFound(_) | ApiError::Unavailable(_)) => Err(e.into()),
         other => Ok((other.status(), other.to_string())),

@@ -79,6 +79,8 @@ pub struct UserBar {
     pub role: &'static str,
     pub csrf: String,
     pub admin: bool,
+    /// Editors and admins: the Configuration section.
+    pub editor: bool,
 }
 
 impl Layout {
@@ -100,6 +102,7 @@ impl Layout {
                 role: s.role.as_str(),
                 csrf: s.csrf.clone(),
                 admin: s.role.allows(Role::Admin),
+                editor: s.role.allows(Role::Editor),
             }),
         }
     }
@@ -301,6 +304,21 @@ pub struct ServiceLine {
 pub struct HomePage {
     pub layout: Layout,
     pub services: Vec<ServiceLine>,
+    /// A reload's answer.
+    pub notice: Option<String>,
+    pub error: Option<String>,
+    /// For editors and admins.
+    pub config: Option<ConfigStatusView>,
+}
+
+/// The config's state on the dashboard (`manage::ConfigStatus`), and the reload button.
+pub struct ConfigStatusView {
+    /// The last reload's refusal (file, key, reason), while the file stays invalid.
+    pub reload_error: Option<String>,
+    /// Stored objects left out of the config in force, with why.
+    pub refused: Vec<String>,
+    pub can_reload: bool,
+    pub csrf: String,
 }
 
 #[derive(Template)]

@@ -119,7 +119,7 @@ pub fn table_of(v: Value, example: &str) -> Result<toml::Table, ApiError> {
 }
 
 /// The object's id: the path's, which the body may repeat but not contradict.
-fn with_id(mut t: toml::Table, id: Option<&str>) -> Result<(String, toml::Table), ApiError> {
+pub fn with_id(mut t: toml::Table, id: Option<&str>) -> Result<(String, toml::Table), ApiError> {
     let given = t.get("id").map(|v| v.as_str().map(str::to_owned));
     let id = match (id, given) {
         (Some(path), None) => path.to_owned(),
@@ -155,8 +155,9 @@ fn path_id(path: Result<Path<String>, PathRejection>) -> Result<String, ApiError
         .map_err(|_| ApiError::NotFound("unknown object".into()))
 }
 
-/// The shown form of an object's table.
-fn body_of(kind: &str, id: &str, table: &toml::Table, origin: Option<Origin>) -> ObjectBody {
+/// The shown form of an object's table: a destination's secrets left out (the second
+/// value names those that are set), its URL's path hidden, its channel as `channel`.
+pub fn shown_table(kind: &str, table: &toml::Table) -> (toml::Table, Vec<String>) {
     let mut table = table.clone();
     let mut secrets_set = Vec::new();
     if kind.starts_with(DESTINATION) {
@@ -173,6 +174,12 @@ fn body_of(kind: &str, id: &str, table: &toml::Table, origin: Option<Origin>) ->
             toml::Value::String(kind.trim_start_matches(DESTINATION).to_owned()),
         );
     }
+    (table, secrets_set)
+}
+
+/// The shown form of an object.
+fn body_of(kind: &str, id: &str, table: &toml::Table, origin: Option<Origin>) -> ObjectBody {
+    let (table, secrets_set) = shown_table(kind, table);
     let (origin, declared_at) = match origin {
         Some(Origin::File { file, key }) => ("file", Some(format!("{file}: {key}"))),
         _ => ("store", None),
@@ -189,7 +196,7 @@ fn body_of(kind: &str, id: &str, table: &toml::Table, origin: Option<Origin>) ->
 
 /// `https://hooks.example.com/services/T0/B0/XXXX` → `https://hooks.example.com/…`: chat
 /// webhook URLs carry their secret in the path.
-fn hide_path(url: &str) -> String {
+pub fn hide_path(url: &str) -> String {
     match url.split_once("://") {
         Some((scheme, rest)) => {
             let host = rest.split(['/', '?', '#']).next().unwrap_or(rest);
@@ -203,8 +210,11 @@ fn hide_path(url: &str) -> String {
     }
 }
 
-/// The table of every object of the config in force, from the file's text or the store.
-async fn tables(app: &App) -> Result<Vec<(String, String, toml::Table, Option<Origin>)>, ApiError> {
+/// The table of every object of the config in force, from the file's text or the store:
+/// `(kind, id, table, origin)`, the file's first.
+pub async fn tables(
+    app: &App,
+) -> Result<Vec<(String, String, toml::Table, Option<Origin>)>, ApiError> {
     let config = app.config.get();
     let file = layers::parse_table(&config.source).unwrap_or_default();
     let mut out = Vec::new();
@@ -276,9 +286,10 @@ pub async fn list(State(app): State<App>, who: Principal) -> Result<Json<Objects
     Ok(Json(ObjectsBody { objects, problems }))
 }
 
-async fn create(
+/// Creates object `kind` from `table` (its `id` inside), as `by`.
+pub async fn create(
     app: &App,
-    who: &Principal,
+    by: &str,
     kind: &str,
     table: toml::Table,
 ) -> Result<(StatusCode, Json<ObjectBody>), ApiError> {
@@ -290,15 +301,16 @@ async fn create(
             id: id.clone(),
             table,
         }),
-        &who.name,
+        by,
     )
     .await?;
     Ok((StatusCode::CREATED, Json(one(app, kind, &id).await?)))
 }
 
-async fn replace(
+/// Replaces stored object `id` of `kind` with `table` (whose `id`, if any, must be `id`).
+pub async fn replace(
     app: &App,
-    who: &Principal,
+    by: &str,
     kind: &str,
     id: &str,
     table: toml::Table,
@@ -311,20 +323,21 @@ async fn replace(
             id: id.clone(),
             table,
         }),
-        &who.name,
+        by,
     )
     .await?;
     Ok(Json(one(app, kind, &id).await?))
 }
 
-async fn remove(app: &App, who: &Principal, kind: &str, id: &str) -> Result<StatusCode, ApiError> {
+/// Removes stored object `id` of `kind`.
+pub async fn remove(app: &App, by: &str, kind: &str, id: &str) -> Result<StatusCode, ApiError> {
     manage::apply(
         app,
         Change::Delete {
             kind: kind.to_owned(),
             id: id.to_owned(),
         },
-        &who.name,
+        by,
     )
     .await?;
     Ok(StatusCode::NO_CONTENT)
@@ -366,7 +379,7 @@ pub async fn create_service(
 ) -> Result<(StatusCode, Json<ObjectBody>), ApiError> {
     who.require(Role::Editor)?;
     let table = read_table(&headers, body, SERVICE_EXAMPLE).await?;
-    create(&app, &who, SERVICE, table).await
+    create(&app, &who.name, SERVICE, table).await
 }
 
 /// `GET /api/v1/services/{service}/config`
@@ -413,7 +426,7 @@ pub async fn replace_service(
     who.require(Role::Editor)?;
     let id = path_id(path)?;
     let table = read_table(&headers, body, SERVICE_EXAMPLE).await?;
-    replace(&app, &who, SERVICE, &id, table).await
+    replace(&app, &who.name, SERVICE, &id, table).await
 }
 
 /// `DELETE /api/v1/services/{service}/config`
@@ -433,11 +446,11 @@ pub async fn delete_service(
     path: Result<Path<String>, PathRejection>,
 ) -> Result<StatusCode, ApiError> {
     who.require(Role::Editor)?;
-    remove(&app, &who, SERVICE, &path_id(path)?).await
+    remove(&app, &who.name, SERVICE, &path_id(path)?).await
 }
 
-/// A stored service's table, to change its components.
-async fn stored_service(app: &App, id: &str) -> Result<toml::Table, ApiError> {
+/// A stored service's table, to change its components (409 for the file's services).
+pub async fn stored_service(app: &App, id: &str) -> Result<toml::Table, ApiError> {
     let config = app.config.get();
     if let Some(Origin::File { file, key }) = config.origin(SERVICE, id) {
         return Err(ManageError::FromFile {
@@ -490,8 +503,21 @@ pub async fn create_component(
     who.require(Role::Editor)?;
     let service = path_id(path)?;
     let component = read_table(&headers, body, COMPONENT_EXAMPLE).await?;
+    Ok((
+        StatusCode::CREATED,
+        add_component(&app, &who.name, &service, component).await?,
+    ))
+}
+
+/// Adds `component` (its `id` inside) to stored service `service`, as `by`.
+pub async fn add_component(
+    app: &App,
+    by: &str,
+    service: &str,
+    component: toml::Table,
+) -> Result<Json<ObjectBody>, ApiError> {
     let (cid, component) = with_id(component, None)?;
-    let mut t = stored_service(&app, &service).await?;
+    let mut t = stored_service(app, service).await?;
     let list = components_of(&mut t);
     if list
         .iter()
@@ -502,10 +528,7 @@ pub async fn create_component(
         )));
     }
     list.push(toml::Value::Table(component));
-    Ok((
-        StatusCode::CREATED,
-        replace(&app, &who, SERVICE, &service, t).await?,
-    ))
+    replace(app, by, SERVICE, service, t).await
 }
 
 /// `PUT /api/v1/services/{service}/components/{component}`
@@ -535,17 +558,28 @@ pub async fn replace_component(
         return Err(ApiError::NotFound("unknown component".into()));
     };
     let component = read_table(&headers, body, COMPONENT_EXAMPLE).await?;
-    let (_, component) = with_id(component, Some(&cid))?;
-    let mut t = stored_service(&app, &service).await?;
+    change_component(&app, &who.name, &service, &cid, component).await
+}
+
+/// Replaces component `cid` of stored service `service` with `component`, as `by`.
+pub async fn change_component(
+    app: &App,
+    by: &str,
+    service: &str,
+    cid: &str,
+    component: toml::Table,
+) -> Result<Json<ObjectBody>, ApiError> {
+    let (_, component) = with_id(component, Some(cid))?;
+    let mut t = stored_service(app, service).await?;
     let list = components_of(&mut t);
     let at = list
         .iter()
-        .position(|c| c.get("id").and_then(toml::Value::as_str) == Some(cid.as_str()))
+        .position(|c| c.get("id").and_then(toml::Value::as_str) == Some(cid))
         .ok_or_else(|| {
             ApiError::NotFound(format!("service {service:?} has no component {cid:?}"))
         })?;
     list[at] = toml::Value::Table(component);
-    replace(&app, &who, SERVICE, &service, t).await
+    replace(app, by, SERVICE, service, t).await
 }
 
 /// `DELETE /api/v1/services/{service}/components/{component}`
@@ -568,16 +602,26 @@ pub async fn delete_component(
     let Ok(Path((service, cid))) = path else {
         return Err(ApiError::NotFound("unknown component".into()));
     };
-    let mut t = stored_service(&app, &service).await?;
+    remove_component(&app, &who.name, &service, &cid).await
+}
+
+/// Removes component `cid` from stored service `service`, as `by`.
+pub async fn remove_component(
+    app: &App,
+    by: &str,
+    service: &str,
+    cid: &str,
+) -> Result<StatusCode, ApiError> {
+    let mut t = stored_service(app, service).await?;
     let list = components_of(&mut t);
     let before = list.len();
-    list.retain(|c| c.get("id").and_then(toml::Value::as_str) != Some(cid.as_str()));
+    list.retain(|c| c.get("id").and_then(toml::Value::as_str) != Some(cid));
     if list.len() == before {
         return Err(ApiError::NotFound(format!(
             "service {service:?} has no component {cid:?}"
         )));
     }
-    replace(&app, &who, SERVICE, &service, t).await.map(drop)?;
+    replace(app, by, SERVICE, service, t).await.map(drop)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -602,7 +646,7 @@ pub async fn create_monitor(
 ) -> Result<(StatusCode, Json<ObjectBody>), ApiError> {
     who.require(Role::Editor)?;
     let table = read_table(&headers, body, MONITOR_EXAMPLE).await?;
-    create(&app, &who, MONITOR, table).await
+    create(&app, &who.name, MONITOR, table).await
 }
 
 /// `GET /api/v1/monitors/{id}`
@@ -649,7 +693,7 @@ pub async fn replace_monitor(
     who.require(Role::Editor)?;
     let id = path_id(path)?;
     let table = read_table(&headers, body, MONITOR_EXAMPLE).await?;
-    replace(&app, &who, MONITOR, &id, table).await
+    replace(&app, &who.name, MONITOR, &id, table).await
 }
 
 /// `DELETE /api/v1/monitors/{id}`
@@ -669,11 +713,11 @@ pub async fn delete_monitor(
     path: Result<Path<String>, PathRejection>,
 ) -> Result<StatusCode, ApiError> {
     who.require(Role::Editor)?;
-    remove(&app, &who, MONITOR, &path_id(path)?).await
+    remove(&app, &who.name, MONITOR, &path_id(path)?).await
 }
 
 /// A destination's body: its channel taken out as the kind.
-fn destination_of(mut t: toml::Table) -> Result<(String, toml::Table), ApiError> {
+pub fn destination_of(mut t: toml::Table) -> Result<(String, toml::Table), ApiError> {
     let channel = match t.remove("channel") {
         Some(toml::Value::String(c)) => c,
         Some(_) => return Err(ApiError::Invalid { field: "channel".into(), message: "channel: must be a string such as \"webhook\" or \"email\"".into() }),
@@ -741,7 +785,7 @@ pub async fn create_destination(
 ) -> Result<(StatusCode, Json<ObjectBody>), ApiError> {
     who.require(Role::Admin)?;
     let (kind, table) = destination_of(read_table(&headers, body, DESTINATION_EXAMPLE).await?)?;
-    create(&app, &who, &kind, table).await
+    create(&app, &who.name, &kind, table).await
 }
 
 /// `GET /api/v1/destinations/{id}`
@@ -788,8 +832,18 @@ pub async fn replace_destination(
     who.require(Role::Admin)?;
     let id = path_id(path)?;
     let (kind, mut table) = destination_of(read_table(&headers, body, DESTINATION_EXAMPLE).await?)?;
-    // Secrets are write-only: one left out (or the URL as shown) keeps the stored value.
-    if let Some((old, _)) = manage::stored(&app)
+    keep_stored_secrets(&app, &id, &mut table).await?;
+    replace(&app, &who.name, &kind, &id, table).await
+}
+
+/// Secrets are write-only: in the new `table` of destination `id`, a secret left out (or
+/// the URL as shown, its path hidden) keeps the stored value.
+pub async fn keep_stored_secrets(
+    app: &App,
+    id: &str,
+    table: &mut toml::Table,
+) -> Result<(), ApiError> {
+    if let Some((old, _)) = manage::stored(app)
         .await?
         .into_iter()
         .find(|(o, _)| o.kind.starts_with(DESTINATION) && o.id == id)
@@ -814,7 +868,7 @@ pub async fn replace_destination(
             }
         }
     }
-    replace(&app, &who, &kind, &id, table).await
+    Ok(())
 }
 
 /// `DELETE /api/v1/destinations/{id}`
@@ -834,14 +888,18 @@ pub async fn delete_destination(
     path: Result<Path<String>, PathRejection>,
 ) -> Result<StatusCode, ApiError> {
     who.require(Role::Admin)?;
-    let id = path_id(path)?;
-    let kind = manage::stored(&app)
+    remove_destination(&app, &who.name, &path_id(path)?).await
+}
+
+/// Removes stored destination `id` (of whichever channel), as `by`.
+pub async fn remove_destination(app: &App, by: &str, id: &str) -> Result<StatusCode, ApiError> {
+    let kind = manage::stored(app)
         .await?
         .into_iter()
         .find(|(o, _)| o.kind.starts_with(DESTINATION) && o.id == id)
         .map(|(o, _)| o.kind)
         .unwrap_or_else(|| "notify.webhook".into());
-    remove(&app, &who, &kind, &id).await
+    remove(app, by, &kind, id).await
 }
 
 /// What a reload answered.

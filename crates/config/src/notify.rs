@@ -396,7 +396,18 @@ impl Destination {
         (self.operators || !operators_only) && self.filter.wants(kind, service, components)
     }
 
-    /// Its table's name: `webhook`, `email`, `pagerduty`…
+    /// Every table's name [`Destination::kind`] gives, in the order forms list them.
+    pub const KINDS: [&'static str; 7] = [
+        "webhook",
+        "email",
+        "pagerduty",
+        "opsgenie",
+        "telegram",
+        "matrix",
+        "pushover",
+    ];
+
+    /// Its table's name: `webhook`, `email`, `pagerduty`… (one of [`Destination::KINDS`]).
     pub fn kind(&self) -> &'static str {
         match self.channel {
             Channel::Http { .. } => "webhook",

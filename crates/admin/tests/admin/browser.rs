@@ -1,6 +1,7 @@
 //! The admin area in Chromium (through playwright-core): an editor signs in, reads a
 //! draft's evidence, publishes it in one click and finds it on the public page; approves
-//! a comment from the queue the same way; axe-core on each admin page; screenshots in
+//! a comment from the queue the same way; manages the configuration through its forms;
+//! axe-core on each admin page (html-validate too on the configuration's); screenshots in
 //! `artifacts/screenshots/` at the workspace root.
 //!
 //! Needs node, `npm ci --prefix crates/admin/tests/browser` and Debian's chromium. Without
@@ -100,5 +101,40 @@ async fn an_editor_approves_a_comment_in_chromium_and_it_appears_on_the_public_p
     run_node(&dir, &["moderate.js", &app.url(""), "ed", PASSWORD, text]);
     let shown = app.app.store.shown_comments("melodia", 20).await.unwrap();
     assert_eq!(shown.len(), 1, "approved in the store: {shown:?}");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_manages_the_configuration_in_chromium_with_valid_accessible_pages() {
+    let Some(dir) = node_tools() else {
+        return;
+    };
+    let app = spawn_with(&config_text(
+        "[[monitor]]\nid = \"from-file\"\nservice = \"melodia\"\nkind = \"tcp\"\ntarget = \"127.0.0.1:9\"\n",
+    ))
+    .await;
+    app.add_user("root", Role::Admin).await;
+    run_node(&dir, &["config.js", &app.url(""), "root", PASSWORD]);
+    let config = app.app.config.get();
+    let radio = app
+        .app
+        .config
+        .service("radio")
+        .expect("the service is in force");
+    assert_eq!(radio.components[0].id.as_str(), "stream");
+    assert!(radio.auto_publish, "changed through its field");
+    assert_eq!(radio.name, "Radio <FM>");
+    assert!(
+        config
+            .notify
+            .destinations
+            .iter()
+            .any(|d| d.id.as_str() == "ops"),
+        "the destination is in force"
+    );
+    assert!(
+        !config.monitors.iter().any(|m| m.id.as_str() == "radio-tcp"),
+        "the monitor was removed"
+    );
     app.stop().await;
 }

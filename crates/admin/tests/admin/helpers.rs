@@ -65,6 +65,13 @@ pub async fn spawn_with(config: &str) -> TestApp {
     TestApp(harness::spawn(config, testing::sqlite(), clock).await)
 }
 
+/// A server reading its config from the file at `path` (so the reload button reads it
+/// again).
+pub async fn spawn_file(path: &std::path::Path) -> TestApp {
+    let clock = Arc::new(ManualClock::new(jiff::Timestamp::now()));
+    TestApp(harness::spawn_file(path, testing::sqlite(), clock).await)
+}
+
 impl TestApp {
     /// A browser on this machine (plain HTTP over loopback).
     pub fn browser(&self) -> Browser {

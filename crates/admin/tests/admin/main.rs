@@ -4,6 +4,7 @@
 mod browser;
 mod changes;
 mod comments;
+mod config;
 mod escaping;
 mod forms;
 mod helpers;

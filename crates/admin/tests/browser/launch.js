@@ -38,4 +38,30 @@ async function axe(page, out, name) {
     expect(bad.length === 0, `no serious or critical axe violations on ${name}: ${JSON.stringify(bad.map((v) => [v.id, v.nodes.map((n) => n.target)]))}`);
 }
 
-module.exports = { launch, CHROMIUM, expect, axe };
+// html-validate's recommended rules, minus pure style preferences (as the public pages'
+// check, crates/web/tests/browser/validate.js), on the page as the browser holds it — call
+// it before `axe`, which adds a script: fails on any error.
+let validator;
+async function validate(page, out, name) {
+    if (!validator) {
+        const { HtmlValidate } = require("html-validate");
+        validator = new HtmlValidate({
+            extends: ["html-validate:recommended"],
+            rules: {
+                "no-trailing-whitespace": "off",
+                "void-style": "off",
+                "attribute-boolean-style": "off",
+                // titles carry operators' names, whatever their length
+                "long-title": "off",
+            },
+        });
+    }
+    const html = await page.content();
+    const report = await validator.validateString(html, name + ".html");
+    const problems = report.results.flatMap((r) => r.messages.map((m) => `${m.line}:${m.column} ${m.ruleId}: ${m.message}`));
+    out.html = out.html || {};
+    out.html[name] = problems.length ? problems : "valid";
+    expect(report.valid, `valid HTML on ${name}: ${JSON.stringify(problems)}`);
+}
+
+module.exports = { launch, CHROMIUM, expect, axe, validate };

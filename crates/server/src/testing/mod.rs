@@ -37,7 +37,27 @@ pub struct TestApp {
 /// is bound and the pages rendered before this returns, so requests queue until the app is
 /// ready: no sleeping.
 pub async fn spawn(config: &str, store: TestStore, clock: Arc<ManualClock>) -> TestApp {
-    let config = Arc::new(downbeat_config::parse_str(config, "test.toml").expect("test config"));
+    let config = downbeat_config::parse_str(config, "test.toml").expect("test config");
+    spawn_config(config, store, clock).await
+}
+
+/// [`spawn`] with the config file at `path`, read as `downbeat serve --config` reads it:
+/// a reload (`POST /api/v1/admin/reload`, the admin area's button) reads it again.
+pub async fn spawn_file(
+    path: &std::path::Path,
+    store: TestStore,
+    clock: Arc<ManualClock>,
+) -> TestApp {
+    let config = downbeat_config::load_file(path).expect("test config file");
+    spawn_config(config, store, clock).await
+}
+
+async fn spawn_config(
+    config: downbeat_config::Config,
+    store: TestStore,
+    clock: Arc<ManualClock>,
+) -> TestApp {
+    let config = Arc::new(config);
     let timeouts = downbeat_store::PgTimeouts {
         connect: config.server.database_connect_timeout.as_duration(),
         statement: config.server.database_statement_timeout.as_duration(),
