@@ -255,6 +255,19 @@ fn same(o: &Object, kind: &str, id: &str) -> bool {
             || (o.kind.starts_with(layers::DESTINATION) && kind.starts_with(layers::DESTINATION)))
 }
 
+/// The store's row for `o`, written at `now_ms` by `by` (an object replaced keeps its
+/// creation time: the store leaves it).
+fn row_of(o: &Object, now_ms: i64, by: &str) -> ObjectRow {
+    ObjectRow {
+        kind: o.kind.clone(),
+        id: o.id.clone(),
+        body: toml::to_string(&o.table).unwrap_or_default(),
+        created_ms: now_ms,
+        updated_ms: now_ms,
+        updated_by: by.to_owned(),
+    }
+}
+
 /// What a change does.
 pub enum Change {
     Create(Object),
@@ -315,14 +328,7 @@ pub async fn apply(app: &App, change: Change, by: &str) -> Result<(), ManageErro
         });
     }
     let now_ms = app.clock.now().as_millisecond();
-    let row = |o: &Object| ObjectRow {
-        kind: o.kind.clone(),
-        id: o.id.clone(),
-        body: toml::to_string(&o.table).unwrap_or_default(),
-        created_ms: now_ms,
-        updated_ms: now_ms,
-        updated_by: by.to_owned(),
-    };
+    let row = |o: &Object| row_of(o, now_ms, by);
     match &change {
         Change::Create(o) => {
             if !app.store.insert_config_object(&row(o)).await? {
@@ -506,17 +512,7 @@ pub async fn apply_objects(
     if dry_run {
         return Ok(plan);
     }
-    let rows = put
-        .iter()
-        .map(|o| ObjectRow {
-            kind: o.kind.clone(),
-            id: o.id.clone(),
-            body: toml::to_string(&o.table).unwrap_or_default(),
-            created_ms: now_ms,
-            updated_ms: now_ms,
-            updated_by: by.to_owned(),
-        })
-        .collect();
+    let rows = put.iter().map(|o| row_of(o, now_ms, by)).collect();
     app.store.apply_config_objects(rows, delete).await?;
     tracing::info!(created = plan.create.len(), changed = plan.change.len(), removed = plan.remove.len(), %by, "config objects applied");
     let objects: Vec<Object> = stored(app).await?.into_iter().map(|(o, _)| o).collect();

@@ -150,6 +150,21 @@ fn create_token(config: &Path, data: &Path, name: &str, role: &str) -> (i32, Str
     )
 }
 
+/// `downbeat ARGS --server URL` with `DOWNBEAT_TOKEN`: (exit code, stdout, stderr).
+fn against(args: &[&str], url: &str, token: &str) -> (i32, String, String) {
+    let out = Command::new(BIN)
+        .args(args)
+        .args(["--server", url])
+        .env("DOWNBEAT_TOKEN", token)
+        .output()
+        .expect("run downbeat");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 const MELODIA: &str = "[[service]]\nid = \"melodia\"\nname = \"Melodia\"\n\n[[service.component]]\nid = \"login\"\nname = \"Login\"\n";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -581,19 +596,7 @@ async fn a_pipeline_asks_the_gate_and_exits_by_its_verdict() {
     let (code, token, err) = create_token(&config, &data, "pipeline", "deployer");
     assert_eq!(code, 0, "{err}");
     let url = format!("http://{}", server.addr);
-    let cmd = |args: &[&str]| {
-        let out = Command::new(BIN)
-            .args(args)
-            .args(["--server", &url])
-            .env("DOWNBEAT_TOKEN", &token)
-            .output()
-            .expect("run downbeat");
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    };
+    let cmd = |args: &[&str]| against(args, &url, &token);
     let (code, out, err) = cmd(&[
         "change",
         "record",

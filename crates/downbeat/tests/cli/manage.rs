@@ -6,20 +6,6 @@
 
 use super::*;
 
-fn cmd(args: &[&str], url: &str, token: &str) -> (i32, String, String) {
-    let out = Command::new(BIN)
-        .args(args)
-        .args(["--server", url])
-        .env("DOWNBEAT_TOKEN", token)
-        .output()
-        .expect("run downbeat");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 fn local(args: &[&str], config: &Path, data: &Path) -> (i32, String, String) {
     let out = Command::new(BIN)
         .args(args)
@@ -201,7 +187,7 @@ async fn export_check_and_apply_go_round_trip() {
     assert!(out.contains("2 services, 1 monitor"), "{out}");
 
     // The same file applied: nothing to do.
-    let (code, out, err) = cmd(&["apply", file.to_str().unwrap()], &url, &admin);
+    let (code, out, err) = against(&["apply", file.to_str().unwrap()], &url, &admin);
     assert_eq!(code, 0, "{err}");
     assert!(
         out.contains("2 unchanged") && !out.contains("applied"),
@@ -211,7 +197,7 @@ async fn export_check_and_apply_go_round_trip() {
     // Edited: the monitor goes, a service changes, one comes; the difference first.
     let edited = "[[service]]\nid = \"radio\"\nname = \"Radio FM\"\n\n[[service]]\nid = \"tv\"\nname = \"TV\"\n";
     std::fs::write(&file, edited).unwrap();
-    let (code, out, err) = cmd(
+    let (code, out, err) = against(
         &["apply", "--dry-run", file.to_str().unwrap()],
         &url,
         &admin,
@@ -226,14 +212,14 @@ async fn export_check_and_apply_go_round_trip() {
         404,
         "a dry run changes nothing"
     );
-    let (code, out, err) = cmd(&["apply", file.to_str().unwrap()], &url, &admin);
+    let (code, out, err) = against(&["apply", file.to_str().unwrap()], &url, &admin);
     assert_eq!(code, 0, "{err}");
     assert!(out.ends_with("applied: 3 changes\n"), "{out}");
     assert_eq!(status_of(&client, &url, "tv").await, 200);
 
     // A bad file: refused with the check's words, exit code 2, nothing changed.
     std::fs::write(&file, "[[service]]\nid = \"tv\"\nname = \"\"\n").unwrap();
-    let (code, out, err) = cmd(&["apply", file.to_str().unwrap()], &url, &admin);
+    let (code, out, err) = against(&["apply", file.to_str().unwrap()], &url, &admin);
     assert_eq!(code, 2, "{out}{err}");
     assert!(
         err.contains("service \"tv\": key `name`: must not be empty"),
@@ -254,7 +240,7 @@ async fn import_apply_brings_a_statuspage_in_with_its_history_once() {
         env!("CARGO_MANIFEST_DIR"),
         "/../import/tests/data/statuspage/written-groups"
     );
-    let run = || cmd(&["import", "statuspage", source, "--apply"], &url, &admin);
+    let run = || against(&["import", "statuspage", source, "--apply"], &url, &admin);
     let (code, out, err) = run();
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("history: ") && out.contains(" added"), "{out}");

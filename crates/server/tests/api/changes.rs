@@ -12,12 +12,6 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::sync::Arc;
 
-async fn token(app: &TestApp, name: &str, role: Role) -> String {
-    auth::create_token(&*app.app.store, name, role, app.clock.now_ms())
-        .await
-        .unwrap()
-}
-
 async fn record(app: &TestApp, token: &str, body: Value) -> (StatusCode, Value) {
     let r = app
         .client

@@ -163,3 +163,31 @@ impl TestApp {
         self.inner.stop().await
     }
 }
+
+/// An API token of `role` made straight in the store.
+pub async fn token(app: &TestApp, name: &str, role: downbeat_api::auth::Role) -> String {
+    downbeat_api::auth::create_token(&*app.app.store, name, role, app.clock.now_ms())
+        .await
+        .unwrap()
+}
+
+/// A request with an optional token and JSON body: its status and JSON answer (null when
+/// the answer is not JSON).
+pub async fn send(
+    app: &TestApp,
+    method: reqwest::Method,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let mut r = app.client.request(method, app.url(path));
+    if let Some(t) = token {
+        r = r.bearer_auth(t);
+    }
+    if let Some(b) = body {
+        r = r.json(&b);
+    }
+    let resp = r.send().await.unwrap();
+    let status = resp.status();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}

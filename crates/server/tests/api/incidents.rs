@@ -3,35 +3,10 @@
 
 use crate::crowd::{Driver, MINUTE, normal, outage, start_of_minute};
 use crate::helpers::*;
-use downbeat_api::auth::{self, Role};
+use downbeat_api::auth::Role;
 use downbeat_domain::Clock;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-
-async fn token(app: &TestApp, name: &str, role: Role) -> String {
-    auth::create_token(&*app.app.store, name, role, app.clock.now_ms())
-        .await
-        .unwrap()
-}
-
-async fn send(
-    app: &TestApp,
-    method: reqwest::Method,
-    path: &str,
-    token: Option<&str>,
-    body: Option<Value>,
-) -> (StatusCode, Value) {
-    let mut r = app.client.request(method, app.url(path));
-    if let Some(t) = token {
-        r = r.bearer_auth(t);
-    }
-    if let Some(b) = body {
-        r = r.json(&b);
-    }
-    let resp = r.send().await.unwrap();
-    let status = resp.status();
-    (status, resp.json().await.unwrap_or(Value::Null))
-}
 
 async fn post(app: &TestApp, path: &str, token: Option<&str>, body: Value) -> (StatusCode, Value) {
     send(app, reqwest::Method::POST, path, token, Some(body)).await

@@ -6,34 +6,12 @@
 use crate::helpers::*;
 use axum::Router;
 use axum::routing::{get, post};
-use downbeat_api::auth::{self, Role};
+use downbeat_api::auth::Role;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
-
-async fn token(app: &TestApp, name: &str, role: Role) -> String {
-    auth::create_token(&*app.app.store, name, role, app.clock.now_ms())
-        .await
-        .unwrap()
-}
-
-async fn send(
-    app: &TestApp,
-    method: Method,
-    path: &str,
-    token: &str,
-    body: Option<Value>,
-) -> (StatusCode, Value) {
-    let mut r = app.client.request(method, app.url(path)).bearer_auth(token);
-    if let Some(b) = body {
-        r = r.json(&b);
-    }
-    let resp = r.send().await.unwrap();
-    let status = resp.status();
-    (status, resp.json().await.unwrap_or(Value::Null))
-}
 
 /// A loopback target counting its hits: `/ok` answers 200, `/down` 503.
 async fn target() -> (u16, Arc<AtomicUsize>) {
@@ -100,11 +78,7 @@ async fn a_service_and_monitor_made_through_the_api_are_in_force_at_once() {
     let editor = token(&app, "terraform", Role::Editor).await;
 
     // A new service with a component: its page, its reports, its status.
-    let (s, v) = send(
-        &app,
-        Method::POST,
-        "/api/v1/services",
-        &editor,
+    let (s, v) = send(&app, Method::POST, "/api/v1/services", Some(&editor),
         Some(json!({"id": "radio", "name": "Radio <FM>", "component": [{"id": "stream", "name": "Streaming"}]})),
     )
     .await;
@@ -132,11 +106,7 @@ async fn a_service_and_monitor_made_through_the_api_are_in_force_at_once() {
     );
 
     // A monitor of it, probed within one interval; the public list shows it.
-    let (s, v) = send(
-        &app,
-        Method::POST,
-        "/api/v1/monitors",
-        &editor,
+    let (s, v) = send(&app, Method::POST, "/api/v1/monitors", Some(&editor),
         Some(json!({"id": "radio-web", "service": "radio", "component": "stream", "kind": "http",
                     "target": format!("http://127.0.0.1:{port}/ok"), "interval": "5s", "timeout": "2s"})),
     )
@@ -164,11 +134,7 @@ async fn a_service_and_monitor_made_through_the_api_are_in_force_at_once() {
     assert!(hits.load(Ordering::SeqCst) >= 1);
 
     // Changed: another target, probed from now on (it fails: the monitor goes down).
-    let (s, v) = send(
-        &app,
-        Method::PUT,
-        "/api/v1/monitors/radio-web",
-        &editor,
+    let (s, v) = send(&app, Method::PUT, "/api/v1/monitors/radio-web", Some(&editor),
         Some(json!({"service": "radio", "kind": "http", "target": format!("http://127.0.0.1:{port}/down"),
                     "interval": "5s", "timeout": "2s"})),
     )
@@ -197,7 +163,7 @@ async fn a_service_and_monitor_made_through_the_api_are_in_force_at_once() {
         &app,
         Method::DELETE,
         "/api/v1/monitors/radio-web",
-        &editor,
+        Some(&editor),
         None,
     )
     .await;
@@ -223,7 +189,14 @@ async fn a_service_and_monitor_made_through_the_api_are_in_force_at_once() {
     assert_eq!(before, after, "a removed monitor is probed no more");
 
     // The objects of the file are listed as the file's; the store's as the store's.
-    let (s, v) = send(&app, Method::GET, "/api/v1/config/objects", &editor, None).await;
+    let (s, v) = send(
+        &app,
+        Method::GET,
+        "/api/v1/config/objects",
+        Some(&editor),
+        None,
+    )
+    .await;
     assert_eq!(s, StatusCode::OK, "{v}");
     let origin = |kind: &str, id: &str| {
         v["objects"]
@@ -267,12 +240,19 @@ async fn refusals_use_the_config_checks_words_and_leave_the_files_objects_alone(
         &app,
         Method::POST,
         "/api/v1/monitors",
-        &viewer,
+        Some(&viewer),
         Some(monitor(json!({}))),
     )
     .await;
     assert_eq!(s, StatusCode::FORBIDDEN);
-    let (s, _) = send(&app, Method::GET, "/api/v1/destinations", &editor, None).await;
+    let (s, _) = send(
+        &app,
+        Method::GET,
+        "/api/v1/destinations",
+        Some(&editor),
+        None,
+    )
+    .await;
     assert_eq!(s, StatusCode::FORBIDDEN, "destinations are the admins'");
 
     // A bad interval: 422, in the words `config check` uses for the same table.
@@ -280,7 +260,7 @@ async fn refusals_use_the_config_checks_words_and_leave_the_files_objects_alone(
         &app,
         Method::POST,
         "/api/v1/monitors",
-        &editor,
+        Some(&editor),
         Some(monitor(json!({"interval": "1s"}))),
     )
     .await;
@@ -300,7 +280,7 @@ async fn refusals_use_the_config_checks_words_and_leave_the_files_objects_alone(
         &app,
         Method::POST,
         "/api/v1/monitors",
-        &editor,
+        Some(&editor),
         Some(monitor(json!({"service": "nope"}))),
     )
     .await;
@@ -313,7 +293,7 @@ async fn refusals_use_the_config_checks_words_and_leave_the_files_objects_alone(
         &app,
         Method::POST,
         "/api/v1/monitors",
-        &editor,
+        Some(&editor),
         Some(monitor(json!({"intervall": "30s"}))),
     )
     .await;
@@ -325,7 +305,7 @@ async fn refusals_use_the_config_checks_words_and_leave_the_files_objects_alone(
         &app,
         Method::POST,
         "/api/v1/monitors",
-        &editor,
+        Some(&editor),
         Some(monitor(json!({"id": "from-file"}))),
     )
     .await;
@@ -339,7 +319,7 @@ async fn refusals_use_the_config_checks_words_and_leave_the_files_objects_alone(
         &app,
         Method::DELETE,
         "/api/v1/monitors/from-file",
-        &editor,
+        Some(&editor),
         None,
     )
     .await;
@@ -348,7 +328,7 @@ async fn refusals_use_the_config_checks_words_and_leave_the_files_objects_alone(
         &app,
         Method::DELETE,
         "/api/v1/services/melodia/config",
-        &editor,
+        Some(&editor),
         None,
     )
     .await;
@@ -357,7 +337,7 @@ async fn refusals_use_the_config_checks_words_and_leave_the_files_objects_alone(
         &app,
         Method::POST,
         "/api/v1/services/melodia/components",
-        &editor,
+        Some(&editor),
         Some(json!({"id": "x", "name": "X"})),
     )
     .await;
@@ -372,7 +352,7 @@ async fn refusals_use_the_config_checks_words_and_leave_the_files_objects_alone(
         &app,
         Method::POST,
         "/api/v1/monitors",
-        &editor,
+        Some(&editor),
         Some(monitor(json!({}))),
     )
     .await;
@@ -381,7 +361,7 @@ async fn refusals_use_the_config_checks_words_and_leave_the_files_objects_alone(
         &app,
         Method::POST,
         "/api/v1/monitors",
-        &editor,
+        Some(&editor),
         Some(monitor(json!({}))),
     )
     .await;
@@ -390,7 +370,7 @@ async fn refusals_use_the_config_checks_words_and_leave_the_files_objects_alone(
         &app,
         Method::PUT,
         "/api/v1/monitors/api",
-        &editor,
+        Some(&editor),
         Some(monitor(json!({"id": "other"}))),
     )
     .await;
@@ -403,7 +383,7 @@ async fn refusals_use_the_config_checks_words_and_leave_the_files_objects_alone(
         &app,
         Method::PUT,
         "/api/v1/monitors/missing",
-        &editor,
+        Some(&editor),
         Some(monitor(json!({"id": "missing"}))),
     )
     .await;
@@ -414,7 +394,7 @@ async fn refusals_use_the_config_checks_words_and_leave_the_files_objects_alone(
         &app,
         Method::POST,
         "/api/v1/services",
-        &editor,
+        Some(&editor),
         Some(json!({"id": "radio", "name": "Radio"})),
     )
     .await;
@@ -423,7 +403,7 @@ async fn refusals_use_the_config_checks_words_and_leave_the_files_objects_alone(
         &app,
         Method::POST,
         "/api/v1/services/radio/components",
-        &editor,
+        Some(&editor),
         Some(json!({"id": "stream", "name": "Stream"})),
     )
     .await;
@@ -433,7 +413,7 @@ async fn refusals_use_the_config_checks_words_and_leave_the_files_objects_alone(
         &app,
         Method::POST,
         "/api/v1/services/radio/components",
-        &editor,
+        Some(&editor),
         Some(json!({"id": "Bad Id", "name": "B"})),
     )
     .await;
@@ -442,13 +422,13 @@ async fn refusals_use_the_config_checks_words_and_leave_the_files_objects_alone(
         v["field"].as_str().unwrap().starts_with("component[1]"),
         "{v}"
     );
-    let (s, v) = send(&app, Method::POST, "/api/v1/monitors", &editor, Some(json!({"id": "radio-tcp", "service": "radio", "component": "stream", "kind": "tcp", "target": "127.0.0.1:9"}))).await;
+    let (s, v) = send(&app, Method::POST, "/api/v1/monitors", Some(&editor), Some(json!({"id": "radio-tcp", "service": "radio", "component": "stream", "kind": "tcp", "target": "127.0.0.1:9"}))).await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
     let (s, v) = send(
         &app,
         Method::DELETE,
         "/api/v1/services/radio/components/stream",
-        &editor,
+        Some(&editor),
         None,
     )
     .await;
@@ -462,7 +442,7 @@ async fn refusals_use_the_config_checks_words_and_leave_the_files_objects_alone(
         &app,
         Method::DELETE,
         "/api/v1/services/radio/config",
-        &editor,
+        Some(&editor),
         None,
     )
     .await;
@@ -471,7 +451,7 @@ async fn refusals_use_the_config_checks_words_and_leave_the_files_objects_alone(
         &app,
         Method::DELETE,
         "/api/v1/monitors/radio-tcp",
-        &editor,
+        Some(&editor),
         None,
     )
     .await;
@@ -480,7 +460,7 @@ async fn refusals_use_the_config_checks_words_and_leave_the_files_objects_alone(
         &app,
         Method::DELETE,
         "/api/v1/services/radio/config",
-        &editor,
+        Some(&editor),
         None,
     )
     .await;
@@ -512,7 +492,7 @@ async fn a_destination_added_at_runtime_is_told_and_keeps_its_secret() {
     let admin = token(&app, "root", Role::Admin).await;
     let editor = token(&app, "ed", Role::Editor).await;
     let hook = format!("http://127.0.0.1:{port}/hook");
-    let (s, v) = send(&app, Method::POST, "/api/v1/destinations", &admin,
+    let (s, v) = send(&app, Method::POST, "/api/v1/destinations", Some(&admin),
         Some(json!({"channel": "webhook", "id": "ops", "url": hook, "secret": "a secret of sixteen+", "events": ["incident"]}))).await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
     let shown = v.to_string();
@@ -528,13 +508,13 @@ async fn a_destination_added_at_runtime_is_told_and_keeps_its_secret() {
     );
 
     // Changed without the secret or the URL: both kept (it still validates and delivers).
-    let (s, v) = send(&app, Method::PUT, "/api/v1/destinations/ops", &admin,
+    let (s, v) = send(&app, Method::PUT, "/api/v1/destinations/ops", Some(&admin),
         Some(json!({"channel": "webhook", "url": format!("http://127.0.0.1:{port}/…"), "events": ["incident"], "per_minute": 30}))).await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v["secrets_set"], json!(["secret"]), "{v}");
 
     // An incident published now reaches it.
-    let (s, v) = send(&app, Method::POST, "/api/v1/services/melodia/incidents", &editor,
+    let (s, v) = send(&app, Method::POST, "/api/v1/services/melodia/incidents", Some(&editor),
         Some(json!({"title": "Login failing", "status": "investigating", "impact": "major", "message": "Looking into it."}))).await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
     until("the runtime destination receives the incident", || async {
@@ -553,13 +533,13 @@ async fn a_destination_added_at_runtime_is_told_and_keeps_its_secret() {
         &app,
         Method::DELETE,
         "/api/v1/destinations/ops",
-        &admin,
+        Some(&admin),
         None,
     )
     .await;
     assert_eq!(s, StatusCode::NO_CONTENT);
     let n = got.lock().unwrap().len();
-    let (s, _) = send(&app, Method::POST, "/api/v1/services/melodia/incidents", &editor,
+    let (s, _) = send(&app, Method::POST, "/api/v1/services/melodia/incidents", Some(&editor),
         Some(json!({"title": "Playback failing", "status": "investigating", "impact": "minor", "message": "Looking."}))).await;
     assert_eq!(s, StatusCode::CREATED);
     tokio::time::sleep(Duration::from_secs(3)).await;
@@ -590,7 +570,7 @@ target = "127.0.0.1:9"
         &app,
         Method::POST,
         "/api/v1/admin/apply",
-        &admin,
+        Some(&admin),
         Some(apply(two, true, true)),
     )
     .await;
@@ -611,7 +591,7 @@ target = "127.0.0.1:9"
         &app,
         Method::POST,
         "/api/v1/admin/apply",
-        &admin,
+        Some(&admin),
         Some(apply(&bad, true, false)),
     )
     .await;
@@ -629,7 +609,7 @@ target = "127.0.0.1:9"
         &app,
         Method::POST,
         "/api/v1/admin/apply",
-        &admin,
+        Some(&admin),
         Some(apply(two, true, false)),
     )
     .await;
@@ -641,7 +621,7 @@ target = "127.0.0.1:9"
         &app,
         Method::POST,
         "/api/v1/admin/apply",
-        &admin,
+        Some(&admin),
         Some(apply(two, true, false)),
     )
     .await;
@@ -658,7 +638,7 @@ target = "127.0.0.1:9"
         &app,
         Method::POST,
         "/api/v1/admin/apply",
-        &admin,
+        Some(&admin),
         Some(apply(one, true, false)),
     )
     .await;
@@ -669,7 +649,7 @@ target = "127.0.0.1:9"
         &app,
         Method::POST,
         "/api/v1/admin/apply",
-        &admin,
+        Some(&admin),
         Some(apply(FILE_MONITOR, true, false)),
     )
     .await;
@@ -678,7 +658,7 @@ target = "127.0.0.1:9"
         &app,
         Method::POST,
         "/api/v1/admin/apply",
-        &admin,
+        Some(&admin),
         Some(apply("[server]\nregion = \"x\"\n", true, false)),
     )
     .await;
@@ -697,7 +677,7 @@ async fn every_node_follows_a_change_made_through_one() {
         &nodes[0],
         Method::POST,
         "/api/v1/services",
-        &editor,
+        Some(&editor),
         Some(json!({"id": "radio", "name": "Radio"})),
     )
     .await;
@@ -710,7 +690,7 @@ async fn every_node_follows_a_change_made_through_one() {
         &nodes[1],
         Method::DELETE,
         "/api/v1/services/radio/config",
-        &editor,
+        Some(&editor),
         None,
     )
     .await;
