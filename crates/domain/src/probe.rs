@@ -376,11 +376,14 @@ pub enum Detail {
     Protocol,
     /// HTTP: more redirects than `max_redirects`, or an unusable `Location`.
     Redirect,
+    /// Ping: more echo requests went unanswered than `max_loss` allows (down), or some did
+    /// within it (degraded).
+    PacketLoss,
 }
 
 impl Detail {
     /// Every detail, in declaration order.
-    pub const ALL: [Detail; 26] = [
+    pub const ALL: [Detail; 27] = [
         Detail::Nxdomain,
         Detail::Servfail,
         Detail::DnsRefused,
@@ -407,6 +410,7 @@ impl Detail {
         Detail::JsonMismatch,
         Detail::Protocol,
         Detail::Redirect,
+        Detail::PacketLoss,
     ];
 
     /// The snake_case word used in JSON.
@@ -438,6 +442,7 @@ impl Detail {
             Detail::JsonMismatch => "json_mismatch",
             Detail::Protocol => "protocol",
             Detail::Redirect => "redirect",
+            Detail::PacketLoss => "packet_loss",
         }
     }
 
@@ -459,6 +464,7 @@ impl Detail {
             Detail::WrongHost => Some("certificate issued for another name"),
             Detail::Untrusted => Some("certificate not trusted"),
             Detail::Revoked => Some("certificate revoked"),
+            Detail::PacketLoss => Some("packets lost"),
             Detail::DnsRefused
             | Detail::DnsError
             | Detail::Reset
@@ -510,6 +516,7 @@ impl Detail {
             Detail::BodyMismatch => Some("the page does not contain what it should"),
             Detail::JsonMismatch => Some("the JSON answer is not what it should be"),
             Detail::Redirect => Some("redirect not followed"),
+            Detail::PacketLoss => Some("ping: echo requests lost"),
             Detail::DnsError
             | Detail::Reset
             | Detail::BadCertificate

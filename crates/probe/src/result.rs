@@ -17,7 +17,8 @@ use crate::outcome::{Cause, Detail, Facts, Outcome};
 /// - `connect`: the TCP handshake;
 /// - `tls`: the TLS handshake, certificate verification included;
 /// - `ttfb`: from sending the request to receiving the response head;
-/// - `total`: the whole probe, from start to the end of the body (all redirect hops).
+/// - `total`: the whole probe, from start to the end of the body (all redirect hops); for
+///   `ping` probes, the average round trip of the answered echo requests.
 ///
 /// With redirects, each phase is the sum over the hops. Serialized as fractional milliseconds
 /// (`"connect_ms": 0.153`): readable, and a µs resolution is plenty for network phases.
@@ -121,6 +122,41 @@ pub struct DnsAnswer {
     pub answers: Vec<String>,
 }
 
+/// What a ping probe's echo requests found.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct PingStats {
+    /// Echo requests sent.
+    pub sent: u16,
+    /// Echo replies received.
+    pub received: u16,
+    /// The share of requests unanswered, in whole percent.
+    pub loss_percent: u8,
+    /// The fastest round trip.
+    #[serde(
+        rename = "rtt_min_ms",
+        with = "ms",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub rtt_min: Option<Duration>,
+    /// The average round trip.
+    #[serde(
+        rename = "rtt_avg_ms",
+        with = "ms",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub rtt_avg: Option<Duration>,
+    /// The slowest round trip.
+    #[serde(
+        rename = "rtt_max_ms",
+        with = "ms",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub rtt_max: Option<Duration>,
+}
+
 /// The result of one probe.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ProbeResult {
@@ -156,6 +192,9 @@ pub struct ProbeResult {
     /// The DNS response (dns probes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dns: Option<DnsAnswer>,
+    /// Loss and round trips (ping probes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ping: Option<PingStats>,
 }
 
 fn is_zero(n: &u8) -> bool {
@@ -177,6 +216,7 @@ impl ProbeResult {
             redirects: 0,
             certificate: None,
             dns: None,
+            ping: None,
         }
     }
 
@@ -225,6 +265,12 @@ impl ProbeResult {
                 let days = self.certificate.as_ref().map_or(0, |c| c.days_until_expiry);
                 let _ = write!(s, "TLS certificate expires in {days} days");
                 cert_when(&mut s);
+            }
+            (Outcome::Degraded, _, Some(Detail::PacketLoss)) => {
+                s.push_str("some echo requests lost");
+                if let Some(e) = &self.error {
+                    let _ = write!(s, ": {e}");
+                }
             }
             (Outcome::Degraded, _, _) => {
                 s.push_str("slow: answered in ");

@@ -4,6 +4,7 @@
 
 pub mod dns;
 pub mod http;
+pub mod ping;
 pub mod tcp;
 pub mod tls;
 
@@ -19,6 +20,7 @@ use crate::spec::SpecError;
 
 pub use dns::{DnsCheck, DnsDef};
 pub use http::{HttpCheck, HttpDef};
+pub use ping::{PingCheck, PingDef};
 pub use tcp::TcpCheck;
 pub use tls::{TlsCheck, TlsDef, TlsOptions};
 
@@ -34,15 +36,18 @@ pub enum ProbeKind {
     Tls,
     /// Send an HTTP(S) request and check status, latency and body.
     Http,
+    /// Send ICMP echo requests and check loss and round trips.
+    Ping,
 }
 
 impl ProbeKind {
     /// Every kind, in declaration order.
-    pub const ALL: [ProbeKind; 4] = [
+    pub const ALL: [ProbeKind; 5] = [
         ProbeKind::Dns,
         ProbeKind::Tcp,
         ProbeKind::Tls,
         ProbeKind::Http,
+        ProbeKind::Ping,
     ];
 
     /// The lowercase word used in configs and JSON.
@@ -52,6 +57,7 @@ impl ProbeKind {
             ProbeKind::Tcp => "tcp",
             ProbeKind::Tls => "tls",
             ProbeKind::Http => "http",
+            ProbeKind::Ping => "ping",
         }
     }
 
@@ -62,6 +68,7 @@ impl ProbeKind {
             ProbeKind::Tcp => tcp::up_words(result),
             ProbeKind::Tls => tls::up_words(result),
             ProbeKind::Http => http::up_words(result),
+            ProbeKind::Ping => ping::up_words(result),
         }
     }
 }
@@ -95,11 +102,11 @@ impl FromStr for ProbeKind {
 ///
 /// Targets: `http` takes a URL (`http://host[:port]/path`, `https://...`); `tls` takes
 /// `host:port`, `host` (port 443) or `https://host[:port]`; `tcp` takes `host:port`; `dns`
-/// takes a name. IP literals and `localhost` (127.0.0.1) are used without DNS.
+/// takes a name; `ping` takes a host name or IP address. IP literals and `localhost` (127.0.0.1) are used without DNS.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProbeDef {
-    /// dns, tcp, tls or http.
+    /// dns, tcp, tls, http or ping.
     pub kind: ProbeKind,
     /// What to probe (see the type's docs for the forms per kind).
     pub target: String,
@@ -115,6 +122,9 @@ pub struct ProbeDef {
     /// See [`DnsDef`].
     #[serde(flatten)]
     pub dns: DnsDef,
+    /// See [`PingDef`].
+    #[serde(flatten)]
+    pub ping: PingDef,
 }
 
 impl ProbeDef {
@@ -127,6 +137,7 @@ impl ProbeDef {
             http: HttpDef::default(),
             tls: TlsDef::default(),
             dns: DnsDef::default(),
+            ping: PingDef::default(),
         }
     }
 
@@ -142,7 +153,8 @@ impl ProbeDef {
         }
         check(&self.http, self.kind)?;
         check(&self.tls, self.kind)?;
-        check(&self.dns, self.kind)
+        check(&self.dns, self.kind)?;
+        check(&self.ping, self.kind)
     }
 }
 
@@ -165,6 +177,8 @@ pub enum Check {
     Tcp(TcpCheck),
     /// See [`DnsCheck`].
     Dns(DnsCheck),
+    /// See [`PingCheck`].
+    Ping(PingCheck),
 }
 
 impl Check {
@@ -176,6 +190,7 @@ impl Check {
             ProbeKind::Tls => Check::Tls(tls::parse(def)?),
             ProbeKind::Tcp => Check::Tcp(tcp::parse(def)?),
             ProbeKind::Dns => Check::Dns(dns::parse(def)?),
+            ProbeKind::Ping => Check::Ping(ping::parse(def)?),
         })
     }
 
@@ -186,16 +201,17 @@ impl Check {
             Check::Tls(check) => tls::run(run, check).await,
             Check::Tcp(check) => tcp::run(run, check).await,
             Check::Dns(check) => dns::run(run, check).await,
+            Check::Ping(check) => ping::run(run, check).await,
         }
     }
 
-    /// The host and port connected to (none for DNS probes).
+    /// The host and port connected to (none for DNS and ping probes: no port).
     pub fn endpoint(&self) -> Option<&Endpoint> {
         match self {
             Check::Http(check) => Some(check.endpoint()),
             Check::Tls(check) => Some(check.endpoint()),
             Check::Tcp(check) => Some(check.endpoint()),
-            Check::Dns(_) => None,
+            Check::Dns(_) | Check::Ping(_) => None,
         }
     }
 }
