@@ -379,11 +379,15 @@ pub enum Detail {
     /// Ping: more echo requests went unanswered than `max_loss` allows (down), or some did
     /// within it (degraded).
     PacketLoss,
+    /// Domain: the registration is past its expiry date (RDAP).
+    DomainExpired,
+    /// Domain: the registration expires within the warning threshold (a `degraded` outcome).
+    DomainExpiresSoon,
 }
 
 impl Detail {
     /// Every detail, in declaration order.
-    pub const ALL: [Detail; 27] = [
+    pub const ALL: [Detail; 29] = [
         Detail::Nxdomain,
         Detail::Servfail,
         Detail::DnsRefused,
@@ -411,6 +415,8 @@ impl Detail {
         Detail::Protocol,
         Detail::Redirect,
         Detail::PacketLoss,
+        Detail::DomainExpired,
+        Detail::DomainExpiresSoon,
     ];
 
     /// The snake_case word used in JSON.
@@ -443,6 +449,8 @@ impl Detail {
             Detail::Protocol => "protocol",
             Detail::Redirect => "redirect",
             Detail::PacketLoss => "packet_loss",
+            Detail::DomainExpired => "domain_expired",
+            Detail::DomainExpiresSoon => "domain_expires_soon",
         }
     }
 
@@ -465,11 +473,13 @@ impl Detail {
             Detail::Untrusted => Some("certificate not trusted"),
             Detail::Revoked => Some("certificate revoked"),
             Detail::PacketLoss => Some("packets lost"),
+            Detail::DomainExpired => Some("the domain registration expired"),
             Detail::DnsRefused
             | Detail::DnsError
             | Detail::Reset
             | Detail::BadCertificate
             | Detail::ExpiresSoon
+            | Detail::DomainExpiresSoon
             | Detail::Handshake
             | Detail::Status
             | Detail::Slow
@@ -517,10 +527,12 @@ impl Detail {
             Detail::JsonMismatch => Some("the JSON answer is not what it should be"),
             Detail::Redirect => Some("redirect not followed"),
             Detail::PacketLoss => Some("ping: echo requests lost"),
+            Detail::DomainExpired => Some("domain registration expired"),
             Detail::DnsError
             | Detail::Reset
             | Detail::BadCertificate
             | Detail::ExpiresSoon
+            | Detail::DomainExpiresSoon
             | Detail::Handshake
             | Detail::Status
             | Detail::Protocol => None,

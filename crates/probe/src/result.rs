@@ -122,6 +122,15 @@ pub struct DnsAnswer {
     pub answers: Vec<String>,
 }
 
+/// A domain registration's expiry, as its registry's RDAP service gives it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DomainExpiry {
+    /// The registration's `expiration` event.
+    pub expires_at: Timestamp,
+    /// Whole days from the probe to `expires_at`, rounded down: negative once expired.
+    pub days_until_expiry: i64,
+}
+
 /// What a ping probe's echo requests found.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct PingStats {
@@ -195,6 +204,9 @@ pub struct ProbeResult {
     /// Loss and round trips (ping probes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ping: Option<PingStats>,
+    /// The registration's expiry (domain probes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain: Option<DomainExpiry>,
 }
 
 fn is_zero(n: &u8) -> bool {
@@ -217,6 +229,7 @@ impl ProbeResult {
             certificate: None,
             dns: None,
             ping: None,
+            domain: None,
         }
     }
 
@@ -265,6 +278,13 @@ impl ProbeResult {
                 let days = self.certificate.as_ref().map_or(0, |c| c.days_until_expiry);
                 let _ = write!(s, "TLS certificate expires in {days} days");
                 cert_when(&mut s);
+            }
+            (Outcome::Degraded, _, Some(Detail::DomainExpiresSoon)) => {
+                let days = self.domain.as_ref().map_or(0, |d| d.days_until_expiry);
+                let _ = write!(s, "domain registration expires in {days} days");
+                if let Some(d) = &self.domain {
+                    let _ = write!(s, " (on {})", d.expires_at.strftime("%Y-%m-%d"));
+                }
             }
             (Outcome::Degraded, _, Some(Detail::PacketLoss)) => {
                 s.push_str("some echo requests lost");

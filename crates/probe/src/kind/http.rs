@@ -358,7 +358,7 @@ fn request(
 
 /// Sends the request and reads the body, driving hyper's connection in this task rather than
 /// spawning it: one task per probe, nothing left behind when the probe returns.
-async fn exchange<T>(
+pub(crate) async fn exchange<T>(
     run: &mut Run<'_>,
     io: T,
     req: Request<Empty<Bytes>>,
@@ -496,13 +496,7 @@ fn judge(
 ) -> Result<Pass, Failure> {
     let code = status.as_u16();
     if !check.expect_status.contains(code) {
-        let (cause, detail) = match code {
-            429 | 503 => (Cause::Overload, Detail::Status),
-            500..=599 => (Cause::Http5xx, Detail::Status),
-            400..=499 => (Cause::Http4xx, Detail::Status),
-            300..=399 => (Cause::Content, Detail::Redirect),
-            _ => (Cause::Content, Detail::Status),
-        };
+        let (cause, detail) = status_cause(code);
         return Err(Failure::new(
             cause,
             detail,
@@ -537,6 +531,17 @@ fn judge(
         return Ok(tls::expiry_verdict(run, &check.tls));
     }
     Ok(Pass::Up)
+}
+
+/// The cause and detail of an unexpected HTTP status.
+pub(crate) fn status_cause(code: u16) -> (Cause, Detail) {
+    match code {
+        429 | 503 => (Cause::Overload, Detail::Status),
+        500..=599 => (Cause::Http5xx, Detail::Status),
+        400..=499 => (Cause::Http4xx, Detail::Status),
+        300..=399 => (Cause::Content, Detail::Redirect),
+        _ => (Cause::Content, Detail::Status),
+    }
 }
 
 fn check_body(check: &HttpCheck, body: &[u8]) -> Result<(), Failure> {

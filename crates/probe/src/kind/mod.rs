@@ -3,6 +3,7 @@
 //! the kinds and delegates to them (see "Adding a probe kind" in the crate doc).
 
 pub mod dns;
+pub mod domain;
 pub mod http;
 pub mod ping;
 pub mod tcp;
@@ -19,6 +20,7 @@ use crate::run::{Failure, Pass, Run};
 use crate::spec::SpecError;
 
 pub use dns::{DnsCheck, DnsDef};
+pub use domain::{DomainCheck, DomainDef};
 pub use http::{HttpCheck, HttpDef};
 pub use ping::{PingCheck, PingDef};
 pub use tcp::TcpCheck;
@@ -38,16 +40,19 @@ pub enum ProbeKind {
     Http,
     /// Send ICMP echo requests and check loss and round trips.
     Ping,
+    /// Look up a domain's registration expiry over RDAP.
+    Domain,
 }
 
 impl ProbeKind {
     /// Every kind, in declaration order.
-    pub const ALL: [ProbeKind; 5] = [
+    pub const ALL: [ProbeKind; 6] = [
         ProbeKind::Dns,
         ProbeKind::Tcp,
         ProbeKind::Tls,
         ProbeKind::Http,
         ProbeKind::Ping,
+        ProbeKind::Domain,
     ];
 
     /// The lowercase word used in configs and JSON.
@@ -58,6 +63,7 @@ impl ProbeKind {
             ProbeKind::Tls => "tls",
             ProbeKind::Http => "http",
             ProbeKind::Ping => "ping",
+            ProbeKind::Domain => "domain",
         }
     }
 
@@ -69,6 +75,7 @@ impl ProbeKind {
             ProbeKind::Tls => tls::up_words(result),
             ProbeKind::Http => http::up_words(result),
             ProbeKind::Ping => ping::up_words(result),
+            ProbeKind::Domain => domain::up_words(result),
         }
     }
 }
@@ -102,11 +109,12 @@ impl FromStr for ProbeKind {
 ///
 /// Targets: `http` takes a URL (`http://host[:port]/path`, `https://...`); `tls` takes
 /// `host:port`, `host` (port 443) or `https://host[:port]`; `tcp` takes `host:port`; `dns`
-/// takes a name; `ping` takes a host name or IP address. IP literals and `localhost` (127.0.0.1) are used without DNS.
+/// takes a name; `ping` takes a host name or IP address; `domain` a registered domain
+/// name. IP literals and `localhost` (127.0.0.1) are used without DNS.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProbeDef {
-    /// dns, tcp, tls, http or ping.
+    /// dns, tcp, tls, http, ping or domain.
     pub kind: ProbeKind,
     /// What to probe (see the type's docs for the forms per kind).
     pub target: String,
@@ -125,6 +133,9 @@ pub struct ProbeDef {
     /// See [`PingDef`].
     #[serde(flatten)]
     pub ping: PingDef,
+    /// See [`DomainDef`].
+    #[serde(flatten)]
+    pub domain: DomainDef,
 }
 
 impl ProbeDef {
@@ -138,6 +149,7 @@ impl ProbeDef {
             tls: TlsDef::default(),
             dns: DnsDef::default(),
             ping: PingDef::default(),
+            domain: DomainDef::default(),
         }
     }
 
@@ -154,7 +166,8 @@ impl ProbeDef {
         check(&self.http, self.kind)?;
         check(&self.tls, self.kind)?;
         check(&self.dns, self.kind)?;
-        check(&self.ping, self.kind)
+        check(&self.ping, self.kind)?;
+        check(&self.domain, self.kind)
     }
 }
 
@@ -179,6 +192,8 @@ pub enum Check {
     Dns(DnsCheck),
     /// See [`PingCheck`].
     Ping(PingCheck),
+    /// See [`DomainCheck`].
+    Domain(DomainCheck),
 }
 
 impl Check {
@@ -191,6 +206,7 @@ impl Check {
             ProbeKind::Tcp => Check::Tcp(tcp::parse(def)?),
             ProbeKind::Dns => Check::Dns(dns::parse(def)?),
             ProbeKind::Ping => Check::Ping(ping::parse(def)?),
+            ProbeKind::Domain => Check::Domain(domain::parse(def)?),
         })
     }
 
@@ -202,6 +218,7 @@ impl Check {
             Check::Tcp(check) => tcp::run(run, check).await,
             Check::Dns(check) => dns::run(run, check).await,
             Check::Ping(check) => ping::run(run, check).await,
+            Check::Domain(check) => domain::run(run, check).await,
         }
     }
 
@@ -211,6 +228,7 @@ impl Check {
             Check::Http(check) => Some(check.endpoint()),
             Check::Tls(check) => Some(check.endpoint()),
             Check::Tcp(check) => Some(check.endpoint()),
+            Check::Domain(check) => Some(check.endpoint()),
             Check::Dns(_) | Check::Ping(_) => None,
         }
     }
