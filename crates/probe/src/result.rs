@@ -16,7 +16,10 @@ use crate::outcome::{Cause, Detail, Facts, Outcome};
 /// - `dns`: resolving the host name (absent for IP literals and `localhost`);
 /// - `connect`: the TCP handshake;
 /// - `tls`: the TLS handshake, certificate verification included;
-/// - `ttfb`: from sending the request to receiving the response head;
+/// - `ttfb`: from sending the request to receiving the response head (for `websocket`
+///   probes, the upgrade's `101`);
+/// - `reply`: `websocket` probes, from the message sent (or the upgrade) to the first
+///   message back;
 /// - `total`: the whole probe, from start to the end of the body (all redirect hops); for
 ///   `ping` probes, the average round trip of the answered echo requests.
 ///
@@ -56,6 +59,14 @@ pub struct Timings {
         skip_serializing_if = "Option::is_none"
     )]
     pub ttfb: Option<Duration>,
+    /// Message sent to first message back (websocket).
+    #[serde(
+        rename = "reply_ms",
+        with = "ms",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub reply: Option<Duration>,
     /// The whole probe.
     #[serde(
         rename = "total_ms",

@@ -8,6 +8,7 @@ pub mod http;
 pub mod ping;
 pub mod tcp;
 pub mod tls;
+pub mod websocket;
 
 use std::fmt;
 use std::str::FromStr;
@@ -25,6 +26,7 @@ pub use http::{HttpCheck, HttpDef};
 pub use ping::{PingCheck, PingDef};
 pub use tcp::TcpCheck;
 pub use tls::{TlsCheck, TlsDef, TlsOptions};
+pub use websocket::{WebSocketCheck, WebSocketDef};
 
 /// The probe kinds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -42,17 +44,20 @@ pub enum ProbeKind {
     Ping,
     /// Look up a domain's registration expiry over RDAP.
     Domain,
+    /// Upgrade to a WebSocket, optionally send a message and check the reply.
+    WebSocket,
 }
 
 impl ProbeKind {
     /// Every kind, in declaration order.
-    pub const ALL: [ProbeKind; 6] = [
+    pub const ALL: [ProbeKind; 7] = [
         ProbeKind::Dns,
         ProbeKind::Tcp,
         ProbeKind::Tls,
         ProbeKind::Http,
         ProbeKind::Ping,
         ProbeKind::Domain,
+        ProbeKind::WebSocket,
     ];
 
     /// The lowercase word used in configs and JSON.
@@ -64,6 +69,7 @@ impl ProbeKind {
             ProbeKind::Http => "http",
             ProbeKind::Ping => "ping",
             ProbeKind::Domain => "domain",
+            ProbeKind::WebSocket => "websocket",
         }
     }
 
@@ -76,6 +82,7 @@ impl ProbeKind {
             ProbeKind::Http => http::up_words(result),
             ProbeKind::Ping => ping::up_words(result),
             ProbeKind::Domain => domain::up_words(result),
+            ProbeKind::WebSocket => websocket::up_words(result),
         }
     }
 }
@@ -110,11 +117,11 @@ impl FromStr for ProbeKind {
 /// Targets: `http` takes a URL (`http://host[:port]/path`, `https://...`); `tls` takes
 /// `host:port`, `host` (port 443) or `https://host[:port]`; `tcp` takes `host:port`; `dns`
 /// takes a name; `ping` takes a host name or IP address; `domain` a registered domain
-/// name. IP literals and `localhost` (127.0.0.1) are used without DNS.
+/// name; `websocket` a `ws://` or `wss://` URL. IP literals and `localhost` (127.0.0.1) are used without DNS.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProbeDef {
-    /// dns, tcp, tls, http, ping or domain.
+    /// dns, tcp, tls, http, ping, domain or websocket.
     pub kind: ProbeKind,
     /// What to probe (see the type's docs for the forms per kind).
     pub target: String,
@@ -136,6 +143,9 @@ pub struct ProbeDef {
     /// See [`DomainDef`].
     #[serde(flatten)]
     pub domain: DomainDef,
+    /// See [`WebSocketDef`].
+    #[serde(flatten)]
+    pub websocket: WebSocketDef,
 }
 
 impl ProbeDef {
@@ -150,6 +160,7 @@ impl ProbeDef {
             dns: DnsDef::default(),
             ping: PingDef::default(),
             domain: DomainDef::default(),
+            websocket: WebSocketDef::default(),
         }
     }
 
@@ -167,7 +178,8 @@ impl ProbeDef {
         check(&self.tls, self.kind)?;
         check(&self.dns, self.kind)?;
         check(&self.ping, self.kind)?;
-        check(&self.domain, self.kind)
+        check(&self.domain, self.kind)?;
+        check(&self.websocket, self.kind)
     }
 }
 
@@ -194,6 +206,8 @@ pub enum Check {
     Ping(PingCheck),
     /// See [`DomainCheck`].
     Domain(DomainCheck),
+    /// See [`WebSocketCheck`].
+    WebSocket(WebSocketCheck),
 }
 
 impl Check {
@@ -207,6 +221,7 @@ impl Check {
             ProbeKind::Dns => Check::Dns(dns::parse(def)?),
             ProbeKind::Ping => Check::Ping(ping::parse(def)?),
             ProbeKind::Domain => Check::Domain(domain::parse(def)?),
+            ProbeKind::WebSocket => Check::WebSocket(websocket::parse(def)?),
         })
     }
 
@@ -219,6 +234,7 @@ impl Check {
             Check::Dns(check) => dns::run(run, check).await,
             Check::Ping(check) => ping::run(run, check).await,
             Check::Domain(check) => domain::run(run, check).await,
+            Check::WebSocket(check) => websocket::run(run, check).await,
         }
     }
 
@@ -229,6 +245,7 @@ impl Check {
             Check::Tls(check) => Some(check.endpoint()),
             Check::Tcp(check) => Some(check.endpoint()),
             Check::Domain(check) => Some(check.endpoint()),
+            Check::WebSocket(check) => Some(check.endpoint()),
             Check::Dns(_) | Check::Ping(_) => None,
         }
     }
