@@ -383,11 +383,13 @@ pub enum Detail {
     DomainExpired,
     /// Domain: the registration expires within the warning threshold (a `degraded` outcome).
     DomainExpiresSoon,
+    /// gRPC health: the service answers, but not `SERVING`.
+    NotServing,
 }
 
 impl Detail {
     /// Every detail, in declaration order.
-    pub const ALL: [Detail; 29] = [
+    pub const ALL: [Detail; 30] = [
         Detail::Nxdomain,
         Detail::Servfail,
         Detail::DnsRefused,
@@ -417,6 +419,7 @@ impl Detail {
         Detail::PacketLoss,
         Detail::DomainExpired,
         Detail::DomainExpiresSoon,
+        Detail::NotServing,
     ];
 
     /// The snake_case word used in JSON.
@@ -451,6 +454,7 @@ impl Detail {
             Detail::PacketLoss => "packet_loss",
             Detail::DomainExpired => "domain_expired",
             Detail::DomainExpiresSoon => "domain_expires_soon",
+            Detail::NotServing => "not_serving",
         }
     }
 
@@ -474,6 +478,7 @@ impl Detail {
             Detail::Revoked => Some("certificate revoked"),
             Detail::PacketLoss => Some("packets lost"),
             Detail::DomainExpired => Some("the domain registration expired"),
+            Detail::NotServing => Some("the service reports it is not serving"),
             Detail::DnsRefused
             | Detail::DnsError
             | Detail::Reset
@@ -528,6 +533,7 @@ impl Detail {
             Detail::Redirect => Some("redirect not followed"),
             Detail::PacketLoss => Some("ping: echo requests lost"),
             Detail::DomainExpired => Some("domain registration expired"),
+            Detail::NotServing => Some("gRPC health: not serving"),
             Detail::DnsError
             | Detail::Reset
             | Detail::BadCertificate

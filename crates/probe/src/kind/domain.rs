@@ -119,7 +119,7 @@ pub(crate) async fn run(run: &mut Run<'_>, check: &DomainCheck) -> Result<Pass, 
         let tcp = connect::open(run, &url.endpoint).await?;
         let req = request(run, &url);
         let (response, body) = if url.https {
-            let tls = tls::handshake(run, tcp, &url.endpoint, &check.tls, true).await?;
+            let tls = tls::handshake(run, tcp, &url.endpoint, &check.tls, tls::ALPN_HTTP1).await?;
             http::exchange(run, TokioIo::new(tls), req, true).await?
         } else {
             http::exchange(run, TokioIo::new(tcp), req, true).await?

@@ -298,7 +298,7 @@ pub(crate) async fn run(run: &mut Run<'_>, check: &HttpCheck) -> Result<Pass, Fa
         let req = request(run, check, &url, &method);
         let keep = check.needs_body();
         let (response, body) = if url.https {
-            let tls = tls::handshake(run, tcp, &url.endpoint, &check.tls, true).await?;
+            let tls = tls::handshake(run, tcp, &url.endpoint, &check.tls, tls::ALPN_HTTP1).await?;
             exchange(run, TokioIo::new(tls), req, keep).await?
         } else {
             exchange(run, TokioIo::new(tcp), req, keep).await?
@@ -415,7 +415,7 @@ where
 }
 
 /// Polls `fut` while also polling the connection that feeds it.
-async fn drive<C, F>(
+pub(crate) async fn drive<C, F>(
     mut conn: Pin<&mut C>,
     conn_done: &mut bool,
     fut: F,
@@ -448,7 +448,7 @@ where
     .await
 }
 
-fn timed_out(run: &Run<'_>, waiting: &str) -> Failure {
+pub(crate) fn timed_out(run: &Run<'_>, waiting: &str) -> Failure {
     Failure::new(
         Cause::Timeout,
         Detail::TimedOut,
@@ -459,7 +459,7 @@ fn timed_out(run: &Run<'_>, waiting: &str) -> Failure {
     )
 }
 
-fn protocol_failure(e: &hyper::Error) -> Failure {
+pub(crate) fn protocol_failure(e: &hyper::Error) -> Failure {
     // A server that accepts and then hangs up without an answer reads as a reset connection,
     // which is how people describe it; a malformed answer is a content problem.
     if e.is_incomplete_message() || e.is_canceled() || e.is_closed() {

@@ -4,6 +4,7 @@
 
 pub mod dns;
 pub mod domain;
+pub mod grpc;
 pub mod http;
 pub mod ping;
 pub mod tcp;
@@ -22,6 +23,7 @@ use crate::spec::SpecError;
 
 pub use dns::{DnsCheck, DnsDef};
 pub use domain::{DomainCheck, DomainDef};
+pub use grpc::{GrpcCheck, GrpcDef};
 pub use http::{HttpCheck, HttpDef};
 pub use ping::{PingCheck, PingDef};
 pub use tcp::TcpCheck;
@@ -46,11 +48,13 @@ pub enum ProbeKind {
     Domain,
     /// Upgrade to a WebSocket, optionally send a message and check the reply.
     WebSocket,
+    /// Call the gRPC health service and expect `SERVING`.
+    Grpc,
 }
 
 impl ProbeKind {
     /// Every kind, in declaration order.
-    pub const ALL: [ProbeKind; 7] = [
+    pub const ALL: [ProbeKind; 8] = [
         ProbeKind::Dns,
         ProbeKind::Tcp,
         ProbeKind::Tls,
@@ -58,6 +62,7 @@ impl ProbeKind {
         ProbeKind::Ping,
         ProbeKind::Domain,
         ProbeKind::WebSocket,
+        ProbeKind::Grpc,
     ];
 
     /// The lowercase word used in configs and JSON.
@@ -70,6 +75,7 @@ impl ProbeKind {
             ProbeKind::Ping => "ping",
             ProbeKind::Domain => "domain",
             ProbeKind::WebSocket => "websocket",
+            ProbeKind::Grpc => "grpc",
         }
     }
 
@@ -83,6 +89,7 @@ impl ProbeKind {
             ProbeKind::Ping => ping::up_words(result),
             ProbeKind::Domain => domain::up_words(result),
             ProbeKind::WebSocket => websocket::up_words(result),
+            ProbeKind::Grpc => grpc::up_words(result),
         }
     }
 }
@@ -117,11 +124,12 @@ impl FromStr for ProbeKind {
 /// Targets: `http` takes a URL (`http://host[:port]/path`, `https://...`); `tls` takes
 /// `host:port`, `host` (port 443) or `https://host[:port]`; `tcp` takes `host:port`; `dns`
 /// takes a name; `ping` takes a host name or IP address; `domain` a registered domain
-/// name; `websocket` a `ws://` or `wss://` URL. IP literals and `localhost` (127.0.0.1) are used without DNS.
+/// name; `websocket` a `ws://` or `wss://` URL; `grpc` `http://host:port` (h2c) or
+/// `https://host:port`. IP literals and `localhost` (127.0.0.1) are used without DNS.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProbeDef {
-    /// dns, tcp, tls, http, ping, domain or websocket.
+    /// dns, tcp, tls, http, ping, domain, websocket or grpc.
     pub kind: ProbeKind,
     /// What to probe (see the type's docs for the forms per kind).
     pub target: String,
@@ -146,6 +154,9 @@ pub struct ProbeDef {
     /// See [`WebSocketDef`].
     #[serde(flatten)]
     pub websocket: WebSocketDef,
+    /// See [`GrpcDef`].
+    #[serde(flatten)]
+    pub grpc: GrpcDef,
 }
 
 impl ProbeDef {
@@ -161,6 +172,7 @@ impl ProbeDef {
             ping: PingDef::default(),
             domain: DomainDef::default(),
             websocket: WebSocketDef::default(),
+            grpc: GrpcDef::default(),
         }
     }
 
@@ -179,7 +191,8 @@ impl ProbeDef {
         check(&self.dns, self.kind)?;
         check(&self.ping, self.kind)?;
         check(&self.domain, self.kind)?;
-        check(&self.websocket, self.kind)
+        check(&self.websocket, self.kind)?;
+        check(&self.grpc, self.kind)
     }
 }
 
@@ -208,6 +221,8 @@ pub enum Check {
     Domain(DomainCheck),
     /// See [`WebSocketCheck`].
     WebSocket(WebSocketCheck),
+    /// See [`GrpcCheck`].
+    Grpc(GrpcCheck),
 }
 
 impl Check {
@@ -222,6 +237,7 @@ impl Check {
             ProbeKind::Ping => Check::Ping(ping::parse(def)?),
             ProbeKind::Domain => Check::Domain(domain::parse(def)?),
             ProbeKind::WebSocket => Check::WebSocket(websocket::parse(def)?),
+            ProbeKind::Grpc => Check::Grpc(grpc::parse(def)?),
         })
     }
 
@@ -235,6 +251,7 @@ impl Check {
             Check::Ping(check) => ping::run(run, check).await,
             Check::Domain(check) => domain::run(run, check).await,
             Check::WebSocket(check) => websocket::run(run, check).await,
+            Check::Grpc(check) => grpc::run(run, check).await,
         }
     }
 
@@ -246,6 +263,7 @@ impl Check {
             Check::Tcp(check) => Some(check.endpoint()),
             Check::Domain(check) => Some(check.endpoint()),
             Check::WebSocket(check) => Some(check.endpoint()),
+            Check::Grpc(check) => Some(check.endpoint()),
             Check::Dns(_) | Check::Ping(_) => None,
         }
     }

@@ -11,11 +11,11 @@ use tokio::time::{Instant, timeout_at};
 
 use crate::connect;
 use crate::endpoint::Endpoint;
-use crate::kind::http::{self, HttpUrl};
+use crate::kind::http::{self, HttpUrl, timed_out};
 use crate::kind::tls::{self, TlsOptions};
 use crate::kind::{Keys, ProbeDef, ProbeKind};
 use crate::outcome::{Cause, Detail};
-use crate::result::{ProbeResult, human_duration};
+use crate::result::ProbeResult;
 use crate::run::{Failure, Pass, Run};
 use crate::spec::SpecError;
 
@@ -107,7 +107,8 @@ pub(crate) fn up_words(result: &ProbeResult) -> String {
 pub(crate) async fn run(run: &mut Run<'_>, check: &WebSocketCheck) -> Result<Pass, Failure> {
     let tcp = connect::open(run, &check.url.endpoint).await?;
     if check.url.https {
-        let stream = tls::handshake(run, tcp, &check.url.endpoint, &check.tls, true).await?;
+        let stream =
+            tls::handshake(run, tcp, &check.url.endpoint, &check.tls, tls::ALPN_HTTP1).await?;
         converse(run, check, stream).await
     } else {
         converse(run, check, tcp).await
@@ -334,17 +335,6 @@ fn io_failure(e: std::io::Error) -> Failure {
         _ => e.to_string(),
     };
     Failure::new(Cause::Connect, Detail::Reset, what)
-}
-
-fn timed_out(run: &Run<'_>, waiting: &str) -> Failure {
-    Failure::new(
-        Cause::Timeout,
-        Detail::TimedOut,
-        format!(
-            "connected, but waited {} {waiting}",
-            human_duration(run.timeout)
-        ),
-    )
 }
 
 #[cfg(test)]
