@@ -1,4 +1,5 @@
-//! Downbeat's probe engine: DNS, TCP, TLS and HTTP(S) checks that time every phase and name
+//! Downbeat's probe engine: DNS, TCP, TLS, HTTP(S), ping, domain expiry, WebSocket, gRPC
+//! health and multi-step HTTP flow checks that time every phase and name
 //! the probable cause of a failure ("certificate expired 2 h ago", "NXDOMAIN", "HTTP 503").
 //!
 //! ```no_run
@@ -16,10 +17,10 @@
 //! canary and the agent protocol.
 //!
 //! # Layout
-//! - [`kind`]: one module per probe kind (`http`, `dns`, `tls`, `tcp`, `ping`, `domain`),
-//!   each with its keys in a [`ProbeDef`], its validated check and parsing, its run and its
-//!   words; `kind/mod.rs` lists the kinds ([`ProbeKind`], [`ProbeDef`], [`Check`]) and only
-//!   delegates.
+//! - [`kind`]: one module per probe kind (`http`, `dns`, `tls`, `tcp`, `ping`, `domain`,
+//!   `websocket`, `grpc`, `flow`), each with its keys in a [`ProbeDef`], its validated check
+//!   and parsing, its run and its words; `kind/mod.rs` lists the kinds ([`ProbeKind`],
+//!   [`ProbeDef`], [`Check`]) and only delegates.
 //! - [`spec`]: [`ProbeSpec`], a validated definition (timeout and check);
 //!   [`status_ranges`] and [`endpoint`] are the parsed pieces of a target.
 //! - [`prober`]: [`Prober`], the shared resolver and TLS configurations.
@@ -100,7 +101,7 @@ pub use endpoint::Endpoint;
 pub use kind::{Check, ProbeDef, ProbeKind};
 pub use outcome::{Cause, Detail, Facts, Outcome};
 pub use prober::{Prober, ProberBuilder, ProberError};
-pub use result::{CertInfo, DnsAnswer, DomainExpiry, PingStats, ProbeResult, Timings};
+pub use result::{CertInfo, DnsAnswer, DomainExpiry, PingStats, ProbeResult, StepResult, Timings};
 pub use run::{OVERLOAD_LATENCY_FACTOR, probe};
 pub use schedule::{Canary, Plan, Report, Schedule, Scheduler};
 pub use spec::{ProbeSpec, SpecError};

@@ -94,6 +94,23 @@ impl Timings {
             .map(|t| t.saturating_sub(self.stalled.unwrap_or_default()))
     }
 
+    /// The phases spent since `before` (an earlier copy of these timings): one flow step's.
+    pub(crate) fn since(&self, before: &Timings) -> Timings {
+        let diff = |now: Option<Duration>, then: Option<Duration>| {
+            now.map(|n| n.saturating_sub(then.unwrap_or_default()))
+                .filter(|d| !d.is_zero() || then.is_none())
+        };
+        Timings {
+            dns: diff(self.dns, before.dns),
+            connect: diff(self.connect, before.connect),
+            tls: diff(self.tls, before.tls),
+            ttfb: diff(self.ttfb, before.ttfb),
+            reply: diff(self.reply, before.reply),
+            total: None,
+            stalled: None,
+        }
+    }
+
     pub(crate) fn add_dns(&mut self, d: Duration) {
         self.dns = Some(self.dns.unwrap_or_default() + d);
     }
@@ -177,6 +194,19 @@ pub struct PingStats {
     pub rtt_max: Option<Duration>,
 }
 
+/// One step of a flow probe: its name, the status it got and its own timings (`total` the
+/// step's).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StepResult {
+    /// The step's name.
+    pub name: String,
+    /// The HTTP status it got, if it got one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_status: Option<u16>,
+    /// Its phases.
+    pub timings: Timings,
+}
+
 /// The result of one probe.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ProbeResult {
@@ -218,6 +248,9 @@ pub struct ProbeResult {
     /// The registration's expiry (domain probes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub domain: Option<DomainExpiry>,
+    /// Each step run, in order, up to the failing one (flow probes).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<StepResult>,
 }
 
 fn is_zero(n: &u8) -> bool {
@@ -241,6 +274,7 @@ impl ProbeResult {
             dns: None,
             ping: None,
             domain: None,
+            steps: Vec::new(),
         }
     }
 

@@ -358,16 +358,19 @@ fn request(
 
 /// Sends the request and reads the body, driving hyper's connection in this task rather than
 /// spawning it: one task per probe, nothing left behind when the probe returns.
-pub(crate) async fn exchange<T>(
+pub(crate) async fn exchange<T, B>(
     run: &mut Run<'_>,
     io: T,
-    req: Request<Empty<Bytes>>,
+    req: Request<B>,
     keep_body: bool,
 ) -> Result<(Response<()>, Vec<u8>), Failure>
 where
     T: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    B: hyper::body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    let (mut sender, conn) = http1::handshake::<_, Empty<Bytes>>(io)
+    let (mut sender, conn) = http1::handshake::<_, B>(io)
         .await
         .map_err(|e| protocol_failure(&e))?;
     let mut conn = pin!(conn);

@@ -4,6 +4,7 @@
 
 pub mod dns;
 pub mod domain;
+pub mod flow;
 pub mod grpc;
 pub mod http;
 pub mod ping;
@@ -23,6 +24,7 @@ use crate::spec::SpecError;
 
 pub use dns::{DnsCheck, DnsDef};
 pub use domain::{DomainCheck, DomainDef};
+pub use flow::{FlowCheck, FlowDef, StepDef};
 pub use grpc::{GrpcCheck, GrpcDef};
 pub use http::{HttpCheck, HttpDef};
 pub use ping::{PingCheck, PingDef};
@@ -50,11 +52,13 @@ pub enum ProbeKind {
     WebSocket,
     /// Call the gRPC health service and expect `SERVING`.
     Grpc,
+    /// Run HTTP steps in order, passing captured values on.
+    Flow,
 }
 
 impl ProbeKind {
     /// Every kind, in declaration order.
-    pub const ALL: [ProbeKind; 8] = [
+    pub const ALL: [ProbeKind; 9] = [
         ProbeKind::Dns,
         ProbeKind::Tcp,
         ProbeKind::Tls,
@@ -63,6 +67,7 @@ impl ProbeKind {
         ProbeKind::Domain,
         ProbeKind::WebSocket,
         ProbeKind::Grpc,
+        ProbeKind::Flow,
     ];
 
     /// The lowercase word used in configs and JSON.
@@ -76,6 +81,7 @@ impl ProbeKind {
             ProbeKind::Domain => "domain",
             ProbeKind::WebSocket => "websocket",
             ProbeKind::Grpc => "grpc",
+            ProbeKind::Flow => "flow",
         }
     }
 
@@ -90,6 +96,7 @@ impl ProbeKind {
             ProbeKind::Domain => domain::up_words(result),
             ProbeKind::WebSocket => websocket::up_words(result),
             ProbeKind::Grpc => grpc::up_words(result),
+            ProbeKind::Flow => flow::up_words(result),
         }
     }
 }
@@ -125,11 +132,11 @@ impl FromStr for ProbeKind {
 /// `host:port`, `host` (port 443) or `https://host[:port]`; `tcp` takes `host:port`; `dns`
 /// takes a name; `ping` takes a host name or IP address; `domain` a registered domain
 /// name; `websocket` a `ws://` or `wss://` URL; `grpc` `http://host:port` (h2c) or
-/// `https://host:port`. IP literals and `localhost` (127.0.0.1) are used without DNS.
+/// `https://host:port`; `flow` the base URL its steps' paths join. IP literals and `localhost` (127.0.0.1) are used without DNS.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProbeDef {
-    /// dns, tcp, tls, http, ping, domain, websocket or grpc.
+    /// dns, tcp, tls, http, ping, domain, websocket, grpc or flow.
     pub kind: ProbeKind,
     /// What to probe (see the type's docs for the forms per kind).
     pub target: String,
@@ -157,6 +164,9 @@ pub struct ProbeDef {
     /// See [`GrpcDef`].
     #[serde(flatten)]
     pub grpc: GrpcDef,
+    /// See [`FlowDef`].
+    #[serde(flatten)]
+    pub flow: FlowDef,
 }
 
 impl ProbeDef {
@@ -173,6 +183,7 @@ impl ProbeDef {
             domain: DomainDef::default(),
             websocket: WebSocketDef::default(),
             grpc: GrpcDef::default(),
+            flow: FlowDef::default(),
         }
     }
 
@@ -192,7 +203,8 @@ impl ProbeDef {
         check(&self.ping, self.kind)?;
         check(&self.domain, self.kind)?;
         check(&self.websocket, self.kind)?;
-        check(&self.grpc, self.kind)
+        check(&self.grpc, self.kind)?;
+        check(&self.flow, self.kind)
     }
 }
 
@@ -223,6 +235,8 @@ pub enum Check {
     WebSocket(WebSocketCheck),
     /// See [`GrpcCheck`].
     Grpc(GrpcCheck),
+    /// See [`FlowCheck`].
+    Flow(Box<FlowCheck>),
 }
 
 impl Check {
@@ -238,6 +252,7 @@ impl Check {
             ProbeKind::Domain => Check::Domain(domain::parse(def)?),
             ProbeKind::WebSocket => Check::WebSocket(websocket::parse(def)?),
             ProbeKind::Grpc => Check::Grpc(grpc::parse(def)?),
+            ProbeKind::Flow => Check::Flow(Box::new(flow::parse(def)?)),
         })
     }
 
@@ -252,6 +267,7 @@ impl Check {
             Check::Domain(check) => domain::run(run, check).await,
             Check::WebSocket(check) => websocket::run(run, check).await,
             Check::Grpc(check) => grpc::run(run, check).await,
+            Check::Flow(check) => flow::run(run, check).await,
         }
     }
 
@@ -264,6 +280,7 @@ impl Check {
             Check::Domain(check) => Some(check.endpoint()),
             Check::WebSocket(check) => Some(check.endpoint()),
             Check::Grpc(check) => Some(check.endpoint()),
+            Check::Flow(check) => Some(check.endpoint()),
             Check::Dns(_) | Check::Ping(_) => None,
         }
     }
