@@ -6,7 +6,7 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde::{Deserialize, Serialize};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::time::{Instant, timeout_at};
 
 use crate::connect;
@@ -118,8 +118,10 @@ pub(crate) async fn run(run: &mut Run<'_>, check: &WebSocketCheck) -> Result<Pas
 async fn converse<S: AsyncRead + AsyncWrite + Unpin>(
     run: &mut Run<'_>,
     check: &WebSocketCheck,
-    mut stream: S,
+    stream: S,
 ) -> Result<Pass, Failure> {
+    // Buffered reads: the head is read up to its blank line and frames a few bytes at a time.
+    let mut stream = BufReader::new(stream);
     let t = Instant::now();
     let upgraded = timeout_at(run.deadline, upgrade(run, check, &mut stream)).await;
     run.result.timings.add_ttfb(t.elapsed());
