@@ -69,6 +69,14 @@
 //! - **Outcome**: `degraded` for a slow answer (over `max_latency_ms`) or a certificate
 //!   expiring within `expiry_warn_days` (default 14); over [`OVERLOAD_LATENCY_FACTOR`] times
 //!   `max_latency_ms` is `down`/`overload`.
+//! - **The newer kinds reuse the causes**: ping loss is `connect` (`packet_loss`; no reply
+//!   at all `unreachable`), an expired domain `dns` (`domain_expired`), a gRPC service not
+//!   `SERVING` `content` (`not_serving`), a non-zero `grpc-status` or a broken WebSocket
+//!   handshake `content` (`protocol`); an RDAP lookup, a WebSocket upgrade or a flow step
+//!   that gets an unexpected HTTP status takes that status's cause. A flow's failure is its
+//!   failing step's, its words prefixed with the step ("step 2 of 3, 'fetch playlist': …").
+//! - **Degraded, too**: some ping loss at or under `max_loss`, and a domain expiring within
+//!   `warn_days` (default 30).
 //! - **A busy prober is not a slow target**: every [`Prober`] measures the time its runtime
 //!   could not run ([`stall`]); a probe records it as `stalled_ms` and latency, against
 //!   `max_latency_ms` or the baseline, is judged without it.
