@@ -1282,6 +1282,69 @@ mod tests {
         );
     }
 
+    /// The example file's commented-out monitors of the newer kinds, as a config would have
+    /// them (TOML nesting, inline tables), are accepted.
+    #[test]
+    fn monitors_of_every_kind_parse() {
+        let text = format!(
+            r#"{SVC}
+[[monitor]]
+id = "ping"
+service = "melodia"
+kind = "ping"
+target = "edge.melodia.example"
+count = 3
+max_loss = 50
+[[monitor]]
+id = "domain"
+service = "melodia"
+kind = "domain"
+target = "melodia.example"
+rdap_url = "https://rdap.example-registry.net/v1"
+warn_days = 30
+[[monitor]]
+id = "ws"
+service = "melodia"
+kind = "websocket"
+target = "wss://live.melodia.example/socket"
+send = '{{"type":"ping"}}'
+expect = "pong"
+[[monitor]]
+id = "grpc"
+service = "melodia"
+kind = "grpc"
+target = "https://catalog.melodia.example:443"
+grpc_service = "melodia.catalog.v1.Catalog"
+[[monitor]]
+id = "flow"
+service = "melodia"
+kind = "flow"
+target = "https://api.melodia.example"
+timeout = "20s"
+[[monitor.step]]
+name = "log in"
+method = "POST"
+url = "/login"
+headers = {{ "Content-Type" = "application/json" }}
+body = '{{"user": "probe"}}'
+expect_status = "200"
+capture = {{ token = "/token" }}
+[[monitor.step]]
+name = "fetch playlist"
+url = "/playlists/daily"
+headers = {{ Authorization = "Bearer ${{token}}" }}
+capture_regex = {{ track = '"id":\s*"([^"]+)"' }}
+[[monitor.step]]
+url = "https://cdn.melodia.example/tracks/${{track}}"
+"#
+        );
+        let c = parse_str(&text, "test.toml").unwrap();
+        let kinds: Vec<&str> = c.monitors.iter().map(|m| m.probe.kind().as_str()).collect();
+        assert_eq!(kinds, ["ping", "domain", "websocket", "grpc", "flow"]);
+        let flow = c.monitor("flow").unwrap();
+        assert_eq!(flow.probe.def().flow.step.len(), 3);
+    }
+
     #[test]
     fn bad_monitors_name_their_key() {
         let m = |body: &str| format!("{SVC}[[monitor]]\nid = \"m\"\nservice = \"melodia\"\n{body}");
@@ -1308,6 +1371,29 @@ mod tests {
             (
                 m("kind = \"http\"\ntarget = \"not a url\"\n"),
                 &["monitor[0].target"],
+            ),
+            (
+                m(
+                    "kind = \"flow\"\ntarget = \"http://x\"\n[[monitor.step]]\nname = \"log in\"\nurl = \"/login\"\n[[monitor.step]]\nurl = \"/me\"\nheaders = { Authorization = \"Bearer ${token}\" }\n",
+                ),
+                &[
+                    "monitor[0].step[1].headers",
+                    "${token} is not captured by an earlier step",
+                ],
+            ),
+            (
+                m(
+                    "kind = \"flow\"\ntarget = \"http://x\"\n[[monitor.step]]\nurl = \"/${token}\"\n",
+                ),
+                &["monitor[0].step[0].url", "${token} is not captured"],
+            ),
+            (
+                m("kind = \"ping\"\ntarget = \"h\"\nmax_loss = 120\n"),
+                &["monitor[0].max_loss"],
+            ),
+            (
+                m("kind = \"domain\"\ntarget = \"melodia.example\"\n"),
+                &["monitor[0].rdap_url", "required"],
             ),
             (
                 m("kind = \"http\"\ntarget = \"http://x/\"\ncomponent = \"nope\"\n"),

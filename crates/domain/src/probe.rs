@@ -376,11 +376,20 @@ pub enum Detail {
     Protocol,
     /// HTTP: more redirects than `max_redirects`, or an unusable `Location`.
     Redirect,
+    /// Ping: more echo requests went unanswered than `max_loss` allows (down), or some did
+    /// within it (degraded).
+    PacketLoss,
+    /// Domain: the registration is past its expiry date (RDAP).
+    DomainExpired,
+    /// Domain: the registration expires within the warning threshold (a `degraded` outcome).
+    DomainExpiresSoon,
+    /// gRPC health: the service answers, but not `SERVING`.
+    NotServing,
 }
 
 impl Detail {
     /// Every detail, in declaration order.
-    pub const ALL: [Detail; 26] = [
+    pub const ALL: [Detail; 30] = [
         Detail::Nxdomain,
         Detail::Servfail,
         Detail::DnsRefused,
@@ -407,6 +416,10 @@ impl Detail {
         Detail::JsonMismatch,
         Detail::Protocol,
         Detail::Redirect,
+        Detail::PacketLoss,
+        Detail::DomainExpired,
+        Detail::DomainExpiresSoon,
+        Detail::NotServing,
     ];
 
     /// The snake_case word used in JSON.
@@ -438,6 +451,10 @@ impl Detail {
             Detail::JsonMismatch => "json_mismatch",
             Detail::Protocol => "protocol",
             Detail::Redirect => "redirect",
+            Detail::PacketLoss => "packet_loss",
+            Detail::DomainExpired => "domain_expired",
+            Detail::DomainExpiresSoon => "domain_expires_soon",
+            Detail::NotServing => "not_serving",
         }
     }
 
@@ -459,11 +476,15 @@ impl Detail {
             Detail::WrongHost => Some("certificate issued for another name"),
             Detail::Untrusted => Some("certificate not trusted"),
             Detail::Revoked => Some("certificate revoked"),
+            Detail::PacketLoss => Some("packets lost"),
+            Detail::DomainExpired => Some("the domain registration expired"),
+            Detail::NotServing => Some("the service reports it is not serving"),
             Detail::DnsRefused
             | Detail::DnsError
             | Detail::Reset
             | Detail::BadCertificate
             | Detail::ExpiresSoon
+            | Detail::DomainExpiresSoon
             | Detail::Handshake
             | Detail::Status
             | Detail::Slow
@@ -510,10 +531,14 @@ impl Detail {
             Detail::BodyMismatch => Some("the page does not contain what it should"),
             Detail::JsonMismatch => Some("the JSON answer is not what it should be"),
             Detail::Redirect => Some("redirect not followed"),
+            Detail::PacketLoss => Some("ping: echo requests lost"),
+            Detail::DomainExpired => Some("domain registration expired"),
+            Detail::NotServing => Some("gRPC health: not serving"),
             Detail::DnsError
             | Detail::Reset
             | Detail::BadCertificate
             | Detail::ExpiresSoon
+            | Detail::DomainExpiresSoon
             | Detail::Handshake
             | Detail::Status
             | Detail::Protocol => None,

@@ -2,7 +2,7 @@
 //! literals and `localhost`), then connect, timing both.
 
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use tokio::net::TcpStream;
 use tokio::time::{Instant, timeout_at};
@@ -13,8 +13,9 @@ use crate::outcome::{Cause, Detail};
 use crate::result::human_duration;
 use crate::run::{Failure, Run};
 
-pub(crate) async fn open(run: &mut Run<'_>, endpoint: &Endpoint) -> Result<TcpStream, Failure> {
-    let ip = match endpoint.fixed_ip() {
+/// The endpoint's address: its IP literal, or the first address the shared resolver gives.
+pub(crate) async fn resolve(run: &mut Run<'_>, endpoint: &Endpoint) -> Result<IpAddr, Failure> {
+    Ok(match endpoint.fixed_ip() {
         Some(ip) => ip,
         None => {
             let t = Instant::now();
@@ -46,7 +47,11 @@ pub(crate) async fn open(run: &mut Run<'_>, endpoint: &Endpoint) -> Result<TcpSt
                 })?,
             }
         }
-    };
+    })
+}
+
+pub(crate) async fn open(run: &mut Run<'_>, endpoint: &Endpoint) -> Result<TcpStream, Failure> {
+    let ip = resolve(run, endpoint).await?;
     let addr = SocketAddr::new(ip, endpoint.port());
     run.result.address = Some(addr);
     let t = Instant::now();

@@ -1,4 +1,5 @@
-//! Downbeat's probe engine: DNS, TCP, TLS and HTTP(S) checks that time every phase and name
+//! Downbeat's probe engine: DNS, TCP, TLS, HTTP(S), ping, domain expiry, WebSocket, gRPC
+//! health and multi-step HTTP flow checks that time every phase and name
 //! the probable cause of a failure ("certificate expired 2 h ago", "NXDOMAIN", "HTTP 503").
 //!
 //! ```no_run
@@ -16,9 +17,10 @@
 //! canary and the agent protocol.
 //!
 //! # Layout
-//! - [`kind`]: one module per probe kind (`http`, `dns`, `tls`, `tcp`), each with its keys in
-//!   a [`ProbeDef`], its validated check and parsing, its run and its words; `kind/mod.rs`
-//!   lists the kinds ([`ProbeKind`], [`ProbeDef`], [`Check`]) and only delegates.
+//! - [`kind`]: one module per probe kind (`http`, `dns`, `tls`, `tcp`, `ping`, `domain`,
+//!   `websocket`, `grpc`, `flow`), each with its keys in a [`ProbeDef`], its validated check
+//!   and parsing, its run and its words; `kind/mod.rs` lists the kinds ([`ProbeKind`],
+//!   [`ProbeDef`], [`Check`]) and only delegates.
 //! - [`spec`]: [`ProbeSpec`], a validated definition (timeout and check);
 //!   [`status_ranges`] and [`endpoint`] are the parsed pieces of a target.
 //! - [`prober`]: [`Prober`], the shared resolver and TLS configurations.
@@ -67,6 +69,14 @@
 //! - **Outcome**: `degraded` for a slow answer (over `max_latency_ms`) or a certificate
 //!   expiring within `expiry_warn_days` (default 14); over [`OVERLOAD_LATENCY_FACTOR`] times
 //!   `max_latency_ms` is `down`/`overload`.
+//! - **The newer kinds reuse the causes**: ping loss is `connect` (`packet_loss`; no reply
+//!   at all `unreachable`), an expired domain `dns` (`domain_expired`), a gRPC service not
+//!   `SERVING` `content` (`not_serving`), a non-zero `grpc-status` or a broken WebSocket
+//!   handshake `content` (`protocol`); an RDAP lookup, a WebSocket upgrade or a flow step
+//!   that gets an unexpected HTTP status takes that status's cause. A flow's failure is its
+//!   failing step's, its words prefixed with the step ("step 2 of 3, 'fetch playlist': …").
+//! - **Degraded, too**: some ping loss at or under `max_loss`, and a domain expiring within
+//!   `warn_days` (default 30).
 //! - **A busy prober is not a slow target**: every [`Prober`] measures the time its runtime
 //!   could not run ([`stall`]); a probe records it as `stalled_ms` and latency, against
 //!   `max_latency_ms` or the baseline, is judged without it.
@@ -99,7 +109,7 @@ pub use endpoint::Endpoint;
 pub use kind::{Check, ProbeDef, ProbeKind};
 pub use outcome::{Cause, Detail, Facts, Outcome};
 pub use prober::{Prober, ProberBuilder, ProberError};
-pub use result::{CertInfo, DnsAnswer, ProbeResult, Timings};
+pub use result::{CertInfo, DnsAnswer, DomainExpiry, PingStats, ProbeResult, StepResult, Timings};
 pub use run::{OVERLOAD_LATENCY_FACTOR, probe};
 pub use schedule::{Canary, Plan, Report, Schedule, Scheduler};
 pub use spec::{ProbeSpec, SpecError};

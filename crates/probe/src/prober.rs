@@ -76,16 +76,14 @@ impl TlsBase {
     /// A config for one connection whose verifier records the certificate and the verdict.
     pub(crate) fn for_connection(
         &self,
-        alpn_http1: bool,
+        alpn: &[&[u8]],
     ) -> (Arc<ClientConfig>, Arc<RecordingVerifier>) {
         let recorder = Arc::new(RecordingVerifier::new(self.webpki.clone()));
         let mut config = ClientConfig::clone(&self.config);
         config
             .dangerous()
             .set_certificate_verifier(recorder.clone());
-        if alpn_http1 {
-            config.alpn_protocols = vec![b"http/1.1".to_vec()];
-        }
+        config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
         (Arc::new(config), recorder)
     }
 }

@@ -16,8 +16,12 @@ use crate::outcome::{Cause, Detail, Facts, Outcome};
 /// - `dns`: resolving the host name (absent for IP literals and `localhost`);
 /// - `connect`: the TCP handshake;
 /// - `tls`: the TLS handshake, certificate verification included;
-/// - `ttfb`: from sending the request to receiving the response head;
-/// - `total`: the whole probe, from start to the end of the body (all redirect hops).
+/// - `ttfb`: from sending the request to receiving the response head (for `websocket`
+///   probes, the upgrade's `101`);
+/// - `reply`: `websocket` probes, from the message sent (or the upgrade) to the first
+///   message back;
+/// - `total`: the whole probe, from start to the end of the body (all redirect hops); for
+///   `ping` probes, the average round trip of the answered echo requests.
 ///
 /// With redirects, each phase is the sum over the hops. Serialized as fractional milliseconds
 /// (`"connect_ms": 0.153`): readable, and a µs resolution is plenty for network phases.
@@ -55,6 +59,14 @@ pub struct Timings {
         skip_serializing_if = "Option::is_none"
     )]
     pub ttfb: Option<Duration>,
+    /// Message sent to first message back (websocket).
+    #[serde(
+        rename = "reply_ms",
+        with = "ms",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub reply: Option<Duration>,
     /// The whole probe.
     #[serde(
         rename = "total_ms",
@@ -80,6 +92,23 @@ impl Timings {
     pub fn unstalled_total(&self) -> Option<Duration> {
         self.total
             .map(|t| t.saturating_sub(self.stalled.unwrap_or_default()))
+    }
+
+    /// The phases spent since `before` (an earlier copy of these timings): one flow step's.
+    pub(crate) fn since(&self, before: &Timings) -> Timings {
+        let diff = |now: Option<Duration>, then: Option<Duration>| {
+            now.map(|n| n.saturating_sub(then.unwrap_or_default()))
+                .filter(|d| !d.is_zero() || then.is_none())
+        };
+        Timings {
+            dns: diff(self.dns, before.dns),
+            connect: diff(self.connect, before.connect),
+            tls: diff(self.tls, before.tls),
+            ttfb: diff(self.ttfb, before.ttfb),
+            reply: diff(self.reply, before.reply),
+            total: None,
+            stalled: None,
+        }
     }
 
     pub(crate) fn add_dns(&mut self, d: Duration) {
@@ -121,6 +150,63 @@ pub struct DnsAnswer {
     pub answers: Vec<String>,
 }
 
+/// A domain registration's expiry, as its registry's RDAP service gives it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DomainExpiry {
+    /// The registration's `expiration` event.
+    pub expires_at: Timestamp,
+    /// Whole days from the probe to `expires_at`, rounded down: negative once expired.
+    pub days_until_expiry: i64,
+}
+
+/// What a ping probe's echo requests found.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct PingStats {
+    /// Echo requests sent.
+    pub sent: u16,
+    /// Echo replies received.
+    pub received: u16,
+    /// The share of requests unanswered, in whole percent.
+    pub loss_percent: u8,
+    /// The fastest round trip.
+    #[serde(
+        rename = "rtt_min_ms",
+        with = "ms",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub rtt_min: Option<Duration>,
+    /// The average round trip.
+    #[serde(
+        rename = "rtt_avg_ms",
+        with = "ms",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub rtt_avg: Option<Duration>,
+    /// The slowest round trip.
+    #[serde(
+        rename = "rtt_max_ms",
+        with = "ms",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub rtt_max: Option<Duration>,
+}
+
+/// One step of a flow probe: its name, the status it got and its own timings (`total` the
+/// step's).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StepResult {
+    /// The step's name.
+    pub name: String,
+    /// The HTTP status it got, if it got one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_status: Option<u16>,
+    /// Its phases.
+    pub timings: Timings,
+}
+
 /// The result of one probe.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ProbeResult {
@@ -156,6 +242,15 @@ pub struct ProbeResult {
     /// The DNS response (dns probes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dns: Option<DnsAnswer>,
+    /// Loss and round trips (ping probes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ping: Option<PingStats>,
+    /// The registration's expiry (domain probes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain: Option<DomainExpiry>,
+    /// Each step run, in order, up to the failing one (flow probes).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<StepResult>,
 }
 
 fn is_zero(n: &u8) -> bool {
@@ -177,6 +272,9 @@ impl ProbeResult {
             redirects: 0,
             certificate: None,
             dns: None,
+            ping: None,
+            domain: None,
+            steps: Vec::new(),
         }
     }
 
@@ -225,6 +323,19 @@ impl ProbeResult {
                 let days = self.certificate.as_ref().map_or(0, |c| c.days_until_expiry);
                 let _ = write!(s, "TLS certificate expires in {days} days");
                 cert_when(&mut s);
+            }
+            (Outcome::Degraded, _, Some(Detail::DomainExpiresSoon)) => {
+                let days = self.domain.as_ref().map_or(0, |d| d.days_until_expiry);
+                let _ = write!(s, "domain registration expires in {days} days");
+                if let Some(d) = &self.domain {
+                    let _ = write!(s, " (on {})", d.expires_at.strftime("%Y-%m-%d"));
+                }
+            }
+            (Outcome::Degraded, _, Some(Detail::PacketLoss)) => {
+                s.push_str("some echo requests lost");
+                if let Some(e) = &self.error {
+                    let _ = write!(s, ": {e}");
+                }
             }
             (Outcome::Degraded, _, _) => {
                 s.push_str("slow: answered in ");

@@ -80,7 +80,10 @@ pub async fn probe(spec: &ProbeSpec, prober: &Prober) -> ProbeResult {
         result: ProbeResult::new(spec.kind(), now),
     };
     let verdict = spec.check().run(&mut run).await;
-    run.result.timings.total = Some(started.elapsed());
+    // A kind may set its own total (ping: the average round trip, not the whole series).
+    if run.result.timings.total.is_none() {
+        run.result.timings.total = Some(started.elapsed());
+    }
     let stalled = prober.stalled_since(run.stall);
     if stalled >= STALL_WORTH_NOTING {
         run.result.timings.stalled = Some(stalled);

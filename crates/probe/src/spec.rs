@@ -2,6 +2,7 @@
 //! assignment carries; [`ProbeSpec`] is the validated form a probe runs from. The keys and
 //! checks of each kind live in [`crate::kind`].
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -22,8 +23,9 @@ pub enum SpecError {
     /// The field's value is not acceptable.
     #[error("`{field}`: {reason}")]
     Invalid {
-        /// The field, as named in [`ProbeDef`].
-        field: &'static str,
+        /// The field, as named in [`ProbeDef`]; a nested one with its path
+        /// (`step[1].url`).
+        field: Cow<'static, str>,
         /// Why, in words.
         reason: String,
     },
@@ -40,15 +42,24 @@ pub enum SpecError {
 impl SpecError {
     pub(crate) fn invalid(field: &'static str, reason: impl Into<String>) -> Self {
         SpecError::Invalid {
-            field,
+            field: Cow::Borrowed(field),
             reason: reason.into(),
         }
     }
 
-    /// The field at fault, as named in [`ProbeDef`].
-    pub fn field(&self) -> &'static str {
+    /// An error in a nested field, named by its path (`step[1].url`).
+    pub(crate) fn invalid_at(path: String, reason: impl Into<String>) -> Self {
+        SpecError::Invalid {
+            field: Cow::Owned(path),
+            reason: reason.into(),
+        }
+    }
+
+    /// The field at fault, as named in [`ProbeDef`] (with its path when nested).
+    pub fn field(&self) -> &str {
         match self {
-            SpecError::Invalid { field, .. } | SpecError::NotApplicable { field, .. } => field,
+            SpecError::Invalid { field, .. } => field,
+            SpecError::NotApplicable { field, .. } => field,
         }
     }
 }

@@ -298,7 +298,7 @@ pub(crate) async fn run(run: &mut Run<'_>, check: &HttpCheck) -> Result<Pass, Fa
         let req = request(run, check, &url, &method);
         let keep = check.needs_body();
         let (response, body) = if url.https {
-            let tls = tls::handshake(run, tcp, &url.endpoint, &check.tls, true).await?;
+            let tls = tls::handshake(run, tcp, &url.endpoint, &check.tls, tls::ALPN_HTTP1).await?;
             exchange(run, TokioIo::new(tls), req, keep).await?
         } else {
             exchange(run, TokioIo::new(tcp), req, keep).await?
@@ -358,16 +358,19 @@ fn request(
 
 /// Sends the request and reads the body, driving hyper's connection in this task rather than
 /// spawning it: one task per probe, nothing left behind when the probe returns.
-async fn exchange<T>(
+pub(crate) async fn exchange<T, B>(
     run: &mut Run<'_>,
     io: T,
-    req: Request<Empty<Bytes>>,
+    req: Request<B>,
     keep_body: bool,
 ) -> Result<(Response<()>, Vec<u8>), Failure>
 where
     T: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    B: hyper::body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    let (mut sender, conn) = http1::handshake::<_, Empty<Bytes>>(io)
+    let (mut sender, conn) = http1::handshake::<_, B>(io)
         .await
         .map_err(|e| protocol_failure(&e))?;
     let mut conn = pin!(conn);
@@ -415,7 +418,7 @@ where
 }
 
 /// Polls `fut` while also polling the connection that feeds it.
-async fn drive<C, F>(
+pub(crate) async fn drive<C, F>(
     mut conn: Pin<&mut C>,
     conn_done: &mut bool,
     fut: F,
@@ -448,7 +451,7 @@ where
     .await
 }
 
-fn timed_out(run: &Run<'_>, waiting: &str) -> Failure {
+pub(crate) fn timed_out(run: &Run<'_>, waiting: &str) -> Failure {
     Failure::new(
         Cause::Timeout,
         Detail::TimedOut,
@@ -459,7 +462,7 @@ fn timed_out(run: &Run<'_>, waiting: &str) -> Failure {
     )
 }
 
-fn protocol_failure(e: &hyper::Error) -> Failure {
+pub(crate) fn protocol_failure(e: &hyper::Error) -> Failure {
     // A server that accepts and then hangs up without an answer reads as a reset connection,
     // which is how people describe it; a malformed answer is a content problem.
     if e.is_incomplete_message() || e.is_canceled() || e.is_closed() {
@@ -496,13 +499,7 @@ fn judge(
 ) -> Result<Pass, Failure> {
     let code = status.as_u16();
     if !check.expect_status.contains(code) {
-        let (cause, detail) = match code {
-            429 | 503 => (Cause::Overload, Detail::Status),
-            500..=599 => (Cause::Http5xx, Detail::Status),
-            400..=499 => (Cause::Http4xx, Detail::Status),
-            300..=399 => (Cause::Content, Detail::Redirect),
-            _ => (Cause::Content, Detail::Status),
-        };
+        let (cause, detail) = status_cause(code);
         return Err(Failure::new(
             cause,
             detail,
@@ -537,6 +534,17 @@ fn judge(
         return Ok(tls::expiry_verdict(run, &check.tls));
     }
     Ok(Pass::Up)
+}
+
+/// The cause and detail of an unexpected HTTP status.
+pub(crate) fn status_cause(code: u16) -> (Cause, Detail) {
+    match code {
+        429 | 503 => (Cause::Overload, Detail::Status),
+        500..=599 => (Cause::Http5xx, Detail::Status),
+        400..=499 => (Cause::Http4xx, Detail::Status),
+        300..=399 => (Cause::Content, Detail::Redirect),
+        _ => (Cause::Content, Detail::Status),
+    }
 }
 
 fn check_body(check: &HttpCheck, body: &[u8]) -> Result<(), Failure> {

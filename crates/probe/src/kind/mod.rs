@@ -3,9 +3,14 @@
 //! the kinds and delegates to them (see "Adding a probe kind" in the crate doc).
 
 pub mod dns;
+pub mod domain;
+pub mod flow;
+pub mod grpc;
 pub mod http;
+pub mod ping;
 pub mod tcp;
 pub mod tls;
+pub mod websocket;
 
 use std::fmt;
 use std::str::FromStr;
@@ -18,9 +23,14 @@ use crate::run::{Failure, Pass, Run};
 use crate::spec::SpecError;
 
 pub use dns::{DnsCheck, DnsDef};
+pub use domain::{DomainCheck, DomainDef};
+pub use flow::{FlowCheck, FlowDef, StepDef};
+pub use grpc::{GrpcCheck, GrpcDef};
 pub use http::{HttpCheck, HttpDef};
+pub use ping::{PingCheck, PingDef};
 pub use tcp::TcpCheck;
 pub use tls::{TlsCheck, TlsDef, TlsOptions};
+pub use websocket::{WebSocketCheck, WebSocketDef};
 
 /// The probe kinds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -34,15 +44,30 @@ pub enum ProbeKind {
     Tls,
     /// Send an HTTP(S) request and check status, latency and body.
     Http,
+    /// Send ICMP echo requests and check loss and round trips.
+    Ping,
+    /// Look up a domain's registration expiry over RDAP.
+    Domain,
+    /// Upgrade to a WebSocket, optionally send a message and check the reply.
+    WebSocket,
+    /// Call the gRPC health service and expect `SERVING`.
+    Grpc,
+    /// Run HTTP steps in order, passing captured values on.
+    Flow,
 }
 
 impl ProbeKind {
     /// Every kind, in declaration order.
-    pub const ALL: [ProbeKind; 4] = [
+    pub const ALL: [ProbeKind; 9] = [
         ProbeKind::Dns,
         ProbeKind::Tcp,
         ProbeKind::Tls,
         ProbeKind::Http,
+        ProbeKind::Ping,
+        ProbeKind::Domain,
+        ProbeKind::WebSocket,
+        ProbeKind::Grpc,
+        ProbeKind::Flow,
     ];
 
     /// The lowercase word used in configs and JSON.
@@ -52,6 +77,11 @@ impl ProbeKind {
             ProbeKind::Tcp => "tcp",
             ProbeKind::Tls => "tls",
             ProbeKind::Http => "http",
+            ProbeKind::Ping => "ping",
+            ProbeKind::Domain => "domain",
+            ProbeKind::WebSocket => "websocket",
+            ProbeKind::Grpc => "grpc",
+            ProbeKind::Flow => "flow",
         }
     }
 
@@ -62,6 +92,11 @@ impl ProbeKind {
             ProbeKind::Tcp => tcp::up_words(result),
             ProbeKind::Tls => tls::up_words(result),
             ProbeKind::Http => http::up_words(result),
+            ProbeKind::Ping => ping::up_words(result),
+            ProbeKind::Domain => domain::up_words(result),
+            ProbeKind::WebSocket => websocket::up_words(result),
+            ProbeKind::Grpc => grpc::up_words(result),
+            ProbeKind::Flow => flow::up_words(result),
         }
     }
 }
@@ -95,11 +130,13 @@ impl FromStr for ProbeKind {
 ///
 /// Targets: `http` takes a URL (`http://host[:port]/path`, `https://...`); `tls` takes
 /// `host:port`, `host` (port 443) or `https://host[:port]`; `tcp` takes `host:port`; `dns`
-/// takes a name. IP literals and `localhost` (127.0.0.1) are used without DNS.
+/// takes a name; `ping` takes a host name or IP address; `domain` a registered domain
+/// name; `websocket` a `ws://` or `wss://` URL; `grpc` `http://host:port` (h2c) or
+/// `https://host:port`; `flow` the base URL its steps' paths join. IP literals and `localhost` (127.0.0.1) are used without DNS.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProbeDef {
-    /// dns, tcp, tls or http.
+    /// dns, tcp, tls, http, ping, domain, websocket, grpc or flow.
     pub kind: ProbeKind,
     /// What to probe (see the type's docs for the forms per kind).
     pub target: String,
@@ -115,6 +152,21 @@ pub struct ProbeDef {
     /// See [`DnsDef`].
     #[serde(flatten)]
     pub dns: DnsDef,
+    /// See [`PingDef`].
+    #[serde(flatten)]
+    pub ping: PingDef,
+    /// See [`DomainDef`].
+    #[serde(flatten)]
+    pub domain: DomainDef,
+    /// See [`WebSocketDef`].
+    #[serde(flatten)]
+    pub websocket: WebSocketDef,
+    /// See [`GrpcDef`].
+    #[serde(flatten)]
+    pub grpc: GrpcDef,
+    /// See [`FlowDef`].
+    #[serde(flatten)]
+    pub flow: FlowDef,
 }
 
 impl ProbeDef {
@@ -127,6 +179,11 @@ impl ProbeDef {
             http: HttpDef::default(),
             tls: TlsDef::default(),
             dns: DnsDef::default(),
+            ping: PingDef::default(),
+            domain: DomainDef::default(),
+            websocket: WebSocketDef::default(),
+            grpc: GrpcDef::default(),
+            flow: FlowDef::default(),
         }
     }
 
@@ -142,7 +199,12 @@ impl ProbeDef {
         }
         check(&self.http, self.kind)?;
         check(&self.tls, self.kind)?;
-        check(&self.dns, self.kind)
+        check(&self.dns, self.kind)?;
+        check(&self.ping, self.kind)?;
+        check(&self.domain, self.kind)?;
+        check(&self.websocket, self.kind)?;
+        check(&self.grpc, self.kind)?;
+        check(&self.flow, self.kind)
     }
 }
 
@@ -165,6 +227,16 @@ pub enum Check {
     Tcp(TcpCheck),
     /// See [`DnsCheck`].
     Dns(DnsCheck),
+    /// See [`PingCheck`].
+    Ping(PingCheck),
+    /// See [`DomainCheck`].
+    Domain(DomainCheck),
+    /// See [`WebSocketCheck`].
+    WebSocket(WebSocketCheck),
+    /// See [`GrpcCheck`].
+    Grpc(GrpcCheck),
+    /// See [`FlowCheck`].
+    Flow(Box<FlowCheck>),
 }
 
 impl Check {
@@ -176,6 +248,11 @@ impl Check {
             ProbeKind::Tls => Check::Tls(tls::parse(def)?),
             ProbeKind::Tcp => Check::Tcp(tcp::parse(def)?),
             ProbeKind::Dns => Check::Dns(dns::parse(def)?),
+            ProbeKind::Ping => Check::Ping(ping::parse(def)?),
+            ProbeKind::Domain => Check::Domain(domain::parse(def)?),
+            ProbeKind::WebSocket => Check::WebSocket(websocket::parse(def)?),
+            ProbeKind::Grpc => Check::Grpc(grpc::parse(def)?),
+            ProbeKind::Flow => Check::Flow(Box::new(flow::parse(def)?)),
         })
     }
 
@@ -186,16 +263,25 @@ impl Check {
             Check::Tls(check) => tls::run(run, check).await,
             Check::Tcp(check) => tcp::run(run, check).await,
             Check::Dns(check) => dns::run(run, check).await,
+            Check::Ping(check) => ping::run(run, check).await,
+            Check::Domain(check) => domain::run(run, check).await,
+            Check::WebSocket(check) => websocket::run(run, check).await,
+            Check::Grpc(check) => grpc::run(run, check).await,
+            Check::Flow(check) => flow::run(run, check).await,
         }
     }
 
-    /// The host and port connected to (none for DNS probes).
+    /// The host and port connected to (none for DNS and ping probes: no port).
     pub fn endpoint(&self) -> Option<&Endpoint> {
         match self {
             Check::Http(check) => Some(check.endpoint()),
             Check::Tls(check) => Some(check.endpoint()),
             Check::Tcp(check) => Some(check.endpoint()),
-            Check::Dns(_) => None,
+            Check::Domain(check) => Some(check.endpoint()),
+            Check::WebSocket(check) => Some(check.endpoint()),
+            Check::Grpc(check) => Some(check.endpoint()),
+            Check::Flow(check) => Some(check.endpoint()),
+            Check::Dns(_) | Check::Ping(_) => None,
         }
     }
 }

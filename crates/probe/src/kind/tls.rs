@@ -115,7 +115,7 @@ pub(crate) fn parse_options(def: &TlsDef) -> Result<TlsOptions, SpecError> {
 
 pub(crate) async fn run(run: &mut Run<'_>, check: &TlsCheck) -> Result<Pass, Failure> {
     let tcp = connect::open(run, &check.endpoint).await?;
-    let _stream = handshake(run, tcp, &check.endpoint, &check.tls, false).await?;
+    let _stream = handshake(run, tcp, &check.endpoint, &check.tls, NO_ALPN).await?;
     Ok(expiry_verdict(run, &check.tls))
 }
 
@@ -123,18 +123,25 @@ pub(crate) fn up_words(_: &ProbeResult) -> String {
     ": certificate valid".into()
 }
 
+/// No protocol offered in ALPN (a bare TLS check).
+pub(crate) const NO_ALPN: &[&[u8]] = &[];
+/// HTTP/1.1 offered in ALPN: http, websocket and RDAP probes speak nothing else.
+pub(crate) const ALPN_HTTP1: &[&[u8]] = &[b"http/1.1"];
+/// HTTP/2 offered in ALPN (gRPC).
+pub(crate) const ALPN_H2: &[&[u8]] = &[b"h2"];
+
 pub(crate) async fn handshake(
     run: &mut Run<'_>,
     tcp: TcpStream,
     endpoint: &Endpoint,
     opts: &TlsOptions,
-    alpn_http1: bool,
+    alpn: &[&[u8]],
 ) -> Result<TlsStream<TcpStream>, Failure> {
     let base = run
         .prober
         .tls_base(opts)
         .map_err(|e| Failure::new(Cause::TlsHandshake, Detail::Handshake, e.to_string()))?;
-    let (config, recorder) = base.for_connection(alpn_http1);
+    let (config, recorder) = base.for_connection(alpn);
     let t = Instant::now();
     let done = timeout_at(
         run.deadline,
