@@ -141,8 +141,10 @@ impl Gatus {
             }
             d
         } else if e.get("grpc").is_some() {
-            self.b
-                .skip(at, "not carried over: Downbeat has no gRPC monitor yet");
+            self.b.skip(
+                at,
+                "not carried over: Gatus's grpc client settings have no equivalent; a kind = \"grpc\" monitor checks grpc.health.v1 (add it by hand)",
+            );
             return;
         } else {
             match scheme.as_deref() {
@@ -163,13 +165,7 @@ impl Gatus {
                 }
                 Some("tcp") => ProbeDef::new(ProbeKind::Tcp, &url["tcp://".len()..]),
                 Some("tls") => ProbeDef::new(ProbeKind::Tls, &url["tls://".len()..]),
-                Some("icmp") => {
-                    self.b.skip(
-                        at,
-                        "not carried over: Downbeat has no ping (icmp) monitor yet",
-                    );
-                    return;
-                }
+                Some("icmp") => ProbeDef::new(ProbeKind::Ping, &url["icmp://".len()..]),
                 Some(other) => {
                     self.b.skip(
                         at,
@@ -494,7 +490,7 @@ fn condition(text: &str, def: &mut ProbeDef, codes: &mut Vec<String>) -> Result<
                 .ok_or_else(|| format!("{rhs:?} is not a duration"))?;
             def.tls.expiry_warn_days = Some(((secs / 86_400.0).ceil() as u32).max(1));
         }
-        ("[DOMAIN_EXPIRATION]", _) => return Err("Downbeat does not check domain expiry".into()),
+        ("[DOMAIN_EXPIRATION]", _) => return Err("a kind = \"domain\" monitor checks domain expiry, but needs the registry's rdap_url (add it by hand)".into()),
         ("[BODY]", "==") if kind == ProbeKind::Dns => {
             if rhs.contains('(') {
                 return Err("Downbeat compares DNS answers with plain values".into());

@@ -249,11 +249,10 @@ impl Kuma {
                 );
                 return;
             }
-            "ping" => {
-                self.b
-                    .skip(typed, "not carried over: Downbeat has no ping monitor yet");
-                return;
-            }
+            "ping" => Some(ProbeDef::new(
+                ProbeKind::Ping,
+                str_of(m, "hostname").unwrap_or_default(),
+            )),
             other => {
                 self.b.skip(
                     typed,

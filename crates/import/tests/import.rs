@@ -51,7 +51,6 @@ fn uptime_kuma_backup_from_a_real_importer_test() {
     assert_eq!(
         skipped(&i),
         [
-            r#"monitorList[0] "ping site" (type "ping"): not carried over: Downbeat has no ping monitor yet"#,
             r#"monitorList[2] "kw".ignoreTls: not carried over: Downbeat always verifies certificates (trust a private CA with ca_pem)"#,
             r#"monitorList[2] "kw".invertKeyword: not carried over: Downbeat checks that the body contains a text, not that it lacks one"#,
             r#"monitorList[2] "kw".active: paused in Uptime Kuma: not carried over, the monitor runs in Downbeat"#,
@@ -61,8 +60,16 @@ fn uptime_kuma_backup_from_a_real_importer_test() {
     );
     assert_eq!(
         ids(&c),
-        ["https-a-example", "kw", "db", "a-dns-monitor", "basic"]
+        [
+            "ping-site",
+            "https-a-example",
+            "kw",
+            "db",
+            "a-dns-monitor",
+            "basic"
+        ]
     );
+    assert_eq!(monitor(&i, "ping-site")["kind"].as_str(), Some("ping"));
     let a = monitor(&i, "https-a-example");
     assert_eq!(a["headers"]["Cookie"].as_str(), Some("session=abc123"));
     assert_eq!(a["expect_status"].as_str(), Some("200-299"));
@@ -194,9 +201,8 @@ fn gatus_main_config_of_the_gatus_repository() {
     assert_eq!(
         skipped(&i),
         [
-            r#"endpoints[5] "icmp-ping": not carried over: Downbeat has no ping (icmp) monitor yet"#,
-            r#"endpoints[6].conditions[0] "[DOMAIN_EXPIRATION] > 720h": not carried over: Downbeat does not check domain expiry"#,
-            r#"endpoints[7] "price-aggregation-service": not carried over: Downbeat has no gRPC monitor yet"#,
+            r#"endpoints[6].conditions[0] "[DOMAIN_EXPIRATION] > 720h": not carried over: a kind = "domain" monitor checks domain expiry, but needs the registry's rdap_url (add it by hand)"#,
+            r#"endpoints[7] "price-aggregation-service": not carried over: Gatus's grpc client settings have no equivalent; a kind = "grpc" monitor checks grpc.health.v1 (add it by hand)"#,
         ]
     );
     assert_eq!(
@@ -207,9 +213,11 @@ fn gatus_main_config_of_the_gatus_repository() {
             "monitoring",
             "nas",
             "example-dns-query",
+            "icmp-ping",
             "check-domain-expiration"
         ]
     );
+    assert_eq!(monitor(&i, "icmp-ping")["kind"].as_str(), Some("ping"));
     let groups: Vec<&str> = c.services[0]
         .components
         .iter()

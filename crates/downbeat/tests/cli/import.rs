@@ -18,7 +18,7 @@ fn each_kind_imports_to_config_that_passes_its_check() {
             "uptime-kuma",
             "uptime-kuma/uptime-mon-importer-test.json",
             "target = \"db.internal:5432\"",
-            r#"monitorList[0] "ping site" (type "ping"): not carried over: Downbeat has no ping monitor yet"#,
+            r#"monitorList[5] "basic".authMethod: not carried over: add the credentials as an Authorization header"#,
         ),
         (
             "gatus",
