@@ -216,7 +216,15 @@ fn needs_restart(old: &Config, new: &Config) -> Vec<String> {
 }
 
 /// The objects the config in force takes from the store, and those left out.
-fn current_objects(source: &layers::Source, all: &[Object]) -> Result<Vec<Object>, ManageError> {
+fn current_objects(
+    app: &App,
+    source: &layers::Source,
+    all: &[Object],
+) -> Result<Vec<Object>, ManageError> {
+    // Usually every stored object is in force: no need to compose to find out.
+    if app.management.status().refused.is_empty() {
+        return Ok(all.to_vec());
+    }
     let composed = layers::compose(source, all).map_err(|e| ManageError::File(e.to_string()))?;
     let out: Vec<Object> = all
         .iter()
@@ -293,7 +301,7 @@ pub async fn apply(app: &App, change: Change, by: &str) -> Result<(), ManageErro
     not_from_file(&config, &kind, &id)?;
     let all: Vec<Object> = stored(app).await?.into_iter().map(|(o, _)| o).collect();
     let existing = all.iter().position(|o| same(o, &kind, &id));
-    let mut after = current_objects(&config.source, &all)?;
+    let mut after = current_objects(app, &config.source, &all)?;
     let at = after.iter().position(|o| same(o, &kind, &id));
     match (&change, existing) {
         (Change::Create(_), Some(_)) => return Err(ManageError::Exists(layers::name(&kind, &id))),
@@ -313,20 +321,23 @@ pub async fn apply(app: &App, change: Change, by: &str) -> Result<(), ManageErro
             }
         }
     }
-    if let Err(e) = layers::compose_all(&config.source, &after) {
-        let name = layers::name(&kind, &id);
-        return Err(match &change {
-            Change::Delete { .. } => ManageError::Breaks {
-                what: format!("{name} cannot be removed"),
-                because: e,
-            },
-            _ if e.object == name => ManageError::Invalid(e),
-            _ => ManageError::Breaks {
-                what: format!("{name} cannot be changed so"),
-                because: e,
-            },
-        });
-    }
+    let composed = match layers::compose_all(&config.source, &after) {
+        Ok(c) => c,
+        Err(e) => {
+            let name = layers::name(&kind, &id);
+            return Err(match &change {
+                Change::Delete { .. } => ManageError::Breaks {
+                    what: format!("{name} cannot be removed"),
+                    because: e,
+                },
+                _ if e.object == name => ManageError::Invalid(e),
+                _ => ManageError::Breaks {
+                    what: format!("{name} cannot be changed so"),
+                    because: e,
+                },
+            });
+        }
+    };
     let now_ms = app.clock.now().as_millisecond();
     let row = |o: &Object| row_of(o, now_ms, by);
     match &change {
@@ -355,6 +366,12 @@ pub async fn apply(app: &App, change: Change, by: &str) -> Result<(), ManageErro
     tracing::info!(object = %layers::name(&kind, &id), %by, change = match change {
         Change::Create(_) => "created", Change::Replace(_) => "changed", Change::Delete { .. } => "removed",
     }, "config object");
+    if app.management.status().refused.is_empty() {
+        // What was checked is what is stored now: in force as it is (a change another node
+        // made meanwhile arrives through the change feed).
+        app.config.replace(composed);
+        return Ok(());
+    }
     let objects: Vec<Object> = stored(app).await?.into_iter().map(|(o, _)| o).collect();
     put_in_force(app, &config.source, &objects)
 }
@@ -470,6 +487,7 @@ pub async fn apply_objects(
         Vec::new()
     } else {
         current_objects(
+            app,
             &config.source,
             &all.iter().map(|(o, _)| o.clone()).collect::<Vec<_>>(),
         )?
