@@ -73,6 +73,8 @@ pub struct Seen {
     diagnosis_failing: Option<bool>,
     /// Per incident: draft flag, status, number of updates.
     incidents: BTreeMap<i64, (bool, String, usize)>,
+    /// Incidents whose probable change was told.
+    causes_told: std::collections::BTreeSet<i64>,
 }
 
 impl Seen {
@@ -193,6 +195,15 @@ impl Seen {
         }
     }
 
+    /// Tells the change most likely behind incident `id`, once, when its evidence names one.
+    fn probable_cause(&mut self, n: &Narrator, id: i64, i: &Value) {
+        if let Some(cause) = i["evidence"]["probable_change"]["sentence"].as_str()
+            && self.causes_told.insert(id)
+        {
+            n.say("CAUSE", &format!("#{id} probable cause: {cause}"));
+        }
+    }
+
     /// Tells drafts, publication, updates and resolution; returns the ids resolved just now.
     pub fn incidents(&mut self, n: &Narrator, list: &Value) -> Vec<i64> {
         let mut resolved = Vec::new();
@@ -220,9 +231,7 @@ impl Seen {
                         &format!("#{id} {how}: \"{title}\" — {}", n.since_onset()),
                     );
                     // The operators' view: the change most likely behind it.
-                    if let Some(cause) = i["evidence"]["probable_change"]["sentence"].as_str() {
-                        n.say("CAUSE", &format!("#{id} probable cause: {cause}"));
-                    }
+                    self.probable_cause(n, id, i);
                     if let Some(d) = i["time_to_detect_s"].as_i64() {
                         n.say(
                             "INCIDENT",
@@ -234,6 +243,9 @@ impl Seen {
                     }
                 }
                 Some((was_draft, was_status, was_updates)) => {
+                    // A draft's evidence may name its probable change later, as more
+                    // parts fail.
+                    self.probable_cause(n, id, i);
                     if was_draft && !draft {
                         let tta = i["time_to_acknowledge_s"]
                             .as_i64()

@@ -371,6 +371,22 @@ pub async fn run_once(incidents: &Incidents, now_ms: i64) -> Result<(), StoreErr
             if row.source == Source::Integration {
                 continue; // its alerts say when it recovers (crate::integrations)
             }
+            if signal
+                && !awaiting
+                && row.draft
+                && suspect_found_now(incidents, service, crowd_bad, &failing, &mut row).await?
+            {
+                row.updated_ms = now_ms;
+                match incidents
+                    .records
+                    .update_incident(row, Vec::new(), Some(&fence))
+                    .await
+                {
+                    Ok(()) | Err(StoreError::Conflict(_)) => {}
+                    Err(e) => return Err(e),
+                }
+                continue;
+            }
             if signal == awaiting {
                 row.recovered_ms = if signal { None } else { Some(now_ms) };
                 row.updated_ms = now_ms;
@@ -395,6 +411,43 @@ pub async fn run_once(incidents: &Incidents, now_ms: i64) -> Result<(), StoreErr
         }
     }
     Ok(())
+}
+
+/// A draft whose evidence names no probable change yet looks again as more parts fail
+/// (another monitor, the crowd's top problem): a deploy to the login front end is no
+/// suspect while only the playlists monitor fails, and is one once login fails too. True
+/// when the evidence now names one.
+async fn suspect_found_now(
+    incidents: &Incidents,
+    service: &ServiceConfig,
+    crowd_bad: bool,
+    failing: &[(String, Option<String>, Option<Cause>)],
+    row: &mut downbeat_store::IncidentRow,
+) -> Result<bool, StoreError> {
+    let Some(ev) = row.evidence.as_ref() else {
+        return Ok(false);
+    };
+    if ev.get("probable_change").is_some() {
+        return Ok(false);
+    }
+    let region = ev["region"]["region"].as_str().map(str::to_owned);
+    let onset_ms = row.onset_ms.or(row.detected_ms).unwrap_or(row.created_ms);
+    let mut fresh = ev.clone();
+    with_changes(
+        incidents,
+        service,
+        crowd_bad,
+        failing,
+        onset_ms,
+        region.as_deref(),
+        &mut fresh,
+    )
+    .await?;
+    if fresh.get("probable_change").is_none() {
+        return Ok(false);
+    }
+    row.evidence = Some(fresh);
+    Ok(true)
 }
 
 /// The first failing monitor's cause in public words.

@@ -235,3 +235,73 @@ async fn a_draft_after_a_deploy_names_it_as_the_probable_cause() {
         "login rolled back (2.2.9) at 08:30 UTC; the signals recovered 4 min later.",
     );
 }
+
+/// The playlists check fails first and the draft names no suspect: the login deploy is a
+/// change to another component. A round later login fails too: the draft's evidence now
+/// names the deploy (the demo's morning outage, when the checks fail in that order).
+#[tokio::test]
+async fn a_drafts_probable_change_is_found_once_its_component_fails_too() {
+    let refusing = refusing_tls_listener().await;
+    let port = refusing.port();
+    let config = format!(
+        "[probes]\nfailures_to_open = 1\nsuccesses_to_close = 1\n\n\
+         [[service]]\nid = \"melodia\"\nname = \"Melodia\"\n\
+         [[service.component]]\nid = \"login\"\nname = \"Login\"\n\
+         [[service.component]]\nid = \"playlists\"\nname = \"Playlists\"\n\n\
+         [[monitor]]\nid = \"playlists-edge\"\nservice = \"melodia\"\ncomponent = \"playlists\"\nkind = \"tls\"\n\
+         target = \"127.0.0.1:{port}\"\ninterval = \"1h\"\ntimeout = \"2s\"\n\n\
+         [[monitor]]\nid = \"login-edge\"\nservice = \"melodia\"\ncomponent = \"login\"\nkind = \"tls\"\n\
+         target = \"127.0.0.1:{port}\"\ninterval = \"1h\"\ntimeout = \"2s\"\n"
+    );
+    let clock = Arc::new(ManualClock::new(
+        "2026-12-07T08:10:00Z".parse::<Timestamp>().unwrap(),
+    ));
+    let app = spawn_raw(testing::sqlite(), &config, clock).await;
+    let ci = token(&app, "ci", Role::Deployer).await;
+    let (s, v) = record(
+        &app,
+        &ci,
+        json!({"kind": "deploy", "component": "login", "version": "2.3.0", "at": "2026-12-07T08:09:00Z"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let region = downbeat_domain::Slug::parse("eu-agent").unwrap();
+    let agent = auth::create_token_for_regions(
+        &*app.app.store,
+        "agent",
+        Role::Agent,
+        &[region],
+        app.clock.now_ms(),
+    )
+    .await
+    .unwrap();
+    let evidence = |app: &TestApp| {
+        let snapshot = downbeat_incidents::snapshot(&app.app.incidents, "melodia");
+        snapshot.drafts[0]
+            .evidence
+            .clone()
+            .expect("a draft's evidence")
+    };
+    probe_and_push(&app, &agent, "playlists-edge").await;
+    downbeat_server::jobs::incidents_once(&app.app)
+        .await
+        .unwrap();
+    assert!(
+        evidence(&app).get("probable_change").is_none(),
+        "only playlists fails: {}",
+        evidence(&app)
+    );
+    probe_and_push(&app, &agent, "login-edge").await;
+    downbeat_server::jobs::incidents_once(&app.app)
+        .await
+        .unwrap();
+    let ev = evidence(&app);
+    assert_eq!(ev["probable_change"]["minutes_before_onset"], 1, "{ev}");
+    assert!(
+        ev["diagnosis"]
+            .as_str()
+            .unwrap()
+            .starts_with("login 2.3.0 was deployed at 08:09 UTC"),
+        "{ev}"
+    );
+}
