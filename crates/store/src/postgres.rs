@@ -75,7 +75,12 @@ impl PgStore {
             .timeouts(Timeouts {
                 // a healthy pool frees a connection within one statement
                 wait: Some(timeouts.statement),
-                create: Some(timeouts.connect),
+                // The connector gives up at the connect timeout itself, saying why (no
+                // answer, TLS, sign-in); the pool's own limit comes a little later, so the
+                // two never race to report the same timeout in vaguer words.
+                create: Some(
+                    timeouts.connect + timeouts.connect / 4 + std::time::Duration::from_millis(250),
+                ),
                 recycle: Some(timeouts.connect),
             })
             .build()
