@@ -125,14 +125,14 @@ impl Live {
     /// Service `id` of the config in force.
     pub fn service(&self, id: &str) -> Option<ServiceRef> {
         let config = self.get();
-        let index = config.services.iter().position(|s| s.id.as_str() == id)?;
+        let index = config.service_position(id)?;
         Some(ServiceRef { config, index })
     }
 
     /// Monitor `id` of the config in force.
     pub fn monitor(&self, id: &str) -> Option<MonitorRef> {
         let config = self.get();
-        let index = config.monitors.iter().position(|m| m.id.as_str() == id)?;
+        let index = config.monitor_position(id)?;
         Some(MonitorRef { config, index })
     }
 }

@@ -142,6 +142,7 @@ impl Validator<'_> {
         let notify = self.notify(raw.notify, &services)?;
         let regions = self.regions(raw.regions)?;
         let integrations = self.integrations(raw.integrations, &services)?;
+        let index = Index::of(&services, &monitors);
         Ok(Config {
             notify,
             regions,
@@ -155,6 +156,7 @@ impl Validator<'_> {
             users,
             source: Default::default(),
             origins: Default::default(),
+            index,
         })
     }
 

@@ -25,15 +25,59 @@ pub struct Config {
     pub source: crate::layers::Source,
     /// Where each service, monitor and destination comes from: the file or the store.
     pub origins: crate::layers::Origins,
+    /// Services' and monitors' positions by id (hot paths look one up per result or
+    /// report).
+    pub(crate) index: Index,
+}
+
+/// Positions of services and monitors by id, built with the config.
+#[derive(Debug, Clone, Default)]
+pub struct Index {
+    services: std::collections::HashMap<String, usize>,
+    monitors: std::collections::HashMap<String, usize>,
+}
+
+impl Index {
+    pub(crate) fn of(services: &[ServiceConfig], monitors: &[MonitorConfig]) -> Index {
+        Index {
+            services: services
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (s.id.to_string(), i))
+                .collect(),
+            monitors: monitors
+                .iter()
+                .enumerate()
+                .map(|(i, m)| (m.id.to_string(), i))
+                .collect(),
+        }
+    }
 }
 
 impl Config {
     pub fn service(&self, id: &str) -> Option<&ServiceConfig> {
-        self.services.iter().find(|s| s.id.as_str() == id)
+        self.service_position(id).map(|i| &self.services[i])
     }
 
     pub fn monitor(&self, id: &str) -> Option<&MonitorConfig> {
-        self.monitors.iter().find(|m| m.id.as_str() == id)
+        self.monitor_position(id).map(|i| &self.monitors[i])
+    }
+
+    /// Service `id`'s position in `services`.
+    pub fn service_position(&self, id: &str) -> Option<usize> {
+        match self.index.services.get(id) {
+            Some(&i) if self.services.get(i).is_some_and(|s| s.id.as_str() == id) => Some(i),
+            // A config changed after it was built: look it up the long way.
+            _ => self.services.iter().position(|s| s.id.as_str() == id),
+        }
+    }
+
+    /// Monitor `id`'s position in `monitors`.
+    pub fn monitor_position(&self, id: &str) -> Option<usize> {
+        match self.index.monitors.get(id) {
+            Some(&i) if self.monitors.get(i).is_some_and(|m| m.id.as_str() == id) => Some(i),
+            _ => self.monitors.iter().position(|m| m.id.as_str() == id),
+        }
     }
 }
 
